@@ -1,0 +1,227 @@
+"""The appliance's configuration: a typed, self-documenting TOML file.
+
+Knows: the keys of cardgate.toml, their defaults and what a valid value is.
+Must not know: what the rest of the appliance does with them.
+
+Every key has a default; an unknown key or a bad value raises ConfigError whose message names the
+key (`dispatch.per_sim_per_hour: must be an integer >= 0, got "many"`), so start-up can stop with
+that one line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_CONFIG_PATH = Path("/etc/cardgate/cardgate.toml")
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message names the file or key at fault."""
+
+
+@dataclass
+class HttpConfig:
+    listen: str = "127.0.0.1:8080"
+    """host:port the API and console listen on."""
+
+    @property
+    def host(self) -> str:
+        return self.listen.rsplit(":", 1)[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rsplit(":", 1)[1])
+
+    def validate(self) -> None:
+        host, sep, port = self.listen.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f'http.listen: must be "host:port", got "{self.listen}"')
+
+
+@dataclass
+class DatabaseConfig:
+    url: str = "sqlite:////var/lib/cardgate/cardgate.db"
+    """sqlite:////absolute/path.db (four slashes), sqlite:///relative.db, or postgresql://…"""
+
+    def validate(self) -> None:
+        if not self.url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ConfigError(
+                f'database.url: must start with sqlite:/// or postgresql://, got "{self.url}"'
+            )
+
+
+@dataclass
+class ModemsConfig:
+    autodetect: bool = True
+    """Discover USB modems with pyudev (and follow hot-plug)."""
+    ports: list[str] = field(default_factory=list)
+    """Static serial ports (paths, pty symlinks, globs) watched besides autodetection."""
+    baudrate: int = 115200
+    pin: str = ""
+    """SIM PIN tried once when a SIM asks for one (never retried: three wrong PINs block it)."""
+    profiles_dir: str = ""
+    """Folder of modem profiles; empty means the firmware-config/modems shipped with cardgate."""
+    poll_interval: float = 30.0
+    """Seconds between health polls (signal, registration, SIM state)."""
+    command_timeout: float = 5.0
+    """Seconds an ordinary AT command may take before the modem counts as hung."""
+    send_timeout: float = 60.0
+    """Seconds a +CMGS may take after the PDU is written before the part is ambiguous."""
+
+    def validate(self) -> None:
+        if self.baudrate not in (9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600):
+            raise ConfigError(f"modems.baudrate: not a standard rate: {self.baudrate}")
+        if self.pin and not (self.pin.isdigit() and 4 <= len(self.pin) <= 8):
+            raise ConfigError("modems.pin: must be 4 to 8 digits")
+        for name in ("poll_interval", "command_timeout", "send_timeout"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"modems.{name}: must be > 0, got {getattr(self, name)}")
+
+
+@dataclass
+class DispatchConfig:
+    per_sim_per_minute: int = 6
+    per_sim_per_hour: int = 200
+    """200/hour and 1,000/day: the MIIT cap on person-to-person SMS per Chinese SIM."""
+    per_sim_per_day: int = 1000
+    per_sim_per_month: int = 0
+    """0 means no monthly cap."""
+    retries: int = 3
+    """Attempts on other SIMs after a transient failure."""
+    ambiguous: str = "hold"
+    """What to do with a part whose +CMGS got no answer: "hold" (record it, never resend) or
+    "resend" (what smstools3, Kannel and gammu do; every such case duplicated when measured)."""
+    operator_affinity: bool = True
+    """Prefer a free SIM on the recipient's own network."""
+    sticky_recipients: bool = True
+    """Keep a recipient on the SIM that last wrote to them, while it is healthy and under caps."""
+    status_report: bool = True
+    """Ask the network for a status report for every part."""
+    report_wait: float = 172800.0
+    """Seconds to wait for a status report; a part without one stays `sent`."""
+    default_ttl: float = 86400.0
+    """Seconds after which a message not yet sent expires instead of going late."""
+    timezone: str = "Asia/Shanghai"
+    """Where the daily and monthly caps reset at local midnight."""
+
+    def validate(self) -> None:
+        for name in ("per_sim_per_minute", "per_sim_per_hour", "per_sim_per_day",
+                     "per_sim_per_month", "retries"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"dispatch.{name}: must be >= 0, got {getattr(self, name)}")
+        if self.ambiguous not in ("hold", "resend"):
+            raise ConfigError(f'dispatch.ambiguous: must be "hold" or "resend", got '
+                              f'"{self.ambiguous}"')
+        try:
+            import zoneinfo
+
+            zoneinfo.ZoneInfo(self.timezone)
+        except Exception:
+            raise ConfigError(f'dispatch.timezone: unknown time zone "{self.timezone}"') from None
+
+
+@dataclass
+class LogConfig:
+    level: str = "INFO"
+    traffic_lines: int = 500
+    """AT lines kept per modem in the raw traffic ring."""
+
+    def validate(self) -> None:
+        if self.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ConfigError(f'log.level: must be DEBUG, INFO, WARNING or ERROR, got '
+                              f'"{self.level}"')
+
+
+@dataclass
+class Config:
+    http: HttpConfig = field(default_factory=HttpConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    modems: ModemsConfig = field(default_factory=ModemsConfig)
+    dispatch: DispatchConfig = field(default_factory=DispatchConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+
+    def validate(self) -> None:
+        for f in dataclasses.fields(self):
+            getattr(self, f.name).validate()
+
+
+def _describe(tp: object) -> str:
+    origin = typing.get_origin(tp)
+    if origin is list:
+        return f"a list of {_describe(typing.get_args(tp)[0])}s"
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(
+        tp, str(tp))  # type: ignore[arg-type]
+
+
+def _coerce(value: object, tp: object, key: str) -> object:
+    origin = typing.get_origin(tp)
+    if origin is list:
+        (item_tp,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: must be {_describe(tp)}, got {value!r}")
+        return [_coerce(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value)]
+    if tp is bool:
+        ok = isinstance(value, bool)
+    elif tp is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif tp is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        value = float(value) if ok else value  # type: ignore[arg-type]
+    elif tp is str:
+        ok = isinstance(value, str)
+    else:  # pragma: no cover - only the types above are used
+        raise TypeError(tp)
+    if not ok:
+        raise ConfigError(f"{key}: must be {_describe(tp)}, got {value!r}")
+    return value
+
+
+def _build(cls: type, data: dict, prefix: str) -> object:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in known:
+            where = f"{prefix}.{key}" if prefix else key
+            raise ConfigError(f"unknown key {where}")
+    kwargs = {}
+    for name in known:
+        if name not in data:
+            continue
+        tp = hints[name]
+        key = f"{prefix}.{name}" if prefix else name
+        if dataclasses.is_dataclass(tp):
+            if not isinstance(data[name], dict):
+                raise ConfigError(f"{key}: must be a [{key}] table")
+            kwargs[name] = _build(tp, data[name], key)  # type: ignore[arg-type]
+        else:
+            kwargs[name] = _coerce(data[name], tp, key)
+    return cls(**kwargs)
+
+
+def config_from_dict(data: dict) -> Config:
+    config = _build(Config, data, "")
+    assert isinstance(config, Config)
+    config.validate()
+    return config
+
+
+def load_config(path: Path | str) -> Config:
+    """Read and validate a config file; a ConfigError names the file and the key at fault."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return config_from_dict(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+__all__ = ["Config", "ConfigError", "load_config", "config_from_dict", "DEFAULT_CONFIG_PATH"]
