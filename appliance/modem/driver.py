@@ -1,0 +1,498 @@
+"""One modem: initialise it, know its SIM and signal, send PDUs, hand on what it receives.
+
+Knows: the AT dialogue of 3GPP TS 27.007 (identity §5, PIN §8.3, registration §7.2, signal §8.5)
+and TS 27.005 (PDU mode §3.2.3, storage §3.2.2, +CNMI §3.4.1, +CMGS §3.5.1), the driver
+contract's rules (appliance.modem.contract), and the modem's profile (its quirks, as data).
+Must not know: which SIM should send what, retries, quotas, storage of messages, or how ports
+are found. Everything a device does differently comes from its ModemProfile; there is no
+model name in this file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from appliance.at.channel import (
+    AtChannel,
+    AtCommandFailed,
+    AtError,
+    AtTimeout,
+    ChannelClosed,
+    open_channel,
+)
+from appliance.at.parser import DEFAULT_URC_PREFIXES, Urc
+from appliance.at.traffic import TrafficLog
+from appliance.modem import identity as parse
+from appliance.modem.contract import (
+    InboundHandler,
+    ModemIdentity,
+    PartAmbiguous,
+    PartNotSent,
+    SimIdentity,
+)
+from appliance.modem.inbound import InboundReader, parse_indication
+from appliance.modem.profile import ModemProfile
+from appliance.modem.signal import Signal
+from appliance.modem.state import ModemState, Registration, check_transition
+
+log = logging.getLogger(__name__)
+
+# TS 27.007 §9.2.1 +CME ERROR codes the driver acts on.
+CME_SIM_NOT_INSERTED = 10
+CME_SIM_PIN_REQUIRED = 11
+CME_SIM_PUK_REQUIRED = 12
+CME_SIM_FAILURE = 13
+CME_SIM_BUSY = 14
+CME_INCORRECT_PASSWORD = 16
+
+# A SIM answers +CME ERROR: 14 (busy) for a few seconds after power-up or PIN entry
+# (python-gsmmodem's fake Huawei/ZTE modems reproduce it); wait this long between tries.
+SIM_BUSY_TRIES = 5
+SIM_BUSY_PAUSE = 1.0
+
+StateListener = Callable[[ModemState, str], None]
+
+
+class Modem:
+    """A modem on one AT channel (contract.PartSender). States are reported, never raised:
+    read `state` and `state_reason`."""
+
+    def __init__(
+        self,
+        channel: AtChannel,
+        profile: ModemProfile,
+        *,
+        pin: str = "",
+        port: str = "",
+        on_inbound: InboundHandler | None = None,
+        command_timeout: float = 5.0,
+        send_timeout: float = 60.0,
+        on_state: StateListener | None = None,
+    ) -> None:
+        self.channel = channel
+        self.profile = profile
+        self.port = port or channel.name
+        self._pin = pin
+        self._pin_refused = False  # set once the configured PIN is refused; never sent again
+        self.command_timeout = command_timeout
+        self.send_timeout = send_timeout
+        self.on_state = on_state
+        self.state = ModemState.PROBING
+        self.state_reason = "opened"
+        self.identity = ModemIdentity()
+        self.signal = Signal()
+        self.registration = Registration.UNKNOWN
+        self.cnmi: str | None = None  # the +CNMI parameter set the modem accepted
+        self.last_answer: float | None = None  # loop time of the last answered command
+        self.inbound = InboundReader(
+            self._lines, lambda: self.identity.sim.iccid, on_inbound,
+            ack_direct=profile.ack_direct,
+        )
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._watch = asyncio.get_running_loop().create_task(self._watch_port())
+
+    # -- opening and closing ---------------------------------------------------------------
+
+    @classmethod
+    async def open(
+        cls,
+        port: str,
+        profile: ModemProfile,
+        *,
+        baudrate: int | None = None,
+        pin: str = "",
+        on_inbound: InboundHandler | None = None,
+        traffic: TrafficLog | None = None,
+        command_timeout: float | None = None,
+        send_timeout: float = 60.0,
+        on_state: StateListener | None = None,
+    ) -> Modem:
+        """Open `port` with the profile's baud rate, pacing and URC prefixes, URCs routed to
+        the new modem. Raises ChannelClosed if the port cannot be opened."""
+        early: list[Urc] = []
+        target: list[Modem] = []
+
+        def on_urc(urc: Urc) -> None:
+            # The channel exists before the modem does: hold URCs until it is there.
+            if target:
+                target[0].handle_urc(urc)
+            else:
+                early.append(urc)
+
+        channel = await open_channel(
+            port,
+            baudrate or profile.serial.baudrate,
+            name=port,
+            on_urc=on_urc,
+            traffic=traffic,
+            urc_prefixes=DEFAULT_URC_PREFIXES | set(profile.urc_prefixes),
+            min_interval=profile.serial.command_interval,
+        )
+        modem = cls(
+            channel, profile, pin=pin, port=port, on_inbound=on_inbound,
+            command_timeout=command_timeout or profile.serial.command_timeout,
+            send_timeout=send_timeout, on_state=on_state,
+        )
+        target.append(modem)
+        for urc in early:
+            modem.handle_urc(urc)
+        return modem
+
+    async def close(self) -> None:
+        for task in [*self._tasks, self._watch]:
+            task.cancel()
+        await asyncio.gather(*self._tasks, self._watch, return_exceptions=True)
+        await self.channel.close()
+
+    async def _watch_port(self) -> None:
+        await self.channel.wait_closed()
+        self._set_state(ModemState.GONE, self.channel.close_reason or "port closed")
+
+    # -- state -----------------------------------------------------------------------------
+
+    def _set_state(self, new: ModemState, reason: str) -> None:
+        old = self.state
+        if old == ModemState.GONE and new != ModemState.PROBING:
+            return  # nothing but a re-probe brings a vanished modem back
+        check_transition(old, new)
+        self.state, self.state_reason = new, reason
+        if old != new:
+            # Log changes, not noise (Home Assistant's coordinator): one line per transition.
+            log.info("%s: %s -> %s (%s)", self.port, old, new, reason)
+            if self.on_state is not None:
+                self.on_state(new, reason)
+
+    def rest(self, reason: str) -> None:
+        """The supervisor backs off this modem's SIM; sends are still possible if asked."""
+        self._set_state(ModemState.RESTING, reason)
+
+    def wake(self, reason: str = "rest over") -> None:
+        if self.state == ModemState.RESTING:
+            self._set_state(ModemState.READY, reason)
+
+    @property
+    def hung(self) -> bool:
+        """No answer for longer than the profile's hang_timeout (the supervisor resets)."""
+        if self.last_answer is None or self.channel.closed:
+            return False
+        return asyncio.get_running_loop().time() - self.last_answer > self.profile.hang_timeout
+
+    # -- commands --------------------------------------------------------------------------
+
+    async def _command(self, cmd: str, *, timeout: float | None = None, **kwargs: object):
+        try:
+            resp = await self.channel.command(
+                cmd, timeout=timeout or self.command_timeout, **kwargs  # type: ignore[arg-type]
+            )
+        except ChannelClosed as exc:
+            self._set_state(ModemState.GONE, exc.reason)
+            raise
+        except AtCommandFailed:
+            self.last_answer = asyncio.get_running_loop().time()
+            raise
+        self.last_answer = asyncio.get_running_loop().time()
+        return resp
+
+    async def _lines(self, cmd: str, **kwargs: object) -> list[str]:
+        return (await self._command(cmd, **kwargs)).lines
+
+    async def _try_lines(self, cmd: str, **kwargs: object) -> list[str] | None:
+        """Lines of a command that may not be supported: None on ERROR (not on unplug)."""
+        try:
+            return await self._lines(cmd, **kwargs)
+        except AtCommandFailed:
+            return None
+        except AtTimeout:
+            log.info("%s: %s unanswered", self.port, cmd)
+            return None
+
+    # -- initialisation --------------------------------------------------------------------
+
+    async def initialize(self) -> ModemState:
+        """Bring the modem up: probe, identity, SIM, SMS set-up, registration. Returns the
+        state reached (ready, no_sim, pin_needed, sim_blocked, gone)."""
+        self._set_state(ModemState.PROBING, "initialising")
+        try:
+            if not await self._probe():
+                self._set_state(ModemState.GONE, "no answer to AT")
+                return self.state
+            await self._command("ATE0")  # V.250 §6.2.4: no echo
+            await self._command("AT+CMEE=1")  # TS 27.007 §9.1: numeric +CME/+CMS errors
+            await self._read_modem_identity()
+            sim_state = await self._unlock_sim()
+            if sim_state is not ModemState.READY:
+                self._set_state(sim_state, self.state_reason)
+                return self.state
+            await self._read_sim_identity()
+            await self._setup_sms()
+            await self._read_registration()
+            await self._read_signal()
+            self._set_state(ModemState.READY, "initialised")
+        except ChannelClosed as exc:
+            self._set_state(ModemState.GONE, exc.reason)
+        except AtError as exc:
+            # A step the driver cannot do without (E0, CMEE, CMGF) failed or timed out.
+            self._set_state(ModemState.GONE, f"initialisation failed: {exc}")
+        return self.state
+
+    async def _probe(self) -> bool:
+        # A stick just plugged in (or reset) may need seconds before it answers.
+        for _ in range(self.profile.serial.probe_tries):
+            try:
+                await self._command("AT", timeout=min(self.command_timeout, 2.0))
+                return True
+            except AtTimeout:
+                continue
+            except AtCommandFailed:
+                return True  # an answer, even ERROR, means something AT-speaking is there
+        return False
+
+    async def _read_modem_identity(self) -> None:
+        ident = self.identity
+        ident.manufacturer = parse.info_value(await self._try_lines("AT+CGMI") or [])
+        ident.model = parse.info_value(await self._try_lines("AT+CGMM") or [])
+        ident.revision = parse.info_value(await self._try_lines("AT+CGMR") or [])
+        ident.imei = parse.parse_imei(await self._try_lines("AT+CGSN") or [])
+
+    async def _cpin(self) -> tuple[str, int | None]:
+        """+CPIN? with SIM-busy retries: (code text, cme error or None)."""
+        for _ in range(SIM_BUSY_TRIES):
+            try:
+                lines = await self._lines("AT+CPIN?", response_prefix="+CPIN")
+                return parse.parse_cpin(lines), None
+            except AtCommandFailed as exc:
+                if exc.cme_error != CME_SIM_BUSY:
+                    return "", exc.cme_error
+            await asyncio.sleep(SIM_BUSY_PAUSE)
+        return "", CME_SIM_BUSY
+
+    def _sim_state(self, code: str, cme: int | None) -> ModemState | None:
+        """The state a +CPIN answer means; None for "SIM PIN" (the caller decides)."""
+        if code == "READY":
+            return ModemState.READY
+        if cme == CME_SIM_NOT_INSERTED or "NOT INSERTED" in code or "NO SIM" in code:
+            self.state_reason = "no SIM inserted"
+            return ModemState.NO_SIM
+        if cme == CME_SIM_PUK_REQUIRED or code == "SIM PUK":
+            self.state_reason = "SIM blocked: PUK required"
+            return ModemState.SIM_BLOCKED
+        if cme == CME_SIM_PIN_REQUIRED or code == "SIM PIN":
+            return None
+        if cme == CME_SIM_FAILURE:
+            self.state_reason = "SIM failure"
+            return ModemState.NO_SIM
+        self.state_reason = f"SIM not ready: {code or f'+CME ERROR: {cme}'}"
+        return ModemState.NO_SIM
+
+    async def _unlock_sim(self) -> ModemState:
+        code, cme = await self._cpin()
+        state = self._sim_state(code, cme)
+        if state is not None:
+            return state
+        if not self._pin:
+            self.state_reason = "SIM PIN required and no PIN configured"
+            return ModemState.PIN_NEEDED
+        if self._pin_refused:
+            self.state_reason = "configured PIN was refused before; not tried again"
+            return ModemState.PIN_NEEDED
+        # The PIN is sent ONCE: three wrong PINs block the SIM (TS 31.102 PIN retry counter),
+        # so a refusal is reported and never retried by this driver.
+        try:
+            await self._command(f'AT+CPIN="{self._pin}"')
+        except AtCommandFailed as exc:
+            self._pin_refused = True
+            self.state_reason = f"configured PIN refused ({exc.final.text}); not retried"
+            return ModemState.PIN_NEEDED
+        code, cme = await self._cpin()
+        state = self._sim_state(code, cme)
+        if state is None:
+            self._pin_refused = True
+            self.state_reason = "SIM still asks for its PIN after unlocking; not retried"
+            return ModemState.PIN_NEEDED
+        return state
+
+    async def _read_sim_identity(self) -> None:
+        sim = SimIdentity()
+        sim.imsi = parse.parse_imsi(await self._try_lines("AT+CIMI") or [])
+        for cmd in self.profile.iccid_commands:
+            sim.iccid = parse.parse_iccid(await self._try_lines("AT" + cmd) or [])
+            if sim.iccid:
+                break
+        # TS 27.007 §7.3: format 2 gives the numeric MCC+MNC, format 0 the long name.
+        if await self._try_lines("AT+COPS=3,2") is not None:
+            sim.operator_code = parse.parse_cops(
+                await self._try_lines("AT+COPS?", response_prefix="+COPS") or [])
+        if await self._try_lines("AT+COPS=3,0") is not None:
+            sim.operator = parse.parse_cops(
+                await self._try_lines("AT+COPS?", response_prefix="+COPS") or [])
+        sim.own_number = parse.parse_cnum(
+            await self._try_lines("AT+CNUM", response_prefix="+CNUM") or [])
+        self.identity.sim = sim
+
+    async def _setup_sms(self) -> None:
+        await self._command("AT+CMGF=0")  # TS 27.005 §3.2.3: PDU mode
+        if self.profile.csms is not None:
+            await self._try_lines(f"AT+CSMS={self.profile.csms}")
+        mems = ",".join(f'"{m}"' for m in self.profile.storage)
+        if await self._try_lines(f"AT+CPMS={mems}", response_prefix="+CPMS") is not None:
+            self.inbound.read_storage = self.profile.storage[0]
+        else:
+            log.warning("%s: +CPMS=%s refused; using the modem's default storage", self.port, mems)
+        # Fallbacks as a table (ModemManager's cnmi_sequence): first set answered OK wins.
+        self.cnmi = None
+        for params in self.profile.cnmi:
+            if await self._try_lines(f"AT+CNMI={params}") is not None:
+                self.cnmi = params
+                break
+        if self.cnmi is None:
+            log.warning("%s: no +CNMI setting accepted; inbound only by read_stored()", self.port)
+        for cmd in self.profile.init:
+            if await self._try_lines("AT" + cmd) is None:
+                log.warning("%s: profile %s init command %s refused",
+                            self.port, self.profile.name, cmd)
+
+    # -- status ----------------------------------------------------------------------------
+
+    async def _read_registration(self) -> None:
+        lines = await self._try_lines("AT+CREG?", response_prefix="+CREG")
+        for line in lines or []:
+            value = parse.value_after(line, "+CREG")
+            stat = parse.parse_creg(value, solicited=True) if value is not None else None
+            if stat is not None:
+                self.registration = Registration.parse(stat)
+
+    async def _read_signal(self) -> None:
+        lines = await self._try_lines("AT+CSQ", response_prefix="+CSQ")
+        for line in lines or []:
+            value = parse.value_after(line, "+CSQ")
+            csq = parse.parse_csq(value) if value is not None else None
+            if csq is not None:
+                self.signal = Signal(*csq)
+
+    async def refresh_status(self) -> ModemState:
+        """The supervisor's health poll: signal, registration, SIM presence."""
+        if self.state in (ModemState.GONE, ModemState.PROBING):
+            return self.state
+        try:
+            await self._read_signal()
+            await self._read_registration()
+            if self.state in (ModemState.READY, ModemState.RESTING):
+                code, cme = await self._cpin()
+                sim_state = self._sim_state(code, cme)
+                if sim_state is None:
+                    self._set_state(ModemState.PIN_NEEDED, "SIM asks for its PIN again")
+                elif sim_state is not ModemState.READY:
+                    self._set_state(sim_state, self.state_reason)
+        except ChannelClosed:
+            pass  # _command already reported gone
+        except AtError as exc:
+            log.info("%s: health poll failed: %s", self.port, exc)
+        return self.state
+
+    async def reset(self) -> ModemState:
+        """The profile's reset command, then re-initialisation once the modem answers again
+        (bounded by the profile's reset_wait). A USB modem re-enumerates on reset: its port
+        vanishes, the state becomes gone and the pool opens it again."""
+        try:
+            await self._command("AT" + self.profile.reset_command, timeout=self.command_timeout)
+        except ChannelClosed:
+            return self.state
+        except AtError as exc:
+            log.info("%s: reset command: %s", self.port, exc)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.profile.reset_wait
+        while loop.time() < deadline and not self.channel.closed:
+            try:
+                await self._command("AT", timeout=2.0)
+                return await self.initialize()
+            except AtTimeout:
+                continue
+            except AtCommandFailed:
+                return await self.initialize()
+            except ChannelClosed:
+                break
+        if not self.channel.closed:
+            self._set_state(ModemState.GONE, "no answer after reset")
+        return self.state
+
+    # -- sending (contract rule 1) ---------------------------------------------------------
+
+    async def send_part(self, pdu: str, tpdu_length: int) -> int:
+        """AT+CMGS=<length> and the PDU after the prompt (TS 27.005 §3.5.1); the TP-MR."""
+        if self.state not in (ModemState.READY, ModemState.RESTING):
+            raise PartNotSent(f"modem {self.state}: {self.state_reason}")
+        if self.channel.closed:
+            raise PartNotSent(f"port gone: {self.channel.close_reason}")
+        try:
+            resp = await self._command(
+                f"AT+CMGS={tpdu_length}", payload=pdu, timeout=self.send_timeout,
+                prompt_timeout=self.command_timeout, response_prefix="+CMGS",
+            )
+        except AtCommandFailed as exc:
+            raise PartNotSent(exc.final.text, cms_error=exc.cms_error,
+                              cme_error=exc.cme_error) from exc
+        except AtTimeout as exc:
+            if exc.payload_written:
+                raise PartAmbiguous(f"no answer to +CMGS within {self.send_timeout}s") from exc
+            raise PartNotSent(f"no '> ' prompt: {exc}") from exc
+        except ChannelClosed as exc:
+            # The channel cannot (yet) say whether the PDU went out before the port vanished;
+            # unknown must count as written: a duplicate is worse than a held message.
+            if getattr(exc, "payload_written", True):
+                raise PartAmbiguous(f"port gone during +CMGS: {exc.reason}") from exc
+            raise PartNotSent(f"port gone before the PDU was written: {exc.reason}") from exc
+        for value in resp.values("+CMGS"):
+            mr = value.split(",", 1)[0].strip()
+            if mr.isdigit():
+                return int(mr)
+        # OK without a reference: the modem took it but we cannot match a status report.
+        raise PartAmbiguous(f"+CMGS answered {resp.final.text} without a message reference")
+
+    # -- receiving -------------------------------------------------------------------------
+
+    async def read_stored(self) -> int:
+        """Hand on every message stored on the modem (start-up, or after a handler failed)."""
+        return await self.inbound.read_stored()
+
+    def _spawn(self, coro) -> None:  # type: ignore[no-untyped-def]
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            if not isinstance(exc, ChannelClosed):
+                log.warning("%s: inbound processing failed: %s", self.port, exc)
+
+    def handle_urc(self, urc: Urc) -> None:
+        """The channel's URC callback. Never blocks: AT work is scheduled as a task."""
+        name = urc.name
+        if name in self.profile.ignore_urcs:
+            return
+        if name in ("+CMTI", "+CDSI"):
+            where = parse_indication(urc.text, name)
+            if where is not None:
+                self._spawn(self.inbound.read_index(*where))
+        elif name in ("+CMT", "+CDS"):
+            self._spawn(self.inbound.deliver_direct(name, urc.body))
+        elif name in ("+CREG", "+CGREG", "+CEREG"):
+            value = parse.value_after(urc.text, name)
+            stat = parse.parse_creg(value, solicited=False) if value is not None else None
+            if stat is not None and name == "+CREG":
+                self.registration = Registration.parse(stat)
+        elif name in self.profile.signal_urcs:
+            value = parse.value_after(urc.text, name)
+            csq = parse.parse_csq(value) if value is not None else None
+            if csq is not None:
+                self.signal = Signal(*csq)
+        elif name == "+CPIN":
+            code = parse.parse_cpin([urc.text])
+            if "NOT INSERTED" in code or "NOT READY" in code:
+                if self.state in (ModemState.READY, ModemState.RESTING):
+                    self._set_state(ModemState.NO_SIM, f"SIM reported {code}")
+        else:
+            log.debug("%s: URC %s", self.port, urc.text)
