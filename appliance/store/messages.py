@@ -1,0 +1,490 @@
+"""The outbox's persistence operations: accept, claim, move through states, recover.
+
+Knows: the Message/Part/MessageEvent tables, the transition tables, and the durability rules of
+DESIGN.md "The outbound message" (all parts through one SIM; an in-flight +CMGS at a crash is
+ambiguous and recorded, not silently resent).
+Must not know: which SIM should send what (the balancer passes candidates or a filter), modems,
+PDUs' content, or HTTP.
+
+Every function is synchronous and meant to run inside `Store.write` (or `Store.read` for
+`get_message`): the caller supplies the transaction, and on SQLite the single writer thread is
+what makes a claim atomic. On PostgreSQL several processes may claim at once, so the claim
+query adds FOR UPDATE SKIP LOCKED.
+
+Pinning: once a part of a message has left through a SIM, the message stays tied to that SIM
+(`Message.sim` is kept even when it goes back to `queued`), and only that SIM may claim it.
+A message with no part sent is unpinned when it goes back, and its parts (whose concatenation
+reference belonged to the old SIM) are dropped, to be rebuilt by whichever SIM claims it next.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import peewee
+
+from appliance.store.db import utcnow
+from appliance.store.models import Message, MessageEvent, Part, Sim
+from appliance.store.states import (
+    TERMINAL_MESSAGE_STATES,
+    MessageState,
+    PartState,
+    check_part_transition,
+    check_transition,
+)
+
+M = MessageState
+P = PartState
+
+
+class MessageNotFound(LookupError):
+    def __init__(self, msg_id: int):
+        super().__init__(f"no message with id {msg_id}")
+        self.msg_id = msg_id
+
+
+class IdempotencyConflict(ValueError):
+    """A client_ref reused for a different message (not a retry of the same request)."""
+
+
+class ConcurrentChange(RuntimeError):
+    """The row changed between read and write (only possible with several writer processes)."""
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """One message to accept: one recipient (a request to N recipients is N of these)."""
+
+    recipient: str
+    text: str
+    priority: int = 0
+    category: str = "notice"
+    campaign_id: int | None = None
+    submitter_kind: str = "system"  # api_key / user / system
+    submitter_id: str = ""
+    client_ref: str | None = None
+    send_at: datetime | None = None
+    expires_at: datetime | None = None
+    hold: bool = False  # start `held` (approval, quiet hours...): a policy layer releases it
+    parts_count: int = 0  # the codec's count, when the caller knows it
+
+
+@dataclass(frozen=True)
+class NewPart:
+    pdu: str
+    tpdu_length: int
+    concat_ref: int | None = None
+
+
+# -- acceptance ------------------------------------------------------------------------------
+
+
+def accept_messages(requests: list[NewMessage], now: datetime | None = None) -> list[int]:
+    """Store the messages; return their ids in order.
+
+    Idempotent on (submitter_kind, submitter_id, client_ref): the k-th message carrying a given
+    client_ref in one call is matched with the k-th stored under it, so a retried request
+    returns the same ids and stores nothing new.
+    """
+    now = now or utcnow()
+    seen: Counter[tuple[str, str, str]] = Counter()
+    ids: list[int] = []
+    events: list[dict[str, Any]] = []
+    for req in requests:
+        if not req.recipient:
+            raise ValueError("a message needs a recipient")
+        seq = 0
+        if req.client_ref is not None:
+            key = (req.submitter_kind, req.submitter_id, req.client_ref)
+            seq = seen[key]
+            seen[key] += 1
+            old = Message.get_or_none(
+                (Message.submitter_kind == req.submitter_kind)
+                & (Message.submitter_id == req.submitter_id)
+                & (Message.client_ref == req.client_ref)
+                & (Message.client_ref_seq == seq)
+            )
+            if old is not None:
+                if (old.recipient, old.text) != (req.recipient, req.text):
+                    raise IdempotencyConflict(
+                        f'client_ref "{req.client_ref}" was already used for a different '
+                        f"message (id {old.id})"
+                    )
+                ids.append(old.id)
+                continue
+        state = M.HELD if req.hold else M.QUEUED
+        msg_id = Message.insert(
+            recipient=req.recipient,
+            text=req.text,
+            state=state.value,
+            priority=req.priority,
+            category=req.category,
+            campaign=req.campaign_id,
+            submitter_kind=req.submitter_kind,
+            submitter_id=req.submitter_id,
+            client_ref=req.client_ref,
+            client_ref_seq=seq,
+            send_at=req.send_at,
+            expires_at=req.expires_at,
+            parts_count=req.parts_count,
+            created_at=now,
+            updated_at=now,
+            queued_at=now if state is M.QUEUED else None,
+        ).execute()
+        ids.append(msg_id)
+        events.append(
+            {"message": msg_id, "at": now, "old_state": None, "new_state": state.value,
+             "detail": "accepted"}
+        )
+    for chunk in peewee.chunked(events, 100):  # keep under SQLite's bound-variable limit
+        MessageEvent.insert_many(chunk).execute()
+    return ids
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def get_message(msg_id: int) -> dict[str, Any]:
+    """Everything the API shows about one message, parts and history included."""
+    msg = Message.get_or_none(Message.id == msg_id)
+    if msg is None:
+        raise MessageNotFound(msg_id)
+    parts = Part.select().where(Part.message == msg_id).order_by(Part.index)
+    events = MessageEvent.select().where(MessageEvent.message == msg_id).order_by(MessageEvent.id)
+    return {
+        "id": msg.id,
+        "recipient": msg.recipient,
+        "text": msg.text,
+        "state": msg.state,
+        "priority": msg.priority,
+        "category": msg.category,
+        "campaign_id": msg.campaign_id,
+        "submitter_kind": msg.submitter_kind,
+        "submitter_id": msg.submitter_id,
+        "client_ref": msg.client_ref,
+        "sim": msg.sim,
+        "parts_count": msg.parts_count,
+        "attempts": msg.attempts,
+        "error": msg.error,
+        "send_at": msg.send_at,
+        "expires_at": msg.expires_at,
+        "created_at": msg.created_at,
+        "updated_at": msg.updated_at,
+        "queued_at": msg.queued_at,
+        "sent_at": msg.sent_at,
+        "final_at": msg.final_at,
+        "parts": [
+            {
+                "id": p.id,
+                "index": p.index,
+                "count": p.count,
+                "state": p.state,
+                "sim": p.sim,
+                "message_reference": p.message_reference,
+                "attempts": p.attempts,
+                "error": p.error,
+                "sent_at": p.sent_at,
+                "report_status": p.report_status,
+                "report_at": p.report_at,
+            }
+            for p in parts
+        ],
+        "events": [
+            {"at": e.at, "old_state": e.old_state, "new_state": e.new_state,
+             "detail": e.detail, "sim": e.sim}
+            for e in events
+        ],
+    }
+
+
+# -- state changes ---------------------------------------------------------------------------
+
+
+def _load(msg_id: int) -> Message:
+    msg = Message.get_or_none(Message.id == msg_id)
+    if msg is None:
+        raise MessageNotFound(msg_id)
+    return msg
+
+
+def _move(
+    msg: Message,
+    new: MessageState,
+    detail: str = "",
+    sim: str | None = None,
+    *,
+    now: datetime,
+    error: str | None = None,
+    fields: dict[str, Any] | None = None,
+) -> Message:
+    """Check the table, update the row (only if still in the state we read), record the event.
+    `sim` is the SIM named in the event; `fields` are further columns to set."""
+    old = msg.state
+    check_transition(old, new)
+    fields = fields or {}
+    changes: dict[str, Any] = {"state": new.value, "updated_at": now, **fields}
+    if new is M.QUEUED:
+        changes["queued_at"] = now
+    elif new is M.SENT:
+        changes["sent_at"] = now
+    if new in TERMINAL_MESSAGE_STATES:
+        changes["final_at"] = now
+    if error is not None:
+        changes["error"] = error
+    updated = (
+        Message.update(**changes).where((Message.id == msg.id) & (Message.state == old)).execute()
+    )
+    if updated != 1:
+        raise ConcurrentChange(f"message {msg.id} left state {old} while being changed")
+    MessageEvent.create(message=msg.id, at=now, old_state=old, new_state=new.value,
+                        detail=detail, sim=sim or msg.sim)
+    for name, value in changes.items():
+        setattr(msg, name, value)
+    return msg
+
+
+def transition_message(
+    msg_id: int,
+    new_state: MessageState | str,
+    detail: str = "",
+    sim: str | None = None,
+    *,
+    error: str | None = None,
+    now: datetime | None = None,
+) -> Message:
+    """Move a message to `new_state` (InvalidTransition if the table forbids it)."""
+    return _move(_load(msg_id), MessageState(new_state), detail, sim, now=now or utcnow(),
+                 error=error)
+
+
+def _fail_pending_parts(msg_id: int, reason: str) -> None:
+    Part.update(state=P.FAILED.value, error=reason).where(
+        (Part.message == msg_id) & (Part.state == P.PENDING.value)
+    ).execute()
+
+
+def cancel_message(msg_id: int, detail: str = "cancelled", now: datetime | None = None) -> Message:
+    """Cancel a message not yet sending (InvalidTransition once it is sending or beyond)."""
+    msg = _move(_load(msg_id), M.CANCELLED, detail, now=now or utcnow())
+    _fail_pending_parts(msg_id, detail)
+    return msg
+
+
+def expire_due(now: datetime) -> list[int]:
+    """Expire held/queued messages whose expires_at has passed; return their ids."""
+    due = list(
+        Message.select().where(
+            Message.state.in_([M.HELD.value, M.QUEUED.value])
+            & Message.expires_at.is_null(False)
+            & (Message.expires_at <= now)
+        )
+    )
+    for msg in due:
+        _move(msg, M.EXPIRED, "expired before it could be sent", now=now)
+        _fail_pending_parts(msg.id, "expired")
+    return [m.id for m in due]
+
+
+# -- claiming --------------------------------------------------------------------------------
+
+
+def _is_postgresql(model: type[peewee.Model]) -> bool:
+    db = model._meta.database
+    return isinstance(getattr(db, "obj", None) or db, peewee.PostgresqlDatabase)
+
+
+def claim_messages(
+    sim_iccid: str,
+    limit: int,
+    now: datetime,
+    *,
+    candidate_ids: Iterable[int] | None = None,
+    where: peewee.Expression | None = None,
+) -> list[Message]:
+    """Move up to `limit` ready messages to `sending` for one SIM; return them, best first.
+
+    Ready: queued, send_at reached, not expired, and not pinned to another SIM. The balancer
+    narrows the choice with `candidate_ids` and/or a peewee `where` expression on Message;
+    order is priority (higher first), then age.
+    """
+    if limit <= 0:
+        return []
+    query = (
+        Message.select(Message.id)
+        .where(
+            (Message.state == M.QUEUED.value)
+            & (Message.send_at.is_null() | (Message.send_at <= now))
+            & (Message.expires_at.is_null() | (Message.expires_at > now))
+            & (Message.sim.is_null() | (Message.sim == sim_iccid))
+        )
+        .order_by(Message.priority.desc(), Message.id)
+        .limit(limit)
+    )
+    if candidate_ids is not None:
+        ids = list(candidate_ids)
+        if not ids:
+            return []
+        query = query.where(Message.id.in_(ids))
+    if where is not None:
+        query = query.where(where)
+    if _is_postgresql(Message):
+        # Other gateway processes claim from the same table: skip rows they hold.
+        query = query.for_update(skip_locked=True)
+    chosen = [row.id for row in query]
+    if not chosen:
+        return []
+    check_transition(M.QUEUED, M.SENDING)
+    Message.update(
+        state=M.SENDING.value, sim=sim_iccid, attempts=Message.attempts + 1, updated_at=now
+    ).where(Message.id.in_(chosen) & (Message.state == M.QUEUED.value)).execute()
+    MessageEvent.insert_many(
+        [{"message": i, "at": now, "old_state": M.QUEUED.value, "new_state": M.SENDING.value,
+          "detail": "claimed", "sim": sim_iccid} for i in chosen]
+    ).execute()
+    claimed = {m.id: m for m in Message.select().where(Message.id.in_(chosen))}
+    return [claimed[i] for i in chosen]
+
+
+def _interrupt(msg: Message, reason: str, resend_ambiguous: bool, now: datetime) -> str:
+    """A sending message whose work stopped (restart, SIM gone, transient error): settle it.
+
+    Returns "ambiguous", "pinned" (back to queue, tied to its SIM) or "requeued".
+    """
+    parts = list(Part.select().where(Part.message == msg.id))
+    in_flight = [p for p in parts if p.state == P.SENDING.value]
+    for part in in_flight:
+        # Its +CMGS was written and never answered: the network may have taken it.
+        _move_part(part, P.AMBIGUOUS, error=reason, now=now)
+        if resend_ambiguous:
+            _move_part(part, P.PENDING, error=reason, now=now)
+    if in_flight and not resend_ambiguous:
+        _move(msg, M.AMBIGUOUS, f"a part was in flight: {reason}", now=now, error=reason)
+        return "ambiguous"
+    if any(p.state in (P.SENT.value, P.DELIVERED.value) for p in parts):
+        _move(msg, M.QUEUED, f"{reason}; the rest must follow through the same SIM", now=now)
+        return "pinned"
+    Part.delete().where(Part.message == msg.id).execute()
+    _move(msg, M.QUEUED, reason, now=now, fields={"sim": None})
+    return "requeued"
+
+
+def requeue_message(
+    msg_id: int, reason: str, *, resend_ambiguous: bool = False, now: datetime | None = None
+) -> str:
+    """Put a sending message back after a failure that proves nothing more left (a transient
+    +CMS ERROR, the modem gone before the write). Returns what happened (see _interrupt)."""
+    msg = _load(msg_id)
+    check_transition(msg.state, M.QUEUED)
+    return _interrupt(msg, reason, resend_ambiguous, now or utcnow())
+
+
+def release_claims_for_sim(
+    iccid: str, reason: str, *, resend_ambiguous: bool = False, now: datetime | None = None
+) -> dict[str, int]:
+    """Hand a lost SIM's claimed, unfinished messages back to the queue; return counts."""
+    now = now or utcnow()
+    counts: Counter[str] = Counter()
+    for msg in Message.select().where(
+        (Message.state == M.SENDING.value) & (Message.sim == iccid)
+    ):
+        counts[_interrupt(msg, reason, resend_ambiguous, now)] += 1
+    return {"requeued": counts["requeued"], "pinned": counts["pinned"],
+            "ambiguous": counts["ambiguous"]}
+
+
+def recover_after_crash(
+    *, resend_ambiguous: bool = False, now: datetime | None = None
+) -> dict[str, int]:
+    """At start-up, before any modem sends: settle every message left `sending`.
+
+    Parts all still pending -> queued (unpinned); some parts sent, none in flight -> queued,
+    pinned to their SIM; a part in flight -> that part and the message `ambiguous` (with
+    `resend_ambiguous`, the part goes back to pending and the message to the queue instead).
+    """
+    now = now or utcnow()
+    counts: Counter[str] = Counter()
+    for msg in Message.select().where(Message.state == M.SENDING.value):
+        counts[_interrupt(msg, "interrupted by a restart", resend_ambiguous, now)] += 1
+    return {"requeued": counts["requeued"], "pinned": counts["pinned"],
+            "ambiguous": counts["ambiguous"]}
+
+
+# -- parts -----------------------------------------------------------------------------------
+
+
+def next_concat_ref(iccid: str) -> int:
+    """The next 8-bit concatenation reference for a SIM (1..255, rotating)."""
+    sim = Sim.get_by_id(iccid)
+    ref = sim.concat_ref % 255 + 1
+    Sim.update(concat_ref=ref).where(Sim.iccid == iccid).execute()
+    return ref
+
+
+def add_parts(msg_id: int, sim_iccid: str, parts: list[NewPart]) -> list[int]:
+    """Store the encoded parts of a claimed message (once per claim; see module docstring)."""
+    msg = _load(msg_id)
+    if msg.state != M.SENDING.value or msg.sim != sim_iccid:
+        raise ValueError(f"message {msg_id} is not claimed by SIM {sim_iccid}")
+    ids = [
+        Part.insert(message=msg_id, index=n, count=len(parts), concat_ref=p.concat_ref,
+                    pdu=p.pdu, tpdu_length=p.tpdu_length, sim=sim_iccid).execute()
+        for n, p in enumerate(parts, start=1)
+    ]
+    Message.update(parts_count=len(parts)).where(Message.id == msg_id).execute()
+    return ids
+
+
+def _move_part(part: Part, new: PartState, *, now: datetime, error: str | None = None,
+               **fields: Any) -> Part:
+    check_part_transition(part.state, new)
+    changes: dict[str, Any] = {"state": new.value, **fields}
+    if error is not None:
+        changes["error"] = error
+    if new is P.SENDING:
+        changes["attempts"] = part.attempts + 1
+    elif new is P.SENT:
+        changes["sent_at"] = now
+    updated = Part.update(**changes).where((Part.id == part.id) & (Part.state == part.state))
+    if updated.execute() != 1:
+        raise ConcurrentChange(f"part {part.id} left state {part.state} while being changed")
+    for name, value in changes.items():
+        setattr(part, name, value)
+    return part
+
+
+def transition_part(
+    part_id: int, new_state: PartState | str, *, error: str | None = None,
+    message_reference: int | None = None, now: datetime | None = None,
+) -> Part:
+    """Move one part (InvalidTransition if the part table forbids it). Mark it `sending`
+    before writing the PDU: that committed mark is what makes a crash mid-send ambiguous."""
+    part = Part.get_or_none(Part.id == part_id)
+    if part is None:
+        raise LookupError(f"no part with id {part_id}")
+    fields = {} if message_reference is None else {"message_reference": message_reference}
+    return _move_part(part, PartState(new_state), now=now or utcnow(), error=error, **fields)
+
+
+__all__ = [
+    "ConcurrentChange",
+    "IdempotencyConflict",
+    "MessageNotFound",
+    "NewMessage",
+    "NewPart",
+    "accept_messages",
+    "add_parts",
+    "cancel_message",
+    "claim_messages",
+    "expire_due",
+    "get_message",
+    "next_concat_ref",
+    "recover_after_crash",
+    "release_claims_for_sim",
+    "requeue_message",
+    "transition_message",
+    "transition_part",
+]

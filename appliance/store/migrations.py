@@ -1,0 +1,98 @@
+"""Schema migrations, numbered from day one, each applied once and in order.
+
+Knows: the `schema_version` table, the list of migrations, and how to refuse a database written
+by a newer cardgate.
+Must not know: the current models (migration 1 is frozen SQL in `schema_v1`; later migrations
+use `playhouse.migrate` operations or SQL of their own day).
+
+A migration is a function of the database; `migrate()` runs each pending one inside its own
+transaction together with the version bump, so a power cut mid-upgrade leaves the file at the
+old version or the new one, never between (SQLite and PostgreSQL both have transactional DDL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import peewee
+
+from appliance.store import schema_v1
+
+Migration = Callable[[peewee.Database], None]
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was written by a newer cardgate than this one."""
+
+
+def dialect(db: peewee.Database) -> str:
+    if isinstance(db, peewee.SqliteDatabase):
+        return "sqlite"
+    if isinstance(db, peewee.PostgresqlDatabase):
+        return "postgresql"
+    raise TypeError(f"unsupported database {type(db).__name__}")
+
+
+def _unwrap(db: peewee.Database) -> peewee.Database:
+    # A DatabaseProxy passes attribute access through, but isinstance() needs the real object.
+    return getattr(db, "obj", None) or db
+
+
+def migration_1_initial_schema(db: peewee.Database) -> None:
+    """All tables, with the indexes claiming needs: (state, priority, id) and (sim, state)."""
+    for sql in schema_v1.statements(dialect(db)):
+        db.execute_sql(sql)
+
+
+MIGRATIONS: list[Migration] = [
+    migration_1_initial_schema,
+]
+
+
+def schema_version(db: peewee.Database) -> int:
+    """The version the database is at; 0 for a new, empty one."""
+    db = _unwrap(db)
+    if "schema_version" not in db.get_tables():
+        return 0
+    row = db.execute_sql("SELECT MAX(version) FROM schema_version").fetchone()
+    return int(row[0] or 0)
+
+
+def migrate(db: peewee.Database, migrations: Sequence[Migration] | None = None) -> int:
+    """Bring the database up to the newest schema; return the version it is now at.
+
+    Raises SchemaTooNew (without touching anything) when the file is newer than this code.
+    """
+    db = _unwrap(db)
+    steps = list(MIGRATIONS if migrations is None else migrations)
+    # SQLite: take the write lock before reading the version (BEGIN IMMEDIATE), so two
+    # processes starting at once cannot both apply the same migration.
+    lock = {"lock_type": "IMMEDIATE"} if isinstance(db, peewee.SqliteDatabase) else {}
+    with db.atomic(**lock):
+        db.execute_sql(
+            "CREATE TABLE IF NOT EXISTS schema_version "
+            "(version INTEGER NOT NULL PRIMARY KEY, applied_at TIMESTAMP NOT NULL "
+            "DEFAULT CURRENT_TIMESTAMP)"
+        )
+    current = schema_version(db)
+    if current > len(steps):
+        raise SchemaTooNew(
+            f"the database is at schema version {current}, but this cardgate knows only up to "
+            f"version {len(steps)}: it was written by a newer cardgate. Upgrade cardgate, or "
+            f"restore a backup made before the upgrade."
+        )
+    for number, step in enumerate(steps, start=1):
+        if number <= current:
+            continue
+        with db.atomic(**lock):
+            if schema_version(db) >= number:  # another process got here first
+                continue
+            step(db)
+            db.execute_sql(
+                f"INSERT INTO schema_version (version) VALUES ({db.param})", (number,)
+            )
+        current = number
+    return current
+
+
+__all__ = ["MIGRATIONS", "Migration", "SchemaTooNew", "migrate", "schema_version"]

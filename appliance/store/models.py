@@ -1,0 +1,245 @@
+"""The tables, as peewee models bound through `db.database_proxy`.
+
+Knows: what is stored about SIMs, modems, messages and their parts, status reports, events,
+API keys, inbound messages, quarantined PDUs and settings; the field names other layers use.
+Must not know: how the schema is created or upgraded (`migrations`), who may write (`writer`),
+or any policy.
+
+Conventions:
+- Times are `UtcDateTimeField`: aware UTC datetimes in, aware UTC datetimes out. The one
+  exception is `SimCounter.window_start`, the local wall-clock start of a caps window (the MIIT
+  daily cap resets at local midnight), stored naive on purpose.
+- A SIM is referred to by its ICCID in a plain `sim` text column, not a foreign key: a status
+  report, an inbound SMS or a quarantined PDU must be storable even for a SIM whose `Sim` row
+  is not written yet (the modem deletes it from its memory only after our commit).
+- The schema itself is frozen in `schema_v1` + later migrations; `tests/store` checks that the
+  migrated tables and these models agree, so a field added here needs a migration too.
+"""
+
+from __future__ import annotations
+
+import peewee as pw
+
+from appliance.store.db import UtcDateTimeField, database_proxy, utcnow
+from appliance.store.states import MessageState, PartState
+
+
+class BaseModel(pw.Model):
+    class Meta:
+        database = database_proxy
+        legacy_table_names = False  # MessageEvent -> message_event
+
+
+class Sim(BaseModel):
+    iccid = pw.CharField(primary_key=True, max_length=22)
+    imsi = pw.CharField(default="", max_length=15)
+    operator = pw.CharField(default="")  # as the network names it (+COPS)
+    operator_code = pw.CharField(default="", max_length=6)  # MCC+MNC, e.g. 46000
+    own_number = pw.CharField(default="")
+    label = pw.CharField(default="")
+    enabled = pw.BooleanField(default=True)
+    state = pw.CharField(default="active", max_length=16)  # active / resting / barred / disabled
+    health = pw.FloatField(default=1.0)  # 0..1, the balancer's score
+    rest_until = UtcDateTimeField(null=True)
+    consecutive_failures = pw.IntegerField(default=0)
+    barred_reason = pw.TextField(default="")
+    # TP-UDH concatenation reference, 8-bit, rotated per SIM: the handset reassembles by
+    # (sender, reference), so references only need to be distinct per sending SIM.
+    concat_ref = pw.IntegerField(default=0)
+    last_seen_at = UtcDateTimeField(null=True)
+    created_at = UtcDateTimeField(default=utcnow)
+
+
+class Modem(BaseModel):
+    imei = pw.CharField(primary_key=True, max_length=17)
+    manufacturer = pw.CharField(default="")
+    model = pw.CharField(default="")
+    revision = pw.CharField(default="")
+    last_port = pw.CharField(default="")
+    sim = pw.CharField(null=True, max_length=22)  # ICCID of the SIM last seen in it
+    last_seen_at = UtcDateTimeField(null=True)
+
+
+class SimCounter(BaseModel):
+    """Messages (parts) sent by one SIM in one caps window."""
+
+    sim = pw.CharField(max_length=22)
+    window = pw.CharField(max_length=8)  # minute / hour / day / month
+    window_start = pw.DateTimeField()  # LOCAL wall-clock time in dispatch.timezone, naive
+    count = pw.IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("sim", "window", "window_start"), True),)
+
+
+class Campaign(BaseModel):
+    id = pw.AutoField()
+    name = pw.CharField()
+    created_by = pw.CharField(default="")
+    priority = pw.IntegerField(default=0)
+    created_at = UtcDateTimeField(default=utcnow)
+
+
+class Message(BaseModel):
+    id = pw.AutoField()
+    recipient = pw.CharField(max_length=20)  # E.164, "+8613800138000"
+    text = pw.TextField()
+    state = pw.CharField(default=MessageState.QUEUED.value, max_length=16)
+    priority = pw.IntegerField(default=0)  # higher first
+    category = pw.CharField(default="notice", max_length=16)  # alert / otp / notice / marketing
+    campaign = pw.ForeignKeyField(Campaign, null=True, backref="messages", on_delete="SET NULL")
+    submitter_kind = pw.CharField(default="system", max_length=16)  # api_key / user / system
+    submitter_id = pw.CharField(default="")
+    # Idempotency: a retried request with the same client_ref gets the same ids back. One
+    # request with N recipients makes N messages, numbered by client_ref_seq (0..N-1).
+    client_ref = pw.CharField(null=True)
+    client_ref_seq = pw.IntegerField(default=0)
+    send_at = UtcDateTimeField(null=True)
+    expires_at = UtcDateTimeField(null=True)
+    # The SIM that claimed it: every part goes through it. A queued message keeps `sim` set
+    # ("pinned") once a part has left, so the rest follow through the same SIM.
+    sim = pw.CharField(null=True, max_length=22)
+    parts_count = pw.IntegerField(default=0)
+    attempts = pw.IntegerField(default=0)  # claims so far
+    error = pw.TextField(default="")
+    created_at = UtcDateTimeField(default=utcnow)
+    updated_at = UtcDateTimeField(default=utcnow)
+    queued_at = UtcDateTimeField(null=True)
+    sent_at = UtcDateTimeField(null=True)
+    final_at = UtcDateTimeField(null=True)
+
+    class Meta:
+        indexes = (
+            # Claiming: "queued, highest priority, oldest first".
+            (("state", "priority", "id"), False),
+            (("sim", "state"), False),
+            (("submitter_kind", "submitter_id", "client_ref", "client_ref_seq"), True),
+        )
+
+
+class Part(BaseModel):
+    id = pw.AutoField()
+    message = pw.ForeignKeyField(Message, backref="parts", on_delete="CASCADE")
+    index = pw.IntegerField()  # 1-based
+    count = pw.IntegerField()
+    concat_ref = pw.IntegerField(null=True)  # None for a single-part message
+    pdu = pw.TextField()  # hex SMS-SUBMIT TPDU (with the SMSC octet as the modem wants it)
+    tpdu_length = pw.IntegerField()  # the <length> of AT+CMGS, TS 27.005 §3.5.1
+    state = pw.CharField(default=PartState.PENDING.value, max_length=16)
+    sim = pw.CharField(null=True, max_length=22)
+    message_reference = pw.IntegerField(null=True)  # TP-MR from +CMGS
+    attempts = pw.IntegerField(default=0)
+    error = pw.TextField(default="")
+    sent_at = UtcDateTimeField(null=True)
+    report_status = pw.IntegerField(null=True)  # TP-Status, TS 23.040 §9.2.3.15
+    report_at = UtcDateTimeField(null=True)
+
+    class Meta:
+        indexes = (
+            (("message", "index"), True),
+            # Matching a status report: (SIM, TP-MR) among recently sent parts.
+            (("sim", "message_reference"), False),
+        )
+
+
+class StatusReportRecord(BaseModel):
+    id = pw.AutoField()
+    sim = pw.CharField(max_length=22)
+    message_reference = pw.IntegerField()
+    recipient = pw.CharField(default="")
+    status = pw.IntegerField()
+    received_at = UtcDateTimeField(default=utcnow)
+    part = pw.ForeignKeyField(Part, null=True, backref="reports", on_delete="SET NULL")
+    pdu = pw.TextField(default="")
+
+
+class MessageEvent(BaseModel):
+    """One row per state change of a message: the history the API and console show."""
+
+    id = pw.AutoField()
+    message = pw.ForeignKeyField(Message, backref="events", on_delete="CASCADE")
+    at = UtcDateTimeField(default=utcnow)
+    old_state = pw.CharField(null=True, max_length=16)  # None for the acceptance itself
+    new_state = pw.CharField(max_length=16)
+    detail = pw.TextField(default="")
+    sim = pw.CharField(null=True, max_length=22)
+
+
+class ApiKey(BaseModel):
+    id = pw.AutoField()
+    name = pw.CharField(unique=True)
+    prefix = pw.CharField(index=True, max_length=8)  # shown in lists, used to find the row
+    key_hash = pw.TextField()  # "scrypt$n$r$p$salt_hex$hash_hex"
+    scopes = pw.TextField(default="")  # comma-separated: send,read,admin
+    created_at = UtcDateTimeField(default=utcnow)
+    last_used_at = UtcDateTimeField(null=True)
+    revoked = pw.BooleanField(default=False)
+
+    @property
+    def scope_set(self) -> frozenset[str]:
+        return frozenset(s for s in self.scopes.split(",") if s)
+
+
+class InboundMessage(BaseModel):
+    """One received SMS part (reassembly into conversations comes with the inbox)."""
+
+    id = pw.AutoField()
+    sim = pw.CharField(max_length=22)
+    sender = pw.CharField()
+    text = pw.TextField()
+    received_at = UtcDateTimeField()  # the SMSC time stamp
+    concat_ref = pw.IntegerField(null=True)
+    concat_count = pw.IntegerField(default=1)
+    concat_index = pw.IntegerField(default=1)
+    smsc = pw.CharField(null=True)
+    pdu = pw.TextField(default="")
+    stored_at = UtcDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("sim", "sender", "concat_ref"), False),)
+
+
+class QuarantinedPdu(BaseModel):
+    id = pw.AutoField()
+    sim = pw.CharField(default="", max_length=22)
+    pdu = pw.TextField()
+    error = pw.TextField()
+    at = UtcDateTimeField(default=utcnow)
+
+
+class Setting(BaseModel):
+    key = pw.CharField(primary_key=True)
+    value = pw.TextField(default="")
+
+
+ALL_MODELS: list[type[BaseModel]] = [
+    Sim,
+    Modem,
+    SimCounter,
+    Campaign,
+    Message,
+    Part,
+    StatusReportRecord,
+    MessageEvent,
+    ApiKey,
+    InboundMessage,
+    QuarantinedPdu,
+    Setting,
+]
+
+__all__ = [
+    "ALL_MODELS",
+    "ApiKey",
+    "BaseModel",
+    "Campaign",
+    "InboundMessage",
+    "Message",
+    "MessageEvent",
+    "Modem",
+    "Part",
+    "QuarantinedPdu",
+    "Setting",
+    "Sim",
+    "SimCounter",
+    "StatusReportRecord",
+]
