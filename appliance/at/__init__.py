@@ -1,1 +1,48 @@
-"""at"""
+"""The AT-command channel (package `appliance.at`): framing, echo, URCs, timeouts on one port.
+
+Knows: the AT command protocol (ITU-T V.250, 3GPP TS 27.007 / TS 27.005) and serial I/O.
+Must not know: SMS policy, PDU contents, modem vendors except as data (URC prefixes, pacing).
+"""
+
+from appliance.at.channel import (
+    AtChannel,
+    AtCommandFailed,
+    AtError,
+    AtResponse,
+    AtTimeout,
+    ChannelClosed,
+    open_channel,
+)
+from appliance.at.parser import (
+    DEFAULT_URC_PREFIXES,
+    AtParser,
+    Event,
+    FinalKind,
+    FinalResult,
+    Noise,
+    Prompt,
+    ResponseLine,
+    Urc,
+)
+from appliance.at.traffic import TrafficLine, TrafficLog
+
+__all__ = [
+    "DEFAULT_URC_PREFIXES",
+    "AtChannel",
+    "AtCommandFailed",
+    "AtError",
+    "AtParser",
+    "AtResponse",
+    "AtTimeout",
+    "ChannelClosed",
+    "Event",
+    "FinalKind",
+    "FinalResult",
+    "Noise",
+    "Prompt",
+    "ResponseLine",
+    "TrafficLine",
+    "TrafficLog",
+    "Urc",
+    "open_channel",
+]

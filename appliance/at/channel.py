@@ -1,0 +1,449 @@
+"""The AT-command channel: one serial port, one command in flight, URCs delivered on the side.
+
+Knows: asyncio and pyserial-asyncio-fast (the transport), writing commands ("\\r"-terminated,
+V.250 §5.1) and PDUs (Ctrl-Z-terminated, TS 27.005 §3.5.1; ESC aborts), queuing callers by
+priority, timeouts and resynchronising after one, pacing, unplug, and the traffic log.
+Must not know: SMS policy, PDUs' contents, modem vendors (their quirks reach it as data:
+URC prefixes, pacing), or what a hung modem should lead to (its supervisor decides).
+Framing is the I/O-free `AtParser`'s job; this module is the thin shell around it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import serial
+import serial_asyncio_fast
+
+from appliance.at.parser import (
+    DEFAULT_URC_PREFIXES,
+    FinalKind,
+    FinalResult,
+    Noise,
+    Prompt,
+    ResponseLine,
+    Urc,
+)
+from appliance.at.parser import AtParser as _AtParser
+from appliance.at.traffic import FROM_MODEM, TO_MODEM, TrafficLog
+
+__all__ = [
+    "AtChannel",
+    "AtCommandFailed",
+    "AtError",
+    "AtResponse",
+    "AtTimeout",
+    "ChannelClosed",
+    "open_channel",
+]
+
+log = logging.getLogger(__name__)
+
+CTRL_Z = "\x1a"  # TS 27.005 §3.5.1: ends the PDU and sends it
+ESC = "\x1b"  # TS 27.005 §3.5.1: cancels the send without sending
+RESYNC_TRIES = 3
+RESYNC_TIMEOUT = 1.0
+_LOG_LINE_MAX = 4096
+
+
+class AtError(Exception):
+    """Base of every error the channel raises."""
+
+
+class AtCommandFailed(AtError):
+    """The modem answered ERROR, +CME ERROR or +CMS ERROR."""
+
+    def __init__(self, command: str, final: FinalResult) -> None:
+        super().__init__(f"{command!r} failed: {final.text}")
+        self.command = command
+        self.final = final
+
+    @property
+    def cme_error(self) -> int | None:
+        return self.final.code if self.final.kind is FinalKind.CME_ERROR else None
+
+    @property
+    def cms_error(self) -> int | None:
+        return self.final.code if self.final.kind is FinalKind.CMS_ERROR else None
+
+
+class AtTimeout(AtError):
+    """No final result in time. payload_written=True: a PDU went out and no answer came, so
+    the network may have taken it (the caller must treat the send as ambiguous)."""
+
+    def __init__(
+        self, command: str, *, payload_written: bool = False, waited_for: str = ""
+    ) -> None:
+        what = waited_for or ("answer after the PDU" if payload_written else "final result")
+        super().__init__(f"{command!r}: no {what} in time")
+        self.command = command
+        self.payload_written = payload_written
+
+
+class ChannelClosed(AtError):
+    """The port vanished (unplug: EIO / SerialException) or close() was called."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class AtResponse:
+    command: str
+    lines: list[str]
+    final: FinalResult
+
+    @property
+    def ok(self) -> bool:
+        return self.final.kind is FinalKind.OK
+
+    def values(self, prefix: str) -> list[str]:
+        """The text after "<prefix>:" of each line with that prefix ("+CSQ" -> ["17,99"])."""
+        out = []
+        for line in self.lines:
+            if line.upper().startswith(prefix.upper()):
+                rest = line[len(prefix) :]
+                if rest.startswith(":"):
+                    out.append(rest[1:].strip())
+                elif rest == "":
+                    out.append("")
+        return out
+
+
+@dataclass
+class _InFlight:
+    command: str
+    final: asyncio.Future[FinalResult]
+    prompt: asyncio.Future[None]
+    lines: list[str] = field(default_factory=list)
+
+
+@dataclass(order=True)
+class _Waiter:
+    sort_key: tuple[int, int]
+    future: asyncio.Future[None] = field(compare=False)
+
+
+class AtChannel(asyncio.Protocol):
+    """An asyncio Protocol for one AT port. Use `open_channel()` to attach it to a serial port."""
+
+    def __init__(
+        self,
+        *,
+        name: str = "",
+        on_urc: Callable[[Urc], None] | None = None,
+        traffic: TrafficLog | None = None,
+        urc_prefixes: Iterable[str] = DEFAULT_URC_PREFIXES,
+        min_interval: float = 0.0,
+    ) -> None:
+        self.name = name
+        self.on_urc = on_urc
+        self.traffic = traffic
+        self.min_interval = min_interval
+        self.closed = False
+        self.close_reason: str | None = None
+        self._parser = _AtParser(urc_prefixes)
+        self._transport: asyncio.Transport | None = None
+        self._current: _InFlight | None = None
+        self._busy = False
+        self._waiters: list[_Waiter] = []
+        self._seq = itertools.count()
+        self._needs_resync = False
+        self._last_end: float | None = None
+        self._rx_partial = bytearray()
+        self._closed_event = asyncio.Event()
+
+    # -- asyncio.Protocol ------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self._log_rx(data)
+        self._parser.receive_data(data)
+        while (event := self._parser.next_event()) is not None:
+            current = self._current
+            if isinstance(event, Urc):
+                self._deliver_urc(event)
+            elif isinstance(event, Noise):
+                log.debug("%s: noise %r", self.name, event.data[:80])
+            elif current is None:
+                log.debug("%s: %r with no command in flight", self.name, event)
+            elif isinstance(event, ResponseLine):
+                current.lines.append(event.text)
+            elif isinstance(event, Prompt):
+                if not current.prompt.done():
+                    current.prompt.set_result(None)
+            elif isinstance(event, FinalResult) and not current.final.done():
+                current.final.set_result(event)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        reason = f"port lost: {exc}" if exc is not None else "port closed"
+        self._mark_closed(reason)
+        self._closed_event.set()
+
+    # -- public API ------------------------------------------------------------------------
+
+    async def command(
+        self,
+        command: str,
+        *,
+        timeout: float = 5.0,
+        response_prefix: str | None = None,
+        payload: str | None = None,
+        prompt_timeout: float = 5.0,
+        priority: int = 0,
+        check: bool = True,
+    ) -> AtResponse:
+        """Send `command` (and `payload` after the "> " prompt); return its response.
+
+        Raises AtCommandFailed (ERROR/+CME/+CMS, when check), AtTimeout, ChannelClosed.
+        Higher `priority` overtakes queued callers; equal priorities go first come first served.
+        """
+        self._raise_if_closed()
+        await self._acquire(priority)
+        try:
+            if self._needs_resync:
+                await self._resync()
+            await self._pace()
+            response = await self._exchange(
+                command,
+                timeout=timeout,
+                response_prefix=response_prefix,
+                payload=payload,
+                prompt_timeout=prompt_timeout,
+            )
+        finally:
+            self._release()
+        if check and response.final.is_error:
+            raise AtCommandFailed(command, response.final)
+        return response
+
+    async def close(self) -> None:
+        """Close the port; pending and later commands raise ChannelClosed."""
+        self._mark_closed("closed by caller")
+        if self._transport is None:
+            self._closed_event.set()
+        elif not self._transport.is_closing():
+            self._transport.close()  # connection_lost() follows and sets wait_closed()
+
+    async def wait_closed(self) -> None:
+        await self._closed_event.wait()
+
+    # -- one exchange ----------------------------------------------------------------------
+
+    async def _exchange(
+        self,
+        command: str,
+        *,
+        timeout: float,
+        response_prefix: str | None,
+        payload: str | None,
+        prompt_timeout: float,
+    ) -> AtResponse:
+        loop = asyncio.get_running_loop()
+        current = _InFlight(command, loop.create_future(), loop.create_future())
+        # Listener first, then the write (zigpy-znp): a fast modem cannot answer into a void.
+        self._current = current
+        self._parser.begin(
+            command, response_prefix=response_prefix, expects_prompt=payload is not None
+        )
+        payload_written = False
+        finished = False
+        try:
+            self._write(command + "\r")
+            if payload is not None:
+                await asyncio.wait(
+                    (current.prompt, current.final),
+                    timeout=prompt_timeout,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if not current.final.done():
+                    if not current.prompt.done():
+                        # TS 27.005 §3.5.1: ESC leaves the prompt without sending anything.
+                        self._write(ESC)
+                        self._needs_resync = True
+                        raise AtTimeout(command, waited_for="'> ' prompt")
+                    current.prompt.result()  # raises ChannelClosed if the port went away
+                    self._parser.payload_sent(payload)
+                    self._write(payload + CTRL_Z)
+                    payload_written = True
+            try:
+                final = await asyncio.wait_for(asyncio.shield(current.final), timeout)
+            except TimeoutError:
+                self._needs_resync = True
+                raise AtTimeout(command, payload_written=payload_written) from None
+            finished = True
+            return AtResponse(command, list(current.lines), final)
+        finally:
+            if not finished and not self.closed:
+                # Abandoned (timeout, cancellation): the modem's state is unknown.
+                self._needs_resync = True
+            self._current = None
+            self._parser.end()
+            self._last_end = loop.time()
+            for fut in (current.final, current.prompt):
+                if fut.done() and not fut.cancelled():
+                    fut.exception()  # mark retrieved: no "never retrieved" warning
+                elif not fut.done():
+                    fut.cancel()
+
+    async def _resync(self) -> None:
+        """After a timeout: probe with bare "AT" until a clean OK, discarding stale lines."""
+        self._needs_resync = False
+        for attempt in range(1, RESYNC_TRIES + 1):
+            try:
+                probe = await self._exchange(
+                    "AT",
+                    timeout=RESYNC_TIMEOUT,
+                    response_prefix=None,
+                    payload=None,
+                    prompt_timeout=RESYNC_TIMEOUT,
+                )
+            except AtTimeout:
+                log.info("%s: resync probe %d/%d unanswered", self.name, attempt, RESYNC_TRIES)
+                continue
+            # A bare AT has no information text: lines or an error mean the OK may belong
+            # to the abandoned command's late answer, so probe again.
+            if probe.final.kind is FinalKind.OK and not probe.lines:
+                self._needs_resync = False
+                return
+        self._needs_resync = False  # the next command proceeds; its caller judges the modem
+        log.warning("%s: modem did not resynchronise after %d probes", self.name, RESYNC_TRIES)
+
+    async def _pace(self) -> None:
+        # Some firmware drops a command sent right after the previous final result; the
+        # profile's pacing says how long to wait.
+        if self.min_interval > 0 and self._last_end is not None:
+            loop = asyncio.get_running_loop()
+            delay = self._last_end + self.min_interval - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+
+    # -- queue: one command in flight, priority then FIFO ----------------------------------
+
+    async def _acquire(self, priority: int) -> None:
+        if not self._busy and not self._waiters:
+            self._busy = True
+            return
+        waiter = _Waiter((-priority, next(self._seq)), asyncio.get_running_loop().create_future())
+        heapq.heappush(self._waiters, waiter)
+        try:
+            await waiter.future
+        except BaseException:
+            if waiter.future.done() and not waiter.future.cancelled():
+                if waiter.future.exception() is None:
+                    self._release()  # the slot was handed to us as we were cancelled
+            elif waiter in self._waiters:
+                self._waiters.remove(waiter)
+                heapq.heapify(self._waiters)
+            raise
+        if self.closed:
+            self._release()
+            self._raise_if_closed()
+
+    def _release(self) -> None:
+        while self._waiters:
+            waiter = heapq.heappop(self._waiters)
+            if not waiter.future.done():
+                waiter.future.set_result(None)  # the slot passes on; _busy stays True
+                return
+        self._busy = False
+
+    # -- I/O helpers -----------------------------------------------------------------------
+
+    def _write(self, text: str) -> None:
+        self._raise_if_closed()
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            raise ChannelClosed("port not open")
+        if self.traffic is not None:
+            self.traffic.record(TO_MODEM, text.rstrip("\r"))
+        transport.write(text.encode("latin-1", errors="replace"))
+
+    def _deliver_urc(self, urc: Urc) -> None:
+        if self.on_urc is None:
+            return
+        try:
+            self.on_urc(urc)
+        except Exception:  # a broken listener must not stop the reader
+            log.exception("%s: URC listener failed on %r", self.name, urc)
+
+    def _log_rx(self, data: bytes) -> None:
+        if self.traffic is None:
+            return
+        self._rx_partial += data
+        while True:
+            cut = min(
+                (i for i in (self._rx_partial.find(b"\r"), self._rx_partial.find(b"\n")) if i >= 0),
+                default=-1,
+            )
+            if cut < 0:
+                break
+            line = bytes(self._rx_partial[:cut])
+            del self._rx_partial[: cut + 1]
+            if line:
+                self._record_rx(line)
+        if self._rx_partial.startswith(b"> "):
+            # The SMS prompt has no terminator (TS 27.005 §3.5.1): log it as its own line.
+            self.traffic.record(FROM_MODEM, "> ")
+            del self._rx_partial[:2]
+        if len(self._rx_partial) > _LOG_LINE_MAX:
+            self._record_rx(bytes(self._rx_partial))
+            self._rx_partial.clear()
+
+    def _record_rx(self, line: bytes) -> None:
+        assert self.traffic is not None
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            text = line.decode("latin-1")
+        self.traffic.record(FROM_MODEM, text)
+
+    # -- closing ---------------------------------------------------------------------------
+
+    def _raise_if_closed(self) -> None:
+        if self.closed:
+            raise ChannelClosed(self.close_reason or "closed")
+
+    def _mark_closed(self, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.close_reason = reason
+        if self._rx_partial and self.traffic is not None:
+            self._record_rx(bytes(self._rx_partial))
+            self._rx_partial.clear()
+        error = ChannelClosed(reason)
+        current = self._current
+        if current is not None:
+            for fut in (current.final, current.prompt):
+                if not fut.done():
+                    fut.set_exception(error)
+        while self._waiters:
+            waiter = heapq.heappop(self._waiters)
+            if not waiter.future.done():
+                waiter.future.set_exception(error)
+        log.info("%s: channel closed (%s)", self.name, reason)
+
+
+async def open_channel(port: str, baudrate: int = 115200, **channel_kwargs: Any) -> AtChannel:
+    """Open `port` and return its channel; raises ChannelClosed if the port cannot be opened."""
+    channel_kwargs.setdefault("name", port)
+    channel = AtChannel(**channel_kwargs)
+    loop = asyncio.get_running_loop()
+    try:
+        await serial_asyncio_fast.create_serial_connection(
+            loop, lambda: channel, port, baudrate=baudrate
+        )
+    except (serial.SerialException, OSError, ValueError) as exc:
+        raise ChannelClosed(f"cannot open {port}: {exc}") from exc
+    return channel
