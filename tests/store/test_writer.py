@@ -1,0 +1,114 @@
+"""The writer thread: group commit, durability before the answer, per-job failure isolation."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import peewee
+import pytest
+
+from appliance.store.messages import NewMessage, accept_messages
+from appliance.store.models import Message, Setting
+from appliance.store.writer import Store
+
+
+@pytest.fixture
+async def store(db: peewee.Database):
+    s = Store(db)
+    await s.start()
+    yield s
+    await s.stop()
+
+
+def count_on_disk(path: Path, table: str = "message") -> int:
+    """Count rows through a connection of our own: only committed rows are visible to it."""
+    raw = sqlite3.connect(path)
+    try:
+        return raw.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+    finally:
+        raw.close()
+
+
+def accept_one(n: int):
+    return lambda: accept_messages([NewMessage(f"+86138{n:08d}", f"message {n}")])[0]
+
+
+async def test_a_thousand_concurrent_writes_share_few_transactions(store: Store, db_path: Path):
+    ids = await asyncio.gather(*(store.write(accept_one(n)) for n in range(1000)))
+    assert len(set(ids)) == 1000
+    assert count_on_disk(db_path) == 1000  # all committed when the last write() returned
+    assert store.stats.jobs == 1000
+    assert store.stats.transactions < 1000 / 5, store.stats  # group commit happened
+    assert store.stats.largest_batch > 1
+
+
+async def test_write_returns_only_after_commit(store: Store, db_path: Path):
+    msg_id = await store.write(accept_one(1))
+    raw = sqlite3.connect(db_path)
+    try:
+        assert raw.execute("SELECT text FROM message WHERE id = ?", (msg_id,)).fetchone() == (
+            "message 1",
+        )
+    finally:
+        raw.close()
+
+
+async def test_one_failing_job_does_not_lose_the_others(store: Store, db_path: Path):
+    def bad():
+        Setting.create(key="half", value="written before the error")
+        raise RuntimeError("job failed")
+
+    jobs = [store.write(accept_one(n)) for n in range(20)]
+    jobs.insert(10, store.write(bad))
+    results = await asyncio.gather(*jobs, return_exceptions=True)
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert [str(e) for e in errors] == ["job failed"]
+    assert count_on_disk(db_path) == 20
+    assert count_on_disk(db_path, "setting") == 0  # the failing job's own write rolled back
+
+
+async def test_a_database_error_reaches_its_caller(store: Store):
+    await store.write(lambda: Setting.create(key="k", value="1"))
+    with pytest.raises(peewee.IntegrityError):
+        await store.write(lambda: Setting.create(key="k", value="2"))
+    assert await store.read(lambda: Setting.get_by_id("k").value) == "1"
+
+
+async def test_reads_see_committed_writes_and_cannot_write(store: Store):
+    await store.write(accept_one(7))
+    assert await store.read(lambda: Message.select().count()) == 1
+    with pytest.raises(peewee.OperationalError, match="readonly|read-only|query_only"):
+        await store.read(lambda: Setting.create(key="from a reader", value=""))
+
+
+async def test_stop_finishes_queued_jobs(db: peewee.Database, db_path: Path):
+    s = Store(db)
+    await s.start()
+    pending = [asyncio.ensure_future(s.write(accept_one(n))) for n in range(50)]
+    await asyncio.sleep(0)  # let every write() enqueue its job
+    await s.stop()
+    assert sorted(await asyncio.gather(*pending)) == list(range(1, 51))
+    assert count_on_disk(db_path) == 50
+
+
+def test_run_sync_write_without_a_loop(db: peewee.Database, db_path: Path):
+    s = Store(db)
+    msg_id = s.run_sync_write(accept_one(3))
+    assert count_on_disk(db_path) == 1
+    assert s.stats.transactions == 1 and msg_id == 1
+    with pytest.raises(ZeroDivisionError):
+        s.run_sync_write(lambda: 1 / 0)
+
+
+async def test_run_sync_write_from_another_thread_goes_through_the_writer(
+    store: Store, db_path: Path
+):
+    msg_id = await asyncio.to_thread(store.run_sync_write, accept_one(4))
+    assert count_on_disk(db_path) == 1 and store.stats.jobs == 1 and msg_id == 1
+
+
+async def test_write_before_start_is_an_error(db: peewee.Database):
+    with pytest.raises(RuntimeError, match="start"):
+        await Store(db).write(lambda: None)
