@@ -142,8 +142,12 @@ class AtChannel(asyncio.Protocol):
         traffic: TrafficLog | None = None,
         urc_prefixes: Iterable[str] = DEFAULT_URC_PREFIXES,
         min_interval: float = 0.0,
+        resync_tries: int = RESYNC_TRIES,
+        resync_timeout: float = RESYNC_TIMEOUT,
     ) -> None:
         self.name = name
+        self.resync_tries = resync_tries
+        self.resync_timeout = resync_timeout
         self.on_urc = on_urc
         self.traffic = traffic
         self.min_interval = min_interval
@@ -227,6 +231,11 @@ class AtChannel(asyncio.Protocol):
             raise AtCommandFailed(command, response.final)
         return response
 
+    @property
+    def waiting(self) -> int:
+        """How many callers are queued behind the command in flight."""
+        return sum(1 for waiter in self._waiters if not waiter.future.done())
+
     async def close(self) -> None:
         """Close the port; pending and later commands raise ChannelClosed."""
         self._mark_closed("closed by caller")
@@ -299,17 +308,17 @@ class AtChannel(asyncio.Protocol):
     async def _resync(self) -> None:
         """After a timeout: probe with bare "AT" until a clean OK, discarding stale lines."""
         self._needs_resync = False
-        for attempt in range(1, RESYNC_TRIES + 1):
+        for attempt in range(1, self.resync_tries + 1):
             try:
                 probe = await self._exchange(
                     "AT",
-                    timeout=RESYNC_TIMEOUT,
+                    timeout=self.resync_timeout,
                     response_prefix=None,
                     payload=None,
-                    prompt_timeout=RESYNC_TIMEOUT,
+                    prompt_timeout=self.resync_timeout,
                 )
             except AtTimeout:
-                log.info("%s: resync probe %d/%d unanswered", self.name, attempt, RESYNC_TRIES)
+                log.info("%s: resync probe %d/%d unanswered", self.name, attempt, self.resync_tries)
                 continue
             # A bare AT has no information text: lines or an error mean the OK may belong
             # to the abandoned command's late answer, so probe again.
@@ -317,7 +326,7 @@ class AtChannel(asyncio.Protocol):
                 self._needs_resync = False
                 return
         self._needs_resync = False  # the next command proceeds; its caller judges the modem
-        log.warning("%s: modem did not resynchronise after %d probes", self.name, RESYNC_TRIES)
+        log.warning("%s: no resync after %d probes", self.name, self.resync_tries)
 
     async def _pace(self) -> None:
         # Some firmware drops a command sent right after the previous final result; the

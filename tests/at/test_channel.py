@@ -1,0 +1,307 @@
+"""AtChannel over a real pseudo-terminal: a scripted fake modem answers on the master side."""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+
+import pytest
+
+from appliance.at import (
+    AtChannel,
+    AtCommandFailed,
+    AtTimeout,
+    ChannelClosed,
+    FinalKind,
+    TrafficLog,
+    Urc,
+    open_channel,
+)
+from tests.at.conftest import PtyRig, wait_until
+from tests.at.fakemodem import PROMPT, table
+
+CSQ = {"AT+CSQ": b"\r\n+CSQ: 17,99\r\n\r\nOK\r\n"}
+PDU = "0011000B916407281553F80000AA0AE8329BFD4697D9EC37"
+GUARD = 10  # seconds: only to turn a hang into a failure, never a timing assertion
+
+
+@pytest.mark.parametrize("echo", [False, True], ids=["echo-off", "echo-on"])
+async def test_command_returns_its_lines_and_final(rig: PtyRig, echo: bool) -> None:
+    channel, modem = await rig.connect(table(CSQ), modem_kwargs={"echo": echo})
+    response = await asyncio.wait_for(channel.command("AT+CSQ"), GUARD)
+    assert response.lines == ["+CSQ: 17,99"]
+    assert response.values("+CSQ") == ["17,99"]
+    assert response.final.kind is FinalKind.OK
+    assert bytes(modem.received) == b"AT+CSQ\r"
+
+
+async def test_urc_mid_response_goes_to_on_urc_not_lines(rig: PtyRig) -> None:
+    urcs: list[Urc] = []
+    script = table({"AT+CMGL=4": b'\r\n+CMGL: 1,1,,23\r\nABCD\r\n+CMTI: "SM",3\r\n\r\nOK\r\n'})
+    channel, _ = await rig.connect(script, on_urc=urcs.append)
+    response = await asyncio.wait_for(channel.command("AT+CMGL=4", response_prefix="+CMGL"), GUARD)
+    assert response.lines == ["+CMGL: 1,1,,23", "ABCD"]
+    assert urcs == [Urc("+CMTI", '+CMTI: "SM",3')]
+
+
+async def test_idle_urcs_are_delivered(rig: PtyRig) -> None:
+    urcs: list[Urc] = []
+    _, modem = await rig.connect(table({}), on_urc=urcs.append)
+    modem.write(b'\r\n+CMTI: "SM",4\r\n\r\n+CDS: 25\r\n07911326040000F0\r\n')
+    await wait_until(lambda: len(urcs) == 2)
+    assert urcs == [
+        Urc("+CMTI", '+CMTI: "SM",4'),
+        Urc("+CDS", "+CDS: 25", "07911326040000F0"),
+    ]
+
+
+async def test_failing_urc_listener_does_not_stop_the_channel(rig: PtyRig) -> None:
+    def broken(urc: Urc) -> None:
+        raise RuntimeError("listener bug")
+
+    script = table({"AT+CSQ": b'\r\n+CMTI: "SM",1\r\n+CSQ: 3,99\r\nOK\r\n'})
+    channel, _ = await rig.connect(script, on_urc=broken)
+    response = await asyncio.wait_for(channel.command("AT+CSQ"), GUARD)
+    assert response.lines == ["+CSQ: 3,99"]
+
+
+async def test_error_finals_raise_when_checked(rig: PtyRig) -> None:
+    script = table(
+        {
+            "AT+CMGS=23": b"\r\n+CMS ERROR: 500\r\n",
+            "AT+CIMI": b"\r\n+CME ERROR: SIM PIN required\r\n",
+            "AT+WIND?": b"\r\nERROR\r\n",
+        }
+    )
+    channel, _ = await rig.connect(script)
+    with pytest.raises(AtCommandFailed) as failed:
+        await asyncio.wait_for(channel.command("AT+CMGS=23", payload=PDU), GUARD)
+    assert failed.value.cms_error == 500 and failed.value.cme_error is None
+    with pytest.raises(AtCommandFailed) as failed:
+        await asyncio.wait_for(channel.command("AT+CIMI"), GUARD)
+    assert failed.value.cme_error == 11 and failed.value.command == "AT+CIMI"
+    response = await asyncio.wait_for(channel.command("AT+WIND?", check=False), GUARD)
+    assert response.final.kind is FinalKind.ERROR
+
+
+@pytest.mark.parametrize("echo", [False, True], ids=["echo-off", "echo-on"])
+async def test_prompt_then_payload_and_ctrl_z(rig: PtyRig, echo: bool) -> None:
+    channel, modem = await rig.connect(
+        table({"AT+CMGS=23": PROMPT}),
+        modem_kwargs={
+            "echo": echo,
+            "echo_pdu": echo,
+            "on_pdu": lambda pdu: b"\r\n+CMGS: 42\r\n\r\nOK\r\n",
+        },
+    )
+    response = await asyncio.wait_for(channel.command("AT+CMGS=23", payload=PDU), GUARD)
+    assert bytes(modem.received) == b"AT+CMGS=23\r" + PDU.encode() + b"\x1a"
+    assert modem.pdus == [PDU]
+    assert response.lines == ["+CMGS: 42"]
+    assert response.values("+CMGS") == ["42"]
+
+
+async def test_prompt_timeout_writes_esc_and_never_the_payload(rig: PtyRig) -> None:
+    channel, modem = await rig.connect(table({"AT+CMGS=23": None}))
+    with pytest.raises(AtTimeout) as timed_out:
+        await asyncio.wait_for(
+            channel.command("AT+CMGS=23", payload=PDU, prompt_timeout=0.2), GUARD
+        )
+    assert timed_out.value.payload_written is False
+    await wait_until(lambda: modem.escapes == 1)
+    assert bytes(modem.received) == b"AT+CMGS=23\r\x1b"
+    assert PDU.encode() not in modem.received
+
+
+async def test_no_answer_after_payload_is_ambiguous(rig: PtyRig) -> None:
+    channel, modem = await rig.connect(
+        table({"AT+CMGS=23": PROMPT}), modem_kwargs={"on_pdu": lambda pdu: None}
+    )
+    with pytest.raises(AtTimeout) as timed_out:
+        await asyncio.wait_for(channel.command("AT+CMGS=23", payload=PDU, timeout=0.2), GUARD)
+    assert timed_out.value.payload_written is True
+    assert modem.pdus == [PDU]
+
+
+async def test_timeout_then_resync_with_at_probe(rig: PtyRig) -> None:
+    channel, modem = await rig.connect(table({"AT+HANG": None, **CSQ}))
+    with pytest.raises(AtTimeout) as timed_out:
+        await asyncio.wait_for(channel.command("AT+HANG", timeout=0.2), GUARD)
+    assert timed_out.value.command == "AT+HANG"
+    response = await asyncio.wait_for(channel.command("AT+CSQ"), GUARD)
+    assert response.lines == ["+CSQ: 17,99"]
+    assert modem.commands == ["AT+HANG", "AT", "AT+CSQ"]
+
+
+async def test_resync_discards_late_answer_of_the_timed_out_command(rig: PtyRig) -> None:
+    answered_probe = False
+
+    def script(command: str) -> bytes | None:
+        nonlocal answered_probe
+        if command == "AT+SLOW":
+            return None
+        if command == "AT" and not answered_probe:
+            answered_probe = True
+            # The late answer to AT+SLOW lands just before the probe's own OK.
+            return b"\r\n+SLOW: 1\r\n\r\nOK\r\n\r\nOK\r\n"
+        return CSQ.get(command, b"\r\nOK\r\n")
+
+    channel, modem = await rig.connect(script)
+    with pytest.raises(AtTimeout):
+        await asyncio.wait_for(channel.command("AT+SLOW", timeout=0.2), GUARD)
+    response = await asyncio.wait_for(channel.command("AT+CSQ"), GUARD)
+    assert response.lines == ["+CSQ: 17,99"]
+    assert modem.commands == ["AT+SLOW", "AT", "AT", "AT+CSQ"]
+
+
+async def test_failed_resync_still_lets_the_next_command_through(rig: PtyRig) -> None:
+    channel, modem = await rig.connect(
+        table({"AT+CSQ": CSQ["AT+CSQ"]}, default=None), resync_timeout=0.1
+    )
+    with pytest.raises(AtTimeout):
+        await asyncio.wait_for(channel.command("AT+HANG", timeout=0.2), GUARD)
+    response = await asyncio.wait_for(channel.command("AT+CSQ"), GUARD)
+    assert response.lines == ["+CSQ: 17,99"]
+    assert modem.commands == ["AT+HANG", "AT", "AT", "AT", "AT+CSQ"]
+
+
+async def test_cancelled_caller_leaves_the_channel_usable(rig: PtyRig) -> None:
+    channel, modem = await rig.connect(table({"AT+HANG": None, **CSQ}))
+    task = asyncio.create_task(channel.command("AT+HANG", timeout=60))
+    await asyncio.wait_for(modem.got_command.wait(), GUARD)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    response = await asyncio.wait_for(channel.command("AT+CSQ"), GUARD)
+    assert response.lines == ["+CSQ: 17,99"]
+    assert modem.commands == ["AT+HANG", "AT", "AT+CSQ"]
+
+
+async def test_priority_overtakes_then_fifo(rig: PtyRig) -> None:
+    release = asyncio.Event()
+    channel, modem = await rig.connect(table({"AT+HOLD": None}))
+
+    async def hold() -> None:
+        await channel.command("AT+HOLD", timeout=GUARD)
+
+    def on_hold_seen(command: str) -> bytes | None:
+        if command == "AT+HOLD":
+            asyncio.get_running_loop().create_task(answer_when_released())
+            return None
+        return b"\r\nOK\r\n"
+
+    async def answer_when_released() -> None:
+        await release.wait()
+        modem.write(b"\r\nOK\r\n")
+
+    modem.script = on_hold_seen
+    holder = asyncio.create_task(hold())
+    await asyncio.wait_for(modem.got_command.wait(), GUARD)
+    tasks = []
+    for command, priority in [("AT+A", 0), ("AT+B", 0), ("AT+C", 10), ("AT+D", 5)]:
+        tasks.append(asyncio.create_task(channel.command(command, priority=priority)))
+        await wait_until(partial(lambda n: channel.waiting == n, len(tasks)))
+    release.set()
+    await asyncio.wait_for(asyncio.gather(holder, *tasks), GUARD)
+    assert modem.commands == ["AT+HOLD", "AT+C", "AT+D", "AT+A", "AT+B"]
+
+
+async def test_concurrent_callers_are_serialised(rig: PtyRig) -> None:
+    outstanding = 0
+    overlaps = 0
+    loop = asyncio.get_running_loop()
+    channel_modem: list = []
+
+    def script(command: str) -> bytes | None:
+        nonlocal outstanding, overlaps
+        outstanding += 1
+        overlaps += outstanding > 1
+        n = command.removeprefix("AT+X=")
+
+        def answer() -> None:
+            nonlocal outstanding
+            outstanding -= 1
+            channel_modem[0].write(f"\r\n+X: {n}\r\n\r\nOK\r\n".encode())
+
+        loop.call_soon(answer)  # answer on a later loop turn, as a real modem would
+        return None
+
+    channel, modem = await rig.connect(script)
+    channel_modem.append(modem)
+    responses = await asyncio.wait_for(
+        asyncio.gather(*(channel.command(f"AT+X={i}") for i in range(20))), GUARD
+    )
+    assert [r.lines for r in responses] == [[f"+X: {i}"] for i in range(20)]
+    assert overlaps == 0
+    assert modem.commands == [f"AT+X={i}" for i in range(20)]
+
+
+async def test_unplug_fails_current_and_later_commands_at_once(rig: PtyRig) -> None:
+    channel, modem = await rig.connect(table({"AT+HANG": None}))
+    current = asyncio.create_task(channel.command("AT+HANG", timeout=60))
+    queued = asyncio.create_task(channel.command("AT+CSQ", timeout=60))
+    await asyncio.wait_for(modem.got_command.wait(), GUARD)
+    modem.unplug()
+    with pytest.raises(ChannelClosed):
+        await asyncio.wait_for(current, GUARD)  # guard only: a hang would fail here
+    with pytest.raises(ChannelClosed):
+        await asyncio.wait_for(queued, GUARD)
+    assert channel.closed and channel.close_reason
+    with pytest.raises(ChannelClosed):
+        await channel.command("AT")
+    await asyncio.wait_for(channel.wait_closed(), GUARD)
+
+
+async def test_close_fails_command_in_flight(rig: PtyRig) -> None:
+    channel, modem = await rig.connect(table({"AT+HANG": None}))
+    current = asyncio.create_task(channel.command("AT+HANG", timeout=60))
+    await asyncio.wait_for(modem.got_command.wait(), GUARD)
+    await channel.close()
+    with pytest.raises(ChannelClosed) as closed:
+        await asyncio.wait_for(current, GUARD)
+    assert "closed by caller" in closed.value.reason
+    await asyncio.wait_for(channel.wait_closed(), GUARD)
+
+
+async def test_traffic_log_records_both_directions(rig: PtyRig) -> None:
+    traffic = TrafficLog()
+    channel, _ = await rig.connect(
+        table({"AT+CMGS=23": PROMPT, **CSQ}),
+        modem_kwargs={"on_pdu": lambda pdu: b"\r\n+CMGS: 42\r\n\r\nOK\r\n"},
+        traffic=traffic,
+    )
+    await asyncio.wait_for(channel.command("AT+CSQ"), GUARD)
+    await asyncio.wait_for(channel.command("AT+CMGS=23", payload=PDU), GUARD)
+    assert [(line.direction, line.text) for line in traffic.lines()] == [
+        (">", "AT+CSQ"),
+        ("<", "+CSQ: 17,99"),
+        ("<", "OK"),
+        (">", "AT+CMGS=23"),
+        ("<", "> "),
+        (">", PDU + "<SUB>"),
+        ("<", "+CMGS: 42"),
+        ("<", "OK"),
+    ]
+
+
+async def test_min_interval_holds_back_the_next_command(rig: PtyRig) -> None:
+    channel, modem = await rig.connect(table(CSQ), min_interval=3600)
+    await asyncio.wait_for(channel.command("AT+CSQ"), GUARD)
+    paced = asyncio.create_task(channel.command("AT+CSQ"))
+    await asyncio.sleep(0.1)  # an hour's pacing cannot have elapsed: nothing may be written
+    assert modem.commands == ["AT+CSQ"] and not paced.done()
+    paced.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await paced
+
+
+async def test_open_channel_on_missing_port_raises_channel_closed() -> None:
+    with pytest.raises(ChannelClosed) as closed:
+        await open_channel("/dev/does-not-exist-cardgate")
+    assert "/dev/does-not-exist-cardgate" in closed.value.reason
+
+
+async def test_command_on_unconnected_channel_raises_channel_closed() -> None:
+    channel = AtChannel(name="nowhere")
+    with pytest.raises(ChannelClosed):
+        await channel.command("AT")
