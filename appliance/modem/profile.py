@@ -120,9 +120,16 @@ class ModemProfile:
             return False
         return interface is None or self.match.at_interface in (None, interface)
 
-    def matches_text(self, identity_text: str) -> bool:
+    def text_score(self, identity_text: str) -> tuple[int, int]:
+        """(how many detect strings occur in the text, length of the longest that does):
+        "SIEMENS TC35i" fits the TC35i profile (SIEMENS and TC35) better than the MC39i one
+        (SIEMENS alone). (0, 0) when none occurs."""
         text = identity_text.upper()
-        return bool(self.match.detect) and any(d.upper() in text for d in self.match.detect)
+        hits = [len(d) for d in self.match.detect if d and d.upper() in text]
+        return (len(hits), max(hits, default=0))
+
+    def matches_text(self, identity_text: str) -> bool:
+        return self.text_score(identity_text)[0] > 0
 
 
 # -- loading ---------------------------------------------------------------------------------
@@ -258,24 +265,34 @@ def match_profile(
     """The profile for a device: by USB id (and AT interface) first, then by what the modem
     says about itself (ATI, +CGMI, +CGMM), then generic.
 
-    A USB-serial adapter's profile (probe_behind) only says what kind of port it is; the modem
-    behind it is then looked for by detect strings, and the adapter's profile is used only
-    when none matches."""
+    Several sticks share one USB id (Huawei 12d1:1001 and 12d1:1506, Quectel 2c7c:0125):
+    when more than one profile claims it, the identity text decides, and without text the
+    first by name is used until the pool has probed the port (match again with the text).
+    A USB-serial adapter's profile (probe_behind) only says what kind of port it is; the
+    modem behind it is looked for by detect strings among the profiles without USB ids, and
+    the adapter's profile is used only when none matches."""
     generic = next(p for p in profiles if p.is_generic)
     candidates = [p for p in profiles if not p.is_generic]
-    by_usb = None
+    by_usb: list[ModemProfile] = []
     if usb_id:
-        by_usb = next((p for p in candidates if p.matches_usb(usb_id, interface)), None)
-        if by_usb is not None and not by_usb.match.probe_behind:
-            return by_usb
+        by_usb = [p for p in candidates if p.matches_usb(usb_id, interface)]
+    devices = [p for p in by_usb if not p.match.probe_behind]
+    if devices:
+        return _best_by_text(devices, identity_text) or devices[0]
     if identity_text:
-        # A profile that also has USB ids is a USB device, not something behind an adapter;
-        # but a stick identified by text alone (no USB id known, e.g. a static port) is fine.
-        for p in candidates:
-            if p.match.probe_behind:
-                continue
-            if by_usb is not None and p.match.usb_ids:
-                continue
-            if p.matches_text(identity_text):
-                return p
-    return by_usb or generic
+        # Behind an adapter only serial-attached modems (no USB ids) can sit; with no USB id
+        # at all (a static port) any profile's detect strings may match.
+        found = _best_by_text(
+            [p for p in candidates
+             if not p.match.probe_behind and not (by_usb and p.match.usb_ids)],
+            identity_text,
+        )
+        if found is not None:
+            return found
+    return by_usb[0] if by_usb else generic
+
+
+def _best_by_text(profiles: list[ModemProfile], identity_text: str) -> ModemProfile | None:
+    scored = [(p.text_score(identity_text), i) for i, p in enumerate(profiles)]
+    best = max((s for s in scored if s[0][0] > 0), key=lambda s: (s[0], -s[1]), default=None)
+    return profiles[best[1]] if best is not None else None
