@@ -23,6 +23,8 @@ _BASIC: dict[str, int] = {
 _EXTENSION: dict[str, int] = {
     unicodedata.lookup(name): code for code, name in BASIC_CHARACTER_SET_EXTENSION.items()
 }
+# Every character GSM-7 can carry, extension table included.
+CHARACTERS: frozenset[str] = frozenset(_BASIC) | frozenset(_EXTENSION)
 _DECODE_BASIC: dict[int, str] = {code: char for char, code in _BASIC.items()}
 _DECODE_EXTENSION: dict[int, str] = {code: char for char, code in _EXTENSION.items()}
 
