@@ -415,6 +415,8 @@ class SimulatedModem:
         """
         from appliance.pdu import encode_deliver
 
+        if timestamp is not None and timestamp.tzinfo is None:
+            timestamp = timestamp.replace(tzinfo=CHINA_TIME)  # an SCTS always has a zone
         reference = self._next_concat
         self._next_concat = (self._next_concat + 1) % (256 if concat_bits == 8 else 65536)
         pdus = encode_deliver(sender, text, timestamp or datetime.now(CHINA_TIME),
