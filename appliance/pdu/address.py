@@ -44,11 +44,13 @@ def _unswap_bcd(data: bytes, digits: int | None = None) -> str:
     return text if digits is None else text[:digits]
 
 
-def encode_address(address: str) -> bytes:
+def encode_address(address: str, *, alphanumeric: bool = True) -> bytes:
     """TP-DA/TP-OA: '+861380...' → TON international; digits → TON unknown; else alphanumeric.
 
     Unknown (not national) for plain digits: short codes like 10086 and numbers typed with a
     trunk prefix are sent as dialled and the network interprets them (§9.1.2.5 TON 000).
+    With `alphanumeric=False` (a destination) anything but a number raises PduError, so a
+    number with spaces or dashes is never sent as a TON 5 name.
     """
     address = address.strip()
     if not address:
@@ -56,8 +58,12 @@ def encode_address(address: str) -> bytes:
     if _NUMERIC.fullmatch(address):
         international = address.startswith("+")
         digits = address.lstrip("+")
+        if len(digits) > 20:
+            raise PduError(f"address {address!r} is longer than 20 digits (§9.1.2.5)")
         ton = TON_INTERNATIONAL if international else TON_UNKNOWN
         return bytes((len(digits), _toa(ton, _NPI_ISDN))) + _swap_bcd(digits)
+    if not alphanumeric:
+        raise PduError(f"{address!r} is not a phone number (digits with an optional '+')")
     # Alphanumeric sender (e.g. "Alipay"): GSM-7 packed, length in semi-octets actually used.
     septets = gsm7.to_septets(address)
     if len(septets) > 11:

@@ -8,30 +8,25 @@ from __future__ import annotations
 
 from .address import decode_smsc
 from .deliver import Deliver, decode_deliver_tpdu
-from .errors import PduError
+from .errors import PduError, pdu_errors_only
 from .octets import Reader, hex_to_bytes
 from .status_report import StatusReport, decode_status_report_tpdu
 
 
+@pdu_errors_only
 def decode_pdu(pdu: str) -> Deliver | StatusReport:
     """Decode hex from +CMGR/+CMGL/+CMT/+CDS (WITH the SMSC prefix).
 
     An SMS-SUBMIT (e.g. a stored sent message listed by +CMGL) raises PduError: use
     decode_submit for those.
     """
-    try:
-        reader = Reader(hex_to_bytes(pdu))
-        smsc = decode_smsc(reader)
-        first = reader.octet("first octet")
-        mti = first & 0x03
-        if mti == 0x00:
-            return decode_deliver_tpdu(reader, smsc, first)
-        if mti == 0x02:
-            return decode_status_report_tpdu(reader, smsc, first)
-        kind = "SMS-SUBMIT (use decode_submit)" if mti == 0x01 else "reserved MTI 11"
-        raise PduError(f"not an SMS-DELIVER or SMS-STATUS-REPORT: {kind}")
-    except PduError:
-        raise
-    except (ValueError, IndexError, KeyError) as exc:  # pragma: no cover - a codec bug
-        # Last line of defence for the "only PduError" promise; the fuzz tests hunt these.
-        raise PduError(f"undecodable PDU: {exc!r}") from exc
+    reader = Reader(hex_to_bytes(pdu))
+    smsc = decode_smsc(reader)
+    first = reader.octet("first octet")
+    mti = first & 0x03
+    if mti == 0x00:
+        return decode_deliver_tpdu(reader, smsc, first)
+    if mti == 0x02:
+        return decode_status_report_tpdu(reader, smsc, first)
+    kind = "SMS-SUBMIT (use decode_submit)" if mti == 0x01 else "reserved MTI 11"
+    raise PduError(f"not an SMS-DELIVER or SMS-STATUS-REPORT: {kind}")

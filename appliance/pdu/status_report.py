@@ -66,7 +66,7 @@ def encode_status_report(
     """Hex SMS-STATUS-REPORT WITH the SMSC prefix (TP-SRQ 0: it reports an SMS-SUBMIT)."""
     tpdu = (
         bytes((MTI_STATUS_REPORT | _MMS_NO_MORE, message_reference & 0xFF))
-        + encode_address(recipient)
+        + encode_address(recipient, alphanumeric=False)
         + encode_timestamp(scts)
         + encode_timestamp(discharge)
         + bytes((status & 0xFF,))

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from .address import decode_address, decode_smsc, encode_address, encode_smsc
 from .dcs import decode_dcs, encode_dcs
-from .errors import PduError
+from .errors import PduError, pdu_errors_only
 from .octets import Reader, hex_to_bytes
 from .split import choose_encoding, split_text
 from .timestamp import (
@@ -85,7 +85,7 @@ def encode_submit(
     texts = split_text(text, encoding)
     count = len(texts)
     smsc_field = encode_smsc(smsc)
-    destination = encode_address(to)
+    destination = encode_address(to, alphanumeric=False)
     dcs = encode_dcs(encoding, flash=flash)
     first = MTI_SUBMIT | (_SRR if request_status_report else 0)
     vp = b""
@@ -121,6 +121,7 @@ def encode_submit(
     return parts
 
 
+@pdu_errors_only
 def decode_submit(pdu: str) -> Submit:
     """Decode an SMS-SUBMIT given as hex WITH its SMSC prefix."""
     reader = Reader(hex_to_bytes(pdu))

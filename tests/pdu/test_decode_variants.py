@@ -190,3 +190,11 @@ def test_gsmmodem_corpus_submit_with_udl_longer_than_data_is_truncated():
 
 def test_pdu_error_is_a_value_error():
     assert issubclass(PduError, ValueError)
+
+
+@pytest.mark.parametrize("value", [None, 123, b"0011"])
+def test_non_string_input_is_a_pdu_error(value):
+    with pytest.raises(PduError):
+        decode_pdu(value)
+    with pytest.raises(PduError):
+        decode_submit(value)

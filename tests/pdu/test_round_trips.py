@@ -204,3 +204,18 @@ def test_naive_or_odd_offset_timestamp_is_refused():
         encode_deliver(TO, "t", datetime(2026, 1, 1))
     with pytest.raises(PduError):
         encode_deliver(TO, "t", datetime(2026, 1, 1, tzinfo=timezone(timedelta(minutes=10))))
+
+
+@pytest.mark.parametrize("to", ["", "+86 138 0013 8000", "138-0013-8000", "Alipay", "1" * 21])
+def test_bad_destination_is_refused_not_sent_as_a_name(to):
+    from appliance.pdu import PduError
+
+    with pytest.raises(PduError):
+        encode_submit(to, "hi")
+
+
+def test_text_with_a_lone_surrogate_is_refused():
+    from appliance.pdu import PduError
+
+    with pytest.raises(PduError):
+        encode_submit(TO, "broken \ud83d")
