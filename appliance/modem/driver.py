@@ -14,16 +14,18 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from appliance.at.channel import (
+from appliance.at import (
+    DEFAULT_URC_PREFIXES,
     AtChannel,
     AtCommandFailed,
     AtError,
+    AtResponse,
     AtTimeout,
     ChannelClosed,
+    TrafficLog,
+    Urc,
     open_channel,
 )
-from appliance.at.parser import DEFAULT_URC_PREFIXES, Urc
-from appliance.at.traffic import TrafficLog
 from appliance.modem import identity as parse
 from appliance.modem.contract import (
     InboundHandler,
@@ -46,11 +48,13 @@ CME_SIM_PUK_REQUIRED = 12
 CME_SIM_FAILURE = 13
 CME_SIM_BUSY = 14
 CME_INCORRECT_PASSWORD = 16
+# TS 27.005 §3.2.5: the +CMS form of SIM busy.
+CMS_SIM_BUSY = 314
 
 # A SIM answers +CME ERROR: 14 (busy) for a few seconds after power-up or PIN entry
 # (python-gsmmodem's fake Huawei/ZTE modems reproduce it); wait this long between tries.
 SIM_BUSY_TRIES = 5
-SIM_BUSY_PAUSE = 1.0
+SIM_BUSY_PAUSE = 0.5
 
 StateListener = Callable[[ModemState, str], None]
 
@@ -130,6 +134,9 @@ class Modem:
             urc_prefixes=DEFAULT_URC_PREFIXES | set(profile.urc_prefixes),
             min_interval=profile.serial.command_interval,
         )
+        # pyserial-asyncio-fast calls connection_made() with call_soon(): until the loop has
+        # turned once the channel has no transport and a first write fails "port not open".
+        await asyncio.sleep(0)
         modem = cls(
             channel, profile, pin=pin, port=port, on_inbound=on_inbound,
             command_timeout=command_timeout or profile.serial.command_timeout,
@@ -181,19 +188,32 @@ class Modem:
 
     # -- commands --------------------------------------------------------------------------
 
-    async def _command(self, cmd: str, *, timeout: float | None = None, **kwargs: object):
-        try:
-            resp = await self.channel.command(
-                cmd, timeout=timeout or self.command_timeout, **kwargs  # type: ignore[arg-type]
-            )
-        except ChannelClosed as exc:
-            self._set_state(ModemState.GONE, exc.reason)
-            raise
-        except AtCommandFailed:
-            self.last_answer = asyncio.get_running_loop().time()
-            raise
-        self.last_answer = asyncio.get_running_loop().time()
-        return resp
+    async def _command(
+        self, cmd: str, *, timeout: float | None = None, busy_retry: bool = True,
+        **kwargs: object,
+    ) -> AtResponse:
+        """One command; SIM busy (+CME ERROR: 14, +CMS ERROR: 314) is waited out a few times
+        unless busy_retry is False (a send reports it instead: the dispatcher decides)."""
+        loop = asyncio.get_running_loop()
+        for attempt in range(1, SIM_BUSY_TRIES + 1):
+            try:
+                resp = await self.channel.command(
+                    cmd, timeout=timeout or self.command_timeout,
+                    **kwargs,  # type: ignore[arg-type]
+                )
+            except ChannelClosed as exc:
+                self._set_state(ModemState.GONE, exc.reason)
+                raise
+            except AtCommandFailed as exc:
+                self.last_answer = loop.time()
+                busy = exc.cme_error == CME_SIM_BUSY or exc.cms_error == CMS_SIM_BUSY
+                if not (busy and busy_retry and attempt < SIM_BUSY_TRIES):
+                    raise
+                await asyncio.sleep(SIM_BUSY_PAUSE)
+                continue
+            self.last_answer = loop.time()
+            return resp
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _lines(self, cmd: str, **kwargs: object) -> list[str]:
         return (await self._command(cmd, **kwargs)).lines
@@ -257,16 +277,12 @@ class Modem:
         ident.imei = parse.parse_imei(await self._try_lines("AT+CGSN") or [])
 
     async def _cpin(self) -> tuple[str, int | None]:
-        """+CPIN? with SIM-busy retries: (code text, cme error or None)."""
-        for _ in range(SIM_BUSY_TRIES):
-            try:
-                lines = await self._lines("AT+CPIN?", response_prefix="+CPIN")
-                return parse.parse_cpin(lines), None
-            except AtCommandFailed as exc:
-                if exc.cme_error != CME_SIM_BUSY:
-                    return "", exc.cme_error
-            await asyncio.sleep(SIM_BUSY_PAUSE)
-        return "", CME_SIM_BUSY
+        """+CPIN? (SIM busy already waited out): (code text, cme error or None)."""
+        try:
+            lines = await self._lines("AT+CPIN?", response_prefix="+CPIN")
+            return parse.parse_cpin(lines), None
+        except AtCommandFailed as exc:
+            return "", exc.cme_error
 
     def _sim_state(self, code: str, cme: int | None) -> ModemState | None:
         """The state a +CPIN answer means; None for "SIM PIN" (the caller decides)."""
@@ -427,7 +443,7 @@ class Modem:
             raise PartNotSent(f"port gone: {self.channel.close_reason}")
         try:
             resp = await self._command(
-                f"AT+CMGS={tpdu_length}", payload=pdu, timeout=self.send_timeout,
+                f"AT+CMGS={tpdu_length}", payload=pdu, timeout=self.send_timeout, busy_retry=False,
                 prompt_timeout=self.command_timeout, response_prefix="+CMGS",
             )
         except AtCommandFailed as exc:
