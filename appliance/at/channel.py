@@ -87,11 +87,15 @@ class AtTimeout(AtError):
 
 
 class ChannelClosed(AtError):
-    """The port vanished (unplug: EIO / SerialException) or close() was called."""
+    """The port vanished (unplug: EIO / SerialException) or close() was called.
 
-    def __init__(self, reason: str) -> None:
+    payload_written=True: the port went while a PDU had been handed to the port (or later),
+    so it may have been sent; False: no PDU of the failed command can have left."""
+
+    def __init__(self, reason: str, *, payload_written: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.payload_written = payload_written
 
 
 @dataclass
@@ -123,6 +127,7 @@ class _InFlight:
     final: asyncio.Future[FinalResult]
     prompt: asyncio.Future[None]
     lines: list[str] = field(default_factory=list)
+    payload_written: bool = False
 
 
 @dataclass(order=True)
@@ -163,12 +168,14 @@ class AtChannel(asyncio.Protocol):
         self._last_end: float | None = None
         self._rx_partial = bytearray()
         self._closed_event = asyncio.Event()
+        self._connected = asyncio.Event()
 
     # -- asyncio.Protocol ------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+        self._connected.set()
 
     def data_received(self, data: bytes) -> None:
         self._log_rx(data)
@@ -265,7 +272,6 @@ class AtChannel(asyncio.Protocol):
         self._parser.begin(
             command, response_prefix=response_prefix, expects_prompt=payload is not None
         )
-        payload_written = False
         finished = False
         try:
             self._write(command + "\r")
@@ -283,13 +289,14 @@ class AtChannel(asyncio.Protocol):
                         raise AtTimeout(command, waited_for="'> ' prompt")
                     current.prompt.result()  # raises ChannelClosed if the port went away
                     self._parser.payload_sent(payload)
+                    # From here on a lost port means "maybe sent": the bytes may be out.
+                    current.payload_written = True
                     self._write(payload + CTRL_Z)
-                    payload_written = True
             try:
                 final = await asyncio.wait_for(asyncio.shield(current.final), timeout)
             except TimeoutError:
                 self._needs_resync = True
-                raise AtTimeout(command, payload_written=payload_written) from None
+                raise AtTimeout(command, payload_written=current.payload_written) from None
             finished = True
             return AtResponse(command, list(current.lines), final)
         finally:
@@ -434,9 +441,10 @@ class AtChannel(asyncio.Protocol):
         error = ChannelClosed(reason)
         current = self._current
         if current is not None:
+            in_flight = ChannelClosed(reason, payload_written=current.payload_written)
             for fut in (current.final, current.prompt):
                 if not fut.done():
-                    fut.set_exception(error)
+                    fut.set_exception(in_flight)
         while self._waiters:
             waiter = heapq.heappop(self._waiters)
             if not waiter.future.done():
@@ -455,4 +463,12 @@ async def open_channel(port: str, baudrate: int = 115200, **channel_kwargs: Any)
         )
     except (serial.SerialException, OSError, ValueError) as exc:
         raise ChannelClosed(f"cannot open {port}: {exc}") from exc
+    # pyserial-asyncio-fast schedules connection_made() with call_soon(): wait for it so the
+    # first command can be written at once (or the port's loss is already known).
+    connected = asyncio.ensure_future(channel._connected.wait())
+    closed = asyncio.ensure_future(channel._closed_event.wait())
+    await asyncio.wait((connected, closed), return_when=asyncio.FIRST_COMPLETED)
+    for waiter in (connected, closed):
+        waiter.cancel()
+    channel._raise_if_closed()
     return channel

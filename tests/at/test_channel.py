@@ -305,3 +305,29 @@ async def test_command_on_unconnected_channel_raises_channel_closed() -> None:
     channel = AtChannel(name="nowhere")
     with pytest.raises(ChannelClosed):
         await channel.command("AT")
+
+
+@pytest.mark.parametrize("prompt_given", [False, True], ids=["before-prompt", "after-pdu"])
+async def test_unplug_during_cmgs_says_whether_the_pdu_may_have_left(
+    rig: PtyRig, prompt_given: bool
+) -> None:
+    channel, modem = await rig.connect(
+        table({"AT+CMGS=23": PROMPT if prompt_given else None}),
+        modem_kwargs={"on_pdu": lambda pdu: None},
+    )
+    sending = asyncio.create_task(channel.command("AT+CMGS=23", payload=PDU, timeout=60))
+    if prompt_given:
+        await wait_until(lambda: modem.pdus == [PDU])
+    else:
+        await asyncio.wait_for(modem.got_command.wait(), GUARD)
+    modem.unplug()
+    with pytest.raises(ChannelClosed) as closed:
+        await asyncio.wait_for(sending, GUARD)
+    assert closed.value.payload_written is prompt_given
+
+
+async def test_first_command_right_after_open_is_written(rig: PtyRig) -> None:
+    # No sleep between open_channel() and the first command (connection_made is call_soon'd).
+    channel, modem = await rig.connect(table(CSQ))
+    response = await asyncio.wait_for(channel.command("AT+CSQ"), GUARD)
+    assert response.lines == ["+CSQ: 17,99"] and modem.commands == ["AT+CSQ"]
