@@ -1,0 +1,165 @@
+"""Inbound messages and status reports (contract rules 3 and 4) on simulated modems."""
+
+from __future__ import annotations
+
+import asyncio
+
+from appliance.modem.contract import InboundSms, InboundStatusReport, QuarantinedPdu
+from appliance.modem.driver import Modem
+from appliance.pdu import encode_submit
+
+from .conftest import WAIT, Rig, RigFactory
+
+
+async def _until(predicate, timeout: float = WAIT) -> None:  # type: ignore[no-untyped-def]
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.01)
+
+
+async def test_cmti_message_handed_on_then_deleted(make_rig: RigFactory) -> None:
+    async with make_rig(0) as rig:
+        seen_on_modem_during_handler: list[int] = []
+
+        async def handler(item) -> None:  # type: ignore[no-untyped-def]
+            # Rule 3: while the handler runs (storing), the message is still on the modem.
+            seen_on_modem_during_handler.append(rig.sim.store.used)
+            rig.inbox.append(item)
+
+        rig.modem.inbound.handler = handler
+        (slot,) = rig.sim.inject_sms("+8613800138000", "Meeting moved to 3pm")
+        await rig.wait_inbox(1)
+        (msg,) = rig.inbox
+        assert isinstance(msg, InboundSms)
+        assert (msg.sender, msg.text) == ("+8613800138000", "Meeting moved to 3pm")
+        assert msg.sim_iccid == rig.sim.profile.iccid
+        assert (msg.storage, msg.index) == ("SM", slot)
+        assert msg.received_at.tzinfo is not None
+        assert seen_on_modem_during_handler == [1]
+        await _until(lambda: rig.sim.store.used == 0)
+
+
+async def test_handler_failure_leaves_message_for_read_stored(make_rig: RigFactory) -> None:
+    async with make_rig(0) as rig:
+        rig.fail_handler = True
+        rig.sim.inject_sms("+8613800138000", "first try fails")
+        await _until(lambda: rig.modem.inbound.handler_failures == 1)
+        assert rig.sim.store.used == 1  # still on the modem
+        rig.fail_handler = False
+        assert await rig.modem.read_stored() == 1
+        assert [m.text for m in rig.inbox] == ["first try fails"]  # type: ignore[union-attr]
+        assert rig.sim.store.used == 0
+
+
+async def test_messages_stored_before_start_are_read_in_index_order(
+    make_rig: RigFactory,
+) -> None:
+    async with make_rig(0, initialize=False) as rig:
+        for text in ("one", "two", "three"):
+            rig.sim.inject_sms("+8613800138000", text, stored_before_start=True)
+        await rig.modem.initialize()
+        assert await rig.modem.read_stored() == 3
+        assert [m.text for m in rig.inbox] == ["one", "two", "three"]  # type: ignore[union-attr]
+        assert [m.index for m in rig.inbox] == sorted(m.index for m in rig.inbox)  # type: ignore[union-attr]
+        assert rig.sim.store.used == 0
+
+
+async def test_multipart_inbound_parts_carry_concat_info(make_rig: RigFactory) -> None:
+    text = "This reply is long enough to need more than one SMS part. " * 4
+    async with make_rig(1) as rig:
+        slots = rig.sim.inject_sms("+8613800138000", text)
+        assert len(slots) > 1
+        await rig.wait_inbox(len(slots))
+        parts = sorted(rig.inbox, key=lambda m: m.concat_index)  # type: ignore[union-attr]
+        assert {m.concat_reference for m in parts} == {parts[0].concat_reference}  # type: ignore[union-attr]
+        assert parts[0].concat_reference is not None  # type: ignore[union-attr]
+        assert [m.concat_index for m in parts] == list(range(1, len(slots) + 1))  # type: ignore[union-attr]
+        assert all(m.concat_count == len(slots) for m in parts)  # type: ignore[union-attr]
+        assert "".join(m.text for m in parts) == text  # type: ignore[union-attr]
+
+
+async def _send_one(rig: Rig) -> int:
+    (part,) = encode_submit("+8613912345678", "report me", request_status_report=True)
+    return await rig.modem.send_part(part.pdu, part.tpdu_length)
+
+
+async def test_stored_status_report_cdsi_handed_on_with_mr(make_rig: RigFactory) -> None:
+    async with make_rig(0) as rig:  # +CNMI ds=2: reports stored, announced with +CDSI
+        mr = await _send_one(rig)
+        rig.sim.inject_status_report(mr, status=0)
+        await rig.wait_inbox(1)
+        (report,) = rig.inbox
+        assert isinstance(report, InboundStatusReport)
+        assert report.message_reference == mr
+        assert report.recipient == "+8613912345678"
+        assert report.delivered and report.final
+        await _until(lambda: rig.sim.store.used == 0)
+
+
+async def test_direct_status_report_cds_handed_on_with_mr(make_rig: RigFactory) -> None:
+    def no_stored_reports(p: object) -> None:
+        p.rejected_cnmi = frozenset({"2,1,0,2,0"})  # type: ignore[attr-defined]
+
+    async with make_rig(0, tweak=no_stored_reports) as rig:  # falls back to ds=1: +CDS
+        assert rig.modem.cnmi == "2,1,0,1,0"
+        mr = await _send_one(rig)
+        rig.sim.inject_status_report(mr, status=0x30)  # still trying (TS 23.040 §9.2.3.15)
+        await rig.wait_inbox(1)
+        (report,) = rig.inbox
+        assert isinstance(report, InboundStatusReport)
+        assert report.message_reference == mr
+        assert not report.delivered and not report.final
+
+
+async def test_burst_of_cmti_is_read_one_at_a_time(make_rig: RigFactory) -> None:
+    async with make_rig(0) as rig:
+        active = 0
+        most = 0
+
+        async def slow_handler(item) -> None:  # type: ignore[no-untyped-def]
+            nonlocal active, most
+            active += 1
+            most = max(most, active)
+            await asyncio.sleep(0.01)
+            rig.inbox.append(item)
+            active -= 1
+
+        rig.modem.inbound.handler = slow_handler
+        for i in range(10):
+            rig.sim.inject_sms("+8613800138000", f"burst {i}")
+        await rig.wait_inbox(10)
+        assert most == 1
+        assert sorted(m.text for m in rig.inbox) == sorted(f"burst {i}" for i in range(10))  # type: ignore[union-attr]
+
+
+async def test_undecodable_pdu_is_quarantined_then_deleted(make_rig: RigFactory) -> None:
+    async with make_rig(0) as rig:
+        slot = rig.sim.store.store("07911326040000F0FFFF")  # SMSC, then a truncated TPDU
+        await rig.modem.read_stored()
+        (item,) = rig.inbox
+        assert isinstance(item, QuarantinedPdu)
+        assert item.pdu == "07911326040000F0FFFF" and item.index == slot and item.error
+        assert rig.sim.store.used == 0
+
+
+async def test_ignored_urcs_are_dropped_and_signal_urcs_update(
+    make_rig: RigFactory, profiles: list,  # type: ignore[type-arg]
+) -> None:
+    e3372 = next(p for p in profiles if p.name == "huawei-e3372")
+    async with make_rig(0, profile=e3372) as rig:
+        modem: Modem = rig.modem
+        rig.sim.flood_urcs(50, "^DSFLOWRPT: 0000240E,00000000,00000000")
+        rig.sim.flood_urcs(1, "^RSSI: 27")
+        await _until(lambda: modem.signal.rssi == 27)
+        assert modem.signal.bars == 5
+        rig.sim.inject_sms("+8613800138000", "still heard through the noise")
+        await rig.wait_inbox(1)
+
+
+async def test_creg_urc_updates_registration(make_rig: RigFactory) -> None:
+    async with make_rig(0) as rig:  # generic profile init turns on +CREG=1 URCs
+        assert rig.sim.creg_n == 1
+        rig.sim.deregister()
+        await _until(lambda: not rig.modem.registration.registered)
+        rig.sim.register()
+        await _until(lambda: rig.modem.registration.registered)
