@@ -184,11 +184,19 @@ class SimulatedModem:
         self._emit(f"{info}\r\n{final}\r\n".encode())
 
     def _urc(self, *lines: str) -> None:
-        """Unsolicited lines. Held while the "> " prompt is open (the TA-TE link is reserved,
-        TS 27.005 §3.4.1), dropped while rebooting or hung."""
+        """One unsolicited result (two lines for +CMT/+CDS: header and PDU)."""
+        self._urcs([("\r\n" + "\r\n".join(lines) + "\r\n")])
+
+    def _each_urc(self, lines: tuple[str, ...] | list[str]) -> None:
+        """Several one-line unsolicited results, each framed on its own."""
+        self._urcs([f"\r\n{line}\r\n" for line in lines])
+
+    def _urcs(self, framed: list[str]) -> None:
+        """Held while the "> " prompt is open (the TA-TE link is reserved, TS 27.005 §3.4.1),
+        dropped while rebooting or hung."""
         if self._mode == "rebooting" or (self._hang is not None and self._hang.commands is None):
             return
-        data = ("\r\n" + "\r\n".join(lines) + "\r\n").encode()
+        data = "".join(framed).encode()
         if self._mode == "pdu":
             self._held_urcs.append(data)
         else:
@@ -400,7 +408,7 @@ class SimulatedModem:
         """Power-on settings, then the boot URCs ending with the SIM's +CPIN state."""
         self._power_on_state()
         cpin = {"ABSENT": "NOT INSERTED"}.get(self.sim_status, self.sim_status)
-        self._urc(*self.profile.boot_urcs, f"+CPIN: {cpin}")
+        self._each_urc([*self.profile.boot_urcs, f"+CPIN: {cpin}"])
 
     # ---- inbound --------------------------------------------------------------------------
     def inject_sms(self, sender: str, text: str, *, stored_before_start: bool = False,
@@ -491,7 +499,7 @@ class SimulatedModem:
     def remove_sim(self) -> None:
         self.profile.sim_present = False
         self.sim_unlocked = False
-        self._urc(*self.profile.sim_removed_urcs)
+        self._each_urc(self.profile.sim_removed_urcs)
         self.update_registration()
 
     def insert_sim(self) -> None:
@@ -502,7 +510,7 @@ class SimulatedModem:
 
     def flood_urcs(self, n: int, line: str = "^RSSI:17") -> None:
         """`n` copies of an unsolicited line at once (Huawei sticks chatter ^RSSI/^BOOT)."""
-        self._urc(*([line] * n))
+        self._each_urc([line] * n)
 
     def set_signal(self, csq: int) -> None:
         self.profile.signal = csq

@@ -60,6 +60,13 @@ class SimulatedPort:
         """Create the pty, wire the device, make the symlink. Needs a running event loop."""
         self._loop = asyncio.get_running_loop()
         master, slave = os.openpty()
+        if os.ttyname(slave) == self.path:
+            # Linux hands out the lowest free pts number, i.e. the one just closed; a replugged
+            # device must show under a new name (the stale path is the point of the test).
+            spare = master, slave
+            master, slave = os.openpty()
+            for fd in spare:
+                os.close(fd)
         tty.setraw(slave)  # a USB modem's tty: no line editing, no CR/LF translation
         attrs = termios.tcgetattr(slave)
         attrs[3] |= EXTPROC  # so the client's tcsetattr (= its open) shows up on the master

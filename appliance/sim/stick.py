@@ -50,19 +50,29 @@ class GarbageDevice(SilentDevice):
 
 
 class SimulatedStick:
-    """`port_count` ptys; the one at `at_port` runs `modem`, the others are `other` devices."""
+    """`port_count` ptys; the one at `at_port` runs `modem`, the others are `other` devices.
+
+    `other`: "mixed" (the first non-AT port is a noisy diagnostics port, the rest are silent,
+    like a Huawei E3372 in serial mode), "garbage" or "silent" for all of them.
+    """
 
     def __init__(self, modem: SimulatedModem, *, port_count: int = 3, at_port: int = 2,
-                 other: str = "garbage", symlink_prefix: str | os.PathLike[str] | None = None):
+                 other: str = "mixed", symlink_prefix: str | os.PathLike[str] | None = None):
         if not 0 <= at_port < port_count:
             raise ValueError("at_port must name one of the ports")
+        if other not in ("mixed", "garbage", "silent"):
+            raise ValueError("other must be mixed, garbage or silent")
+        first_other = 0 if at_port != 0 else 1
         self.modem = modem
+        self.devices: list[SimulatedModem | SilentDevice] = []
         self.at_port = at_port
         self.ports: list[SimulatedPort] = []
         for number in range(port_count):
+            noisy = other == "garbage" or (other == "mixed" and number == first_other)
             device = modem if number == at_port else (
-                GarbageDevice() if other == "garbage" else SilentDevice())
+                GarbageDevice() if noisy else SilentDevice())
             link = f"{os.fspath(symlink_prefix)}{number}" if symlink_prefix is not None else None
+            self.devices.append(device)
             self.ports.append(SimulatedPort(device, link))
 
     def start(self) -> SimulatedStick:
