@@ -216,8 +216,12 @@ class AtChannel(asyncio.Protocol):
     ) -> AtResponse:
         """Send `command` (and `payload` after the "> " prompt); return its response.
 
-        Raises AtCommandFailed (ERROR/+CME/+CMS, when check), AtTimeout, ChannelClosed.
-        Higher `priority` overtakes queued callers; equal priorities go first come first served.
+        `prompt_timeout` bounds the wait for "> "; `timeout` the wait for the final result
+        after the command (after the PDU when there is a payload). `response_prefix` names
+        information lines that would otherwise look like URCs ("+CREG" for AT+CREG?; inferred
+        for read/test commands). Raises AtCommandFailed (ERROR/+CME/+CMS, when check),
+        AtTimeout, ChannelClosed. Higher `priority` overtakes queued callers; equal priorities
+        go first come, first served.
         """
         self._raise_if_closed()
         await self._acquire(priority)
