@@ -273,12 +273,12 @@ class SimulatedModem:
         name, kind, args = self._parse(body)
         if self._hang is not None and self._hang.commands and name in self._hang.commands:
             return
-        handler: Any = {"+CMGS": self._cmgs, "+CFUN": self._cfun}.get(name) or HANDLERS.get(name)
+        # +CMGS and +CFUN change the interpreter's own mode (prompt, reboot), so they live here.
+        handler: Any = _OWN_COMMANDS.get(name) or HANDLERS.get(name)
         try:
             if handler is None:
                 raise BAD
-            result = handler(kind, args) if name in ("+CMGS", "+CFUN") else \
-                handler(self, kind, args)
+            result = handler(self, kind, args)
             if inspect.isawaitable(result):
                 result = await result
         except ModemError as error:
@@ -530,3 +530,6 @@ class SimulatedModem:
 
         handle = asyncio.get_running_loop().call_later(delay, fire)
         self._timers.add(handle)
+
+
+_OWN_COMMANDS = {"+CMGS": SimulatedModem._cmgs, "+CFUN": SimulatedModem._cfun}
