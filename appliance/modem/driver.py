@@ -371,29 +371,35 @@ class Modem:
 
     # -- status ----------------------------------------------------------------------------
 
-    async def _read_registration(self) -> None:
-        lines = await self._try_lines("AT+CREG?", response_prefix="+CREG")
-        for line in lines or []:
+    def _apply_creg(self, lines: list[str]) -> None:
+        for line in lines:
             value = parse.value_after(line, "+CREG")
             stat = parse.parse_creg(value, solicited=True) if value is not None else None
             if stat is not None:
                 self.registration = Registration.parse(stat)
 
-    async def _read_signal(self) -> None:
-        lines = await self._try_lines("AT+CSQ", response_prefix="+CSQ")
-        for line in lines or []:
+    def _apply_csq(self, lines: list[str]) -> None:
+        for line in lines:
             value = parse.value_after(line, "+CSQ")
             csq = parse.parse_csq(value) if value is not None else None
             if csq is not None:
                 self.signal = Signal(*csq)
 
+    async def _read_registration(self) -> None:
+        self._apply_creg(await self._try_lines("AT+CREG?", response_prefix="+CREG") or [])
+
+    async def _read_signal(self) -> None:
+        self._apply_csq(await self._try_lines("AT+CSQ", response_prefix="+CSQ") or [])
+
     async def refresh_status(self) -> ModemState:
-        """The supervisor's health poll: signal, registration, SIM presence."""
+        """The supervisor's health poll: signal, registration, SIM presence. A timeout ends
+        the poll at once (a hung modem will not answer the rest); `hung` tells the
+        supervisor when to reset."""
         if self.state in (ModemState.GONE, ModemState.PROBING):
             return self.state
         try:
-            await self._read_signal()
-            await self._read_registration()
+            self._apply_csq(await self._lines("AT+CSQ", response_prefix="+CSQ"))
+            self._apply_creg(await self._lines("AT+CREG?", response_prefix="+CREG"))
             if self.state in (ModemState.READY, ModemState.RESTING):
                 code, cme = await self._cpin()
                 sim_state = self._sim_state(code, cme)

@@ -55,7 +55,8 @@ RigFactory = Callable[..., contextlib.AbstractAsyncContextManager[Rig]]
 def make_rig(tmp_path: Path, generic: ModemProfile) -> RigFactory:
     @contextlib.asynccontextmanager
     async def factory(index: int = 0, *, pin: str = "", profile: ModemProfile | None = None,
-                      send_timeout: float = 10.0, tweak: Callable[[object], None] | None = None,
+                      send_timeout: float = 10.0, command_timeout: float = 3.0,
+                      tweak: Callable[[object], None] | None = None,
                       initialize: bool = True) -> AsyncIterator[Rig]:
         sim_profile = make_profile(index, "modem-tests")
         if tweak is not None:
@@ -70,7 +71,7 @@ def make_rig(tmp_path: Path, generic: ModemProfile) -> RigFactory:
 
             modem = await Modem.open(port.path, profile or generic, pin=pin,
                                      on_inbound=handler, send_timeout=send_timeout,
-                                     command_timeout=3.0)
+                                     command_timeout=command_timeout)
             rig = Rig(sim, port, modem)
             if initialize:
                 async with asyncio.timeout(WAIT * 3):
