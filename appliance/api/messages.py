@@ -1,0 +1,144 @@
+"""`POST /api/v1/messages`, `GET /api/v1/messages/{id}`, `DELETE /api/v1/messages/{id}`.
+
+Knows: the JSON shapes of the messages API and how a request maps to the intake service.
+Must not know: validation rules (intake does that), storage, modems.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sanic import Blueprint, Request
+from sanic.response import JSONResponse, json
+
+from appliance.api.auth import require_scope
+from appliance.api.errors import ApiError
+from appliance.dispatch.intake import InvalidRequest, SendRequest, submit_request
+from appliance.store.messages import IdempotencyConflict, MessageNotFound, get_message
+from appliance.store.states import InvalidTransition
+
+bp = Blueprint("messages", url_prefix="/api/v1")
+
+KNOWN_FIELDS = {"to", "text", "priority", "category", "send_at", "ttl", "client_ref"}
+
+
+def _body(request: Request) -> dict[str, Any]:
+    try:
+        body = request.json
+    except Exception:
+        raise ApiError(400, "invalid_json", "the request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", "the request body must be a JSON object")
+    unknown = sorted(set(body) - KNOWN_FIELDS)
+    if unknown:
+        raise ApiError(400, "invalid_field", f"unknown field {unknown[0]!r}", field=unknown[0])
+    return body
+
+
+def _parse_time(value: Any, name: str) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ApiError(400, "invalid_field", f"{name}: must be an ISO 8601 time string",
+                       field=name)
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(400, "invalid_field", f"{name}: not an ISO 8601 time: {value!r}",
+                       field=name) from None
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def message_view(data: dict[str, Any]) -> dict[str, Any]:
+    """The API's view of a stored message (store.messages.get_message)."""
+    return {
+        "id": data["id"],
+        "to": data["recipient"],
+        "text": data["text"],
+        "state": data["state"],
+        "category": data["category"],
+        "priority": data["priority"],
+        "client_ref": data["client_ref"],
+        "sim": data["sim"],
+        "parts_count": data["parts_count"],
+        "attempts": data["attempts"],
+        "error": data["error"] or None,
+        "send_at": _iso(data["send_at"]),
+        "expires_at": _iso(data["expires_at"]),
+        "created_at": _iso(data["created_at"]),
+        "updated_at": _iso(data["updated_at"]),
+        "sent_at": _iso(data["sent_at"]),
+        "final_at": _iso(data["final_at"]),
+        "parts": [{
+            "index": p["index"], "state": p["state"], "sim": p["sim"],
+            "message_reference": p["message_reference"], "error": p["error"] or None,
+            "sent_at": _iso(p["sent_at"]), "report_status": p["report_status"],
+            "report_at": _iso(p["report_at"]),
+        } for p in data["parts"]],
+        "events": [{"at": _iso(e["at"]), "from": e["old_state"], "to": e["new_state"],
+                    "detail": e["detail"], "sim": e["sim"]} for e in data["events"]],
+    }
+
+
+@bp.post("/messages")
+@require_scope("send")
+async def post_messages(request: Request) -> JSONResponse:
+    body = _body(request)
+    to = body.get("to")
+    if isinstance(to, str):
+        to = [to]
+    if not isinstance(to, list):
+        raise ApiError(400, "invalid_field", "to: must be a phone number or a list of them",
+                       field="to")
+    ttl = body.get("ttl")
+    if ttl is not None and (not isinstance(ttl, int | float) or isinstance(ttl, bool)):
+        raise ApiError(400, "invalid_field", "ttl: must be a number of seconds", field="ttl")
+    caller = request.ctx.caller
+    send = SendRequest(
+        to=to, text=body.get("text"), category=body.get("category", "notice"),
+        priority=body.get("priority"), send_at=_parse_time(body.get("send_at"), "send_at"),
+        ttl=ttl, client_ref=body.get("client_ref"), submitter_kind="api_key",
+        submitter_id=str(caller.key_id))
+    dispatcher = request.app.ctx.appliance.dispatcher
+    try:
+        accepted = await submit_request(dispatcher, send)
+    except InvalidRequest as exc:
+        raise ApiError(400, "invalid_field", str(exc), field=exc.field) from None
+    except IdempotencyConflict as exc:
+        raise ApiError(409, "client_ref_conflict", str(exc), field="client_ref") from None
+    return json({
+        "messages": [{"id": i, "to": r} for i, r in zip(accepted.ids, accepted.recipients,
+                                                         strict=True)],
+        "parts": accepted.parts,
+        "encoding": accepted.encoding,
+    }, status=202)
+
+
+async def _load(request: Request, message_id: int) -> dict[str, Any]:
+    store = request.app.ctx.appliance.store
+    try:
+        return await store.read(lambda: get_message(message_id))
+    except MessageNotFound:
+        raise ApiError(404, "not_found", f"no message with id {message_id}") from None
+
+
+@bp.get("/messages/<message_id:int>")
+@require_scope("read")
+async def get_one(request: Request, message_id: int) -> JSONResponse:
+    return json(message_view(await _load(request, message_id)))
+
+
+@bp.delete("/messages/<message_id:int>")
+@require_scope("send")
+async def cancel_one(request: Request, message_id: int) -> JSONResponse:
+    await _load(request, message_id)
+    try:
+        await request.app.ctx.appliance.dispatcher.cancel(message_id)
+    except InvalidTransition as exc:
+        raise ApiError(409, "not_cancellable",
+                       f"message {message_id} can no longer be cancelled ({exc})") from None
+    return json(message_view(await _load(request, message_id)))

@@ -1,0 +1,133 @@
+"""The appliance assembled: store, modem pool, dispatcher, and the HTTP front door.
+
+Knows: which parts exist, the order they start and stop in, and how sanic runs them in ONE
+process (single_process=True: no worker processes, so exactly one process owns the serial
+ports; `main_process_start` listeners do not run then, so the parts start in
+`before_server_start`).
+Must not know: what any part does inside.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from pathlib import Path
+
+from sanic import Sanic
+
+from appliance.api.auth import KeyCache
+from appliance.api.errors import install_error_handlers
+from appliance.config import Config
+from appliance.pool.pool import ModemPool
+
+log = logging.getLogger(__name__)
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+_app_numbers = itertools.count(1)
+
+
+def default_profiles_dir() -> Path:
+    return PACKAGE_ROOT / "firmware-config" / "modems"
+
+
+class Appliance:
+    """Everything that runs inside `cardgate run`, minus the HTTP server."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.started = False
+        self.started_at = time.monotonic()
+        self.db = None
+        self.store = None
+        self.pool: ModemPool | None = None
+        self.dispatcher = None
+        self.key_cache = KeyCache()
+
+    async def start(self) -> None:
+        from appliance.dispatch.engine import Dispatcher
+        from appliance.modem.profile import load_profiles
+        from appliance.store.db import open_database
+        from appliance.store.migrations import migrate
+        from appliance.store.writer import Store
+
+        self.db = open_database(self.config.database.url)
+        migrate(self.db)
+        self.store = Store(self.db)
+        await self.store.start()
+        profiles_dir = Path(self.config.modems.profiles_dir or default_profiles_dir())
+        profiles = load_profiles(profiles_dir)
+        self.dispatcher = Dispatcher(self.config.dispatch, self.store)
+        self.pool = ModemPool(self.config.modems, profiles,
+                              on_inbound=self.dispatcher.handle_inbound,
+                              traffic_lines=self.config.log.traffic_lines,
+                              on_identified=self.dispatcher.modem_identified)
+        self.pool.listeners.append(self.dispatcher)
+        await self.dispatcher.start()
+        await self.pool.start()
+        self.started = True
+        self.started_at = time.monotonic()
+        log.info("appliance started: %d port(s) watched", len(self.pool.static.present))
+
+    async def stop(self) -> None:
+        self.started = False
+        if self.pool is not None:
+            await self.pool.stop()
+        if self.dispatcher is not None:
+            await self.dispatcher.stop()
+        if self.store is not None:
+            await self.store.stop()
+        if self.db is not None:
+            self.db.close()
+
+    def counters_for(self, supervisor) -> dict:
+        if self.dispatcher is None:
+            return {}
+        return self.dispatcher.counters_for(supervisor.status.identity.sim.iccid)
+
+
+def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
+    """The sanic app for an appliance; starting the server starts the appliance.
+
+    `on_start`/`on_stop` (async callables) run before the appliance starts and after it stops:
+    the demo starts its simulated modems there, on the same event loop.
+    """
+    from appliance.api.messages import bp as messages_bp
+    from appliance.api.modems import bp as modems_bp
+
+    app = Sanic(f"cardgate_{next(_app_numbers)}", configure_logging=False)
+    # sanic-ext would otherwise extend the app on its own and fetch its UI assets from a CDN.
+    app.config.AUTO_EXTEND = False
+    app.config.FALLBACK_ERROR_FORMAT = "json"
+    app.config.REQUEST_MAX_SIZE = 8 * 1024 * 1024
+    app.ctx.appliance = appliance
+    install_error_handlers(app)
+    app.blueprint(modems_bp)
+    app.blueprint(messages_bp)
+
+    @app.before_server_start
+    async def _start(app: Sanic) -> None:
+        if on_start is not None:
+            await on_start()
+        await appliance.start()
+
+    @app.after_server_stop
+    async def _stop(app: Sanic) -> None:
+        await appliance.stop()
+        if on_stop is not None:
+            await on_stop()
+
+    return app
+
+
+def run_appliance(config: Config, *, banner: str | None = None, on_start=None,
+                  on_stop=None) -> None:
+    """`cardgate run`: serve until SIGTERM/SIGINT, in this one process."""
+    appliance = Appliance(config)
+    app = create_app(appliance, on_start=on_start, on_stop=on_stop)
+    if banner:
+        @app.after_server_start
+        async def _banner(app: Sanic) -> None:
+            print(banner, flush=True)
+    app.run(host=config.http.host, port=config.http.port, single_process=True,
+            access_log=False, motd=False)

@@ -1,0 +1,163 @@
+"""The `cardgate` command line: a thin front door over the appliance.
+
+Knows: argument parsing, and how each sub-command starts the parts it needs.
+Must not know: AT commands, balancing, storage details.
+
+Bad input ends with one line on stderr naming the problem and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from appliance.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
+
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A problem with what the user asked for; printed as one line, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse prints usage too)
+        raise CliError(message)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
+    return value
+
+
+def _port_number(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"not a TCP port: {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0: {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="cardgate", description="SMS gateway on a pool of GSM modems")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run the appliance")
+    run.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH)
+
+    demo = sub.add_parser("demo", help="run the appliance on simulated modems")
+    demo.add_argument("--modems", type=_positive_int, default=4)
+    demo.add_argument("--port", type=_port_number, default=8080)
+    demo.add_argument("--data", type=Path, default=Path("demo-data"),
+                      help="folder for the demo's database and ports (default ./demo-data)")
+    demo.add_argument("--latency", type=_seconds, default=0.5,
+                      help="simulated +CMGS latency in seconds")
+
+    sim = sub.add_parser("sim", help="standalone simulated modems on pseudo-terminals")
+    sim.add_argument("--count", type=_positive_int, required=True)
+    sim.add_argument("--dir", type=Path, required=True)
+    sim.add_argument("--latency", type=_seconds, default=0.0)
+
+    apikey = sub.add_parser("apikey", help="manage API keys")
+    apikey_sub = apikey.add_subparsers(dest="apikey_command", required=True, parser_class=_Parser)
+    create = apikey_sub.add_parser("create", help="create a key; printed alone on the last line")
+    create.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH)
+    create.add_argument("--name", default="")
+    create.add_argument("--scopes", default="send,read")
+    return parser
+
+
+def _load(path: Path) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from appliance.app import run_appliance
+
+    config = _load(args.config)
+    _setup_logging(config.log.level)
+    run_appliance(config)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from appliance.demo import run_demo
+
+    _setup_logging(os.environ.get("CARDGATE_LOG", "INFO"))
+    return run_demo(modems=args.modems, port=args.port, data=args.data, latency=args.latency)
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    from appliance.sim.fleet import run_sim
+
+    return run_sim(args.count, str(args.dir), args.latency)
+
+
+def cmd_apikey_create(args: argparse.Namespace) -> int:
+    from appliance.store.apikeys import SCOPES
+    from appliance.store.service import create_api_key_sync
+
+    config = _load(args.config)
+    scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
+    unknown = [s for s in scopes if s not in SCOPES]
+    if unknown:
+        raise CliError(f"unknown scope {unknown[0]!r} (known: {', '.join(sorted(SCOPES))})")
+    if not scopes:
+        raise CliError("--scopes: at least one scope is needed")
+    name = args.name or f"key-{os.urandom(3).hex()}"
+    try:
+        key = create_api_key_sync(config.database.url, name, scopes)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    print(f"created API key {name!r} with scopes {','.join(scopes)}; it is shown only once:")
+    print(key)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command == "run":
+            return cmd_run(args)
+        if args.command == "demo":
+            return cmd_demo(args)
+        if args.command == "sim":
+            return cmd_sim(args)
+        if args.command == "apikey" and args.apikey_command == "create":
+            return cmd_apikey_create(args)
+        raise CliError(f"unknown command {args.command!r}")
+    except CliError as exc:
+        print(f"cardgate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""`cardgate demo`: the appliance on simulated modems, with a local data folder.
+
+Knows: how to lay out a demo (data folder, simulated ports, a config, an API key) and what to
+print so a person can start using it. Must not know: how any part works inside.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from appliance.config import Config, DatabaseConfig, HttpConfig, ModemsConfig
+
+
+def demo_config(data: Path, port: int) -> Config:
+    data = data.resolve()
+    return Config(
+        http=HttpConfig(listen=f"127.0.0.1:{port}"),
+        database=DatabaseConfig(url=f"sqlite:///{data / 'cardgate.db'}"),
+        modems=ModemsConfig(autodetect=False, ports=[str(data / "ports" / "modem*")],
+                            poll_interval=10.0),
+    )
+
+
+def run_demo(*, modems: int, port: int, data: Path, latency: float) -> int:
+    from appliance.app import run_appliance
+    from appliance.sim.fleet import SimFleet
+    from appliance.store.service import create_api_key_sync
+
+    data.mkdir(parents=True, exist_ok=True)
+    ports = data / "ports"
+    ports.mkdir(exist_ok=True)
+    for stale in ports.glob("modem*"):  # symlinks left by a demo that was killed
+        stale.unlink()
+    config = demo_config(data, port)
+    key = create_api_key_sync(config.database.url, f"demo-{len(list(data.glob('*')))}",
+                              ["send", "read", "admin"])
+    fleet = SimFleet(modems, str(ports), latency=latency, record=True)
+
+    async def start_fleet() -> None:
+        await fleet.__aenter__()
+        for modem in fleet.modems:
+            modem.auto_status_report = 2.0
+
+    async def stop_fleet() -> None:
+        await fleet.__aexit__(None, None, None)
+
+    base = f"http://127.0.0.1:{port}"
+    banner = "\n".join([
+        "",
+        f"cardgate demo: {modems} simulated modem(s), data in {data.resolve()}",
+        f"  console and API: {base}/",
+        f"  API key (admin): {key}",
+        f"  try: curl -H 'Authorization: Bearer {key}' {base}/api/v1/modems",
+        f"       curl -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\",
+        f"            -d '{{\"to\": \"+8613800138000\", \"text\": \"你好 cardgate\"}}' "
+        f"{base}/api/v1/messages",
+        "  stop with Ctrl-C",
+        "",
+    ])
+    run_appliance(config, banner=banner, on_start=start_fleet, on_stop=stop_fleet)
+    return 0

@@ -1,0 +1,187 @@
+"""The modem pool: which modems exist now, and what each one is.
+
+Knows: ports appearing and vanishing (udev and static), which port of a stick carries AT
+(profile data, else probing), one supervisor per modem, and the identity history of modems (by
+IMEI) and SIMs (by ICCID), so a stick re-plugged into another port keeps its history.
+Must not know: SMS policy (the dispatcher listens to the pool), HTTP, AT syntax.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from appliance.config import ModemsConfig
+from appliance.modem.contract import InboundHandler
+from appliance.modem.profile import ModemProfile, match_profile
+from appliance.pool.ports import FoundPort, StaticPortWatcher
+from appliance.pool.probe import find_at_port
+from appliance.pool.supervisor import ModemSupervisor, PoolState, SupervisorSettings
+from appliance.pool.udev import UdevDiscovery
+
+log = logging.getLogger(__name__)
+
+GROUP_SETTLE_SECONDS = 1.0  # a stick's ttys appear within a few hundred ms of each other
+
+
+class PoolListener(Protocol):
+    """The dispatcher (step 3) implements this to learn which SIMs can send."""
+
+    def modem_ready(self, supervisor: ModemSupervisor) -> None: ...
+
+    def modem_lost(self, supervisor: ModemSupervisor, reason: str) -> None: ...
+
+
+@dataclass
+class ModemHistory:
+    """What the pool remembers of a modem across plugs (keyed by IMEI)."""
+
+    imei: str
+    first_seen: float = field(default_factory=time.time)
+    plugs: int = 0
+    ports: list[str] = field(default_factory=list)
+    iccids: list[str] = field(default_factory=list)
+
+
+class ModemPool:
+    def __init__(self, config: ModemsConfig, profiles: list[ModemProfile], *,
+                 on_inbound: InboundHandler | None = None, traffic_lines: int = 500,
+                 settings: SupervisorSettings | None = None,
+                 on_identified: Callable[[ModemSupervisor], None] | None = None):
+        self.config = config
+        self.profiles = profiles
+        self.on_inbound = on_inbound
+        self.on_identified = on_identified
+        self.settings = settings or SupervisorSettings(
+            baudrate=config.baudrate, pin=config.pin, poll_interval=config.poll_interval,
+            command_timeout=config.command_timeout, send_timeout=config.send_timeout,
+            traffic_lines=traffic_lines)
+        self.supervisors: dict[str, ModemSupervisor] = {}
+        self.history: dict[str, ModemHistory] = {}
+        self.listeners: list[PoolListener] = []
+        self.ignored: dict[str, str] = {}  # path -> why it is not supervised
+        self._was_ready: set[str] = set()
+        self._groups: dict[str, list[FoundPort]] = {}
+        self._group_tasks: dict[str, asyncio.Task] = {}
+        self.static = StaticPortWatcher(config.ports, on_added=self._port_added,
+                                        on_removed=self._port_removed)
+        self.udev = UdevDiscovery(on_added=self._port_added, on_removed=self._port_removed)
+
+    # -- life ----------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self.config.autodetect:
+            self.udev.start()
+        self.static.scan()  # the ports present at start are announced before start() returns
+        self.static.start()
+
+    async def stop(self) -> None:
+        await self.static.stop()
+        await self.udev.stop()
+        for task in self._group_tasks.values():
+            task.cancel()
+        await asyncio.gather(*(s.stop("appliance stopping") for s in self.supervisors.values()),
+                             return_exceptions=True)
+        self.supervisors.clear()
+
+    # -- views ---------------------------------------------------------------------------
+    def ready(self) -> list[ModemSupervisor]:
+        return [s for s in self.supervisors.values() if s.ready]
+
+    def all(self) -> list[ModemSupervisor]:
+        return list(self.supervisors.values())
+
+    def find_by_iccid(self, iccid: str) -> ModemSupervisor | None:
+        for sup in self.supervisors.values():
+            if sup.status.identity.sim.iccid == iccid:
+                return sup
+        return None
+
+    # -- ports ---------------------------------------------------------------------------
+    def _profile_for(self, port: FoundPort) -> ModemProfile:
+        return match_profile(self.profiles, usb_id=port.usb_id, interface=port.interface)
+
+    def _port_added(self, port: FoundPort) -> None:
+        if port.path in self.supervisors:
+            return
+        if port.source == "udev":
+            profile = self._profile_for(port)
+            at_interface = profile.match.at_interface
+            if at_interface is not None and port.interface is not None:
+                if port.interface != at_interface:
+                    self.ignored[port.path] = f"interface {port.interface} is not AT"
+                    return
+                self._supervise(port, profile)
+                return
+            # Unknown AT interface: gather the stick's ttys, then probe them.
+            key = port.group or port.path
+            self._groups.setdefault(key, []).append(port)
+            if key not in self._group_tasks:
+                self._group_tasks[key] = asyncio.get_running_loop().create_task(
+                    self._probe_group(key), name=f"probe:{key}")
+            return
+        self._supervise(port, self._profile_for(port))
+
+    async def _probe_group(self, key: str) -> None:
+        try:
+            await asyncio.sleep(GROUP_SETTLE_SECONDS)
+            ports = self._groups.pop(key, [])
+            paths = [p.path for p in ports]
+            if len(paths) == 1:
+                chosen: str | None = paths[0]
+            else:
+                profile = self._profile_for(ports[0]) if ports else None
+                tries = profile.serial.probe_tries if profile else 3
+                chosen = await find_at_port(paths, baudrate=self.config.baudrate, tries=tries)
+            for port in ports:
+                if port.path == chosen:
+                    self._supervise(port, self._profile_for(port))
+                else:
+                    self.ignored[port.path] = "did not answer AT"
+            if chosen is None:
+                log.warning("no tty of %s answers AT (%s)", key, ", ".join(paths))
+        finally:
+            self._group_tasks.pop(key, None)
+
+    def _supervise(self, port: FoundPort, profile: ModemProfile) -> None:
+        sup = ModemSupervisor(port, profile, self.settings, on_inbound=self.on_inbound,
+                              on_change=self._on_change)
+        self.supervisors[port.path] = sup
+        log.info("modem port %s found (%s, profile %s)", port.path, port.source, profile.name)
+        sup.start()
+
+    def _port_removed(self, port: FoundPort) -> None:
+        self.ignored.pop(port.path, None)
+        sup = self.supervisors.pop(port.path, None)
+        if sup is not None:
+            log.info("modem port %s removed", port.path)
+            asyncio.get_running_loop().create_task(sup.stop("unplugged"))
+
+    # -- events --------------------------------------------------------------------------
+    def _on_change(self, sup: ModemSupervisor) -> None:
+        key = sup.port.path
+        if sup.status.state is PoolState.ready and key not in self._was_ready:
+            self._was_ready.add(key)
+            self._remember(sup)
+            for listener in self.listeners:
+                listener.modem_ready(sup)
+        elif sup.status.state is not PoolState.ready and key in self._was_ready:
+            self._was_ready.discard(key)
+            for listener in self.listeners:
+                listener.modem_lost(sup, sup.status.reason or sup.status.state.value)
+
+    def _remember(self, sup: ModemSupervisor) -> None:
+        identity = sup.status.identity
+        if not identity.imei:
+            return
+        entry = self.history.setdefault(identity.imei, ModemHistory(imei=identity.imei))
+        entry.plugs += 1
+        if sup.port.path not in entry.ports:
+            entry.ports.append(sup.port.path)
+        if identity.sim.iccid and identity.sim.iccid not in entry.iccids:
+            entry.iccids.append(identity.sim.iccid)
+        if self.on_identified is not None:
+            self.on_identified(sup)

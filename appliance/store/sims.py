@@ -1,0 +1,189 @@
+"""Persistence of what the gateway knows about SIMs and modems, and what they report back.
+
+Knows: the Sim, Modem, SimCounter, Setting, InboundMessage, QuarantinedPdu, StatusReportRecord
+and Part tables. Must not know: policy (health rules, caps) — it stores the policy's values as
+they are given — modems' protocol, HTTP.
+
+Every function is synchronous, meant to run inside `Store.write` / `Store.read`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+
+from appliance.store.db import utcnow
+from appliance.store.models import (
+    InboundMessage,
+    Message,
+    MessageEvent,
+    Modem,
+    Part,
+    QuarantinedPdu,
+    Setting,
+    Sim,
+    SimCounter,
+    StatusReportRecord,
+)
+from appliance.store.states import MessageState, PartState, check_part_transition
+
+P = PartState
+M = MessageState
+
+
+def upsert_modem_and_sim(*, imei: str, manufacturer: str, model: str, revision: str, port: str,
+                         iccid: str, imsi: str, operator: str, operator_code: str,
+                         own_number: str, now: datetime | None = None) -> None:
+    """Remember a modem (by IMEI) and its SIM (by ICCID), whatever port it appeared on."""
+    now = now or utcnow()
+    if iccid:
+        fields = {"imsi": imsi, "operator": operator, "operator_code": operator_code,
+                  "own_number": own_number, "last_seen_at": now}
+        if Sim.get_or_none(Sim.iccid == iccid) is None:
+            Sim.create(iccid=iccid, created_at=now, **fields)
+        else:
+            Sim.update(**fields).where(Sim.iccid == iccid).execute()
+    if imei:
+        fields = {"manufacturer": manufacturer, "model": model, "revision": revision,
+                  "last_port": port, "sim": iccid or None, "last_seen_at": now}
+        if Modem.get_or_none(Modem.imei == imei) is None:
+            Modem.create(imei=imei, **fields)
+        else:
+            Modem.update(**fields).where(Modem.imei == imei).execute()
+
+
+def _setting_key(kind: str, iccid: str) -> str:
+    return f"{kind}:{iccid}"
+
+
+def load_json_setting(kind: str, iccid: str) -> dict[str, Any] | None:
+    row = Setting.get_or_none(Setting.key == _setting_key(kind, iccid))
+    if row is None:
+        return None
+    try:
+        return json.loads(row.value)
+    except ValueError:
+        return None
+
+
+def save_json_setting(kind: str, iccid: str, value: dict[str, Any]) -> None:
+    key = _setting_key(kind, iccid)
+    text = json.dumps(value, sort_keys=True, default=str)
+    Setting.insert(key=key, value=text).on_conflict(
+        conflict_target=[Setting.key], update={Setting.value: text}).execute()
+
+
+def save_counters(iccid: str, counters: dict[str, dict[str, Any]], tz: tzinfo) -> None:
+    """Store a SIM's window counters (rates.SimCounters.to_dict()) as SimCounter rows.
+
+    Rows are kept per window start, so a day's count is still there for reports after the
+    window has rolled over.
+    """
+    for window, item in counters.items():
+        start = item.get("start")
+        if not start:
+            continue
+        local = datetime.fromisoformat(start).astimezone(tz).replace(tzinfo=None)
+        SimCounter.insert(sim=iccid, window=window, window_start=local,
+                          count=int(item.get("count", 0))).on_conflict(
+            conflict_target=[SimCounter.sim, SimCounter.window, SimCounter.window_start],
+            update={SimCounter.count: int(item.get("count", 0))}).execute()
+
+
+def load_counters(iccid: str, tz: tzinfo) -> dict[str, dict[str, Any]]:
+    """The latest row of each window, in rates.SimCounters.from_dict() form."""
+    out: dict[str, dict[str, Any]] = {}
+    for window in ("minute", "hour", "day", "month"):
+        row = (SimCounter.select().where((SimCounter.sim == iccid) & (SimCounter.window == window))
+               .order_by(SimCounter.window_start.desc()).first())
+        if row is None:
+            continue
+        start = row.window_start
+        if isinstance(start, str):
+            start = datetime.fromisoformat(start)
+        out[window] = {"start": start.replace(tzinfo=tz).astimezone(UTC).isoformat(),
+                       "count": row.count}
+    return out
+
+
+def save_sim_health(iccid: str, health: dict[str, Any], *, state: str, score: float,
+                    rest_until: datetime | None, failures: int, barred_reason: str) -> None:
+    save_json_setting("health", iccid, health)
+    Sim.update(state=state, health=score, rest_until=rest_until, consecutive_failures=failures,
+               barred_reason=barred_reason).where(Sim.iccid == iccid).execute()
+
+
+def last_sims_by_recipient(since: datetime) -> dict[str, str]:
+    """recipient → the SIM that last wrote to them (sticky recipients survive a restart)."""
+    rows = (Message.select(Message.recipient, Message.sim)
+            .where(Message.sim.is_null(False) & (Message.sent_at >= since))
+            .order_by(Message.sent_at))
+    return {r.recipient: r.sim for r in rows}
+
+
+def store_inbound(*, iccid: str, sender: str, text: str, received_at: datetime,
+                  concat_ref: int | None, concat_count: int, concat_index: int,
+                  smsc: str | None, pdu: str) -> int:
+    """Store one received part; an identical part already stored (the modem gave it twice,
+    e.g. read again after a crash before its delete) is not stored again."""
+    existing = InboundMessage.get_or_none(
+        (InboundMessage.sim == iccid) & (InboundMessage.pdu == pdu) & (InboundMessage.pdu != ""))
+    if existing is not None:
+        return existing.id
+    return InboundMessage.insert(
+        sim=iccid, sender=sender, text=text, received_at=received_at, concat_ref=concat_ref,
+        concat_count=concat_count, concat_index=concat_index, smsc=smsc, pdu=pdu).execute()
+
+
+def store_quarantined(iccid: str, pdu: str, error: str) -> int:
+    return QuarantinedPdu.insert(sim=iccid, pdu=pdu, error=error).execute()
+
+
+def apply_status_report(*, iccid: str, message_reference: int, recipient: str, status: int,
+                        delivered: bool, final: bool, pdu: str, now: datetime | None = None,
+                        window: timedelta = timedelta(days=3)) -> tuple[int | None, str | None]:
+    """Match a report to its part (SIM + TP-MR + recipient, most recent first) and settle it.
+
+    Returns (message id, new message state) when a message changed, else (message id or None,
+    None). TP-MR is only 8 bits, so the match is limited to parts sent within `window`.
+    """
+    now = now or utcnow()
+    candidates = (Part.select(Part, Message).join(Message)
+                  .where((Part.sim == iccid) & (Part.message_reference == message_reference)
+                         & Part.state.in_([P.SENT.value, P.AMBIGUOUS.value])
+                         & (Part.sent_at.is_null() | (Part.sent_at >= now - window)))
+                  .order_by(Part.id.desc()))
+    part = None
+    digits = recipient.lstrip("+")
+    for candidate in candidates:
+        have = candidate.message.recipient.lstrip("+")
+        # Reports give the number as the network saw it: national or international form.
+        if not digits or have.endswith(digits[-8:]) or digits.endswith(have[-8:]):
+            part = candidate
+            break
+    StatusReportRecord.insert(sim=iccid, message_reference=message_reference,
+                              recipient=recipient, status=status, received_at=now,
+                              part=part.id if part else None, pdu=pdu).execute()
+    if part is None or not final:
+        return (part.message_id if part else None, None)
+    new = P.DELIVERED if delivered else P.FAILED
+    check_part_transition(part.state, new)
+    Part.update(state=new.value, report_status=status, report_at=now).where(
+        Part.id == part.id).execute()
+    msg = Message.get_by_id(part.message_id)
+    states = [p.state for p in Part.select(Part.state).where(Part.message == msg.id)]
+    target: MessageState | None = None
+    if new is P.FAILED and msg.state in (M.SENT.value, M.AMBIGUOUS.value):
+        target = M.FAILED
+    elif all(s == P.DELIVERED.value for s in states) and msg.state in (
+            M.SENT.value, M.AMBIGUOUS.value):
+        target = M.DELIVERED
+    if target is None:
+        return (msg.id, None)
+    error = "" if target is M.DELIVERED else f"status report: TP-Status {status:#04x}"
+    Message.update(state=target.value, updated_at=now, final_at=now, error=error).where(
+        Message.id == msg.id).execute()
+    MessageEvent.create(message=msg.id, at=now, old_state=msg.state, new_state=target.value,
+                        detail=f"status report {status:#04x}", sim=iccid)
+    return (msg.id, target.value)
