@@ -163,3 +163,18 @@ async def test_creg_urc_updates_registration(make_rig: RigFactory) -> None:
         await _until(lambda: not rig.modem.registration.registered)
         rig.sim.register()
         await _until(lambda: rig.modem.registration.registered)
+
+
+async def test_direct_cmt_delivery_is_handed_on(
+    make_rig: RigFactory, generic,  # type: ignore[no-untyped-def]
+) -> None:
+    import dataclasses
+
+    direct = dataclasses.replace(generic, cnmi=["2,2,0,1,0"])  # <mt>=2: +CMT, not stored
+    async with make_rig(2, profile=direct) as rig:
+        assert rig.sim.cnmi == (2, 2, 0, 1, 0)
+        assert rig.sim.inject_sms("+8613800138000", "straight through") == [None]
+        await rig.wait_inbox(1)
+        (msg,) = rig.inbox
+        assert isinstance(msg, InboundSms)
+        assert msg.text == "straight through" and msg.index is None and msg.storage == ""
