@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from appliance.typed_toml import build
 
 DEFAULT_CONFIG_PATH = Path("/etc/cardgate/cardgate.toml")
 
@@ -149,61 +150,8 @@ class Config:
             getattr(self, f.name).validate()
 
 
-def _describe(tp: object) -> str:
-    origin = typing.get_origin(tp)
-    if origin is list:
-        return f"a list of {_describe(typing.get_args(tp)[0])}s"
-    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(
-        tp, str(tp))  # type: ignore[arg-type]
-
-
-def _coerce(value: object, tp: object, key: str) -> object:
-    origin = typing.get_origin(tp)
-    if origin is list:
-        (item_tp,) = typing.get_args(tp)
-        if not isinstance(value, list):
-            raise ConfigError(f"{key}: must be {_describe(tp)}, got {value!r}")
-        return [_coerce(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value)]
-    if tp is bool:
-        ok = isinstance(value, bool)
-    elif tp is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif tp is float:
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        value = float(value) if ok else value  # type: ignore[arg-type]
-    elif tp is str:
-        ok = isinstance(value, str)
-    else:  # pragma: no cover - only the types above are used
-        raise TypeError(tp)
-    if not ok:
-        raise ConfigError(f"{key}: must be {_describe(tp)}, got {value!r}")
-    return value
-
-
-def _build(cls: type, data: dict, prefix: str) -> object:
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    for key in data:
-        if key not in known:
-            where = f"{prefix}.{key}" if prefix else key
-            raise ConfigError(f"unknown key {where}")
-    kwargs = {}
-    for name in known:
-        if name not in data:
-            continue
-        tp = hints[name]
-        key = f"{prefix}.{name}" if prefix else name
-        if dataclasses.is_dataclass(tp):
-            if not isinstance(data[name], dict):
-                raise ConfigError(f"{key}: must be a [{key}] table")
-            kwargs[name] = _build(tp, data[name], key)  # type: ignore[arg-type]
-        else:
-            kwargs[name] = _coerce(data[name], tp, key)
-    return cls(**kwargs)
-
-
 def config_from_dict(data: dict) -> Config:
-    config = _build(Config, data, "")
+    config = build(Config, data, ConfigError)
     assert isinstance(config, Config)
     config.validate()
     return config
