@@ -1,6 +1,11 @@
 """`GET /api/v1/health` and `GET /api/v1/modems`: the live pool, as JSON.
 
 Knows: how a modem's status is shown. Must not know: how it was obtained.
+
+The pool forgets a supervisor once its port vanishes (the static-port watcher removes it within
+half a second), so a modem that was unplugged would simply drop out of the list. A technician
+needs to see it as `gone` instead: every modem the store has ever recorded (by IMEI) that is not
+on a supervised port now is listed as gone, with what was last known of it.
 """
 
 from __future__ import annotations
@@ -65,10 +70,58 @@ async def health(request: Request) -> JSONResponse:
     })
 
 
+def _known_modems() -> list[dict]:
+    """Every modem the store has recorded, with its last SIM (runs on a store reader)."""
+    from appliance.store.models import Modem, Sim
+
+    sims = {s.iccid: s for s in Sim.select()}
+    known = []
+    for row in Modem.select().order_by(Modem.last_port, Modem.imei):
+        sim = sims.get(row.sim or "")
+        known.append({
+            "imei": row.imei, "manufacturer": row.manufacturer, "model": row.model,
+            "revision": row.revision, "port": row.last_port,
+            "last_seen": row.last_seen_at.isoformat(timespec="seconds")
+            if row.last_seen_at else None,
+            "sim": {"iccid": sim.iccid if sim else row.sim or "",
+                    "imsi": sim.imsi if sim else "",
+                    "operator": sim.operator if sim else "",
+                    "operator_code": sim.operator_code if sim else "",
+                    "own_number": sim.own_number if sim else ""},
+        })
+    return known
+
+
+def gone_view(known: dict) -> dict:
+    """A recorded modem that no supervised port holds now."""
+    return {
+        "port": known["port"],
+        "state": "gone",
+        "state_reason": f"not connected (last seen {known['last_seen'] or 'unknown'})",
+        "since": known["last_seen"],
+        "profile": None,
+        "usb_id": None,
+        "manufacturer": known["manufacturer"],
+        "model": known["model"],
+        "revision": known["revision"],
+        "imei": known["imei"],
+        "sim": known["sim"],
+        "signal": {"rssi": None, "dbm": None, "bars": 0},
+        "registration": "unknown",
+        "recoveries": 0,
+        "counters": {},
+    }
+
+
 @bp.get("/modems")
 @require_scope("read")
 async def list_modems(request: Request) -> JSONResponse:
     appliance = request.app.ctx.appliance
     sups = sorted(appliance.pool.all(), key=lambda s: s.status.port)
     views = [modem_view(s, appliance.counters_for(s)) for s in sups]
+    present_imeis = {v["imei"] for v in views if v["imei"]}
+    present_ports = {v["port"] for v in views}
+    known = await appliance.store.read(_known_modems)
+    views += [gone_view(k) for k in known
+              if k["imei"] not in present_imeis and k["port"] not in present_ports]
     return json({"modems": views})

@@ -1,0 +1,154 @@
+"""The real appliance with its HTTP server on the test's event loop, over simulated modems.
+
+`running(...)` starts: a SimFleet on real ptys in a tmp dir → Config (a real SQLite file,
+static ports on the fleet's symlinks, no udev) → Appliance → sanic's AsyncioServer on a free
+loopback port; tests talk to it with httpx over TCP. Teardown runs sanic's stop events, which
+stop the appliance (pool, dispatcher, store) before the fleet goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sanic import Sanic
+
+from appliance.app import Appliance, create_app
+from appliance.config import Config, DatabaseConfig, DispatchConfig, HttpConfig, ModemsConfig
+from appliance.sim import SimFleet
+from appliance.store.service import create_api_key_sync
+
+# Several apps start in one process here (one per test). sanic's TouchUp rewrites methods of the
+# Sanic class at each app's startup; outside test mode the second rewrite fails (it re-reads
+# the source of an already rewritten method: KeyError '_run_request_middleware'). sanic-testing
+# sets the same flag. Production runs one app per process and never meets this.
+Sanic.test_mode = True
+
+WAIT_LIMIT = 20.0  # seconds a bounded wait may take before the test fails (never a pass)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def wait_for(check: Callable[[], Awaitable[Any] | Any], what: str,
+                   limit: float = WAIT_LIMIT) -> Any:
+    """Poll `check` until it returns something truthy; fail naming `what` after `limit`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if loop.time() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+@dataclass
+class Gateway:
+    """A running appliance: its fleet, HTTP client, DB url and keys."""
+
+    appliance: Appliance
+    fleet: SimFleet
+    client: httpx.AsyncClient
+    base_url: str
+    db_url: str
+    db_path: Path
+    keys: dict[str, str] = field(default_factory=dict)
+
+    def auth(self, key_name: str = "full") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[key_name]}"}
+
+    async def get(self, path: str, key: str | None = "full", **kw: Any) -> httpx.Response:
+        headers = kw.pop("headers", {}) | (self.auth(key) if key else {})
+        return await self.client.get(path, headers=headers, **kw)
+
+    async def post(self, path: str, key: str | None = "full", **kw: Any) -> httpx.Response:
+        headers = kw.pop("headers", {}) | (self.auth(key) if key else {})
+        return await self.client.post(path, headers=headers, **kw)
+
+    async def delete(self, path: str, key: str | None = "full", **kw: Any) -> httpx.Response:
+        headers = kw.pop("headers", {}) | (self.auth(key) if key else {})
+        return await self.client.delete(path, headers=headers, **kw)
+
+    async def wait_ready(self, count: int | None = None) -> None:
+        want = self.fleet.count if count is None else count
+
+        def ready() -> bool:
+            pool = self.appliance.pool
+            return pool is not None and len(pool.ready()) >= want
+
+        await wait_for(ready, f"{want} ready modem(s)")
+
+    async def wait_message(self, message_id: int, states: set[str]) -> dict:
+        async def state() -> dict | None:
+            response = await self.get(f"/api/v1/messages/{message_id}")
+            body = response.json()
+            return body if body.get("state") in states else None
+
+        return await wait_for(state, f"message {message_id} in {sorted(states)}")
+
+
+def make_config(tmp: Path, ports_dir: Path, **dispatch: Any) -> Config:
+    caps = {"per_sim_per_minute": 0, "per_sim_per_hour": 0, "per_sim_per_day": 0}
+    caps.update(dispatch)
+    return Config(
+        http=HttpConfig(listen=f"127.0.0.1:{free_port()}"),
+        database=DatabaseConfig(url=f"sqlite:///{tmp / 'cg.db'}"),
+        modems=ModemsConfig(autodetect=False, ports=[str(ports_dir / "modem*")],
+                            poll_interval=0.2, command_timeout=2.0, send_timeout=5.0),
+        dispatch=DispatchConfig(**caps),
+    )
+
+
+DEFAULT_KEYS = {"full": ["send", "read"], "reader": ["read"], "sender": ["send"]}
+
+
+@contextlib.asynccontextmanager
+async def running(tmp: Path, *, modems: int = 2, keys: dict[str, list[str]] | None = None,
+                  **dispatch: Any) -> AsyncIterator[Gateway]:
+    ports_dir = tmp / "ports"
+    config = make_config(tmp, ports_dir, **dispatch)
+    plain = {name: create_api_key_sync(config.database.url, name, scopes)
+             for name, scopes in (keys or DEFAULT_KEYS).items()}
+    async with SimFleet(modems, ports_dir, latency=0.0, record=True) as fleet:
+        appliance = Appliance(config)
+        app = create_app(appliance)
+        server = await app.create_server(host=config.http.host, port=config.http.port,
+                                         return_asyncio_server=True, access_log=False)
+        assert server is not None
+        await server.startup()
+        # create_server has already bound the socket (asyncio serves at once); the events
+        # below are what app.run() would fire: before_server_start starts the appliance.
+        await server.before_start()
+        await server.after_start()
+        base = f"http://{config.http.listen}"
+        try:
+            async with httpx.AsyncClient(base_url=base, timeout=10.0) as client:
+                yield Gateway(appliance=appliance, fleet=fleet, client=client, base_url=base,
+                              db_url=config.database.url, db_path=tmp / "cg.db", keys=plain)
+        finally:
+            await server.before_stop()
+            closing = server.close()
+            if closing is not None:
+                await closing
+            await server.after_stop()  # stops the appliance: pool, dispatcher, store
+
+
+@pytest.fixture
+async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
+    async with running(tmp_path) as gw:
+        await gw.wait_ready()
+        yield gw
