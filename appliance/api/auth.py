@@ -5,7 +5,9 @@ Must not know: how keys are stored (the store's apikeys module) or what the endp
 
 A key's hash is scrypt (deliberately slow), so verification runs on the store's reader thread,
 never on the event loop, and a verified key is remembered for a minute by the SHA-256 of the
-key, so a device sending one SMS a second does not pay scrypt each time.
+key, so a device sending one SMS a second does not pay scrypt each time. A remembered key is
+still looked up by id (one primary-key read, no scrypt) on every request, so a revocation made
+by any process takes effect at once rather than after the cache entry expires.
 """
 
 from __future__ import annotations
@@ -55,6 +57,13 @@ class KeyCache:
                 del self._entries[digest]
 
 
+def _still_valid(key_id: int) -> bool:
+    from appliance.store.models import ApiKey
+
+    revoked = ApiKey.select(ApiKey.revoked).where(ApiKey.id == key_id).scalar()
+    return revoked is not None and not revoked
+
+
 async def authenticate_key(request: Request, key: str) -> Caller:
     """The caller a plaintext key belongs to, or a 401 naming the problem."""
     from appliance.store.apikeys import verify_api_key
@@ -63,7 +72,12 @@ async def authenticate_key(request: Request, key: str) -> Caller:
     cache: KeyCache = appliance.key_cache
     digest = hashlib.sha256(key.encode()).hexdigest()
     caller = cache.get(digest)
-    if caller is None:
+    if caller is not None:
+        key_id = caller.key_id
+        if not await appliance.store.read(lambda: _still_valid(key_id)):
+            cache.forget_key(key_id)
+            raise ApiError(401, "unauthorized", "the API key has been revoked")
+    else:
         record = await appliance.store.read(lambda: verify_api_key(key))
         if record is None:
             raise ApiError(401, "unauthorized", "the API key is not valid (unknown or revoked)")
