@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from appliance.config import ModemsConfig
-from appliance.modem.contract import InboundHandler
+from appliance.modem.contract import InboundHandler, ModemIdentity
 from appliance.modem.profile import ModemProfile, match_profile
 from appliance.pool.ports import FoundPort, StaticPortWatcher
 from appliance.pool.probe import find_at_port
@@ -26,6 +27,7 @@ from appliance.pool.udev import UdevDiscovery
 log = logging.getLogger(__name__)
 
 GROUP_SETTLE_SECONDS = 1.0  # a stick's ttys appear within a few hundred ms of each other
+DEPARTED_KEPT = 64  # vanished modems still shown as gone (bounded: a flapping hub)
 
 
 class PoolListener(Protocol):
@@ -38,13 +40,18 @@ class PoolListener(Protocol):
 
 @dataclass
 class ModemHistory:
-    """What the pool remembers of a modem across plugs (keyed by IMEI)."""
+    """What the pool remembers of a modem across plugs (keyed by IMEI, never by tty name)."""
 
     imei: str
     first_seen: float = field(default_factory=time.time)
+    last_seen: float = field(default_factory=time.time)
     plugs: int = 0
     ports: list[str] = field(default_factory=list)
     iccids: list[str] = field(default_factory=list)
+    recoveries: int = 0
+    """Hang recoveries over every plug before the current one (the live count is on the
+    supervisor's status)."""
+    profile: str = ""
 
 
 class ModemPool:
@@ -61,12 +68,17 @@ class ModemPool:
             command_timeout=config.command_timeout, send_timeout=config.send_timeout,
             traffic_lines=traffic_lines)
         self.supervisors: dict[str, ModemSupervisor] = {}
+        # Unplugged modems, by IMEI (or port when never identified), shown as gone until
+        # they come back: the technician sees which stick fell out, and since when.
+        self.departed: dict[str, ModemSupervisor] = {}
         self.history: dict[str, ModemHistory] = {}
         self.listeners: list[PoolListener] = []
         self.ignored: dict[str, str] = {}  # path -> why it is not supervised
-        self._was_ready: set[str] = set()
+        self._was_ready: weakref.WeakSet[ModemSupervisor] = weakref.WeakSet()
+        self._remembered: weakref.WeakSet[ModemSupervisor] = weakref.WeakSet()
         self._groups: dict[str, list[FoundPort]] = {}
         self._group_tasks: dict[str, asyncio.Task] = {}
+        self._stopping: set[asyncio.Task] = set()  # held so the loop cannot drop them
         self.static = StaticPortWatcher(config.ports, on_added=self._port_added,
                                         on_removed=self._port_removed)
         self.udev = UdevDiscovery(on_added=self._port_added, on_removed=self._port_removed)
@@ -83,6 +95,8 @@ class ModemPool:
         await self.udev.stop()
         for task in self._group_tasks.values():
             task.cancel()
+        await asyncio.gather(*self._group_tasks.values(), *self._stopping,
+                             return_exceptions=True)
         await asyncio.gather(*(s.stop("appliance stopping") for s in self.supervisors.values()),
                              return_exceptions=True)
         self.supervisors.clear()
@@ -92,7 +106,8 @@ class ModemPool:
         return [s for s in self.supervisors.values() if s.ready]
 
     def all(self) -> list[ModemSupervisor]:
-        return list(self.supervisors.values())
+        """Every modem present, then the unplugged ones (state gone) not back yet."""
+        return [*self.supervisors.values(), *self.departed.values()]
 
     def find_by_iccid(self, iccid: str) -> ModemSupervisor | None:
         for sup in self.supervisors.values():
@@ -103,6 +118,18 @@ class ModemPool:
     # -- ports ---------------------------------------------------------------------------
     def _profile_for(self, port: FoundPort) -> ModemProfile:
         return match_profile(self.profiles, usb_id=port.usb_id, interface=port.interface)
+
+    def _profile_chooser(self, port: FoundPort) -> Callable[[ModemIdentity], ModemProfile]:
+        """After bring-up: the profile by the modem's own words as well as the port's USB id
+        (which decides alone when exactly one profile claims it)."""
+
+        def choose(identity: ModemIdentity) -> ModemProfile:
+            text = " ".join(filter(None, (identity.manufacturer, identity.model,
+                                          identity.revision)))
+            return match_profile(self.profiles, usb_id=port.usb_id, interface=port.interface,
+                                 identity_text=text)
+
+        return choose
 
     def _port_added(self, port: FoundPort) -> None:
         if port.path in self.supervisors:
@@ -148,7 +175,8 @@ class ModemPool:
 
     def _supervise(self, port: FoundPort, profile: ModemProfile) -> None:
         sup = ModemSupervisor(port, profile, self.settings, on_inbound=self.on_inbound,
-                              on_change=self._on_change)
+                              on_change=self._on_change,
+                              choose_profile=self._profile_chooser(port))
         self.supervisors[port.path] = sup
         log.info("modem port %s found (%s, profile %s)", port.path, port.source, profile.name)
         sup.start()
@@ -158,30 +186,50 @@ class ModemPool:
         sup = self.supervisors.pop(port.path, None)
         if sup is not None:
             log.info("modem port %s removed", port.path)
-            asyncio.get_running_loop().create_task(sup.stop("unplugged"))
+            self._depart(sup)
+            task = asyncio.get_running_loop().create_task(sup.stop("unplugged"))
+            self._stopping.add(task)
+            task.add_done_callback(self._stopping.discard)
+
+    def _depart(self, sup: ModemSupervisor) -> None:
+        imei = sup.status.identity.imei
+        self.departed.pop(imei or sup.port.path, None)
+        self.departed[imei or sup.port.path] = sup
+        while len(self.departed) > DEPARTED_KEPT:
+            del self.departed[next(iter(self.departed))]
+        entry = self.history.get(imei) if imei else None
+        if entry is not None:
+            entry.recoveries += sup.status.recoveries
+            entry.last_seen = time.time()
 
     # -- events --------------------------------------------------------------------------
     def _on_change(self, sup: ModemSupervisor) -> None:
-        key = sup.port.path
-        if sup.status.state is PoolState.ready and key not in self._was_ready:
-            self._was_ready.add(key)
+        if sup.status.identity.imei and sup.status.state is not PoolState.gone:
             self._remember(sup)
+        if sup.status.state is PoolState.ready and sup not in self._was_ready:
+            self._was_ready.add(sup)
+            if self.on_identified is not None:
+                self.on_identified(sup)
             for listener in self.listeners:
                 listener.modem_ready(sup)
-        elif sup.status.state is not PoolState.ready and key in self._was_ready:
-            self._was_ready.discard(key)
+        elif sup.status.state is not PoolState.ready and sup in self._was_ready:
+            self._was_ready.discard(sup)
             for listener in self.listeners:
                 listener.modem_lost(sup, sup.status.reason or sup.status.state.value)
 
     def _remember(self, sup: ModemSupervisor) -> None:
+        """Record the modem under its IMEI: one plug per supervisor, every port and SIM seen."""
         identity = sup.status.identity
-        if not identity.imei:
-            return
         entry = self.history.setdefault(identity.imei, ModemHistory(imei=identity.imei))
-        entry.plugs += 1
+        entry.last_seen = time.time()
+        entry.profile = sup.status.profile
+        if sup not in self._remembered:
+            self._remembered.add(sup)
+            entry.plugs += 1
+            # Back on whatever port: no longer shown as gone.
+            self.departed.pop(identity.imei, None)
+            self.departed.pop(sup.port.path, None)
         if sup.port.path not in entry.ports:
             entry.ports.append(sup.port.path)
         if identity.sim.iccid and identity.sim.iccid not in entry.iccids:
             entry.iccids.append(identity.sim.iccid)
-        if self.on_identified is not None:
-            self.on_identified(sup)

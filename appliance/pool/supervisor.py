@@ -13,6 +13,7 @@ bounded backoff between rounds. A failure is logged once, its recovery once.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import logging
 import os
@@ -51,8 +52,13 @@ _FROM_MODEM_STATE = {
 }
 
 
+# A modem in these states is re-probed at each poll instead of polled.
+_WAITING_FOR_SIM = frozenset({ModemState.NO_SIM, ModemState.PIN_NEEDED, ModemState.SIM_BLOCKED})
+
+
 class ModemHung(AtTimeout):
-    """The modem stopped answering (the driver's `hung`: no answer within hang_timeout)."""
+    """The modem stopped answering: a health poll got no answer at all, no answer came for
+    longer than the profile's hang_timeout, or bring-up found nothing answering AT."""
 
 
 @dataclass
@@ -62,8 +68,12 @@ class SupervisorSettings:
     poll_interval: float = 30.0
     command_timeout: float = 5.0
     send_timeout: float = 60.0
-    hang_polls: int = 1  # unanswered polls before recovery starts
-    reset_wait: float = 20.0  # how long a reset modem may take to answer again
+    hang_polls: int = 1
+    """Health polls in a row that get no answer at all before recovery starts."""
+    hang_timeout: float | None = None
+    """Seconds without any answer that count as a hang; None: the profile's hang_timeout."""
+    reset_wait: float | None = None
+    """Seconds a reset modem may take to answer again; None: the profile's reset_wait."""
     backoff_first: float = 1.0
     backoff_cap: float = 60.0
     traffic_lines: int = 500
@@ -87,18 +97,30 @@ class ModemStatus:
     usb_id: str | None = None
 
 
+# The pool answers "which profile fits what this modem says about itself" (ATI/+CGMI/+CGMM);
+# the supervisor asks once per plug, after the first bring-up.
+ProfileChooser = Callable[[ModemIdentity], ModemProfile]
+
+# Hangs in a row (without an answered health poll between them) before the modem is reset
+# at once instead of first trying a reopen, and before each round rests with backoff.
+RESET_AFTER_STRIKES = 2
+REST_AFTER_STRIKES = 3
+
+
 class ModemSupervisor:
     """Keeps one modem on one port alive for as long as the port exists."""
 
     def __init__(self, port: FoundPort, profile: ModemProfile, settings: SupervisorSettings, *,
                  on_inbound: InboundHandler | None = None,
                  on_change: Callable[[ModemSupervisor], Awaitable[None] | None] | None = None,
-                 open_modem: Callable[..., Awaitable[Modem]] | None = None):
+                 open_modem: Callable[..., Awaitable[Modem]] | None = None,
+                 choose_profile: ProfileChooser | None = None):
         self.port = port
         self.profile = profile
         self.settings = settings
         self.on_inbound = on_inbound
         self.on_change = on_change
+        self.choose_profile = choose_profile
         self._open_modem = open_modem or Modem.open
         self.status = ModemStatus(port=port.path, profile=profile.name, usb_id=port.usb_id)
         self.traffic = TrafficLog(maxlen=settings.traffic_lines)
@@ -107,6 +129,9 @@ class ModemSupervisor:
         self._task: asyncio.Task | None = None
         self._stopping = False
         self._wake = asyncio.Event()
+        self._profile_checked = choose_profile is None
+        self._strikes = 0  # hangs since the last answered health poll
+        self._backoff = Backoff(settings.backoff_first, settings.backoff_cap)
 
     # -- state ---------------------------------------------------------------------------
     def _set_state(self, state: PoolState, reason: str = "") -> None:
@@ -131,6 +156,12 @@ class ModemSupervisor:
         self.status.bars = getattr(signal, "bars", 0) or 0
         registration = getattr(modem, "registration", None)
         self.status.registration = getattr(registration, "name", "unknown").lower()
+
+    def _show_modem_state(self, modem_state: ModemState) -> None:
+        assert self.modem is not None
+        self._copy_modem_view()
+        self._set_state(_FROM_MODEM_STATE.get(modem_state, PoolState.probing),
+                        self.modem.state_reason or "")
 
     @property
     def ready(self) -> bool:
@@ -172,60 +203,128 @@ class ModemSupervisor:
         except TimeoutError:
             pass
 
-    async def _bring_up(self) -> bool:
-        """Open and initialise; True when the modem answers (whatever its SIM says)."""
-        self._set_state(PoolState.probing, "opening port")
+    def _effective_profile(self) -> ModemProfile:
+        """The profile, with the settings' hang and reset bounds where they are set."""
+        s = self.settings
+        changes: dict[str, float] = {}
+        if s.hang_timeout is not None:
+            changes["hang_timeout"] = s.hang_timeout
+        if s.reset_wait is not None:
+            changes["reset_wait"] = s.reset_wait
+        return dataclasses.replace(self.profile, **changes) if changes else self.profile
+
+    async def _open(self) -> Modem:
         s = self.settings
         self.modem = await self._open_modem(
-            self.port.path, self.profile, baudrate=s.baudrate, pin=s.pin,
+            self.port.path, self._effective_profile(), baudrate=s.baudrate, pin=s.pin,
             on_inbound=self.on_inbound, traffic=self.traffic,
             command_timeout=s.command_timeout, send_timeout=s.send_timeout)
-        modem_state = await self.modem.initialize()
+        return self.modem
+
+    async def _bring_up(self) -> None:
+        """Open and initialise; returns when the modem answers (whatever its SIM says).
+        Raises ChannelClosed when the port is gone, ModemHung when nothing answers AT."""
+        self._set_state(PoolState.probing, "opening port")
+        modem = await self._open()
+        modem_state = await modem.initialize()
         if modem_state is ModemState.GONE:
-            raise ChannelClosed(self.modem.state_reason or "port closed during bring-up")
-        if modem_state is ModemState.PROBING:  # it never answered AT
-            raise ModemHung("AT", payload_written=False)
-        self._copy_modem_view()
-        self._set_state(_FROM_MODEM_STATE.get(modem_state, PoolState.probing),
-                        self.modem.state_reason or "")
+            if modem.channel.closed:
+                raise ChannelClosed(modem.state_reason or "port closed during bring-up")
+            # Open but silent (or an init step the driver needs failed): a hang, which a
+            # reset may cure; a plain reopen after backoff would never send the reset.
+            raise ModemHung(f"bring-up: {modem.state_reason}", payload_written=False)
+        if await self._adopt_better_profile():
+            return await self._bring_up()
+        self._show_modem_state(modem_state)
         if self.status.state is PoolState.ready:
-            try:
-                await self.modem.read_stored()
-            except AtError as exc:  # stored messages are read again at the next bring-up
-                log.warning("%s: reading stored messages failed: %s", self.port.path, exc)
+            await self._read_stored()
+
+    async def _adopt_better_profile(self) -> bool:
+        """Once per plug: match the profile again by what the modem says about itself (a
+        static port has no USB id; several sticks share one). True when it changed and the
+        modem must be brought up again with the new profile's init, URCs and ICCID commands."""
+        if self._profile_checked or self.modem is None or self.choose_profile is None:
+            return False
+        self._profile_checked = True
+        better = self.choose_profile(self.modem.identity)
+        if better.name == self.profile.name:
+            return False
+        log.info("%s: %s %s is %s, not %s; reopening with that profile", self.port.path,
+                 self.modem.identity.manufacturer, self.modem.identity.model, better.name,
+                 self.profile.name)
+        self.profile = better
+        self.status.profile = better.name
+        await self._close_modem()
         return True
+
+    async def _read_stored(self) -> None:
+        if self.modem is None:
+            return
+        try:
+            await self.modem.read_stored()
+        except AtError as exc:  # stored messages are read again at the next bring-up
+            log.warning("%s: reading stored messages failed: %s", self.port.path, exc)
 
     async def _poll_until_trouble(self) -> None:
         """Poll health until the modem stops answering (raises) or we are stopped."""
+        unanswered = 0
         while not self._stopping:
             await self._sleep(self.settings.poll_interval)
             modem = self.modem
             if self._stopping or modem is None:
                 return
-            state = await modem.refresh_status()
+            answered_before = modem.last_answer
+            if modem.state in _WAITING_FOR_SIM:
+                # The driver's health poll does not look at the SIM again once it is missing
+                # or locked; a full re-probe notices a SIM inserted or unlocked since (the
+                # driver never resends a refused PIN, so this cannot burn PIN tries).
+                state = await modem.initialize()
+                if state is ModemState.GONE and not modem.channel.closed:
+                    raise ModemHung(f"re-probe: {modem.state_reason}", payload_written=False)
+            else:
+                state = await modem.refresh_status()
             if state is ModemState.GONE or modem.channel.closed:
                 raise ChannelClosed(modem.state_reason or "port closed")
-            if modem.hung:
-                raise ModemHung("AT+CSQ", payload_written=False)
-            self._copy_modem_view()
-            self._set_state(_FROM_MODEM_STATE.get(state, self.status.state),
-                            modem.state_reason or "")
+            # refresh_status() stops at the first timeout and reports it only in the log:
+            # a poll that moved no answer time got no answer at all.
+            if modem.last_answer == answered_before:
+                unanswered += 1
+            else:
+                unanswered = 0
+                self._healthy()
+            if modem.hung or unanswered >= self.settings.hang_polls:
+                raise ModemHung("health poll (AT+CSQ)", payload_written=False)
+            was_ready = self.status.state is PoolState.ready
+            self._show_modem_state(state)
+            if self.status.state is PoolState.ready and not was_ready:
+                await self._read_stored()  # a SIM just inserted may hold messages
+
+    def _healthy(self) -> None:
+        """A health poll was answered: the last recovery held."""
+        self._strikes = 0
+        self._backoff.reset()
+        self.notice.recovered()
 
     async def _recover_hang(self) -> bool:
-        """Reopen the port, then reset the modem; True when it answers again."""
-        self._set_state(PoolState.resting, "not answering: reopening the port")
+        """Reopen the port (closing a tty clears many USB-serial stalls), then reset the
+        modem; True when it answers again. A modem that hung again since the last recovery
+        without answering one poll is reset at once: the reopen did not hold."""
         await self._close_modem()
-        try:
-            await self._bring_up()
-            return True
-        except AtError as exc:  # ChannelClosed and ModemHung included
-            if not self._port_exists():
-                raise ChannelClosed("port vanished") from None
-            log.info("%s: reopening did not help (%s); resetting the modem", self.port.path, exc)
+        if self._strikes < RESET_AFTER_STRIKES:
+            self._set_state(PoolState.resting, "not answering: reopening the port")
+            try:
+                await self._bring_up()
+                return True
+            except AtError as exc:  # ChannelClosed and ModemHung included
+                if not self._port_exists():
+                    raise ChannelClosed("port vanished") from None
+                log.info("%s: reopening did not help (%s); resetting the modem",
+                         self.port.path, exc)
+        self._set_state(PoolState.resting, "not answering: resetting the modem")
         modem = self.modem
         if modem is None or modem.channel.closed:
-            return False
-        self._set_state(PoolState.resting, "not answering: resetting the modem")
+            await self._close_modem()
+            modem = await self._open()
         # The driver sends the profile's reset command and re-initialises once it answers.
         state = await modem.reset()
         if state in (ModemState.GONE, ModemState.PROBING) or modem.channel.closed:
@@ -233,46 +332,26 @@ class ModemSupervisor:
                 raise ChannelClosed("port vanished during reset")
             await self._close_modem()
             return False
-        self._copy_modem_view()
-        self._set_state(_FROM_MODEM_STATE.get(state, PoolState.probing), modem.state_reason or "")
+        self._show_modem_state(state)
         if self.status.state is PoolState.ready:
-            try:
-                await modem.read_stored()
-            except AtError:
-                pass
+            await self._read_stored()
         return True
 
     async def _run(self) -> None:
-        backoff = Backoff(self.settings.backoff_first, self.settings.backoff_cap)
         while not self._stopping:
             try:
                 if self.modem is None:
                     await self._bring_up()
-                self.notice.recovered()
-                backoff.reset()
                 await self._poll_until_trouble()
             except asyncio.CancelledError:
                 raise
-            except AtTimeout as exc:
-                self.notice.failed(f"not answering ({exc})")
-                try:
-                    if await self._recover_hang():
-                        self.status.recoveries += 1
-                        self.notice.recovered()
-                        backoff.reset()
-                        continue
-                except ChannelClosed as closed:
-                    await self._on_closed(str(closed))
-                    if self._stopping:
-                        return
-                self._set_state(PoolState.resting, "not answering after reset; backing off")
-                await self._close_modem()
-                await self._sleep(backoff.next_delay())
+            except AtTimeout as exc:  # ModemHung included
+                await self._on_hang(exc)
             except ChannelClosed as exc:
                 await self._on_closed(str(exc))
                 if self._stopping:
                     return
-                await self._sleep(backoff.next_delay())
+                await self._sleep(self._backoff.next_delay())
             except (AtError, OSError) as exc:
                 self.notice.failed(str(exc))
                 await self._close_modem()
@@ -280,12 +359,36 @@ class ModemSupervisor:
                     await self._on_closed("port vanished")
                     return
                 self._set_state(PoolState.resting, f"{exc}; retrying")
-                await self._sleep(backoff.next_delay())
+                await self._sleep(self._backoff.next_delay())
             except Exception as exc:  # a bug must not kill supervision silently
                 log.exception("%s: supervisor error", self.port.path)
                 await self._close_modem()
                 self._set_state(PoolState.resting, f"internal error: {exc}")
-                await self._sleep(backoff.next_delay())
+                await self._sleep(self._backoff.next_delay())
+
+    async def _on_hang(self, exc: AtTimeout) -> None:
+        self.notice.failed(f"not answering ({exc})")
+        self._strikes += 1
+        if self._strikes >= REST_AFTER_STRIKES:
+            # Recovering over and over without one answered poll: rest first (bounded).
+            await self._close_modem()
+            self._set_state(PoolState.resting, "keeps hanging; backing off")
+            await self._sleep(self._backoff.next_delay())
+            if self._stopping:
+                return
+        try:
+            recovered = await self._recover_hang()
+        except ChannelClosed as closed:
+            await self._on_closed(str(closed))
+            if not self._stopping:
+                await self._sleep(self._backoff.next_delay())
+            return
+        if recovered:
+            self.status.recoveries += 1
+            return
+        self._set_state(PoolState.resting, "not answering after reset; backing off")
+        await self._close_modem()
+        await self._sleep(self._backoff.next_delay())
 
     async def _on_closed(self, reason: str) -> None:
         await self._close_modem()
