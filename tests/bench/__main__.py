@@ -5,7 +5,8 @@ them by short name (`at` → bench_at, `saturation` → bench_saturation), and h
 `main(argv)` or a plain `main()`. Must not know: what any benchmark measures.
 
 Arguments that start with "-" (and everything after a bare "--") are handed to each selected
-module whose `main` takes an argv, e.g. `python -m tests.bench at driver --quick`. A benchmark
+module whose `main` takes an argv, e.g. `python -m tests.bench at driver --quick`; a `main()`
+without parameters runs with its defaults (sys.argv holding just its name). A benchmark
 that fails is reported and the others still run; the exit status is 1 if any failed.
 """
 
@@ -84,7 +85,14 @@ def main(argv: list[str] | None = None) -> int:
             if takes_argv(bench_main):
                 result = bench_main(list(options))
             else:
-                result = bench_main()
+                # A main() that parses sys.argv itself must not see the runner's arguments.
+                if options:
+                    print(f"(options not passed: {PREFIX}{name}.main takes no argv)")
+                saved, sys.argv = sys.argv, [f"{PREFIX}{name}"]
+                try:
+                    result = bench_main()
+                finally:
+                    sys.argv = saved
             if isinstance(result, int) and result != 0:
                 failed.append(name)
         except SystemExit as exc:  # argparse in a bench main

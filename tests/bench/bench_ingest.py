@@ -1,0 +1,110 @@
+"""Benchmark: ingestion — messages accepted per second through POST /api/v1/messages.
+
+Set-up as bench_saturation (appliance and 16 simulated modems as separate processes, caps
+lifted), so the modems drain while the client submits. An httpx.AsyncClient keeps several
+requests in flight on loopback, in two modes:
+- one recipient per request (`--concurrency`, default 16 in flight);
+- batches of 1,000 recipients per request (`--batch-concurrency`, default 4 in flight).
+Prints accepted messages/s, p50/p99 request latency and the appliance's CPU per 1,000
+accepted. The client shares the machine's 2 cores with the appliance and the simulator.
+Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.bench.bench_saturation import (
+    SHORT_TEXT,
+    Rig,
+    Sampler,
+    percentile,
+    post_batches,
+    recipient,
+)
+
+
+def measure(rig: Rig, sampler: Sampler, batches: list[tuple[list[str], str]],
+            concurrency: int) -> dict[str, Any]:
+    cpu0 = sampler.cpu()
+    t0 = time.perf_counter()
+    accepted, latencies, _first = asyncio.run(post_batches(rig, batches,
+                                                           concurrency=concurrency))
+    elapsed = time.perf_counter() - t0
+    cpu = sampler.cpu() - cpu0
+    return {"messages": len(accepted), "requests": len(batches), "elapsed": elapsed,
+            "rate": len(accepted) / elapsed, "p50": percentile(latencies, 0.5),
+            "p99": percentile(latencies, 0.99), "cpu_per_1000": cpu / len(accepted) * 1000,
+            "concurrency": concurrency}
+
+
+def run(modems: int, latency: float, singles: int, batches: int, batch_size: int,
+        concurrency: int, batch_concurrency: int, keep: bool) -> dict[str, Any]:
+    folder = Path(tempfile.mkdtemp(prefix="cardgate-bench-ingest-"))
+    rig = Rig(folder, modems=modems, latency=latency)
+    try:
+        rig.setup()
+        sampler = Sampler(rig.app.pid).start()  # type: ignore[union-attr]
+        # Warm-up: connections, key cache, first inserts.
+        asyncio.run(post_batches(rig, [([recipient(10**7 + i)], "warm up") for i in range(20)]))
+        one = measure(rig, sampler, [([recipient(n)], SHORT_TEXT.format(n=n))
+                                     for n in range(singles)], concurrency)
+        base = singles + 1
+        big = measure(rig, sampler, [
+            ([recipient(base + b * batch_size + i) for i in range(batch_size)],
+             SHORT_TEXT.format(n=b)) for b in range(batches)], batch_concurrency)
+        sent_meanwhile = rig.record_count()
+        sampler.stop()
+        peak = sampler.peak_rss
+    finally:
+        rig.teardown()
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)
+    return {"modems": modems, "latency": latency, "single": one, "batch": big,
+            "batch_size": batch_size, "parts_sent_meanwhile": sent_meanwhile,
+            "peak_rss": peak, "folder": folder if keep else None}
+
+
+def report(r: dict[str, Any]) -> None:
+    print(f"Ingestion via POST /api/v1/messages on loopback while {r['modems']} simulated "
+          f"modems drain (latency {r['latency']} s)")
+    for label, m in (("1 recipient/request", r["single"]),
+                     (f"{r['batch_size']} recipients/request", r["batch"])):
+        print(f"  {label:25}: {m['rate']:8,.0f} msgs/s  ({m['messages']} msgs in "
+              f"{m['requests']} requests, {m['concurrency']} in flight, {m['elapsed']:.1f} s); "
+              f"latency p50 {m['p50'] * 1e3:.1f} ms p99 {m['p99'] * 1e3:.1f} ms; appliance "
+              f"{m['cpu_per_1000']:.2f} CPU s/1,000")
+    print(f"  parts sent by the modems meanwhile: {r['parts_sent_meanwhile']}; appliance peak "
+          f"RSS {r['peak_rss'] / 2**20:.1f} MB")
+    if r.get("folder"):
+        print(f"  kept: {r['folder']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench_ingest", description=__doc__)
+    parser.add_argument("--modems", type=int, default=16)
+    parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--singles", type=int, default=3000, help="one-recipient requests")
+    parser.add_argument("--batches", type=int, default=20, help="batch requests")
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--batch-concurrency", type=int, default=4)
+    parser.add_argument("--keep", action="store_true", help="keep the data folder")
+    parser.add_argument("--quick", action="store_true", help="tiny run (smoke test)")
+    args = parser.parse_args(argv or [])
+    if args.quick:
+        args.modems, args.latency, args.singles, args.batches, args.batch_size = 2, 0.05, 20, 2, 10
+    report(run(args.modems, args.latency, args.singles, args.batches, args.batch_size,
+               args.concurrency, args.batch_concurrency, args.keep))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
