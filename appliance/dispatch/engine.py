@@ -22,7 +22,7 @@ from typing import Any
 from appliance.config import DispatchConfig
 from appliance.dispatch import health as health_rules
 from appliance.dispatch import rates
-from appliance.dispatch.balancer import Pending, assign_batch
+from appliance.dispatch.balancer import STICKY_MIN_HEALTH, Pending, assign_batch
 from appliance.dispatch.pending import PendingIndex, Waiting
 from appliance.dispatch.phone import network_of, network_of_sim
 from appliance.dispatch.sender import MessageSender
@@ -36,14 +36,23 @@ from appliance.modem.contract import (
 )
 from appliance.store import messages as outbox
 from appliance.store import sims as sim_store
-from appliance.store.models import Message
+from appliance.store.models import Message, Part
+from appliance.store.states import InvalidTransition, MessageState, PartState
 from appliance.store.writer import Store
 
 log = logging.getLogger(__name__)
+M = MessageState
+P = PartState
 
 EventListener = Callable[[int, str, "str | None"], None]
 IDLE_TICK = 0.5  # seconds: the scheduler looks again at least this often
 EXPIRY_TICK = 30.0
+
+
+def _balancer_id(message_id: int) -> str:
+    """The id handed to the balancer: zero-padded, because it breaks FIFO ties between messages
+    accepted in the same instant by comparing ids as strings ("10" would go before "9")."""
+    return f"{message_id:012d}"
 
 
 class SupervisedSender:
@@ -60,6 +69,12 @@ class SupervisedSender:
 
 
 class Dispatcher:
+    """The outbox drained over the SIM pool (a pool listener and the drivers' inbound handler).
+
+    `clock` and `rng` are injectable so tests can move time (caps windows, send_at, expiry)
+    and make balancing choices repeatable.
+    """
+
     def __init__(self, config: DispatchConfig, store: Store, *,
                  clock: Callable[[], datetime] | None = None,
                  rng: random.Random | None = None):
@@ -67,7 +82,7 @@ class Dispatcher:
         self.store = store
         self.tz = zoneinfo.ZoneInfo(config.timezone)
         self.limits = rates.RateLimits.from_config(config)
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.rng = rng or random.Random()
         self.slots: dict[str, SimSlot] = {}
         self.pending = PendingIndex()
@@ -75,6 +90,8 @@ class Dispatcher:
         self.recent_share: Counter = Counter()
         self.listeners: list[EventListener] = []
         self.sender = MessageSender(self)
+        self.idle_tick = IDLE_TICK
+        self.expiry_tick = EXPIRY_TICK
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
         self._loop_task: asyncio.Task | None = None
@@ -83,7 +100,7 @@ class Dispatcher:
         self.recovered: dict[str, int] = {}
 
     def now(self) -> datetime:
-        return self._clock()
+        return self.clock()
 
     # -- life ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -96,22 +113,41 @@ class Dispatcher:
         self.sticky = await self.store.read(lambda: sim_store.last_sims_by_recipient(since))
         await self.reload_waiting(None)
         self.running = True
-        self._loop_task = asyncio.get_running_loop().create_task(self._schedule_loop(),
-                                                                 name="dispatch")
-        self._expiry_task = asyncio.get_running_loop().create_task(self._expiry_loop(),
-                                                                   name="expiry")
+        loop = asyncio.get_running_loop()
+        self._loop_task = loop.create_task(self._schedule_loop(), name="dispatch")
+        self._expiry_task = loop.create_task(self._expiry_loop(), name="expiry")
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop claiming; let each SIM finish the message it is sending (up to `grace`
+        seconds: cancelling a +CMGS in flight would make its part ambiguous), hand the claimed
+        but unstarted messages back to the queue, and wait for background writes."""
         self.running = False
-        for task in [self._loop_task, self._expiry_task,
-                     *(s.task for s in self.slots.values())]:
+        for task in (self._loop_task, self._expiry_task):
             if task is not None:
                 task.cancel()
-        await asyncio.gather(*(t for t in [self._loop_task, self._expiry_task,
-                                           *(s.task for s in self.slots.values())] if t),
+        await asyncio.gather(*(t for t in (self._loop_task, self._expiry_task) if t),
                              return_exceptions=True)
+        held: list[int] = []
+        for slot in self.slots.values():
+            held += slot.queue.take_all()
+        try:
+            async with asyncio.timeout(grace):
+                while any(s.busy for s in self.slots.values()):
+                    await asyncio.sleep(0.02)
+        except TimeoutError:
+            log.warning("stopping with a send still in flight; its part will be ambiguous")
+        slot_tasks = [s.task for s in self.slots.values() if s.task is not None]
+        for task in slot_tasks:
+            task.cancel()
+        await asyncio.gather(*slot_tasks, return_exceptions=True)
         if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if held:
+            resend = self.config.ambiguous == "resend"
+            await self.store.write(lambda: [
+                outbox.requeue_message(mid, "the appliance stopped before sending it",
+                                       resend_ambiguous=resend)
+                for mid in held if Message.get_by_id(mid).state == M.SENDING.value])
 
     def wake(self) -> None:
         self._wake.set()
@@ -123,17 +159,22 @@ class Dispatcher:
             except Exception:  # a subscriber's bug must not stop sending
                 log.exception("message event listener failed")
 
-    def spawn_write(self, fn: Callable[[], Any]) -> None:
-        """A write whose result nobody waits for (the writer keeps its order)."""
-        task = asyncio.get_running_loop().create_task(self.store.write(fn))
+    def spawn(self, coro: Any, name: str | None = None) -> asyncio.Task:
+        """A background task the dispatcher waits for at stop (a SIM's release, a write)."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
 
         def done(t: asyncio.Task) -> None:
             self._tasks.discard(t)
             if not t.cancelled() and t.exception() is not None:
-                log.error("background write failed: %s", t.exception())
+                log.error("background task %s failed: %r", t.get_name(), t.exception())
 
         task.add_done_callback(done)
+        return task
+
+    def spawn_write(self, fn: Callable[[], Any]) -> None:
+        """A write whose result nobody waits for (the writer keeps its order)."""
+        self.spawn(self.store.write(fn), name="write")
 
     # -- intake ----------------------------------------------------------------------------
     async def submit(self, requests: list[outbox.NewMessage]) -> list[int]:
@@ -143,33 +184,63 @@ class Dispatcher:
         return ids
 
     async def cancel(self, message_id: int) -> None:
-        await self.store.write(lambda: outbox.cancel_message(message_id))
+        """Cancel a message none of whose parts has been handed to a modem.
+
+        Queued or held: cancelled at once. Claimed by a SIM but still waiting in its queue:
+        taken out of the queue and cancelled (sending -> queued -> cancelled, one commit).
+        Being sent, or sent: InvalidTransition (the API answers 409).
+        """
+        slot = next((s for s in self.slots.values() if message_id in s.queue), None)
+        if slot is not None:
+            slot.queue.remove(message_id)
+
+        def cancel() -> None:
+            msg = Message.get_or_none(Message.id == message_id)
+            if msg is not None and msg.state == M.SENDING.value and slot is not None:
+                # No part of it can be in flight: it never left the SIM's queue. A part that
+                # left on an earlier claim pins it, and then it must not be cut short.
+                if Part.select().where((Part.message == message_id) & Part.state.in_(
+                        [P.SENT.value, P.DELIVERED.value, P.AMBIGUOUS.value])).exists():
+                    raise InvalidTransition(msg.state, M.CANCELLED.value)
+                outbox.requeue_message(message_id, "cancelled before sending")
+            outbox.cancel_message(message_id)
+
+        try:
+            await self.store.write(cancel)
+        except Exception:
+            if slot is not None:  # it stays claimed: give it back to its SIM
+                slot.queue.put_nowait(message_id)
+            raise
         self.pending.discard(message_id)
-        self.emit(message_id, "cancelled")
+        self.emit(message_id, M.CANCELLED.value)
 
     async def reload_waiting(self, ids: list[int] | None, *,
                              not_before: datetime | None = None) -> None:
         """(Re)load queued messages into the index: all of them, or those `ids`."""
         def load() -> list[tuple]:
-            query = Message.select(Message.id, Message.recipient, Message.priority,
-                                   Message.campaign, Message.created_at, Message.send_at,
-                                   Message.expires_at, Message.sim, Message.parts_count,
-                                   Message.state).where(Message.state == "queued")
-            if ids is not None:
-                query = query.where(Message.id.in_(ids))
+            base = Message.select(Message.id, Message.recipient, Message.priority,
+                                  Message.campaign, Message.created_at, Message.send_at,
+                                  Message.expires_at, Message.sim, Message.parts_count,
+                                  Message.state).where(Message.state == M.QUEUED.value)
+            queries = [base] if ids is None else [
+                base.where(Message.id.in_(ids[i:i + 500])) for i in range(0, len(ids), 500)]
             return [(m.id, m.recipient, m.priority, m.campaign_id, m.created_at, m.send_at,
-                     m.expires_at, m.sim, m.parts_count) for m in query]
+                     m.expires_at, m.sim, m.parts_count) for q in queries for m in q]
 
         rows = await self.store.read(load)
         found = set()
+        now = self.now()
         for (mid, recipient, priority, campaign, created, send_at, expires, sim, parts) in rows:
             found.add(mid)
+            if any(mid in s.queue or s.current == mid for s in self.slots.values()):
+                continue  # claimed meanwhile (the read saw it before the claim committed)
             self.pending.add(Waiting(
-                pending=Pending(message_id=mid, recipient=recipient,
+                pending=Pending(message_id=_balancer_id(mid), recipient=recipient,
                                 network=network_of(recipient), parts=max(parts, 1),
                                 priority=priority, campaign_id=campaign, sticky_sim=None,
                                 created_at=created),
-                send_at=send_at, expires_at=expires, pinned_sim=sim, not_before=not_before))
+                send_at=send_at, expires_at=expires, pinned_sim=sim, not_before=not_before),
+                now)
         for mid in ids or []:
             if mid not in found:
                 self.pending.discard(mid)
@@ -190,17 +261,20 @@ class Dispatcher:
             log.warning("modem on %s is ready but its SIM has no ICCID; not used for sending",
                         supervisor.port.path)
             return
-        loop = asyncio.get_running_loop()
-        loop.create_task(self._attach(supervisor, sim.iccid,
-                                      network_of_sim(sim.operator_code, sim.operator)))
+        self.spawn(self._attach(supervisor, sim.iccid,
+                                network_of_sim(sim.operator_code, sim.operator)),
+                   name=f"attach:{sim.iccid}")
 
     async def _attach(self, supervisor: Any, iccid: str, network: str | None) -> None:
         slot = self.slots.get(iccid)
         if slot is None:
             counters = await self.store.read(lambda: sim_store.load_counters(iccid, self.tz))
             health = await self.store.read(lambda: sim_store.load_json_setting("health", iccid))
+            slot = self.slots.get(iccid)  # another attach may have won the race meanwhile
+        if slot is None:
             slot = SimSlot(iccid=iccid, network=network,
-                           counters=rates.SimCounters.from_dict(counters))
+                           counters=rates.SimCounters.from_dict(counters),
+                           next_send_at=self.now())
             if health:
                 slot.health = health_rules.from_dict(health)
             self.slots[iccid] = slot
@@ -208,7 +282,7 @@ class Dispatcher:
         slot.sender = SupervisedSender(supervisor)
         slot.port = supervisor.port.path
         slot.health = health_rules.after_registration_change(slot.health, True, self.now())
-        if slot.task is None or slot.task.done():
+        if self.running and (slot.task is None or slot.task.done()):
             slot.task = asyncio.get_running_loop().create_task(self._slot_loop(slot),
                                                                name=f"sim:{iccid}")
         log.info("SIM %s ready for sending on %s (%s)", iccid, slot.port, network or "?")
@@ -220,19 +294,15 @@ class Dispatcher:
         if slot is None or slot.port != supervisor.port.path:
             return
         slot.sender = None
-        asyncio.get_running_loop().create_task(self._release(slot, reason))
+        self.spawn(self._release(slot, reason), name=f"release:{iccid}")
 
     async def _release(self, slot: SimSlot, reason: str) -> None:
         """Hand a lost SIM's claimed work back once its current send has ended."""
         while slot.busy:
-            await asyncio.sleep(0.05)
-        held: list[int] = []
-        while not slot.queue.empty():
-            held.append(slot.queue.get_nowait())
+            await asyncio.sleep(0.02)
         if slot.attached:  # it came back meanwhile: keep its work
-            for mid in held:
-                slot.queue.put_nowait(mid)
             return
+        slot.queue.take_all()  # still `sending` in the database: released just below
         counts = await self.store.write(lambda: outbox.release_claims_for_sim(
             slot.iccid, f"SIM lost: {reason}",
             resend_ambiguous=self.config.ambiguous == "resend"))
@@ -255,40 +325,66 @@ class Dispatcher:
                 delay = await self._schedule_once()
             except Exception:
                 log.exception("scheduling round failed")
-                delay = IDLE_TICK
+                delay = self.idle_tick
             if delay > 0:
                 try:
                     await asyncio.wait_for(self._wake.wait(), delay)
                 except TimeoutError:
                     pass
 
+    def _sticky_wait(self, w: Waiting, views: dict[str, Any], now: datetime) -> str | None:
+        """The SIM a message should wait for: the one that last wrote to its recipient, when
+        that SIM is attached, healthy and has room but is busy right now."""
+        if not self.config.sticky_recipients:
+            return None
+        iccid = self.sticky.get(w.pending.recipient)
+        slot = self.slots.get(iccid) if iccid else None
+        if slot is None or not slot.attached or iccid in views:
+            return None
+        view = slot.view(self.limits, now, self.tz)
+        if not view.available or view.headroom < w.pending.parts:
+            return None
+        return iccid if view.health >= STICKY_MIN_HEALTH else None
+
     async def _schedule_once(self) -> float:
         now = self.now()
         slots = [s for s in self.slots.values() if self._eligible(s)]
         if not slots or not len(self.pending):
-            return IDLE_TICK
-        views = [s.view(self.limits, now, self.tz) for s in slots]
-        waiting = list(self.pending.heads(per_lane=max(8, 4 * len(slots)), now=now))
-        by_id = {w.message_id: w for w in waiting}
-        usable = {v.iccid for v in views if v.available and v.next_send_at <= now}
+            return self._idle_delay(now, [])
+        views = {v.iccid: v for v in (s.view(self.limits, now, self.tz) for s in slots)}
+        usable = {i for i, v in views.items() if v.available and v.next_send_at <= now}
         plan: list[tuple[int, str]] = []
-        # Messages with parts already sent must finish through their own SIM.
+        # Messages with parts already sent must finish through their own SIM, first.
+        for iccid in sorted(usable):
+            item = next(iter(self.pending.pinned_to(iccid, now)), None)
+            if item is not None:
+                plan.append((item.message_id, iccid))
+        taken = {s for _, s in plan}
+        expired: list[int] = []
         free = []
-        for w in waiting:
-            if w.pinned_sim is None:
+        for w in self.pending.heads(per_lane=max(8, 4 * len(slots)), now=now):
+            if w.expires_at is not None and w.expires_at <= now:
+                expired.append(w.message_id)
+            elif self._sticky_wait(w, views, now) is None:
                 free.append(dataclasses.replace(
                     w.pending, sticky_sim=self.sticky.get(w.pending.recipient)))
-            elif w.pinned_sim in usable and w.pinned_sim not in {s for _, s in plan}:
-                plan.append((w.message_id, w.pinned_sim))
-        taken = {s for _, s in plan}
-        plan += [(int(mid), iccid) for mid, iccid in assign_batch(
-            free, [v for v in views if v.iccid not in taken], now,
-            recent_share=self.recent_share, affinity=self.config.operator_affinity,
-            sticky=self.config.sticky_recipients, rng=self.rng, max_per_sim=1)]
+        if expired:
+            await self._expire(now)
+        sticky_of = {int(p.message_id): p.sticky_sim for p in free}
+        for mid, iccid in assign_batch(
+                free, [v for v in views.values() if v.iccid not in taken], now,
+                recent_share=self.recent_share, affinity=self.config.operator_affinity,
+                sticky=self.config.sticky_recipients, rng=self.rng, max_per_sim=1):
+            own = sticky_of.get(int(mid))
+            # Placed elsewhere only because its own SIM took another message this round (one
+            # per SIM per round): it waits for the next round instead of changing SIM.
+            if (self.config.sticky_recipients and own is not None and own != iccid
+                    and own in usable and views[own].headroom >= 1
+                    and views[own].health >= STICKY_MIN_HEALTH):
+                continue
+            plan.append((int(mid), iccid))
         if not plan:
-            later = [v.next_send_at for v in views if v.next_send_at > now]
-            soonest = min(later, default=now + timedelta(seconds=IDLE_TICK))
-            return max(0.01, min(IDLE_TICK, (soonest - now).total_seconds()))
+            return self._idle_delay(now, views.values())
         claimed = await self.store.write(lambda: [
             (iccid, [m.id for m in outbox.claim_messages(iccid, 1, now, candidate_ids=[mid])])
             for mid, iccid in plan])
@@ -296,16 +392,36 @@ class Dispatcher:
             item = self.pending.discard(mid)
             if not got:
                 continue  # cancelled or changed meanwhile: the index forgets it
-            w = by_id.get(mid) or item
-            if w is not None:
-                self.recent_share[w.pending.campaign_id] += w.pending.parts
+            if item is not None:
+                self._count_share(item.pending.campaign_id, item.pending.parts)
             self.slots[iccid].queue.put_nowait(mid)
         return 0.0
+
+    def _count_share(self, campaign: Any, parts: int) -> None:
+        # Fairness looks at recent service, not all history: halve every count now and then so
+        # a campaign that was busy an hour ago is not starved for it now.
+        self.recent_share[campaign] += parts
+        if sum(self.recent_share.values()) > 10_000:
+            for key in list(self.recent_share):
+                self.recent_share[key] //= 2
+
+    def _idle_delay(self, now: datetime, views: Any) -> float:
+        """How long the scheduler may sleep when it found nothing to do (a wake cuts it short:
+        new messages, a SIM attached or freed)."""
+        times = [v.next_send_at for v in views if v.next_send_at > now]
+        due = self.pending.next_due(now)
+        if due is not None:
+            times.append(due)
+        soonest = min(times, default=now + timedelta(seconds=self.idle_tick))
+        return max(0.01, min(self.idle_tick, (soonest - now).total_seconds()))
 
     async def _slot_loop(self, slot: SimSlot) -> None:
         while True:
             msg_id = await slot.queue.get()
+            # No await between taking it and marking it current: cancel() relies on a message
+            # being either in the queue or current.
             slot.busy = True
+            slot.current = msg_id
             try:
                 delay = (slot.next_send_at - self.now()).total_seconds()
                 if delay > 0:
@@ -317,18 +433,21 @@ class Dispatcher:
                 log.exception("sending message %s via %s failed unexpectedly", msg_id, slot.iccid)
             finally:
                 slot.busy = False
+                slot.current = None
                 slot.plan_next_send(self.limits, self.now(), self.tz, self.rng)
                 self.wake()
 
+    async def _expire(self, now: datetime) -> None:
+        expired = await self.store.write(lambda: outbox.expire_due(now))
+        for mid in expired:
+            self.pending.discard(mid)
+            self.emit(mid, M.EXPIRED.value)
+
     async def _expiry_loop(self) -> None:
         while self.running:
-            await asyncio.sleep(EXPIRY_TICK)
+            await asyncio.sleep(self.expiry_tick)
             try:
-                now = self.now()
-                expired = await self.store.write(lambda n=now: outbox.expire_due(n))
-                for mid in expired:
-                    self.pending.discard(mid)
-                    self.emit(mid, "expired")
+                await self._expire(self.now())
             except Exception:
                 log.exception("expiry round failed")
 

@@ -16,8 +16,9 @@ The durable steps, in order, for each part:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from appliance.dispatch import health as health_rules
 from appliance.dispatch.cms_errors import ErrorClass, classify_send_error, describe_error
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 M = MessageState
 P = PartState
+T = TypeVar("T")
+
 
 class PreparedPart:
     __slots__ = ("id", "index", "pdu", "tpdu_length", "state")
@@ -75,6 +78,9 @@ class MessageSender:
             encoded = encode_submit(msg.recipient, msg.text,
                                     request_status_report=cfg.status_report, validity=validity)
             if len(encoded) > 1:
+                # The SIM's row holds its rotating reference; the pool writes it when the modem
+                # is identified, but that write must not be what a first long message waits on.
+                sim_store.ensure_sim(iccid)
                 ref = outbox.next_concat_ref(iccid)
                 encoded = encode_submit(msg.recipient, msg.text, reference=ref,
                                         request_status_report=cfg.status_report,
@@ -96,33 +102,52 @@ class MessageSender:
             return
         if prepared is None:
             return  # cancelled or settled meanwhile
+        # What a sent part leaves to record (its +CMGS reference, the SIM's counters) rides
+        # with the next write of this message, so the records commit in the order things
+        # happened, and the last part's `sent` commits together with the message's: a crash
+        # can never leave a message `sent` with a part still `sending`.
+        carry: list[Callable[[], object]] = []
+
+        def then(fn: Callable[[], T]) -> Callable[[], T]:
+            jobs = list(carry)
+            carry.clear()
+
+            def run() -> T:
+                for job in jobs:
+                    job()
+                return fn()
+            return run
+
         for part in prepared.parts:
             if part.state != P.PENDING.value:
                 continue
             sender = slot.sender
             if sender is None:
+                await d.store.write(then(lambda: None))
                 await self._requeue(slot, prepared, "the SIM's modem went away before sending")
                 return
-            await d.store.write(lambda pid=part.id: outbox.transition_part(pid, P.SENDING))
+            # Durable step 1: `sending` is on disk before a byte of the PDU goes to the modem.
+            await d.store.write(then(lambda pid=part.id: outbox.transition_part(pid, P.SENDING)))
             try:
                 reference = await sender.send_part(part.pdu, part.tpdu_length)
             except PartNotSent as exc:
-                await d.store.write(
-                    lambda pid=part.id, e=exc: outbox.transition_part(pid, P.PENDING,
-                                                                      error=e.reason))
+                await d.store.write(then(lambda pid=part.id, e=exc: outbox.transition_part(
+                    pid, P.PENDING, error=e.reason)))
                 await self._not_sent(slot, prepared, exc)
                 return
             except PartAmbiguous as exc:
+                if carry:  # the parts before it did leave: record that first
+                    await d.store.write(then(lambda: None))
                 await self._ambiguous(slot, prepared, part, exc)
                 return
             now = d.now()
             slot.record_sent(now, d.tz, 1)
             counters = slot.counters.to_dict()
-            d.spawn_write(lambda pid=part.id, ref=reference, c=counters: (
+            carry.append(lambda pid=part.id, ref=reference, c=counters: (
                 outbox.transition_part(pid, P.SENT, message_reference=ref),
                 sim_store.save_counters(slot.iccid, c, d.tz)))
-        await d.store.write(lambda: outbox.transition_message(
-            msg_id, M.SENT, f"{len(prepared.parts)} part(s) sent", slot.iccid))
+        await d.store.write(then(lambda: outbox.transition_message(
+            msg_id, M.SENT, f"{len(prepared.parts)} part(s) sent", slot.iccid)))
         slot.health = health_rules.after_success(slot.health, d.now())
         d.sticky[prepared.recipient] = slot.iccid
         d.emit(msg_id, M.SENT.value, slot.iccid)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 
@@ -15,6 +16,49 @@ from appliance.dispatch import health as health_rules
 from appliance.dispatch import rates
 from appliance.dispatch.balancer import SimView
 from appliance.modem.contract import PartSender
+
+
+class WorkQueue:
+    """Claimed message ids waiting on one SIM, in claim order.
+
+    An asyncio.Queue cannot give back one item: a cancelled message, or the work of a SIM that
+    went away, has to leave the queue without being sent.
+    """
+
+    def __init__(self) -> None:
+        self._items: deque[int] = deque()
+        self._ready = asyncio.Event()
+
+    def put_nowait(self, message_id: int) -> None:
+        self._items.append(message_id)
+        self._ready.set()
+
+    async def get(self) -> int:
+        while not self._items:
+            self._ready.clear()
+            await self._ready.wait()
+        return self._items.popleft()
+
+    def remove(self, message_id: int) -> bool:
+        """Take `message_id` out if it is still waiting; True when it was."""
+        try:
+            self._items.remove(message_id)
+        except ValueError:
+            return False
+        return True
+
+    def take_all(self) -> list[int]:
+        items, self._items = list(self._items), deque()
+        return items
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, message_id: int) -> bool:
+        return message_id in self._items
 
 
 @dataclass
@@ -27,8 +71,9 @@ class SimSlot:
     health: health_rules.SimHealth = field(default_factory=health_rules.SimHealth)
     last_sent_at: datetime | None = None
     next_send_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    queue: asyncio.Queue = field(default_factory=asyncio.Queue)
+    queue: WorkQueue = field(default_factory=lambda: WorkQueue())
     busy: bool = False  # a message of this SIM is being sent right now
+    current: int | None = None  # the id of that message (it can no longer be cancelled)
     task: asyncio.Task | None = None
     sent_total: int = 0
     failed_total: int = 0

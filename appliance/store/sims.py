@@ -53,6 +53,13 @@ def upsert_modem_and_sim(*, imei: str, manufacturer: str, model: str, revision: 
             Modem.update(**fields).where(Modem.imei == imei).execute()
 
 
+def ensure_sim(iccid: str, now: datetime | None = None) -> None:
+    """A Sim row for `iccid`, created bare if the modem's identification is not stored yet."""
+    if Sim.get_or_none(Sim.iccid == iccid) is None:
+        now = now or utcnow()
+        Sim.create(iccid=iccid, created_at=now, last_seen_at=now)
+
+
 def _setting_key(kind: str, iccid: str) -> str:
     return f"{kind}:{iccid}"
 
