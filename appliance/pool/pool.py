@@ -74,6 +74,7 @@ class ModemPool:
         self.history: dict[str, ModemHistory] = {}
         self.listeners: list[PoolListener] = []
         self.ignored: dict[str, str] = {}  # path -> why it is not supervised
+        self.pin_refused: set[str] = set()  # IMEIs whose SIM refused the configured PIN
         self._was_ready: weakref.WeakSet[ModemSupervisor] = weakref.WeakSet()
         self._remembered: weakref.WeakSet[ModemSupervisor] = weakref.WeakSet()
         self._groups: dict[str, list[FoundPort]] = {}
@@ -176,7 +177,8 @@ class ModemPool:
     def _supervise(self, port: FoundPort, profile: ModemProfile) -> None:
         sup = ModemSupervisor(port, profile, self.settings, on_inbound=self.on_inbound,
                               on_change=self._on_change,
-                              choose_profile=self._profile_chooser(port))
+                              choose_profile=self._profile_chooser(port),
+                              pin_refused=self.pin_refused)
         self.supervisors[port.path] = sup
         log.info("modem port %s found (%s, profile %s)", port.path, port.source, profile.name)
         sup.start()

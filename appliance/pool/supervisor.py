@@ -114,7 +114,8 @@ class ModemSupervisor:
                  on_inbound: InboundHandler | None = None,
                  on_change: Callable[[ModemSupervisor], Awaitable[None] | None] | None = None,
                  open_modem: Callable[..., Awaitable[Modem]] | None = None,
-                 choose_profile: ProfileChooser | None = None):
+                 choose_profile: ProfileChooser | None = None,
+                 pin_refused: set[str] | None = None):
         self.port = port
         self.profile = profile
         self.settings = settings
@@ -132,6 +133,12 @@ class ModemSupervisor:
         self._profile_checked = choose_profile is None
         self._strikes = 0  # hangs since the last answered health poll
         self._backoff = Backoff(settings.backoff_first, settings.backoff_cap)
+        # Modems (IMEI, else port) whose SIM refused the configured PIN. Shared by the pool's
+        # supervisors: every reopen, reset re-probe or re-plug makes a new driver object,
+        # and each would send the PIN once more; three wrong PINs block the SIM.
+        self.pin_refused = pin_refused if pin_refused is not None else set()
+        self._modem_key = ""  # the IMEI once the modem said it, else ""
+        self._pin_sent = False
 
     # -- state ---------------------------------------------------------------------------
     def _set_state(self, state: PoolState, reason: str = "") -> None:
@@ -162,6 +169,7 @@ class ModemSupervisor:
         self._copy_modem_view()
         self._set_state(_FROM_MODEM_STATE.get(modem_state, PoolState.probing),
                         self.modem.state_reason or "")
+        self._explain_withheld_pin()
 
     @property
     def ready(self) -> bool:
@@ -213,10 +221,19 @@ class ModemSupervisor:
             changes["reset_wait"] = s.reset_wait
         return dataclasses.replace(self.profile, **changes) if changes else self.profile
 
+    def _pin_to_send(self) -> str:
+        """The configured PIN, but only to a modem known by IMEI whose SIM never refused it:
+        a re-plugged stick is first opened without it, until it has said who it is."""
+        if not self.settings.pin or not self._modem_key or self._modem_key in self.pin_refused:
+            return ""
+        return self.settings.pin
+
     async def _open(self) -> Modem:
         s = self.settings
+        pin = self._pin_to_send()
+        self._pin_sent = bool(pin)
         self.modem = await self._open_modem(
-            self.port.path, self._effective_profile(), baudrate=s.baudrate, pin=s.pin,
+            self.port.path, self._effective_profile(), baudrate=s.baudrate, pin=pin,
             on_inbound=self.on_inbound, traffic=self.traffic,
             command_timeout=s.command_timeout, send_timeout=s.send_timeout)
         return self.modem
@@ -233,11 +250,29 @@ class ModemSupervisor:
             # Open but silent (or an init step the driver needs failed): a hang, which a
             # reset may cure; a plain reopen after backoff would never send the reset.
             raise ModemHung(f"bring-up: {modem.state_reason}", payload_written=False)
-        if await self._adopt_better_profile():
+        if self._pin_outcome(modem_state) or await self._adopt_better_profile():
             return await self._bring_up()
         self._show_modem_state(modem_state)
         if self.status.state is PoolState.ready:
             await self._read_stored()
+
+    def _pin_outcome(self, modem_state: ModemState) -> bool:
+        """Learn from a bring-up what the PIN did; True when the modem must be opened again,
+        now with the PIN (it asked for one before we knew which modem it was)."""
+        assert self.modem is not None
+        self._modem_key = self.modem.identity.imei or f"port:{self.port.path}"
+        locked = modem_state in (ModemState.PIN_NEEDED, ModemState.SIM_BLOCKED)
+        if locked and self._pin_sent:
+            self.pin_refused.add(self._modem_key)  # refused, or still asking: never again
+            return False
+        return (modem_state is ModemState.PIN_NEEDED and bool(self._pin_to_send())
+                and not self._pin_sent)
+
+    def _explain_withheld_pin(self) -> None:
+        if (self.status.state is PoolState.pin_needed and self.settings.pin
+                and self._modem_key in self.pin_refused and not self._pin_sent):
+            self._set_state(PoolState.pin_needed,
+                            "the configured PIN was refused by this SIM; not tried again")
 
     async def _adopt_better_profile(self) -> bool:
         """Once per plug: match the profile again by what the modem says about itself (a
