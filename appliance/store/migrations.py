@@ -12,13 +12,20 @@ old version or the new one, never between (SQLite and PostgreSQL both have trans
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 
 import peewee
 
 from appliance.store import schema_v1
 
 Migration = Callable[[peewee.Database], None]
+
+MIGRATION_LOCK_KEY = 0x63617264_67617465  # "cardgate": the advisory lock migrate() takes
+"""PostgreSQL: every migrate() transaction holds this transaction-level advisory lock, so two
+gateways of a fleet starting at once on a new database apply each step once (the second waits,
+then sees the new version). Concurrent CREATE TABLE IF NOT EXISTS alone is not safe there: it
+can fail with a duplicate key in pg_type."""
 
 
 class SchemaTooNew(RuntimeError):
@@ -36,6 +43,20 @@ def dialect(db: peewee.Database) -> str:
 def _unwrap(db: peewee.Database) -> peewee.Database:
     # A DatabaseProxy passes attribute access through, but isinstance() needs the real object.
     return getattr(db, "obj", None) or db
+
+
+@contextlib.contextmanager
+def _exclusive(db: peewee.Database) -> Iterator[None]:
+    """A transaction that no other migrate() runs beside: BEGIN IMMEDIATE on SQLite (the write
+    lock up front), an advisory lock on PostgreSQL."""
+    if isinstance(db, peewee.SqliteDatabase):
+        with db.atomic(lock_type="IMMEDIATE"):
+            yield
+        return
+    with db.atomic():
+        if isinstance(db, peewee.PostgresqlDatabase):
+            db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
+        yield
 
 
 def migration_1_initial_schema(db: peewee.Database) -> None:
@@ -65,10 +86,9 @@ def migrate(db: peewee.Database, migrations: Sequence[Migration] | None = None) 
     """
     db = _unwrap(db)
     steps = list(MIGRATIONS if migrations is None else migrations)
-    # SQLite: take the write lock before reading the version (BEGIN IMMEDIATE), so two
-    # processes starting at once cannot both apply the same migration.
-    lock = {"lock_type": "IMMEDIATE"} if isinstance(db, peewee.SqliteDatabase) else {}
-    with db.atomic(**lock):
+    # Take the lock before reading the version (see _exclusive), so two processes starting at
+    # once cannot both apply the same migration.
+    with _exclusive(db):
         db.execute_sql(
             "CREATE TABLE IF NOT EXISTS schema_version "
             "(version INTEGER NOT NULL PRIMARY KEY, applied_at TIMESTAMP NOT NULL "
@@ -84,13 +104,12 @@ def migrate(db: peewee.Database, migrations: Sequence[Migration] | None = None) 
     for number, step in enumerate(steps, start=1):
         if number <= current:
             continue
-        with db.atomic(**lock):
-            if schema_version(db) >= number:  # another process got here first
-                continue
-            step(db)
-            db.execute_sql(
-                f"INSERT INTO schema_version (version) VALUES ({db.param})", (number,)
-            )
+        with _exclusive(db):
+            if schema_version(db) < number:  # else another process got here first
+                step(db)
+                db.execute_sql(
+                    f"INSERT INTO schema_version (version) VALUES ({db.param})", (number,)
+                )
         current = number
     return current
 
