@@ -188,6 +188,7 @@ class ModemPool:
         sup = self.supervisors.pop(port.path, None)
         if sup is not None:
             log.info("modem port %s removed", port.path)
+            sup.mark_gone("unplugged")
             self._depart(sup)
             task = asyncio.get_running_loop().create_task(sup.stop("unplugged"))
             self._stopping.add(task)

@@ -129,6 +129,7 @@ class ModemSupervisor:
         self.notice = FailureNotice(log, f"modem on {port.path}")
         self._task: asyncio.Task | None = None
         self._stopping = False
+        self._ended = False  # gone for good: nothing but "gone" may be shown any more
         self._wake = asyncio.Event()
         self._profile_checked = choose_profile is None
         self._strikes = 0  # hangs since the last answered health poll
@@ -142,6 +143,8 @@ class ModemSupervisor:
 
     # -- state ---------------------------------------------------------------------------
     def _set_state(self, state: PoolState, reason: str = "") -> None:
+        if self._ended and state is not PoolState.gone:
+            return  # the task may still run a step before its cancellation lands
         changed = state != self.status.state or reason != self.status.reason
         if state != self.status.state:
             self.status.since = time.time()
@@ -180,10 +183,17 @@ class ModemSupervisor:
         self._task = asyncio.get_running_loop().create_task(
             self._run(), name=f"modem:{self.port.path}")
 
-    async def stop(self, reason: str = "stopped") -> None:
-        """End supervision: the port vanished or the appliance stops."""
+    def mark_gone(self, reason: str) -> None:
+        """Show the modem gone at once (the pool calls this as the port vanishes, so the
+        dispatcher hears of it before the task has wound down); stop() finishes the job."""
         self._stopping = True
         self._wake.set()
+        self._set_state(PoolState.gone, reason)
+        self._ended = True
+
+    async def stop(self, reason: str = "stopped") -> None:
+        """End supervision: the port vanished or the appliance stops."""
+        self.mark_gone(reason)
         if self._task is not None and self._task is not asyncio.current_task():
             self._task.cancel()
             try:
