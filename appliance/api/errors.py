@@ -37,6 +37,21 @@ _SANIC_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: 
                 429: "too_many_requests", 503: "unavailable"}
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods a path answers to (sanic-routing names them only for static paths)."""
+    allowed = []
+    for method in _METHODS:
+        try:
+            request.app.router.get(request.path, method, request.headers.get("host"))
+        except Exception:  # NotFound / MethodNotAllowed: not this one
+            continue
+        allowed.append(method)
+    return allowed
+
+
 def install_error_handlers(app: Sanic) -> None:
     @app.exception(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -48,7 +63,21 @@ def install_error_handlers(app: Sanic) -> None:
         message = str(exc) or "error"
         if status == 404:
             message = f"no such resource: {request.method} {request.path}"
-        return error_response(status, _SANIC_CODES.get(status, "error"), message)
+        elif status == 413:
+            limit = request.app.config.REQUEST_MAX_SIZE
+            message = f"the request is too large: at most {limit} bytes ({message})"
+        elif status == 405:
+            allowed = sorted(getattr(exc, "allowed_methods", None)
+                             or _allowed_methods(request))
+            if allowed:
+                exc.headers = {**(getattr(exc, "headers", None) or {}),
+                               "Allow": ", ".join(allowed)}
+            message = f"{request.method} is not allowed on {request.path}" + (
+                f" (allowed: {', '.join(allowed)})" if allowed else "")
+        response = error_response(status, _SANIC_CODES.get(status, "error"), message)
+        for name, value in (getattr(exc, "headers", None) or {}).items():
+            response.headers[name] = value  # Allow on a 405, as RFC 9110 §15.5.6 requires
+        return response
 
     @app.exception(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

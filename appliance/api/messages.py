@@ -21,15 +21,30 @@ from appliance.store.states import InvalidTransition
 bp = Blueprint("messages", url_prefix="/api/v1")
 
 KNOWN_FIELDS = {"to", "text", "priority", "category", "send_at", "ttl", "client_ref"}
+MAX_ID = 2**63 - 1  # larger ids cannot exist (SQLite/PostgreSQL integer keys) nor be queried
+
+
+def _is_json_type(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
 
 
 def _body(request: Request) -> dict[str, Any]:
+    # The body is parsed as JSON whatever the Content-Type says: `curl -d '{...}'` labels JSON
+    # as form data, and devices configured that way should just work. Only when the body is
+    # not JSON does a non-JSON Content-Type become the explanation worth giving.
+    content_type = request.headers.get("content-type", "")
     try:
         body = request.json
     except Exception:
+        if content_type and not _is_json_type(content_type):
+            raise ApiError(400, "invalid_json",
+                           f"the request body must be JSON (Content-Type: application/json); "
+                           f"got Content-Type {content_type.split(';')[0].strip()}") from None
         raise ApiError(400, "invalid_json", "the request body is not valid JSON") from None
     if not isinstance(body, dict):
-        raise ApiError(400, "invalid_json", "the request body must be a JSON object")
+        raise ApiError(400, "invalid_json", "the request body must be a JSON object "
+                       '(e.g. {"to": "+8613800138000", "text": "..."})')
     unknown = sorted(set(body) - KNOWN_FIELDS)
     if unknown:
         raise ApiError(400, "invalid_field", f"unknown field {unknown[0]!r}", field=unknown[0])
@@ -94,12 +109,15 @@ async def post_messages(request: Request) -> JSONResponse:
     if not isinstance(to, list):
         raise ApiError(400, "invalid_field", "to: must be a phone number or a list of them",
                        field="to")
+    category = body.get("category", "notice")
+    if not isinstance(category, str):
+        raise ApiError(400, "invalid_field", "category: must be a string", field="category")
     ttl = body.get("ttl")
     if ttl is not None and (not isinstance(ttl, int | float) or isinstance(ttl, bool)):
         raise ApiError(400, "invalid_field", "ttl: must be a number of seconds", field="ttl")
     caller = request.ctx.caller
     send = SendRequest(
-        to=to, text=body.get("text"), category=body.get("category", "notice"),
+        to=to, text=body.get("text"), category=category,
         priority=body.get("priority"), send_at=_parse_time(body.get("send_at"), "send_at"),
         ttl=ttl, client_ref=body.get("client_ref"), submitter_kind="api_key",
         submitter_id=str(caller.key_id))
@@ -120,6 +138,8 @@ async def post_messages(request: Request) -> JSONResponse:
 
 async def _load(request: Request, message_id: int) -> dict[str, Any]:
     store = request.app.ctx.appliance.store
+    if not 0 < message_id <= MAX_ID:
+        raise ApiError(404, "not_found", f"no message with id {message_id}")
     try:
         return await store.read(lambda: get_message(message_id))
     except MessageNotFound:
