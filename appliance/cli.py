@@ -9,9 +9,11 @@ Bad input ends with one line on stderr naming the problem and exit status 2.
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from appliance.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
@@ -25,7 +27,8 @@ class CliError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2 (argparse prints usage too)
-        raise CliError(message)
+        where = self.prog.removeprefix("cardgate").strip()
+        raise CliError(f"{where}: {message}" if where else message)
 
 
 def _positive_int(text: str) -> int:
@@ -57,7 +60,8 @@ def _seconds(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="cardgate", description="SMS gateway on a pool of GSM modems")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="{run,demo,sim,apikey}", required=True,
+                                parser_class=_Parser)
 
     run = sub.add_parser("run", help="run the appliance")
     run.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH)
@@ -76,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--latency", type=_seconds, default=0.0)
 
     apikey = sub.add_parser("apikey", help="manage API keys")
-    apikey_sub = apikey.add_subparsers(dest="apikey_command", required=True, parser_class=_Parser)
+    apikey_sub = apikey.add_subparsers(dest="apikey_command", metavar="{create}", required=True,
+                                       parser_class=_Parser)
     create = apikey_sub.add_parser("create", help="create a key; printed alone on the last line")
     create.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH)
     create.add_argument("--name", default="")
@@ -96,12 +101,33 @@ def _setup_logging(level: str) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+def _check_database(url: str) -> None:
+    from appliance.store.service import DatabaseUnavailable, check_database
+
+    try:
+        check_database(url)
+    except DatabaseUnavailable as exc:
+        raise CliError(str(exc)) from None
+
+
+def _serve(config: Config, serve: Callable[[], None]) -> None:
+    """Run the server; a listen address that cannot be bound is one line, not a traceback."""
+    try:
+        serve()
+    except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            raise
+        raise CliError(f"http.listen: cannot listen on {config.http.listen}: "
+                       f"{exc.strerror}") from None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from appliance.app import run_appliance
 
     config = _load(args.config)
     _setup_logging(config.log.level)
-    run_appliance(config)
+    _check_database(config.database.url)
+    _serve(config, lambda: run_appliance(config))
     return 0
 
 
@@ -120,7 +146,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 def cmd_apikey_create(args: argparse.Namespace) -> int:
     from appliance.store.apikeys import SCOPES
-    from appliance.store.service import create_api_key_sync
+    from appliance.store.service import DatabaseUnavailable, create_api_key_sync
 
     config = _load(args.config)
     scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
@@ -132,7 +158,7 @@ def cmd_apikey_create(args: argparse.Namespace) -> int:
     name = args.name or f"key-{os.urandom(3).hex()}"
     try:
         key = create_api_key_sync(config.database.url, name, scopes)
-    except ValueError as exc:
+    except (ValueError, DatabaseUnavailable) as exc:
         raise CliError(str(exc)) from None
     print(f"created API key {name!r} with scopes {','.join(scopes)}; it is shown only once:")
     print(key)

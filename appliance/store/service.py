@@ -17,21 +17,50 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
+class DatabaseUnavailable(RuntimeError):
+    """The configured database cannot be opened, created or migrated; the message says why."""
+
+
 def run_in_database(url: str, fn: Callable[[], T]) -> T:
-    """Open `url`, migrate it, run `fn` in one transaction, close."""
-    from appliance.store.db import database_proxy, open_database
-    from appliance.store.migrations import migrate
+    """Open `url`, migrate it, run `fn` in one transaction, close.
+
+    A database that cannot be used (a folder that cannot be made, a read-only file, a newer
+    schema, a missing driver) raises DatabaseUnavailable naming the URL; errors raised by `fn`
+    itself (ValueError for bad input...) pass through unchanged.
+    """
+    import peewee
+
+    from appliance.store.db import DatabaseUrlError, database_proxy, open_database
+    from appliance.store.migrations import SchemaTooNew, migrate
 
     previous = database_proxy.obj
-    db = open_database(url)
+    db = None
     try:
-        migrate(db)
+        try:
+            db = open_database(url)
+            migrate(db)
+        except (OSError, peewee.DatabaseError, DatabaseUrlError, SchemaTooNew) as exc:
+            raise DatabaseUnavailable(f"database {url}: {_reason(exc)}") from exc
         with db.atomic():
             return fn()
     finally:
-        db.close()
+        if db is not None:
+            db.close()
         if previous is not None:
             database_proxy.initialize(previous)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{exc.strerror}{where}"
+    return str(exc) or type(exc).__name__
+
+
+def check_database(url: str) -> None:
+    """Open, create if needed and migrate the database at `url`, or raise DatabaseUnavailable
+    (so `cardgate run` stops with one line before it starts listening)."""
+    run_in_database(url, lambda: None)
 
 
 def create_api_key_sync(url: str, name: str, scopes: list[str]) -> str:
