@@ -44,8 +44,35 @@ class StoreStats:
 
 @dataclass
 class _Job:
+    """One callable and where its outcome goes: an asyncio future of `loop` (Store.write,
+    the writer hands the outcomes of a whole batch to the loop in one call), or a
+    concurrent.futures future (reads, run_sync_write)."""
+
     fn: Callable[[], Any]
-    future: concurrent.futures.Future
+    future: concurrent.futures.Future | asyncio.Future
+    loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self) -> bool:
+        """False if the caller gave up before the job started: it is then never run. Once
+        started, the job always runs to its outcome (a caller cancelled meanwhile just does
+        not see it)."""
+        if self.loop is None:
+            return self.future.set_running_or_notify_cancel()  # type: ignore[union-attr]
+        # Read from the writer thread without the loop: a benign race, as with
+        # set_running_or_notify_cancel - a cancel that comes just after still reaches the
+        # caller (CancelledError), and _deliver then leaves that future alone.
+        return not self.future.cancelled()
+
+
+def _deliver(outcomes: list[tuple[asyncio.Future, bool, Any]]) -> None:
+    """In the event loop: settle the futures of one batch's async callers."""
+    for future, ok, value in outcomes:
+        if future.done():  # cancelled while its job ran
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
 
 
 def _begin_args(db: peewee.Database) -> dict[str, str]:
@@ -58,6 +85,39 @@ def _begin_args(db: peewee.Database) -> dict[str, str]:
 
 def _sqlite(db: peewee.Database) -> bool:
     return isinstance(getattr(db, "obj", None) or db, peewee.SqliteDatabase)
+
+
+class _Savepoint:
+    """Runs one job in a SAVEPOINT, so that job alone rolls back if it raises.
+
+    Cheaper than a nested `db.atomic()` per job, which names each savepoint after a fresh
+    uuid4: a new SQL text every time, parsed anew by the driver. Here the one fixed name gives
+    three constant statements the driver prepares once. Reusing a name is safe: the jobs run
+    one after another, each savepoint is released (or rolled back and released) before the
+    next is taken, and a job's own `db.atomic()` nests under it with a name of its own.
+    """
+
+    NAME = "store_job"
+
+    def __init__(self, db: peewee.Database):
+        self.db = db
+        name = self.NAME.join(db.quote)
+        self.begin = f"SAVEPOINT {name}"
+        self.release = f"RELEASE SAVEPOINT {name}"
+        self.rollback = f"ROLLBACK TO SAVEPOINT {name}"
+
+    def run(self, fn: Callable[[], Any]) -> tuple[bool, Any]:
+        """(True, result) or (False, exception), with the job's writes kept or undone."""
+        execute = self.db.execute_sql
+        execute(self.begin)
+        try:
+            result = fn()
+            execute(self.release)
+        except Exception as exc:
+            execute(self.rollback)
+            execute(self.release)
+            return False, exc
+        return True, result
 
 
 class Store:
@@ -106,9 +166,10 @@ class Store:
         """Run `fn` in the writer thread inside a transaction; return its result after COMMIT."""
         if self._writer is None:
             raise RuntimeError("Store.write() before Store.start()")
-        job = _Job(fn, concurrent.futures.Future())
+        loop = asyncio.get_running_loop()
+        job = _Job(fn, loop.create_future(), loop)
         self._jobs.put(job)
-        return await asyncio.wrap_future(job.future)
+        return await job.future
 
     async def read(self, fn: Callable[[], T]) -> T:
         """Run `fn` on a reader thread, in a read transaction (one consistent snapshot)."""
@@ -155,37 +216,51 @@ class Store:
 
     def _run_batch(self, batch: list[_Job]) -> None:
         # A caller that was cancelled before its job started never gets it run; once started
-        # (set_running), a job can no longer be cancelled and always gets its outcome.
-        batch = [job for job in batch if job.future.set_running_or_notify_cancel()]
+        # (_Job.start), a job always runs to its outcome. A job whose rollback itself fails
+        # fails the whole batch: the others must not commit next to its half-undone writes.
+        batch = [job for job in batch if job.start()]
         if not batch:
             return
         outcomes: list[tuple[bool, Any]] = []
         try:
             self.db.connect(reuse_if_open=True)
             with self.db.atomic(**_begin_args(self.db)):
+                savepoint = _Savepoint(self.db)
                 for job in batch:
-                    try:
-                        with self.db.atomic():  # a SAVEPOINT: this job alone rolls back
-                            outcomes.append((True, job.fn()))
-                    except Exception as exc:
-                        outcomes.append((False, exc))
+                    outcomes.append(savepoint.run(job.fn))
             # Leaving the block above has COMMITted (or raised): only now may callers learn
             # their result, so a 202 is never sent for a message that is not on disk.
         except Exception as exc:
             log.exception("store: a transaction of %d jobs failed to commit", len(batch))
-            for job in batch:
-                job.future.set_exception(exc)
             self.stats.failed_jobs += len(batch)
+            self._settle(batch, [(False, exc)] * len(batch))
             return
         self.stats.transactions += 1
         self.stats.jobs += len(batch)
         self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
+        self.stats.failed_jobs += sum(1 for ok, _ in outcomes if not ok)
+        self._settle(batch, outcomes)
+
+    @staticmethod
+    def _settle(batch: list[_Job], outcomes: list[tuple[bool, Any]]) -> None:
+        # One call_soon_threadsafe per event loop and batch, not one wake-up per job: with
+        # hundreds of small jobs per commit, per-job hand-offs cost more than the jobs.
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, bool, Any]]] = {}
         for job, (ok, value) in zip(batch, outcomes, strict=True):
-            if ok:
-                job.future.set_result(value)
+            if job.loop is None:
+                future: concurrent.futures.Future = job.future  # type: ignore[assignment]
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
             else:
-                self.stats.failed_jobs += 1
-                job.future.set_exception(value)
+                settled = by_loop.setdefault(job.loop, [])
+                settled.append((job.future, ok, value))  # type: ignore[arg-type]
+        for loop, results in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_deliver, results)
+            except RuntimeError:  # that loop is closed: nobody is waiting any more
+                log.warning("store: %d results for a closed event loop dropped", len(results))
 
     def _read_loop(self) -> None:
         try:
@@ -194,7 +269,7 @@ class Store:
                 if job is _STOP:
                     return
                 assert isinstance(job, _Job)
-                if not job.future.set_running_or_notify_cancel():
+                if not job.start():
                     continue
                 try:
                     if self.db.connect(reuse_if_open=True) is not False and _sqlite(self.db):

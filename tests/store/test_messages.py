@@ -88,6 +88,57 @@ def test_client_ref_reused_for_another_message_is_a_conflict(db: peewee.Database
         accept(db, NewMessage("+8613800000001", "different text", client_ref="r-2"))
 
 
+def test_a_batch_larger_than_one_insert_keeps_request_order(db: peewee.Database):
+    # 1,234 rows: several multi-row INSERT ... RETURNING chunks plus a remainder.
+    requests = [NewMessage(f"+8613{n:09d}", f"text {n}", hold=n % 3 == 0,
+                           send_at=NOW + timedelta(minutes=n) if n % 5 == 0 else None)
+                for n in range(1234)]
+    ids = accept(db, *requests)
+    assert len(set(ids)) == len(ids) == 1234
+    rows = {m.id: m for m in Message.select()}
+    for msg_id, req in zip(ids, requests, strict=True):
+        row = rows[msg_id]
+        assert (row.recipient, row.text, row.state, row.send_at) == (
+            req.recipient, req.text, "held" if req.hold else "queued", req.send_at)
+        assert row.created_at == NOW and row.attempts == 0 and row.error == ""
+        assert row.queued_at == (None if req.hold else NOW)
+    events = list(MessageEvent.select().order_by(MessageEvent.id))
+    assert [e.message_id for e in events] == ids
+    assert all(e.at == NOW and e.old_state is None and e.detail == "accepted" for e in events)
+
+
+def test_a_partial_retry_returns_old_ids_and_stores_only_the_new(db: peewee.Database):
+    def ref(n: int, client_ref: str) -> NewMessage:
+        return msg(n, client_ref=client_ref, submitter_kind="api_key", submitter_id="7")
+
+    first = accept(db, ref(1, "a"), msg(2), ref(3, "a"), ref(4, "b"))
+    # The same request again, grown by one more recipient under "a" and a new client_ref.
+    again = accept(db, ref(5, "c"), ref(1, "a"), msg(2), ref(3, "a"), ref(4, "b"), ref(6, "a"))
+    assert again[1] == first[0] and again[3] == first[2] and again[4] == first[3]
+    assert again[2] != first[1]  # no client_ref: a new message every time
+    assert len(set(again + first)) == 7 == Message.select().count()
+    assert MessageEvent.select().count() == 7
+    seqs = {m.id: (m.client_ref, m.client_ref_seq) for m in Message.select()}
+    assert [seqs[i] for i in again] == [("c", 0), ("a", 0), (None, 0), ("a", 1), ("b", 0),
+                                        ("a", 2)]
+    assert accept(db, ref(5, "c"), ref(1, "a"), msg(2), ref(3, "a"), ref(4, "b"),
+                  ref(6, "a"))[3:] == again[3:]
+
+
+def test_a_refused_batch_stores_nothing(db: peewee.Database):
+    (kept,) = accept(db, msg(1, client_ref="r-3"))
+    with pytest.raises(IdempotencyConflict, match=f"id {kept}"):
+        accept(db, msg(2), msg(3, client_ref="r-3"), msg(4))
+    with pytest.raises(ValueError, match="recipient"):
+        accept(db, msg(5), NewMessage("", "no recipient"), msg(6))
+    assert Message.select().count() == 1 and MessageEvent.select().count() == 1
+    with pytest.raises(ValueError, match="naive"):
+        with db.atomic():
+            accept_messages([msg(7)], now=datetime(2024, 5, 1, 8, 0))
+    assert accept(db) == []
+    assert Message.select().count() == 1
+
+
 # -- claiming --------------------------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from pathlib import Path
 
 import peewee
@@ -112,3 +113,45 @@ async def test_run_sync_write_from_another_thread_goes_through_the_writer(
 async def test_write_before_start_is_an_error(db: peewee.Database):
     with pytest.raises(RuntimeError, match="start"):
         await Store(db).write(lambda: None)
+
+
+async def test_a_write_cancelled_before_it_starts_never_runs(store: Store):
+    started, release = threading.Event(), threading.Event()
+    ran: list[str] = []
+
+    def blocker():
+        started.set()
+        release.wait(5)
+        ran.append("blocker")
+
+    first = asyncio.ensure_future(store.write(blocker))
+    await asyncio.to_thread(started.wait, 5)  # the writer thread is busy with `blocker`
+    second = asyncio.ensure_future(store.write(lambda: ran.append("cancelled one")))
+    third = asyncio.ensure_future(store.write(lambda: ran.append("third") or 3))
+    await asyncio.sleep(0)
+    second.cancel()
+    release.set()
+    assert await third == 3 and await first is None
+    with pytest.raises(asyncio.CancelledError):
+        await second
+    assert ran == ["blocker", "third"]
+
+
+async def test_jobs_with_their_own_savepoints_are_isolated(store: Store, db_path: Path):
+    def nested(n: int, fail: bool):
+        def job():
+            with store.db.atomic():  # a job may open its own (nested) savepoint
+                Setting.create(key=f"k{n}", value="")
+            if fail:
+                raise RuntimeError(f"job {n} failed")
+            return n
+        return job
+
+    results = await asyncio.gather(
+        *(store.write(nested(n, fail=n % 3 == 1)) for n in range(30)), return_exceptions=True
+    )
+    assert [isinstance(r, RuntimeError) for r in results] == [n % 3 == 1 for n in range(30)]
+    assert [r for r in results if not isinstance(r, BaseException)] == [
+        n for n in range(30) if n % 3 != 1]
+    assert count_on_disk(db_path, "setting") == 20
+    assert store.stats.failed_jobs == 10
