@@ -15,10 +15,12 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from appliance.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
 
 EXIT_USAGE = 2
+T = TypeVar("T")
 
 
 class CliError(Exception):
@@ -110,15 +112,14 @@ def _check_database(url: str) -> None:
         raise CliError(str(exc)) from None
 
 
-def _serve(config: Config, serve: Callable[[], None]) -> None:
+def _serve(setting: str, listen: str, serve: Callable[[], T]) -> T:
     """Run the server; a listen address that cannot be bound is one line, not a traceback."""
     try:
-        serve()
+        return serve()
     except OSError as exc:
         if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
             raise
-        raise CliError(f"http.listen: cannot listen on {config.http.listen}: "
-                       f"{exc.strerror}") from None
+        raise CliError(f"{setting}: cannot listen on {listen}: {exc.strerror}") from None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -127,15 +128,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args.config)
     _setup_logging(config.log.level)
     _check_database(config.database.url)
-    _serve(config, lambda: run_appliance(config))
+    _serve("http.listen", config.http.listen, lambda: run_appliance(config))
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from appliance.demo import run_demo
+    from appliance.store.service import DatabaseUnavailable
 
     _setup_logging(os.environ.get("CARDGATE_LOG", "INFO"))
-    return run_demo(modems=args.modems, port=args.port, data=args.data, latency=args.latency)
+    try:
+        try:
+            (args.data / "ports").mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CliError(f"--data: cannot use {args.data} as the demo's folder: "
+                           f"{exc.strerror}") from None
+        return _serve("--port", f"127.0.0.1:{args.port}", lambda: run_demo(
+            modems=args.modems, port=args.port, data=args.data, latency=args.latency))
+    except DatabaseUnavailable as exc:
+        raise CliError(f"--data: {exc}") from None
 
 
 def cmd_sim(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ print so a person can start using it. Must not know: how any part works inside.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from appliance.config import Config, DatabaseConfig, HttpConfig, ModemsConfig
@@ -22,6 +23,8 @@ def demo_config(data: Path, port: int) -> Config:
 
 
 def run_demo(*, modems: int, port: int, data: Path, latency: float) -> int:
+    """Serve the demo until SIGTERM/SIGINT. Raises DatabaseUnavailable when the data folder
+    cannot hold the database, OSError when the port cannot be bound (the CLI words both)."""
     from appliance.app import run_appliance
     from appliance.sim.fleet import SimFleet
     from appliance.store.service import create_api_key_sync
@@ -32,7 +35,9 @@ def run_demo(*, modems: int, port: int, data: Path, latency: float) -> int:
     for stale in ports.glob("modem*"):  # symlinks left by a demo that was killed
         stale.unlink()
     config = demo_config(data, port)
-    key = create_api_key_sync(config.database.url, f"demo-{len(list(data.glob('*')))}",
+    # A fresh key per run: a name derived from the folder's contents came out the same on the
+    # third run over one folder, and the demo stopped on "an API key named ... already exists".
+    key = create_api_key_sync(config.database.url, f"demo-{os.urandom(4).hex()}",
                               ["send", "read", "admin"])
     fleet = SimFleet(modems, str(ports), latency=latency, record=True)
 
@@ -48,7 +53,7 @@ def run_demo(*, modems: int, port: int, data: Path, latency: float) -> int:
     banner = "\n".join([
         "",
         f"cardgate demo: {modems} simulated modem(s), data in {data.resolve()}",
-        f"  console and API: {base}/",
+        f"  address: {base}/  (HTTP API under /api/v1/; the web console is not built yet)",
         f"  API key (admin): {key}",
         f"  try: curl -H 'Authorization: Bearer {key}' {base}/api/v1/modems",
         f"       curl -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\",
