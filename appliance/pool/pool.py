@@ -136,7 +136,9 @@ class ModemPool:
         if port.path in self.supervisors:
             return
         if port.source == "udev":
-            profile = self._profile_for(port)
+            # By USB id alone: the profile says which interface is AT, so asking with this
+            # tty's interface would miss it for every other tty of the stick.
+            profile = match_profile(self.profiles, usb_id=port.usb_id)
             at_interface = profile.match.at_interface
             if at_interface is not None and port.interface is not None:
                 if port.interface != at_interface:

@@ -23,7 +23,9 @@ async def answers_at(path: str, *, baudrate: int = 115200, tries: int = 3,
                      timeout: float = 1.0) -> bool:
     """True when the port answers a bare AT with OK within `tries` attempts."""
     try:
-        channel = await open_channel(path, baudrate)
+        # No resync probes between tries: each try is itself a bare AT, and a silent port
+        # would otherwise cost resync_tries x resync_timeout more per try.
+        channel = await open_channel(path, baudrate, resync_tries=0)
     except (AtError, OSError) as exc:
         log.debug("probe %s: cannot open: %s", path, exc)
         return False
