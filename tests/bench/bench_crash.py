@@ -72,7 +72,8 @@ def wait_settled(rig: Rig, *, stall: float = 30.0, timeout: float = 600.0) -> bo
 
 
 def run(modems: int, messages: int, latency: float, kills: int, seed: int,
-        concurrency: int, keep: bool, gap: float = 3.0) -> dict[str, Any]:
+        concurrency: int, keep: bool, gap: float = 3.0,
+        restart_timeout: float = 20.0, terms: int = 1) -> dict[str, Any]:
     rng = random.Random(seed)
     folder = Path(tempfile.mkdtemp(prefix="cardgate-bench-crash-"))
     rig = Rig(folder, modems=modems, latency=latency)
@@ -87,24 +88,31 @@ def run(modems: int, messages: int, latency: float, kills: int, seed: int,
         drain_start = time.monotonic()
         expected = sum(parts_by_to.values())
         ambiguous_before: Counter[str] = Counter()
-        for k in range(1, kills + 1):
+        # SIGKILLs (crashes), then SIGTERMs (graceful stops: systemd restarts, upgrades).
+        plan = [("kill", k) for k in range(1, kills + 1)] + [("term", k)
+                                                              for k in range(1, terms + 1)]
+        for how, k in plan:
             time.sleep(rng.uniform(gap / 10, gap))
             recorded = rig.record_count()
             if recorded >= expected:
                 break
-            rig.kill_app()
+            if how == "kill":
+                rig.kill_app()
+            else:
+                rig.stop_app()
             at = time.monotonic() - drain_start
             states = db_states(rig.db_path)
             in_flight = Counter(sim for s, sim in states.values() if s == "sending")
-            restart = rig.start_app()
+            restart = rig.start_app(timeout=restart_timeout, partial_ok=True)
             states = db_states(rig.db_path)  # recovery ran before the modems were ready
             ambiguous_now = Counter(sim for s, sim in states.values() if s == "ambiguous")
             new = ambiguous_now - ambiguous_before
             ambiguous_before = ambiguous_now
             kill_rows.append({
-                "kill": k, "at": at, "recorded": recorded, "sending": sum(in_flight.values()),
+                "kill": f"{k}" if how == "kill" else f"TERM{k}", "at": at,
+                "recorded": recorded, "sending": sum(in_flight.values()),
                 "ambiguous": sum(new.values()), "max_per_sim": max(new.values(), default=0),
-                "sims": len(new), "restart": restart})
+                "sims": len(new), "restart": restart, "ready": rig.ready})
         settled = wait_settled(rig)
         drained_in = time.monotonic() - drain_start
         rig.stop_app()
@@ -143,14 +151,17 @@ def run(modems: int, messages: int, latency: float, kills: int, seed: int,
 
 def report(r: dict[str, Any]) -> None:
     t = r["tally"]
-    print(f"Crash: {len(r['kills'])} SIGKILLs during a {r['messages']}-message drain over "
-          f"{r['modems']} simulated modems (10% three-part)")
+    kills = sum(1 for k in r["kills"] if k["kill"].isdigit())
+    print(f"Crash: {kills} SIGKILLs and {len(r['kills']) - kills} SIGTERMs during a "
+          f"{r['messages']}-message drain over {r['modems']} simulated modems (10% three-part)")
     print("  kill   at s  parts recorded  sending at kill  new ambiguous  max/SIM  SIMs  "
-          "restart s")
+          "restart s  modems ready")
     for k in r["kills"]:
-        print(f"  {k['kill']:4}  {k['at']:5.1f}  {k['recorded']:14}  {k['sending']:15}  "
-              f"{k['ambiguous']:13}  {k['max_per_sim']:7}  {k['sims']:4}  {k['restart']:9.1f}")
-    worst = max((k["max_per_sim"] for k in r["kills"]), default=0)
+        print(f"  {k['kill']:>5} {k['at']:5.1f}  {k['recorded']:14}  {k['sending']:15}  "
+              f"{k['ambiguous']:13}  {k['max_per_sim']:7}  {k['sims']:4}  {k['restart']:9.1f}  "
+              f"{k['ready']:5}/{r['modems']}")
+    worst = max((k["max_per_sim"] for k in r["kills"] if k["kill"].isdigit()), default=0)
+    graceful = sum(k["ambiguous"] for k in r["kills"] if not k["kill"].isdigit())
     print(f"  drained in {r['drained_in']:.1f} s, settled: {r['settled']}; parts recorded "
           f"{r['records']} (non-ambiguous expected ≤ {r['expected']}); unknown recipients "
           f"{r['unknown']}")
@@ -159,6 +170,7 @@ def report(r: dict[str, Any]) -> None:
     print(f"  ambiguous   : {t['state ambiguous']} total, worst {worst} per SIM per kill "
           f"(aim ≤ 1); of them the modem took {t['ambiguous, modem took it']}, "
           f"resent {t['ambiguous and resent']}")
+    print(f"  ambiguous after graceful stops (SIGTERM rows): {graceful}  (aim 0)")
     print(f"  sent but unrecorded: {t['sent but unrecorded']}, partial: {t['partial']}")
     states = ", ".join(f"{k[6:]} {v}" for k, v in sorted(t.items()) if k.startswith("state "))
     print(f"  final states: {states}")
@@ -172,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--kills", type=int, default=10)
+    parser.add_argument("--terms", type=int, default=1,
+                        help="graceful stops (SIGTERM) after the kills, each restarted")
     parser.add_argument("--seed", type=int, default=20261123)
     parser.add_argument("--gap", type=float, default=3.0,
                         help="each kill comes a random gap/10..gap seconds after the restart")
@@ -180,9 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny run (smoke test)")
     args = parser.parse_args(argv or [])
     if args.quick:
-        args.modems, args.messages, args.latency, args.kills, args.gap = 2, 40, 0.1, 1, 0.5
+        args.modems, args.messages, args.latency, args.kills, args.gap = 2, 60, 0.1, 1, 0.5
+        args.terms = 1
     report(run(args.modems, args.messages, args.latency, args.kills, args.seed,
-               args.concurrency, args.keep, args.gap))
+               args.concurrency, args.keep, args.gap, terms=args.terms))
     return 0
 
 
