@@ -232,7 +232,7 @@ class Dispatcher:
         now = self.now()
         for (mid, recipient, priority, campaign, created, send_at, expires, sim, parts) in rows:
             found.add(mid)
-            if any(mid in s.queue or s.current == mid for s in self.slots.values()):
+            if any(mid in s.queue for s in self.slots.values()):
                 continue  # claimed meanwhile (the read saw it before the claim committed)
             self.pending.add(Waiting(
                 pending=Pending(message_id=_balancer_id(mid), recipient=recipient,

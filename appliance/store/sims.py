@@ -169,6 +169,19 @@ def apply_status_report(*, iccid: str, message_reference: int, recipient: str, s
         if not digits or have.endswith(digits[-8:]) or digits.endswith(have[-8:]):
             part = candidate
             break
+    if part is None:
+        # An ambiguous part never got its TP-MR (the +CMGS answer is what was lost), so a late
+        # report can only be matched by SIM and recipient: the network did take that part.
+        for candidate in (Part.select(Part, Message).join(Message)
+                          .where((Part.sim == iccid) & Part.message_reference.is_null()
+                                 & (Part.state == P.AMBIGUOUS.value))
+                          .order_by(Part.id.desc())):
+            have = candidate.message.recipient.lstrip("+")
+            if digits and (have.endswith(digits[-8:]) or digits.endswith(have[-8:])):
+                part = candidate
+                Part.update(message_reference=message_reference).where(
+                    Part.id == part.id).execute()
+                break
     StatusReportRecord.insert(sim=iccid, message_reference=message_reference,
                               recipient=recipient, status=status, received_at=now,
                               part=part.id if part else None, pdu=pdu).execute()

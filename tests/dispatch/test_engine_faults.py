@@ -1,0 +1,152 @@
+"""Faults on simulated modems: errors, silence, unplugging, caps — and no duplicate ever."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+from tests.dispatch.conftest import FakeClock, new, numbers
+
+
+async def test_transient_cms_500_is_retried_on_another_sim(make_rig):
+    async with make_rig(2) as rig:
+        rig.fleet.modems[0].fail_next_sends(500, count=1)
+        ids = await rig.submit(new(r, f"retry {i}") for i, r in enumerate(numbers(6)))
+        states = await rig.wait_final(ids)
+        assert set(states.values()) == {"sent"}
+        retried = []
+        for mid in ids:
+            msg = await rig.message(mid)
+            failed_on = [e["sim"] for e in msg["events"]
+                         if e["new_state"] == "queued" and "500" in e["detail"]]
+            if failed_on:
+                retried.append(mid)
+                # The failing SIM rests, so the retry went through the other one.
+                assert failed_on == [rig.iccid(0)] and msg["sim"] == rig.iccid(1)
+                assert msg["attempts"] == 2
+        assert len(retried) == 1
+        texts = Counter(a.submit.text for _, a in rig.accepted())
+        assert texts == {f"retry {i}": 1 for i in range(6)}
+
+
+async def test_permanent_error_fails_at_once_with_its_reason(make_rig):
+    async with make_rig(1) as rig:
+        rig.fleet.modems[0].fail_next_sends(1)  # RP cause 1: unassigned number
+        [mid] = await rig.submit([new("+8613912345678", "to nobody")])
+        states = await rig.wait_final([mid])
+        assert states[mid] == "failed"
+        msg = await rig.message(mid)
+        assert "not assigned" in msg["error"] and "+CMS ERROR: 1" in msg["error"]
+        assert msg["attempts"] == 1
+        assert rig.fleet.modems[0].accepted == []
+        # A bad number is not the SIM's fault: it keeps sending.
+        [after] = await rig.submit([new("+8613912345679", "next")])
+        assert (await rig.wait_final([after]))[after] == "sent"
+
+
+async def test_retries_are_bounded(make_rig):
+    async with make_rig(1, retries=1) as rig:
+        rig.fleet.modems[0].fail_next_sends(500, count=5)
+        slot = rig.dispatcher.slots[rig.iccid(0)]
+        [mid] = await rig.submit([new("+8613912345678", "doomed")])
+        await rig.wait_for(lambda: slot.failed_total >= 1)
+        slot.health = type(slot.health)()  # a technician's "try again now": skip the rest
+        rig.dispatcher.wake()
+        states = await rig.wait_final([mid])
+        assert states[mid] == "failed"
+        assert "gave up after 2 attempts" in (await rig.message(mid))["error"]
+
+
+async def test_unanswered_cmgs_is_ambiguous_and_never_resent(make_rig):
+    async with make_rig(2, send_timeout=0.5) as rig:
+        rig.fleet.modems[0].swallow_next_sends(1)
+        ids = await rig.submit(new(r, f"silent {i}") for i, r in enumerate(numbers(10)))
+        states = await rig.wait_final(ids)
+        assert Counter(states.values()) == {"ambiguous": 1, "sent": 9}
+        texts = Counter(a.submit.text for _, a in rig.accepted())
+        assert set(texts.values()) == {1}  # nothing went twice
+        assert len(texts) == 10  # the ambiguous two did reach the network
+        for mid, state in states.items():
+            if state == "ambiguous":
+                msg = await rig.message(mid)
+                assert msg["parts"][0]["state"] == "ambiguous"
+                assert "no answer to +CMGS" in msg["error"]
+        # A later status report still settles an ambiguous message (its part never got a
+        # reference, so SIM and recipient match it).
+        amb = next(m for m, s in states.items() if s == "ambiguous")
+        msg = await rig.message(amb)
+        assert msg["sim"] == rig.iccid(0)
+        sent = next(a for a in rig.fleet.modems[0].accepted if not a.answered)
+        rig.fleet.modems[0].inject_status_report(sent.message_reference, 0)
+        assert (await rig.wait_final([amb], final={"delivered"}))[amb] == "delivered"
+
+
+async def test_resend_setting_resends_an_ambiguous_part(make_rig):
+    async with make_rig(2, send_timeout=0.5, ambiguous="resend") as rig:
+        rig.fleet.modems[0].swallow_next_sends(1)
+        ids = await rig.submit(new(r, f"again {i}") for i, r in enumerate(numbers(4)))
+        states = await rig.wait_final(ids, final={"sent", "failed"})
+        assert set(states.values()) == {"sent"}
+        texts = Counter(a.submit.text for _, a in rig.accepted())
+        # What the setting means: the swallowed part went out again (a duplicate, knowingly),
+        # through the other SIM while the silent one rests.
+        assert sorted(texts.values()) == [1, 1, 1, 2]
+        twice = next(t for t, n in texts.items() if n == 2)
+        assert [i for i, a in rig.accepted() if a.submit.text == twice] in ([0, 1], [1, 0])
+
+
+async def test_unplugged_modem_mid_campaign_its_messages_finish_on_the_others(make_rig):
+    async with make_rig(3, latency=0.01) as rig:
+        ids = await rig.submit(new(r, f"campaign {i}") for i, r in enumerate(numbers(150)))
+        gone = rig.iccid(1)
+        await rig.wait_for(lambda: len(rig.fleet.modems[1].accepted) >= 5)
+        rig.fleet.ports[1].unplug()
+        await rig.wait_for(lambda: not rig.dispatcher.slots[gone].attached)
+        states = await rig.wait_final(ids)
+        counts = Counter(states.values())
+        # Only a +CMGS in flight at the unplug may be ambiguous; everything else went.
+        assert counts["sent"] + counts["ambiguous"] == 150 and counts["ambiguous"] <= 1
+        texts = Counter(a.submit.text for _, a in rig.accepted())
+        assert len(texts) == 150 and set(texts.values()) == {1}
+        late = [a for a in rig.fleet.modems[0].accepted + rig.fleet.modems[2].accepted]
+        assert len(late) > 150 - len(rig.fleet.modems[1].accepted) - 1
+
+
+async def test_multipart_interrupted_after_a_part_finishes_through_the_same_sim(make_rig):
+    text = "A long message that must arrive in one piece. " * 8  # 3 parts
+    async with make_rig(2, latency=0.2) as rig:
+        # Only modem 0 plugged for the claim: the message is bound to it.
+        rig.fleet.ports[1].unplug()
+        await rig.wait_for(lambda: len(rig.attached()) == 1)
+        [mid] = await rig.submit([new("+8613912345678", text)])
+        await rig.wait_for(lambda: len(rig.fleet.modems[0].accepted) >= 1)
+        rig.fleet.ports[1].replug(symlink=rig.fleet.symlink(1))
+        rig.fleet.modems[0].fail_next_sends(331)  # no network: the second part did not leave
+        slot = rig.dispatcher.slots[rig.iccid(0)]
+        await rig.wait_for(lambda: slot.failed_total >= 1 and len(rig.attached()) == 2)
+        assert (await rig.states([mid]))[mid] == "queued"  # pinned: the free SIM may not take it
+        slot.health = type(slot.health)()  # end its rest now rather than in 30 s
+        rig.dispatcher.wake()
+        states = await rig.wait_final([mid], final={"sent"})
+        assert states[mid] == "sent"
+        parts = [a.submit for a in rig.fleet.modems[0].accepted]
+        assert rig.fleet.modems[1].accepted == []  # never finished on another SIM
+        assert sorted(p.concat.index for p in parts) == [1, 2, 3]
+        assert len({p.concat.reference for p in parts}) == 1
+
+
+async def test_all_sims_at_their_caps_wait_for_the_window(make_rig):
+    clock = FakeClock()
+    async with make_rig(2, clock=clock, per_sim_per_hour=3) as rig:
+        rig.dispatcher.idle_tick = 0.05
+        ids = await rig.submit(new(r, f"capped {i}") for i, r in enumerate(numbers(10)))
+        await rig.wait_for(lambda: len(rig.accepted()) == 6)
+        await asyncio.sleep(0.3)  # the scheduler has looked again and again: nothing more went
+        assert len(rig.accepted()) == 6
+        states = await rig.states(ids)
+        assert Counter(states.values()) == {"sent": 6, "queued": 4}
+        assert Counter(i for i, _ in rig.accepted()) == {0: 3, 1: 3}
+        clock.advance(hours=1)
+        states = await rig.wait_final(ids)
+        assert set(states.values()) == {"sent"}
+        assert len(rig.accepted()) == 10
