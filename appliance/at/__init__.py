@@ -24,7 +24,7 @@ from appliance.at.parser import (
     ResponseLine,
     Urc,
 )
-from appliance.at.traffic import TrafficLine, TrafficLog
+from appliance.at.traffic import TrafficLine, TrafficLog, redact
 
 __all__ = [
     "DEFAULT_URC_PREFIXES",
@@ -45,4 +45,5 @@ __all__ = [
     "TrafficLog",
     "Urc",
     "open_channel",
+    "redact",
 ]

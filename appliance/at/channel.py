@@ -31,7 +31,7 @@ from appliance.at.parser import (
     Urc,
 )
 from appliance.at.parser import AtParser as _AtParser
-from appliance.at.traffic import FROM_MODEM, TO_MODEM, TrafficLog
+from appliance.at.traffic import FROM_MODEM, TO_MODEM, TrafficLog, redact
 
 __all__ = [
     "AtChannel",
@@ -57,9 +57,11 @@ class AtError(Exception):
 
 
 class AtCommandFailed(AtError):
-    """The modem answered ERROR, +CME ERROR or +CMS ERROR."""
+    """The modem answered ERROR, +CME ERROR or +CMS ERROR. `command` has its secrets masked
+    (a refused AT+CPIN ends up in logs and in the modem's state reason)."""
 
     def __init__(self, command: str, final: FinalResult) -> None:
+        command = redact(command)
         super().__init__(f"{command!r} failed: {final.text}")
         self.command = command
         self.final = final
@@ -75,11 +77,13 @@ class AtCommandFailed(AtError):
 
 class AtTimeout(AtError):
     """No final result in time. payload_written=True: a PDU went out and no answer came, so
-    the network may have taken it (the caller must treat the send as ambiguous)."""
+    the network may have taken it (the caller must treat the send as ambiguous). `command`
+    has its secrets masked."""
 
     def __init__(
         self, command: str, *, payload_written: bool = False, waited_for: str = ""
     ) -> None:
+        command = redact(command)
         what = waited_for or ("answer after the PDU" if payload_written else "final result")
         super().__init__(f"{command!r}: no {what} in time")
         self.command = command
@@ -213,6 +217,8 @@ class AtChannel(asyncio.Protocol):
         prompt_timeout: float = 5.0,
         priority: int = 0,
         check: bool = True,
+        resync_tries: int | None = None,
+        resync_timeout: float | None = None,
     ) -> AtResponse:
         """Send `command` (and `payload` after the "> " prompt); return its response.
 
@@ -222,12 +228,20 @@ class AtChannel(asyncio.Protocol):
         for read/test commands). Raises AtCommandFailed (ERROR/+CME/+CMS, when check),
         AtTimeout, ChannelClosed. Higher `priority` overtakes queued callers; equal priorities
         go first come, first served.
+
+        If an earlier command was abandoned, bare "AT" probes resynchronise first: the
+        channel's `resync_tries` x `resync_timeout` unless this call says otherwise. A caller
+        that knows the modem is silent (a reset of a hung modem) asks for fewer or shorter
+        probes; `resync_tries=0` skips them (for a command that is itself a bare "AT" probe).
         """
         self._raise_if_closed()
         await self._acquire(priority)
         try:
             if self._needs_resync:
-                await self._resync()
+                await self._resync(
+                    self.resync_tries if resync_tries is None else resync_tries,
+                    self.resync_timeout if resync_timeout is None else resync_timeout,
+                )
             await self._pace()
             response = await self._exchange(
                 command,
@@ -316,20 +330,22 @@ class AtChannel(asyncio.Protocol):
                 elif not fut.done():
                     fut.cancel()
 
-    async def _resync(self) -> None:
-        """After a timeout: probe with bare "AT" until a clean OK, discarding stale lines."""
+    async def _resync(self, tries: int, timeout: float) -> None:
+        """After a timeout: probe with bare "AT" until a clean OK, discarding stale lines.
+        With tries=0 nothing is sent; the parser still drops a late answer that arrives
+        before the next command is written (it is stale: not a URC, not ours)."""
         self._needs_resync = False
-        for attempt in range(1, self.resync_tries + 1):
+        for attempt in range(1, tries + 1):
             try:
                 probe = await self._exchange(
                     "AT",
-                    timeout=self.resync_timeout,
+                    timeout=timeout,
                     response_prefix=None,
                     payload=None,
-                    prompt_timeout=self.resync_timeout,
+                    prompt_timeout=timeout,
                 )
             except AtTimeout:
-                log.info("%s: resync probe %d/%d unanswered", self.name, attempt, self.resync_tries)
+                log.info("%s: resync probe %d/%d unanswered", self.name, attempt, tries)
                 continue
             # A bare AT has no information text: lines or an error mean the OK may belong
             # to the abandoned command's late answer, so probe again.
@@ -337,7 +353,8 @@ class AtChannel(asyncio.Protocol):
                 self._needs_resync = False
                 return
         self._needs_resync = False  # the next command proceeds; its caller judges the modem
-        log.warning("%s: no resync after %d probes", self.name, self.resync_tries)
+        if tries:
+            log.warning("%s: no resync after %d probes", self.name, tries)
 
     async def _pace(self) -> None:
         # Some firmware drops a command sent right after the previous final result; the

@@ -1,18 +1,74 @@
 """The raw traffic log of one AT port: every line to and from the modem, timestamped.
 
-Knows: a bounded ring of lines with their direction (">" to the modem, "<" from it), and how to
+Knows: a bounded ring of lines with their direction (">" to the modem, "<" from it), how to
 show control characters (Ctrl-Z, ESC) so a technician can read the log on a serial console
-(as OctoPrint's serial.log and Kannel's per-connection log allow).
-Must not know: the serial port, the parser, or what any line means.
+(as OctoPrint's serial.log and Kannel's per-connection log allow), and which command arguments
+are secrets (PIN, PUK, facility passwords) that must never be recorded: the log is shown to
+technicians and in the web console.
+Must not know: the serial port, the parser, or what any other line means.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections import deque
 from dataclasses import dataclass
 
-__all__ = ["TO_MODEM", "FROM_MODEM", "TrafficLine", "TrafficLog", "printable"]
+__all__ = ["TO_MODEM", "FROM_MODEM", "TrafficLine", "TrafficLog", "printable", "redact"]
+
+MASK = "****"
+
+# Commands whose arguments carry secrets, and which argument positions (None: all of them).
+# TS 27.007 §8.3 +CPIN=<pin>[,<newpin>] (PUK and new PIN when blocked); +CPIN2 (Sierra,
+# Cinterion) and ^CPIN (Huawei) take the same; §7.4 +CLCK=<fac>,<mode>[,<passwd>[,<class>]];
+# §7.5 +CPWD=<fac>,<oldpwd>,<newpwd>.
+_SECRET_ARGS: dict[str, frozenset[int] | None] = {
+    "+CPIN": None,
+    "+CPIN2": None,
+    "^CPIN": None,
+    "+CLCK": frozenset({2}),
+    "+CPWD": frozenset({1, 2}),
+}
+# A set command anywhere in the line (commands may be chained with ';', and an echo may be
+# preceded by other bytes); its arguments run to the next ';' or the end of the line.
+_SECRET_COMMAND = re.compile(r"([+^](?:CPIN2?|CLCK|CPWD))=(?!\?)([^;\r\n]*)", re.IGNORECASE)
+
+
+def _mask_arguments(match: re.Match[str]) -> str:
+    name, args = match.group(1), match.group(2)
+    positions = _SECRET_ARGS[name.upper()]
+    out: list[str] = []
+    position, quoted, current = 0, False, ""
+
+    def flush() -> None:
+        nonlocal current
+        secret = positions is None or position in positions
+        if secret and current.strip():
+            stripped = current.strip()
+            current = f'"{MASK}"' if stripped.startswith('"') else MASK
+        out.append(current)
+        current = ""
+
+    for char in args:
+        if char == '"':
+            quoted = not quoted
+        if char == "," and not quoted:
+            flush()
+            out.append(",")
+            position += 1
+            continue
+        current += char
+    flush()
+    return f"{name}={''.join(out)}"
+
+
+def redact(text: str) -> str:
+    """`text` with the secret arguments of +CPIN/+CPIN2/^CPIN, +CLCK and +CPWD masked:
+    'AT+CPIN="1234"' -> 'AT+CPIN="****"'. Other text is returned unchanged."""
+    if "=" not in text:
+        return text
+    return _SECRET_COMMAND.sub(_mask_arguments, text)
 
 TO_MODEM = ">"
 FROM_MODEM = "<"
@@ -58,10 +114,11 @@ class TrafficLog:
         return self._lines.maxlen or 0
 
     def record(self, direction: str, data: str) -> None:
-        """Add one line; control characters are spelled out."""
+        """Add one line; control characters are spelled out and secrets masked (both ways:
+        a modem with echo on repeats the PIN command back)."""
         if direction not in (TO_MODEM, FROM_MODEM):
             raise ValueError(f"direction must be '>' or '<', not {direction!r}")
-        self._lines.append(TrafficLine(time.time(), direction, printable(data)))
+        self._lines.append(TrafficLine(time.time(), direction, redact(printable(data))))
 
     def lines(self) -> list[TrafficLine]:
         return list(self._lines)

@@ -32,22 +32,15 @@ from appliance.modem.contract import (
     ModemIdentity,
     PartAmbiguous,
     PartNotSent,
-    SimIdentity,
 )
 from appliance.modem.inbound import InboundReader, parse_indication
 from appliance.modem.profile import ModemProfile
 from appliance.modem.signal import Signal
+from appliance.modem.sim_card import CME_SIM_BUSY, SimCardMixin
 from appliance.modem.state import ModemState, Registration, check_transition
 
 log = logging.getLogger(__name__)
 
-# TS 27.007 §9.2.1 +CME ERROR codes the driver acts on.
-CME_SIM_NOT_INSERTED = 10
-CME_SIM_PIN_REQUIRED = 11
-CME_SIM_PUK_REQUIRED = 12
-CME_SIM_FAILURE = 13
-CME_SIM_BUSY = 14
-CME_INCORRECT_PASSWORD = 16
 # TS 27.005 §3.2.5: the +CMS form of SIM busy.
 CMS_SIM_BUSY = 314
 
@@ -56,12 +49,19 @@ CMS_SIM_BUSY = 314
 SIM_BUSY_TRIES = 5
 SIM_BUSY_PAUSE = 0.5
 
+# A modem known to be hung (the supervisor resets it, or no answer for hang_timeout) gets ONE
+# resync probe waiting at most this long before the next command, instead of the profile's
+# resync_tries x resync_timeout: a modem that answers at all answers a bare AT within tens
+# of milliseconds, and a late answer arriving after it is still dropped by the AT parser as
+# stale until the next command is written.
+HUNG_RESYNC_TIMEOUT = 0.5
+
 StateListener = Callable[[ModemState, str], None]
 
 
-class Modem:
+class Modem(SimCardMixin):
     """A modem on one AT channel (contract.PartSender). States are reported, never raised:
-    read `state` and `state_reason`."""
+    read `state` and `state_reason`. Identity and SIM unlocking live in `SimCardMixin`."""
 
     def __init__(
         self,
@@ -133,10 +133,10 @@ class Modem:
             traffic=traffic,
             urc_prefixes=DEFAULT_URC_PREFIXES | set(profile.urc_prefixes),
             min_interval=profile.serial.command_interval,
+            resync_tries=profile.serial.resync_tries,
+            resync_timeout=profile.serial.resync_timeout,
         )
-        # pyserial-asyncio-fast calls connection_made() with call_soon(): until the loop has
-        # turned once the channel has no transport and a first write fails "port not open".
-        await asyncio.sleep(0)
+        # open_channel() returns only once connection_made() has run: the first write is safe.
         modem = cls(
             channel, profile, pin=pin, port=port, on_inbound=on_inbound,
             command_timeout=command_timeout or profile.serial.command_timeout,
@@ -195,6 +195,10 @@ class Modem:
         """One command; SIM busy (+CME ERROR: 14, +CMS ERROR: 314) is waited out a few times
         unless busy_retry is False (a send reports it instead: the dispatcher decides)."""
         loop = asyncio.get_running_loop()
+        if self.hung:
+            # Known hung: one short resync probe, not the profile's full set, so the next
+            # command (often the reset) is not held up by probes that will not be answered.
+            kwargs = {**self._hung_resync(), **kwargs}
         for attempt in range(1, SIM_BUSY_TRIES + 1):
             try:
                 resp = await self.channel.command(
@@ -214,6 +218,11 @@ class Modem:
             self.last_answer = loop.time()
             return resp
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _hung_resync(self) -> dict[str, object]:
+        serial = self.profile.serial
+        return {"resync_tries": min(1, serial.resync_tries),
+                "resync_timeout": min(serial.resync_timeout, HUNG_RESYNC_TIMEOUT)}
 
     async def _lines(self, cmd: str, **kwargs: object) -> list[str]:
         return (await self._command(cmd, **kwargs)).lines
@@ -261,91 +270,15 @@ class Modem:
         # A stick just plugged in (or reset) may need seconds before it answers.
         for _ in range(self.profile.serial.probe_tries):
             try:
-                await self._command("AT", timeout=min(self.command_timeout, 2.0))
+                # The probe is itself a bare "AT": no resync probes before it.
+                await self._command("AT", timeout=min(self.command_timeout, 2.0),
+                                    resync_tries=0)
                 return True
             except AtTimeout:
                 continue
             except AtCommandFailed:
                 return True  # an answer, even ERROR, means something AT-speaking is there
         return False
-
-    async def _read_modem_identity(self) -> None:
-        ident = self.identity
-        ident.manufacturer = parse.info_value(await self._try_lines("AT+CGMI") or [])
-        ident.model = parse.info_value(await self._try_lines("AT+CGMM") or [])
-        ident.revision = parse.info_value(await self._try_lines("AT+CGMR") or [])
-        ident.imei = parse.parse_imei(await self._try_lines("AT+CGSN") or [])
-
-    async def _cpin(self) -> tuple[str, int | None]:
-        """+CPIN? (SIM busy already waited out): (code text, cme error or None)."""
-        try:
-            lines = await self._lines("AT+CPIN?", response_prefix="+CPIN")
-            return parse.parse_cpin(lines), None
-        except AtCommandFailed as exc:
-            return "", exc.cme_error
-
-    def _sim_state(self, code: str, cme: int | None) -> ModemState | None:
-        """The state a +CPIN answer means; None for "SIM PIN" (the caller decides)."""
-        if code == "READY":
-            return ModemState.READY
-        if cme == CME_SIM_NOT_INSERTED or "NOT INSERTED" in code or "NO SIM" in code:
-            self.state_reason = "no SIM inserted"
-            return ModemState.NO_SIM
-        if cme == CME_SIM_PUK_REQUIRED or code == "SIM PUK":
-            self.state_reason = "SIM blocked: PUK required"
-            return ModemState.SIM_BLOCKED
-        if cme == CME_SIM_PIN_REQUIRED or code == "SIM PIN":
-            return None
-        if cme == CME_SIM_FAILURE:
-            self.state_reason = "SIM failure"
-            return ModemState.NO_SIM
-        self.state_reason = f"SIM not ready: {code or f'+CME ERROR: {cme}'}"
-        return ModemState.NO_SIM
-
-    async def _unlock_sim(self) -> ModemState:
-        code, cme = await self._cpin()
-        state = self._sim_state(code, cme)
-        if state is not None:
-            return state
-        if not self._pin:
-            self.state_reason = "SIM PIN required and no PIN configured"
-            return ModemState.PIN_NEEDED
-        if self._pin_refused:
-            self.state_reason = "configured PIN was refused before; not tried again"
-            return ModemState.PIN_NEEDED
-        # The PIN is sent ONCE: three wrong PINs block the SIM (TS 31.102 PIN retry counter),
-        # so a refusal is reported and never retried by this driver.
-        try:
-            await self._command(f'AT+CPIN="{self._pin}"')
-        except AtCommandFailed as exc:
-            self._pin_refused = True
-            self.state_reason = f"configured PIN refused ({exc.final.text}); not retried"
-            return ModemState.PIN_NEEDED
-        code, cme = await self._cpin()
-        state = self._sim_state(code, cme)
-        if state is None:
-            self._pin_refused = True
-            self.state_reason = "SIM still asks for its PIN after unlocking; not retried"
-            return ModemState.PIN_NEEDED
-        return state
-
-    async def _read_sim_identity(self) -> None:
-        sim = SimIdentity()
-        sim.imsi = parse.parse_imsi(await self._try_lines("AT+CIMI") or [])
-        for cmd in self.profile.iccid_commands:
-            sim.iccid = parse.parse_iccid(await self._try_lines("AT" + cmd) or [])
-            if sim.iccid:
-                break
-        # TS 27.007 §7.3: format 2 gives the numeric MCC+MNC, format 0 the long name.
-        if await self._try_lines("AT+COPS=3,2") is not None:
-            sim.operator_code = parse.parse_cops(
-                await self._try_lines("AT+COPS?", response_prefix="+COPS") or [])
-        if await self._try_lines("AT+COPS=3,0") is not None:
-            sim.operator = parse.parse_cops(
-                await self._try_lines("AT+COPS?", response_prefix="+COPS") or [])
-        sim.own_number = parse.parse_cnum(
-            await self._try_lines("AT+CNUM", response_prefix="+CNUM") or [])
-        self.identity.sim = sim
 
     async def _setup_sms(self) -> None:
         await self._command("AT+CMGF=0")  # TS 27.005 §3.2.3: PDU mode
@@ -418,7 +351,12 @@ class Modem:
         (bounded by the profile's reset_wait). A USB modem re-enumerates on reset: its port
         vanishes, the state becomes gone and the pool opens it again."""
         try:
-            await self._command("AT" + self.profile.reset_command, timeout=self.command_timeout)
+            # Called for a modem that stopped answering: one short resync probe at most
+            # before the reset command (the supervisor's reopen -> reset path must be quick).
+            await self._command(
+                "AT" + self.profile.reset_command, timeout=self.command_timeout,
+                **self._hung_resync(),  # type: ignore[arg-type]
+            )
         except ChannelClosed:
             return self.state
         except AtError as exc:
@@ -427,7 +365,7 @@ class Modem:
         deadline = loop.time() + self.profile.reset_wait
         while loop.time() < deadline and not self.channel.closed:
             try:
-                await self._command("AT", timeout=2.0)
+                await self._command("AT", timeout=2.0, resync_tries=0)  # itself a probe
                 return await self.initialize()
             except AtTimeout:
                 continue
@@ -460,9 +398,8 @@ class Modem:
                 raise PartAmbiguous(f"no answer to +CMGS within {self.send_timeout}s") from exc
             raise PartNotSent(f"no '> ' prompt: {exc}") from exc
         except ChannelClosed as exc:
-            # The channel cannot (yet) say whether the PDU went out before the port vanished;
-            # unknown must count as written: a duplicate is worse than a held message.
-            if getattr(exc, "payload_written", True):
+            # The channel says whether the PDU had been handed to the port when it vanished.
+            if exc.payload_written:
                 raise PartAmbiguous(f"port gone during +CMGS: {exc.reason}") from exc
             raise PartNotSent(f"port gone before the PDU was written: {exc.reason}") from exc
         for value in resp.values("+CMGS"):

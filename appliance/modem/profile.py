@@ -67,6 +67,12 @@ class SerialSettings:
     probe_tries: int = 3
     """Plain "AT" attempts before the port counts as not a modem (a freshly plugged stick may
     still be booting)."""
+    resync_tries: int = 3
+    """Bare "AT" probes after an abandoned command before the next one is written, so the
+    late answer of the abandoned command is not taken for the next one's."""
+    resync_timeout: float = 1.0
+    """Seconds each resync probe waits. A modem known to be hung gets one probe only, so a
+    reset command is not held up by probes that cannot be answered."""
 
 
 @dataclass(frozen=True)
@@ -210,6 +216,10 @@ def _check(p: ModemProfile, file: str) -> None:
         raise bad("serial.command_timeout", f"must be > 0, got {p.serial.command_timeout}")
     if p.serial.probe_tries < 1:
         raise bad("serial.probe_tries", "must be >= 1")
+    if p.serial.resync_tries < 0:
+        raise bad("serial.resync_tries", "must be >= 0")
+    if p.serial.resync_timeout <= 0:
+        raise bad("serial.resync_timeout", f"must be > 0, got {p.serial.resync_timeout}")
     if not p.cnmi:
         raise bad("cnmi", "needs at least one parameter set")
     if not 1 <= len(p.storage) <= 3:

@@ -115,6 +115,51 @@ def _iccid(command: str, prefix: str) -> Handler:
     return handler
 
 
+# TS 27.007 §8.18 +CRSM: READ BINARY (176) of EF_ICCID (file 2FE2 = 12258, TS 51.011 §10.1.1).
+CRSM_READ_BINARY = 176
+EF_ICCID = 0x2FE2
+
+
+def _swapped_bcd(digits: str) -> str:
+    """ICCID digits as EF_ICCID stores them: F-padded to whole octets, nibbles swapped."""
+    if len(digits) % 2:
+        digits += "F"
+    return "".join(digits[i + 1] + digits[i] for i in range(0, len(digits), 2))
+
+
+def _crsm(modem: SimulatedModem, kind: str, args: list[str]) -> list[str]:
+    """Restricted SIM access: only EF_ICCID is readable here (every family we mimic answers
+    it, without the PIN: EF_ICCID is not PIN-protected). Other files: "file not found"."""
+    if kind == "test":
+        return []
+    if kind != "set":
+        raise BAD
+    command = int_arg(args, 0)
+    if not modem.profile.sim_present:
+        raise ModemError("CME", 10)
+    if command != CRSM_READ_BINARY:
+        raise ModemError("CME", 4)
+    if int_arg(args, 1, default=0) != EF_ICCID:
+        return ["+CRSM: 106,130"]  # sw1 sw2 6A82: file not found (TS 51.011 §9.4.4)
+    data = _swapped_bcd(modem.profile.iccid)
+    wanted = int_arg(args, 4, default=len(data) // 2)
+    return [f'+CRSM: 144,0,"{data[: 2 * wanted]}"']
+
+
+def _cnma(modem: SimulatedModem, kind: str, args: list[str]) -> list[str]:
+    """TS 27.005 §3.4.4: acknowledge the +CMT/+CDS shown (needs +CSMS=1); PDU mode <n> 0/1 is
+    an RP-ACK, 2 an RP-ERROR."""
+    if kind == "test":
+        return ["+CNMA: (0-2)"]
+    if kind not in ("exec", "set"):
+        raise BAD
+    n = int_arg(args, 0, default=0, allowed=range(0, 3)) if kind == "set" else 0
+    if modem.csms != 1:
+        raise ModemError("CMS", 340)
+    modem.acknowledge(negative=n == 2)
+    return []
+
+
 def _cpin(modem: SimulatedModem, kind: str, args: list[str]) -> list[str]:
     if kind == "test":
         return []
@@ -356,7 +401,8 @@ HANDLERS: dict[str, Handler] = {
     "+CSMS": _csms,
     "+CNMI": _setting(lambda m: "+CNMI: " + ",".join(map(str, m.cnmi)),
                       "+CNMI: (0-2),(0-3),(0,2),(0-2),(0,1)", _cnmi_set),
-    "+CNMA": _ok,
+    "+CNMA": _cnma,
+    "+CRSM": _crsm,
     "+CPMS": _cpms,
     "+CMGR": _cmgr,
     "+CMGL": _cmgl,

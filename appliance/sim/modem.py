@@ -17,35 +17,21 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from .commands import BAD, HANDLERS, ModemError, int_arg, split_args
 from .errors import CME_TO_CMS, final_error
+from .faults import FaultsMixin, Hang, command_name
 from .identity import SimProfile
+from .inbound import InboundMixin
 from .record import AcceptedPdu, JsonlRecorder
 from .storage import MessageStore
 
-CHINA_TIME = timezone(timedelta(hours=8))  # SCTS of Chinese networks carry +08:00
 CTRL_Z, ESC, CR, LF, BACKSPACE, DEL = 0x1A, 0x1B, 0x0D, 0x0A, 0x08, 0x7F
 MAX_LINE = 4096  # a runaway line is dropped, as a modem's line buffer would overflow
 
 
-@dataclass(frozen=True)
-class Hang:
-    """A hung firmware: silent for `commands` (None = everything) until `clear_on` happens."""
-
-    clear_on: str  # "reset" (AT+CFUN=1,1 still heard), "reopen" (port opened again), "never"
-    commands: frozenset[str] | None
-
-
-def _command_name(text: str) -> str:
-    name = text.strip().upper()
-    return name[2:] if name.startswith("AT") else name
-
-
-class SimulatedModem:
+class SimulatedModem(FaultsMixin, InboundMixin):
     """One modem with its SIM. Drive it with `feed()`; its output goes to the `attach()`ed writer.
 
     All methods run on the event loop thread; the injection and fault methods are plain calls
@@ -66,6 +52,11 @@ class SimulatedModem:
         self.sim_unlocked = False
         self.network_up = True
         self.radio_on = True
+        self.heard: deque[str] = deque(maxlen=200)  # command lines received, newest last
+        self.ack_timeout = 15.0  # seconds a +CMT/+CDS waits for +CNMA when +CSMS=1
+        self.acknowledged: list[str] = []  # PDUs of +CMT/+CDS acknowledged with +CNMA
+        self.unacknowledged: list[str] = []  # ... refused (+CNMA=2) or never acknowledged
+        self._awaiting_ack: deque[str] = deque()
         self._fail_sends: deque[int] = deque()
         self._swallow_sends = 0
         self._sim_busy = 0
@@ -120,6 +111,7 @@ class SimulatedModem:
         self._mode = "command"
         self._line.clear()
         self._held_urcs.clear()
+        self._awaiting_ack.clear()
         self._last_registration = self.registration_status()
 
     def restore_defaults(self) -> None:
@@ -171,8 +163,13 @@ class SimulatedModem:
 
     @staticmethod
     def tpdu_length(pdu_hex: str) -> int:
-        """<length> of +CMGS/+CMGR/+CMT: octets after the SMSC address (TS 27.005 §3.1)."""
-        return len(pdu_hex) // 2 - 1 - int(pdu_hex[:2], 16)
+        """<length> of +CMGS/+CMGR/+CMT: octets after the SMSC address (TS 27.005 §3.1).
+        A garbage PDU (inject_raw_pdu) gets its octet count, as firmware would print some
+        number rather than stop answering."""
+        try:
+            return max(0, len(pdu_hex) // 2 - 1 - int(pdu_hex[:2], 16))
+        except ValueError:
+            return len(pdu_hex) // 2
 
     # ---- output ---------------------------------------------------------------------------
     def _emit(self, data: bytes) -> None:
@@ -255,10 +252,11 @@ class SimulatedModem:
             command = text.strip()
             if command[:2].upper() != "AT":
                 return  # noise without the AT prefix gets no answer on the sticks
+            self.heard.append(command)
             hung_all = self._hang is not None and self._hang.commands is None
             if not hung_all:
                 await self._execute(command[2:])
-            elif self._hang.clear_on == "reset" and _command_name(command) == "+CFUN=1,1":
+            elif self._hang.clear_on == "reset" and command_name(command) == "+CFUN=1,1":
                 await self._reboot(answer=True)
         elif what == "abort":
             self._mode = "command"
@@ -409,119 +407,6 @@ class SimulatedModem:
         self._power_on_state()
         cpin = {"ABSENT": "NOT INSERTED"}.get(self.sim_status, self.sim_status)
         self._each_urc([*self.profile.boot_urcs, f"+CPIN: {cpin}"])
-
-    # ---- inbound --------------------------------------------------------------------------
-    def inject_sms(self, sender: str, text: str, *, stored_before_start: bool = False,
-                   force_ucs2: bool = False, concat_bits: int = 8,
-                   timestamp: datetime | None = None, flash: bool = False) -> list[int | None]:
-        """Deliver an SMS from the network: one SMS-DELIVER per part (several if long).
-
-        Each part is stored with a +CMTI URC, or shown with +CMT when +CNMI <mt>=2 (not
-        stored), according to +CNMI. `stored_before_start` puts the parts on the SIM silently,
-        as messages that arrived while nothing listened. Returns each part's slot (None: shown
-        directly, or refused because the store is full).
-        """
-        from appliance.pdu import encode_deliver
-
-        if timestamp is not None and timestamp.tzinfo is None:
-            timestamp = timestamp.replace(tzinfo=CHINA_TIME)  # an SCTS always has a zone
-        reference = self._next_concat
-        self._next_concat = (self._next_concat + 1) % (256 if concat_bits == 8 else 65536)
-        pdus = encode_deliver(sender, text, timestamp or datetime.now(CHINA_TIME),
-                              smsc=self.profile.smsc, reference=reference,
-                              force_ucs2=force_ucs2, concat_bits=concat_bits, flash=flash)
-        return [self._arrive(pdu, stored_before_start, status_report=False) for pdu in pdus]
-
-    def inject_status_report(self, message_reference: int, status: int = 0) -> int | None:
-        """Deliver an SMS-STATUS-REPORT for `message_reference` (status 0 = delivered).
-
-        Routed per +CNMI <ds>: 1 → +CDS shown directly, 2 → stored with +CDSI, 0 → dropped.
-        """
-        from appliance.pdu import encode_status_report
-
-        sent = next((a for a in reversed(self.accepted)
-                     if a.message_reference == message_reference), None)
-        recipient = getattr(sent.submit, "to", None) if sent else None
-        now = datetime.now(CHINA_TIME)
-        scts = datetime.fromtimestamp(sent.at, UTC).astimezone(CHINA_TIME) if sent else now
-        pdu = encode_status_report(message_reference, recipient or "+8613800000000", status,
-                                   scts, now, smsc=self.profile.smsc)
-        return self._arrive(pdu, False, status_report=True)
-
-    def _arrive(self, pdu: str, silently: bool, *, status_report: bool) -> int | None:
-        if not self.profile.sim_present:
-            return None
-        mode, mt, _bm, ds, _bfr = self.cnmi
-        route = ds if status_report else mt
-        if status_report and route == 0:
-            return None
-        direct = route == (1 if status_report else 2)
-        if direct and not silently and mode != 0:
-            head = "+CDS: " if status_report else "+CMT: ,"
-            self._urc(f"{head}{self.tpdu_length(pdu)}", pdu)
-            return None
-        index = self.store.store(pdu)
-        if index is None:
-            if self.profile.memory_full_urc and not silently:
-                self._urc(self.profile.memory_full_urc)
-            return None
-        if not silently and mode != 0 and route != 0:
-            self._urc(f'{"+CDSI" if status_report else "+CMTI"}: "{self.cpms[2]}",{index}')
-        return index
-
-    # ---- faults and the outside world -----------------------------------------------------
-    def fail_next_sends(self, code: int, count: int = 1) -> None:
-        """The next `count` submits answer +CMS ERROR: <code> (nothing was sent)."""
-        self._fail_sends.extend([code] * count)
-
-    def swallow_next_sends(self, count: int = 1) -> None:
-        """The next `count` submits are transmitted and recorded but never answered."""
-        self._swallow_sends += count
-
-    def sim_busy(self, count: int) -> None:
-        """The next `count` SIM-touching commands fail with SIM busy (CME 14 / CMS 314)."""
-        self._sim_busy += count
-
-    def hang(self, clear_on: str = "reset", commands: set[str] | None = None) -> None:
-        """Stop answering `commands` ("+CMGL", or "AT+CMGL") or everything when None."""
-        if clear_on not in ("reset", "reopen", "never"):
-            raise ValueError(f"clear_on must be reset, reopen or never, not {clear_on!r}")
-        names = frozenset(_command_name(c) for c in commands) if commands else None
-        self._hang = Hang(clear_on, names)
-
-    def clear_hang(self) -> None:
-        self._hang = None
-
-    @property
-    def hung(self) -> bool:
-        return self._hang is not None
-
-    def remove_sim(self) -> None:
-        self.profile.sim_present = False
-        self.sim_unlocked = False
-        self._each_urc(self.profile.sim_removed_urcs)
-        self.update_registration()
-
-    def insert_sim(self) -> None:
-        self.profile.sim_present = True
-        self.sim_unlocked = self.profile.pin is None
-        self._urc(f"+CPIN: {self.sim_status}")
-        self.update_registration()
-
-    def flood_urcs(self, n: int, line: str = "^RSSI:17") -> None:
-        """`n` copies of an unsolicited line at once (Huawei sticks chatter ^RSSI/^BOOT)."""
-        self._each_urc([line] * n)
-
-    def set_signal(self, csq: int) -> None:
-        self.profile.signal = csq
-
-    def deregister(self) -> None:
-        self.network_up = False
-        self.update_registration()
-
-    def register(self) -> None:
-        self.network_up = True
-        self.update_registration()
 
     def _later(self, delay: float, action: Callable[[], object]) -> None:
         def fire() -> None:

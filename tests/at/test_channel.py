@@ -331,3 +331,63 @@ async def test_first_command_right_after_open_is_written(rig: PtyRig) -> None:
     channel, modem = await rig.connect(table(CSQ))
     response = await asyncio.wait_for(channel.command("AT+CSQ"), GUARD)
     assert response.lines == ["+CSQ: 17,99"] and modem.commands == ["AT+CSQ"]
+
+
+async def test_pin_is_masked_in_the_traffic_log_and_errors_but_sent_in_full(
+    rig: PtyRig,
+) -> None:
+    traffic = TrafficLog()
+    channel, modem = await rig.connect(
+        table({'AT+CPIN="1234"': b"\r\n+CME ERROR: 16\r\n", 'AT+CPIN="4321"': None}),
+        modem_kwargs={"echo": True},
+        traffic=traffic,
+    )
+    with pytest.raises(AtCommandFailed) as refused:
+        await asyncio.wait_for(channel.command('AT+CPIN="1234"'), GUARD)
+    with pytest.raises(AtTimeout) as unanswered:
+        await asyncio.wait_for(channel.command('AT+CPIN="4321"', timeout=0.2), GUARD)
+    assert b'AT+CPIN="1234"\r' in modem.received  # the modem still gets the real PIN
+    texts = [line.text for line in traffic.lines()]
+    assert '<' in [line.direction for line in traffic.lines()]  # the echo was logged too
+    assert not any("1234" in text or "4321" in text for text in texts), texts
+    # Errors end up in logs and in a modem's state reason: no PIN there either.
+    for exc in (refused.value, unanswered.value):
+        assert "1234" not in str(exc) and "4321" not in str(exc)
+        assert exc.command.startswith('AT+CPIN="****"')
+
+
+async def test_resync_tries_and_timeout_per_command(rig: PtyRig) -> None:
+    channel, modem = await rig.connect(
+        table({"AT+CFUN=1,1": b"\r\nOK\r\n"}, default=None), resync_timeout=30
+    )
+    with pytest.raises(AtTimeout):
+        await asyncio.wait_for(channel.command("AT+HANG", timeout=0.2), GUARD)
+    # A caller that knows the modem is hung: one short probe, not 3 x 30 s.
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await asyncio.wait_for(
+        channel.command("AT+CFUN=1,1", resync_tries=1, resync_timeout=0.1), GUARD
+    )
+    assert loop.time() - started < 5
+    assert modem.commands == ["AT+HANG", "AT", "AT+CFUN=1,1"]
+
+
+async def test_resync_tries_zero_sends_no_probe_and_stale_answer_is_dropped(
+    rig: PtyRig,
+) -> None:
+    def script(command: str) -> bytes | None:
+        if command == "AT+SLOW":
+            return None
+        return b"\r\nOK\r\n"
+
+    channel, modem = await rig.connect(script)
+    with pytest.raises(AtTimeout):
+        await asyncio.wait_for(channel.command("AT+SLOW", timeout=0.2), GUARD)
+    modem.write(b"\r\n+SLOW: 1\r\n\r\nOK\r\n")  # the late answer, before the next command
+    await asyncio.sleep(0.1)
+    response = await asyncio.wait_for(channel.command("AT", resync_tries=0), GUARD)
+    assert response.lines == [] and response.ok
+    assert modem.commands == ["AT+SLOW", "AT"]
+    # The next command gets the full resync again only after another abandoned command.
+    await asyncio.wait_for(channel.command("AT"), GUARD)
+    assert modem.commands == ["AT+SLOW", "AT", "AT"]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from appliance.at import TrafficLog
 from appliance.modem.contract import Inbound
 from appliance.modem.driver import Modem
 from appliance.modem.profile import ModemProfile, load_profiles
@@ -57,7 +58,8 @@ def make_rig(tmp_path: Path, generic: ModemProfile) -> RigFactory:
     async def factory(index: int = 0, *, pin: str = "", profile: ModemProfile | None = None,
                       send_timeout: float = 10.0, command_timeout: float = 3.0,
                       tweak: Callable[[object], None] | None = None,
-                      initialize: bool = True) -> AsyncIterator[Rig]:
+                      initialize: bool = True,
+                      traffic: TrafficLog | None = None) -> AsyncIterator[Rig]:
         sim_profile = make_profile(index, "modem-tests")
         if tweak is not None:
             tweak(sim_profile)
@@ -71,7 +73,7 @@ def make_rig(tmp_path: Path, generic: ModemProfile) -> RigFactory:
 
             modem = await Modem.open(port.path, profile or generic, pin=pin,
                                      on_inbound=handler, send_timeout=send_timeout,
-                                     command_timeout=command_timeout)
+                                     command_timeout=command_timeout, traffic=traffic)
             rig = Rig(sim, port, modem)
             if initialize:
                 async with asyncio.timeout(WAIT * 3):

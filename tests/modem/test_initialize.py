@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from appliance.at import TrafficLog
 from appliance.modem.state import ModemState, Registration
 from appliance.sim import SimProfile
 
@@ -125,3 +126,29 @@ async def test_refresh_status_reads_signal_and_registration(make_rig: RigFactory
         await rig.modem.refresh_status()
         assert rig.modem.signal.rssi == 5 and rig.modem.signal.dbm == -103
         assert rig.modem.registration is Registration.NOT_REGISTERED
+
+
+async def test_iccid_falls_back_to_crsm_ef_iccid(make_rig: RigFactory) -> None:
+    def no_vendor_iccid_command(p: SimProfile) -> None:
+        p.iccid_commands = frozenset()  # +CCID, +ICCID, ^ICCID?, +QCCID all answer ERROR
+
+    for index in range(3):
+        async with make_rig(index, tweak=no_vendor_iccid_command) as rig:
+            assert rig.modem.state == ModemState.READY, rig.modem.state_reason
+            assert rig.modem.identity.sim.iccid == rig.sim.profile.iccid
+            assert "AT+CRSM=176,12258,0,0,10" in rig.sim.heard
+
+
+async def test_pin_is_sent_but_never_in_the_traffic_log_or_state_reason(
+    make_rig: RigFactory,
+) -> None:
+    def locked(p: SimProfile) -> None:
+        p.pin = "4321"
+
+    traffic = TrafficLog()
+    async with make_rig(0, pin="9876", tweak=locked, traffic=traffic) as rig:
+        assert rig.modem.state == ModemState.PIN_NEEDED
+        assert 'AT+CPIN="9876"' in rig.sim.heard  # it was tried, once
+        logged = "\n".join(line.format() for line in traffic.lines())
+        assert 'AT+CPIN="****"' in logged
+        assert "9876" not in logged and "9876" not in rig.modem.state_reason

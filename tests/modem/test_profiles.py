@@ -58,7 +58,9 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
      ('name = "bad"\n[match]\nusb_ids = ["12D1-1506"]\n', "match.usb_ids[0]"),
      ('name = "bad"\nstorage = ["SIM"]\n', "storage[0]"),
      ('name = "bad"\n[serial]\nbaudrate = 12345\n', "serial.baudrate"),
-     ('name = "bad"\nmatch = 3\n', "match")],
+     ('name = "bad"\nmatch = 3\n', "match"),
+     ('name = "bad"\n[serial]\nresync_tries = -1\n', "serial.resync_tries"),
+     ('name = "bad"\n[serial]\nresync_timeout = 0\n', "serial.resync_timeout")],
 )
 def test_invalid_profile_names_file_and_key(tmp_path: Path, text: str, key: str) -> None:
     path = _write(tmp_path, "bad", text)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+
+import pytest
 
 from appliance.modem.contract import InboundSms, InboundStatusReport, QuarantinedPdu
 from appliance.modem.driver import Modem
@@ -178,3 +181,112 @@ async def test_direct_cmt_delivery_is_handed_on(
         (msg,) = rig.inbox
         assert isinstance(msg, InboundSms)
         assert msg.text == "straight through" and msg.index is None and msg.storage == ""
+
+
+# -- hostile PDUs: whatever a modem hands over, the reader survives and keeps the raw hex ---
+
+GOOD_TEXT = "still readable after the garbage"
+# Each is what some modem, SIM or network bug has been seen to produce: not hex, odd length,
+# a TPDU cut short, an SMSC length pointing past the end, a stored SMS-SUBMIT, nothing.
+HOSTILE_PDUS = [
+    "ZZ" * 20,
+    "0791683108100005F0040D9168310810830",  # odd length
+    "07911326040000F0040B911346610089F6000020806291",  # cut inside the time stamp
+    "FF0011",  # SMSC length 255
+    "0011000B916407281553F80000AA0AE8329BFD4697D9EC37",  # an SMS-SUBMIT
+    "00",
+    "<script>alert(1)</script>",
+]
+
+
+def _truncated(pdu: str) -> str:
+    return pdu[: len(pdu) // 2]
+
+
+@pytest.mark.parametrize("pdu", HOSTILE_PDUS)
+async def test_cmti_to_a_slot_with_garbage_is_quarantined_then_deleted(
+    make_rig: RigFactory, pdu: str,
+) -> None:
+    async with make_rig(0) as rig:
+        slot = rig.sim.inject_raw_pdu(pdu)  # stored, announced with +CMTI
+        assert slot is not None
+        await rig.wait_inbox(1)
+        (item,) = rig.inbox
+        assert isinstance(item, QuarantinedPdu)
+        assert (item.pdu, item.storage, item.index) == (pdu, "SM", slot)
+        assert item.sim_iccid == rig.sim.profile.iccid and item.error
+        await _until(lambda: rig.sim.store.used == 0)  # deleted once the handler stored it
+        rig.sim.inject_sms("+8613800138000", GOOD_TEXT)  # the reader is still alive
+        await rig.wait_inbox(2)
+        assert rig.inbox[1].text == GOOD_TEXT  # type: ignore[union-attr]
+
+
+async def test_quarantined_pdu_stays_on_the_modem_while_the_handler_fails(
+    make_rig: RigFactory,
+) -> None:
+    async with make_rig(0) as rig:
+        rig.fail_handler = True
+        rig.sim.inject_raw_pdu("ZZ" * 20)
+        await _until(lambda: rig.modem.inbound.handler_failures == 1)
+        assert rig.sim.store.used == 1
+        rig.fail_handler = False
+        assert await rig.modem.read_stored() == 1
+        assert isinstance(rig.inbox[0], QuarantinedPdu)
+        assert rig.sim.store.used == 0
+
+
+async def test_cmgl_with_a_truncated_pdu_line_quarantines_only_that_one(
+    make_rig: RigFactory,
+) -> None:
+    async with make_rig(0, initialize=False) as rig:
+        rig.sim.inject_sms("+8613800138000", "before", stored_before_start=True)
+        (good,) = [m.pdu for m in rig.sim.store.slots.values()]
+        cut = rig.sim.inject_raw_pdu(_truncated(good), stored_before_start=True)
+        rig.sim.inject_sms("+8613800138000", "after", stored_before_start=True)
+        await rig.modem.initialize()
+        assert await rig.modem.read_stored() == 3
+        kinds = [(type(m).__name__, getattr(m, "text", None)) for m in rig.inbox]
+        assert kinds == [("InboundSms", "before"), ("QuarantinedPdu", None),
+                         ("InboundSms", "after")]
+        assert rig.inbox[1].pdu == _truncated(good) and rig.inbox[1].index == cut  # type: ignore[union-attr]
+        assert rig.sim.store.used == 0
+
+
+@pytest.mark.parametrize("pdu", HOSTILE_PDUS)
+async def test_direct_cmt_with_a_hostile_body_is_quarantined(
+    make_rig: RigFactory, generic, pdu: str,  # type: ignore[no-untyped-def]
+) -> None:
+    direct = dataclasses.replace(generic, cnmi=["2,2,0,1,0"])  # <mt>=2: +CMT, not stored
+    async with make_rig(2, profile=direct) as rig:
+        assert rig.sim.inject_raw_pdu(pdu) is None  # shown with +CMT, stored nowhere
+        await rig.wait_inbox(1)
+        (item,) = rig.inbox
+        assert isinstance(item, QuarantinedPdu)
+        assert (item.pdu, item.storage, item.index) == (pdu, "", None)
+        rig.sim.inject_sms("+8613800138000", GOOD_TEXT)
+        await rig.wait_inbox(2)
+        assert rig.inbox[1].text == GOOD_TEXT  # type: ignore[union-attr]
+
+
+async def test_direct_cmt_is_acknowledged_with_cnma_only_after_the_handler(
+    make_rig: RigFactory, generic,  # type: ignore[no-untyped-def]
+) -> None:
+    # TS 27.005 §3.4.4: with +CSMS=1 the modem waits for +CNMA after each +CMT; without it the
+    # network gets RP-ERROR and delivers again later.
+    acked = dataclasses.replace(generic, cnmi=["2,2,0,1,0"], csms=1, ack_direct=True)
+    async with make_rig(2, profile=acked) as rig:
+        assert rig.sim.csms == 1
+        rig.sim.inject_raw_pdu("0791683108100005F0040D9168310810830")  # odd length
+        rig.sim.inject_sms("+8613800138000", GOOD_TEXT)
+        await rig.wait_inbox(2)
+        await _until(lambda: len(rig.sim.acknowledged) == 2)
+        assert [type(m) for m in rig.inbox] == [QuarantinedPdu, InboundSms]
+        assert rig.sim.unacknowledged == []
+
+        rig.fail_handler = True  # not stored: not acknowledged, so the network retries
+        rig.sim.ack_timeout = 0.2
+        rig.sim.inject_sms("+8613800138000", "lost?")
+        await _until(lambda: rig.modem.inbound.handler_failures == 1)
+        await _until(lambda: len(rig.sim.unacknowledged) == 1)
+        assert len(rig.sim.acknowledged) == 2
+        assert rig.sim.cnmi[1] == 0  # the modem stopped routing to the TE (TS 27.005 §3.4.1)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
+from appliance.modem.driver import Modem
 from appliance.modem.profile import ModemProfile
 from appliance.modem.state import ModemState
 
@@ -42,3 +44,39 @@ async def test_rest_and_wake(make_rig: RigFactory) -> None:
         assert rig.modem.state == ModemState.RESTING
         rig.modem.wake()
         assert rig.modem.state == ModemState.READY
+
+
+async def test_reopen_then_reset_of_a_hung_modem_skips_the_long_resync(
+    make_rig: RigFactory, generic: ModemProfile,
+) -> None:
+    # The supervisor's path: the hung modem's port is reopened (no help: the firmware is
+    # stuck), probing fails, then reset. With the profile's full resync (3 x 20 s here)
+    # before the reset command this would take a minute; a known-hung modem gets one short
+    # probe at most.
+    slow_resync = dataclasses.replace(
+        generic, reset_wait=10.0,
+        serial=dataclasses.replace(generic.serial, resync_timeout=20.0, probe_tries=2),
+    )
+    async with make_rig(0, profile=slow_resync, command_timeout=0.5) as rig:
+        rig.sim.hang(clear_on="reset")
+        await rig.modem.close()
+        rig.modem = await Modem.open(rig.port.path, slow_resync, command_timeout=0.5)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        assert await rig.modem.initialize() == ModemState.GONE  # no answer to AT
+        heard_before_reset = len(rig.sim.heard)
+        assert await rig.modem.reset() == ModemState.READY, rig.modem.state_reason
+        assert loop.time() - started < 15.0
+        after = list(rig.sim.heard)[heard_before_reset:]
+        # At most one bare AT resync probe before the reset command.
+        assert after.index("AT+CFUN=1,1") <= 1, after
+        assert rig.sim.resets == 1
+
+
+async def test_resync_knobs_come_from_the_profile(
+    make_rig: RigFactory, generic: ModemProfile,
+) -> None:
+    custom = dataclasses.replace(
+        generic, serial=dataclasses.replace(generic.serial, resync_tries=5, resync_timeout=0.25))
+    async with make_rig(0, profile=custom) as rig:
+        assert (rig.modem.channel.resync_tries, rig.modem.channel.resync_timeout) == (5, 0.25)

@@ -115,3 +115,36 @@ async def test_send_refused_when_sim_not_ready(make_rig: RigFactory) -> None:
         (part,) = encode_submit("+8613912345678", "hello")
         with pytest.raises(PartNotSent, match="no_sim"):
             await rig.modem.send_part(part.pdu, part.tpdu_length)
+
+
+async def test_unplug_while_waiting_for_the_prompt_is_not_sent(make_rig: RigFactory) -> None:
+    async with make_rig(0) as rig:
+        rig.sim.hang(clear_on="never", commands={"+CMGS"})  # "> " never comes
+        (part,) = encode_submit("+8613912345678", "hello")
+        send = asyncio.create_task(rig.modem.send_part(part.pdu, part.tpdu_length))
+        command = f"AT+CMGS={part.tpdu_length}"
+        async with asyncio.timeout(WAIT):
+            while command not in rig.sim.heard:
+                await asyncio.sleep(0.01)
+        rig.port.unplug()  # pulled out before the PDU was written
+        with pytest.raises(PartNotSent, match="before the PDU was written"):
+            async with asyncio.timeout(WAIT):
+                await send
+        assert rig.sim.accepted == []
+        assert part.pdu not in "".join(rig.sim.heard)
+
+
+async def test_unplug_after_the_pdu_is_written_is_ambiguous_not_not_sent(
+    make_rig: RigFactory,
+) -> None:
+    async with make_rig(0) as rig:
+        rig.sim.latency = 30.0  # the PDU is taken; "+CMGS: <mr>" would come much later
+        (part,) = encode_submit("+8613912345678", "hello")
+        send = asyncio.create_task(rig.modem.send_part(part.pdu, part.tpdu_length))
+        async with asyncio.timeout(WAIT):
+            while not rig.sim.accepted:
+                await asyncio.sleep(0.01)
+        rig.port.unplug()
+        with pytest.raises(PartAmbiguous, match="port gone during"):
+            async with asyncio.timeout(WAIT):
+                await send

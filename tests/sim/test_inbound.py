@@ -1,5 +1,6 @@
 """Messages from the network: +CMTI/+CMT/+CDS/+CDSI per +CNMI, the store, +CMGR/+CMGL/+CMGD."""
 
+import asyncio
 import dataclasses
 import re
 
@@ -125,3 +126,58 @@ async def test_cmgd_delete_flag_4_empties_the_store(rig):
     rig.modem.inject_sms(SENDER, "b", stored_before_start=True)
     assert await client.info("AT+CMGD=0,4") == ["OK"]
     assert await client.info("AT+CMGL=4") == ["OK"]
+
+
+async def test_cnma_records_acks_when_csms_1_and_errors_when_nothing_waits(rig):
+    client = await rig.client()
+    assert await client.info("AT+CMEE=1") == ["OK"]
+    assert await client.info("AT+CNMA") == ["+CMS ERROR: 340"]  # +CSMS=0: no ack expected
+    assert (await client.info("AT+CSMS=1"))[-1] == "OK"
+    assert await client.info("AT+CNMI=2,2,0,1,0") == ["OK"]
+    assert await client.info("AT+CNMA") == ["+CMS ERROR: 340"]  # nothing shown yet
+    rig.modem.inject_sms("+8613800138000", "ack me")
+    shown = (await client.read_until(re.compile(rb"\+CMT: [^\r]*\r\n[0-9A-F]+\r\n"))).decode()
+    pdu = shown.strip().split("\r\n")[-1]
+    assert await client.info("AT+CNMA") == ["OK"]
+    assert rig.modem.acknowledged == [pdu]
+    assert await client.info("AT+CNMA") == ["+CMS ERROR: 340"]  # each +CMT is acked once
+
+
+async def test_unacknowledged_cmt_stops_direct_routing(rig):
+    client = await rig.client()
+    for line in ("AT+CSMS=1", "AT+CNMI=2,2,0,1,0"):
+        assert (await client.info(line))[-1] == "OK"
+    rig.modem.ack_timeout = 0.1
+    rig.modem.inject_sms("+8613800138000", "nobody acks this")
+    await client.read_until(re.compile(rb"\+CMT: [^\r]*\r\n[0-9A-F]+\r\n"))
+    await asyncio.sleep(0.3)
+    assert len(rig.modem.unacknowledged) == 1 and rig.modem.acknowledged == []
+    assert rig.modem.cnmi[1] == 0 and rig.modem.cnmi[3] == 0  # TS 27.005 §3.4.1
+    assert rig.modem.inject_sms("+8613800138000", "stored now") != [None]
+
+
+async def test_cnma_2_is_a_negative_ack(rig):
+    client = await rig.client()
+    for line in ("AT+CSMS=1", "AT+CNMI=2,2,0,1,0"):
+        assert (await client.info(line))[-1] == "OK"
+    rig.modem.inject_sms("+8613800138000", "refused")
+    await client.read_until(re.compile(rb"\+CMT: [^\r]*\r\n[0-9A-F]+\r\n"))
+    assert await client.info("AT+CNMA=2") == ["OK"]
+    assert len(rig.modem.unacknowledged) == 1 and rig.modem.acknowledged == []
+
+
+async def test_inject_raw_pdu_stores_or_shows_it_verbatim(rig):
+    client = await rig.client()
+    assert await client.info("AT+CNMI=2,1,0,2,0") == ["OK"]
+    slot = rig.modem.inject_raw_pdu("ZZ" * 5)
+    await client.read_until(f'+CMTI: "SM",{slot}'.encode())
+    assert await client.info(f"AT+CMGR={slot}") == ["+CMGR: 0,,5", "ZZZZZZZZZZ", "OK"]
+    assert await client.info("AT+CNMI=2,2,0,1,0") == ["OK"]
+    assert rig.modem.inject_raw_pdu("123", length=99) is None
+    await client.read_until(b"+CMT: ,99\r\n123\r\n")
+
+
+async def test_heard_records_command_lines(rig):
+    client = await rig.client()
+    await client.info("AT+CSQ")
+    assert list(rig.modem.heard)[-2:] == ["ATE0", "AT+CSQ"]

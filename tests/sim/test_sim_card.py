@@ -68,3 +68,31 @@ async def test_sim_busy_fails_the_next_sim_commands_only(rig):
     assert await client.info("AT+CIMI") == ["+CME ERROR: 14"]
     assert await client.info("AT+CMGL=4") == ["+CMS ERROR: 314"]
     assert await client.info("AT+CIMI") == [rig.modem.profile.imsi, "OK"]
+
+
+async def test_crsm_reads_ef_iccid_nibble_swapped(rig):
+    client = await rig.client()
+    iccid = rig.modem.profile.iccid
+    assert len(iccid) == 20
+    swapped = "".join(iccid[i + 1] + iccid[i] for i in range(0, 20, 2))
+    assert await client.info("AT+CRSM=176,12258,0,0,10") == [f'+CRSM: 144,0,"{swapped}"', "OK"]
+
+
+async def test_crsm_pads_an_odd_length_iccid_with_f(make_rig):
+    profile = make_profile(0)
+    profile.iccid = profile.iccid[:19]  # 19-digit ICCIDs exist (E.118 before 2007)
+    client = await make_rig(profile).client()
+    expected = "".join((profile.iccid + "F")[i + 1] + (profile.iccid + "F")[i]
+                       for i in range(0, 20, 2))
+    assert await client.info("AT+CRSM=176,12258,0,0,10") == [f'+CRSM: 144,0,"{expected}"', "OK"]
+
+
+async def test_crsm_without_pin_works_other_files_not_found_no_sim_errors(make_rig):
+    profile = make_profile(0)
+    profile.pin = "1234"  # EF_ICCID is not PIN-protected
+    rig = make_rig(profile)
+    client = await rig.client()
+    assert (await client.info("AT+CRSM=176,12258,0,0,10"))[-1] == "OK"
+    assert await client.info("AT+CRSM=176,28423,0,0,9") == ["+CRSM: 106,130", "OK"]
+    rig.modem.remove_sim()
+    assert (await client.info("AT+CRSM=176,12258,0,0,10"))[-1].startswith(("ERROR", "+CME"))
