@@ -130,6 +130,7 @@ class Dispatcher:
         held: list[int] = []
         for slot in self.slots.values():
             held += slot.queue.take_all()
+            slot.reserved.clear()
         try:
             async with asyncio.timeout(grace):
                 while any(s.busy for s in self.slots.values()):
@@ -193,6 +194,7 @@ class Dispatcher:
         slot = next((s for s in self.slots.values() if message_id in s.queue), None)
         if slot is not None:
             slot.queue.remove(message_id)
+            parts = slot.reserved.pop(message_id, 1)
 
         def cancel() -> None:
             msg = Message.get_or_none(Message.id == message_id)
@@ -209,6 +211,7 @@ class Dispatcher:
             await self.store.write(cancel)
         except Exception:
             if slot is not None:  # it stays claimed: give it back to its SIM
+                slot.reserved[message_id] = parts
                 slot.queue.put_nowait(message_id)
             raise
         self.pending.discard(message_id)
@@ -302,7 +305,8 @@ class Dispatcher:
             await asyncio.sleep(0.02)
         if slot.attached:  # it came back meanwhile: keep its work
             return
-        slot.queue.take_all()  # still `sending` in the database: released just below
+        for mid in slot.queue.take_all():  # still `sending` in the database: released below
+            slot.reserved.pop(mid, None)
         counts = await self.store.write(lambda: outbox.release_claims_for_sim(
             slot.iccid, f"SIM lost: {reason}",
             resend_ambiguous=self.config.ambiguous == "resend"))
@@ -392,8 +396,10 @@ class Dispatcher:
             item = self.pending.discard(mid)
             if not got:
                 continue  # cancelled or changed meanwhile: the index forgets it
+            parts = item.pending.parts if item is not None else 1
             if item is not None:
-                self._count_share(item.pending.campaign_id, item.pending.parts)
+                self._count_share(item.pending.campaign_id, parts)
+            self.slots[iccid].reserved[mid] = parts
             self.slots[iccid].queue.put_nowait(mid)
         return 0.0
 
@@ -422,6 +428,8 @@ class Dispatcher:
             # being either in the queue or current.
             slot.busy = True
             slot.current = msg_id
+            if self.limits.per_minute == 0:
+                self.wake()  # its queue has room again: claim its next message meanwhile
             try:
                 delay = (slot.next_send_at - self.now()).total_seconds()
                 if delay > 0:
@@ -434,6 +442,7 @@ class Dispatcher:
             finally:
                 slot.busy = False
                 slot.current = None
+                slot.reserved.pop(msg_id, None)
                 slot.plan_next_send(self.limits, self.now(), self.tz, self.rng)
                 self.wake()
 

@@ -74,6 +74,9 @@ class SimSlot:
     queue: WorkQueue = field(default_factory=lambda: WorkQueue())
     busy: bool = False  # a message of this SIM is being sent right now
     current: int | None = None  # the id of that message (it can no longer be cancelled)
+    reserved: dict[int, int] = field(default_factory=dict)
+    """Parts of claimed, unfinished messages (queued or being sent): counted against the caps
+    before they are sent, or a SIM near its cap would claim more than it may send."""
     task: asyncio.Task | None = None
     sent_total: int = 0
     failed_total: int = 0
@@ -88,6 +91,8 @@ class SimSlot:
 
     def view(self, limits: rates.RateLimits, now: datetime, tz: tzinfo) -> SimView:
         room = rates.headroom(self.counters, limits, now, tz)
+        if room != rates.UNLIMITED:
+            room = max(0, room - sum(self.reserved.values()))
         c = self.counters.rolled(now, tz)
         return SimView(
             iccid=self.iccid,
