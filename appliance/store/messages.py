@@ -175,7 +175,7 @@ _MAX_PARAMS = 30_000
 """Bound parameters per statement: under SQLite's SQLITE_MAX_VARIABLE_NUMBER (32,766 since
 3.32; Debian builds allow 250,000) and PostgreSQL's 65,535."""
 _MAX_ROWS = 500
-"""Rows per INSERT: larger statements gain nothing measurable and cost memory."""
+"""Rows per INSERT: keeps each statement, and the SQL texts cached for them, modest in size."""
 
 
 def _database() -> peewee.Database:
