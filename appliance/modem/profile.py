@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from appliance.typed_toml import build
 
 GENERIC = "generic"
 
@@ -140,59 +141,6 @@ class ModemProfile:
 
 # -- loading ---------------------------------------------------------------------------------
 
-def _describe(tp: object) -> str:
-    if typing.get_origin(tp) is list:
-        return f"a list of {_describe(typing.get_args(tp)[0])}s"
-    args = [a for a in typing.get_args(tp) if a is not type(None)]
-    if args and type(None) in typing.get_args(tp):
-        return _describe(args[0])
-    names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
-    return names.get(tp, str(tp))  # type: ignore[call-overload]
-
-
-def _coerce(value: object, tp: object, where: str) -> object:
-    if typing.get_origin(tp) is list:
-        if not isinstance(value, list):
-            raise ProfileError(f"{where}: must be {_describe(tp)}, got {value!r}")
-        (item,) = typing.get_args(tp)
-        return [_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
-    args = typing.get_args(tp)
-    if type(None) in args:  # "int | None": TOML has no null, so a present value is the int
-        (tp,) = [a for a in args if a is not type(None)]
-    if tp is bool:
-        ok = isinstance(value, bool)
-    elif tp is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif tp is float:
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        value = float(value) if ok else value  # type: ignore[arg-type]
-    elif tp is str:
-        ok = isinstance(value, str)
-    else:  # pragma: no cover - only the types above are used
-        raise TypeError(tp)
-    if not ok:
-        raise ProfileError(f"{where}: must be {_describe(tp)}, got {value!r}")
-    return value
-
-
-def _build(cls: type, data: dict, file: str, prefix: str) -> object:
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)} - {"path"}
-    kwargs: dict[str, object] = {}
-    for key, value in data.items():
-        where = f"{file}: {prefix}{key}"
-        if key not in known:
-            raise ProfileError(f"{where}: unknown key")
-        tp = hints[key]
-        if dataclasses.is_dataclass(tp):
-            if not isinstance(value, dict):
-                raise ProfileError(f"{where}: must be a [{key}] table")
-            kwargs[key] = _build(tp, value, file, f"{prefix}{key}.")  # type: ignore[arg-type]
-        else:
-            kwargs[key] = _coerce(value, tp, where)
-    return cls(**kwargs)
-
-
 def _check(p: ModemProfile, file: str) -> None:
     def bad(key: str, why: str) -> ProfileError:
         return ProfileError(f"{file}: {key}: {why}")
@@ -247,7 +195,7 @@ def load_profile(path: str | Path) -> ModemProfile:
         raise ProfileError(f"{file}: not valid TOML: {exc}") from None
     except OSError as exc:
         raise ProfileError(f"{file}: cannot read: {exc.strerror}") from None
-    profile = _build(ModemProfile, data, file, "")
+    profile = build(ModemProfile, data, ProfileError, location=f"{file}: ", skip=("path",))
     assert isinstance(profile, ModemProfile)
     if profile.name and profile.name != path.stem:
         raise ProfileError(f"{file}: name: must equal the file name {path.stem!r}")
