@@ -272,10 +272,14 @@ class Store:
                 if not job.start():
                     continue
                 try:
-                    if self.db.connect(reuse_if_open=True) is not False and _sqlite(self.db):
+                    if self.db.connect(reuse_if_open=True) is not False:
                         # A new connection: a reader that tries to write must fail loudly
-                        # instead of racing the writer thread.
-                        self.db.execute_sql("PRAGMA query_only = 1")
+                        # instead of racing the writer thread; on PostgreSQL a read also
+                        # sees one snapshot, as a SQLite read transaction does.
+                        self.db.execute_sql(
+                            "PRAGMA query_only = 1" if _sqlite(self.db) else
+                            "SET SESSION CHARACTERISTICS AS TRANSACTION "
+                            "ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                     with self.db.atomic():
                         result = job.fn()
                 except Exception as exc:

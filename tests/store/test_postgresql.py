@@ -553,9 +553,6 @@ async def test_a_database_error_in_one_job_does_not_abort_the_batch(
     assert await store.read(lambda: Message.select().count()) == 20
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "writer.Store._read_loop makes reader connections read-only only on SQLite "
-    "(PRAGMA query_only); on PostgreSQL a reader can write"))
 async def test_readers_cannot_write(store: Store):
     with pytest.raises(peewee.DatabaseError, match="read-only"):
         await store.read(lambda: Setting.create(key="from a reader", value=""))
