@@ -1,0 +1,109 @@
+"""store.sims on a real SQLite WAL file: SIM identity, counters, sticky history, inbound
+de-duplication and status-report matching."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from appliance.dispatch import rates
+from appliance.store import messages as outbox
+from appliance.store import sims
+from appliance.store.models import Message, Modem, Part, Sim, StatusReportRecord
+
+TZ = ZoneInfo("Asia/Shanghai")
+ICCID = "89860012345678901234"
+
+
+def _sent_message(db, recipient: str = "+8613912345678", mr: int = 7, parts: int = 1) -> int:
+    now = datetime.now(UTC)
+    with db.atomic():
+        [mid] = outbox.accept_messages([outbox.NewMessage(recipient=recipient, text="x")])
+        outbox.claim_messages(ICCID, 1, now, candidate_ids=[mid])
+        ids = outbox.add_parts(mid, ICCID, [outbox.NewPart(pdu="00", tpdu_length=1)] * parts)
+        for n, pid in enumerate(ids):
+            outbox.transition_part(pid, "sending")
+            outbox.transition_part(pid, "sent", message_reference=mr + n)
+        outbox.transition_message(mid, "sent")
+    return mid
+
+
+def test_upsert_keeps_one_row_per_sim_and_modem_and_follows_the_port(db):
+    for port in ("/dev/ttyUSB2", "/dev/ttyUSB5"):
+        sims.upsert_modem_and_sim(imei="861518030000001", manufacturer="huawei", model="E3372",
+                                  revision="1", port=port, iccid=ICCID, imsi="460001",
+                                  operator="CHINA MOBILE", operator_code="46000", own_number="")
+    assert Sim.select().count() == 1 and Modem.select().count() == 1
+    assert Modem.get().last_port == "/dev/ttyUSB5" and Modem.get().sim == ICCID
+
+
+def test_ensure_sim_creates_a_bare_row_once(db):
+    sims.ensure_sim(ICCID)
+    sims.ensure_sim(ICCID)
+    assert Sim.select().count() == 1
+    assert outbox.next_concat_ref(ICCID) == 1
+
+
+def test_counters_round_trip_through_local_window_rows(db):
+    now = datetime(2026, 3, 1, 15, 59, 30, tzinfo=UTC)  # 23:59 in Shanghai
+    counters = rates.record_send(rates.SimCounters(), now, TZ, 3)
+    sims.save_counters(ICCID, counters.to_dict(), TZ)
+    loaded = rates.SimCounters.from_dict(sims.load_counters(ICCID, TZ))
+    assert loaded.rolled(now, TZ) == counters.rolled(now, TZ)
+    assert loaded.rolled(now, TZ).count("day") == 3
+    # A minute later it is a new local day (and month): those windows start again.
+    assert loaded.rolled(now + timedelta(minutes=1), TZ).count("day") == 0
+
+
+def test_last_sims_by_recipient_gives_the_latest_sender(db):
+    _sent_message(db, "+8613900000001")
+    Message.update(sim="OTHER", sent_at=datetime.now(UTC) - timedelta(days=40)).execute()
+    _sent_message(db, "+8613900000001")
+    assert sims.last_sims_by_recipient(datetime.now(UTC) - timedelta(days=30)) == {
+        "+8613900000001": ICCID}
+
+
+def test_inbound_part_read_twice_is_stored_once(db):
+    kwargs = dict(iccid=ICCID, sender="+8613900000001", text="hi", received_at=datetime.now(UTC),
+                  concat_ref=None, concat_count=1, concat_index=1, smsc=None, pdu="0791AB")
+    assert sims.store_inbound(**kwargs) == sims.store_inbound(**kwargs)
+
+
+def test_status_report_matches_sim_reference_and_recipient(db):
+    mid = _sent_message(db, mr=7)
+    other = _sent_message(db, "+8613900000009", mr=8)
+    # National form, as some networks give it.
+    assert sims.apply_status_report(iccid=ICCID, message_reference=7, recipient="13912345678",
+                                    status=0, delivered=True, final=True, pdu="") == (
+        mid, "delivered")
+    assert Message.get_by_id(other).state == "sent"
+    # An unknown reference is recorded, unmatched.
+    assert sims.apply_status_report(iccid=ICCID, message_reference=99, recipient="+86139",
+                                    status=0, delivered=True, final=True, pdu="") == (None, None)
+    assert StatusReportRecord.select().count() == 2
+
+
+def test_multipart_is_delivered_only_when_every_part_is(db):
+    mid = _sent_message(db, mr=10, parts=2)
+    args = dict(iccid=ICCID, recipient="+8613912345678", status=0, delivered=True,
+                final=True, pdu="")
+    assert sims.apply_status_report(message_reference=10, **args) == (mid, None)
+    assert sims.apply_status_report(message_reference=11, **args) == (mid, "delivered")
+
+
+def test_late_report_settles_an_ambiguous_part_without_a_reference(db):
+    now = datetime.now(UTC)
+    with db.atomic():
+        [mid] = outbox.accept_messages([outbox.NewMessage(recipient="+8613912345678",
+                                                          text="x")])
+        outbox.claim_messages(ICCID, 1, now, candidate_ids=[mid])
+        [pid] = outbox.add_parts(mid, ICCID, [outbox.NewPart(pdu="00", tpdu_length=1)])
+        outbox.transition_part(pid, "sending")
+        outbox.transition_part(pid, "ambiguous")
+        outbox.transition_message(mid, "ambiguous")
+    assert sims.apply_status_report(iccid=ICCID, message_reference=42, recipient="+8613912345678",
+                                    status=0, delivered=True, final=True, pdu="") == (
+        mid, "delivered")
+    assert Part.get_by_id(pid).message_reference == 42
+    # Another recipient's report does not claim it.
+    assert Message.get_by_id(mid).state == "delivered"
