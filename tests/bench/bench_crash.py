@@ -94,8 +94,9 @@ def run(modems: int, messages: int, latency: float, kills: int, seed: int,
         for how, k in plan:
             time.sleep(rng.uniform(gap / 10, gap))
             recorded = rig.record_count()
-            if recorded >= expected:
-                break
+            if recorded >= expected or not any(
+                    state not in FINAL for state, _ in db_states(rig.db_path).values()):
+                break  # drained: nothing left to interrupt
             if how == "kill":
                 rig.kill_app()
             else:
