@@ -1,13 +1,15 @@
 """Benchmark: how fast a plugged modem becomes ready, and how late the event loop runs while a
 pool of simulated modems is polled.
 
-Run by hand (`python -m tests.bench.bench_pool`). Prints figures; asserts nothing. The simulated
-modems run on the same event loop as the pool, so the lag figure includes their work too (on the
-appliance the modems are hardware and cost the loop nothing).
+Run by hand (`python -m tests.bench.bench_pool`; `--quick` for a few-second smoke run).
+Prints figures; asserts nothing. The simulated modems run on the same event loop as the pool,
+so the lag figure includes their work too (on the appliance the modems are hardware and cost
+the loop nothing).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import statistics
@@ -38,7 +40,7 @@ async def _wait(condition, timeout: float = 30.0) -> None:  # type: ignore[no-un
             await asyncio.sleep(0.002)
 
 
-async def plug_to_ready(folder: Path) -> tuple[list[float], list[float]]:
+async def plug_to_ready(folder: Path, plugs: int = PLUGS) -> tuple[list[float], list[float]]:
     """Seconds from a symlink appearing (a new pty each time) to the modem being ready, and
     from the watcher announcing the port to ready (bring-up alone)."""
     config = ModemsConfig(autodetect=False, ports=[str(folder / "plug*")])
@@ -49,7 +51,7 @@ async def plug_to_ready(folder: Path) -> tuple[list[float], list[float]]:
     times: list[float] = []
     bring_ups: list[float] = []
     try:
-        for n in range(PLUGS):
+        for n in range(plugs):
             path = str(folder / f"plug{n}")
             started = time.perf_counter()
             port.replug(symlink=path)  # new tty, new name: another USB port
@@ -72,9 +74,10 @@ async def plug_to_ready(folder: Path) -> tuple[list[float], list[float]]:
     return times, bring_ups
 
 
-async def loop_lag(folder: Path) -> tuple[list[float], int]:
-    """Lateness of a 10 ms ticker while FLEET modems are polled every POLL_INTERVAL."""
-    sims = [SimulatedModem(make_profile(i, "bench")) for i in range(FLEET)]
+async def loop_lag(folder: Path, fleet: int = FLEET,
+                   seconds: float = LAG_SECONDS) -> tuple[list[float], int]:
+    """Lateness of a 10 ms ticker while `fleet` modems are polled every POLL_INTERVAL."""
+    sims = [SimulatedModem(make_profile(i, "bench")) for i in range(fleet)]
     ports = [SimulatedPort(sim, folder / f"fleet{i}").start() for i, sim in enumerate(sims)]
     config = ModemsConfig(autodetect=False, ports=[str(folder / "fleet*")])
     settings = SupervisorSettings(poll_interval=POLL_INTERVAL, command_timeout=5.0)
@@ -82,10 +85,10 @@ async def loop_lag(folder: Path) -> tuple[list[float], int]:
     await pool.start()
     lags: list[float] = []
     try:
-        await _wait(lambda: len(pool.ready()) == FLEET)
+        await _wait(lambda: len(pool.ready()) == fleet)
         polls_before = sum(_polls(s) for s in pool.all())
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + LAG_SECONDS
+        deadline = loop.time() + seconds
         while loop.time() < deadline:
             expected = loop.time() + 0.01
             await asyncio.sleep(0.01)
@@ -104,27 +107,33 @@ def _polls(sup) -> int:  # type: ignore[no-untyped-def]
     return sum(1 for line in sup.traffic.lines() if line.text == "AT+CSQ")
 
 
-async def run() -> None:
+async def run(plugs: int, fleet: int, seconds: float) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        times, bring_ups = await plug_to_ready(folder)
-        print(f"plug-to-ready over {PLUGS} plugs (static watcher, shipped 0.5 s rescan): "
+        times, bring_ups = await plug_to_ready(folder, plugs)
+        print(f"plug-to-ready over {plugs} plugs (static watcher, shipped 0.5 s rescan): "
               f"median {statistics.median(times) * 1000:.0f} ms, "
               f"p90 {_quantile(times, 0.9) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms")
         print(f"  of which bring-up (port announced to ready, incl. profile re-match reopen): "
               f"median {statistics.median(bring_ups) * 1000:.0f} ms, "
               f"p90 {_quantile(bring_ups, 0.9) * 1000:.0f} ms, "
               f"max {max(bring_ups) * 1000:.0f} ms")
-        lags, polls = await loop_lag(folder)
-        print(f"event-loop lag, {FLEET} modems polled every {POLL_INTERVAL} s for "
-              f"{LAG_SECONDS:.0f} s ({polls} polls seen in the traffic rings): "
+        lags, polls = await loop_lag(folder, fleet, seconds)
+        print(f"event-loop lag, {fleet} modems polled every {POLL_INTERVAL} s for "
+              f"{seconds:.0f} s ({polls} polls seen in the traffic rings): "
               f"max {max(lags) * 1000:.1f} ms, p99 {_quantile(lags, 0.99) * 1000:.1f} ms, "
               f"median {statistics.median(lags) * 1000:.2f} ms")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="bench_pool")
+    parser.add_argument("--quick", action="store_true", help="3 plugs, 4 modems, 1 s")
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
-    asyncio.run(run())
+    if args.quick:
+        asyncio.run(run(plugs=3, fleet=4, seconds=1.0))
+    else:
+        asyncio.run(run(plugs=PLUGS, fleet=FLEET, seconds=LAG_SECONDS))
 
 
 if __name__ == "__main__":
