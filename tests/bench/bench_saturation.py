@@ -352,6 +352,23 @@ def expected_parts(batches: list[tuple[list[str], str]]) -> int:
     return sum(len(to) * count_parts(text).parts for to, text in batches)
 
 
+def turnaround_gaps(records: list[dict[str, Any]], latency: float) -> dict[str, list[float]]:
+    """Per SIM, the time between one PDU reaching the modem and the next, minus the +CMGS
+    latency: what the appliance spends between a modem's answer and its next PDU (plus the
+    prompt round trip and the simulator's fsync). Split by "next part of the same message"
+    and "first part of the next message"."""
+    by_sim: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        by_sim.setdefault(r["iccid"], []).append(r)
+    gaps: dict[str, list[float]] = {"same message": [], "next message": []}
+    for recs in by_sim.values():
+        recs.sort(key=lambda r: r["at"])
+        for a, b in zip(recs, recs[1:], strict=False):
+            same = b["concat"] is not None and b["concat"][2] > 1
+            gaps["same message" if same else "next message"].append(b["at"] - a["at"] - latency)
+    return gaps
+
+
 def run(modems: int, messages: int, latency: float, batch: int,
         keep: bool = False) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="cardgate-bench-sat-"))
@@ -375,6 +392,7 @@ def run(modems: int, messages: int, latency: float, batch: int,
         rig.teardown()
         if not keep:
             shutil.rmtree(folder, ignore_errors=True)
+    turnaround = turnaround_gaps(records, latency)
     last = max((r["at"] for r in records), default=first)
     elapsed = last - first
     per_sim: Counter[str] = Counter()
@@ -392,6 +410,7 @@ def run(modems: int, messages: int, latency: float, batch: int,
         "spread": max(counts) / min(counts) if min(counts) else float("inf"),
         "cpu": cpu, "peak_rss": peak, "folder": folder if keep else None,
         "p50": percentile(latencies, 0.5), "p99": percentile(latencies, 0.99),
+        "turnaround": turnaround,
     }
 
 
@@ -405,6 +424,11 @@ def report(r: dict[str, Any]) -> None:
           f"{r['limit']:.1f} physical → fraction {r['fraction']:.3f}  (aim ≥ 0.95)")
     print(f"  messages per SIM           : min {min(r['per_sim'])} max {max(r['per_sim'])} on "
           f"{r['sims_used']} SIMs → spread {r['spread']:.2f}  (aim ≤ 1.10)")
+    for label, gaps in r["turnaround"].items():
+        if gaps:
+            print(f"  turnaround, {label:14}: p50 {percentile(gaps, 0.5) * 1e3:5.1f} ms, "
+                  f"p90 {percentile(gaps, 0.9) * 1e3:5.1f} ms, mean "
+                  f"{sum(gaps) / len(gaps) * 1e3:5.1f} ms  (answer → next PDU, per SIM)")
     print(f"  appliance CPU              : {r['cpu']:.1f} s → "
           f"{r['cpu'] / max(r['messages'], 1) * 1000:.2f} CPU s per 1,000 messages")
     print(f"  appliance peak RSS         : {r['peak_rss'] / 2**20:.1f} MB")
