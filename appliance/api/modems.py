@@ -29,7 +29,17 @@ def _iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
-def modem_view(sup: ModemSupervisor, counters: dict | None = None) -> dict:
+def history_view(history) -> dict | None:
+    """What the pool remembers of a modem across plugs (pool.ModemHistory), by IMEI."""
+    if history is None:
+        return None
+    return {"first_seen": _iso(history.first_seen), "last_seen": _iso(history.last_seen),
+            "plugs": history.plugs, "ports": list(history.ports),
+            "iccids": list(history.iccids), "recoveries_before": history.recoveries}
+
+
+def modem_view(sup: ModemSupervisor, counters: dict | None = None,
+               history: object | None = None) -> dict:
     status = sup.status
     ident = status.identity
     return {
@@ -54,6 +64,7 @@ def modem_view(sup: ModemSupervisor, counters: dict | None = None) -> dict:
         "registration": status.registration,
         "recoveries": status.recoveries,
         "counters": counters or {},
+        "history": history_view(history),
     }
 
 
@@ -110,6 +121,7 @@ def gone_view(known: dict) -> dict:
         "registration": "unknown",
         "recoveries": 0,
         "counters": {},
+        "history": None,
     }
 
 
@@ -118,7 +130,9 @@ def gone_view(known: dict) -> dict:
 async def list_modems(request: Request) -> JSONResponse:
     appliance = request.app.ctx.appliance
     sups = sorted(appliance.pool.all(), key=lambda s: s.status.port)
-    views = [modem_view(s, appliance.counters_for(s)) for s in sups]
+    history = appliance.pool.history
+    views = [modem_view(s, appliance.counters_for(s), history.get(s.status.identity.imei))
+             for s in sups]
     present_imeis = {v["imei"] for v in views if v["imei"]}
     present_ports = {v["port"] for v in views}
     known = await appliance.store.read(_known_modems)

@@ -69,3 +69,22 @@ async def test_an_unplugged_modem_shows_as_gone(gateway: Gateway) -> None:
     assert by_imei[gateway.fleet.modems[0].profile.imei]["state"] == "ready"
     health = (await gateway.get("/api/v1/health", key=None)).json()
     assert health["modems"]["ready"] == 1
+
+
+async def test_a_modem_replugged_on_another_path_keeps_its_history(gateway: Gateway) -> None:
+    imei = gateway.fleet.modems[0].profile.imei
+    first_port = str(gateway.fleet.symlink(0))
+    gateway.fleet.ports[0].unplug()
+    new_path = gateway.fleet.directory / "modem7"
+    gateway.fleet.ports[0].replug(symlink=new_path)
+
+    async def back() -> dict | None:
+        modems = (await gateway.get("/api/v1/modems")).json()["modems"]
+        view = next((m for m in modems if m["imei"] == imei and m["state"] == "ready"), None)
+        return view if view and view["port"] == str(new_path) else None
+
+    view = await wait_for(back, "the re-plugged modem ready on its new path")
+    assert view["sim"]["iccid"] == gateway.fleet.modems[0].profile.iccid
+    assert view["history"]["plugs"] == 2
+    assert view["history"]["ports"] == [first_port, str(new_path)]
+    assert view["history"]["iccids"] == [gateway.fleet.modems[0].profile.iccid]
