@@ -34,8 +34,10 @@ def default_profiles_dir() -> Path:
 class Appliance:
     """Everything that runs inside `cardgate run`, minus the HTTP server."""
 
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, *, clock=None, rng=None):
         self.config = config
+        self.clock = clock  # injected by tests: () -> aware datetime
+        self.rng = rng
         self.started = False
         self.started_at = time.monotonic()
         self.db = None
@@ -57,7 +59,8 @@ class Appliance:
         await self.store.start()
         profiles_dir = Path(self.config.modems.profiles_dir or default_profiles_dir())
         profiles = load_profiles(profiles_dir)
-        self.dispatcher = Dispatcher(self.config.dispatch, self.store)
+        self.dispatcher = Dispatcher(self.config.dispatch, self.store, clock=self.clock,
+                                     rng=self.rng)
         self.pool = ModemPool(self.config.modems, profiles,
                               on_inbound=self.dispatcher.handle_inbound,
                               traffic_lines=self.config.log.traffic_lines,
@@ -71,10 +74,14 @@ class Appliance:
 
     async def stop(self) -> None:
         self.started = False
-        if self.pool is not None:
-            await self.pool.stop()
+        # The dispatcher first: it lets sends in flight finish (a modem closed under a +CMGS
+        # would make its part ambiguous) and hands claimed work back; then the modems go.
         if self.dispatcher is not None:
             await self.dispatcher.stop()
+            if self.pool is not None and self.dispatcher in self.pool.listeners:
+                self.pool.listeners.remove(self.dispatcher)
+        if self.pool is not None:
+            await self.pool.stop()
         if self.store is not None:
             await self.store.stop()
         if self.db is not None:

@@ -120,8 +120,10 @@ def choose_sim(msg: Pending, sims: Iterable[SimView], now: datetime, *, affinity
     return _least_loaded(candidates, rng).iccid
 
 
-def _fifo_key(msg: Pending) -> tuple[datetime, str]:
-    return (msg.created_at, str(msg.message_id))
+def _fifo_key(msg: Pending) -> tuple[datetime, int, int | str]:
+    # Numeric ids compare as numbers (message 9 before message 10); other ids as text.
+    mid = msg.message_id
+    return (msg.created_at, 0, mid) if isinstance(mid, int) else (msg.created_at, 1, str(mid))
 
 
 def order_pending(pending: Iterable[Pending],

@@ -49,12 +49,6 @@ IDLE_TICK = 0.5  # seconds: the scheduler looks again at least this often
 EXPIRY_TICK = 30.0
 
 
-def _balancer_id(message_id: int) -> str:
-    """The id handed to the balancer: zero-padded, because it breaks FIFO ties between messages
-    accepted in the same instant by comparing ids as strings ("10" would go before "9")."""
-    return f"{message_id:012d}"
-
-
 class SupervisedSender:
     """A PartSender that always uses the supervisor's current modem (it changes on reopen)."""
 
@@ -238,7 +232,7 @@ class Dispatcher:
             if any(mid in s.queue for s in self.slots.values()):
                 continue  # claimed meanwhile (the read saw it before the claim committed)
             self.pending.add(Waiting(
-                pending=Pending(message_id=_balancer_id(mid), recipient=recipient,
+                pending=Pending(message_id=mid, recipient=recipient,
                                 network=network_of(recipient), parts=max(parts, 1),
                                 priority=priority, campaign_id=campaign, sticky_sim=None,
                                 created_at=created),

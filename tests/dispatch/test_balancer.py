@@ -198,3 +198,11 @@ def test_assign_batch_keeps_sticky_and_affinity() -> None:
                msg(4, "mobile")]
     plan = dict(assign_batch(pending, sims, NOW, rng=random.Random(5)))
     assert plan == {1: "T", 2: "T", 3: "U", 4: "M"}
+
+
+def test_messages_accepted_in_the_same_instant_go_in_numeric_id_order():
+    t = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    pending = [Pending(message_id=i, recipient=f"+86138000000{i:02d}", network=None, parts=1,
+                       priority=10, campaign_id=None, sticky_sim=None, created_at=t)
+               for i in (10, 9, 100, 11)]
+    assert [p.message_id for p in order_pending(pending, {})] == [9, 10, 11, 100]
