@@ -44,6 +44,7 @@ class Vendor:
     boot_urcs: tuple[str, ...]  # lines emitted after power-on / AT+CFUN=1,1
     sim_removed_urcs: tuple[str, ...]
     memory_full_urc: str | None
+    vendor_settings: frozenset[str] = frozenset()  # vendor commands answered with a plain OK
 
 
 # The three families the appliance is sold with. Boot URCs are what each one prints after a
@@ -54,6 +55,7 @@ VENDORS: tuple[Vendor, ...] = (
         "huawei", "E3372", "21.180.01.00.00", "86151803",
         frozenset({"^ICCID?", "+CCID", "+ICCID"}),
         ("^SYSSTART", "^SIMST: 1"), ("^SIMST: 255",), '^SMMEMFULL: "SM"',
+        frozenset({"^CURC"}),  # ^CURC=0 silences ^RSSI/^BOOT/^MODE (the E3372 profile sends it)
     ),
     Vendor(
         "Quectel", "EC25", "EC25EFAR06A06M4G", "86769503",
@@ -97,6 +99,7 @@ class SimProfile:
     boot_urcs: tuple[str, ...] = ("RDY",)
     sim_removed_urcs: tuple[str, ...] = ("+CPIN: NOT INSERTED",)
     memory_full_urc: str | None = None
+    vendor_settings: frozenset[str] = frozenset()
     storage_capacity: int = 30
     first_storage_index: int = 0  # Huawei/Quectel number SM slots from 0, some others from 1
     first_message_reference: int = 0
@@ -160,6 +163,7 @@ def make_profile(index: int, seed: str = "") -> SimProfile:
         boot_urcs=vendor.boot_urcs,
         sim_removed_urcs=vendor.sim_removed_urcs,
         memory_full_urc=vendor.memory_full_urc,
+        vendor_settings=vendor.vendor_settings,
         first_message_reference=int(_digits(index, seed, "mr", 3)) % 256,
         lac=f"{0x1000 + int(_digits(index, seed, 'lac', 4)):04X}",
         cell_id=f"{int(_digits(index, seed, 'ci', 7)) % 0xFFFFFF:06X}",

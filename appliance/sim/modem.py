@@ -273,6 +273,8 @@ class SimulatedModem(FaultsMixin, InboundMixin):
             return
         # +CMGS and +CFUN change the interpreter's own mode (prompt, reboot), so they live here.
         handler: Any = _OWN_COMMANDS.get(name) or HANDLERS.get(name)
+        if handler is None and name in self.profile.vendor_settings:
+            handler = HANDLERS[""]  # a vendor setting this firmware accepts: plain OK
         try:
             if handler is None:
                 raise BAD

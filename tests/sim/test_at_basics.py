@@ -115,3 +115,13 @@ async def test_text_without_at_prefix_gets_no_answer(rig):
     await client.write(b"hello\r")
     # Only the AT's OK follows: the noise line produced nothing of its own.
     assert await client.command("AT") == "\r\nOK\r\n"
+
+
+async def test_vendor_settings_are_accepted_only_by_their_vendor(make_rig):
+    huawei = make_profile(0)
+    assert huawei.manufacturer == "huawei"
+    client = await make_rig(huawei).client()
+    assert await client.info("AT^CURC=0") == ["OK"]
+    other = dataclasses.replace(make_profile(0), vendor_settings=frozenset())
+    client = await make_rig(other).client()
+    assert await client.info("AT^CURC=0") == ["ERROR"]
