@@ -239,6 +239,9 @@ class ModemSupervisor:
         return self.settings.pin
 
     async def _open(self) -> Modem:
+        # Whatever opened this port before must be closed first: two readers on one tty take
+        # each other's answers (and the old one would still act on +CMTI).
+        await self._close_modem()
         s = self.settings
         pin = self._pin_to_send()
         self._pin_sent = bool(pin)

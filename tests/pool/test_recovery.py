@@ -9,6 +9,7 @@ import logging
 
 import pytest
 
+from appliance.modem.driver import Modem
 from appliance.pool.supervisor import PoolState
 from tests.pool.conftest import PoolRigFactory, fast_settings, wait_until
 
@@ -143,13 +144,27 @@ async def test_sim_pin_without_configured_pin_waits(make_pool: PoolRigFactory) -
         assert rig.listener.events == []
 
 
-async def test_sim_pin_with_configured_pin_unlocks(make_pool: PoolRigFactory) -> None:
+async def test_sim_pin_with_configured_pin_unlocks(make_pool: PoolRigFactory,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[Modem] = []
+    real_open = Modem.open
+
+    async def recording_open(*args: object, **kwargs: object) -> Modem:
+        modem = await real_open(*args, **kwargs)  # type: ignore[arg-type]
+        opened.append(modem)
+        return modem
+
+    monkeypatch.setattr(Modem, "open", recording_open)
     async with make_pool(settings=fast_settings(pin="4321")) as rig:
         await rig.pool.start()
         sim, _ = rig.plug(0, tweak=lambda p: setattr(p, "pin", "4321"))
         sup = await rig.wait_state("modem0", PoolState.ready)
         assert sim.sim_unlocked
         assert sup.status.identity.sim.iccid == sim.profile.iccid
+        # The first opening (PIN withheld until the modem said who it is) was closed before
+        # the second: two readers on one tty would take each other's answers.
+        assert len(opened) >= 2
+        assert [m for m in opened if not m.channel.closed] == [sup.modem]
 
 
 async def test_wrong_configured_pin_is_sent_once_per_modem(make_pool: PoolRigFactory) -> None:
