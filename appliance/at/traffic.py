@@ -4,7 +4,10 @@ Knows: a bounded ring of lines with their direction (">" to the modem, "<" from 
 show control characters (Ctrl-Z, ESC) so a technician can read the log on a serial console
 (as OctoPrint's serial.log and Kannel's per-connection log allow), and which command arguments
 are secrets (PIN, PUK, facility passwords) that must never be recorded: the log is shown to
-technicians and in the web console.
+technicians and in the web console. For the same reason message content never reaches the
+ring: a PDU line (the hex written after the +CMGS prompt, the hex body of a +CMGR/+CMGL/+CMT/
++CDS answer) decodes to the message text, one-time codes included, so it is shown only as its
+first octets (up to the destination address of an SMS-SUBMIT) and its length.
 Must not know: the serial port, the parser, or what any other line means.
 """
 
@@ -15,7 +18,8 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-__all__ = ["TO_MODEM", "FROM_MODEM", "TrafficLine", "TrafficLog", "printable", "redact"]
+__all__ = ["TO_MODEM", "FROM_MODEM", "TrafficLine", "TrafficLog", "mask_pdu", "printable",
+           "redact"]
 
 MASK = "****"
 
@@ -70,6 +74,28 @@ def redact(text: str) -> str:
         return text
     return _SECRET_COMMAND.sub(_mask_arguments, text)
 
+# A PDU line, recognised by shape alone (this module must not parse SMS): hex only, perhaps
+# after the "> " prompt on the same line and ending in Ctrl-Z (send) or ESC (cancel), TS 27.005
+# §3.5.1. The first 24 hex characters are kept: for an SMS-SUBMIT without SMSC address that is
+# SCA length, first octet, TP-MR and the whole destination address of an 11-digit number; for
+# an SMS-DELIVER it is the SMSC address and the start of the originator. A line of at most 24
+# hex characters hides nothing (and may be a bare ICCID answer): it is shown unchanged.
+PDU_KEEP_HEX = 24
+_PDU_LINE = re.compile(rf"(?P<lead>(?:> ?)?)(?P<hex>[0-9A-Fa-f]{{{PDU_KEEP_HEX + 1},}})"
+                       r"(?P<end>[\x1a\x1b]?)\s*")
+
+
+def mask_pdu(text: str) -> str:
+    """`text` with the user data of a PDU line hidden: '0011000D91…<hex>\x1a' ->
+    '0011000D9168…(42 octets)\x1a'. Other lines are returned unchanged."""
+    match = _PDU_LINE.fullmatch(text)
+    if match is None:
+        return text
+    hex_digits = match["hex"]
+    octets = (len(hex_digits) + 1) // 2
+    return f"{match['lead']}{hex_digits[:PDU_KEEP_HEX]}…({octets} octets){match['end']}"
+
+
 TO_MODEM = ">"
 FROM_MODEM = "<"
 
@@ -114,11 +140,12 @@ class TrafficLog:
         return self._lines.maxlen or 0
 
     def record(self, direction: str, data: str) -> None:
-        """Add one line; control characters are spelled out and secrets masked (both ways:
-        a modem with echo on repeats the PIN command back)."""
+        """Add one line; PDU user data hidden, control characters spelled out and secrets
+        masked (both ways: a modem with echo on repeats the PIN command and the PDU back)."""
         if direction not in (TO_MODEM, FROM_MODEM):
             raise ValueError(f"direction must be '>' or '<', not {direction!r}")
-        self._lines.append(TrafficLine(time.time(), direction, redact(printable(data))))
+        self._lines.append(TrafficLine(time.time(), direction,
+                                       redact(printable(mask_pdu(data)))))
 
     def lines(self) -> list[TrafficLine]:
         return list(self._lines)

@@ -86,3 +86,79 @@ def test_lines_without_secrets_are_unchanged(line: str) -> None:
 def test_redact_is_the_logs_own_rule() -> None:
     assert redact('AT+CPIN="0000"') == 'AT+CPIN="****"'
     assert redact("AT+CSQ") == "AT+CSQ"
+
+
+# -- message content never reaches the log (one-time codes included) ----------------------------
+
+def _user_data_hex(pdu: str) -> str:
+    """The hex after the kept head: what must not appear in the log."""
+    return pdu[24:]
+
+
+def test_outgoing_pdu_after_the_prompt_keeps_its_head_and_hides_the_text() -> None:
+    from appliance.pdu import decode_submit, encode_submit
+
+    [part] = encode_submit("+8613800138000", "Your code is 493817")
+    log = TrafficLog()
+    log.record(">", f"AT+CMGS={part.tpdu_length}")
+    log.record("<", "> ")
+    log.record(">", part.pdu + "\x1a")
+    log.record("<", "> " + part.pdu + "\x1a")  # a modem with echo on repeats it after the prompt
+    texts = [line.text for line in log.lines()]
+    octets = len(part.pdu) // 2
+    assert texts[2] == f"{part.pdu[:24]}…({octets} octets)<SUB>"
+    assert texts[3] == f"> {part.pdu[:24]}…({octets} octets)<SUB>"
+    assert decode_submit(part.pdu).to == "+8613800138000"
+    assert "683108108300F0" in texts[2]  # the destination address is kept for debugging
+    dump = "\n".join(texts)
+    assert _user_data_hex(part.pdu) not in dump and "493817" not in dump
+
+
+@pytest.mark.parametrize("header", ["+CMT: ,{n}", "+CMGR: 0,,{n}", "+CMGL: 3,1,,{n}",
+                                    "+CDS: {n}"])
+def test_incoming_pdu_bodies_are_masked_and_their_headers_kept(header: str) -> None:
+    from datetime import UTC, datetime
+
+    from appliance.pdu import encode_deliver
+
+    [pdu] = encode_deliver("+8613900000001", "验证码 493817", datetime(2026, 1, 2, tzinfo=UTC))
+    log = TrafficLog()
+    log.record("<", header.format(n=len(pdu) // 2 - 8))
+    log.record("<", pdu)
+    log.record("<", pdu.lower())
+    head, body, lower = (line.text for line in log.lines())
+    assert head == header.format(n=len(pdu) // 2 - 8)
+    assert body == f"{pdu[:24]}…({len(pdu) // 2} octets)"
+    assert lower == f"{pdu.lower()[:24]}…({len(pdu) // 2} octets)"
+    assert _user_data_hex(pdu) not in body + lower
+
+
+def test_cancelled_pdu_is_masked_too() -> None:
+    log = TrafficLog()
+    log.record(">", "0011000D91683108108300F00008AA0C4F60597DFF0C4E16754C\x1b")
+    assert log.lines()[0].text == "0011000D91683108108300F0…(26 octets)<ESC>"
+
+
+@pytest.mark.parametrize("line", [
+    "0011<SUB>",                    # short: nothing to hide
+    "89860012345678901234",         # a bare ICCID answer (20 digits) stays readable
+    "89860012345678901234F",
+    "867530012345678",              # IMEI
+    "+CSQ: 17,99",
+    "+CMGS: 12",
+    "OK",
+    "AT+CMGS=26",
+    "0011000D91683108108300F0 and words",  # not a hex-only line
+])
+def test_lines_that_are_not_pdus_are_unchanged(line: str) -> None:
+    log = TrafficLog()
+    log.record("<", line)
+    assert log.lines()[0].text == line
+
+
+def test_pin_redaction_still_applies_beside_pdu_masking() -> None:
+    log = TrafficLog()
+    log.record(">", 'AT+CPIN="1234"')
+    log.record("<", "0011000D91683108108300F00008AA0C4F60597DFF0C4E16754C")
+    assert [line.text for line in log.lines()] == [
+        'AT+CPIN="****"', "0011000D91683108108300F0…(26 octets)"]
