@@ -1,4 +1,5 @@
-"""The outbox's persistence operations: accept, claim, move through states, recover.
+"""The outbox's persistence operations: claim, move through states, recover (acceptance, the
+bulk insert, lives in `acceptance` and is re-exported here).
 
 Knows: the Message/Part/MessageEvent tables, the transition tables, and the durability rules of
 DESIGN.md "The outbound message" (all parts through one SIM; an in-flight +CMGS at a crash is
@@ -19,7 +20,6 @@ reference belonged to the old SIM) are dropped, to be rebuilt by whichever SIM c
 
 from __future__ import annotations
 
-import functools
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,6 +28,7 @@ from typing import Any
 
 import peewee
 
+from appliance.store.acceptance import IdempotencyConflict, NewMessage, accept_messages
 from appliance.store.db import utcnow
 from appliance.store.models import Message, MessageEvent, Part, Sim
 from appliance.store.states import (
@@ -48,30 +49,8 @@ class MessageNotFound(LookupError):
         self.msg_id = msg_id
 
 
-class IdempotencyConflict(ValueError):
-    """A client_ref reused for a different message (not a retry of the same request)."""
-
-
 class ConcurrentChange(RuntimeError):
     """The row changed between read and write (only possible with several writer processes)."""
-
-
-@dataclass(frozen=True)
-class NewMessage:
-    """One message to accept: one recipient (a request to N recipients is N of these)."""
-
-    recipient: str
-    text: str
-    priority: int = 0
-    category: str = "notice"
-    campaign_id: int | None = None
-    submitter_kind: str = "system"  # api_key / user / system
-    submitter_id: str = ""
-    client_ref: str | None = None
-    send_at: datetime | None = None
-    expires_at: datetime | None = None
-    hold: bool = False  # start `held` (approval, quiet hours...): a policy layer releases it
-    parts_count: int = 0  # the codec's count, when the caller knows it
 
 
 @dataclass(frozen=True)
@@ -79,179 +58,6 @@ class NewPart:
     pdu: str
     tpdu_length: int
     concat_ref: int | None = None
-
-
-# -- acceptance ------------------------------------------------------------------------------
-
-
-def accept_messages(requests: list[NewMessage], now: datetime | None = None) -> list[int]:
-    """Store the messages; return their ids in order.
-
-    Idempotent on (submitter_kind, submitter_id, client_ref): the k-th message carrying a given
-    client_ref in one call is matched with the k-th stored under it, so a retried request
-    returns the same ids and stores nothing new.
-
-    The hot path of acceptance (the writer's group commit calls it for every API request), so
-    it works in whole batches: one query per chunk of client_refs to find earlier copies, one
-    multi-row INSERT ... RETURNING per chunk of new messages, one multi-row INSERT per chunk of
-    events, no model instances. Nothing is written when a request is refused (empty recipient,
-    IdempotencyConflict); the first refused request, in request order, names the error.
-    """
-    now_db = _AT.db_value(now or utcnow())  # also refuses a naive datetime
-    kind_seq: list[tuple[str, str, str, int] | None] = []
-    seen: Counter[tuple[str, str, str]] = Counter()
-    for req in requests:
-        if req.client_ref is None:
-            kind_seq.append(None)
-        else:
-            key = (req.submitter_kind, req.submitter_id, req.client_ref)
-            kind_seq.append((*key, seen[key]))
-            seen[key] += 1
-    stored = _stored_by_client_ref(seen) if seen else {}
-
-    ids: list[int | None] = []
-    new_rows: list[tuple[Any, ...]] = []
-    new_at: list[int] = []  # index in `requests` of each new row
-    new_states: list[str] = []
-    queued, held = M.QUEUED.value, M.HELD.value
-    send_at_value, expires_at_value = Message.send_at.db_value, Message.expires_at.db_value
-    for n, (req, ref) in enumerate(zip(requests, kind_seq, strict=True)):
-        if not req.recipient:
-            raise ValueError("a message needs a recipient")
-        if ref is not None:
-            old = stored.get(ref)
-            if old is not None:
-                old_id, recipient, text = old
-                if (recipient, text) != (req.recipient, req.text):
-                    raise IdempotencyConflict(
-                        f'client_ref "{req.client_ref}" was already used for a different '
-                        f"message (id {old_id})"
-                    )
-                ids.append(old_id)
-                continue
-        state = held if req.hold else queued
-        # In _MESSAGE_COLUMNS order.
-        new_rows.append((
-            req.recipient, req.text, state, req.priority, req.category, req.campaign_id,
-            req.submitter_kind, req.submitter_id, req.client_ref,
-            0 if ref is None else ref[3],
-            None if req.send_at is None else send_at_value(req.send_at),
-            None if req.expires_at is None else expires_at_value(req.expires_at),
-            req.parts_count, 0, "", now_db, now_db, now_db if state == queued else None,
-        ))
-        new_at.append(n)
-        new_states.append(state)
-        ids.append(None)
-    if not new_rows:
-        return ids  # type: ignore[return-value]
-
-    new_ids = _insert_messages(new_rows)
-    for n, msg_id in zip(new_at, new_ids, strict=True):
-        ids[n] = msg_id
-    _insert_rows(
-        MessageEvent,
-        _EVENT_COLUMNS,
-        [(msg_id, now_db, None, state, "accepted", None)
-         for msg_id, state in zip(new_ids, new_states, strict=True)],
-    )
-    return ids  # type: ignore[return-value]
-
-
-# Acceptance writes raw parameter tuples (already in storage form) through these column lists,
-# in one statement per chunk; the column names come from the models, the quoting and parameter
-# style from the database, so the same code serves SQLite and PostgreSQL.
-_AT = MessageEvent.at
-_MESSAGE_COLUMNS = tuple(f.column_name for f in (
-    Message.recipient, Message.text, Message.state, Message.priority, Message.category,
-    Message.campaign, Message.submitter_kind, Message.submitter_id, Message.client_ref,
-    Message.client_ref_seq, Message.send_at, Message.expires_at, Message.parts_count,
-    Message.attempts, Message.error, Message.created_at, Message.updated_at, Message.queued_at,
-))
-_EVENT_COLUMNS = tuple(f.column_name for f in (
-    MessageEvent.message, MessageEvent.at, MessageEvent.old_state, MessageEvent.new_state,
-    MessageEvent.detail, MessageEvent.sim,
-))
-_MAX_PARAMS = 30_000
-"""Bound parameters per statement: under SQLite's SQLITE_MAX_VARIABLE_NUMBER (32,766 since
-3.32; Debian builds allow 250,000) and PostgreSQL's 65,535."""
-_MAX_ROWS = 500
-"""Rows per INSERT: keeps each statement, and the SQL texts cached for them, modest in size."""
-
-
-def _database() -> peewee.Database:
-    db = Message._meta.database
-    return getattr(db, "obj", None) or db
-
-
-@functools.lru_cache(maxsize=256)
-def _insert_sql(param: str, quotes: str, table: str, columns: tuple[str, ...], rows: int,
-                returning: str | None) -> str:
-    """The INSERT for `rows` rows in this database's quoting and parameter style (cached: the
-    same text also lets the driver reuse its prepared statement)."""
-    def quote(name: str) -> str:
-        return name.join(quotes)
-
-    names = ", ".join(quote(c) for c in columns)
-    one = "(" + ", ".join([param] * len(columns)) + ")"
-    tail = "" if returning is None else f" RETURNING {quote(returning)}"
-    return f"INSERT INTO {quote(table)} ({names}) VALUES " + ", ".join([one] * rows) + tail
-
-
-def _insert_rows(model: type[peewee.Model], columns: tuple[str, ...],
-                 rows: list[tuple[Any, ...]], returning: str | None = None) -> list[Any]:
-    """Multi-row INSERT of storage-form tuples into these columns; with `returning`, that
-    column of every row, in insertion order."""
-    db = _database()
-    table = model._meta.table_name
-    size = max(1, min(_MAX_ROWS, _MAX_PARAMS // len(columns)))
-    out: list[Any] = []
-    for i in range(0, len(rows), size):
-        chunk = rows[i:i + size]
-        sql = _insert_sql(db.param, db.quote, table, columns, len(chunk), returning)
-        params = [value for row in chunk for value in row]
-        cursor = db.execute_sql(sql, params)
-        if returning is not None:
-            got = [r[0] for r in cursor.fetchall()]
-            if len(got) != len(chunk):
-                raise RuntimeError(f"INSERT of {len(chunk)} rows returned {len(got)} ids")
-            # Neither SQLite nor PostgreSQL promises the order RETURNING emits rows in, but
-            # both number the rows of one VALUES list in that list's order (SQLite: max + 1
-            # under the write lock; PostgreSQL: one nextval per row, increasing): sorted,
-            # the ids line up with the rows.
-            got.sort()
-            out.extend(got)
-    return out
-
-
-def _insert_messages(rows: list[tuple[Any, ...]]) -> list[int]:
-    return _insert_rows(Message, _MESSAGE_COLUMNS, rows, returning=Message.id.column_name)
-
-
-def _stored_by_client_ref(
-    keys: Counter[tuple[str, str, str]],
-) -> dict[tuple[str, str, str, int], tuple[int, str, str]]:
-    """Earlier messages under these (submitter_kind, submitter_id, client_ref) keys:
-    (kind, submitter, client_ref, seq) -> (id, recipient, text). One query per submitter and
-    chunk of client_refs, on the unique index's leading columns."""
-    by_submitter: dict[tuple[str, str], list[str]] = {}
-    for kind, submitter, ref in keys:
-        by_submitter.setdefault((kind, submitter), []).append(ref)
-    found: dict[tuple[str, str, str, int], tuple[int, str, str]] = {}
-    for (kind, submitter), refs in by_submitter.items():
-        for i in range(0, len(refs), _MAX_ROWS):
-            query = (
-                Message.select(Message.id, Message.recipient, Message.text, Message.client_ref,
-                               Message.client_ref_seq)
-                .where(
-                    (Message.submitter_kind == kind)
-                    & (Message.submitter_id == submitter)
-                    & Message.client_ref.in_(refs[i:i + _MAX_ROWS])
-                )
-                .tuples()
-            )
-            for msg_id, recipient, text, ref, seq in query:
-                found[(kind, submitter, ref, seq)] = (msg_id, recipient, text)
-    return found
 
 
 # -- reading ---------------------------------------------------------------------------------
