@@ -395,6 +395,13 @@ class AtChannel(asyncio.Protocol):
                 return
         self._busy = False
 
+    def cancel_pending_input(self) -> None:
+        """Write ESC: a modem left at the SMS prompt ("> ", by a crash or an unplug between
+        AT+CMGS=<n> and the PDU) takes every byte as PDU text, "AT" included, until ESC
+        cancels the send (TS 27.005 §3.5.1). In command state ESC is ignored (V.250 §5.2.1
+        treats anything before "AT" as noise), so it is safe before probing any modem."""
+        self._write(ESC)
+
     # -- I/O helpers -----------------------------------------------------------------------
 
     def _write(self, text: str) -> None:

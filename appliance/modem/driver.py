@@ -267,6 +267,8 @@ class Modem(SimCardMixin):
         return self.state
 
     async def _probe(self) -> bool:
+        # It may have been left at the SMS prompt by whoever had the port before us.
+        self.channel.cancel_pending_input()
         # A stick just plugged in (or reset) may need seconds before it answers.
         for _ in range(self.profile.serial.probe_tries):
             try:

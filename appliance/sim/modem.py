@@ -249,9 +249,12 @@ class SimulatedModem(FaultsMixin, InboundMixin):
 
     async def _perform(self, what: str, text: str) -> None:
         if what == "line":
-            command = text.strip()
-            if command[:2].upper() != "AT":
-                return  # noise without the AT prefix gets no answer on the sticks
+            # V.250 §5.2.1: characters before the "AT" prefix are ignored (an ESC sent to
+            # cancel a prompt that was not open, line noise); a line without it gets no answer.
+            start = text.upper().find("AT")
+            if start < 0:
+                return
+            command = text[start:].strip()
             self.heard.append(command)
             hung_all = self._hang is not None and self._hang.commands is None
             if not hung_all:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from appliance.at import TrafficLog
 from appliance.modem.state import ModemState, Registration
 from appliance.sim import SimProfile
 
-from .conftest import RigFactory
+from .conftest import WAIT, RigFactory
 
 
 async def test_identity_of_modem_and_sim(make_rig: RigFactory) -> None:
@@ -152,3 +154,14 @@ async def test_pin_is_sent_but_never_in_the_traffic_log_or_state_reason(
         logged = "\n".join(line.format() for line in traffic.lines())
         assert 'AT+CPIN="****"' in logged
         assert "9876" not in logged and "9876" not in rig.modem.state_reason
+
+
+async def test_a_modem_left_at_the_sms_prompt_is_brought_back(make_rig: RigFactory) -> None:
+    # A crash between AT+CMGS=<n> and the PDU leaves the modem waiting at "> ": everything it
+    # hears is taken as PDU text, "AT" included, until ESC cancels (TS 27.005 §3.5.1).
+    async with make_rig(0, initialize=False) as rig:
+        rig.sim.feed(b"AT+CMGS=20\r")
+        async with asyncio.timeout(WAIT * 3):
+            state = await rig.modem.initialize()
+        assert state == ModemState.READY, rig.modem.state_reason
+        assert rig.sim.accepted == []  # the half-begun send was cancelled, not sent

@@ -125,3 +125,8 @@ async def test_vendor_settings_are_accepted_only_by_their_vendor(make_rig):
     other = dataclasses.replace(make_profile(0), vendor_settings=frozenset())
     client = await make_rig(other).client()
     assert await client.info("AT^CURC=0") == ["ERROR"]
+
+
+async def test_characters_before_the_at_prefix_are_ignored(rig):
+    client = await rig.client()  # echo off
+    assert await client.info("\x1bAT+CSQ") == [f"+CSQ: {rig.modem.profile.signal},99", "OK"]
