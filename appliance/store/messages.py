@@ -14,8 +14,15 @@ query adds FOR UPDATE SKIP LOCKED.
 
 Pinning: once a part of a message has left through a SIM, the message stays tied to that SIM
 (`Message.sim` is kept even when it goes back to `queued`), and only that SIM may claim it.
-A message with no part sent is unpinned when it goes back, and its parts (whose concatenation
-reference belonged to the old SIM) are dropped, to be rebuilt by whichever SIM claims it next.
+"Left" includes "may have left": a part whose +CMGS went unanswered (`ambiguous`, and with
+dispatch.ambiguous = "resend" back to `pending` to go again) carries `sent_at`, the time it
+may have reached the network. A long message with such a part stays pinned with its parts: the
+resend and the parts still to send go through the same SIM with the same concatenation
+reference, since part 1 may already be on the handset. A single-part message with a resent
+part is unpinned (nothing to reassemble: at worst the recipient gets it twice, from either
+SIM, which is what "resend" accepts). A message with nothing left is unpinned when it goes
+back, and its parts (whose concatenation reference belonged to the old SIM) are dropped, to be
+rebuilt by whichever SIM claims it next.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from appliance.store.db import utcnow
 from appliance.store.models import Message, MessageEvent, Part, Sim
 from appliance.store.states import (
     TERMINAL_MESSAGE_STATES,
+    InvalidTransition,
     MessageState,
     PartState,
     check_part_transition,
@@ -182,9 +190,23 @@ def _fail_pending_parts(msg_id: int, reason: str) -> None:
     ).execute()
 
 
+def _some_part_left(msg_id: int) -> bool:
+    """Whether a part of the message has left, or may have (see "Pinning" above)."""
+    return Part.select().where(
+        (Part.message == msg_id)
+        & (Part.state.in_([P.SENT.value, P.DELIVERED.value, P.AMBIGUOUS.value])
+           | Part.sent_at.is_null(False))
+    ).exists()
+
+
 def cancel_message(msg_id: int, detail: str = "cancelled", now: datetime | None = None) -> Message:
-    """Cancel a message not yet sending (InvalidTransition once it is sending or beyond)."""
-    msg = _move(_load(msg_id), M.CANCELLED, detail, now=now or utcnow())
+    """Cancel a message not yet sending (InvalidTransition once it is sending or beyond, and
+    for a queued message some of whose parts left: cutting it short would leave the recipient
+    half a message)."""
+    msg = _load(msg_id)
+    if _some_part_left(msg_id):
+        raise InvalidTransition(msg.state, M.CANCELLED.value)
+    msg = _move(msg, M.CANCELLED, detail, now=now or utcnow())
     _fail_pending_parts(msg_id, detail)
     return msg
 
@@ -272,14 +294,17 @@ def _interrupt(msg: Message, reason: str, resend_ambiguous: bool, now: datetime)
     parts = list(Part.select().where(Part.message == msg.id))
     in_flight = [p for p in parts if p.state == P.SENDING.value]
     for part in in_flight:
-        # Its +CMGS was written and never answered: the network may have taken it.
+        # Its +CMGS was written and never answered: the network may have taken it (sent_at
+        # says when; it also keeps a resent part's message pinned, see the module docstring).
         _move_part(part, P.AMBIGUOUS, error=reason, now=now)
         if resend_ambiguous:
             _move_part(part, P.PENDING, error=reason, now=now)
     if in_flight and not resend_ambiguous:
         _move(msg, M.AMBIGUOUS, f"a part was in flight: {reason}", now=now, error=reason)
         return "ambiguous"
-    if any(p.state in (P.SENT.value, P.DELIVERED.value) for p in parts):
+    sent = any(p.state in (P.SENT.value, P.DELIVERED.value) for p in parts)
+    maybe_sent = any(p.sent_at is not None for p in parts)
+    if sent or (maybe_sent and len(parts) > 1):
         _move(msg, M.QUEUED, f"{reason}; the rest must follow through the same SIM", now=now)
         return "pinned"
     Part.delete().where(Part.message == msg.id).execute()
@@ -288,27 +313,38 @@ def _interrupt(msg: Message, reason: str, resend_ambiguous: bool, now: datetime)
 
 
 def requeue_message(
-    msg_id: int, reason: str, *, resend_ambiguous: bool = False, now: datetime | None = None
+    msg_id: int, reason: str, *, resend_ambiguous: bool = False, count_attempt: bool = True,
+    now: datetime | None = None,
 ) -> str:
     """Put a sending message back after a failure that proves nothing more left (a transient
-    +CMS ERROR, the modem gone before the write). Returns what happened (see _interrupt)."""
+    +CMS ERROR, the modem gone before the write). Returns what happened (see _interrupt).
+
+    `count_attempt=False` gives back the attempt its claim counted: the SIM never got to try
+    (its modem was not ready, or it went away as the claim committed), so the message's retry
+    budget must not pay for it."""
     msg = _load(msg_id)
     check_transition(msg.state, M.QUEUED)
+    if not count_attempt and msg.attempts > 0:
+        Message.update(attempts=Message.attempts - 1).where(Message.id == msg_id).execute()
+        msg.attempts -= 1
     return _interrupt(msg, reason, resend_ambiguous, now or utcnow())
+
+
+def _settle_all(messages: Iterable[Message], reason: str, resend_ambiguous: bool,
+                now: datetime) -> dict[str, int]:
+    """_interrupt each message; how many went each way (every key present, zeros included)."""
+    counts: Counter[str] = Counter()
+    for msg in messages:
+        counts[_interrupt(msg, reason, resend_ambiguous, now)] += 1
+    return {key: counts[key] for key in ("requeued", "pinned", "ambiguous")}
 
 
 def release_claims_for_sim(
     iccid: str, reason: str, *, resend_ambiguous: bool = False, now: datetime | None = None
 ) -> dict[str, int]:
     """Hand a lost SIM's claimed, unfinished messages back to the queue; return counts."""
-    now = now or utcnow()
-    counts: Counter[str] = Counter()
-    for msg in Message.select().where(
-        (Message.state == M.SENDING.value) & (Message.sim == iccid)
-    ):
-        counts[_interrupt(msg, reason, resend_ambiguous, now)] += 1
-    return {"requeued": counts["requeued"], "pinned": counts["pinned"],
-            "ambiguous": counts["ambiguous"]}
+    claimed = Message.select().where((Message.state == M.SENDING.value) & (Message.sim == iccid))
+    return _settle_all(claimed, reason, resend_ambiguous, now or utcnow())
 
 
 def recover_after_crash(
@@ -318,14 +354,11 @@ def recover_after_crash(
 
     Parts all still pending -> queued (unpinned); some parts sent, none in flight -> queued,
     pinned to their SIM; a part in flight -> that part and the message `ambiguous` (with
-    `resend_ambiguous`, the part goes back to pending and the message to the queue instead).
+    `resend_ambiguous`, the part goes back to pending and the message to the queue instead,
+    pinned if it has several parts).
     """
-    now = now or utcnow()
-    counts: Counter[str] = Counter()
-    for msg in Message.select().where(Message.state == M.SENDING.value):
-        counts[_interrupt(msg, "interrupted by a restart", resend_ambiguous, now)] += 1
-    return {"requeued": counts["requeued"], "pinned": counts["pinned"],
-            "ambiguous": counts["ambiguous"]}
+    claimed = Message.select().where(Message.state == M.SENDING.value)
+    return _settle_all(claimed, "interrupted by a restart", resend_ambiguous, now or utcnow())
 
 
 # -- parts -----------------------------------------------------------------------------------
@@ -361,7 +394,9 @@ def _move_part(part: Part, new: PartState, *, now: datetime, error: str | None =
         changes["error"] = error
     if new is P.SENDING:
         changes["attempts"] = part.attempts + 1
-    elif new is P.SENT:
+    elif new in (P.SENT, P.AMBIGUOUS):
+        # For an ambiguous part: when it may have reached the network (status-report matching
+        # and pinning read it; see "Pinning" in the module docstring).
         changes["sent_at"] = now
     updated = Part.update(**changes).where((Part.id == part.id) & (Part.state == part.state))
     if updated.execute() != 1:

@@ -319,3 +319,78 @@ def test_concat_reference_rotates_within_eight_bits(db: peewee.Database):
         Sim.create(iccid=SIM_A, concat_ref=254)
         refs = [next_concat_ref(SIM_A) for _ in range(3)]
     assert refs == [255, 1, 2]
+
+
+# -- half-sent messages: cancelling, resending ambiguous parts ---------------------------------
+
+
+def half_sent_back_in_queue(db) -> int:
+    """A two-part message whose first part left through SIM A, then the SIM went away."""
+    msg_id = claim_with_parts(db, SIM_A, 2)
+    first = get_message(msg_id)["parts"][0]["id"]
+    with db.atomic():
+        transition_part(first, "sending")
+        transition_part(first, "sent", message_reference=42)
+        release_claims_for_sim(SIM_A, "modem unplugged", now=NOW)
+    return msg_id
+
+
+def test_cancel_refuses_a_queued_message_whose_first_parts_left(db: peewee.Database):
+    msg_id = half_sent_back_in_queue(db)
+    assert get_message(msg_id)["state"] == "queued"
+    with pytest.raises(InvalidTransition, match="queued to cancelled"), db.atomic():
+        cancel_message(msg_id)
+    info = get_message(msg_id)
+    assert info["state"] == "queued" and part_states(msg_id) == ["sent", "pending"]
+
+
+def test_resent_ambiguous_part_keeps_a_long_message_on_its_sim_and_reference(
+        db: peewee.Database):
+    msg_id = claim_with_parts(db, SIM_A, 2)
+    first = get_message(msg_id)["parts"][0]["id"]
+    with db.atomic():
+        transition_part(first, "sending")  # +CMGS written, never answered
+        assert requeue_message(msg_id, "no answer to +CMGS", resend_ambiguous=True,
+                               now=NOW) == "pinned"
+    info = get_message(msg_id)
+    # Part 1 may already be on the handset from SIM A: the rest, and the resend, follow it
+    # through SIM A with the same concatenation reference.
+    assert (info["state"], info["sim"]) == ("queued", SIM_A)
+    assert part_states(msg_id) == ["pending", "pending"]
+    assert [p["id"] for p in info["parts"]][0] == first
+    assert claim(db, SIM_B) == []
+    # And a later failure that proves nothing left does not unpin it either.
+    assert claim(db, SIM_A) == [msg_id]
+    with db.atomic():
+        transition_part(first, "sending")
+        transition_part(first, "pending", error="+CMS ERROR: 38")
+        assert requeue_message(msg_id, "+CMS ERROR: 38", resend_ambiguous=True) == "pinned"
+    assert get_message(msg_id)["sim"] == SIM_A
+    # Nor may it be cancelled: part 1 may have arrived.
+    with pytest.raises(InvalidTransition), db.atomic():
+        cancel_message(msg_id)
+
+
+def test_resent_ambiguous_single_part_message_may_go_through_any_sim(db: peewee.Database):
+    msg_id = claim_with_parts(db, SIM_A, 1)
+    part = get_message(msg_id)["parts"][0]["id"]
+    with db.atomic():
+        transition_part(part, "sending")
+        assert requeue_message(msg_id, "no answer to +CMGS", resend_ambiguous=True,
+                               now=NOW) == "requeued"
+    assert get_message(msg_id)["sim"] is None  # nothing to reassemble
+    assert claim(db, SIM_B) == [msg_id]
+
+
+def test_requeue_without_counting_gives_the_attempt_back(db: peewee.Database):
+    msg_id = claim_with_parts(db, SIM_A, 1)
+    assert get_message(msg_id)["attempts"] == 1
+    with db.atomic():
+        requeue_message(msg_id, "the modem is not ready", count_attempt=False)
+    assert get_message(msg_id)["attempts"] == 0
+
+
+def test_release_and_recovery_report_the_same_counts(db: peewee.Database):
+    with db.atomic():
+        assert release_claims_for_sim(SIM_A, "gone", now=NOW) == recover_after_crash(now=NOW) == {
+            "requeued": 0, "pinned": 0, "ambiguous": 0}
