@@ -2,8 +2,8 @@
 
 Knows: the `schema_version` table, the list of migrations, and how to refuse a database written
 by a newer cardgate.
-Must not know: the current models (migration 1 is frozen SQL in `schema_v1`; later migrations
-use `playhouse.migrate` operations or SQL of their own day).
+Must not know: the current models (migration 1 is frozen SQL in `schema_v1`, migration 2 in
+`schema_v2`; later migrations use `playhouse.migrate` operations or SQL of their own day).
 
 A migration is a function of the database; `migrate()` runs each pending one inside its own
 transaction together with the version bump, so a power cut mid-upgrade leaves the file at the
@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import peewee
 
-from appliance.store import schema_v1
+from appliance.store import schema_v1, schema_v2
 
 Migration = Callable[[peewee.Database], None]
 
@@ -65,8 +65,15 @@ def migration_1_initial_schema(db: peewee.Database) -> None:
         db.execute_sql(sql)
 
 
+def migration_2_inbound_pdu_hash(db: peewee.Database) -> None:
+    """inbound_message.pdu_hash (sha256 hex of the PDU), backfilled, indexed with the SIM: the
+    inbound duplicate check becomes an index lookup instead of a scan of the inbox."""
+    schema_v2.apply(db, dialect(db))
+
+
 MIGRATIONS: list[Migration] = [
     migration_1_initial_schema,
+    migration_2_inbound_pdu_hash,
 ]
 
 

@@ -131,6 +131,8 @@ class Part(BaseModel):
     attempts = pw.IntegerField(default=0)
     error = pw.TextField(default="")
     sent_at = UtcDateTimeField(null=True)
+    """When the part left; for a part whose +CMGS went unanswered, when it may have (kept when
+    "resend" puts it back to pending: it still pins a long message to its SIM)."""
     report_status = pw.IntegerField(null=True)  # TP-Status, TS 23.040 §9.2.3.15
     report_at = UtcDateTimeField(null=True)
 
@@ -193,10 +195,15 @@ class InboundMessage(BaseModel):
     concat_index = pw.IntegerField(default=1)
     smsc = pw.CharField(null=True)
     pdu = pw.TextField(default="")
+    pdu_hash = pw.CharField(max_length=64, default="")
+    """sha256 of `pdu`, hex (migration 2): the duplicate check looks it up by (sim, pdu_hash)."""
     stored_at = UtcDateTimeField(default=utcnow)
 
     class Meta:
-        indexes = ((("sim", "sender", "concat_ref"), False),)
+        indexes = (
+            (("sim", "sender", "concat_ref"), False),
+            (("sim", "pdu_hash"), False),
+        )
 
 
 class QuarantinedPdu(BaseModel):

@@ -9,9 +9,12 @@ Every function is synchronous, meant to run inside `Store.write` / `Store.read`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
+
+from peewee import fn
 
 from appliance.store.db import utcnow
 from appliance.store.models import (
@@ -121,12 +124,19 @@ def save_sim_health(iccid: str, health: dict[str, Any], *, state: str, score: fl
                barred_reason=barred_reason).where(Sim.iccid == iccid).execute()
 
 
-def last_sims_by_recipient(since: datetime) -> dict[str, str]:
-    """recipient → the SIM that last wrote to them (sticky recipients survive a restart)."""
-    rows = (Message.select(Message.recipient, Message.sim)
-            .where(Message.sim.is_null(False) & (Message.sent_at >= since))
-            .order_by(Message.sent_at))
-    return {r.recipient: r.sim for r in rows}
+def last_sims_by_recipient(since: datetime, limit: int | None = None) -> dict[str, str]:
+    """recipient → the SIM that last wrote to them (sticky recipients survive a restart), in
+    order of that last message, oldest first. With `limit`, only the latest `limit` messages
+    are read (the dispatcher keeps a bounded number of recipients anyway)."""
+    query = (Message.select(Message.recipient, Message.sim)
+             .where(Message.sim.is_null(False) & (Message.sent_at >= since))
+             .order_by(Message.sent_at.desc(), Message.id.desc()))
+    if limit is not None:
+        query = query.limit(limit)
+    latest: dict[str, str] = {}
+    for r in query.tuples():
+        latest.setdefault(r[0], r[1])
+    return dict(reversed(latest.items()))
 
 
 def store_inbound(*, iccid: str, sender: str, text: str, received_at: datetime,
@@ -134,17 +144,39 @@ def store_inbound(*, iccid: str, sender: str, text: str, received_at: datetime,
                   smsc: str | None, pdu: str) -> int:
     """Store one received part; an identical part already stored (the modem gave it twice,
     e.g. read again after a crash before its delete) is not stored again."""
-    existing = InboundMessage.get_or_none(
-        (InboundMessage.sim == iccid) & (InboundMessage.pdu == pdu) & (InboundMessage.pdu != ""))
-    if existing is not None:
-        return existing.id
+    digest = pdu_hash(pdu)
+    if pdu:
+        # The (sim, pdu_hash) index finds the candidates; comparing the PDU itself as well
+        # keeps a hash collision from swallowing a message.
+        existing = InboundMessage.get_or_none(
+            (InboundMessage.sim == iccid) & (InboundMessage.pdu_hash == digest)
+            & (InboundMessage.pdu == pdu))
+        if existing is not None:
+            return existing.id
     return InboundMessage.insert(
         sim=iccid, sender=sender, text=text, received_at=received_at, concat_ref=concat_ref,
-        concat_count=concat_count, concat_index=concat_index, smsc=smsc, pdu=pdu).execute()
+        concat_count=concat_count, concat_index=concat_index, smsc=smsc, pdu=pdu,
+        pdu_hash=digest).execute()
+
+
+def pdu_hash(pdu: str) -> str:
+    """What InboundMessage.pdu_hash holds: sha256 of the PDU text, hex (as migration 2 filled
+    it for older rows)."""
+    return hashlib.sha256(pdu.encode("utf-8")).hexdigest()
 
 
 def store_quarantined(iccid: str, pdu: str, error: str) -> int:
     return QuarantinedPdu.insert(sim=iccid, pdu=pdu, error=error).execute()
+
+
+def same_recipient(reported: str, stored: str) -> bool:
+    """Whether a status report's recipient is the message's: reports give the number as the
+    network saw it, national or international form, so the last 8 digits decide. An empty
+    reported number matches nothing."""
+    digits, have = reported.lstrip("+"), stored.lstrip("+")
+    if not digits or not have:
+        return False
+    return have.endswith(digits[-8:]) or digits.endswith(have[-8:])
 
 
 def apply_status_report(*, iccid: str, message_reference: int, recipient: str, status: int,
@@ -153,35 +185,30 @@ def apply_status_report(*, iccid: str, message_reference: int, recipient: str, s
     """Match a report to its part (SIM + TP-MR + recipient, most recent first) and settle it.
 
     Returns (message id, new message state) when a message changed, else (message id or None,
-    None). TP-MR is only 8 bits, so the match is limited to parts sent within `window`.
+    None). TP-MR is only 8 bits, so the match is limited to parts sent within `window`: a part
+    `sent`, or `ambiguous` (its `sent_at` is when its +CMGS went unanswered; a part from before
+    that was recorded falls back to its message's last change). The message is settled only
+    from the state it was read in (compare-and-set), never over a change made meanwhile.
     """
     now = now or utcnow()
+    recent = fn.COALESCE(Part.sent_at, Message.updated_at) >= Part.sent_at.db_value(now - window)
     candidates = (Part.select(Part, Message).join(Message)
                   .where((Part.sim == iccid) & (Part.message_reference == message_reference)
-                         & Part.state.in_([P.SENT.value, P.AMBIGUOUS.value])
-                         & (Part.sent_at.is_null() | (Part.sent_at >= now - window)))
+                         & Part.state.in_([P.SENT.value, P.AMBIGUOUS.value]) & recent)
                   .order_by(Part.id.desc()))
-    part = None
-    digits = recipient.lstrip("+")
-    for candidate in candidates:
-        have = candidate.message.recipient.lstrip("+")
-        # Reports give the number as the network saw it: national or international form.
-        if not digits or have.endswith(digits[-8:]) or digits.endswith(have[-8:]):
-            part = candidate
-            break
+    part = next((c for c in candidates
+                 if not recipient.lstrip("+") or same_recipient(recipient, c.message.recipient)),
+                None)
     if part is None:
         # An ambiguous part never got its TP-MR (the +CMGS answer is what was lost), so a late
         # report can only be matched by SIM and recipient: the network did take that part.
-        for candidate in (Part.select(Part, Message).join(Message)
-                          .where((Part.sim == iccid) & Part.message_reference.is_null()
-                                 & (Part.state == P.AMBIGUOUS.value))
-                          .order_by(Part.id.desc())):
-            have = candidate.message.recipient.lstrip("+")
-            if digits and (have.endswith(digits[-8:]) or digits.endswith(have[-8:])):
-                part = candidate
-                Part.update(message_reference=message_reference).where(
-                    Part.id == part.id).execute()
-                break
+        part = next((c for c in (Part.select(Part, Message).join(Message)
+                                 .where((Part.sim == iccid) & Part.message_reference.is_null()
+                                        & (Part.state == P.AMBIGUOUS.value) & recent)
+                                 .order_by(Part.id.desc()))
+                     if same_recipient(recipient, c.message.recipient)), None)
+        if part is not None:
+            Part.update(message_reference=message_reference).where(Part.id == part.id).execute()
     StatusReportRecord.insert(sim=iccid, message_reference=message_reference,
                               recipient=recipient, status=status, received_at=now,
                               part=part.id if part else None, pdu=pdu).execute()
@@ -189,8 +216,9 @@ def apply_status_report(*, iccid: str, message_reference: int, recipient: str, s
         return (part.message_id if part else None, None)
     new = P.DELIVERED if delivered else P.FAILED
     check_part_transition(part.state, new)
-    Part.update(state=new.value, report_status=status, report_at=now).where(
-        Part.id == part.id).execute()
+    if Part.update(state=new.value, report_status=status, report_at=now).where(
+            (Part.id == part.id) & (Part.state == part.state)).execute() != 1:
+        return (part.message_id, None)
     msg = Message.get_by_id(part.message_id)
     states = [p.state for p in Part.select(Part.state).where(Part.message == msg.id)]
     target: MessageState | None = None
@@ -202,8 +230,10 @@ def apply_status_report(*, iccid: str, message_reference: int, recipient: str, s
     if target is None:
         return (msg.id, None)
     error = "" if target is M.DELIVERED else f"status report: TP-Status {status:#04x}"
-    Message.update(state=target.value, updated_at=now, final_at=now, error=error).where(
-        Message.id == msg.id).execute()
+    changed = Message.update(state=target.value, updated_at=now, final_at=now, error=error).where(
+        (Message.id == msg.id) & (Message.state == msg.state)).execute()
+    if changed != 1:  # it moved on since we read it: that change stands
+        return (msg.id, None)
     MessageEvent.create(message=msg.id, at=now, old_state=msg.state, new_state=target.value,
                         detail=f"status report {status:#04x}", sim=iccid)
     return (msg.id, target.value)

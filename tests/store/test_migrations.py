@@ -46,16 +46,17 @@ def test_claiming_indexes_exist(db: peewee.Database):
 def test_upgrade_keeps_old_rows(tmp_path: Path):
     path = tmp_path / "old.db"
     db = open_database(f"sqlite:///{path}")
-    assert migrate(db, MIGRATIONS) == 1
+    assert migrate(db, MIGRATIONS) == len(MIGRATIONS)
     with db.atomic():
         Message.create(recipient="+8613800138000", text="before the upgrade")
     db.close()
 
     db = open_database(f"sqlite:///{path}")
-    assert migrate(db, [*MIGRATIONS, add_note_column]) == 2
+    newer = len(MIGRATIONS) + 1
+    assert migrate(db, [*MIGRATIONS, add_note_column]) == newer
     rows = db.execute_sql("SELECT text, note FROM message").fetchall()
     assert rows == [("before the upgrade", "")]
-    assert schema_version(db) == 2
+    assert schema_version(db) == newer
 
 
 def test_a_failing_migration_leaves_the_old_version(tmp_path: Path):
@@ -79,7 +80,34 @@ def test_newer_file_is_refused_with_a_clear_message(tmp_path: Path):
     db.close()
 
     db = open_database(f"sqlite:///{path}")
-    with pytest.raises(SchemaTooNew, match="schema version 2.*only up to version 1"):
+    newer = len(MIGRATIONS) + 1
+    with pytest.raises(SchemaTooNew,
+                       match=f"schema version {newer}.*only up to version {newer - 1}"):
         migrate(db, MIGRATIONS)
     # ...and touched nothing.
-    assert schema_version(db) == 2
+    assert schema_version(db) == newer
+
+
+def test_upgrade_to_version_2_keeps_inbound_rows_and_fills_their_hash(tmp_path: Path):
+    import hashlib
+
+    path = tmp_path / "v1.db"
+    db = open_database(f"sqlite:///{path}")
+    assert migrate(db, MIGRATIONS[:1]) == 1
+    db.execute_sql(
+        "INSERT INTO inbound_message (sim, sender, text, received_at, concat_ref, concat_count,"
+        " concat_index, smsc, pdu, stored_at) VALUES"
+        " ('8986A', '+8613900000001', 'hi', '2024-05-01 08:00:00', NULL, 1, 1, NULL,"
+        " '0791AB', '2024-05-01 08:00:01'),"
+        " ('8986A', '+8613900000002', 'old', '2024-05-01 08:00:00', NULL, 1, 1, NULL,"
+        " '', '2024-05-01 08:00:01')")
+    db.close()
+
+    db = open_database(f"sqlite:///{path}")
+    assert migrate(db) == len(MIGRATIONS) >= 2
+    rows = db.execute_sql(
+        "SELECT text, pdu, pdu_hash FROM inbound_message ORDER BY id").fetchall()
+    assert rows == [("hi", "0791AB", hashlib.sha256(b"0791AB").hexdigest()),
+                    ("old", "", hashlib.sha256(b"").hexdigest())]
+    indexes = {tuple(i.columns) for i in db.get_indexes("inbound_message")}
+    assert ("sim", "pdu_hash") in indexes

@@ -108,9 +108,10 @@ def test_fresh_database_reaches_the_newest_version(pg_url: str):
     assert isinstance(db, peewee.PostgresqlDatabase)
     try:
         assert schema_version(db) == 0
-        assert migrate(db) == len(MIGRATIONS) == 1
-        assert migrate(db) == 1  # running again is harmless
-        assert raw_query(pg_url, "SELECT version FROM schema_version") == [(1,)]
+        assert migrate(db) == len(MIGRATIONS)
+        assert migrate(db) == len(MIGRATIONS)  # running again is harmless
+        assert raw_query(pg_url, "SELECT version FROM schema_version ORDER BY version") == [
+            (n,) for n in range(1, len(MIGRATIONS) + 1)]
         assert {m._meta.table_name for m in ALL_MODELS} | {"schema_version"} == set(
             db.get_tables()
         )
@@ -182,8 +183,10 @@ def test_two_processes_migrating_at_once_apply_each_step_once(pg_url: str):
 
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         results = [f.result(timeout=WAIT) for f in [pool.submit(start_one) for _ in range(2)]]
-    assert results == [1, 1]
-    assert raw_query(pg_url, "SELECT version FROM schema_version") == [(1,)]
+    newest = len(MIGRATIONS)
+    assert results == [newest, newest]
+    assert raw_query(pg_url, "SELECT version FROM schema_version ORDER BY version") == [
+        (n,) for n in range(1, newest + 1)]
 
 
 @pytest.fixture
@@ -204,7 +207,7 @@ def test_a_failing_migration_leaves_the_old_version(fresh_db: peewee.Database):
 
     with pytest.raises(RuntimeError, match="power cut"):
         migrate(pg_db, [*MIGRATIONS, broken])
-    assert schema_version(pg_db) == 1
+    assert schema_version(pg_db) == len(MIGRATIONS)
     assert "half_done" not in pg_db.get_tables()  # DDL rolled back with the version bump
 
 
@@ -214,10 +217,12 @@ def test_newer_database_is_refused(fresh_db: peewee.Database):
     def add_note(db: peewee.Database) -> None:
         db.execute_sql("ALTER TABLE message ADD COLUMN note TEXT NOT NULL DEFAULT ''")
 
-    assert migrate(pg_db, [*MIGRATIONS, add_note]) == 2
-    with pytest.raises(SchemaTooNew, match="schema version 2.*only up to version 1"):
+    newer = len(MIGRATIONS) + 1
+    assert migrate(pg_db, [*MIGRATIONS, add_note]) == newer
+    with pytest.raises(SchemaTooNew,
+                       match=f"schema version {newer}.*only up to version {newer - 1}"):
         migrate(pg_db, MIGRATIONS)
-    assert schema_version(pg_db) == 2
+    assert schema_version(pg_db) == newer
 
 
 # -- times -----------------------------------------------------------------------------------
@@ -576,3 +581,23 @@ def test_run_sync_write_without_a_loop(pg_db: peewee.Database, pg_shared_url: st
         s.run_sync_write(lambda: 1 / 0)
     s.run_sync_write(accept_one(4))  # the connection is still usable after the failure
     assert count_committed(pg_shared_url) == 2
+
+
+def test_upgrade_to_version_2_keeps_inbound_rows_and_fills_their_hash(pg_url: str):
+    import hashlib
+
+    db = open_database(pg_url, bind=False)
+    try:
+        assert migrate(db, MIGRATIONS[:1]) == 1
+        db.execute_sql(
+            "INSERT INTO inbound_message (sim, sender, text, received_at, concat_ref,"
+            " concat_count, concat_index, smsc, pdu, stored_at) VALUES"
+            " ('8986A', '+8613900000001', 'hi', '2024-05-01 08:00:00', NULL, 1, 1, NULL,"
+            " '0791AB', '2024-05-01 08:00:01')")
+        assert migrate(db) == len(MIGRATIONS) >= 2
+        rows = db.execute_sql("SELECT text, pdu_hash FROM inbound_message").fetchall()
+        assert rows == [("hi", hashlib.sha256(b"0791AB").hexdigest())]
+        indexes = {tuple(i.columns) for i in db.get_indexes("inbound_message")}
+        assert ("sim", "pdu_hash") in indexes
+    finally:
+        db.close()

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from appliance.dispatch import rates
 from appliance.store import messages as outbox
 from appliance.store import sims
-from appliance.store.models import Message, Modem, Part, Sim, StatusReportRecord
+from appliance.store.models import InboundMessage, Message, Modem, Part, Sim, StatusReportRecord
 
 TZ = ZoneInfo("Asia/Shanghai")
 ICCID = "89860012345678901234"
@@ -107,3 +107,68 @@ def test_late_report_settles_an_ambiguous_part_without_a_reference(db):
     assert Part.get_by_id(pid).message_reference == 42
     # Another recipient's report does not claim it.
     assert Message.get_by_id(mid).state == "delivered"
+
+
+def _ambiguous_message(db, recipient: str = "+8613912345678", at: datetime | None = None
+                       ) -> tuple[int, int]:
+    at = at or datetime.now(UTC)
+    with db.atomic():
+        [mid] = outbox.accept_messages([outbox.NewMessage(recipient=recipient, text="x")])
+        outbox.claim_messages(ICCID, 1, at, candidate_ids=[mid])
+        [pid] = outbox.add_parts(mid, ICCID, [outbox.NewPart(pdu="00", tpdu_length=1)])
+        outbox.transition_part(pid, "sending", now=at)
+        outbox.transition_part(pid, "ambiguous", now=at)
+        outbox.transition_message(mid, "ambiguous", now=at)
+    return mid, pid
+
+
+def test_a_report_does_not_settle_an_ambiguous_part_older_than_the_window(db):
+    mid, pid = _ambiguous_message(db, at=datetime.now(UTC) - timedelta(days=10))
+    assert sims.apply_status_report(iccid=ICCID, message_reference=42, recipient="+8613912345678",
+                                    status=0, delivered=True, final=True, pdu="") == (None, None)
+    assert Message.get_by_id(mid).state == "ambiguous"
+    assert Part.get_by_id(pid).message_reference is None
+
+
+def test_a_report_settles_the_message_only_from_the_state_it_was_read_in(db):
+    mid, pid = _ambiguous_message(db)
+    message = Message.get_by_id(mid)
+    # The message moves on (the operator resends it by hand, say) between the read and the
+    # write: the report must not overwrite that.
+    real_get = Message.get_by_id
+
+    def get_then_change(pk):
+        row = real_get(pk)
+        Message.update(state="queued").where(Message.id == pk).execute()
+        return row
+
+    Message.get_by_id = get_then_change  # type: ignore[method-assign]
+    try:
+        result = sims.apply_status_report(iccid=ICCID, message_reference=42,
+                                          recipient="+8613912345678", status=0, delivered=True,
+                                          final=True, pdu="")
+    finally:
+        del Message.get_by_id
+    assert result == (mid, None)
+    assert real_get(mid).state == "queued" and message.state == "ambiguous"
+
+
+def test_recipient_suffix_match():
+    assert sims.same_recipient("13912345678", "+8613912345678")
+    assert sims.same_recipient("+8613912345678", "13912345678")
+    assert not sims.same_recipient("+8613900000009", "+8613912345678")
+    assert not sims.same_recipient("", "+8613912345678")
+
+
+def test_inbound_parts_carry_the_hash_their_duplicate_check_uses(db):
+    import hashlib
+
+    kwargs = dict(iccid=ICCID, sender="+8613900000001", text="hi", received_at=datetime.now(UTC),
+                  concat_ref=None, concat_count=1, concat_index=1, smsc=None, pdu="0791AB")
+    first = sims.store_inbound(**kwargs)
+    assert InboundMessage.get_by_id(first).pdu_hash == hashlib.sha256(b"0791AB").hexdigest()
+    assert sims.store_inbound(**kwargs) == first
+    # The same PDU on another SIM is another message.
+    assert sims.store_inbound(**{**kwargs, "iccid": "OTHER"}) != first
+    indexes = {tuple(i.columns) for i in db.get_indexes("inbound_message")}
+    assert ("sim", "pdu_hash") in indexes
