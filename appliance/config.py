@@ -109,6 +109,11 @@ class DispatchConfig:
     timezone: str = "Asia/Shanghai"
     """Where the daily and monthly caps reset at local midnight."""
 
+    @property
+    def resend_ambiguous(self) -> bool:
+        """Whether an unanswered +CMGS part goes out again (`ambiguous = "resend"`)."""
+        return self.ambiguous == "resend"
+
     def validate(self) -> None:
         for name in ("per_sim_per_minute", "per_sim_per_hour", "per_sim_per_day",
                      "per_sim_per_month", "retries"):

@@ -14,7 +14,7 @@ import dataclasses
 import logging
 import random
 import zoneinfo
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,28 +25,51 @@ from appliance.dispatch import rates
 from appliance.dispatch.balancer import STICKY_MIN_HEALTH, Pending, assign_batch
 from appliance.dispatch.pending import PendingIndex, Waiting
 from appliance.dispatch.phone import network_of, network_of_sim
-from appliance.dispatch.sender import MessageSender
+from appliance.dispatch.sender import MessageSender, ModemNotReady
 from appliance.dispatch.slots import SimSlot
 from appliance.modem.contract import (
     Inbound,
     InboundSms,
     InboundStatusReport,
-    PartNotSent,
     QuarantinedPdu,
 )
 from appliance.store import messages as outbox
 from appliance.store import sims as sim_store
-from appliance.store.models import Message, Part
-from appliance.store.states import InvalidTransition, MessageState, PartState
+from appliance.store.models import Message
+from appliance.store.states import MessageState
 from appliance.store.writer import Store
 
 log = logging.getLogger(__name__)
 M = MessageState
-P = PartState
 
 EventListener = Callable[[int, str, "str | None"], None]
 IDLE_TICK = 0.5  # seconds: the scheduler looks again at least this often
 EXPIRY_TICK = 30.0
+STICKY_MAX = 100_000
+"""Recipients whose last SIM the dispatcher remembers (sticky recipients). At ~150 bytes an
+entry, 100k cost ~15 MB on the Pi; a recipient not written to or heard from since 100k others
+were starts afresh on whichever SIM the balancer picks (then sticks again)."""
+
+
+class RecentRecipients(OrderedDict[str, str]):
+    """recipient -> ICCID, at most `maxlen` entries; the least recently written or read goes
+    first when full."""
+
+    def __init__(self, maxlen: int = STICKY_MAX):
+        super().__init__()
+        self.maxlen = maxlen
+
+    def __setitem__(self, recipient: str, iccid: str) -> None:
+        super().__setitem__(recipient, iccid)
+        self.move_to_end(recipient)
+        while len(self) > self.maxlen:
+            self.popitem(last=False)
+
+    def get(self, recipient: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        if recipient not in self:
+            return default
+        self.move_to_end(recipient)
+        return super().__getitem__(recipient)
 
 
 class SupervisedSender:
@@ -55,10 +78,14 @@ class SupervisedSender:
     def __init__(self, supervisor: Any):
         self.supervisor = supervisor
 
+    @property
+    def ready(self) -> bool:
+        return bool(self.supervisor.ready)
+
     async def send_part(self, pdu: str, tpdu_length: int) -> int:
         modem = self.supervisor.modem
         if modem is None or not self.supervisor.ready:
-            raise PartNotSent("the modem is not ready")
+            raise ModemNotReady()
         return await modem.send_part(pdu, tpdu_length)
 
 
@@ -80,7 +107,7 @@ class Dispatcher:
         self.rng = rng or random.Random()
         self.slots: dict[str, SimSlot] = {}
         self.pending = PendingIndex()
-        self.sticky: dict[str, str] = {}
+        self.sticky = RecentRecipients(STICKY_MAX)
         self.recent_share: Counter = Counter()
         self.listeners: list[EventListener] = []
         self.sender = MessageSender(self)
@@ -88,6 +115,7 @@ class Dispatcher:
         self.expiry_tick = EXPIRY_TICK
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
+        self._attaching: dict[str, asyncio.Lock] = {}  # per ICCID: one attach at a time
         self._loop_task: asyncio.Task | None = None
         self._expiry_task: asyncio.Task | None = None
         self.running = False
@@ -98,13 +126,16 @@ class Dispatcher:
 
     # -- life ------------------------------------------------------------------------------
     async def start(self) -> None:
-        resend = self.config.ambiguous == "resend"
+        resend = self.config.resend_ambiguous
         self.recovered = await self.store.write(
             lambda: outbox.recover_after_crash(resend_ambiguous=resend))
         if any(self.recovered.values()):
             log.warning("recovered after an unclean stop: %s", self.recovered)
         since = self.now() - timedelta(days=30)
-        self.sticky = await self.store.read(lambda: sim_store.last_sims_by_recipient(since))
+        last = await self.store.read(
+            lambda: sim_store.last_sims_by_recipient(since, limit=STICKY_MAX))
+        self.sticky = RecentRecipients(STICKY_MAX)
+        self.sticky.update(last)  # oldest first: the most recent end up the last to go
         await self.reload_waiting(None)
         self.running = True
         loop = asyncio.get_running_loop()
@@ -138,7 +169,7 @@ class Dispatcher:
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         if held:
-            resend = self.config.ambiguous == "resend"
+            resend = self.config.resend_ambiguous
             await self.store.write(lambda: [
                 outbox.requeue_message(mid, "the appliance stopped before sending it",
                                        resend_ambiguous=resend)
@@ -183,7 +214,8 @@ class Dispatcher:
 
         Queued or held: cancelled at once. Claimed by a SIM but still waiting in its queue:
         taken out of the queue and cancelled (sending -> queued -> cancelled, one commit).
-        Being sent, or sent: InvalidTransition (the API answers 409).
+        Being sent, or sent, or with a part that left (or may have) on an earlier claim, even
+        if it is back in the queue pinned to its SIM: InvalidTransition (the API answers 409).
         """
         slot = next((s for s in self.slots.values() if message_id in s.queue), None)
         if slot is not None:
@@ -194,10 +226,7 @@ class Dispatcher:
             msg = Message.get_or_none(Message.id == message_id)
             if msg is not None and msg.state == M.SENDING.value and slot is not None:
                 # No part of it can be in flight: it never left the SIM's queue. A part that
-                # left on an earlier claim pins it, and then it must not be cut short.
-                if Part.select().where((Part.message == message_id) & Part.state.in_(
-                        [P.SENT.value, P.DELIVERED.value, P.AMBIGUOUS.value])).exists():
-                    raise InvalidTransition(msg.state, M.CANCELLED.value)
+                # left on an earlier claim makes cancel_message refuse, and this rolls back.
                 outbox.requeue_message(message_id, "cancelled before sending")
             outbox.cancel_message(message_id)
 
@@ -263,11 +292,25 @@ class Dispatcher:
                    name=f"attach:{sim.iccid}")
 
     async def _attach(self, supervisor: Any, iccid: str, network: str | None) -> None:
+        """Give the SIM a sender on `supervisor`'s modem, creating its slot the first time.
+
+        Attaches of one ICCID run one at a time (the lock). modem_lost is synchronous: it either
+        runs before the slot has this sender (and then `supervisor.ready` is already false when
+        checked below, after the last await) or after (and then it finds the sender to drop).
+        """
+        lock = self._attaching.setdefault(iccid, asyncio.Lock())
+        async with lock:
+            await self._attach_locked(supervisor, iccid, network)
+
+    async def _attach_locked(self, supervisor: Any, iccid: str, network: str | None) -> None:
         slot = self.slots.get(iccid)
         if slot is None:
             counters = await self.store.read(lambda: sim_store.load_counters(iccid, self.tz))
             health = await self.store.read(lambda: sim_store.load_json_setting("health", iccid))
-            slot = self.slots.get(iccid)  # another attach may have won the race meanwhile
+        if not supervisor.ready:  # lost while we read (or before this task ran): nothing to do
+            log.info("SIM %s lost before it could be attached on %s", iccid,
+                     supervisor.port.path)
+            return
         if slot is None:
             slot = SimSlot(iccid=iccid, network=network,
                            counters=rates.SimCounters.from_dict(counters),
@@ -302,8 +345,7 @@ class Dispatcher:
         for mid in slot.queue.take_all():  # still `sending` in the database: released below
             slot.reserved.pop(mid, None)
         counts = await self.store.write(lambda: outbox.release_claims_for_sim(
-            slot.iccid, f"SIM lost: {reason}",
-            resend_ambiguous=self.config.ambiguous == "resend"))
+            slot.iccid, f"SIM lost: {reason}", resend_ambiguous=self.config.resend_ambiguous))
         if any(counts.values()):
             log.info("SIM %s lost (%s): work handed back %s", slot.iccid, reason, counts)
         await self.reload_waiting(None)
@@ -312,6 +354,8 @@ class Dispatcher:
     def _eligible(self, slot: SimSlot) -> bool:
         if not slot.attached or not slot.queue.empty():
             return False
+        if not getattr(slot.sender, "ready", True):
+            return False  # its modem is reopening: claiming now would only hand work back
         # A busy SIM may take its next message ahead only when nothing paces it, so claiming
         # overlaps with sending; otherwise a message would wait on a SIM instead of in the queue.
         return not slot.busy or self.limits.per_minute == 0
@@ -386,24 +430,50 @@ class Dispatcher:
         claimed = await self.store.write(lambda: [
             (iccid, [m.id for m in outbox.claim_messages(iccid, 1, now, candidate_ids=[mid])])
             for mid, iccid in plan])
+        lost: list[tuple[int, str]] = []
         for (mid, iccid), (_, got) in zip(plan, claimed, strict=True):
             item = self.pending.discard(mid)
             if not got:
                 continue  # cancelled or changed meanwhile: the index forgets it
+            if not self.slots[iccid].attached:
+                # The SIM went away while the claim committed: its release may already have
+                # run (and missed this claim), so nothing else would give the message back.
+                lost.append((mid, iccid))
+                continue
             parts = item.pending.parts if item is not None else 1
             if item is not None:
                 self._count_share(item.pending.campaign_id, parts)
             self.slots[iccid].reserved[mid] = parts
             self.slots[iccid].queue.put_nowait(mid)
+        if lost:
+            await self._hand_back(lost)
         return 0.0
+
+    async def _hand_back(self, claims: list[tuple[int, str]]) -> None:
+        """Requeue messages claimed for a SIM that went away as the claim committed, without
+        counting the attempt (the SIM never tried), unless its release got there first."""
+        resend = self.config.resend_ambiguous
+
+        def hand_back() -> None:
+            for mid, iccid in claims:
+                msg = Message.get_or_none(Message.id == mid)
+                if msg is not None and msg.state == M.SENDING.value and msg.sim == iccid:
+                    outbox.requeue_message(mid, "its SIM went away as it was claimed",
+                                           resend_ambiguous=resend, count_attempt=False)
+
+        await self.store.write(hand_back)
+        await self.reload_waiting([mid for mid, _ in claims])
 
     def _count_share(self, campaign: Any, parts: int) -> None:
         # Fairness looks at recent service, not all history: halve every count now and then so
         # a campaign that was busy an hour ago is not starved for it now.
+        # A campaign halved to nothing is dropped, or every campaign ever run stays a key.
         self.recent_share[campaign] += parts
         if sum(self.recent_share.values()) > 10_000:
             for key in list(self.recent_share):
                 self.recent_share[key] //= 2
+                if not self.recent_share[key]:
+                    del self.recent_share[key]
 
     def _idle_delay(self, now: datetime, views: Any) -> float:
         """How long the scheduler may sleep when it found nothing to do (a wake cuts it short:

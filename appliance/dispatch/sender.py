@@ -39,6 +39,15 @@ P = PartState
 T = TypeVar("T")
 
 
+class ModemNotReady(PartNotSent):
+    """The SIM's modem was not ready to take the PDU (gone, or reopening): nothing was tried,
+    so the message is handed back without using up an attempt and the SIM's health is left
+    alone (its loss is the pool's news, not a failure of the SIM)."""
+
+    def __init__(self) -> None:
+        super().__init__("the modem is not ready")
+
+
 class PreparedPart:
     __slots__ = ("id", "index", "pdu", "tpdu_length", "state")
 
@@ -101,7 +110,11 @@ class MessageSender:
             await self._fail(msg_id, f"cannot be encoded: {exc}")
             return
         if prepared is None:
-            return  # cancelled or settled meanwhile
+            # Cancelled or settled meanwhile, or handed back to the queue (the SIM's release ran
+            # just after the claim): the index must learn which, or a queued message is lost
+            # to it until the next restart.
+            await d.reload_waiting([msg_id])
+            return
         # What a sent part leaves to record (its +CMGS reference, the SIM's counters) rides
         # with the next write of this message, so the records commit in the order things
         # happened, and the last part's `sent` commits together with the message's: a crash
@@ -133,7 +146,10 @@ class MessageSender:
             except PartNotSent as exc:
                 await d.store.write(then(lambda pid=part.id, e=exc: outbox.transition_part(
                     pid, P.PENDING, error=e.reason)))
-                await self._not_sent(slot, prepared, exc)
+                if isinstance(exc, ModemNotReady):
+                    await self._requeue(slot, prepared, exc.reason, count_attempt=False)
+                else:
+                    await self._not_sent(slot, prepared, exc)
                 return
             except PartAmbiguous as exc:
                 if carry:  # the parts before it did leave: record that first
@@ -162,10 +178,11 @@ class MessageSender:
         self.d.emit(msg_id, M.FAILED.value, iccid)
 
     async def _requeue(self, slot: SimSlot, prepared: PreparedMessage, reason: str,
-                       not_before: datetime | None = None) -> None:
+                       not_before: datetime | None = None, *, count_attempt: bool = True) -> None:
         d = self.d
         outcome = await d.store.write(lambda: outbox.requeue_message(
-            prepared.id, reason, resend_ambiguous=d.config.ambiguous == "resend"))
+            prepared.id, reason, resend_ambiguous=d.config.resend_ambiguous,
+            count_attempt=count_attempt))
         await d.reload_waiting([prepared.id], not_before=not_before)
         d.emit(prepared.id, M.AMBIGUOUS.value if outcome == "ambiguous" else M.QUEUED.value,
                slot.iccid)
@@ -204,7 +221,7 @@ class MessageSender:
         slot.failed_total += 1
         d.persist_health(slot)
         reason = f"no answer to +CMGS: {exc.reason}"
-        if d.config.ambiguous == "resend":
+        if d.config.resend_ambiguous:
             await self._requeue(slot, prepared, reason)
             return
 

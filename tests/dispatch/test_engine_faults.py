@@ -150,3 +150,25 @@ async def test_all_sims_at_their_caps_wait_for_the_window(make_rig):
         states = await rig.wait_final(ids)
         assert set(states.values()) == {"sent"}
         assert len(rig.accepted()) == 10
+
+
+async def test_resend_of_an_unanswered_part_keeps_a_long_message_on_its_sim(make_rig):
+    text = "A long message that must arrive in one piece. " * 8  # 3 parts
+    async with make_rig(2, send_timeout=0.5, ambiguous="resend") as rig:
+        rig.fleet.ports[1].unplug()
+        await rig.wait_for(lambda: len(rig.attached()) == 1)
+        rig.fleet.modems[0].swallow_next_sends(1)  # part 1 leaves, its +CMGS goes unanswered
+        [mid] = await rig.submit([new("+8613912345678", text)])
+        slot = rig.dispatcher.slots[rig.iccid(0)]
+        await rig.wait_for(lambda: slot.failed_total >= 1)
+        rig.fleet.ports[1].replug(symlink=rig.fleet.symlink(1))
+        await rig.wait_for(lambda: len(rig.attached()) == 2)
+        info = await rig.message(mid)
+        assert (info["state"], info["sim"]) == ("queued", rig.iccid(0))  # pinned, parts kept
+        slot.health = type(slot.health)()  # end its rest now rather than in 30 s
+        rig.dispatcher.wake()
+        assert (await rig.wait_final([mid], final={"sent"}))[mid] == "sent"
+        parts = [a.submit for a in rig.fleet.modems[0].accepted]
+        assert rig.fleet.modems[1].accepted == []  # part 1 may be on the handset: same SIM
+        assert sorted(p.concat.index for p in parts) == [1, 1, 2, 3]  # part 1 twice, knowingly
+        assert len({p.concat.reference for p in parts}) == 1
