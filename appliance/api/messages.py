@@ -2,6 +2,10 @@
 
 Knows: the JSON shapes of the messages API and how a request maps to the intake service.
 Must not know: validation rules (intake does that), storage, modems.
+
+A key sees only its own messages: GET and DELETE of a message another key submitted (or the
+console, or the system) answer 404, exactly as for a message that does not exist, so ids tell
+nothing about other submitters' traffic. A key with the `admin` scope sees every message.
 """
 
 from __future__ import annotations
@@ -12,9 +16,9 @@ from typing import Any
 from sanic import Blueprint, Request
 from sanic.response import JSONResponse, json
 
-from appliance.api.auth import require_scope
+from appliance.api.auth import Caller, require_scope
 from appliance.api.errors import ApiError
-from appliance.dispatch.intake import InvalidRequest, SendRequest, submit_request
+from appliance.dispatch.intake import InvalidRequest, NotPermitted, SendRequest, submit_request
 from appliance.store.messages import IdempotencyConflict, MessageNotFound, get_message
 from appliance.store.states import InvalidTransition
 
@@ -120,10 +124,12 @@ async def post_messages(request: Request) -> JSONResponse:
         to=to, text=body.get("text"), category=category,
         priority=body.get("priority"), send_at=_parse_time(body.get("send_at"), "send_at"),
         ttl=ttl, client_ref=body.get("client_ref"), submitter_kind="api_key",
-        submitter_id=str(caller.key_id))
+        submitter_id=str(caller.key_id), privileged="admin" in caller.scopes)
     dispatcher = request.app.ctx.appliance.dispatcher
     try:
         accepted = await submit_request(dispatcher, send)
+    except NotPermitted as exc:
+        raise ApiError(403, "forbidden", str(exc), field=exc.field) from None
     except InvalidRequest as exc:
         raise ApiError(400, "invalid_field", str(exc), field=exc.field) from None
     except IdempotencyConflict as exc:
@@ -136,14 +142,24 @@ async def post_messages(request: Request) -> JSONResponse:
     }, status=202)
 
 
+def _visible_to(caller: Caller, data: dict[str, Any]) -> bool:
+    return "admin" in caller.scopes or (
+        data["submitter_kind"] == "api_key" and data["submitter_id"] == str(caller.key_id))
+
+
 async def _load(request: Request, message_id: int) -> dict[str, Any]:
+    """The message, if it exists and the caller may see it; else 404 (the same 404 either way)."""
     store = request.app.ctx.appliance.store
+    not_found = ApiError(404, "not_found", f"no message with id {message_id}")
     if not 0 < message_id <= MAX_ID:
-        raise ApiError(404, "not_found", f"no message with id {message_id}")
+        raise not_found
     try:
-        return await store.read(lambda: get_message(message_id))
+        data = await store.read(lambda: get_message(message_id))
     except MessageNotFound:
-        raise ApiError(404, "not_found", f"no message with id {message_id}") from None
+        raise not_found from None
+    if not _visible_to(request.ctx.caller, data):
+        raise not_found
+    return data
 
 
 @bp.get("/messages/<message_id:int>")

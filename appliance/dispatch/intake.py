@@ -5,17 +5,33 @@ who submitted it. Every front door (HTTP API, Kannel adapter, console, serial co
 `submit_request`; the enterprise policy layer (signatures, quotas, approval — ROADMAP step 6)
 will wrap this function, so nothing may bypass it.
 Must not know: HTTP, modems, SIM choice.
+
+Text rules (an SMS is read on a handset, and every string here is stored in SQL):
+- it must encode as UTF-8: a lone surrogate (JSON "\\ud800") is not text, and the database
+  would refuse it later — so it is refused here, naming the field;
+- no control characters but TAB, LF and CR: NUL and the other C0 codes, DEL and the C1 codes
+  (U+0080–U+009F) mean nothing on a handset (GSM-7 has none of them; sent as UCS2 they show as
+  boxes), and in a log or a CSV export they are a nuisance or worse;
+- at most MAX_PARTS parts. Every character costs at least one septet (GSM-7) or one UTF-16
+  unit (UCS2), so a text of more than MAX_TEXT_CHARS code points is too long whatever its
+  alphabet, and is refused before the (linear, allocation-heavy) part count runs.
+
+Cost: normalising a recipient takes ~30 µs (phonenumbers), so a batch of more than
+THREAD_RECIPIENTS is validated on a worker thread, never on the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from appliance.dispatch.balancer import PRIORITY, priority_of
 from appliance.dispatch.phone import InvalidNumber, normalize_number
-from appliance.pdu import count_parts
+from appliance.pdu import PartCount, count_parts
+from appliance.pdu.split import capacity
 from appliance.store.messages import NewMessage
 
 if TYPE_CHECKING:
@@ -24,6 +40,12 @@ if TYPE_CHECKING:
 MAX_RECIPIENTS = 10_000
 MAX_PARTS = 10  # longer than this is a document, not an SMS (and costs ten messages per person)
 MAX_CLIENT_REF = 100
+MAX_TEXT_CHARS = MAX_PARTS * capacity("gsm7", 6)  # 1,530: 10 parts of 153 septets
+THREAD_RECIPIENTS = 200  # larger batches are validated off the event loop
+MAX_UNPRIVILEGED_PRIORITY = PRIORITY["alert"]
+"""Above this, a message overtakes alerts: only a privileged submitter (an admin) may ask."""
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 class InvalidRequest(ValueError):
@@ -33,6 +55,10 @@ class InvalidRequest(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class NotPermitted(InvalidRequest):
+    """A valid request this submitter may not make (e.g. a priority that overtakes alerts)."""
 
 
 @dataclass
@@ -47,6 +73,7 @@ class SendRequest:
     campaign_id: int | None = None
     submitter_kind: str = "system"
     submitter_id: str = ""
+    privileged: bool = False  # may ask for a priority above MAX_UNPRIVILEGED_PRIORITY
     extra: dict = field(default_factory=dict)
 
 
@@ -58,33 +85,59 @@ class Accepted:
     encoding: str
 
 
-def validate(request: SendRequest, now: datetime, default_ttl: float) -> list[NewMessage]:
-    """The NewMessage rows a valid request becomes; InvalidRequest naming the field if not."""
+@dataclass(frozen=True)
+class Validated:
+    rows: list[NewMessage]
+    count: PartCount
+
+
+def _check_string(name: str, value: str) -> None:
+    """UTF-8-encodable and free of control characters other than TAB, LF, CR."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidRequest(name, f"is not valid Unicode: U+{ord(value[exc.start]):04X} (a lone "
+                                   f"surrogate) at position {exc.start}") from None
+    bad = _CONTROL.search(value)
+    if bad is not None:
+        what = "NUL characters" if bad.group() == "\x00" else "control characters"
+        raise InvalidRequest(name, f"must not contain {what}: U+{ord(bad.group()):04X} at "
+                                   f"position {bad.start()} (only tab, CR and LF are allowed)")
+
+
+def _check_text(text: object) -> PartCount:
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidRequest("text", "must be a non-empty string")
+    if len(text) > MAX_TEXT_CHARS:
+        raise InvalidRequest("text", f"too long: {len(text)} characters; at most {MAX_PARTS} "
+                                     f"parts ({MAX_TEXT_CHARS} GSM-7 characters, fewer in UCS2)")
+    _check_string("text", text)
+    count = count_parts(text)
+    if count.parts > MAX_PARTS:
+        raise InvalidRequest("text", f"too long: {count.parts} parts ({count.encoding}); "
+                                     f"at most {MAX_PARTS}")
+    return count
+
+
+def check_request(request: SendRequest, now: datetime, default_ttl: float) -> Validated:
+    """The rows a valid request becomes and its part count; InvalidRequest naming the field
+    if not. Cheap checks first, so a huge text is refused before 10,000 numbers are parsed."""
     if not request.to:
         raise InvalidRequest("to", "at least one recipient is needed")
     if len(request.to) > MAX_RECIPIENTS:
         raise InvalidRequest("to", f"at most {MAX_RECIPIENTS} recipients per request")
-    recipients: list[str] = []
-    for i, raw in enumerate(request.to):
-        if not isinstance(raw, str):
-            raise InvalidRequest(f"to[{i}]", "must be a phone number as a string")
-        try:
-            recipients.append(normalize_number(raw))
-        except InvalidNumber as exc:
-            raise InvalidRequest(f"to[{i}]" if len(request.to) > 1 else "to", str(exc)) from None
-    if not isinstance(request.text, str) or not request.text.strip():
-        raise InvalidRequest("text", "must be a non-empty string")
-    if "\x00" in request.text:
-        raise InvalidRequest("text", "must not contain NUL characters")
-    count = count_parts(request.text)
-    if count.parts > MAX_PARTS:
-        raise InvalidRequest("text", f"too long: {count.parts} parts ({count.encoding}); "
-                                     f"at most {MAX_PARTS}")
+    count = _check_text(request.text)
     if request.category not in PRIORITY:
         raise InvalidRequest("category", f"must be one of {', '.join(PRIORITY)}")
     priority = priority_of(request.category) if request.priority is None else request.priority
     if not isinstance(priority, int) or isinstance(priority, bool) or not 0 <= priority <= 100:
         raise InvalidRequest("priority", "must be a whole number from 0 to 100")
+    if request.client_ref is not None:
+        if not isinstance(request.client_ref, str) or not 0 < len(request.client_ref) \
+                <= MAX_CLIENT_REF:
+            raise InvalidRequest("client_ref",
+                                 f"must be a string of 1 to {MAX_CLIENT_REF} characters")
+        _check_string("client_ref", request.client_ref)
     send_at = request.send_at
     if send_at is not None:
         if send_at.tzinfo is None:
@@ -96,22 +149,41 @@ def validate(request: SendRequest, now: datetime, default_ttl: float) -> list[Ne
     if not isinstance(ttl, int | float) or ttl <= 0 or ttl > 7 * 86400 * 9:
         raise InvalidRequest("ttl", "must be a number of seconds > 0 (at most 63 weeks)")
     expires_at = (send_at or now) + timedelta(seconds=ttl)
-    if request.client_ref is not None and (
-            not isinstance(request.client_ref, str) or not 0 < len(request.client_ref)
-            <= MAX_CLIENT_REF):
-        raise InvalidRequest("client_ref", f"must be a string of 1 to {MAX_CLIENT_REF} characters")
-    return [NewMessage(recipient=r, text=request.text, priority=priority,
+    recipients: list[str] = []
+    for i, raw in enumerate(request.to):
+        where = f"to[{i}]" if len(request.to) > 1 else "to"
+        if not isinstance(raw, str):
+            raise InvalidRequest(f"to[{i}]", "must be a phone number as a string")
+        try:
+            recipients.append(normalize_number(raw))
+        except InvalidNumber as exc:
+            raise InvalidRequest(where, str(exc)) from None
+    # Last: the checks above are about what was asked; this one about who asks.
+    if request.priority is not None and priority > MAX_UNPRIVILEGED_PRIORITY \
+            and not request.privileged:
+        raise NotPermitted("priority", f"{priority} would overtake alerts (at most "
+                                       f"{MAX_UNPRIVILEGED_PRIORITY} without the admin scope)")
+    rows = [NewMessage(recipient=r, text=request.text, priority=priority,
                        category=request.category, campaign_id=request.campaign_id,
                        submitter_kind=request.submitter_kind, submitter_id=request.submitter_id,
                        client_ref=request.client_ref, send_at=send_at, expires_at=expires_at,
                        parts_count=count.parts)
             for r in recipients]
+    return Validated(rows, count)
+
+
+def validate(request: SendRequest, now: datetime, default_ttl: float) -> list[NewMessage]:
+    """The NewMessage rows a valid request becomes; InvalidRequest naming the field if not."""
+    return check_request(request, now, default_ttl).rows
 
 
 async def submit_request(dispatcher: Dispatcher, request: SendRequest) -> Accepted:
     """Validate, store durably, queue. Returns only once every message is on disk."""
-    rows = validate(request, dispatcher.now(), dispatcher.config.default_ttl)
-    ids = await dispatcher.submit(rows)
-    count = count_parts(request.text)
-    return Accepted(ids=ids, recipients=[r.recipient for r in rows], parts=count.parts,
-                    encoding=count.encoding)
+    now, default_ttl = dispatcher.now(), dispatcher.config.default_ttl
+    if len(request.to or ()) > THREAD_RECIPIENTS:
+        valid = await asyncio.to_thread(check_request, request, now, default_ttl)
+    else:
+        valid = check_request(request, now, default_ttl)
+    ids = await dispatcher.submit(valid.rows)
+    return Accepted(ids=ids, recipients=[r.recipient for r in valid.rows],
+                    parts=valid.count.parts, encoding=valid.count.encoding)
