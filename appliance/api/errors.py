@@ -18,11 +18,13 @@ log = logging.getLogger(__name__)
 class ApiError(Exception):
     """An error the client can act on: a status, a stable code and a message naming the problem."""
 
-    def __init__(self, status: int, code: str, message: str, **extra: object):
+    def __init__(self, status: int, code: str, message: str, *,
+                 headers: dict[str, str] | None = None, **extra: object):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers or {}  # e.g. Retry-After on a 429 (RFC 6585 §4)
         self.extra = extra
 
 
@@ -55,7 +57,10 @@ def _allowed_methods(request: Request) -> list[str]:
 def install_error_handlers(app: Sanic) -> None:
     @app.exception(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, **exc.extra)
+        response = error_response(exc.status, exc.code, exc.message, **exc.extra)
+        for name, value in exc.headers.items():
+            response.headers[name] = value
+        return response
 
     @app.exception(SanicException)
     async def _sanic_error(request: Request, exc: SanicException) -> JSONResponse:

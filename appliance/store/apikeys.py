@@ -3,22 +3,31 @@
 Knows: the key format, the scopes, hashing and constant-time checking.
 Must not know: HTTP (the API turns `Authorization: Bearer` into a call to `verify_api_key`).
 
-A key looks like `cg_<prefix>_<secret>`: the 8-character prefix is stored in clear (to find the
-row and to show in lists, like GitHub's token prefixes); the whole key is hashed with
-hashlib.scrypt (no compiled wheel needed on a 32-bit Pi). These functions are synchronous and
-meant to run inside `Store.write` (create, revoke, touch) or `Store.read` (verify).
+A key looks like `cg_<prefix>_<secret>`: the 8-character prefix ([a-z0-9]) is stored in clear
+(to find the row and to show in lists, like GitHub's token prefixes); the secret is 32 urlsafe
+base64 characters (24 random bytes); the whole key is hashed with hashlib.scrypt (no compiled
+wheel needed on a 32-bit Pi).
 
-Cost note: scrypt at n=2**14 takes tens of milliseconds on a Pi per check; the API layer
-should cache a verified key briefly rather than hash on every request.
+Cost: scrypt at n=2**14 takes 16 MiB and tens of milliseconds on a Pi per check, so it is only
+paid for a key that could be real. Verifying is two steps, so the slow one can run apart from
+the store's reader threads (a flood of bad keys must not block every read):
+- `key_prefix` refuses a malformed key (the format is public) without touching anything;
+- `find_candidates` (inside `Store.read`: one indexed read) returns the rows with that prefix;
+- `match_candidates` (pure: scrypt and a constant-time compare) runs only when there are some.
+An unknown prefix therefore answers faster than a wrong secret. That tells nothing worth
+having: prefixes are not secret (they are shown in lists), and the 192-bit secret is what is
+guessed. `verify_api_key` does all three in one call, for the CLI and scripts.
+The API layer should also cache a verified key briefly rather than hash on every request.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
+import re
 import secrets
 import string
+from dataclasses import dataclass
 from datetime import datetime
 
 from appliance.store.db import utcnow
@@ -30,6 +39,7 @@ KEY_PREFIX = "cg_"
 _PREFIX_ALPHABET = string.ascii_lowercase + string.digits  # no "_": the key splits on it
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 _DKLEN = 32
+_KEY_FORMAT = re.compile(r"cg_([a-z0-9]{8})_[A-Za-z0-9_-]{32}")
 
 
 def _check_scopes(scopes: list[str] | set[str] | frozenset[str]) -> list[str]:
@@ -82,33 +92,55 @@ def create_api_key(name: str, scopes: list[str]) -> str:
     return key
 
 
-def _split(key: str) -> str | None:
-    """The prefix of a well-formed key, else None."""
-    if len(key) != 3 + 8 + 1 + 32 or not key.startswith(KEY_PREFIX) or key[11] != "_":
-        return None
-    return key[3:11]
+def key_prefix(key: str) -> str | None:
+    """The prefix of a well-formed key ("cg_" + 8 of [a-z0-9] + "_" + 32 urlsafe characters),
+    else None. No hashing, no database: a malformed key costs nothing."""
+    match = _KEY_FORMAT.fullmatch(key)
+    return match.group(1) if match else None
 
 
-@functools.cache
-def _dummy_hash() -> str:
-    # Checked when no row matches, so a wrong prefix costs the same time as a wrong secret and
-    # the response time does not tell which prefixes exist. Made on first use, not at import.
-    return hash_api_key(KEY_PREFIX + "x" * 41)
+@dataclass(frozen=True)
+class KeyCandidate:
+    """A stored key that a presented key could be (same prefix): plain data, safe to hand to
+    another thread."""
+
+    id: int
+    name: str
+    scopes: str
+    revoked: bool
+    key_hash: str
+
+    @property
+    def scope_set(self) -> frozenset[str]:
+        return frozenset(s for s in self.scopes.split(",") if s)
+
+
+def find_candidates(prefix: str) -> list[KeyCandidate]:
+    """The stored keys with this prefix (one indexed read; meant for `Store.read`)."""
+    return [KeyCandidate(row.id, row.name, row.scopes or "", bool(row.revoked), row.key_hash)
+            for row in ApiKey.select().where(ApiKey.prefix == prefix)]
+
+
+def match_candidates(key: str, candidates: list[KeyCandidate]) -> KeyCandidate | None:
+    """The candidate `key` is, or None. Runs scrypt once per candidate (every one, so the time
+    does not depend on which matched) and compares in constant time; no database access."""
+    found = None
+    for candidate in candidates:
+        if _matches(key, candidate.key_hash):
+            found = candidate
+    return found
 
 
 def verify_api_key(key: str) -> ApiKey | None:
     """The ApiKey that `key` is, or None (unknown, wrong, malformed or revoked)."""
-    prefix = _split(key)
-    candidates = list(ApiKey.select().where(ApiKey.prefix == prefix)) if prefix else []
-    found = None
-    for row in candidates:
-        if _matches(key, row.key_hash):
-            found = row
-    if not candidates:
-        _matches(key, _dummy_hash())
+    prefix = key_prefix(key)
+    if prefix is None:
+        return None
+    candidates = find_candidates(prefix)
+    found = match_candidates(key, candidates) if candidates else None
     if found is None or found.revoked:
         return None
-    return found
+    return ApiKey.get_or_none(ApiKey.id == found.id)
 
 
 def revoke_api_key(name: str) -> bool:
@@ -128,9 +160,13 @@ def has_scope(api_key: ApiKey, scope: str) -> bool:
 
 __all__ = [
     "SCOPES",
+    "KeyCandidate",
     "create_api_key",
+    "find_candidates",
     "has_scope",
     "hash_api_key",
+    "key_prefix",
+    "match_candidates",
     "revoke_api_key",
     "touch_api_key",
     "verify_api_key",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 
 import pytest
 
+from appliance.api import auth
 from appliance.store import apikeys
 from tests.api.conftest import Gateway
 
@@ -76,24 +78,115 @@ async def test_admin_scope_implies_the_others(tmp_path) -> None:
         assert (await gw.get(MODEMS, key="boss")).status_code == 200
 
 
-async def test_scrypt_runs_off_the_event_loop_and_is_cached(gateway: Gateway,
-                                                            monkeypatch) -> None:
+def _count_scrypt(monkeypatch) -> list[str]:
+    """The thread name of every scrypt call (hashlib.scrypt is the dependency under test)."""
     calls: list[str] = []
-    real = apikeys.verify_api_key
-    loop_thread = threading.get_ident()
+    real = hashlib.scrypt
 
-    def spy(key: str):
-        calls.append("loop" if threading.get_ident() == loop_thread else "thread")
-        return real(key)
+    def counting(*args, **kwargs):
+        calls.append(threading.current_thread().name)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(apikeys, "verify_api_key", spy)
+    monkeypatch.setattr(hashlib, "scrypt", counting)
+    return calls
+
+
+async def test_scrypt_runs_on_its_own_threads_and_is_cached(gateway: Gateway,
+                                                            monkeypatch) -> None:
+    calls = _count_scrypt(monkeypatch)
     gateway.appliance.key_cache = type(gateway.appliance.key_cache)()  # start cold
     for _ in range(3):
         assert (await gateway.get(MODEMS)).status_code == 200
-    assert calls == ["thread"], "verified on the loop, or not cached"
-    # A wrong key is never cached: each attempt pays scrypt again.
+    assert len(calls) == 1, "not cached"
+    assert calls[0].startswith("apikey-scrypt"), "verified on the loop or a store reader"
+    # A wrong secret behind a real prefix is never cached: each attempt pays scrypt again.
+    real = gateway.keys["full"]
+    forged = real[:-4] + ("AAAA" if real[-4:] != "AAAA" else "BBBB")
     for _ in range(2):
         response = await gateway.get(MODEMS, key=None,
-                                     headers={"Authorization": "Bearer cg_aaaaaaaa_" + "b" * 32})
+                                     headers={"Authorization": f"Bearer {forged}"})
         assert response.status_code == 401
-    assert calls == ["thread"] * 3
+    assert len(calls) == 3 and all(c.startswith("apikey-scrypt") for c in calls)
+
+
+@pytest.mark.parametrize("key", [
+    "not-even-a-key",
+    "cg_aaaaaaaa_" + "b" * 31,            # too short
+    "cg_aaaaaaaa_" + "b" * 33,            # too long
+    "xx_aaaaaaaa_" + "b" * 32,            # wrong prefix
+    "cg_AAAAAAAA_" + "b" * 32,            # the prefix is lower case and digits
+    "cg_aaaaaaaa_" + "b" * 31 + "=",      # not urlsafe base64
+    "cg_aaaaaaaa-" + "b" * 32,            # wrong separator
+    "cg_aaaaaaaa_" + "b" * 32,            # well formed, but no key has this prefix
+])
+async def test_malformed_or_unknown_prefix_is_401_without_scrypt(gateway: Gateway, monkeypatch,
+                                                                 key: str) -> None:
+    calls = _count_scrypt(monkeypatch)
+    reads: list[int] = []
+    store_read = gateway.appliance.store.read
+
+    async def counting_read(fn):
+        reads.append(1)
+        return await store_read(fn)
+
+    monkeypatch.setattr(gateway.appliance.store, "read", counting_read)
+    response = await gateway.get(MODEMS, key=None, headers={"Authorization": f"Bearer {key}"})
+    error = _error(response, 401)
+    assert "not valid" in error["message"] and key not in response.text
+    assert calls == []
+    assert reads == ([1] if key.startswith("cg_aaaaaaaa_") and len(key) == 44
+                     and key[-1] == "b" else []), "a malformed key reached the store"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_repeated_failures_are_429_then_recover_after_the_window(gateway: Gateway,
+                                                                       monkeypatch) -> None:
+    clock = FakeClock()
+    gateway.appliance.auth_throttle = auth.FailureThrottle(clock=clock)
+    gateway.appliance.key_cache = type(gateway.appliance.key_cache)()
+    calls = _count_scrypt(monkeypatch)
+    real = gateway.keys["full"]
+    forged = {"Authorization": "Bearer " + real[:-4] + ("AAAA" if real[-4:] != "AAAA"
+                                                        else "BBBB")}
+    for _ in range(auth.FAILURES_ALLOWED):
+        _error(await gateway.get(MODEMS, key=None, headers=forged), 401)
+    assert len(calls) == auth.FAILURES_ALLOWED
+    for headers in (forged, {"Authorization": "Bearer junk"}, {}):
+        response = await gateway.get(MODEMS, key=None, headers=headers)
+        error = _error(response, 429)
+        assert error["code"] == "too_many_requests" and "failed" in error["message"]
+        retry = int(response.headers["Retry-After"])
+        assert 1 <= retry <= auth.FAILURE_WINDOW and error["retry_after"] == retry
+    assert len(calls) == auth.FAILURES_ALLOWED, "a throttled attempt still paid scrypt"
+    # An uncached valid key from the same address waits too (no scrypt for anyone) ...
+    _error(await gateway.get(MODEMS), 429)
+    # ... and gets in once a token is back: one attempt per window / allowed seconds.
+    clock.now += retry
+    assert (await gateway.get(MODEMS)).status_code == 200
+    _error(await gateway.get(MODEMS, key=None, headers=forged), 401)
+    _error(await gateway.get(MODEMS, key=None, headers=forged), 429)
+    assert (await gateway.get(MODEMS)).status_code == 200  # remembered: served while throttled
+    clock.now += auth.FAILURE_WINDOW  # a full window later: the whole allowance is back
+    for _ in range(auth.FAILURES_ALLOWED):
+        _error(await gateway.get(MODEMS, key=None, headers=forged), 401)
+    _error(await gateway.get(MODEMS, key=None, headers=forged), 429)
+
+
+def test_throttle_is_per_address_and_bounded() -> None:
+    clock = FakeClock()
+    throttle = auth.FailureThrottle(allowed=2, window=10.0, clock=clock, max_clients=4)
+    throttle.failed("10.0.0.1")
+    throttle.failed("10.0.0.1")
+    assert throttle.retry_after("10.0.0.1") == 5 and throttle.retry_after("10.0.0.2") == 0
+    clock.now += 5
+    assert throttle.retry_after("10.0.0.1") == 0
+    for i in range(100):
+        throttle.failed(f"10.0.1.{i}")
+    assert len(throttle._buckets) <= 4

@@ -53,3 +53,26 @@ def test_names_are_unique(db: peewee.Database):
         create_api_key("dup", ["read"])
     with pytest.raises(ValueError, match='"dup" already exists'):
         create_api_key("dup", ["read"])
+
+
+def test_malformed_or_unknown_keys_cost_no_scrypt(db: peewee.Database, monkeypatch):
+    import hashlib
+
+    from appliance.store.apikeys import find_candidates, key_prefix, match_candidates
+
+    with db.atomic():
+        key = create_api_key("plc-2", ["send"])
+    assert key_prefix(key) == key[3:11]
+    for bad in ("not a key", key[:-1], key + "x", key.upper(), key[:11] + "-" + key[12:],
+                key[:-1] + "="):
+        assert key_prefix(bad) is None, bad
+    calls: list[int] = []
+    real = hashlib.scrypt
+    monkeypatch.setattr(hashlib, "scrypt", lambda *a, **k: calls.append(1) or real(*a, **k))
+    assert verify_api_key("not a key") is None
+    assert verify_api_key("cg_nothere1_" + "x" * 32) is None
+    assert calls == []
+    [candidate] = find_candidates(key[3:11])
+    assert calls == [] and candidate.name == "plc-2"
+    assert match_candidates(key, [candidate]) == candidate and len(calls) == 1
+    assert verify_api_key(key).name == "plc-2" and len(calls) == 2
