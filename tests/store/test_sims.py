@@ -172,3 +172,10 @@ def test_inbound_parts_carry_the_hash_their_duplicate_check_uses(db):
     assert sims.store_inbound(**{**kwargs, "iccid": "OTHER"}) != first
     indexes = {tuple(i.columns) for i in db.get_indexes("inbound_message")}
     assert ("sim", "pdu_hash") in indexes
+
+
+def test_last_sims_by_recipient_reads_only_the_latest_messages_when_limited(db):
+    for n in range(3):
+        _sent_message(db, f"+861390000000{n}")
+    latest = sims.last_sims_by_recipient(datetime.now(UTC) - timedelta(days=30), limit=2)
+    assert list(latest) == ["+8613900000001", "+8613900000002"]  # oldest first
