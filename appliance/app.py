@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sanic import Sanic
 
-from appliance.api.auth import KeyCache
+from appliance.api.auth import FailureThrottle, KeyCache
 from appliance.api.errors import install_error_handlers
 from appliance.config import Config
 from appliance.pool.pool import ModemPool
@@ -45,6 +45,7 @@ class Appliance:
         self.pool: ModemPool | None = None
         self.dispatcher = None
         self.key_cache = KeyCache()
+        self.auth_throttle = FailureThrottle()  # failed API-key attempts per client address
 
     async def start(self) -> None:
         from appliance.dispatch.engine import Dispatcher
