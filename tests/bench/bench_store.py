@@ -175,13 +175,16 @@ def report(figures: dict[str, tuple[float, str]], repeat: int,
             print(f"  {label:<36}: {'-':>10}  {rate:10,.0f} {note}")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--save", type=Path, help="write the figures to this JSON file")
     parser.add_argument("--before", type=Path, help="JSON from --save: print it alongside")
-    args = parser.parse_args()
+    parser.add_argument("--quick", action="store_true", help="a small run (the smoke test)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rows, args.repeat = 500, 1
     with tempfile.TemporaryDirectory(prefix="cardgate-bench-") as folder:
         figures = bench(Path(folder), rows=args.rows, repeat=args.repeat)
     before = json.loads(args.before.read_text()) if args.before else None
