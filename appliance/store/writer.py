@@ -11,6 +11,12 @@ with synchronous=FULL each COMMIT is an fsync (~1.5k transactions/s measured her
 writer drains up to `batch_max` queued jobs into ONE transaction; each job runs in its own
 SAVEPOINT, so a job that raises is rolled back alone, its caller gets the exception, and the
 others still commit.
+
+Why two lanes: a send waits on the writer between a modem's +CMGS answer and the next PDU on
+that modem (the answer's `sent` and the next part's `sending` must be on disk first), so those
+small jobs (`urgent`) go ahead of bulk work (acceptance of a large batch, claims, reports). The
+bulk lane is not starved: after a transaction of urgent jobs only, the next one takes what the
+bulk lane holds too.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import concurrent.futures
 import logging
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -62,6 +69,43 @@ class _Job:
         # set_running_or_notify_cancel - a cancel that comes just after still reaches the
         # caller (CancelledError), and _deliver then leaves that future alone.
         return not self.future.cancelled()
+
+
+class _Lanes:
+    """The writer's queue: urgent jobs ahead of bulk ones, the bulk lane served at least every
+    other transaction. `_STOP` goes in the bulk lane and ends a batch."""
+
+    def __init__(self) -> None:
+        self._ready = threading.Condition(threading.Lock())
+        self._urgent: deque[_Job] = deque()
+        self._bulk: deque[_Job | object] = deque()
+        self._bulk_owed = False
+
+    def put(self, item: _Job | object, urgent: bool = False) -> None:
+        with self._ready:
+            (self._urgent if urgent else self._bulk).append(item)  # type: ignore[arg-type]
+            self._ready.notify()
+
+    def take(self, limit: int) -> list[_Job | object]:
+        """Block until there is work; return the next batch (at most `limit` jobs, plus a
+        `_STOP` at its end if the bulk lane reached it)."""
+        with self._ready:
+            while not self._urgent and not self._bulk:
+                self._ready.wait()
+            batch: list[_Job | object] = []
+            urgent, bulk = self._urgent, self._bulk
+            while urgent and len(batch) < limit:
+                batch.append(urgent.popleft())
+            if batch and not self._bulk_owed:
+                self._bulk_owed = bool(bulk)
+                return batch
+            self._bulk_owed = False
+            while bulk and len(batch) < limit:
+                item = bulk.popleft()
+                batch.append(item)
+                if item is _STOP:
+                    break
+            return batch
 
 
 def _deliver(outcomes: list[tuple[asyncio.Future, bool, Any]]) -> None:
@@ -128,7 +172,7 @@ class Store:
         self.batch_max = batch_max
         self.readers = readers
         self.stats = StoreStats()
-        self._jobs: queue.Queue[_Job | object] = queue.Queue()
+        self._jobs = _Lanes()
         self._reads: queue.Queue[_Job | object] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._writer: threading.Thread | None = None
@@ -162,13 +206,18 @@ class Store:
 
     # -- the three doors --------------------------------------------------------------------
 
-    async def write(self, fn: Callable[[], T]) -> T:
-        """Run `fn` in the writer thread inside a transaction; return its result after COMMIT."""
+    async def write(self, fn: Callable[[], T], *, urgent: bool = False) -> T:
+        """Run `fn` in the writer thread inside a transaction; return its result after COMMIT.
+
+        `urgent`: a small job something physical waits on (a modem idle until it commits); it
+        goes ahead of the queued bulk work. Jobs of one lane keep their order; jobs of
+        different lanes may commit in either order, so a caller that needs one write before
+        another awaits the first."""
         if self._writer is None:
             raise RuntimeError("Store.write() before Store.start()")
         loop = asyncio.get_running_loop()
         job = _Job(fn, loop.create_future(), loop)
-        self._jobs.put(job)
+        self._jobs.put(job, urgent)
         return await job.future
 
     async def read(self, fn: Callable[[], T]) -> T:
@@ -194,21 +243,12 @@ class Store:
     def _write_loop(self) -> None:
         try:
             while True:
-                first = self._jobs.get()
-                if first is _STOP:
-                    return
-                batch: list[_Job] = [first]  # type: ignore[list-item]
-                stop_after = False
-                while len(batch) < self.batch_max:
-                    try:
-                        nxt = self._jobs.get_nowait()
-                    except queue.Empty:
-                        break
-                    if nxt is _STOP:
-                        stop_after = True
-                        break
-                    batch.append(nxt)  # type: ignore[arg-type]
-                self._run_batch(batch)
+                batch = self._jobs.take(self.batch_max)
+                stop_after = batch[-1] is _STOP
+                if stop_after:
+                    batch.pop()
+                if batch:
+                    self._run_batch(batch)  # type: ignore[arg-type]
                 if stop_after:
                     return
         finally:
