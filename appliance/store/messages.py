@@ -372,9 +372,11 @@ def next_concat_ref(iccid: str) -> int:
     return ref
 
 
-def add_parts(msg_id: int, sim_iccid: str, parts: list[NewPart]) -> list[int]:
-    """Store the encoded parts of a claimed message (once per claim; see module docstring)."""
-    msg = _load(msg_id)
+def add_parts(msg_id: int, sim_iccid: str, parts: list[NewPart], *,
+              claimed: Message | None = None) -> list[int]:
+    """Store the encoded parts of a claimed message (once per claim; see module docstring).
+    `claimed`: the message's row as just read in this transaction (saves reading it again)."""
+    msg = claimed if claimed is not None and claimed.id == msg_id else _load(msg_id)
     if msg.state != M.SENDING.value or msg.sim != sim_iccid:
         raise ValueError(f"message {msg_id} is not claimed by SIM {sim_iccid}")
     ids = [
