@@ -25,7 +25,7 @@ from appliance.dispatch import rates
 from appliance.dispatch.balancer import STICKY_MIN_HEALTH, Pending, assign_batch
 from appliance.dispatch.pending import PendingIndex, Waiting
 from appliance.dispatch.phone import network_of, network_of_sim
-from appliance.dispatch.sender import MessageSender, ModemNotReady
+from appliance.dispatch.sender import Carry, MessageSender, ModemNotReady
 from appliance.dispatch.slots import SimSlot
 from appliance.modem.contract import (
     Inbound,
@@ -156,6 +156,7 @@ class Dispatcher:
         for slot in self.slots.values():
             held += slot.queue.take_all()
             slot.reserved.clear()
+            slot.prepared.clear()
         try:
             async with asyncio.timeout(grace):
                 while any(s.busy for s in self.slots.values()):
@@ -221,6 +222,7 @@ class Dispatcher:
         if slot is not None:
             slot.queue.remove(message_id)
             parts = slot.reserved.pop(message_id, 1)
+            prepared = slot.prepared.pop(message_id, None)
 
         def cancel() -> None:
             msg = Message.get_or_none(Message.id == message_id)
@@ -235,6 +237,8 @@ class Dispatcher:
         except Exception:
             if slot is not None:  # it stays claimed: give it back to its SIM
                 slot.reserved[message_id] = parts
+                if prepared is not None:
+                    slot.prepared[message_id] = prepared
                 slot.queue.put_nowait(message_id)
             raise
         self.pending.discard(message_id)
@@ -344,6 +348,7 @@ class Dispatcher:
             return
         for mid in slot.queue.take_all():  # still `sending` in the database: released below
             slot.reserved.pop(mid, None)
+        slot.prepared.clear()
         counts = await self.store.write(lambda: outbox.release_claims_for_sim(
             slot.iccid, f"SIM lost: {reason}", resend_ambiguous=self.config.resend_ambiguous))
         if any(counts.values()):
@@ -427,11 +432,19 @@ class Dispatcher:
             plan.append((int(mid), iccid))
         if not plan:
             return self._idle_delay(now, views.values())
-        claimed = await self.store.write(lambda: [
-            (iccid, [m.id for m in outbox.claim_messages(iccid, 1, now, candidate_ids=[mid])])
-            for mid, iccid in plan])
+        def claim() -> list[tuple[bool, Any]]:
+            # Each message's parts are stored with its claim (sender.prepare_claimed), while
+            # its SIM may still be sending the one before: its send then starts at once.
+            out: list[tuple[bool, Any]] = []
+            for mid, iccid in plan:
+                got = outbox.claim_messages(iccid, 1, now, candidate_ids=[mid])
+                out.append((True, self.sender.prepare_claimed(got[0], iccid)) if got
+                           else (False, None))
+            return out
+
+        claimed = await self.store.write(claim)
         lost: list[tuple[int, str]] = []
-        for (mid, iccid), (_, got) in zip(plan, claimed, strict=True):
+        for (mid, iccid), (got, prepared) in zip(plan, claimed, strict=True):
             item = self.pending.discard(mid)
             if not got:
                 continue  # cancelled or changed meanwhile: the index forgets it
@@ -444,6 +457,8 @@ class Dispatcher:
             if item is not None:
                 self._count_share(item.pending.campaign_id, parts)
             self.slots[iccid].reserved[mid] = parts
+            if prepared is not None:
+                self.slots[iccid].prepared[mid] = prepared
             self.slots[iccid].queue.put_nowait(mid)
         if lost:
             await self._hand_back(lost)
@@ -486,29 +501,59 @@ class Dispatcher:
         return max(0.01, min(self.idle_tick, (soonest - now).total_seconds()))
 
     async def _slot_loop(self, slot: SimSlot) -> None:
+        carry: Carry | None = None  # what the last send left to commit (see sender.Carry)
         while True:
-            msg_id = await slot.queue.get()
+            msg_id = self._next_in_chain(slot) if carry is not None else None
+            if carry is not None and msg_id is None:
+                # Nothing to send right after it: commit its records now, and only then
+                # is the SIM idle (a release or a stop reads what they record).
+                try:
+                    await self.sender.flush(carry)
+                except Exception:
+                    log.exception("recording the last send via %s failed", slot.iccid)
+                finally:
+                    carry = None
+                    slot.busy = False
+                    slot.current = None
+                    self.wake()
+            if msg_id is None:
+                msg_id = await slot.queue.get()
             # No await between taking it and marking it current: cancel() relies on a message
             # being either in the queue or current.
             slot.busy = True
             slot.current = msg_id
+            prepared = slot.prepared.pop(msg_id, None)
             if self.limits.per_minute == 0:
                 self.wake()  # its queue has room again: claim its next message meanwhile
             try:
                 delay = (slot.next_send_at - self.now()).total_seconds()
                 if delay > 0:
+                    if carry is not None:
+                        await self.sender.flush(carry)
+                        carry = None
                     await asyncio.sleep(delay)
-                await self.sender.send(slot, msg_id)
+                carry = await self.sender.send(slot, msg_id, carry, prepared)
             except asyncio.CancelledError:
                 raise
             except Exception:
+                carry = None
                 log.exception("sending message %s via %s failed unexpectedly", msg_id, slot.iccid)
             finally:
-                slot.busy = False
-                slot.current = None
                 slot.reserved.pop(msg_id, None)
                 slot.plan_next_send(self.limits, self.now(), self.tz, self.rng)
-                self.wake()
+                if carry is None:
+                    slot.busy = False
+                    slot.current = None
+                    self.wake()
+
+    def _next_in_chain(self, slot: SimSlot) -> int | None:
+        """The SIM's next message when it can follow the last one at once (its records then
+        commit with this one's first `sending`, one round trip instead of two), else None."""
+        if slot.queue.empty() or not slot.attached or not self.running:
+            return None
+        if slot.next_send_at > self.now():
+            return None  # paced: the last send's records must not wait for the pause
+        return slot.queue.take_nowait()
 
     async def _expire(self, now: datetime) -> None:
         expired = await self.store.write(lambda: outbox.expire_due(now))

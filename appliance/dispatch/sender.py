@@ -8,9 +8,11 @@ which SIM should send (the scheduler decided), HTTP.
 The durable steps, in order, for each part:
 1. the part is marked `sending` and COMMITTED before its PDU is written to the modem;
 2. the PDU goes out (`send_part`);
-3. the `+CMGS` reference is committed with the part `sent` (not awaited before the next part:
-   the single writer keeps the order, and a crash before it commits leaves the part `sending`,
-   which recovery turns into `ambiguous` — the honest answer for a part whose fate is unknown).
+3. the `+CMGS` reference is committed with the part `sent` in the same transaction as the next
+   part's `sending` (or the next message's first part's: see Carry), never later than that;
+   a crash before it commits leaves the part `sending`, which recovery turns into `ambiguous` —
+   the honest answer for a part whose fate is unknown. So at most one part per SIM is ever
+   `sending`, and the next PDU waits on one commit.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from appliance.dispatch.cms_errors import ErrorClass, classify_send_error, descr
 from appliance.modem.contract import PartAmbiguous, PartNotSent
 from appliance.pdu import encode_submit
 from appliance.store import messages as outbox
+from appliance.store import sending
 from appliance.store import sims as sim_store
 from appliance.store.models import Message, Part
 from appliance.store.states import MessageState, PartState
@@ -51,22 +54,61 @@ class ModemNotReady(PartNotSent):
 class PreparedPart:
     __slots__ = ("id", "index", "pdu", "tpdu_length", "state")
 
-    def __init__(self, part: Part):
-        self.id = part.id
-        self.index = part.index
-        self.pdu = part.pdu
-        self.tpdu_length = part.tpdu_length
-        self.state = part.state
+    def __init__(self, part_id: int, index: int, pdu: str, tpdu_length: int, state: str):
+        self.id = part_id
+        self.index = index
+        self.pdu = pdu
+        self.tpdu_length = tpdu_length
+        self.state = state
+
+    @classmethod
+    def of(cls, part: Part) -> PreparedPart:
+        return cls(part.id, part.index, part.pdu, part.tpdu_length, part.state)
 
 
 class PreparedMessage:
+    """What a send needs of a claimed message, read in the writer thread."""
+
     __slots__ = ("id", "recipient", "attempts", "parts")
 
-    def __init__(self, msg: Message, parts: list[Part]):
+    def __init__(self, msg: Message, parts: list[PreparedPart]):
         self.id = msg.id
         self.recipient = msg.recipient
         self.attempts = msg.attempts
-        self.parts = [PreparedPart(p) for p in parts]
+        self.parts = parts
+
+
+class Carry:
+    """Writes a send has left to commit (a sent part's reference, the SIM's counters, the
+    message `sent`), and what to do once they are on disk (tell listeners). They ride with the
+    send's next write — or the next message's first one — so records commit in the order things
+    happened, at the cost of no extra round trip to the writer thread."""
+
+    __slots__ = ("jobs", "after")
+
+    def __init__(self) -> None:
+        self.jobs: list[Callable[[], object]] = []
+        self.after: list[Callable[[], None]] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.jobs or self.after)
+
+    def wrap(self, fn: Callable[[], T]) -> tuple[Callable[[], tuple[bool, object]],
+                                                 list[Callable[[], None]]]:
+        """Take the carried writes: a job running them, then `fn` (its result or its error as
+        (ok, value): an error of `fn` must not undo the carried writes, which record what
+        already happened), and the callbacks due once it has committed."""
+        jobs, after = self.jobs, self.after
+        self.jobs, self.after = [], []
+
+        def run() -> tuple[bool, object]:
+            for job in jobs:
+                job()
+            try:
+                return True, fn()
+            except Exception as exc:
+                return False, exc
+        return run, after
 
 
 class MessageSender:
@@ -76,11 +118,14 @@ class MessageSender:
         self.d = dispatcher
 
     # -- preparation (writer thread) --------------------------------------------------------
-    def _prepare(self, msg_id: int, iccid: str) -> PreparedMessage | None:
-        msg = Message.get_or_none(Message.id == msg_id)
+    def _prepare(self, msg_id: int, iccid: str,
+                 msg: Message | None = None) -> PreparedMessage | None:
+        if msg is None:
+            msg = Message.get_or_none(Message.id == msg_id)
         if msg is None or msg.state != M.SENDING.value or msg.sim != iccid:
             return None
-        parts = list(Part.select().where(Part.message == msg_id).order_by(Part.index))
+        parts = [PreparedPart.of(p)
+                 for p in Part.select().where(Part.message == msg_id).order_by(Part.index)]
         if not parts:
             cfg = self.d.config
             validity = timedelta(seconds=cfg.default_ttl) if cfg.default_ttl else None
@@ -94,79 +139,103 @@ class MessageSender:
                 encoded = encode_submit(msg.recipient, msg.text, reference=ref,
                                         request_status_report=cfg.status_report,
                                         validity=validity)
-            outbox.add_parts(msg_id, iccid, [
-                outbox.NewPart(pdu=p.pdu, tpdu_length=p.tpdu_length, concat_ref=p.reference)
-                for p in encoded])
-            parts = list(Part.select().where(Part.message == msg_id).order_by(Part.index))
+            new = [outbox.NewPart(pdu=p.pdu, tpdu_length=p.tpdu_length, concat_ref=p.reference)
+                   for p in encoded]
+            ids = outbox.add_parts(msg_id, iccid, new, claimed=msg)
+            parts = [PreparedPart(pid, n, p.pdu, p.tpdu_length, P.PENDING.value)
+                     for n, (pid, p) in enumerate(zip(ids, new, strict=True), start=1)]
         return PreparedMessage(msg, parts)
 
-    # -- the send ---------------------------------------------------------------------------
-    async def send(self, slot: SimSlot, msg_id: int) -> None:
-        d = self.d
+    def prepare_claimed(self, msg: Message, iccid: str) -> PreparedMessage | None:
+        """In the claim's transaction (writer thread): the parts of a message just claimed,
+        encoded and stored now, while the SIM is still busy with the one before, so its send
+        starts with no round trip to the writer. None if that failed: the send then prepares
+        it itself, and reports why (an unencodable message fails alone, with the reason)."""
         try:
-            prepared = await d.store.write(lambda: self._prepare(msg_id, slot.iccid))
-        except Exception as exc:  # an unencodable message fails alone, with the reason
-            log.exception("message %s cannot be prepared", msg_id)
-            await self._fail(msg_id, f"cannot be encoded: {exc}")
-            return
+            with Message._meta.database.atomic():
+                return self._prepare(msg.id, iccid, msg)
+        except Exception:
+            return None
+
+    # -- the send ---------------------------------------------------------------------------
+    async def _write(self, carry: Carry, fn: Callable[[], T]) -> T:
+        """`fn` with the carried writes, as an urgent job (a modem is waiting on it)."""
+        run, after = carry.wrap(fn)
+        ok, value = await self.d.store.write(run, urgent=True)
+        for done in after:
+            done()
+        if not ok:
+            raise value  # type: ignore[misc]
+        return value  # type: ignore[return-value]
+
+    async def flush(self, carry: Carry) -> None:
+        """Commit what a finished send left to record (nothing follows it on the SIM now)."""
+        if carry:
+            await self._write(carry, lambda: None)
+
+    async def send(self, slot: SimSlot, msg_id: int, carry: Carry | None = None,
+                   prepared: PreparedMessage | None = None) -> Carry:
+        """Send one claimed message. `carry`: what the SIM's previous send left to commit
+        (committed with this send's first write). Returns what this one leaves: the caller
+        passes it to the SIM's next send or flushes it, and must do one or the other before
+        the SIM counts as idle (its release reads what these writes record)."""
+        d = self.d
+        carry = carry if carry is not None else Carry()
         if prepared is None:
-            # Cancelled or settled meanwhile, or handed back to the queue (the SIM's release ran
-            # just after the claim): the index must learn which, or a queued message is lost
-            # to it until the next restart.
-            await d.reload_waiting([msg_id])
-            return
-        # What a sent part leaves to record (its +CMGS reference, the SIM's counters) rides
-        # with the next write of this message, so the records commit in the order things
-        # happened, and the last part's `sent` commits together with the message's: a crash
-        # can never leave a message `sent` with a part still `sending`.
-        carry: list[Callable[[], object]] = []
-
-        def then(fn: Callable[[], T]) -> Callable[[], T]:
-            jobs = list(carry)
-            carry.clear()
-
-            def run() -> T:
-                for job in jobs:
-                    job()
-                return fn()
-            return run
-
+            await self.flush(carry)
+            try:
+                prepared = await d.store.write(lambda: self._prepare(msg_id, slot.iccid))
+            except Exception as exc:  # an unencodable message fails alone, with the reason
+                log.exception("message %s cannot be prepared", msg_id)
+                await self._fail(msg_id, f"cannot be encoded: {exc}")
+                return carry
+            if prepared is None:
+                # Cancelled or settled meanwhile, or handed back to the queue (the SIM's release
+                # ran just after the claim): the index must learn which, or a queued message is
+                # lost to it until the next restart.
+                await d.reload_waiting([msg_id])
+                return carry
+        # A sent part's records (its +CMGS reference, the SIM's counters) ride with the next
+        # write of this message, and the last part's `sent` with the message's, itself carried
+        # to the SIM's next message: a crash can never leave a message `sent` with a part
+        # still `sending`, and the next PDU waits on one commit, not three.
         for part in prepared.parts:
             if part.state != P.PENDING.value:
                 continue
             sender = slot.sender
             if sender is None:
-                await d.store.write(then(lambda: None))
+                await self.flush(carry)
                 await self._requeue(slot, prepared, "the SIM's modem went away before sending")
-                return
+                return carry
             # Durable step 1: `sending` is on disk before a byte of the PDU goes to the modem.
-            await d.store.write(then(lambda pid=part.id: outbox.transition_part(pid, P.SENDING)))
+            await self._write(carry, lambda pid=part.id: sending.mark_part_sending(pid))
             try:
                 reference = await sender.send_part(part.pdu, part.tpdu_length)
             except PartNotSent as exc:
-                await d.store.write(then(lambda pid=part.id, e=exc: outbox.transition_part(
-                    pid, P.PENDING, error=e.reason)))
+                await self._write(carry, lambda pid=part.id, e=exc: outbox.transition_part(
+                    pid, P.PENDING, error=e.reason))
                 if isinstance(exc, ModemNotReady):
                     await self._requeue(slot, prepared, exc.reason, count_attempt=False)
                 else:
                     await self._not_sent(slot, prepared, exc)
-                return
+                return carry
             except PartAmbiguous as exc:
-                if carry:  # the parts before it did leave: record that first
-                    await d.store.write(then(lambda: None))
+                await self.flush(carry)  # the parts before it did leave: record that first
                 await self._ambiguous(slot, prepared, part, exc)
-                return
+                return carry
             now = d.now()
             slot.record_sent(now, d.tz, 1)
             counters = slot.counters.to_dict()
-            carry.append(lambda pid=part.id, ref=reference, c=counters: (
-                outbox.transition_part(pid, P.SENT, message_reference=ref),
-                sim_store.save_counters(slot.iccid, c, d.tz)))
-        await d.store.write(then(lambda: outbox.transition_message(
-            msg_id, M.SENT, f"{len(prepared.parts)} part(s) sent", slot.iccid)))
-        slot.health = health_rules.after_success(slot.health, d.now())
+            carry.jobs.append(lambda pid=part.id, ref=reference, at=now, c=counters: (
+                sending.mark_part_sent(pid, ref, at),
+                sending.save_counters(slot.iccid, c, d.tz)))
+        detail = f"{len(prepared.parts)} part(s) sent"
+        now = d.now()
+        carry.jobs.append(lambda: sending.mark_message_sent(msg_id, detail, slot.iccid, now))
+        carry.after.append(lambda: d.emit(msg_id, M.SENT.value, slot.iccid))
+        slot.health = health_rules.after_success(slot.health, now)
         d.sticky[prepared.recipient] = slot.iccid
-        d.emit(msg_id, M.SENT.value, slot.iccid)
+        return carry
 
     async def _fail(self, msg_id: int, reason: str, iccid: str | None = None) -> None:
         def fail() -> None:

@@ -47,6 +47,10 @@ class WorkQueue:
             return False
         return True
 
+    def take_nowait(self) -> int | None:
+        """The next waiting id, or None."""
+        return self._items.popleft() if self._items else None
+
     def take_all(self) -> list[int]:
         items, self._items = list(self._items), deque()
         return items
@@ -77,6 +81,9 @@ class SimSlot:
     reserved: dict[int, int] = field(default_factory=dict)
     """Parts of claimed, unfinished messages (queued or being sent): counted against the caps
     before they are sent, or a SIM near its cap would claim more than it may send."""
+    prepared: dict[int, object] = field(default_factory=dict)
+    """Claimed messages in the queue whose parts were stored with the claim (message id ->
+    sender.PreparedMessage): their send starts without a round trip to the database."""
     task: asyncio.Task | None = None
     sent_total: int = 0
     failed_total: int = 0
