@@ -155,3 +155,48 @@ async def test_jobs_with_their_own_savepoints_are_isolated(store: Store, db_path
         n for n in range(30) if n % 3 != 1]
     assert count_on_disk(db_path, "setting") == 20
     assert store.stats.failed_jobs == 10
+
+
+async def test_urgent_jobs_go_ahead_of_queued_bulk_work(db: peewee.Database):
+    """A send's next step must not wait behind a pile of bulk jobs; the bulk still runs (in
+    order) in the very next transaction."""
+    store = Store(db)
+    await store.start()
+    order: list[str] = []
+    gate = threading.Event()
+    try:
+        blocker = asyncio.ensure_future(store.write(lambda: gate.wait(5)))
+        await asyncio.sleep(0.05)  # the writer is now inside the blocker's transaction
+        bulk = [asyncio.ensure_future(store.write(lambda n=n: order.append(f"bulk{n}")))
+                for n in range(5)]
+        await asyncio.sleep(0)
+        urgent = asyncio.ensure_future(store.write(lambda: order.append("urgent"), urgent=True))
+        await asyncio.sleep(0)
+        gate.set()
+        await asyncio.gather(blocker, urgent, *bulk)
+    finally:
+        await store.stop()
+    assert order == ["urgent", "bulk0", "bulk1", "bulk2", "bulk3", "bulk4"]
+
+
+async def test_a_stream_of_urgent_jobs_does_not_starve_bulk_work(db: peewee.Database):
+    store = Store(db)
+    await store.start()
+    try:
+        stop = False
+
+        async def urgent_stream() -> int:
+            n = 0
+            while not stop:
+                await store.write(lambda: None, urgent=True)
+                n += 1
+            return n
+
+        streams = [asyncio.ensure_future(urgent_stream()) for _ in range(4)]
+        await asyncio.sleep(0.05)
+        for n in range(20):  # each bulk job waits at most about two transactions
+            await asyncio.wait_for(store.write(accept_one(n)), 5)
+        stop = True
+        assert all(n > 0 for n in await asyncio.gather(*streams))
+    finally:
+        await store.stop()
