@@ -125,9 +125,15 @@ per_sim_per_day = 0
         assert states["ambiguous"] <= MODEMS  # at most one +CMGS in flight per modem
 
         sent = Counter(r["to"] for r in _records(ports))
-        assert set(sent) == set(recipients)  # none lost
-        twice = {to for to, n in sent.items() if n > 1}
         by_to = {v["to"]: v for v in views.values()}
+        # None lost: every message reached a modem, except one whose part was committed
+        # `sending` when the kill came but whose PDU had not been written yet (the window of
+        # the "> " prompt round trip, which grows as a share of the time when sends follow
+        # each other closely): recovery records it ambiguous, never silently sent or dropped.
+        assert set(sent) <= set(recipients)
+        for to in set(recipients) - set(sent):
+            assert by_to[to]["state"] == "ambiguous", by_to[to]
+        twice = {to for to, n in sent.items() if n > 1}
         # A recipient may appear twice only if its first +CMGS was in flight at the kill; such a
         # message is recorded ambiguous (the default "hold" never resends it, so in fact none).
         assert len(twice) <= MODEMS
@@ -136,7 +142,6 @@ per_sim_per_day = 0
         for v in views.values():
             if v["state"] == "ambiguous":
                 assert v["parts"][0]["state"] == "ambiguous"
-                assert v["to"] in sent  # it did reach a modem: the ambiguity was real
     finally:
         for proc in [*apps, sim]:
             if proc.poll() is None:
