@@ -14,9 +14,9 @@ others still commit.
 
 Why two lanes: a send waits on the writer between a modem's +CMGS answer and the next PDU on
 that modem (the answer's `sent` and the next part's `sending` must be on disk first), so those
-small jobs (`urgent`) go ahead of bulk work (acceptance of a large batch, claims, reports). The
-bulk lane is not starved: after a transaction of urgent jobs only, the next one takes what the
-bulk lane holds too.
+small jobs (`urgent`) go ahead of bulk work (acceptance of a large batch, claims, reports), in
+transactions of their own. The bulk lane is not starved: a bulk job waits at most `bulk_wait`
+(50 ms) for the urgent lane to empty, then joins the next transaction anyway.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import concurrent.futures
 import logging
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,18 +73,22 @@ class _Job:
 
 
 class _Lanes:
-    """The writer's queue: urgent jobs ahead of bulk ones, the bulk lane served at least every
-    other transaction. `_STOP` goes in the bulk lane and ends a batch."""
+    """The writer's queue: urgent jobs ahead of bulk ones. A bulk job waits while urgent ones
+    keep coming, but at most `bulk_wait` seconds; then it shares the next transaction with
+    them. `_STOP` goes in the bulk lane and ends a batch."""
 
-    def __init__(self) -> None:
+    def __init__(self, bulk_wait: float = 0.05) -> None:
+        self.bulk_wait = bulk_wait
         self._ready = threading.Condition(threading.Lock())
         self._urgent: deque[_Job] = deque()
-        self._bulk: deque[_Job | object] = deque()
-        self._bulk_owed = False
+        self._bulk: deque[tuple[float, _Job | object]] = deque()
 
     def put(self, item: _Job | object, urgent: bool = False) -> None:
         with self._ready:
-            (self._urgent if urgent else self._bulk).append(item)  # type: ignore[arg-type]
+            if urgent:
+                self._urgent.append(item)  # type: ignore[arg-type]
+            else:
+                self._bulk.append((time.monotonic(), item))
             self._ready.notify()
 
     def take(self, limit: int) -> list[_Job | object]:
@@ -96,12 +101,10 @@ class _Lanes:
             urgent, bulk = self._urgent, self._bulk
             while urgent and len(batch) < limit:
                 batch.append(urgent.popleft())
-            if batch and not self._bulk_owed:
-                self._bulk_owed = bool(bulk)
+            if batch and bulk and time.monotonic() - bulk[0][0] < self.bulk_wait:
                 return batch
-            self._bulk_owed = False
             while bulk and len(batch) < limit:
-                item = bulk.popleft()
+                item = bulk.popleft()[1]
                 batch.append(item)
                 if item is _STOP:
                     break
