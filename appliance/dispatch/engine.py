@@ -380,8 +380,6 @@ class Dispatcher(SchedulingRound):
             slot.busy = True
             slot.current = msg_id
             prepared = slot.prepared.pop(msg_id, None)
-            if self.limits.per_minute == 0:
-                self.wake()  # its queue has room again: claim its next message meanwhile
             try:
                 delay = (slot.next_send_at - self.now()).total_seconds()
                 if delay > 0:

@@ -199,6 +199,7 @@ class MessageSender:
         # write of this message, and the last part's `sent` with the message's, itself carried
         # to the SIM's next message: a crash can never leave a message `sent` with a part
         # still `sending`, and the next PDU waits on one commit, not three.
+        first = next((p for p in prepared.parts if p.state == P.PENDING.value), None)
         for part in prepared.parts:
             if part.state != P.PENDING.value:
                 continue
@@ -209,6 +210,11 @@ class MessageSender:
                 return carry
             # Durable step 1: `sending` is on disk before a byte of the PDU goes to the modem.
             await self._write(carry, lambda pid=part.id: sending.mark_part_sending(pid))
+            if part is first and d.limits.per_minute == 0:
+                # Its queue has room again: the scheduler claims (and prepares) its next
+                # message while this PDU is in flight. Not sooner: that round's work (and the
+                # claim's, in the writer) would only delay this `sending` commit.
+                d.wake()
             try:
                 reference = await sender.send_part(part.pdu, part.tpdu_length)
             except PartNotSent as exc:
