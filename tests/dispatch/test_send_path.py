@@ -80,3 +80,16 @@ async def test_back_to_back_messages_cost_one_urgent_commit_per_part(make_rig):
         assert parts <= urgent[True] <= parts + 1
         events = [e for e in rig.events if e[1] == "sent"]
         assert sorted(e[0] for e in events) == sorted(ids)
+
+
+async def test_an_unencodable_message_fails_alone_with_the_reason(make_rig):
+    """Its claim stores no parts (the encoder refuses 256 parts), so its send prepares it again and
+    fails it with the encoder's reason; the messages around it go out."""
+    async with make_rig(1, latency=0.01) as rig:
+        recipients = numbers(3)
+        ids = await rig.submit([new(recipients[0], "before"), new(recipients[1], "x" * 153 * 256),
+                                new(recipients[2], "after")])
+        states = await rig.wait_final(ids)
+        assert [states[i] for i in ids] == ["sent", "failed", "sent"]
+        failed = await rig.message(ids[1])
+        assert "cannot be encoded" in failed["error"] and failed["parts"] == []
