@@ -1,5 +1,6 @@
 """The send path's fixed-SQL writes: the same rows as the peewee transitions, and the same
-errors when the row is not where the send expects it."""
+errors when the row is not where the send expects it; on SQLite and on PostgreSQL (its quoting,
+parameter style and ON CONFLICT ... EXCLUDED)."""
 
 from __future__ import annotations
 
@@ -23,9 +24,16 @@ from appliance.store.sims import load_counters
 from appliance.store.sims import save_counters as slow_save_counters
 from appliance.store.states import InvalidTransition
 
+pytest_plugins = ["tests.store.pg_server"]  # pg_db (skipped where PostgreSQL cannot run)
+
 NOW = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 SIM = "89860000000000000001"
 TZ = UTC
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest) -> peewee.Database:
+    return request.getfixturevalue("db" if request.param == "sqlite" else "pg_db")
 
 
 def claimed_with_parts(db: peewee.Database, n_parts: int = 2) -> tuple[int, list[int]]:
