@@ -246,8 +246,10 @@ class Dispatcher(SchedulingRound):
         self.emit(message_id, M.CANCELLED.value)
 
     async def reload_waiting(self, ids: list[int] | None, *,
-                             not_before: datetime | None = None) -> None:
-        """(Re)load queued messages into the index: all of them, or those `ids`."""
+                             not_before: datetime | None = None,
+                             avoid_sims: frozenset[str] = frozenset()) -> None:
+        """(Re)load queued messages into the index: all of them, or those `ids`; `avoid_sims`
+        are SIMs that just failed them (a retry goes elsewhere while another SIM can take it)."""
         def load() -> list[tuple]:
             base = Message.select(Message.id, Message.recipient, Message.priority,
                                   Message.campaign, Message.created_at, Message.send_at,
@@ -270,7 +272,8 @@ class Dispatcher(SchedulingRound):
                                 network=network_of(recipient), parts=max(parts, 1),
                                 priority=priority, campaign_id=campaign, sticky_sim=None,
                                 created_at=created),
-                send_at=send_at, expires_at=expires, pinned_sim=sim, not_before=not_before),
+                send_at=send_at, expires_at=expires, pinned_sim=sim, not_before=not_before,
+                avoid_sims=frozenset() if sim else avoid_sims),
                 now)
         for mid in ids or []:
             if mid not in found:

@@ -15,7 +15,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from appliance.dispatch.balancer import STICKY_MIN_HEALTH, assign_batch
+from appliance.dispatch.balancer import STICKY_MIN_HEALTH, Pending, assign_batch, choose_sim
 from appliance.dispatch.pending import Waiting
 from appliance.dispatch.slots import SimSlot
 from appliance.store import messages as outbox
@@ -113,7 +113,8 @@ class SchedulingRound:
         taken = {s for _, s in plan}
         expired: list[int] = []
         free = []
-        for w in self.pending.heads(per_lane=max(8, 4 * len(slots)), now=now):
+        waiting_heads = list(self.pending.heads(per_lane=max(8, 4 * len(slots)), now=now))
+        for w in waiting_heads:
             if w.expires_at is not None and w.expires_at <= now:
                 expired.append(w.message_id)
             elif self._sticky_wait(w, views, now) is None:
@@ -121,7 +122,11 @@ class SchedulingRound:
                     w.pending, sticky_sim=self.sticky.get(w.pending.recipient)))
         if expired:
             await self._expire(now)
+        avoided = {w.message_id: w.avoid_sims for w in waiting_heads if w.avoid_sims}
+        if avoided:
+            free = self._place_retries(free, avoided, views, taken, plan, now)
         sticky_of = {int(p.message_id): p.sticky_sim for p in free}
+        taken = {s for _, s in plan}
         for mid, iccid in assign_batch(
                 free, [v for v in views.values() if v.iccid not in taken], now,
                 recent_share=self.recent_share, affinity=self.config.operator_affinity,
@@ -167,6 +172,30 @@ class SchedulingRound:
         if lost:
             await self._hand_back(lost)
         return 0.0
+
+    def _place_retries(self, free: list[Pending], avoided: dict[int, frozenset[str]],
+                       views: dict[str, Any], taken: set[str], plan: list[tuple[int, str]],
+                       now: datetime) -> list[Pending]:
+        """Place messages that a SIM just failed on another SIM; returns the rest of `free`.
+
+        A retry waits for another SIM while one is attached and healthy (busy or not); with no
+        other, it is an ordinary message again and may go back through the SIM that failed it.
+        """
+        rest: list[Pending] = []
+        for msg in free:
+            avoid = avoided.get(int(msg.message_id))
+            others = [i for i, slot in self.slots.items() if avoid and i not in avoid
+                      and slot.attached and slot.view(self.limits, now, self.tz).available]
+            if not avoid or not others:
+                rest.append(msg)
+                continue
+            candidates = [v for i, v in views.items() if i in others and i not in taken]
+            iccid = choose_sim(msg, candidates, now, affinity=self.config.operator_affinity,
+                               sticky=False, rng=self.rng)
+            if iccid is not None:
+                plan.append((int(msg.message_id), iccid))
+                taken.add(iccid)
+        return rest
 
     async def _hand_back(self, claims: list[tuple[int, str]]) -> None:
         """Requeue messages claimed for a SIM that went away as the claim committed, without

@@ -253,12 +253,14 @@ class MessageSender:
         self.d.emit(msg_id, M.FAILED.value, iccid)
 
     async def _requeue(self, slot: SimSlot, prepared: PreparedMessage, reason: str,
-                       not_before: datetime | None = None, *, count_attempt: bool = True) -> None:
+                       not_before: datetime | None = None, *, count_attempt: bool = True,
+                       avoid_sim: bool = False) -> None:
         d = self.d
         outcome = await d.store.write(lambda: outbox.requeue_message(
             prepared.id, reason, resend_ambiguous=d.config.resend_ambiguous,
             count_attempt=count_attempt))
-        await d.reload_waiting([prepared.id], not_before=not_before)
+        await d.reload_waiting([prepared.id], not_before=not_before,
+                               avoid_sims=frozenset({slot.iccid}) if avoid_sim else frozenset())
         d.emit(prepared.id, M.AMBIGUOUS.value if outcome == "ambiguous" else M.QUEUED.value,
                slot.iccid)
 
@@ -283,9 +285,10 @@ class MessageSender:
                              slot.iccid)
             return
         log.info("message %s not sent via %s (%s); will retry", prepared.id, slot.iccid, reason)
-        # The failing SIM now rests (health), so the retry goes to another SIM at once; with one
-        # SIM it waits out the rest.
-        await self._requeue(slot, prepared, reason)
+        # The retry goes to another SIM while one can take it (the failing SIM also rests, but
+        # a success of the message it already holds would end that rest at once); with one SIM
+        # it waits out the rest and goes through the same SIM.
+        await self._requeue(slot, prepared, reason, avoid_sim=True)
 
     async def _ambiguous(self, slot: SimSlot, prepared: PreparedMessage, part: PreparedPart,
                          exc: PartAmbiguous) -> None:

@@ -172,3 +172,22 @@ async def test_resend_of_an_unanswered_part_keeps_a_long_message_on_its_sim(make
         assert rig.fleet.modems[1].accepted == []  # part 1 may be on the handset: same SIM
         assert sorted(p.concat.index for p in parts) == [1, 1, 2, 3]  # part 1 twice, knowingly
         assert len({p.concat.reference for p in parts}) == 1
+
+
+async def test_a_retry_goes_elsewhere_even_when_the_failing_sim_is_healthy_again(make_rig):
+    # The failing SIM rests, but a success of a message it already holds ends that rest at
+    # once: the retry must still go to the other SIM ("retried elsewhere").
+    async with make_rig(2) as rig:
+        failing = rig.dispatcher.slots[rig.iccid(0)]
+        rig.fleet.modems[0].fail_next_sends(500, count=1)
+        rig.fleet.modems[1].latency = 0.3  # the other SIM is busy when the retry comes back
+        ids = await rig.submit(new(r, f"again {i}") for i, r in enumerate(numbers(4)))
+        await rig.wait_for(lambda: failing.failed_total >= 1)
+        failing.health = type(failing.health)()  # healthy again, as after a success
+        rig.dispatcher.wake()
+        states = await rig.wait_final(ids)
+        assert set(states.values()) == {"sent"}
+        for mid in ids:
+            msg = await rig.message(mid)
+            if any(e["new_state"] == "queued" and "500" in e["detail"] for e in msg["events"]):
+                assert msg["sim"] == rig.iccid(1), "the retry went back to the SIM that failed it"
