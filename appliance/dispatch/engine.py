@@ -336,6 +336,22 @@ class Dispatcher(SchedulingRound):
         log.info("SIM %s ready for sending on %s (%s)", iccid, slot.port, network or "?")
         self.wake()
 
+    def registration_changed(self, supervisor: Any) -> None:
+        """A SIM the network denies is taken out as barred (and shown so in /modems); one that
+        lost registration is unavailable until it registers again (health rules)."""
+        slot = self.slots.get(supervisor.status.identity.sim.iccid)
+        if slot is None:
+            return
+        registered = supervisor.status.registered
+        denied = supervisor.status.registration == "denied"
+        slot.health = health_rules.after_registration_change(slot.health, registered, self.now(),
+                                                            denied=denied)
+        if denied:
+            log.warning("SIM %s: the network denied its registration; taken out of sending",
+                        slot.iccid)
+        self.persist_health(slot)
+        self.wake()
+
     def modem_lost(self, supervisor: Any, reason: str) -> None:
         iccid = supervisor.status.identity.sim.iccid
         slot = self.slots.get(iccid)

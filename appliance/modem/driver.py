@@ -74,6 +74,7 @@ class Modem(SimCardMixin):
         command_timeout: float = 5.0,
         send_timeout: float = 60.0,
         on_state: StateListener | None = None,
+        on_registration: Callable[[Registration], None] | None = None,
     ) -> None:
         self.channel = channel
         self.profile = profile
@@ -83,6 +84,7 @@ class Modem(SimCardMixin):
         self.command_timeout = command_timeout
         self.send_timeout = send_timeout
         self.on_state = on_state
+        self.on_registration = on_registration  # told at once when a +CREG URC moves it
         self.state = ModemState.PROBING
         self.state_reason = "opened"
         self.identity = ModemIdentity()
@@ -112,6 +114,7 @@ class Modem(SimCardMixin):
         command_timeout: float | None = None,
         send_timeout: float = 60.0,
         on_state: StateListener | None = None,
+        on_registration: Callable[[Registration], None] | None = None,
     ) -> Modem:
         """Open `port` with the profile's baud rate, pacing and URC prefixes, URCs routed to
         the new modem. Raises ChannelClosed if the port cannot be opened."""
@@ -140,7 +143,7 @@ class Modem(SimCardMixin):
         modem = cls(
             channel, profile, pin=pin, port=port, on_inbound=on_inbound,
             command_timeout=command_timeout or profile.serial.command_timeout,
-            send_timeout=send_timeout, on_state=on_state,
+            send_timeout=send_timeout, on_state=on_state, on_registration=on_registration,
         )
         target.append(modem)
         for urc in early:
@@ -445,6 +448,8 @@ class Modem(SimCardMixin):
             stat = parse.parse_creg(value, solicited=False) if value is not None else None
             if stat is not None and name == "+CREG":
                 self.registration = Registration.parse(stat)
+                if self.on_registration is not None:
+                    self.on_registration(self.registration)
         elif name in self.profile.signal_urcs:
             value = parse.value_after(urc.text, name)
             csq = parse.parse_csq(value) if value is not None else None

@@ -37,6 +37,10 @@ class PoolListener(Protocol):
 
     def modem_lost(self, supervisor: ModemSupervisor, reason: str) -> None: ...
 
+    def registration_changed(self, supervisor: ModemSupervisor) -> None:
+        """+CREG moved (status.registration / status.registered): a SIM the network denies is
+        how an operator's barring shows; a lost registration makes it unusable for a while."""
+
 
 @dataclass
 class ModemHistory:
@@ -181,6 +185,7 @@ class ModemPool:
                               on_change=self._on_change,
                               choose_profile=self._profile_chooser(port),
                               pin_refused=self.pin_refused)
+        sup.on_registration = self._on_registration
         self.supervisors[port.path] = sup
         log.info("modem port %s found (%s, profile %s)", port.path, port.source, profile.name)
         sup.start()
@@ -221,6 +226,11 @@ class ModemPool:
             self._was_ready.discard(sup)
             for listener in self.listeners:
                 listener.modem_lost(sup, sup.status.reason or sup.status.state.value)
+
+    def _on_registration(self, sup: ModemSupervisor) -> None:
+        if sup.status.identity.sim.iccid:
+            for listener in self.listeners:
+                listener.registration_changed(sup)
 
     def _remember(self, sup: ModemSupervisor) -> None:
         """Record the modem under its IMEI: one plug per supervisor, every port and SIM seen."""

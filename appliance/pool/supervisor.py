@@ -93,6 +93,7 @@ class ModemStatus:
     dbm: int | None = None
     bars: int = 0
     registration: str = "unknown"
+    registered: bool = False
     recoveries: int = 0
     usb_id: str | None = None
 
@@ -121,6 +122,7 @@ class ModemSupervisor:
         self.settings = settings
         self.on_inbound = on_inbound
         self.on_change = on_change
+        self.on_registration: Callable[[ModemSupervisor], None] | None = None
         self.choose_profile = choose_profile
         self._open_modem = open_modem or Modem.open
         self.status = ModemStatus(port=port.path, profile=profile.name, usb_id=port.usb_id)
@@ -165,7 +167,12 @@ class ModemSupervisor:
         self.status.dbm = getattr(signal, "dbm", None)
         self.status.bars = getattr(signal, "bars", 0) or 0
         registration = getattr(modem, "registration", None)
-        self.status.registration = getattr(registration, "name", "unknown").lower()
+        name = getattr(registration, "name", "unknown").lower()
+        if name != self.status.registration:
+            self.status.registration = name
+            self.status.registered = bool(getattr(registration, "registered", False))
+            if self.on_registration is not None:
+                self.on_registration(self)
 
     def _show_modem_state(self, modem_state: ModemState) -> None:
         assert self.modem is not None
@@ -248,7 +255,8 @@ class ModemSupervisor:
         self.modem = await self._open_modem(
             self.port.path, self._effective_profile(), baudrate=s.baudrate, pin=pin,
             on_inbound=self.on_inbound, traffic=self.traffic,
-            command_timeout=s.command_timeout, send_timeout=s.send_timeout)
+            command_timeout=s.command_timeout, send_timeout=s.send_timeout,
+            on_registration=lambda _: self._copy_modem_view())
         return self.modem
 
     async def _bring_up(self) -> None:

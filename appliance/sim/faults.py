@@ -38,6 +38,7 @@ class FaultsMixin:
     sim_status: str
     sim_unlocked: bool
     network_up: bool
+    registration_denied: bool
     _fail_sends: deque[int]
     _swallow_sends: int
     _sim_busy: int
@@ -112,4 +113,10 @@ class FaultsMixin:
 
     def register(self) -> None:
         self.network_up = True
+        self.registration_denied = False
+        self.update_registration()
+
+    def deny_registration(self) -> None:
+        """The network refuses the SIM (+CREG: 3), as when an operator bars it."""
+        self.registration_denied = True
         self.update_registration()

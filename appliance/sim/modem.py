@@ -51,6 +51,7 @@ class SimulatedModem(FaultsMixin, InboundMixin):
         self.pin_tries_left = 3
         self.sim_unlocked = False
         self.network_up = True
+        self.registration_denied = False  # the network refuses this SIM (+CREG stat 3)
         self.radio_on = True
         self.heard: deque[str] = deque(maxlen=200)  # command lines received, newest last
         self.ack_timeout = 15.0  # seconds a +CMT/+CDS waits for +CNMA when +CSMS=1
@@ -138,8 +139,11 @@ class SimulatedModem(FaultsMixin, InboundMixin):
         return "READY" if self.sim_unlocked else "SIM PIN"
 
     def registration_status(self) -> int:
-        """+CREG <stat>: 1 registered (home), 0 not registered and not searching."""
+        """+CREG <stat>: 1 registered (home), 0 not registered and not searching, 3 denied
+        (how an operator's barring of a SIM shows, TS 27.007 §7.2)."""
         ready = self.sim_status == "READY"
+        if ready and self.radio_on and self.registration_denied:
+            return 3
         return 1 if ready and self.radio_on and self.network_up else 0
 
     def update_registration(self) -> None:

@@ -191,3 +191,20 @@ async def test_a_retry_goes_elsewhere_even_when_the_failing_sim_is_healthy_again
             msg = await rig.message(mid)
             if any(e["new_state"] == "queued" and "500" in e["detail"] for e in msg["events"]):
                 assert msg["sim"] == rig.iccid(1), "the retry went back to the SIM that failed it"
+
+
+async def test_a_sim_the_network_denies_is_taken_out_as_barred(make_rig):
+    async with make_rig(2) as rig:
+        denied = rig.dispatcher.slots[rig.iccid(0)]
+        rig.fleet.modems[0].deny_registration()  # +CREG: 3, how an operator's barring shows
+        await rig.wait_for(lambda: denied.health.barred)
+        counters = rig.dispatcher.counters_for(rig.iccid(0))
+        assert counters["barred"] and "denied" in counters["barred_reason"]
+        ids = await rig.submit(new(r, f"after the bar {i}") for i, r in enumerate(numbers(4)))
+        states = await rig.wait_final(ids)
+        assert set(states.values()) == {"sent"}
+        assert rig.fleet.modems[0].accepted == []
+        assert len(rig.fleet.modems[1].accepted) == 4
+        # Registered again: the bar that came from the denial is lifted.
+        rig.fleet.modems[0].register()
+        await rig.wait_for(lambda: not denied.health.barred)

@@ -48,12 +48,16 @@ class Listener:
     """A PoolListener recording what the dispatcher would be told."""
 
     events: list[tuple[str, str, str]] = field(default_factory=list)
+    registrations: list[tuple[str, str]] = field(default_factory=list)
 
     def modem_ready(self, supervisor: ModemSupervisor) -> None:
         self.events.append(("ready", supervisor.port.path, ""))
 
     def modem_lost(self, supervisor: ModemSupervisor, reason: str) -> None:
         self.events.append(("lost", supervisor.port.path, reason))
+
+    def registration_changed(self, supervisor: ModemSupervisor) -> None:
+        self.registrations.append((supervisor.port.path, supervisor.status.registration))
 
 
 @dataclass

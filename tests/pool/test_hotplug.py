@@ -185,3 +185,18 @@ async def test_without_udev_autodetect_says_so_once_and_static_ports_work(
         assert rig.pool.udev.reason
         notes = [r for r in caplog.records if "autodetection is off" in r.getMessage()]
         assert len(notes) == 1
+
+
+async def test_registration_changes_reach_the_listener_at_once(make_pool: PoolRigFactory) -> None:
+    # Long polls: the +CREG URC itself must carry the change to the dispatcher.
+    async with make_pool(settings=fast_settings(poll_interval=60.0)) as rig:
+        await rig.pool.start()
+        sim, _ = rig.plug(0)
+        sup = await rig.wait_state("modem0", PoolState.ready)
+        port = str(rig.folder / "modem0")
+        sim.deny_registration()
+        await wait_until(lambda: (port, "denied") in rig.listener.registrations, "denied")
+        assert sup.status.registered is False
+        sim.register()
+        await wait_until(lambda: rig.listener.registrations[-1] == (port, "home"), "home again")
+        assert sup.status.registered is True
