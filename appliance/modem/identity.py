@@ -28,13 +28,18 @@ def info_value(lines: Iterable[str]) -> str:
     return " ".join(p for p in parts if p)
 
 
-def parse_imei(lines: Iterable[str]) -> str:
-    """+CGSN: the first run of 14-17 digits (IMEI is 15, IMEISV 16)."""
+def _first_digits(lines: Iterable[str], pattern: str) -> str:
+    """The first match of `pattern` (a run of digits) in the answer's text lines, or ""."""
     for ln in _text_lines(lines):
-        m = re.search(r"\d{14,17}", ln)
+        m = re.search(pattern, ln)
         if m:
             return m.group(0)
     return ""
+
+
+def parse_imei(lines: Iterable[str]) -> str:
+    """+CGSN: the first run of 14-17 digits (IMEI is 15, IMEISV 16)."""
+    return _first_digits(lines, r"\d{14,17}")
 
 
 def _swap_nibbles(hexdigits: str) -> str:
@@ -58,11 +63,8 @@ def parse_iccid(lines: Iterable[str]) -> str:
 
 
 def parse_imsi(lines: Iterable[str]) -> str:
-    for ln in _text_lines(lines):
-        m = re.search(r"\d{6,15}", ln)
-        if m:
-            return m.group(0)
-    return ""
+    """+CIMI: the first run of 6-15 digits (MCC + MNC + MSIN, TS 23.003 §2.2)."""
+    return _first_digits(lines, r"\d{6,15}")
 
 
 def _fields(value: str) -> list[str]:
