@@ -64,8 +64,7 @@ class Appliance:
                                      rng=self.rng)
         self.pool = ModemPool(self.config.modems, profiles,
                               on_inbound=self.dispatcher.handle_inbound,
-                              traffic_lines=self.config.log.traffic_lines,
-                              on_identified=self.dispatcher.modem_identified)
+                              traffic_lines=self.config.log.traffic_lines)
         self.pool.listeners.append(self.dispatcher)
         await self.dispatcher.start()
         await self.pool.start()

@@ -18,7 +18,7 @@ The durable steps, in order, for each part:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
@@ -26,29 +26,25 @@ from appliance.dispatch import health as health_rules
 from appliance.dispatch.cms_errors import ErrorClass, classify_send_error, describe_error
 from appliance.modem.contract import PartAmbiguous, PartNotSent
 from appliance.pdu import encode_submit
+from appliance.pool.sender import ModemNotReady
 from appliance.store import messages as outbox
+from appliance.store import queue as queue_store
 from appliance.store import sending
 from appliance.store import sims as sim_store
 from appliance.store.models import Message, Part
 from appliance.store.states import MessageState, PartState
 
 if TYPE_CHECKING:
-    from appliance.dispatch.engine import Dispatcher
+    from appliance.dispatch.context import DispatchContext
     from appliance.dispatch.slots import SimSlot
+
+RequeueWaiting = Callable[..., Awaitable[None]]
+"""(ids, *, not_before=None, avoid_sims=frozenset()): the engine indexes requeued messages."""
 
 log = logging.getLogger(__name__)
 M = MessageState
 P = PartState
 T = TypeVar("T")
-
-
-class ModemNotReady(PartNotSent):
-    """The SIM's modem was not ready to take the PDU (gone, or reopening): nothing was tried,
-    so the message is handed back without using up an attempt and the SIM's health is left
-    alone (its loss is the pool's news, not a failure of the SIM)."""
-
-    def __init__(self) -> None:
-        super().__init__("the modem is not ready")
 
 
 class PreparedPart:
@@ -112,20 +108,27 @@ class Carry:
 
 
 class MessageSender:
-    """Carries out sends for the dispatcher; one call per claimed message."""
+    """Carries out sends for the dispatcher; one call per claimed message. Depends on the
+    shared DispatchContext and on one callback of the engine: `requeue_waiting`, which puts
+    requeued messages back into the waiting index."""
 
-    def __init__(self, dispatcher: Dispatcher):
-        self.d = dispatcher
+    def __init__(self, ctx: DispatchContext, requeue_waiting: RequeueWaiting):
+        self.d = ctx
+        self.requeue_waiting = requeue_waiting
 
     # -- preparation (writer thread) --------------------------------------------------------
     def _prepare(self, msg_id: int, iccid: str,
                  msg: Message | None = None) -> PreparedMessage | None:
         if msg is None:
-            msg = Message.get_or_none(Message.id == msg_id)
-        if msg is None or msg.state != M.SENDING.value or msg.sim != iccid:
+            found = queue_store.claimed_message(msg_id, iccid)
+            if found is None:
+                return None
+            msg, stored = found
+        elif msg.state != M.SENDING.value or msg.sim != iccid:
             return None
-        parts = [PreparedPart.of(p)
-                 for p in Part.select().where(Part.message == msg_id).order_by(Part.index)]
+        else:
+            stored = queue_store.parts_of(msg_id)
+        parts = [PreparedPart.of(p) for p in stored]
         if not parts:
             cfg = self.d.config
             validity = timedelta(seconds=cfg.default_ttl) if cfg.default_ttl else None
@@ -152,7 +155,7 @@ class MessageSender:
         starts with no round trip to the writer. None if that failed: the send then prepares
         it itself, and reports why (an unencodable message fails alone, with the reason)."""
         try:
-            with Message._meta.database.atomic():
+            with queue_store.savepoint():
                 return self._prepare(msg.id, iccid, msg)
         except Exception:
             return None
@@ -193,7 +196,7 @@ class MessageSender:
                 # Cancelled or settled meanwhile, or handed back to the queue (the SIM's release
                 # ran just after the claim): the index must learn which, or a queued message is
                 # lost to it until the next restart.
-                await d.reload_waiting([msg_id])
+                await self.requeue_waiting([msg_id])
                 return carry
         # A sent part's records (its +CMGS reference, the SIM's counters) ride with the next
         # write of this message, and the last part's `sent` with the message's, itself carried
@@ -244,12 +247,7 @@ class MessageSender:
         return carry
 
     async def _fail(self, msg_id: int, reason: str, iccid: str | None = None) -> None:
-        def fail() -> None:
-            outbox.transition_message(msg_id, M.FAILED, reason, iccid, error=reason)
-            Part.update(state=P.FAILED.value, error=reason).where(
-                (Part.message == msg_id) & (Part.state == P.PENDING.value)).execute()
-
-        await self.d.store.write(fail)
+        await self.d.store.write(lambda: queue_store.fail_message(msg_id, reason, iccid))
         self.d.emit(msg_id, M.FAILED.value, iccid)
 
     async def _requeue(self, slot: SimSlot, prepared: PreparedMessage, reason: str,
@@ -259,8 +257,9 @@ class MessageSender:
         outcome = await d.store.write(lambda: outbox.requeue_message(
             prepared.id, reason, resend_ambiguous=d.config.resend_ambiguous,
             count_attempt=count_attempt))
-        await d.reload_waiting([prepared.id], not_before=not_before,
-                               avoid_sims=frozenset({slot.iccid}) if avoid_sim else frozenset())
+        await self.requeue_waiting([prepared.id], not_before=not_before,
+                                   avoid_sims=frozenset({slot.iccid}) if avoid_sim
+                                   else frozenset())
         d.emit(prepared.id, M.AMBIGUOUS.value if outcome == "ambiguous" else M.QUEUED.value,
                slot.iccid)
 
@@ -304,8 +303,8 @@ class MessageSender:
             return
 
         def hold() -> None:
-            outbox.transition_part(part.id, P.AMBIGUOUS, error=reason)
-            outbox.transition_message(prepared.id, M.AMBIGUOUS, reason, slot.iccid, error=reason)
+            queue_store.mark_part_ambiguous(part.id, reason)
+            queue_store.hold_ambiguous(prepared.id, slot.iccid, reason)
 
         await d.store.write(hold)
         log.warning("message %s is ambiguous (part %d via %s): %s", prepared.id, part.index,

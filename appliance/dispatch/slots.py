@@ -11,11 +11,11 @@ import random
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
+from typing import Any, Protocol
 
 from appliance.dispatch import health as health_rules
 from appliance.dispatch import rates
 from appliance.dispatch.balancer import SimView
-from appliance.modem.contract import PartSender
 
 
 class WorkQueue:
@@ -64,12 +64,25 @@ class WorkQueue:
     def __contains__(self, message_id: int) -> bool:
         return message_id in self._items
 
+    def ids(self) -> set[int]:
+        return set(self._items)
+
+
+class SimSender(Protocol):
+    """What a slot sends through (the pool's SupervisedSender; a wrapper in tests)."""
+
+    @property
+    def ready(self) -> bool:
+        """False while the modem is reopening or gone."""
+
+    async def send_part(self, pdu: str, tpdu_length: int, **options: Any) -> int: ...
+
 
 @dataclass
 class SimSlot:
     iccid: str
     network: str | None
-    sender: PartSender | None = None  # None while the SIM's modem is away
+    sender: SimSender | None = None  # None while the SIM's modem is away
     port: str = ""
     counters: rates.SimCounters = field(default_factory=rates.SimCounters)
     health: health_rules.SimHealth = field(default_factory=health_rules.SimHealth)
@@ -91,6 +104,10 @@ class SimSlot:
     @property
     def attached(self) -> bool:
         return self.sender is not None
+
+    @property
+    def sender_ready(self) -> bool:
+        return self.sender is not None and self.sender.ready
 
     @property
     def idle(self) -> bool:

@@ -14,13 +14,21 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from appliance.config import ModemsConfig
 from appliance.modem.contract import InboundHandler, ModemIdentity
 from appliance.modem.profile import ModemProfile, match_profile
+from appliance.pool.events import (
+    ModemIdentified,
+    PoolEvent,
+    PoolListener,
+    RegistrationChanged,
+    SimAttached,
+    SimLost,
+)
 from appliance.pool.ports import FoundPort, StaticPortWatcher
 from appliance.pool.probe import find_at_port
+from appliance.pool.sender import SupervisedSender
 from appliance.pool.supervisor import ModemSupervisor, PoolState, SupervisorSettings
 from appliance.pool.udev import UdevDiscovery
 
@@ -28,18 +36,6 @@ log = logging.getLogger(__name__)
 
 GROUP_SETTLE_SECONDS = 1.0  # a stick's ttys appear within a few hundred ms of each other
 DEPARTED_KEPT = 64  # vanished modems still shown as gone (bounded: a flapping hub)
-
-
-class PoolListener(Protocol):
-    """The dispatcher (step 3) implements this to learn which SIMs can send."""
-
-    def modem_ready(self, supervisor: ModemSupervisor) -> None: ...
-
-    def modem_lost(self, supervisor: ModemSupervisor, reason: str) -> None: ...
-
-    def registration_changed(self, supervisor: ModemSupervisor) -> None:
-        """+CREG moved (status.registration / status.registered): a SIM the network denies is
-        how an operator's barring shows; a lost registration makes it unusable for a while."""
 
 
 @dataclass
@@ -61,12 +57,10 @@ class ModemHistory:
 class ModemPool:
     def __init__(self, config: ModemsConfig, profiles: list[ModemProfile], *,
                  on_inbound: InboundHandler | None = None, traffic_lines: int = 500,
-                 settings: SupervisorSettings | None = None,
-                 on_identified: Callable[[ModemSupervisor], None] | None = None):
+                 settings: SupervisorSettings | None = None):
         self.config = config
         self.profiles = profiles
         self.on_inbound = on_inbound
-        self.on_identified = on_identified
         self.settings = settings or SupervisorSettings(
             baudrate=config.baudrate, pin=config.pin, poll_interval=config.poll_interval,
             command_timeout=config.command_timeout, send_timeout=config.send_timeout,
@@ -213,24 +207,39 @@ class ModemPool:
             entry.last_seen = time.time()
 
     # -- events --------------------------------------------------------------------------
+    def _tell(self, event: PoolEvent) -> None:
+        for listener in self.listeners:
+            try:
+                listener.pool_event(event)
+            except Exception:  # a listener's bug must not stop the pool
+                log.exception("pool listener failed on %s", type(event).__name__)
+
     def _on_change(self, sup: ModemSupervisor) -> None:
         if sup.status.identity.imei and sup.status.state is not PoolState.gone:
             self._remember(sup)
+        identity, port = sup.status.identity, sup.port.path
         if sup.status.state is PoolState.ready and sup not in self._was_ready:
             self._was_ready.add(sup)
-            if self.on_identified is not None:
-                self.on_identified(sup)
-            for listener in self.listeners:
-                listener.modem_ready(sup)
+            self._tell(ModemIdentified(port, identity))
+            sim = identity.sim
+            if not sim.iccid:
+                log.warning("modem on %s is ready but its SIM has no ICCID; not used for "
+                            "sending", port)
+                return
+            self._tell(SimAttached(port, sim.iccid, sim.operator, sim.operator_code,
+                                   SupervisedSender(sup)))
         elif sup.status.state is not PoolState.ready and sup in self._was_ready:
             self._was_ready.discard(sup)
-            for listener in self.listeners:
-                listener.modem_lost(sup, sup.status.reason or sup.status.state.value)
+            if identity.sim.iccid:
+                self._tell(SimLost(port, identity.sim.iccid,
+                                   sup.status.reason or sup.status.state.value))
 
     def _on_registration(self, sup: ModemSupervisor) -> None:
-        if sup.status.identity.sim.iccid:
-            for listener in self.listeners:
-                listener.registration_changed(sup)
+        status = sup.status
+        if status.identity.sim.iccid:
+            self._tell(RegistrationChanged(sup.port.path, status.identity.sim.iccid,
+                                           str(status.registration), status.registered,
+                                           status.registration == "denied"))
 
     def _remember(self, sup: ModemSupervisor) -> None:
         """Record the modem under its IMEI: one plug per supervisor, every port and SIM seen."""

@@ -46,8 +46,8 @@ MESSAGE_TRANSITIONS: dict[MessageState, frozenset[MessageState]] = {
     # sent -> failed: a status report says the network gave up.
     M.SENT: frozenset({M.DELIVERED, M.FAILED}),
     # ambiguous -> queued only when the "resend" setting chooses it; a late status report can
-    # still settle it either way.
-    M.AMBIGUOUS: frozenset({M.QUEUED, M.DELIVERED, M.FAILED}),
+    # still settle it either way; a late +CMGS answer (after the timeout) proves it left: sent.
+    M.AMBIGUOUS: frozenset({M.QUEUED, M.SENT, M.DELIVERED, M.FAILED}),
     M.DELIVERED: frozenset(),
     M.FAILED: frozenset(),
     M.EXPIRED: frozenset(),
@@ -61,8 +61,9 @@ PART_TRANSITIONS: dict[PartState, frozenset[PartState]] = {
     # sending -> pending: provably not sent, will be tried again.
     P.SENDING: frozenset({P.SENT, P.PENDING, P.FAILED, P.AMBIGUOUS}),
     P.SENT: frozenset({P.DELIVERED, P.FAILED}),
-    # ambiguous -> pending: "resend" chosen; a late status report settles it otherwise.
-    P.AMBIGUOUS: frozenset({P.PENDING, P.DELIVERED, P.FAILED}),
+    # ambiguous -> pending: "resend" chosen; a late status report settles it otherwise, and a
+    # late +CMGS answer (it came after the timeout) makes it sent, with its reference.
+    P.AMBIGUOUS: frozenset({P.PENDING, P.SENT, P.DELIVERED, P.FAILED}),
     P.DELIVERED: frozenset(),
     P.FAILED: frozenset(),
 }

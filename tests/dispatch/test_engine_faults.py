@@ -174,23 +174,42 @@ async def test_resend_of_an_unanswered_part_keeps_a_long_message_on_its_sim(make
         assert len({p.concat.reference for p in parts}) == 1
 
 
-async def test_a_retry_goes_elsewhere_even_when_the_failing_sim_is_healthy_again(make_rig):
-    # The failing SIM rests, but a success of a message it already holds ends that rest at
-    # once: the retry must still go to the other SIM ("retried elsewhere").
+async def test_a_transient_error_is_retried_at_once_on_another_free_sim(make_rig):
     async with make_rig(2) as rig:
-        failing = rig.dispatcher.slots[rig.iccid(0)]
+        recipient = "+8613912345678"
+        rig.dispatcher.sticky[recipient] = rig.iccid(0)  # it goes to SIM 0 first
         rig.fleet.modems[0].fail_next_sends(500, count=1)
-        rig.fleet.modems[1].latency = 0.3  # the other SIM is busy when the retry comes back
-        ids = await rig.submit(new(r, f"again {i}") for i, r in enumerate(numbers(4)))
-        await rig.wait_for(lambda: failing.failed_total >= 1)
-        failing.health = type(failing.health)()  # healthy again, as after a success
-        rig.dispatcher.wake()
-        states = await rig.wait_final(ids)
-        assert set(states.values()) == {"sent"}
-        for mid in ids:
-            msg = await rig.message(mid)
-            if any(e["new_state"] == "queued" and "500" in e["detail"] for e in msg["events"]):
-                assert msg["sim"] == rig.iccid(1), "the retry went back to the SIM that failed it"
+        [mid] = await rig.submit([new(recipient, "retried elsewhere")])
+        assert (await rig.wait_final([mid]))[mid] == "sent"
+        msg = await rig.message(mid)
+        assert any(e["new_state"] == "queued" and "500" in e["detail"] for e in msg["events"])
+        assert msg["sim"] == rig.iccid(1), "the retry went back to the SIM that failed it"
+        # One transient error does not rest a SIM (it takes several in a row).
+        assert rig.dispatcher.slots[rig.iccid(0)].health.rest_until is None
+
+
+async def test_with_no_other_sim_free_the_same_sim_retries_at_once(make_rig):
+    async with make_rig(2) as rig:
+        busy_text = "keeps one SIM busy"
+        for modem in rig.fleet.modems:
+            modem.latency = 2.0
+        [busy] = await rig.submit([new("+8613912340000", busy_text)])
+        await rig.wait_for(lambda: rig.dispatcher.slots[rig.iccid(1)].busy
+                           or rig.dispatcher.slots[rig.iccid(0)].busy)
+        # Whichever SIM took it, make the other one fail our message once.
+        taker = 1 if rig.dispatcher.slots[rig.iccid(1)].busy else 0
+        other = 1 - taker
+        rig.fleet.modems[taker].latency = 2.0
+        rig.fleet.modems[other].latency = 0.0
+        rig.fleet.modems[other].fail_next_sends(500, count=1)
+        recipient = "+8613912345678"
+        rig.dispatcher.sticky[recipient] = rig.iccid(other)
+        [mid] = await rig.submit([new(recipient, "retried on the same SIM")])
+        assert (await rig.wait_final([mid]))[mid] == "sent"
+        msg = await rig.message(mid)
+        assert msg["sim"] == rig.iccid(other)  # it did not wait for the busy SIM
+        assert (await rig.states([busy]))[busy] != "sent", "it waited for the busy SIM"
+        await rig.wait_final([busy])
 
 
 async def test_a_sim_the_network_denies_is_taken_out_as_barred(make_rig):

@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 
-from appliance.dispatch.engine import STICKY_MAX, Dispatcher, RecentRecipients, SupervisedSender
+from appliance.dispatch.engine import STICKY_MAX, Dispatcher, RecentRecipients
 from appliance.dispatch.slots import SimSlot
+from appliance.pool.events import SimAttached, SimLost
+from appliance.pool.sender import SupervisedSender
 from appliance.store import messages as outbox
 from appliance.store.db import open_database
 from appliance.store.migrations import migrate
@@ -38,6 +40,8 @@ class StandInSupervisor:
 
 
 class NeverCalled:
+    ready = True
+
     async def send_part(self, pdu: str, tpdu_length: int) -> int:
         raise AssertionError("nothing should be sent")
 
@@ -83,10 +87,11 @@ async def test_a_sim_lost_while_being_attached_is_not_used(dispatcher: Dispatche
 
     def unplug() -> None:
         sup.ready, sup.modem = False, None
-        d.modem_lost(sup, "unplugged")
+        d.pool_event(SimLost(sup.port.path, ICCID, "unplugged"))
 
     after_next(d, "read", unplug)  # during the attach's first store read
-    await d._attach(sup, ICCID, None)
+    await d._attach(SimAttached(sup.port.path, ICCID, "CHINA MOBILE", "46000",
+                                SupervisedSender(sup)), None)
     slot = d.slots.get(ICCID)
     assert slot is None or not slot.attached
 
@@ -129,7 +134,7 @@ async def test_a_claim_for_a_sim_lost_meanwhile_is_handed_back(dispatcher: Dispa
         slot.sender = None  # modem_lost, while the claim was being committed
 
     after_next(d, "write", unplug)
-    await d._schedule_once()
+    await d.scheduler.round()
     assert mid not in slot.queue and mid not in slot.reserved
     msg = await row(d, mid)
     assert (msg.state, msg.attempts, msg.sim) == ("queued", 0, None)
@@ -176,7 +181,7 @@ async def test_the_dispatcher_keeps_a_bounded_sticky_map(dispatcher: Dispatcher)
 
 def test_campaign_shares_that_halve_to_nothing_are_dropped(dispatcher: Dispatcher):
     d = dispatcher
-    d._count_share("small", 1)
-    d._count_share("big", 10_000)
+    d.scheduler.count_share("small", 1)
+    d.scheduler.count_share("big", 10_000)
     assert "small" not in d.recent_share
     assert d.recent_share["big"] == 5_000

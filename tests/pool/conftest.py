@@ -16,6 +16,7 @@ import pytest
 
 from appliance.config import ModemsConfig
 from appliance.modem.profile import ModemProfile, load_profiles
+from appliance.pool.events import PoolEvent, RegistrationChanged, SimAttached, SimLost
 from appliance.pool.pool import ModemPool
 from appliance.pool.supervisor import ModemSupervisor, PoolState, SupervisorSettings
 from appliance.sim import SimProfile, SimulatedModem, SimulatedPort, make_profile
@@ -50,14 +51,13 @@ class Listener:
     events: list[tuple[str, str, str]] = field(default_factory=list)
     registrations: list[tuple[str, str]] = field(default_factory=list)
 
-    def modem_ready(self, supervisor: ModemSupervisor) -> None:
-        self.events.append(("ready", supervisor.port.path, ""))
-
-    def modem_lost(self, supervisor: ModemSupervisor, reason: str) -> None:
-        self.events.append(("lost", supervisor.port.path, reason))
-
-    def registration_changed(self, supervisor: ModemSupervisor) -> None:
-        self.registrations.append((supervisor.port.path, supervisor.status.registration))
+    def pool_event(self, event: PoolEvent) -> None:
+        if isinstance(event, SimAttached):
+            self.events.append(("ready", event.port, ""))
+        elif isinstance(event, SimLost):
+            self.events.append(("lost", event.port, event.reason))
+        elif isinstance(event, RegistrationChanged):
+            self.registrations.append((event.port, event.registration))
 
 
 @dataclass

@@ -168,7 +168,7 @@ async def test_unplug_mid_send_is_ambiguous_and_tells_the_listener(
 
 async def _send_on_closed(sup, part) -> int:  # type: ignore[no-untyped-def]
     """What a dispatcher still holding the old modem gets: not sent, so it may retry."""
-    from appliance.dispatch.engine import SupervisedSender
+    from appliance.pool.sender import SupervisedSender
 
     return await SupervisedSender(sup).send_part(part.pdu, part.tpdu_length)
 

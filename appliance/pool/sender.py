@@ -1,0 +1,51 @@
+"""A SIM's sender as the pool hands it out: sends through the supervisor's current modem.
+
+Knows: that a supervisor may replace its modem object (reopen after a hang) while the SIM stays
+the same, and that a modem not ready must not be given a PDU.
+Must not know: which message is sent, or why.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from appliance.modem.contract import PartNotSent
+
+if TYPE_CHECKING:
+    from appliance.pool.supervisor import ModemSupervisor
+
+
+class ModemNotReady(PartNotSent):
+    """The SIM's modem was not ready to take the PDU (gone, or reopening): nothing was tried,
+    so the dispatcher hands the message back without using up an attempt and leaves the SIM's
+    health alone (its loss is the pool's news, not a failure of the SIM)."""
+
+    def __init__(self) -> None:
+        super().__init__("the modem is not ready")
+
+
+class SupervisedSender:
+    """contract.PartSender over a supervisor: always its current modem."""
+
+    def __init__(self, supervisor: ModemSupervisor):
+        self._supervisor = supervisor
+
+    @property
+    def ready(self) -> bool:
+        """False while the modem is reopening or gone: claiming work for it would only hand
+        the work back."""
+        return self._supervisor.ready
+
+    async def send_part(self, pdu: str, tpdu_length: int, **options: Any) -> int:
+        modem = self._supervisor.modem
+        if modem is None or not self._supervisor.ready:
+            raise ModemNotReady()
+        return await modem.send_part(pdu, tpdu_length, **options)
+
+    async def check_alive(self, timeout: float = 2.0) -> bool:
+        """After an unanswered +CMGS: does the modem answer a bare AT again?"""
+        modem = self._supervisor.modem
+        if modem is None or not self._supervisor.ready:
+            return False
+        check = getattr(modem, "check_alive", None)
+        return bool(await check(timeout)) if check is not None else True

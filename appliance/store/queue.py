@@ -1,0 +1,214 @@
+"""The dispatcher's reads and writes of the outbox that are not on the per-part hot path.
+
+Knows: which rows wait to be sent and how to read them defensively (one bad row must not stop
+the gateway), how claimed work goes back to the queue, how a message fails or settles.
+Must not know: SIM choice, modems, asyncio. Every function runs inside `Store.read` or
+`Store.write` (the writer thread), like those of `messages` and `sending`.
+The hot path's fixed SQL is `sending`; state moves with their rules are `messages`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from appliance.store import messages as outbox
+from appliance.store.db import utcnow
+from appliance.store.models import Message, MessageEvent, Part
+from appliance.store.states import MessageState, PartState
+
+M = MessageState
+P = PartState
+CHUNK = 500  # ids per IN (...) clause: SQLite's old bound on host parameters is 999
+
+
+@dataclass(frozen=True)
+class WaitingRow:
+    """A queued message as the dispatcher indexes it."""
+
+    id: int
+    recipient: str
+    priority: int
+    campaign_id: int | None
+    created_at: datetime
+    send_at: datetime | None
+    expires_at: datetime | None
+    sim: str | None
+    parts_count: int
+
+
+def _aware(value: object, name: str, *, optional: bool) -> datetime | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, datetime):
+        raise ValueError(f"{name} is not a readable time: {value!r}")
+    if value.tzinfo is None:
+        raise ValueError(f"{name} has no time zone: {value!r}")
+    return value
+
+
+def _row(m: Message) -> WaitingRow:
+    """The row as plain values, or ValueError naming what later code could not use."""
+    if not isinstance(m.recipient, str) or not m.recipient:
+        raise ValueError(f"recipient is not a number: {m.recipient!r}")
+    if not isinstance(m.priority, int):
+        raise ValueError(f"priority is not a number: {m.priority!r}")
+    return WaitingRow(
+        id=m.id, recipient=m.recipient, priority=m.priority, campaign_id=m.campaign_id,
+        created_at=_aware(m.created_at, "created_at", optional=False),  # type: ignore[arg-type]
+        send_at=_aware(m.send_at, "send_at", optional=True),
+        expires_at=_aware(m.expires_at, "expires_at", optional=True),
+        sim=m.sim, parts_count=m.parts_count if isinstance(m.parts_count, int) else 0)
+
+
+def load_waiting(ids: Iterable[int] | None = None
+                 ) -> tuple[list[WaitingRow], list[tuple[int, str]]]:
+    """Queued messages (all, or those of `ids`): the readable rows, and (id, why) for rows that
+    cannot be scheduled (a time stored in a form that does not read back, a bad type)."""
+    base = Message.select(Message.id, Message.recipient, Message.priority, Message.campaign,
+                          Message.created_at, Message.send_at, Message.expires_at, Message.sim,
+                          Message.parts_count).where(Message.state == M.QUEUED.value)
+    if ids is None:
+        queries = [base]
+    else:
+        wanted = list(ids)
+        queries = [base.where(Message.id.in_(wanted[i:i + CHUNK]))
+                   for i in range(0, len(wanted), CHUNK)]
+    rows: list[WaitingRow] = []
+    bad: list[tuple[int, str]] = []
+    for query in queries:
+        for m in query:
+            try:
+                rows.append(_row(m))
+            except Exception as exc:  # noqa: BLE001 - any unreadable value isolates the row
+                bad.append((m.id, str(exc)))
+    return rows, bad
+
+
+def quarantine(items: Iterable[tuple[int, str]], now: datetime | None = None) -> list[int]:
+    """Fail messages the dispatcher cannot schedule, encode or read back, with the reason.
+
+    Plain UPDATEs by id: the row may not load through the model (that is why it is here)."""
+    now = now or utcnow()
+    done: list[int] = []
+    for msg_id, why in items:
+        reason = f"cannot be sent: {why}"[:500]
+        state = Message.select(Message.state).where(Message.id == msg_id).scalar()
+        if state is None or state in (M.SENT.value, M.DELIVERED.value, M.FAILED.value,
+                                      M.EXPIRED.value, M.CANCELLED.value, M.AMBIGUOUS.value):
+            continue
+        Message.update(state=M.FAILED.value, error=reason, updated_at=now, final_at=now).where(
+            Message.id == msg_id).execute()
+        Part.update(state=P.FAILED.value, error=reason).where(
+            (Part.message == msg_id) & (Part.state == P.PENDING.value)).execute()
+        MessageEvent.insert(message=msg_id, at=now, old_state=state, new_state=M.FAILED.value,
+                            detail=reason).execute()
+        done.append(msg_id)
+    return done
+
+
+def state_of(msg_id: int) -> tuple[str, str | None] | None:
+    """(state, sim) of a message, or None if there is none."""
+    row = Message.select(Message.state, Message.sim).where(Message.id == msg_id).tuples().first()
+    return (row[0], row[1]) if row else None
+
+
+def requeue_if_claimed(msg_id: int, iccid: str, reason: str, *, resend_ambiguous: bool,
+                       count_attempt: bool = True) -> str | None:
+    """Put a message back if it is still `sending` on `iccid` (what requeue_message returns),
+    else None: someone (a release, a cancel) settled it already."""
+    now = state_of(msg_id)
+    if now is None or now != (M.SENDING.value, iccid):
+        return None
+    return outbox.requeue_message(msg_id, reason, resend_ambiguous=resend_ambiguous,
+                                  count_attempt=count_attempt)
+
+
+def cancel(msg_id: int, *, was_claimed: bool) -> None:
+    """Cancel a message; `was_claimed`: it was taken out of its SIM's queue unsent, so a
+    `sending` row goes back to the queue first (one commit). A part that left on an earlier
+    claim makes cancel_message refuse (InvalidTransition), and the caller's write rolls back."""
+    current = state_of(msg_id)
+    if current is not None and current[0] == M.SENDING.value and was_claimed:
+        outbox.requeue_message(msg_id, "cancelled before sending")
+    outbox.cancel_message(msg_id)
+
+
+def claimed_message(msg_id: int, iccid: str) -> tuple[Message, list[Part]] | None:
+    """A message claimed by `iccid` with its stored parts (in order), or None if it is no
+    longer `sending` on that SIM (cancelled, settled or handed back meanwhile)."""
+    msg = Message.get_or_none(Message.id == msg_id)
+    if msg is None or msg.state != M.SENDING.value or msg.sim != iccid:
+        return None
+    return msg, parts_of(msg_id)
+
+
+def parts_of(msg_id: int) -> list[Part]:
+    return list(Part.select().where(Part.message == msg_id).order_by(Part.index))
+
+
+def savepoint():  # noqa: ANN201 - peewee's context manager
+    """A nested transaction: a failure inside it undoes only its own writes."""
+    return Message._meta.database.atomic()
+
+
+def fail_message(msg_id: int, reason: str, iccid: str | None = None) -> None:
+    """The message failed for good: it and its unsent parts, with the reason."""
+    outbox.transition_message(msg_id, M.FAILED, reason, iccid, error=reason)
+    Part.update(state=P.FAILED.value, error=reason).where(
+        (Part.message == msg_id) & (Part.state == P.PENDING.value)).execute()
+
+
+def hold_ambiguous(msg_id: int, iccid: str, reason: str) -> None:
+    """Every part has been tried and at least one got no answer: the message is `ambiguous`
+    (its parts keep their own states: sent ones have their references)."""
+    outbox.transition_message(msg_id, M.AMBIGUOUS, reason, iccid, error=reason)
+
+
+def mark_part_ambiguous(part_id: int, reason: str) -> None:
+    outbox.transition_part(part_id, P.AMBIGUOUS, error=reason)
+
+
+def settle_late_answer(part_id: int, message_reference: int,
+                       now: datetime | None = None) -> tuple[int, str] | None:
+    """A +CMGS answer arrived after its part was recorded ambiguous: the part left, with this
+    reference. The message becomes `sent` when no part is left ambiguous or pending.
+    Returns (message id, its new state) when the message moved, else None."""
+    now = now or datetime.now(UTC)
+    part = Part.get_or_none(Part.id == part_id)
+    if part is None or part.state != P.AMBIGUOUS.value:
+        return None  # settled meanwhile (a status report), or resent
+    outbox.transition_part(part_id, P.SENT, message_reference=message_reference, now=now)
+    msg = Message.get_by_id(part.message_id)
+    if msg.state != M.AMBIGUOUS.value:
+        return None  # still sending its other parts: their end decides
+    left = Part.select().where((Part.message == msg.id) & (Part.state.in_(
+        [P.AMBIGUOUS.value, P.PENDING.value, P.SENDING.value]))).count()
+    if left:
+        return None
+    outbox.transition_message(msg.id, M.SENT, "the modem's late +CMGS answer settled it",
+                              msg.sim, now=now, error="")
+    return msg.id, M.SENT.value
+
+
+def requeue_unsent(ids: Iterable[int], reason: str, *, resend_ambiguous: bool) -> None:
+    """At stop: messages claimed but not started go back to the queue."""
+    for msg_id in ids:
+        current = state_of(msg_id)
+        if current is not None and current[0] == M.SENDING.value:
+            outbox.requeue_message(msg_id, reason, resend_ambiguous=resend_ambiguous)
+
+
+def hand_back(claims: Iterable[tuple[int, str]], reason: str, *,
+              resend_ambiguous: bool) -> None:
+    """Requeue messages claimed for a SIM that went away as the claim committed, without
+    counting the attempt (the SIM never tried), unless its release got there first."""
+    for msg_id, iccid in claims:
+        requeue_if_claimed(msg_id, iccid, reason, resend_ambiguous=resend_ambiguous,
+                           count_attempt=False)
+
+
+__all__ = ["WaitingRow", "cancel", "claimed_message", "fail_message", "hand_back",
+           "hold_ambiguous", "load_waiting", "mark_part_ambiguous", "parts_of", "quarantine",
+           "requeue_if_claimed", "requeue_unsent", "savepoint", "settle_late_answer", "state_of"]
