@@ -129,8 +129,15 @@ class Dispatcher:
     async def start(self) -> None:
         ctx = self.ctx
         resend = ctx.config.resend_ambiguous
-        self.recovered = await ctx.store.write(
-            lambda: outbox.recover_after_crash(resend_ambiguous=resend))
+
+        def recover() -> dict[str, int]:
+            bad = queue_store.find_unreadable(M.SENDING.value)
+            for mid, why in bad:
+                log.error("message %s was being sent but cannot be read; failed: %s", mid, why)
+            queue_store.quarantine(bad)
+            return outbox.recover_after_crash(resend_ambiguous=resend)
+
+        self.recovered = await ctx.store.write(recover)
         if any(self.recovered.values()):
             log.warning("recovered after an unclean stop: %s", self.recovered)
         since = self.now() - timedelta(days=30)

@@ -135,14 +135,21 @@ class UtcDateTimeField(peewee.DateTimeField):
             return value
         if value.tzinfo is None:
             raise ValueError(f"{self.name}: a naive datetime ({value}) cannot be stored as UTC")
-        return value.astimezone(UTC).strftime(self._FORMAT)
+        utc = value.astimezone(UTC)
+        # strftime's %Y does not pad years before 1000 ("1-01-01"), which would neither sort
+        # as text nor read back: the year is written with four digits by hand.
+        return f"{utc.year:04d}" + utc.strftime(self._FORMAT[2:])
 
     def python_value(self, value: object) -> datetime | None:
         if value is None:
             return None
         if isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        assert isinstance(value, datetime)
+            try:
+                value = datetime.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"{self.name}: stored time {value!r} cannot be read") from None
+        if not isinstance(value, datetime):
+            raise ValueError(f"{self.name}: stored value {value!r} is not a time")
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)

@@ -48,27 +48,38 @@ def _aware(value: object, name: str, *, optional: bool) -> datetime | None:
     return value
 
 
-def _row(m: Message) -> WaitingRow:
-    """The row as plain values, or ValueError naming what later code could not use."""
-    if not isinstance(m.recipient, str) or not m.recipient:
-        raise ValueError(f"recipient is not a number: {m.recipient!r}")
-    if not isinstance(m.priority, int):
-        raise ValueError(f"priority is not a number: {m.priority!r}")
+_WAITING_FIELDS = (Message.id, Message.recipient, Message.priority, Message.campaign,
+                   Message.created_at, Message.send_at, Message.expires_at, Message.sim,
+                   Message.parts_count)
+
+
+def _row(raw: tuple) -> WaitingRow:
+    """A raw row as plain values, or ValueError naming what later code could not use. Raw
+    tuples are converted here, one row at a time, so one unreadable value fails its row and
+    not the whole read."""
+    (mid, recipient, priority, campaign, created, send_at, expires, sim, parts) = raw
+    if not isinstance(recipient, str) or not recipient:
+        raise ValueError(f"recipient is not a number: {recipient!r}")
+    if not isinstance(priority, int):
+        raise ValueError(f"priority is not a number: {priority!r}")
+    times = [field.python_value(value) for field, value in (
+        (Message.created_at, created), (Message.send_at, send_at),
+        (Message.expires_at, expires))]
     return WaitingRow(
-        id=m.id, recipient=m.recipient, priority=m.priority, campaign_id=m.campaign_id,
-        created_at=_aware(m.created_at, "created_at", optional=False),  # type: ignore[arg-type]
-        send_at=_aware(m.send_at, "send_at", optional=True),
-        expires_at=_aware(m.expires_at, "expires_at", optional=True),
-        sim=m.sim, parts_count=m.parts_count if isinstance(m.parts_count, int) else 0)
+        id=mid, recipient=recipient, priority=priority, campaign_id=campaign,
+        created_at=_aware(times[0], "created_at", optional=False),  # type: ignore[arg-type]
+        send_at=_aware(times[1], "send_at", optional=True),
+        expires_at=_aware(times[2], "expires_at", optional=True),
+        sim=sim, parts_count=parts if isinstance(parts, int) else 0)
 
 
 def load_waiting(ids: Iterable[int] | None = None
                  ) -> tuple[list[WaitingRow], list[tuple[int, str]]]:
     """Queued messages (all, or those of `ids`): the readable rows, and (id, why) for rows that
     cannot be scheduled (a time stored in a form that does not read back, a bad type)."""
-    base = Message.select(Message.id, Message.recipient, Message.priority, Message.campaign,
-                          Message.created_at, Message.send_at, Message.expires_at, Message.sim,
-                          Message.parts_count).where(Message.state == M.QUEUED.value)
+    # Raw values (no conversion by peewee while iterating): see _row.
+    base = Message.select(*_WAITING_FIELDS).where(
+        Message.state == M.QUEUED.value)
     if ids is None:
         queries = [base]
     else:
@@ -77,13 +88,51 @@ def load_waiting(ids: Iterable[int] | None = None
                    for i in range(0, len(wanted), CHUNK)]
     rows: list[WaitingRow] = []
     bad: list[tuple[int, str]] = []
+    db = Message._meta.database
     for query in queries:
-        for m in query:
+        for raw in db.execute(query):  # the cursor's rows: nothing converted yet
             try:
-                rows.append(_row(m))
+                rows.append(_row(raw))
             except Exception as exc:  # noqa: BLE001 - any unreadable value isolates the row
-                bad.append((m.id, str(exc)))
+                bad.append((raw[0], str(exc)))
     return rows, bad
+
+
+_TIME_FIELDS = (Message.send_at, Message.expires_at, Message.queued_at, Message.sent_at,
+                Message.final_at, Message.created_at, Message.updated_at)
+
+
+def _make_readable(msg_id: int, now: datetime) -> None:
+    """Times that do not read back are replaced (NULL, or now where one is required), so the
+    failed message can still be shown; the reason recorded with it quotes what was there."""
+    db = Message._meta.database
+    row = db.execute(Message.select(*_TIME_FIELDS).where(Message.id == msg_id)).fetchone()
+    if row is None:
+        return
+    fixes = {}
+    for field, value in zip(_TIME_FIELDS, row, strict=True):
+        try:
+            field.python_value(value)
+        except ValueError:
+            fixes[field] = None if field.null else now
+    if fixes:
+        Message.update(fixes).where(Message.id == msg_id).execute()
+
+
+def find_unreadable(state: str) -> list[tuple[int, str]]:
+    """(id, why) of messages in `state` with a time that does not read back (start-up checks
+    the rows recovery is about to load, so one bad row cannot stop the appliance starting)."""
+    db = Message._meta.database
+    bad = []
+    query = Message.select(Message.id, *_TIME_FIELDS).where(Message.state == state)
+    for msg_id, *values in db.execute(query):
+        for field, value in zip(_TIME_FIELDS, values, strict=True):
+            try:
+                field.python_value(value)
+            except ValueError as exc:
+                bad.append((msg_id, str(exc)))
+                break
+    return bad
 
 
 def quarantine(items: Iterable[tuple[int, str]], now: datetime | None = None) -> list[int]:
@@ -94,6 +143,7 @@ def quarantine(items: Iterable[tuple[int, str]], now: datetime | None = None) ->
     done: list[int] = []
     for msg_id, why in items:
         reason = f"cannot be sent: {why}"[:500]
+        _make_readable(msg_id, now)
         state = Message.select(Message.state).where(Message.id == msg_id).scalar()
         if state is None or state in (M.SENT.value, M.DELIVERED.value, M.FAILED.value,
                                       M.EXPIRED.value, M.CANCELLED.value, M.AMBIGUOUS.value):
@@ -209,6 +259,7 @@ def hand_back(claims: Iterable[tuple[int, str]], reason: str, *,
                            count_attempt=False)
 
 
-__all__ = ["WaitingRow", "cancel", "claimed_message", "fail_message", "hand_back",
+__all__ = ["WaitingRow", "cancel", "claimed_message", "fail_message", "find_unreadable",
+           "hand_back",
            "hold_ambiguous", "load_waiting", "mark_part_ambiguous", "parts_of", "quarantine",
            "requeue_if_claimed", "requeue_unsent", "savepoint", "settle_late_answer", "state_of"]
