@@ -1,7 +1,8 @@
 """Recipient numbers: normalising to E.164 and guessing the recipient's and a SIM's network.
 
-Knows: phonenumbers' parsing and carrier data, the MIIT mobile number segments of mainland China,
-and the MCC-MNC codes of the three Chinese operators.
+Knows: phonenumbers' parsing, the MIIT mobile number segments of mainland China, and the
+MCC-MNC codes of the three Chinese operators. Not phonenumbers' carrier data: loading it costs
+~10 MB of resident memory on the Pi for what the segment table below already says.
 Must not know: SIMs, queues or databases. The balancer asks "which network?" and treats the answer
 as a preference: number portability (携号转网) means the original carrier of a number is all anyone
 can know offline, so a ported number looks like its old network.
@@ -12,7 +13,6 @@ from __future__ import annotations
 import re
 
 import phonenumbers
-from phonenumbers import carrier
 
 MOBILE = "mobile"
 UNICOM = "unicom"
@@ -25,8 +25,9 @@ class InvalidNumber(ValueError):
 
 
 # MIIT number segments (号段), by the first three digits of an 11-digit mainland mobile number.
-# Original allocation only. Used when phonenumbers has no carrier for a number (its metadata lags
-# new segments by a release or two) and to accept numbers its validity rules do not yet know.
+# Original allocation only (ported numbers keep their old segment). Also used to accept numbers
+# phonenumbers' validity rules do not know yet (its metadata lags new segments by a release).
+# 192 (China Broadnet) is left out on purpose: we have no SIMs on that network.
 _SEGMENTS: dict[str, str] = {
     **{p: MOBILE for p in (
         "134", "135", "136", "137", "138", "139", "147", "148", "150", "151", "152", "157",
@@ -46,12 +47,6 @@ _SEGMENTS_170: dict[str, str] = {
     "0": TELECOM, "1": TELECOM, "2": TELECOM,
     "3": MOBILE, "5": MOBILE, "6": MOBILE,
     "4": UNICOM, "7": UNICOM, "8": UNICOM, "9": UNICOM,
-}
-
-_CARRIER_NAMES: dict[str, str] = {
-    "china mobile": MOBILE,
-    "china unicom": UNICOM,
-    "china telecom": TELECOM,
 }
 
 # MCC 460 = China (ITU-T E.212). 46004/46008 and 46007 are Mobile's extra codes (IoT, TD-SCDMA),
@@ -102,19 +97,9 @@ def normalize_number(raw: str, default_region: str = "CN") -> str:
 
 def network_of(e164: str) -> str | None:
     """The original network of a Chinese mobile number: "mobile", "unicom", "telecom", or None
-    (landline, foreign, Broadnet, unknown segment). Ported numbers report their old network."""
-    try:
-        parsed = phonenumbers.parse(e164, None)
-    except phonenumbers.NumberParseException:
-        return None
-    if parsed.country_code != 86:
-        return None
-    name = carrier.name_for_number(parsed, "en").strip().lower()
-    if name in _CARRIER_NAMES:
-        return _CARRIER_NAMES[name]
-    if name:
-        return None  # a carrier we have no SIMs for (e.g. China Broadnet on 192)
-    return _segment_network(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+    (landline, foreign, Broadnet, unknown segment). Ported numbers report their old network.
+    `e164` is a normalised number (normalize_number): this runs for every queued message."""
+    return _segment_network(e164)
 
 
 def network_of_sim(operator_code: str, operator_name: str = "") -> str | None:
