@@ -61,7 +61,7 @@ class Appliance:
         profiles_dir = Path(self.config.modems.profiles_dir or default_profiles_dir())
         profiles = load_profiles(profiles_dir)
         self.dispatcher = Dispatcher(self.config.dispatch, self.store, clock=self.clock,
-                                     rng=self.rng)
+                                     rng=self.rng, send_timeout=self.config.modems.send_timeout)
         self.pool = ModemPool(self.config.modems, profiles,
                               on_inbound=self.dispatcher.handle_inbound,
                               traffic_lines=self.config.log.traffic_lines)

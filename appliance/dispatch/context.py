@@ -73,8 +73,10 @@ class Problem:
 
 class DispatchContext:
     def __init__(self, config: DispatchConfig, store: Store, *,
-                 clock: Callable[[], datetime], rng: random.Random):
+                 clock: Callable[[], datetime], rng: random.Random, send_timeout: float = 60.0):
         self.config = config
+        self.send_timeout = send_timeout
+        """The ceiling of a +CMGS answer's wait (modems.send_timeout)."""
         self.store = store
         self.tz = zoneinfo.ZoneInfo(config.timezone)
         self.limits = rates.RateLimits.from_config(config)

@@ -69,9 +69,9 @@ class Dispatcher:
 
     def __init__(self, config: DispatchConfig, store: Store, *,
                  clock: Callable[[], datetime] | None = None,
-                 rng: random.Random | None = None):
+                 rng: random.Random | None = None, send_timeout: float = 60.0):
         self.ctx = DispatchContext(config, store, clock=clock or (lambda: datetime.now(UTC)),
-                                   rng=rng or random.Random())
+                                   rng=rng or random.Random(), send_timeout=send_timeout)
         self.sender = MessageSender(self.ctx, self.reload_waiting)
         self.scheduler = Scheduler(self.ctx, prepare=self.sender.prepare_claimed,
                                    expire=self._expire, reload=self.reload_waiting)
@@ -379,9 +379,12 @@ class Dispatcher:
                 carry = await self.sender.send(slot, msg_id, carry, prepared)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
                 carry = None
                 log.exception("sending message %s via %s failed unexpectedly", msg_id, slot.iccid)
+                # A bug met by this message must not leave it claimed for ever, nor be met
+                # again and again: it fails alone, with the reason.
+                await self._fail_unexpectedly(msg_id, exc)
             finally:
                 slot.reserved.pop(msg_id, None)
                 slot.plan_next_send(ctx.limits, self.now(), ctx.tz, ctx.rng)
@@ -389,6 +392,16 @@ class Dispatcher:
                     slot.busy = False
                     slot.current = None
                     self.wake()
+
+    async def _fail_unexpectedly(self, msg_id: int, exc: Exception) -> None:
+        try:
+            failed = await self.ctx.store.write(lambda: queue_store.quarantine(
+                [(msg_id, f"internal error while sending: {type(exc).__name__}: {exc}")]))
+        except Exception:
+            log.exception("message %s could not be failed after an internal error", msg_id)
+            return
+        for mid in failed:
+            self.emit(mid, M.FAILED.value)
 
     def _next_in_chain(self, slot: SimSlot) -> int | None:
         """The SIM's next message when it can follow the last one at once (its records then

@@ -17,6 +17,7 @@ The durable steps, in order, for each part:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -48,18 +49,20 @@ T = TypeVar("T")
 
 
 class PreparedPart:
-    __slots__ = ("id", "index", "pdu", "tpdu_length", "state")
+    __slots__ = ("id", "index", "pdu", "tpdu_length", "state", "error")
 
-    def __init__(self, part_id: int, index: int, pdu: str, tpdu_length: int, state: str):
+    def __init__(self, part_id: int, index: int, pdu: str, tpdu_length: int, state: str,
+                 error: str = ""):
         self.id = part_id
         self.index = index
         self.pdu = pdu
         self.tpdu_length = tpdu_length
         self.state = state
+        self.error = error
 
     @classmethod
     def of(cls, part: Part) -> PreparedPart:
-        return cls(part.id, part.index, part.pdu, part.tpdu_length, part.state)
+        return cls(part.id, part.index, part.pdu, part.tpdu_length, part.state, part.error)
 
 
 class PreparedMessage:
@@ -203,6 +206,9 @@ class MessageSender:
         # to the SIM's next message: a crash can never leave a message `sent` with a part
         # still `sending`, and the next PDU waits on one commit, not three.
         first = next((p for p in prepared.parts if p.state == P.PENDING.value), None)
+        unanswered: list[PreparedPart] = [p for p in prepared.parts
+                                          if p.state == P.AMBIGUOUS.value]
+        loop = asyncio.get_running_loop()
         for part in prepared.parts:
             if part.state != P.PENDING.value:
                 continue
@@ -211,18 +217,34 @@ class MessageSender:
                 await self.flush(carry)
                 await self._requeue(slot, prepared, "the SIM's modem went away before sending")
                 return carry
-            # Durable step 1: `sending` is on disk before a byte of the PDU goes to the modem.
-            await self._write(carry, lambda pid=part.id: sending.mark_part_sending(pid))
-            if part is first and d.limits.per_minute == 0:
-                # Its queue has room again: the scheduler claims (and prepares) its next
-                # message while this PDU is in flight. Not sooner: that round's work (and the
-                # claim's, in the writer) would only delay this `sending` commit.
-                d.wake()
+            committed = False
+
+            async def commit_sending(pid: int = part.id, wake: bool = part is first) -> None:
+                # Durable step 1, while the modem's "> " prompt is open: `sending` is on disk
+                # before a byte of the PDU goes out, and a crash before this commit leaves
+                # the part pending (nothing reached the modem; start-up's ESC closes the
+                # prompt), so it is sent again, never held as ambiguous.
+                nonlocal committed
+                await self._write(carry, lambda: sending.mark_part_sending(pid))
+                committed = True
+                if wake and d.limits.per_minute == 0:
+                    # Its queue has room again: the scheduler claims (and prepares) its next
+                    # message while this PDU is in flight. Not sooner: that round's work (and
+                    # the claim's, in the writer) would only delay this `sending` commit.
+                    d.wake()
+
+            started = loop.time()
             try:
-                reference = await sender.send_part(part.pdu, part.tpdu_length)
+                reference = await sender.send_part(
+                    part.pdu, part.tpdu_length, timeout=self.answer_timeout(slot),
+                    before_pdu=commit_sending,
+                    on_late_answer=lambda mr, pid=part.id: self.late_answer(slot, pid, mr))
             except PartNotSent as exc:
-                await self._write(carry, lambda pid=part.id, e=exc: outbox.transition_part(
-                    pid, P.PENDING, error=e.reason))
+                if committed:
+                    await self._write(carry, lambda pid=part.id, e=exc: outbox.transition_part(
+                        pid, P.PENDING, error=e.reason))
+                else:
+                    await self.flush(carry)
                 if isinstance(exc, ModemNotReady):
                     await self._requeue(slot, prepared, exc.reason, count_attempt=False)
                 else:
@@ -230,21 +252,53 @@ class MessageSender:
                 return carry
             except PartAmbiguous as exc:
                 await self.flush(carry)  # the parts before it did leave: record that first
-                await self._ambiguous(slot, prepared, part, exc)
-                return carry
+                if not await self._ambiguous(slot, prepared, part, exc):
+                    return carry
+                unanswered.append(part)
+                continue  # the rest of a long message goes on through the same SIM
+            slot.turnaround.record(loop.time() - started)
             now = d.now()
             slot.record_sent(now, d.tz, 1)
+            slot.health = health_rules.after_success(slot.health, now)
             counters = slot.counters.to_dict()
             carry.jobs.append(lambda pid=part.id, ref=reference, at=now, c=counters: (
                 sending.mark_part_sent(pid, ref, at),
                 sending.save_counters(slot.iccid, c, d.tz)))
+        d.sticky[prepared.recipient] = slot.iccid
+        if unanswered:
+            await self.flush(carry)
+            reason = "; ".join(f"part {p.index}: {p.error or 'no answer to +CMGS'}"
+                               for p in unanswered)
+            await d.store.write(lambda: queue_store.hold_ambiguous(prepared.id, slot.iccid,
+                                                                   reason))
+            log.warning("message %s is ambiguous via %s: %s", prepared.id, slot.iccid, reason)
+            d.emit(prepared.id, M.AMBIGUOUS.value, slot.iccid)
+            return carry
         detail = f"{len(prepared.parts)} part(s) sent"
         now = d.now()
         carry.jobs.append(lambda: sending.mark_message_sent(msg_id, detail, slot.iccid, now))
         carry.after.append(lambda: d.emit(msg_id, M.SENT.value, slot.iccid))
-        slot.health = health_rules.after_success(slot.health, now)
-        d.sticky[prepared.recipient] = slot.iccid
         return carry
+
+    def answer_timeout(self, slot: SimSlot) -> float:
+        """How long a +CMGS may stay unanswered on this SIM: from its own recent turnaround,
+        between the configured floor and ceiling (turnaround.py)."""
+        cfg = self.d.config
+        return slot.turnaround.timeout(cfg.send_timeout_floor, self.d.send_timeout)
+
+    def late_answer(self, slot: SimSlot, part_id: int, reference: int) -> None:
+        """The modem answered +CMGS after the timeout: the ambiguous part left; settle it."""
+        d = self.d
+        log.info("late +CMGS answer on SIM %s: part %s left (reference %s)", slot.iccid,
+                 part_id, reference)
+
+        async def settle() -> None:
+            moved = await d.store.write(
+                lambda: queue_store.settle_late_answer(part_id, reference, d.now()))
+            if moved is not None:
+                d.emit(moved[0], moved[1], slot.iccid)
+
+        d.spawn(settle(), name=f"late-answer:{part_id}")
 
     async def _fail(self, msg_id: int, reason: str, iccid: str | None = None) -> None:
         await self.d.store.write(lambda: queue_store.fail_message(msg_id, reason, iccid))
@@ -290,24 +344,33 @@ class MessageSender:
         await self._requeue(slot, prepared, reason, avoid_sim=True)
 
     async def _ambiguous(self, slot: SimSlot, prepared: PreparedMessage, part: PreparedPart,
-                         exc: PartAmbiguous) -> None:
+                         exc: PartAmbiguous) -> bool:
+        """A part's +CMGS went unanswered. Returns True when the message goes on (its next
+        parts through the same SIM), False when it was settled or handed back here."""
         d = self.d
         now = d.now()
-        # A silent modem is as likely hung as the network slow: rest the SIM like a failure.
-        slot.health = health_rules.after_failure(slot.health, ErrorClass.TRANSIENT, None, now)
-        slot.failed_total += 1
-        d.persist_health(slot)
         reason = f"no answer to +CMGS: {exc.reason}"
+        part.error = reason
+        slot.failed_total += 1
+        # A silent modem is as likely hung as the network slow: ask it, at once, whether it
+        # still answers; one that does goes back to work, one that does not is the
+        # supervisor's to recover (reopen, reset) while its SIM rests.
+        alive = slot.sender is not None and await slot.sender.check_alive()
+        slot.health = health_rules.after_silence(slot.health, now, alive=alive,
+                                                 policy=d.health_policy)
+        d.persist_health(slot)
         if d.config.resend_ambiguous:
             await self._requeue(slot, prepared, reason)
-            return
-
-        def hold() -> None:
-            queue_store.mark_part_ambiguous(part.id, reason)
-            queue_store.hold_ambiguous(prepared.id, slot.iccid, reason)
-
-        await d.store.write(hold)
-        log.warning("message %s is ambiguous (part %d via %s): %s", prepared.id, part.index,
-                    slot.iccid, reason)
-        d.emit(prepared.id, M.AMBIGUOUS.value, slot.iccid)
-
+            return False
+        await d.store.write(lambda: queue_store.mark_part_ambiguous(part.id, reason))
+        part.state = P.AMBIGUOUS.value
+        log.warning("message %s: part %d via %s got no answer (%s); the modem %s", prepared.id,
+                    part.index, slot.iccid, exc.reason,
+                    "answers again" if alive else "is silent")
+        if not any(p.state == P.PENDING.value for p in prepared.parts):
+            return True  # nothing left to send: the caller holds the message ambiguous
+        if alive:
+            return True
+        # The rest must follow through this SIM once its modem answers again: pinned.
+        await self._requeue(slot, prepared, reason)
+        return False
