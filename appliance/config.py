@@ -11,6 +11,7 @@ that one line.
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,7 +80,7 @@ class ModemsConfig:
         if self.pin and not (self.pin.isdigit() and 4 <= len(self.pin) <= 8):
             raise ConfigError("modems.pin: must be 4 to 8 digits")
         for name in ("poll_interval", "command_timeout", "send_timeout"):
-            if getattr(self, name) <= 0:
+            if not (getattr(self, name) > 0 and math.isfinite(getattr(self, name))):
                 raise ConfigError(f"modems.{name}: must be > 0, got {getattr(self, name)}")
 
 
@@ -107,7 +108,23 @@ class DispatchConfig:
     default_ttl: float = 86400.0
     """Seconds after which a message not yet sent expires instead of going late."""
     timezone: str = "Asia/Shanghai"
-    """Where the daily and monthly caps reset at local midnight."""
+    """Where the monthly cap resets, and the calendar counts of reports roll over (the minute,
+    hour and day caps are sliding windows: any 60 s, any 60 minutes, any 24 hours)."""
+    rest_after_failures: int = 3
+    """Failures in a row (transient or barring-type errors) before a SIM rests; one failure
+    only sends the part on through another SIM. A SIM problem (no SIM, PIN) rests at once."""
+    rest_after_silences: int = 2
+    """Unanswered +CMGS in a row before a SIM rests; after one, the modem is only probed."""
+    rest_base_seconds: float = 5.0
+    """The first rest, in seconds; each further failure in the run doubles it."""
+    rest_max_seconds: float = 300.0
+    """The longest rest for a run of failures or silences, in seconds."""
+    send_timeout_factor: float = 3.0
+    """A +CMGS is given this many times the SIM's recent p99 turnaround before the part counts
+    as unanswered (never less than send_timeout_floor, never more than modems.send_timeout)."""
+    send_timeout_floor: float = 5.0
+    """Seconds: the shortest +CMGS timeout, however fast the SIM's recent answers were. The
+    ceiling wins where they cross: a modems.send_timeout below it is the timeout."""
 
     @property
     def resend_ambiguous(self) -> bool:
@@ -128,6 +145,20 @@ class DispatchConfig:
             zoneinfo.ZoneInfo(self.timezone)
         except Exception:
             raise ConfigError(f'dispatch.timezone: unknown time zone "{self.timezone}"') from None
+        for name in ("rest_after_failures", "rest_after_silences"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"dispatch.{name}: must be >= 1, got {getattr(self, name)}")
+        # Written as "not (x > 0)" so that nan is refused too (TOML allows nan and inf).
+        for name in ("rest_base_seconds", "rest_max_seconds", "send_timeout_floor"):
+            value = getattr(self, name)
+            if not (value > 0 and math.isfinite(value)):
+                raise ConfigError(f"dispatch.{name}: must be a number > 0, got {value}")
+        if self.rest_base_seconds > self.rest_max_seconds:
+            raise ConfigError(f"dispatch.rest_base_seconds: must be <= dispatch.rest_max_seconds "
+                              f"({self.rest_max_seconds}), got {self.rest_base_seconds}")
+        if not (self.send_timeout_factor >= 1 and math.isfinite(self.send_timeout_factor)):
+            raise ConfigError(f"dispatch.send_timeout_factor: must be a number >= 1, got "
+                              f"{self.send_timeout_factor}")
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """The config file: defaults, the shipped file, and errors that name the key at fault."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,17 @@ ambiguous = "resend"
     ("[dispatch]\nambiguous = \"sometimes\"\n", "dispatch.ambiguous"),
     ("[dispatch]\ntimezone = \"Mars/Olympus\"\n", "dispatch.timezone"),
     ("[dispatch]\nper_sim_per_day = -1\n", "dispatch.per_sim_per_day"),
+    ("[dispatch]\nrest_after_failures = 0\n", "dispatch.rest_after_failures"),
+    ("[dispatch]\nrest_after_silences = 0\n", "dispatch.rest_after_silences"),
+    ("[dispatch]\nrest_after_failures = 2.5\n", "dispatch.rest_after_failures"),
+    ("[dispatch]\nrest_base_seconds = 0\n", "dispatch.rest_base_seconds"),
+    ("[dispatch]\nrest_max_seconds = inf\n", "dispatch.rest_max_seconds"),
+    ("[dispatch]\nrest_base_seconds = 600\n", "dispatch.rest_base_seconds"),  # > the max
+    ("[dispatch]\nsend_timeout_factor = 0.5\n", "dispatch.send_timeout_factor"),
+    ("[dispatch]\nsend_timeout_factor = nan\n", "dispatch.send_timeout_factor"),
+    ("[dispatch]\nsend_timeout_floor = -1\n", "dispatch.send_timeout_floor"),
+    ("[dispatch]\nsend_timeout_floor = nan\n", "dispatch.send_timeout_floor"),
+    ("[modems]\nsend_timeout = nan\n", "modems.send_timeout"),
     ("[nosuch]\nx = 1\n", "nosuch"),
     ("dispatch = 3\n", "dispatch"),
 ])
@@ -67,6 +79,30 @@ def test_a_bad_value_names_the_file_and_the_key(tmp_path, text, named):
     assert named in message
     assert str(path) in message
     assert "\n" not in message
+
+
+def test_the_rest_and_timeout_keys_are_read(tmp_path):
+    config = load_config(write(tmp_path, """
+[dispatch]
+rest_after_failures = 5
+rest_after_silences = 1
+rest_base_seconds = 2
+rest_max_seconds = 120
+send_timeout_factor = 4
+send_timeout_floor = 8
+"""))
+    d = config.dispatch
+    assert (d.rest_after_failures, d.rest_after_silences) == (5, 1)
+    assert (d.rest_base_seconds, d.rest_max_seconds) == (2.0, 120.0)
+    assert (d.send_timeout_factor, d.send_timeout_floor) == (4.0, 8.0)
+    assert isinstance(d.send_timeout_floor, float)
+
+
+def test_every_dispatch_and_modems_key_is_documented_in_the_shipped_file():
+    text = SHIPPED.read_text(encoding="utf-8")
+    for section in (Config().dispatch, Config().modems):
+        for f in dataclasses.fields(section):
+            assert f"\n{f.name} = " in text, f"{f.name} is missing from {SHIPPED.name}"
 
 
 def test_broken_toml_and_missing_file_are_one_line_errors(tmp_path):

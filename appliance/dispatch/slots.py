@@ -1,7 +1,9 @@
-"""One SIM as the dispatcher runs it: its sender, counters, health, pacing and work queue.
+"""One SIM as the dispatcher runs it: its sender, counters, health, pacing, +CMGS turnaround and
+work queue.
 
-Knows: the policy values of one SIM (rates.SimCounters, health.SimHealth) and how they turn
-into the balancer's SimView. Must not know: AT commands, the database.
+Knows: the policy values of one SIM (rates.SimCounters, health.SimHealth,
+turnaround.TurnaroundTracker) and how they turn into the balancer's SimView and the /modems
+counters. Must not know: AT commands, the database.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any, Protocol
 from appliance.dispatch import health as health_rules
 from appliance.dispatch import rates
 from appliance.dispatch.balancer import SimView
+from appliance.dispatch.turnaround import TurnaroundTracker
 
 
 class WorkQueue:
@@ -86,6 +89,9 @@ class SimSlot:
     port: str = ""
     counters: rates.SimCounters = field(default_factory=rates.SimCounters)
     health: health_rules.SimHealth = field(default_factory=health_rules.SimHealth)
+    turnaround: TurnaroundTracker = field(default_factory=TurnaroundTracker)
+    """Its recent +CMGS answer times, fed by the sender (record_turnaround); they set its
+    +CMGS timeout (send_timeout)."""
     last_sent_at: datetime | None = None
     next_send_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     queue: WorkQueue = field(default_factory=lambda: WorkQueue())
@@ -117,14 +123,15 @@ class SimSlot:
         room = rates.headroom(self.counters, limits, now, tz)
         if room != rates.UNLIMITED:
             room = max(0, room - sum(self.reserved.values()))
-        c = self.counters.rolled(now, tz)
         return SimView(
             iccid=self.iccid,
             network=self.network,
             available=self.attached and health_rules.is_available(self.health, now),
             headroom=room,
             in_flight=(1 if self.busy else 0) + self.queue.qsize(),
-            sent_today=c.count("day"),
+            # The load the daily cap limits: parts in the last 24 hours (sliding, like the cap),
+            # which costs no calendar arithmetic per SIM per round.
+            sent_today=self.counters.sent_within("day", now),
             health=self.health.score,
             next_send_at=self.next_send_at,
             daily_cap=limits.per_day,
@@ -132,30 +139,56 @@ class SimSlot:
 
     def plan_next_send(self, limits: rates.RateLimits, now: datetime, tz: tzinfo,
                        rng: random.Random, parts: int = 1) -> datetime:
+        """When its next message of `parts` parts may start (pacing and every cap). Plan with
+        the parts of the message that will go: one planned for 1 part lets a 3-part message
+        through only if the caps hold room for 3 (rates.caps_allow_at checks that at send)."""
         self.next_send_at = rates.next_send_time(self.last_sent_at, limits, self.counters, now,
                                                  tz, rng, parts=parts)
         return self.next_send_at
+
+    def caps_allow(self, limits: rates.RateLimits, now: datetime, tz: tzinfo,
+                   parts: int) -> datetime:
+        """The earliest instant from `now` every cap allows `parts` parts (no pacing): a check
+        right before a message starts, when it was planned for fewer parts."""
+        return rates.caps_allow_at(self.counters, limits, now, tz, parts=parts)
 
     def record_sent(self, now: datetime, tz: tzinfo, parts: int = 1) -> None:
         self.counters = rates.record_send(self.counters, now, tz, parts)
         self.last_sent_at = now
         self.sent_total += parts
 
+    def record_turnaround(self, seconds: float) -> None:
+        """A +CMGS of this SIM was answered `seconds` after it was sent (a late answer too)."""
+        self.turnaround.record(seconds)
+
+    def send_timeout(self, floor: float, ceiling: float, factor: float) -> float:
+        """Seconds its next +CMGS may go unanswered (turnaround.TurnaroundTracker.timeout)."""
+        return self.turnaround.timeout(floor, ceiling, factor)
+
     def counters_view(self, limits: rates.RateLimits, now: datetime, tz: tzinfo) -> dict:
+        """For /api/v1/modems: calendar counts (this local minute, hour, day, month), the sliding
+        ones the caps apply to (last 60 s, 60 minutes, 24 hours), health and turnaround."""
         c = self.counters.rolled(now, tz)
         h = self.health
+        p99 = self.turnaround.p99()
         return {
             "sent_minute": c.count("minute"),
             "sent_hour": c.count("hour"),
             "sent_today": c.count("day"),
             "sent_month": c.count("month"),
+            "sent_last_60s": self.counters.sent_within("minute", now),
+            "sent_last_hour": self.counters.sent_within("hour", now),
+            "sent_last_24h": self.counters.sent_within("day", now),
             "headroom": rates.headroom(self.counters, limits, now, tz),
             "sent_total": self.sent_total,
             "failed_total": self.failed_total,
             "health": round(h.score, 3),
             "resting_until": h.rest_until.isoformat() if h.rest_until and h.rest_until > now
             else None,
+            "consecutive_failures": h.consecutive_failures,
+            "consecutive_silences": h.consecutive_silences,
             "barred": h.barred,
             "barred_reason": h.barred_reason,
             "queued_on_sim": self.queue.qsize() + (1 if self.busy else 0),
+            "turnaround_p99": round(p99, 3) if p99 is not None else None,
         }

@@ -21,6 +21,7 @@ import peewee
 
 from appliance.store import messages as outbox
 from appliance.store.models import Message, MessageEvent, Part, SimCounter
+from appliance.store.sims import COUNTER_WINDOWS
 from appliance.store.states import MessageState, PartState, check_part_transition, check_transition
 
 M = MessageState
@@ -110,12 +111,13 @@ def mark_message_sent(msg_id: int, detail: str, sim: str, now: datetime) -> None
     db.execute_sql(sql.event, (msg_id, stamp, M.SENDING.value, M.SENT.value, detail, sim))
 
 
-def save_counters(iccid: str, counters: dict[str, dict[str, Any]], tz: tzinfo) -> None:
+def save_counters(iccid: str, counters: dict[str, Any], tz: tzinfo) -> None:
     """sims.save_counters, one fixed upsert per window."""
     db, sql = _db_and_sql()
     to_db = SimCounter.window_start.db_value
-    for window, item in counters.items():
-        start = item.get("start")
+    for window in COUNTER_WINDOWS:
+        item = counters.get(window)
+        start = item.get("start") if isinstance(item, dict) else None
         if not start:
             continue
         local = datetime.fromisoformat(start).astimezone(tz).replace(tzinfo=None)

@@ -84,14 +84,20 @@ def save_json_setting(kind: str, iccid: str, value: dict[str, Any]) -> None:
         conflict_target=[Setting.key], update={Setting.value: text}).execute()
 
 
-def save_counters(iccid: str, counters: dict[str, dict[str, Any]], tz: tzinfo) -> None:
-    """Store a SIM's window counters (rates.SimCounters.to_dict()) as SimCounter rows.
+COUNTER_WINDOWS = ("minute", "hour", "day", "month")
+
+
+def save_counters(iccid: str, counters: dict[str, Any], tz: tzinfo) -> None:
+    """Store a SIM's calendar counters (rates.SimCounters.to_dict()) as SimCounter rows.
 
     Rows are kept per window start, so a day's count is still there for reports after the
-    window has rolled over.
+    window has rolled over; the minute rows of the last day are also what load_counters rebuilds
+    the sliding caps windows from. Keys other than the four windows (a "sends" list) are not
+    stored here.
     """
-    for window, item in counters.items():
-        start = item.get("start")
+    for window in COUNTER_WINDOWS:
+        item = counters.get(window)
+        start = item.get("start") if isinstance(item, dict) else None
         if not start:
             continue
         local = datetime.fromisoformat(start).astimezone(tz).replace(tzinfo=None)
@@ -101,19 +107,53 @@ def save_counters(iccid: str, counters: dict[str, dict[str, Any]], tz: tzinfo) -
             update={SimCounter.count: int(item.get("count", 0))}).execute()
 
 
-def load_counters(iccid: str, tz: tzinfo) -> dict[str, dict[str, Any]]:
-    """The latest row of each window, in rates.SimCounters.from_dict() form."""
-    out: dict[str, dict[str, Any]] = {}
-    for window in ("minute", "hour", "day", "month"):
+def _local_naive(value: Any) -> datetime:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+SENDS_KEPT = timedelta(days=1)
+"""How far back load_counters rebuilds sends: the longest sliding caps window."""
+
+
+def load_counters(iccid: str, tz: tzinfo) -> dict[str, Any]:
+    """The latest row of each calendar window, in rates.SimCounters.from_dict() form, with
+    "sends": the parts of the SIM's minute rows within a day of its latest one, so the sliding
+    caps windows survive a restart.
+
+    A minute row says how many parts left in that local minute, not when: each is given as sent
+    at the last microsecond of its minute, the latest it can have been. The rebuilt windows can
+    only over-count, by less than a minute (a SIM at a cap may wait up to 60 s longer after a
+    restart), never let a window pass its cap. In the repeated hour of a DST fall-back both
+    minutes share a local wall-clock row (the later one's count overwrote it), so there a
+    restart may under-count; the row is placed in the later of the two hours.
+
+    Reads go through the (sim, window, window_start) index: at most a day of minute rows (1,440)
+    whatever the SIM's history, not a scan of its parts.
+    """
+    out: dict[str, Any] = {}
+    for window in COUNTER_WINDOWS:
         row = (SimCounter.select().where((SimCounter.sim == iccid) & (SimCounter.window == window))
                .order_by(SimCounter.window_start.desc()).first())
         if row is None:
             continue
-        start = row.window_start
-        if isinstance(start, str):
-            start = datetime.fromisoformat(start)
+        start = _local_naive(row.window_start)
         out[window] = {"start": start.replace(tzinfo=tz).astimezone(UTC).isoformat(),
                        "count": row.count}
+    if "minute" in out:
+        latest = datetime.fromisoformat(out["minute"]["start"])
+        # The slack hour covers a DST change inside the day (local wall-clock rows are not in
+        # time order across a fall-back); the exact day is cut below, in UTC.
+        since = (latest - SENDS_KEPT - timedelta(hours=1)).astimezone(tz).replace(tzinfo=None)
+        rows = (SimCounter.select(SimCounter.window_start, SimCounter.count)
+                .where((SimCounter.sim == iccid) & (SimCounter.window == "minute")
+                       & (SimCounter.window_start >= since)).tuples())
+        sends = []
+        for start, count in rows:
+            at = (_local_naive(start).replace(tzinfo=tz, fold=1).astimezone(UTC)
+                  + timedelta(minutes=1) - timedelta(microseconds=1))
+            if count > 0 and at > latest - SENDS_KEPT:
+                sends.append([at.isoformat(), int(count)])
+        out["sends"] = sorted(sends)
     return out
 
 

@@ -110,10 +110,16 @@ HEADROOM = [
     ("fresh SIM", 0, None, sh(2026, 5, 6, 10), LIMITS, 200),
     ("hour cap binds", 150, sh(2026, 5, 6, 10, 5), sh(2026, 5, 6, 10, 30), LIMITS, 50),
     ("hour cap reached", 200, sh(2026, 5, 6, 10, 5), sh(2026, 5, 6, 10, 30), LIMITS, 0),
-    ("next hour frees it", 200, sh(2026, 5, 6, 10, 5), sh(2026, 5, 6, 11, 0), LIMITS, 200),
+    # Sliding: the calendar hour has turned, but the 200 were sent less than 60 minutes ago.
+    ("the calendar hour does not free it", 200, sh(2026, 5, 6, 10, 5), sh(2026, 5, 6, 11, 0),
+     LIMITS, 0),
+    ("60 minutes after the sends", 200, sh(2026, 5, 6, 10, 5), sh(2026, 5, 6, 11, 5), LIMITS,
+     200),
     ("day cap binds", 950, sh(2026, 5, 6, 10, 5), sh(2026, 5, 6, 12), LIMITS, 50),
     ("day cap reached", 1000, sh(2026, 5, 6, 10, 5), sh(2026, 5, 6, 20), LIMITS, 0),
-    ("midnight frees it", 1000, sh(2026, 5, 6, 10, 5), sh(2026, 5, 7, 0, 0), LIMITS, 200),
+    ("midnight does not free it", 1000, sh(2026, 5, 6, 10, 5), sh(2026, 5, 7, 0, 0), LIMITS, 0),
+    ("24 hours after the sends", 1000, sh(2026, 5, 6, 10, 5), sh(2026, 5, 7, 10, 5), LIMITS,
+     200),
     ("month cap", 4990, sh(2026, 5, 6, 10), sh(2026, 5, 20), RateLimits(0, 0, 0, 5000), 10),
     ("no caps", 10_000, sh(2026, 5, 6, 10), sh(2026, 5, 6, 10), RateLimits(0, 0, 0, 0),
      UNLIMITED),
@@ -128,7 +134,7 @@ def test_headroom(sent: int, at: datetime | None, now: datetime, limits: RateLim
     assert headroom(counters, limits, now, SH) == room
 
 
-def test_day_cap_filled_over_several_hours_blocks_until_local_midnight() -> None:
+def test_day_cap_filled_over_several_hours_frees_24_hours_after_the_first_sends() -> None:
     counters = SimCounters()
     for hour in range(8, 13):  # 5 hours x 200 parts = 1,000 = the day cap
         counters = record_send(counters, sh(2026, 12, 31, hour, 30), SH, parts=200)
@@ -136,19 +142,21 @@ def test_day_cap_filled_over_several_hours_blocks_until_local_midnight() -> None
     assert headroom(counters, LIMITS, now, SH) == 0
     rng = random.Random(1)
     when = next_send_time(sh(2026, 12, 31, 12, 30), LIMITS, counters, now, SH, rng)
-    assert when == sh(2027, 1, 1, 0, 0)
+    # Not local midnight (a calendar day): the 8:30 sends leave the 24 hours at 8:30 next day.
+    assert when == sh(2027, 1, 1, 8, 30)
+    assert headroom(counters, LIMITS, sh(2027, 1, 1, 8, 30), SH) == 200
 
 
 # (parts sent, sent at, now, message parts, expected next send time)
 BLOCKED = [
-    ("hour full -> next hour", 200, sh(2026, 5, 6, 10, 59), sh(2026, 5, 6, 10, 59, 30), 1,
-     sh(2026, 5, 6, 11, 0)),
+    ("hour full -> 60 minutes after", 200, sh(2026, 5, 6, 10, 59), sh(2026, 5, 6, 10, 59, 30),
+     1, sh(2026, 5, 6, 11, 59)),
     ("3 parts do not fit in the hour's last 1", 199, sh(2026, 5, 6, 10, 20),
-     sh(2026, 5, 6, 10, 40), 3, sh(2026, 5, 6, 11, 0)),
-    ("day full -> local midnight", 1000, sh(2026, 1, 31, 21, 0), sh(2026, 1, 31, 21, 30), 1,
-     sh(2026, 2, 1, 0, 0)),
-    ("minute used up -> next minute", 6, sh(2026, 5, 6, 10, 0, 5), sh(2026, 5, 6, 10, 0, 50),
-     1, sh(2026, 5, 6, 10, 1)),
+     sh(2026, 5, 6, 10, 40), 3, sh(2026, 5, 6, 11, 20)),
+    ("day full -> 24 hours after", 1000, sh(2026, 1, 31, 21, 0), sh(2026, 1, 31, 21, 30), 1,
+     sh(2026, 2, 1, 21, 0)),
+    ("minute used up -> 60 s after", 6, sh(2026, 5, 6, 10, 0, 5), sh(2026, 5, 6, 10, 0, 50),
+     1, sh(2026, 5, 6, 10, 1, 5)),
 ]
 
 
@@ -161,6 +169,34 @@ def test_next_send_time_waits_for_the_blocking_window(sent: int, at: datetime, n
     last = now - timedelta(hours=1)  # pacing long satisfied: only the cap can hold it back
     assert next_send_time(last, limits, counters, now, SH, random.Random(3), parts=parts) == \
         expected
+
+
+def test_the_monthly_cap_stays_a_calendar_month() -> None:
+    limits = RateLimits(per_minute=0, per_hour=0, per_day=0, per_month=10)
+    counters = filled(sh(2026, 1, 31, 21, 0), 10)
+    now = sh(2026, 1, 31, 21, 30)
+    assert headroom(counters, limits, now, SH) == 0
+    assert next_send_time(None, limits, counters, now, SH) == sh(2026, 2, 1, 0, 0)
+    assert headroom(counters, limits, sh(2026, 2, 1, 0, 0), SH) == 10
+
+
+def test_two_hundred_at_the_end_of_an_hour_hold_the_next_hour_back() -> None:
+    # The calendar cap let 400 through around 11:00; the sliding one lets none until 11:59.
+    counters = filled(sh(2026, 5, 6, 10, 59), 200)
+    for now in (sh(2026, 5, 6, 11, 0), sh(2026, 5, 6, 11, 58, 59)):
+        assert headroom(counters, LIMITS, now, SH) == 0
+    assert counters.rolled(sh(2026, 5, 6, 11, 0), SH).count("hour") == 0  # reports: calendar
+    assert counters.sent_within("hour", sh(2026, 5, 6, 11, 0)) == 200
+
+
+def test_seventh_send_within_60_seconds_waits() -> None:
+    limits = RateLimits(per_minute=6, per_hour=0, per_day=0)
+    counters, t0 = SimCounters(), sh(2026, 5, 6, 10, 0, 30)
+    for k in range(6):  # six sends 7 s apart: the shortest jittered gap
+        counters = record_send(counters, t0 + timedelta(seconds=7 * k), SH)
+    now = t0 + timedelta(seconds=42)
+    assert next_send_time(now - timedelta(seconds=7), limits, counters, now, SH,
+                          random.Random(0)) == (t0 + timedelta(seconds=60)).astimezone(UTC)
 
 
 def test_long_message_is_not_stuck_behind_the_per_minute_rate() -> None:
@@ -199,11 +235,37 @@ def test_pacing_is_reproducible_with_a_seeded_rng() -> None:
 
 def test_counters_survive_a_restart_through_json() -> None:
     c = record_send(SimCounters(), sh(2026, 1, 31, 23, 59), SH, parts=3)
-    data = json.loads(json.dumps(c.to_dict()))
+    c = record_send(c, sh(2026, 1, 31, 23, 59, 40), SH, parts=2)
+    data = json.loads(json.dumps(c.to_dict(sends=True)))
     restored = SimCounters.from_dict(data)
     assert restored == c
-    assert headroom(restored, LIMITS, sh(2026, 1, 31, 23, 59, 30), SH) == 197
+    assert headroom(restored, LIMITS, sh(2026, 2, 1, 0, 30), SH) == 195  # sliding: not reset
+    assert restored.rolled(sh(2026, 2, 1, 0, 30), SH).count("day") == 0  # calendar: reset
     assert SimCounters.from_dict({}) == SimCounters()
+
+
+def test_plain_to_dict_is_the_calendar_counts_only() -> None:
+    # What the send path stores after every part: small and cheap, as before.
+    c = record_send(SimCounters(), sh(2026, 1, 31, 23, 59), SH, parts=3)
+    assert set(c.to_dict()) == {"minute", "hour", "day", "month"}
+    restored = SimCounters.from_dict(c.to_dict())
+    assert restored.rolled(sh(2026, 1, 31, 23, 59), SH).count("day") == 3
+    assert restored.sent_within("day", sh(2026, 1, 31, 23, 59)) == 0
+
+
+def test_sends_may_be_given_as_bare_instants() -> None:
+    restored = SimCounters.from_dict({"sends": ["2026-05-06T02:00:00+00:00",
+                                                ["2026-05-06T02:00:10+00:00", 3]]})
+    assert restored.sent_within("minute", sh(2026, 5, 6, 10, 0, 30)) == 4
+    with pytest.raises(ValueError, match="aware"):
+        SimCounters.from_dict({"sends": ["2026-05-06T02:00:00"]})
+
+
+def test_the_value_passed_to_record_send_is_untouched() -> None:
+    c = record_send(SimCounters(), sh(2026, 5, 6, 10), SH, parts=2)
+    after = record_send(c, sh(2026, 5, 6, 10, 0, 5), SH, parts=3)
+    assert c.sent_within("minute", sh(2026, 5, 6, 10, 0, 5)) == 2
+    assert after.sent_within("minute", sh(2026, 5, 6, 10, 0, 5)) == 5
 
 
 def test_naive_now_is_refused() -> None:

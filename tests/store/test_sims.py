@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from appliance.dispatch import rates
 from appliance.store import messages as outbox
-from appliance.store import sims
+from appliance.store import sending, sims
 from appliance.store.models import InboundMessage, Message, Modem, Part, Sim, StatusReportRecord
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -49,7 +49,7 @@ def test_counters_round_trip_through_local_window_rows(db):
     counters = rates.record_send(rates.SimCounters(), now, TZ, 3)
     sims.save_counters(ICCID, counters.to_dict(), TZ)
     loaded = rates.SimCounters.from_dict(sims.load_counters(ICCID, TZ))
-    assert loaded.rolled(now, TZ) == counters.rolled(now, TZ)
+    assert loaded.rolled(now, TZ).to_dict() == counters.rolled(now, TZ).to_dict()  # calendar
     assert loaded.rolled(now, TZ).count("day") == 3
     # A minute later it is a new local day (and month): those windows start again.
     assert loaded.rolled(now + timedelta(minutes=1), TZ).count("day") == 0
@@ -179,3 +179,54 @@ def test_last_sims_by_recipient_reads_only_the_latest_messages_when_limited(db):
         _sent_message(db, f"+861390000000{n}")
     latest = sims.last_sims_by_recipient(datetime.now(UTC) - timedelta(days=30), limit=2)
     assert list(latest) == ["+8613900000001", "+8613900000002"]  # oldest first
+
+
+def _sent_through_the_send_path(instants: list[tuple[datetime, int]], tz=TZ) -> rates.SimCounters:
+    counters = rates.SimCounters()
+    for at, parts in instants:
+        counters = rates.record_send(counters, at, tz, parts)
+        sending.save_counters(ICCID, counters.to_dict(), tz)  # what the sender stores per part
+    return counters
+
+
+def test_sliding_windows_survive_a_restart_never_looser(db):
+    t0 = datetime(2026, 5, 6, 2, 0, 5, tzinfo=UTC)
+    sends = [(t0, 3), (t0 + timedelta(seconds=45), 2), (t0 + timedelta(minutes=30), 1),
+             (t0 + timedelta(hours=20), 4)]
+    live = _sent_through_the_send_path(sends)
+    restarted = rates.SimCounters.from_dict(sims.load_counters(ICCID, TZ))
+    limits = rates.RateLimits(per_minute=6, per_hour=6, per_day=12)
+    for now in (t0 + timedelta(hours=20, seconds=10), t0 + timedelta(hours=20, minutes=1),
+                t0 + timedelta(hours=24), t0 + timedelta(hours=24, seconds=55),
+                t0 + timedelta(hours=26)):
+        for window in ("minute", "hour", "day"):
+            assert restarted.sent_within(window, now) >= live.sent_within(window, now)
+        for parts in (1, 4):
+            before = rates.caps_allow_at(live, limits, now, TZ, parts=parts)
+            after = rates.caps_allow_at(restarted, limits, now, TZ, parts=parts)
+            # Never earlier (a window would pass its cap), at most a minute later.
+            assert before <= after < before + timedelta(minutes=1)
+    assert restarted.rolled(t0 + timedelta(hours=20), TZ).count("hour") == 4  # calendar too
+    # A day after the first sends, they are gone; the 02:30 one and the last 4 are counted.
+    again = rates.SimCounters.from_dict(sims.load_counters(ICCID, TZ))
+    assert again.sent_within("day", t0 + timedelta(hours=24, minutes=1)) == 5
+
+
+def test_only_a_day_of_minute_rows_is_rebuilt(db):
+    t0 = datetime(2026, 5, 6, 2, 0, 5, tzinfo=UTC)
+    _sent_through_the_send_path([(t0, 1), (t0 + timedelta(hours=30), 2)])
+    loaded = sims.load_counters(ICCID, TZ)
+    assert [parts for _, parts in loaded["sends"]] == [2]
+    assert sims.load_counters("OTHER", TZ) == {}
+
+
+def test_the_repeated_hour_of_a_fall_back_is_rebuilt_as_the_later_one(db):
+    ny = ZoneInfo("America/New_York")
+    first = datetime(2026, 11, 1, 1, 30, 10, tzinfo=ny)  # EDT
+    second = datetime(2026, 11, 1, 1, 50, 10, tzinfo=ny, fold=1)  # EST, an hour and 20 min on
+    _sent_through_the_send_path([(first, 1), (second, 1)], ny)
+    restarted = rates.SimCounters.from_dict(sims.load_counters(ICCID, ny))
+    now = second.astimezone(UTC) + timedelta(minutes=5)
+    # Both minute rows sit in the later hour: counted at least as long as they really are.
+    assert restarted.sent_within("hour", now) == 2
+    assert restarted.sent_within("day", now) == 2
