@@ -220,6 +220,8 @@ class AtChannel(asyncio.Protocol):
                     current.prompt.set_result(None)
             elif isinstance(event, FinalResult) and not current.final.done():
                 current.final.set_result(event)
+                if not current.prompt.done():
+                    current.prompt.set_result(None)  # no prompt will come: stop waiting
 
     def connection_lost(self, exc: Exception | None) -> None:
         reason = f"port lost: {exc}" if exc is not None else "port closed"
@@ -332,18 +334,14 @@ class AtChannel(asyncio.Protocol):
         try:
             self._write(command + "\r")
             if payload is not None:
-                await asyncio.wait(
-                    (current.prompt, current.final),
-                    timeout=prompt_timeout,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
+                # A final result before the prompt completes the prompt future too.
+                prompted = await _within(current.prompt, prompt_timeout)
                 if not current.final.done():
-                    if not current.prompt.done():
+                    if not prompted:
                         # TS 27.005 §3.5.1: ESC leaves the prompt without sending anything.
                         self._write(ESC)
                         self._needs_resync = True
                         raise AtTimeout(command, waited_for="'> ' prompt")
-                    current.prompt.result()  # raises ChannelClosed if the port went away
                     if before_payload is not None:
                         try:
                             await self._run_before_payload(
@@ -359,13 +357,11 @@ class AtChannel(asyncio.Protocol):
                         # From here on a lost port means "maybe sent": the bytes may be out.
                         current.payload_written = True
                         self._write(payload + CTRL_Z)
-            try:
-                final = await asyncio.wait_for(asyncio.shield(current.final), timeout)
-            except TimeoutError:
+            if not await _within(current.final, timeout):
                 self._needs_resync = True
-                raise AtTimeout(command, payload_written=current.payload_written) from None
+                raise AtTimeout(command, payload_written=current.payload_written)
             finished = True
-            return AtResponse(command, list(current.lines), final)
+            return AtResponse(command, list(current.lines), current.final.result())
         finally:
             if not finished and not self.closed:
                 # Abandoned (timeout, cancellation): the modem's state is unknown.
@@ -595,6 +591,35 @@ class AtChannel(asyncio.Protocol):
             if not waiter.future.done():
                 waiter.future.set_exception(error)
         log.info("%s: channel closed (%s)", self.name, reason)
+
+
+class _Expired(Exception):
+    """Set on an exchange's future by its timer: the wait for it ran out."""
+
+
+def _expire(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_exception(_Expired())
+
+
+async def _within(future: asyncio.Future[Any], timeout: float) -> bool:
+    """Wait at most `timeout` seconds for `future`: True once it is done (its exception, such
+    as ChannelClosed, raised here), False when the time ran out. One timer handle, where
+    wait_for(shield(...)) costs two extra futures and a task's worth of callbacks per wait
+    (this runs twice for every part sent)."""
+    if not future.done():
+        timer = future.get_loop().call_later(timeout, _expire, future)
+        try:
+            await future
+        except _Expired:
+            return False
+        finally:
+            timer.cancel()
+        return True
+    if isinstance(future.exception(), _Expired):
+        return False
+    future.result()
+    return True
 
 
 async def open_channel(port: str, baudrate: int = 115200, **channel_kwargs: Any) -> AtChannel:

@@ -197,6 +197,19 @@ class AtParser:
     def __init__(self, urc_prefixes: Iterable[str] = DEFAULT_URC_PREFIXES) -> None:
         # Longest first so "+CMTI" wins over "+CMT".
         self._urc_prefixes = sorted(set(urc_prefixes), key=len, reverse=True)
+        # One regex instead of a loop of _has_prefix calls per line (the send path's hottest
+        # parser step): the same rule, the prefix followed by ':', ' ' or the end of the line.
+        self._urc_regex = (
+            re.compile(
+                "(?:" + "|".join(re.escape(p) for p in self._urc_prefixes) + r")(?=[: ]|\Z)",
+                re.IGNORECASE,
+            )
+            if self._urc_prefixes
+            else None
+        )
+        self._urc_canonical: dict[str, str] = {}
+        for prefix in reversed(self._urc_prefixes):  # the longest first wins, as in the loop
+            self._urc_canonical[prefix.upper()] = prefix
         self._buf = bytearray()
         self._discarding = False  # inside an over-long line: drop until its terminator
         self._events: deque[Event] = deque()
@@ -431,10 +444,8 @@ class AtParser:
         return False
 
     def _urc_name(self, line: str) -> str | None:
-        for prefix in self._urc_prefixes:
-            if _has_prefix(line, prefix):
-                return prefix
-        return None
+        match = self._urc_regex.match(line) if self._urc_regex is not None else None
+        return self._urc_canonical[match.group().upper()] if match else None
 
     def _emit_urc(self, name: str, line: str) -> None:
         if name in _TWO_LINE_ALWAYS or (name == "+CDS" and _CDS_PDU_HEADER.match(line)):
