@@ -14,6 +14,7 @@ import asyncio
 import heapq
 import itertools
 import logging
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,6 +53,7 @@ ESC = "\x1b"  # TS 27.005 §3.5.1: cancels the send without sending
 RESYNC_TRIES = 3
 RESYNC_TIMEOUT = 1.0
 _LOG_LINE_MAX = 4096
+_RX_LINE_END = re.compile(rb"[\r\n]")
 
 
 class AtError(Exception):
@@ -538,17 +540,12 @@ class AtChannel(asyncio.Protocol):
         if self.traffic is None:
             return
         self._rx_partial += data
-        while True:
-            cut = min(
-                (i for i in (self._rx_partial.find(b"\r"), self._rx_partial.find(b"\n")) if i >= 0),
-                default=-1,
-            )
-            if cut < 0:
-                break
-            line = bytes(self._rx_partial[:cut])
-            del self._rx_partial[: cut + 1]
-            if line:
-                self._record_rx(line)
+        if b"\r" in data or b"\n" in data:
+            *lines, tail = _RX_LINE_END.split(self._rx_partial)
+            for line in lines:
+                if line:
+                    self._record_rx(bytes(line))
+            self._rx_partial = bytearray(tail)
         if self._rx_partial.startswith(b"> "):
             # The SMS prompt has no terminator (TS 27.005 §3.5.1): log it as its own line.
             self.traffic.record(FROM_MODEM, "> ")
