@@ -1,8 +1,10 @@
 """The AT-command channel: one serial port, one command in flight, URCs delivered on the side.
 
 Knows: asyncio and pyserial-asyncio-fast (the transport), writing commands ("\\r"-terminated,
-V.250 §5.1) and PDUs (Ctrl-Z-terminated, TS 27.005 §3.5.1; ESC aborts), queuing callers by
-priority, timeouts and resynchronising after one, pacing, unplug, and the traffic log.
+V.250 §5.1) and PDUs (Ctrl-Z-terminated, TS 27.005 §3.5.1; ESC aborts), the caller's hook at
+the open prompt, queuing callers by priority, timeouts and resynchronising after one, the late
+answer of a command abandoned after its payload, pacing of command lines, unplug, and the
+traffic log.
 Must not know: SMS policy, PDUs' contents, modem vendors (their quirks reach it as data:
 URC prefixes, pacing), or what a hung modem should lead to (its supervisor decides).
 Framing is the I/O-free `AtParser`'s job; this module is the thin shell around it.

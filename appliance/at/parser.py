@@ -3,7 +3,8 @@
 Knows: how a modem's output is framed (ITU-T V.250 §5.7: result codes and information text
 between CR LF pairs; 3GPP TS 27.007 §9.2 and TS 27.005 §3.2.5 final result codes; the SMS prompt
 "> " of TS 27.005 §3.5.1 that has no line terminator), command echo (V.250 §6.2.4 ATE), which
-lines are unsolicited result codes (URCs), and the two-line URCs of TS 27.005 §3.4.1 / §4.
+lines are unsolicited result codes (URCs), the two-line URCs of TS 27.005 §3.4.1 / §4, and the
+late answer of an abandoned command that the caller says may still come (a late "+CMGS: <mr>").
 Must not know: serial ports, asyncio, timeouts, SMS policy, or what a response means. The caller
 tells it when a command starts (`begin`) and ends (`end`); everything else is inferred from bytes.
 """

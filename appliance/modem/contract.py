@@ -33,6 +33,8 @@ Like Kannel's smscconn_p.h, the rules are numbered, and every driver (a real mod
    for a later command's answer. Only the most recent ambiguous send of a modem is awaited,
    and only until the modem's next prompt (a modem gives the next prompt only once it is done
    with the previous submit) or the driver's late-answer window, whichever comes first.
+   `on_late_answer` runs on the event loop inside the port's reader: it MUST NOT block or
+   raise (a raise is logged and dropped); storage work is scheduled as a task.
 8. `check_alive(timeout)` sends one bare `AT` and returns True when the modem answered anything
    (a late answer included), False when it stayed silent or is gone. It never resets or
    reopens: a silent modem is recovered by its pool supervisor, as any hung modem is.
