@@ -11,6 +11,7 @@ from appliance.at.channel import (
     AtResponse,
     AtTimeout,
     ChannelClosed,
+    PayloadCancelled,
     open_channel,
 )
 from appliance.at.parser import (
@@ -19,6 +20,7 @@ from appliance.at.parser import (
     Event,
     FinalKind,
     FinalResult,
+    LateAnswer,
     Noise,
     Prompt,
     ResponseLine,
@@ -38,9 +40,11 @@ __all__ = [
     "Event",
     "FinalKind",
     "FinalResult",
+    "LateAnswer",
     "Noise",
     "Prompt",
     "ResponseLine",
+    "PayloadCancelled",
     "TrafficLine",
     "TrafficLog",
     "Urc",

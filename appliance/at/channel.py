@@ -1,8 +1,10 @@
 """The AT-command channel: one serial port, one command in flight, URCs delivered on the side.
 
 Knows: asyncio and pyserial-asyncio-fast (the transport), writing commands ("\\r"-terminated,
-V.250 §5.1) and PDUs (Ctrl-Z-terminated, TS 27.005 §3.5.1; ESC aborts), queuing callers by
-priority, timeouts and resynchronising after one, pacing, unplug, and the traffic log.
+V.250 §5.1) and PDUs (Ctrl-Z-terminated, TS 27.005 §3.5.1; ESC aborts), the caller's hook at
+the open prompt, queuing callers by priority, timeouts and resynchronising after one, the late
+answer of a command abandoned after its payload, pacing of command lines, unplug, and the
+traffic log.
 Must not know: SMS policy, PDUs' contents, modem vendors (their quirks reach it as data:
 URC prefixes, pacing), or what a hung modem should lead to (its supervisor decides).
 Framing is the I/O-free `AtParser`'s job; this module is the thin shell around it.
@@ -14,7 +16,8 @@ import asyncio
 import heapq
 import itertools
 import logging
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +28,7 @@ from appliance.at.parser import (
     DEFAULT_URC_PREFIXES,
     FinalKind,
     FinalResult,
+    LateAnswer,
     Noise,
     Prompt,
     ResponseLine,
@@ -40,6 +44,7 @@ __all__ = [
     "AtResponse",
     "AtTimeout",
     "ChannelClosed",
+    "PayloadCancelled",
     "open_channel",
 ]
 
@@ -50,6 +55,7 @@ ESC = "\x1b"  # TS 27.005 §3.5.1: cancels the send without sending
 RESYNC_TRIES = 3
 RESYNC_TIMEOUT = 1.0
 _LOG_LINE_MAX = 4096
+_RX_LINE_END = re.compile(rb"[\r\n]")
 
 
 class AtError(Exception):
@@ -88,6 +94,17 @@ class AtTimeout(AtError):
         super().__init__(f"{command!r}: no {what} in time")
         self.command = command
         self.payload_written = payload_written
+
+
+class PayloadCancelled(AtError):
+    """The caller's `before_payload` hook raised at the "> " prompt: ESC was written instead
+    of the payload, so nothing was sent. The hook's exception is the __cause__."""
+
+    def __init__(self, command: str, cause: BaseException, *, modem_answered: bool) -> None:
+        command = redact(command)
+        super().__init__(f"{command!r}: payload withheld at the prompt ({cause!r})")
+        self.command = command
+        self.modem_answered = modem_answered  # False: the next command resynchronises first
 
 
 class ChannelClosed(AtError):
@@ -170,6 +187,11 @@ class AtChannel(asyncio.Protocol):
         self._seq = itertools.count()
         self._needs_resync = False
         self._last_end: float | None = None
+        # The late answer still awaited from the last command abandoned after its payload
+        # (one at a time: a newer one replaces it), and the loop time after which it is
+        # no longer passed on.
+        self._late_callback: Callable[[str], None] | None = None
+        self._late_deadline = 0.0
         self._rx_partial = bytearray()
         self._closed_event = asyncio.Event()
         self._connected = asyncio.Event()
@@ -188,6 +210,8 @@ class AtChannel(asyncio.Protocol):
             current = self._current
             if isinstance(event, Urc):
                 self._deliver_urc(event)
+            elif isinstance(event, LateAnswer):
+                self._deliver_late_answer(event.text)
             elif isinstance(event, Noise):
                 log.debug("%s: noise %r", self.name, event.data[:80])
             elif current is None:
@@ -195,10 +219,13 @@ class AtChannel(asyncio.Protocol):
             elif isinstance(event, ResponseLine):
                 current.lines.append(event.text)
             elif isinstance(event, Prompt):
+                self._late_callback = None  # the parser stopped expecting it too
                 if not current.prompt.done():
                     current.prompt.set_result(None)
             elif isinstance(event, FinalResult) and not current.final.done():
                 current.final.set_result(event)
+                if not current.prompt.done():
+                    current.prompt.set_result(None)  # no prompt will come: stop waiting
 
     def connection_lost(self, exc: Exception | None) -> None:
         reason = f"port lost: {exc}" if exc is not None else "port closed"
@@ -219,8 +246,19 @@ class AtChannel(asyncio.Protocol):
         check: bool = True,
         resync_tries: int | None = None,
         resync_timeout: float | None = None,
+        before_payload: Callable[[], Awaitable[None]] | None = None,
+        on_late_answer: Callable[[str], None] | None = None,
+        late_answer_window: float = 300.0,
     ) -> AtResponse:
         """Send `command` (and `payload` after the "> " prompt); return its response.
+
+        `before_payload` is awaited while the prompt is open, before a byte of the payload is
+        written; if it raises, ESC leaves the prompt (TS 27.005 §3.5.1) and PayloadCancelled
+        is raised with the hook's exception as its cause: nothing was sent.
+        `on_late_answer`: when the answer times out after the payload was written, a
+        `response_prefix` line that still comes later (before the next prompt, and within
+        `late_answer_window` seconds) is passed to it instead of being dropped as stale, and
+        is never taken for a later command's answer.
 
         `prompt_timeout` bounds the wait for "> "; `timeout` the wait for the final result
         after the command (after the PDU when there is a payload). `response_prefix` names
@@ -249,7 +287,12 @@ class AtChannel(asyncio.Protocol):
                 response_prefix=response_prefix,
                 payload=payload,
                 prompt_timeout=prompt_timeout,
+                before_payload=before_payload,
             )
+        except AtTimeout as exc:
+            if exc.payload_written and on_late_answer is not None and response_prefix:
+                self._await_late_answer(response_prefix, on_late_answer, late_answer_window)
+            raise
         finally:
             self._release()
         if check and response.final.is_error:
@@ -282,6 +325,7 @@ class AtChannel(asyncio.Protocol):
         response_prefix: str | None,
         payload: str | None,
         prompt_timeout: float,
+        before_payload: Callable[[], Awaitable[None]] | None = None,
     ) -> AtResponse:
         loop = asyncio.get_running_loop()
         current = _InFlight(command, loop.create_future(), loop.create_future())
@@ -294,29 +338,34 @@ class AtChannel(asyncio.Protocol):
         try:
             self._write(command + "\r")
             if payload is not None:
-                await asyncio.wait(
-                    (current.prompt, current.final),
-                    timeout=prompt_timeout,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
+                # A final result before the prompt completes the prompt future too.
+                prompted = await _within(current.prompt, prompt_timeout)
                 if not current.final.done():
-                    if not current.prompt.done():
+                    if not prompted:
                         # TS 27.005 §3.5.1: ESC leaves the prompt without sending anything.
                         self._write(ESC)
                         self._needs_resync = True
                         raise AtTimeout(command, waited_for="'> ' prompt")
-                    current.prompt.result()  # raises ChannelClosed if the port went away
-                    self._parser.payload_sent(payload)
-                    # From here on a lost port means "maybe sent": the bytes may be out.
-                    current.payload_written = True
-                    self._write(payload + CTRL_Z)
-            try:
-                final = await asyncio.wait_for(asyncio.shield(current.final), timeout)
-            except TimeoutError:
+                    if before_payload is not None:
+                        try:
+                            await self._run_before_payload(
+                                command, current, before_payload, prompt_timeout
+                            )
+                        except PayloadCancelled as exc:
+                            finished = exc.modem_answered  # ESC answered: command state
+                            raise
+                    # No pacing here: command_interval separates command exchanges; the
+                    # PDU answers the prompt and goes out at once.
+                    if not current.final.done():  # the modem may have ended the prompt itself
+                        self._parser.payload_sent(payload)
+                        # From here on a lost port means "maybe sent": the bytes may be out.
+                        current.payload_written = True
+                        self._write(payload + CTRL_Z)
+            if not await _within(current.final, timeout):
                 self._needs_resync = True
-                raise AtTimeout(command, payload_written=current.payload_written) from None
+                raise AtTimeout(command, payload_written=current.payload_written)
             finished = True
-            return AtResponse(command, list(current.lines), final)
+            return AtResponse(command, list(current.lines), current.final.result())
         finally:
             if not finished and not self.closed:
                 # Abandoned (timeout, cancellation): the modem's state is unknown.
@@ -329,6 +378,69 @@ class AtChannel(asyncio.Protocol):
                     fut.exception()  # mark retrieved: no "never retrieved" warning
                 elif not fut.done():
                     fut.cancel()
+
+    async def _run_before_payload(
+        self,
+        command: str,
+        current: _InFlight,
+        before_payload: Callable[[], Awaitable[None]],
+        wait: float,
+    ) -> None:
+        """Await the caller's hook at the open prompt; on failure leave the prompt with ESC
+        and wait (at most `wait`) for the modem's answer to it, so the modem is known to be
+        back in command state; without that answer the next command resynchronises."""
+        try:
+            await before_payload()
+        except BaseException as exc:
+            if not self.closed:
+                # TS 27.005 §3.5.1: ESC leaves the prompt without sending anything.
+                self._write(ESC)
+                self._parser.payload_cancelled()
+            if not isinstance(exc, Exception):
+                raise  # cancelled: the finally of _exchange marks the channel for resync
+            answered = False
+            if not self.closed:
+                # Most firmware answers ESC with OK (the sticks the simulator mimics); some
+                # say nothing, and then the resync probes tell.
+                done, _ = await asyncio.wait((current.final,), timeout=min(wait, 2.0))
+                answered = bool(done) and current.final.exception() is None
+            self._raise_if_closed()
+            raise PayloadCancelled(command, exc, modem_answered=answered) from exc
+
+    async def probe(self, *, timeout: float = 2.0, priority: int = 0) -> bool:
+        """One bare "AT", with no resync probes before it: True when the modem answered
+        anything at all. An answer other than a clean OK (a stale line, an error) leaves the
+        channel to resynchronise before the next command. Raises ChannelClosed."""
+        try:
+            response = await self.command(
+                "AT", timeout=timeout, prompt_timeout=timeout, priority=priority, check=False,
+                resync_tries=0,
+            )
+        except AtTimeout:
+            return False  # abandoned: the channel already resynchronises next time
+        if response.lines or response.final.kind is not FinalKind.OK:
+            self._needs_resync = True
+        return True
+
+    def _await_late_answer(
+        self, prefix: str, callback: Callable[[str], None], window: float
+    ) -> None:
+        self._late_callback = callback
+        self._late_deadline = asyncio.get_running_loop().time() + window
+        self._parser.expect_late_answer(prefix)
+
+    def _deliver_late_answer(self, text: str) -> None:
+        callback, self._late_callback = self._late_callback, None
+        if callback is None:
+            log.debug("%s: late answer %r with nobody waiting", self.name, text)
+            return
+        if asyncio.get_running_loop().time() > self._late_deadline:
+            log.info("%s: late answer %r came after its window; dropped", self.name, text)
+            return
+        try:
+            callback(text)
+        except Exception:  # a broken listener must not stop the reader
+            log.exception("%s: late-answer listener failed on %r", self.name, text)
 
     async def _resync(self, tries: int, timeout: float) -> None:
         """After a timeout: probe with bare "AT" until a clean OK, discarding stale lines.
@@ -356,14 +468,19 @@ class AtChannel(asyncio.Protocol):
         if tries:
             log.warning("%s: no resync after %d probes", self.name, tries)
 
+    def pace_delay(self, now: float) -> float:
+        """Seconds a command line written at loop time `now` must still wait. Only command
+        lines are paced (before AT+CMGS, never between its prompt and the PDU): some firmware
+        drops a command sent right after the previous final result (the profile's
+        command_interval), while the prompt itself asks for the PDU at once."""
+        if self.min_interval <= 0 or self._last_end is None:
+            return 0.0
+        return max(0.0, self._last_end + self.min_interval - now)
+
     async def _pace(self) -> None:
-        # Some firmware drops a command sent right after the previous final result; the
-        # profile's pacing says how long to wait.
-        if self.min_interval > 0 and self._last_end is not None:
-            loop = asyncio.get_running_loop()
-            delay = self._last_end + self.min_interval - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
+        delay = self.pace_delay(asyncio.get_running_loop().time())
+        if delay > 0:
+            await asyncio.sleep(delay)
 
     # -- queue: one command in flight, priority then FIFO ----------------------------------
 
@@ -425,17 +542,12 @@ class AtChannel(asyncio.Protocol):
         if self.traffic is None:
             return
         self._rx_partial += data
-        while True:
-            cut = min(
-                (i for i in (self._rx_partial.find(b"\r"), self._rx_partial.find(b"\n")) if i >= 0),
-                default=-1,
-            )
-            if cut < 0:
-                break
-            line = bytes(self._rx_partial[:cut])
-            del self._rx_partial[: cut + 1]
-            if line:
-                self._record_rx(line)
+        if b"\r" in data or b"\n" in data:
+            *lines, tail = _RX_LINE_END.split(self._rx_partial)
+            for line in lines:
+                if line:
+                    self._record_rx(bytes(line))
+            self._rx_partial = bytearray(tail)
         if self._rx_partial.startswith(b"> "):
             # The SMS prompt has no terminator (TS 27.005 §3.5.1): log it as its own line.
             self.traffic.record(FROM_MODEM, "> ")
@@ -478,6 +590,35 @@ class AtChannel(asyncio.Protocol):
             if not waiter.future.done():
                 waiter.future.set_exception(error)
         log.info("%s: channel closed (%s)", self.name, reason)
+
+
+class _Expired(Exception):
+    """Set on an exchange's future by its timer: the wait for it ran out."""
+
+
+def _expire(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_exception(_Expired())
+
+
+async def _within(future: asyncio.Future[Any], timeout: float) -> bool:
+    """Wait at most `timeout` seconds for `future`: True once it is done (its exception, such
+    as ChannelClosed, raised here), False when the time ran out. One timer handle, where
+    wait_for(shield(...)) costs two extra futures and a task's worth of callbacks per wait
+    (this runs twice for every part sent)."""
+    if not future.done():
+        timer = future.get_loop().call_later(timeout, _expire, future)
+        try:
+            await future
+        except _Expired:
+            return False
+        finally:
+            timer.cancel()
+        return True
+    if isinstance(future.exception(), _Expired):
+        return False
+    future.result()
+    return True
 
 
 async def open_channel(port: str, baudrate: int = 115200, **channel_kwargs: Any) -> AtChannel:

@@ -3,7 +3,8 @@
 Knows: how a modem's output is framed (ITU-T V.250 §5.7: result codes and information text
 between CR LF pairs; 3GPP TS 27.007 §9.2 and TS 27.005 §3.2.5 final result codes; the SMS prompt
 "> " of TS 27.005 §3.5.1 that has no line terminator), command echo (V.250 §6.2.4 ATE), which
-lines are unsolicited result codes (URCs), and the two-line URCs of TS 27.005 §3.4.1 / §4.
+lines are unsolicited result codes (URCs), the two-line URCs of TS 27.005 §3.4.1 / §4, and the
+late answer of an abandoned command that the caller says may still come (a late "+CMGS: <mr>").
 Must not know: serial ports, asyncio, timeouts, SMS policy, or what a response means. The caller
 tells it when a command starts (`begin`) and ends (`end`); everything else is inferred from bytes.
 """
@@ -25,6 +26,7 @@ __all__ = [
     "Event",
     "FinalKind",
     "FinalResult",
+    "LateAnswer",
     "Noise",
     "Prompt",
     "ResponseLine",
@@ -86,7 +88,15 @@ class Noise:
     data: bytes
 
 
-Event = FinalResult | ResponseLine | Urc | Prompt | Noise
+@dataclass(frozen=True)
+class LateAnswer:
+    """The information line of an abandoned command's answer that came after all (a late
+    "+CMGS: <mr>" after the send timed out); the final result after it is swallowed."""
+
+    text: str
+
+
+Event = FinalResult | ResponseLine | Urc | Prompt | Noise | LateAnswer
 
 DEFAULT_URC_PREFIXES: frozenset[str] = frozenset(
     {
@@ -188,6 +198,19 @@ class AtParser:
     def __init__(self, urc_prefixes: Iterable[str] = DEFAULT_URC_PREFIXES) -> None:
         # Longest first so "+CMTI" wins over "+CMT".
         self._urc_prefixes = sorted(set(urc_prefixes), key=len, reverse=True)
+        # One regex instead of a loop of _has_prefix calls per line (the send path's hottest
+        # parser step): the same rule, the prefix followed by ':', ' ' or the end of the line.
+        self._urc_regex = (
+            re.compile(
+                "(?:" + "|".join(re.escape(p) for p in self._urc_prefixes) + r")(?=[: ]|\Z)",
+                re.IGNORECASE,
+            )
+            if self._urc_prefixes
+            else None
+        )
+        self._urc_canonical: dict[str, str] = {}
+        for prefix in reversed(self._urc_prefixes):  # the longest first wins, as in the loop
+            self._urc_canonical[prefix.upper()] = prefix
         self._buf = bytearray()
         self._discarding = False  # inside an over-long line: drop until its terminator
         self._events: deque[Event] = deque()
@@ -203,6 +226,10 @@ class AtParser:
         # After the prompt, hold further bytes until payload_sent()/end(): what follows is
         # the PDU's echo, which can only be recognised once the payload is known.
         self._held_after_prompt = False
+        # expect_late_answer(): the prefix of an abandoned command's answer that may still
+        # come ("+CMGS"), and whether the final result after such a line is still to come.
+        self._late_prefix: str | None = None
+        self._late_final_pending = False
 
     # -- command framing -------------------------------------------------------------------
 
@@ -232,6 +259,29 @@ class AtParser:
         self._expects_prompt = False
         self._held_after_prompt = False
         self._drain_buffer()
+
+    def payload_cancelled(self) -> None:
+        """The prompt was left with ESC instead of a payload: bytes held since the prompt
+        are framed again (the modem's answer to ESC is the command's final result)."""
+        self._expects_prompt = False
+        self._held_after_prompt = False
+        self._drain_buffer()
+
+    def expect_late_answer(self, prefix: str) -> None:
+        """The command just abandoned may still answer with a `prefix` line and a final
+        result: such a line becomes a LateAnswer (and its final is swallowed) wherever it
+        lands, idle or inside a later command that does not expect `prefix` itself. Ends
+        with the next "> " prompt: a modem gives the prompt only once it is done with the
+        previous submit (TS 27.005 §3.5.1), so a `prefix` line after it is that command's."""
+        self._late_prefix = prefix
+
+    def stop_expecting_late_answer(self) -> None:
+        self._late_prefix = None
+        self._late_final_pending = False
+
+    @property
+    def expecting_late_answer(self) -> bool:
+        return self._late_prefix is not None
 
     def end(self) -> None:
         """The command finished or was abandoned."""
@@ -281,9 +331,7 @@ class AtParser:
                 # TS 27.005 §3.5.1: "> " with no CR LF after it; it may be followed at once by
                 # the echo of the PDU, so it must be cut off before line splitting.
                 del self._buf[:2]
-                self._expects_prompt = False
-                self._held_after_prompt = True
-                self._events.append(Prompt())
+                self._prompted()
                 continue
             match = _TERMINATORS.search(self._buf)
             if match is None:
@@ -311,10 +359,42 @@ class AtParser:
             urc, self._pending_urc = self._pending_urc, None
             self._events.append(Urc(urc.name, urc.text, line))
             return
+        if (self._late_prefix is not None or self._late_final_pending) and self._late_line(line):
+            return
         if self._command is not None:
             self._line_in_command(line, raw)
         else:
             self._line_idle(line, raw)
+
+    def _prompted(self) -> None:
+        self._expects_prompt = False
+        self._held_after_prompt = True
+        # The modem is done with any earlier submit: its late answer can no longer come.
+        self.stop_expecting_late_answer()
+        self._events.append(Prompt())
+
+    def _late_line(self, line: str) -> bool:
+        """True when `line` belongs to the late answer of an abandoned command (and was
+        turned into an event here). Inside a command, a `prefix` line is late unless the
+        command expects it itself; a command still waiting for its prompt expects none
+        (+CMGS=<n> answers "> " or an error, never information text)."""
+        if self._late_final_pending:
+            final = parse_final(line)
+            if final is not None:
+                self._late_final_pending = False
+                self._events.append(Noise(line.encode()))
+                return True
+        prefix = self._late_prefix
+        if prefix is None or not _has_prefix(line, prefix):
+            return False
+        if (self._command is not None and not self._expects_prompt
+                and self._response_prefix is not None
+                and _has_prefix(line, self._response_prefix)):
+            return False  # the command in flight asked for this very answer
+        self._late_prefix = None  # only the one abandoned command's answer is awaited
+        self._late_final_pending = True
+        self._events.append(LateAnswer(line))
+        return True
 
     def _line_in_command(self, line: str, raw: bytes) -> None:
         assert self._command is not None
@@ -322,9 +402,7 @@ class AtParser:
             self._echo_pending = False  # V.250 §6.2.4: echo of the command line (ATE1)
             return
         if self._expects_prompt and line == ">":
-            self._expects_prompt = False  # a prompt some firmware ends with CR LF
-            self._held_after_prompt = True
-            self._events.append(Prompt())
+            self._prompted()  # a prompt some firmware ends with CR LF
             return
         if self._payload is not None and self._is_payload_echo(line):
             return
@@ -367,10 +445,8 @@ class AtParser:
         return False
 
     def _urc_name(self, line: str) -> str | None:
-        for prefix in self._urc_prefixes:
-            if _has_prefix(line, prefix):
-                return prefix
-        return None
+        match = self._urc_regex.match(line) if self._urc_regex is not None else None
+        return self._urc_canonical[match.group().upper()] if match else None
 
     def _emit_urc(self, name: str, line: str) -> None:
         if name in _TWO_LINE_ALWAYS or (name == "+CDS" and _CDS_PDU_HEADER.match(line)):

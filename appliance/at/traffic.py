@@ -104,6 +104,8 @@ _NAMES = {0x1A: "<SUB>", 0x1B: "<ESC>", 0x00: "<NUL>"}
 
 def printable(text: str) -> str:
     """`text` with CR, LF and other control characters spelled out (Ctrl-Z as <SUB>)."""
+    if text.isprintable():
+        return text  # the usual line (no C0 control, no DEL): no per-character work
     out = []
     for char in text:
         code = ord(char)

@@ -19,8 +19,25 @@ Like Kannel's smscconn_p.h, the rules are numbered, and every driver (a real mod
    and MUST leave it on the modem if the handler raises (it is read again later).
 4. Status reports go to the same handler, under the same rule.
 5. When the port vanishes, in-flight `send_part()` calls raise (rule 1 decides which error) and
-   the driver reports `gone`; the pool hands the SIM's unfinished (claimed, not yet sent) work
-   back to the queue through `WorkReturner`.
+   the driver reports `gone`; the pool tells the dispatcher, which takes the SIM's unfinished
+   (claimed, not yet sent) work back.
+6. `send_part(..., before_pdu=hook)` awaits `hook()` while the modem's "> " prompt is open,
+   after `AT+CMGS=<n>` and before a byte of the PDU is written (the dispatcher commits the part
+   `sending` there). If the hook raises, the driver MUST leave the prompt with ESC, leave the
+   modem in command state, and raise `PartNotSent` with the hook's exception as its cause:
+   nothing was sent. A process killed before the hook returned has written no PDU; the ESC a
+   driver writes before probing a modem at start-up clears a prompt left open.
+7. `send_part(..., timeout=t)` waits `t` seconds for the answer after the PDU (default: the
+   driver's send_timeout), then raises `PartAmbiguous`. If `on_late_answer` was given, a
+   `+CMGS: <mr>` that arrives after that is passed to `on_late_answer(mr)` and is never taken
+   for a later command's answer. Only the most recent ambiguous send of a modem is awaited,
+   and only until the modem's next prompt (a modem gives the next prompt only once it is done
+   with the previous submit) or the driver's late-answer window, whichever comes first.
+   `on_late_answer` runs on the event loop inside the port's reader: it MUST NOT block or
+   raise (a raise is logged and dropped); storage work is scheduled as a task.
+8. `check_alive(timeout)` sends one bare `AT` and returns True when the modem answered anything
+   (a late answer included), False when it stayed silent or is gone. It never resets or
+   reopens: a silent modem is recovered by its pool supervisor, as any hung modem is.
 """
 
 from __future__ import annotations
@@ -101,9 +118,17 @@ InboundHandler = Callable[[Inbound], Awaitable[None]]
 
 @runtime_checkable
 class PartSender(Protocol):
-    """Anything that can send one SMS-SUBMIT TPDU (rule 1)."""
+    """Anything that can send one SMS-SUBMIT TPDU (rules 1, 6 and 7)."""
 
-    async def send_part(self, pdu: str, tpdu_length: int) -> int: ...
+    async def send_part(
+        self,
+        pdu: str,
+        tpdu_length: int,
+        *,
+        timeout: float | None = None,
+        before_pdu: Callable[[], Awaitable[None]] | None = None,
+        on_late_answer: Callable[[int], None] | None = None,
+    ) -> int: ...
 
 
 @dataclass
@@ -123,8 +148,3 @@ class ModemIdentity:
     imei: str = ""
     sim: SimIdentity = field(default_factory=SimIdentity)
 
-
-class WorkReturner(Protocol):
-    """Step 3's dispatcher implements this; the pool calls it when a modem is lost."""
-
-    def release_sim(self, iccid: str, reason: str) -> None: ...

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from appliance.at import (
     DEFAULT_URC_PREFIXES,
@@ -22,6 +22,7 @@ from appliance.at import (
     AtResponse,
     AtTimeout,
     ChannelClosed,
+    PayloadCancelled,
     TrafficLog,
     Urc,
     open_channel,
@@ -56,6 +57,10 @@ SIM_BUSY_PAUSE = 0.5
 # stale until the next command is written.
 HUNG_RESYNC_TIMEOUT = 0.5
 
+# How long after an unanswered +CMGS its late "+CMGS: <mr>" is still passed on (it is awaited
+# only until the next send's prompt in any case: contract rule 7).
+LATE_ANSWER_WINDOW = 300.0
+
 StateListener = Callable[[ModemState, str], None]
 
 
@@ -75,6 +80,7 @@ class Modem(SimCardMixin):
         send_timeout: float = 60.0,
         on_state: StateListener | None = None,
         on_registration: Callable[[Registration], None] | None = None,
+        late_answer_window: float = LATE_ANSWER_WINDOW,
     ) -> None:
         self.channel = channel
         self.profile = profile
@@ -83,6 +89,7 @@ class Modem(SimCardMixin):
         self._pin_refused = False  # set once the configured PIN is refused; never sent again
         self.command_timeout = command_timeout
         self.send_timeout = send_timeout
+        self.late_answer_window = late_answer_window
         self.on_state = on_state
         self.on_registration = on_registration  # told at once when a +CREG URC moves it
         self.state = ModemState.PROBING
@@ -115,6 +122,7 @@ class Modem(SimCardMixin):
         send_timeout: float = 60.0,
         on_state: StateListener | None = None,
         on_registration: Callable[[Registration], None] | None = None,
+        late_answer_window: float = LATE_ANSWER_WINDOW,
     ) -> Modem:
         """Open `port` with the profile's baud rate, pacing and URC prefixes, URCs routed to
         the new modem. Raises ChannelClosed if the port cannot be opened."""
@@ -144,6 +152,7 @@ class Modem(SimCardMixin):
             channel, profile, pin=pin, port=port, on_inbound=on_inbound,
             command_timeout=command_timeout or profile.serial.command_timeout,
             send_timeout=send_timeout, on_state=on_state, on_registration=on_registration,
+            late_answer_window=late_answer_window,
         )
         target.append(modem)
         for urc in early:
@@ -173,14 +182,6 @@ class Modem(SimCardMixin):
             log.info("%s: %s -> %s (%s)", self.port, old, new, reason)
             if self.on_state is not None:
                 self.on_state(new, reason)
-
-    def rest(self, reason: str) -> None:
-        """The supervisor backs off this modem's SIM; sends are still possible if asked."""
-        self._set_state(ModemState.RESTING, reason)
-
-    def wake(self, reason: str = "rest over") -> None:
-        if self.state == ModemState.RESTING:
-            self._set_state(ModemState.READY, reason)
 
     @property
     def hung(self) -> bool:
@@ -338,7 +339,7 @@ class Modem(SimCardMixin):
         try:
             self._apply_csq(await self._lines("AT+CSQ", response_prefix="+CSQ"))
             self._apply_creg(await self._lines("AT+CREG?", response_prefix="+CREG"))
-            if self.state in (ModemState.READY, ModemState.RESTING):
+            if self.state is ModemState.READY:
                 code, cme = await self._cpin()
                 sim_state = self._sim_state(code, cme)
                 if sim_state is None:
@@ -382,37 +383,83 @@ class Modem(SimCardMixin):
             self._set_state(ModemState.GONE, "no answer after reset")
         return self.state
 
-    # -- sending (contract rule 1) ---------------------------------------------------------
+    # -- sending (contract rules 1, 6, 7, 8) ----------------------------------------------
 
-    async def send_part(self, pdu: str, tpdu_length: int) -> int:
-        """AT+CMGS=<length> and the PDU after the prompt (TS 27.005 §3.5.1); the TP-MR."""
-        if self.state not in (ModemState.READY, ModemState.RESTING):
+    async def send_part(
+        self,
+        pdu: str,
+        tpdu_length: int,
+        *,
+        timeout: float | None = None,
+        before_pdu: Callable[[], Awaitable[None]] | None = None,
+        on_late_answer: Callable[[int], None] | None = None,
+    ) -> int:
+        """AT+CMGS=<length> and the PDU after the prompt (TS 27.005 §3.5.1); the TP-MR.
+
+        `before_pdu` is awaited while the prompt is open, before the PDU is written (rule 6);
+        `timeout` bounds the wait for the answer after the PDU (default: send_timeout);
+        `on_late_answer(mr)` is called if the answer comes after that timeout (rule 7)."""
+        if self.state is not ModemState.READY:
             raise PartNotSent(f"modem {self.state}: {self.state_reason}")
         if self.channel.closed:
             raise PartNotSent(f"port gone: {self.channel.close_reason}")
+        waited = self.send_timeout if timeout is None else timeout
+        late = None if on_late_answer is None else self._late_answer_parser(on_late_answer)
         try:
             resp = await self._command(
-                f"AT+CMGS={tpdu_length}", payload=pdu, timeout=self.send_timeout, busy_retry=False,
+                f"AT+CMGS={tpdu_length}", payload=pdu, timeout=waited, busy_retry=False,
                 prompt_timeout=self.command_timeout, response_prefix="+CMGS",
+                before_payload=before_pdu, on_late_answer=late,
+                late_answer_window=self.late_answer_window,
             )
+        except PayloadCancelled as exc:
+            cause = exc.__cause__ or exc
+            raise PartNotSent(f"before_pdu failed at the prompt: {cause!r}") from cause
         except AtCommandFailed as exc:
             raise PartNotSent(exc.final.text, cms_error=exc.cms_error,
                               cme_error=exc.cme_error) from exc
         except AtTimeout as exc:
             if exc.payload_written:
-                raise PartAmbiguous(f"no answer to +CMGS within {self.send_timeout}s") from exc
+                raise PartAmbiguous(f"no answer to +CMGS within {waited}s") from exc
             raise PartNotSent(f"no '> ' prompt: {exc}") from exc
         except ChannelClosed as exc:
             # The channel says whether the PDU had been handed to the port when it vanished.
             if exc.payload_written:
                 raise PartAmbiguous(f"port gone during +CMGS: {exc.reason}") from exc
             raise PartNotSent(f"port gone before the PDU was written: {exc.reason}") from exc
-        for value in resp.values("+CMGS"):
-            mr = value.split(",", 1)[0].strip()
-            if mr.isdigit():
-                return int(mr)
-        # OK without a reference: the modem took it but we cannot match a status report.
-        raise PartAmbiguous(f"+CMGS answered {resp.final.text} without a message reference")
+        mr = _message_reference(resp.values("+CMGS"))
+        if mr is None:
+            # OK without a reference: the modem took it but we cannot match a status report.
+            raise PartAmbiguous(f"+CMGS answered {resp.final.text} without a message reference")
+        return mr
+
+    def _late_answer_parser(self, on_late_answer: Callable[[int], None]) -> Callable[[str], None]:
+        def late(line: str) -> None:
+            self.last_answer = asyncio.get_running_loop().time()
+            value = parse.value_after(line, "+CMGS")
+            mr = _message_reference([value] if value is not None else [])
+            if mr is None:
+                log.warning("%s: late +CMGS answer without a reference: %r", self.port, line)
+                return
+            log.info("%s: late +CMGS answer: message reference %d", self.port, mr)
+            on_late_answer(mr)
+
+        return late
+
+    async def check_alive(self, timeout: float = 2.0) -> bool:
+        """One bare "AT" (no resync probes before it): True when the modem answered anything
+        (rule 8). A modem that stays silent is left to its supervisor, which reopens and
+        resets it once no answer came for the profile's hang_timeout."""
+        if self.state is ModemState.GONE or self.channel.closed:
+            return False
+        try:
+            answered = await self.channel.probe(timeout=timeout)
+        except ChannelClosed as exc:
+            self._set_state(ModemState.GONE, exc.reason)
+            return False
+        if answered:
+            self.last_answer = asyncio.get_running_loop().time()
+        return answered
 
     # -- receiving -------------------------------------------------------------------------
 
@@ -458,7 +505,16 @@ class Modem(SimCardMixin):
         elif name == "+CPIN":
             code = parse.parse_cpin([urc.text])
             if "NOT INSERTED" in code or "NOT READY" in code:
-                if self.state in (ModemState.READY, ModemState.RESTING):
+                if self.state is ModemState.READY:
                     self._set_state(ModemState.NO_SIM, f"SIM reported {code}")
         else:
             log.debug("%s: URC %s", self.port, urc.text)
+
+
+def _message_reference(values: list[str]) -> int | None:
+    """The TP-MR in "+CMGS: <mr>[,<scts>]" values (TS 27.005 §3.5.1), or None."""
+    for value in values:
+        mr = value.split(",", 1)[0].strip()
+        if mr.isdigit():
+            return int(mr)
+    return None

@@ -2,7 +2,7 @@
 
 Knows: the states a modem can be in, which moves between them are allowed, and the network
 registration values of TS 27.007 §7.2.
-Must not know: AT commands, ports, or who decides to rest a modem.
+Must not know: AT commands, ports, or SIM health (resting is the dispatcher's business).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ class ModemState(StrEnum):
     NO_SIM = "no_sim"  # +CME ERROR: 10 / +CPIN: NOT INSERTED
     PIN_NEEDED = "pin_needed"  # SIM PIN asked and none configured, or the configured one refused
     SIM_BLOCKED = "sim_blocked"  # SIM PUK: only the owner's PUK can help
-    RESTING = "resting"  # the supervisor backs off a SIM that keeps failing
     GONE = "gone"  # the port vanished (unplugged, reset on USB)
 
 
@@ -25,9 +24,10 @@ _S = ModemState
 # Every allowed move; anything else is a bug in the caller and raises InvalidTransition.
 TRANSITIONS: dict[ModemState, frozenset[ModemState]] = {
     _S.PROBING: frozenset({_S.READY, _S.NO_SIM, _S.PIN_NEEDED, _S.SIM_BLOCKED, _S.GONE}),
-    # From ready: a rest, a vanished port, a SIM pulled or locked (URC or health poll), a reset.
-    _S.READY: frozenset({_S.RESTING, _S.GONE, _S.NO_SIM, _S.PIN_NEEDED, _S.PROBING}),
-    _S.RESTING: frozenset({_S.READY, _S.GONE, _S.NO_SIM, _S.PIN_NEEDED, _S.PROBING}),
+    # From ready: a vanished port, a SIM pulled or locked (URC or health poll), a reset.
+    # (Resting a SIM is the dispatcher's health policy, and backing off a hung modem the
+    # supervisor's: neither is a state of the driver.)
+    _S.READY: frozenset({_S.GONE, _S.NO_SIM, _S.PIN_NEEDED, _S.PROBING}),
     # The SIM states wait for a re-probe (SIM inserted, PIN configured, reset) or an unplug.
     _S.NO_SIM: frozenset({_S.PROBING, _S.GONE}),
     _S.PIN_NEEDED: frozenset({_S.PROBING, _S.GONE, _S.NO_SIM}),

@@ -1,7 +1,7 @@
 """One supervisor task per modem: bring-up, health polling, hang recovery, loss.
 
-Knows: the life of one modem in the pool (probing → ready ⇄ resting → gone), when to reopen the
-port and when to reset the modem, bounded backoff.
+Knows: the life of one modem in the pool (probing → ready ⇄ resting → gone, as a transition
+table), when to reopen the port and when to reset the modem, bounded backoff.
 Must not know: AT syntax (the driver does it), SMS policy, the database, HTTP.
 
 Hang recovery follows what these sticks need in the field: a modem that stops answering (Huawei
@@ -32,12 +32,47 @@ log = logging.getLogger(__name__)
 
 
 class PoolState(enum.StrEnum):
-    probing = "probing"
-    ready = "ready"
+    probing = "probing"  # the port is being opened and the modem initialised
+    ready = "ready"  # the modem answers and its SIM can send
     no_sim = "no_sim"
-    pin_needed = "pin_needed"
-    resting = "resting"
-    gone = "gone"
+    pin_needed = "pin_needed"  # the SIM asks for a PIN (or PUK) the pool will not send
+    resting = "resting"  # being recovered (reopen, reset) or backing off after failures
+    gone = "gone"  # the port vanished or supervision stopped: this supervisor is done
+
+
+_P = PoolState
+
+# Every move a supervisor may make (after appliance/store/states.py); anything else is a bug
+# in the supervisor and raises InvalidPoolTransition. A re-plugged modem gets a new
+# supervisor, so gone is final.
+POOL_TRANSITIONS: dict[PoolState, frozenset[PoolState]] = {
+    _P.probing: frozenset({_P.ready, _P.no_sim, _P.pin_needed, _P.resting, _P.gone}),
+    # From ready: a SIM pulled or locked (health poll, URC), a hang, an unplug.
+    _P.ready: frozenset({_P.no_sim, _P.pin_needed, _P.resting, _P.gone, _P.probing}),
+    # The SIM states are re-probed at each poll: a SIM inserted or unlocked shows as ready.
+    _P.no_sim: frozenset({_P.ready, _P.pin_needed, _P.resting, _P.gone, _P.probing}),
+    _P.pin_needed: frozenset({_P.ready, _P.no_sim, _P.resting, _P.gone, _P.probing}),
+    # A recovery ends in a reopen (probing), a reset that brought the modem back (its state
+    # shown at once), or the port's loss.
+    _P.resting: frozenset({_P.probing, _P.ready, _P.no_sim, _P.pin_needed, _P.gone}),
+    _P.gone: frozenset(),
+}
+
+
+class InvalidPoolTransition(RuntimeError):
+    """A pool state change the table does not allow; names both states."""
+
+    def __init__(self, old: PoolState, new: PoolState) -> None:
+        super().__init__(f"pool state cannot go from {old} to {new}")
+        self.old = old
+        self.new = new
+
+
+def check_transition(old: PoolState, new: PoolState) -> None:
+    """Raise InvalidPoolTransition unless `old` -> `new` is in the table (staying is allowed:
+    the reason may change)."""
+    if old is not new and new not in POOL_TRANSITIONS[old]:
+        raise InvalidPoolTransition(old, new)
 
 
 # How a driver's view of its modem shows in the pool.
@@ -47,7 +82,6 @@ _FROM_MODEM_STATE = {
     ModemState.NO_SIM: PoolState.no_sim,
     ModemState.PIN_NEEDED: PoolState.pin_needed,
     ModemState.SIM_BLOCKED: PoolState.pin_needed,
-    ModemState.RESTING: PoolState.resting,
     ModemState.GONE: PoolState.gone,
 }
 
@@ -147,6 +181,7 @@ class ModemSupervisor:
     def _set_state(self, state: PoolState, reason: str = "") -> None:
         if self._ended and state is not PoolState.gone:
             return  # the task may still run a step before its cancellation lands
+        check_transition(self.status.state, state)
         changed = state != self.status.state or reason != self.status.reason
         if state != self.status.state:
             self.status.since = time.time()
@@ -451,6 +486,7 @@ class ModemSupervisor:
         if not self._port_exists():
             self._stopping = True
             self._set_state(PoolState.gone, f"port vanished: {reason}")
+            self._ended = True
         else:
             self.notice.failed(f"port closed: {reason}")
             self._set_state(PoolState.resting, f"port closed: {reason}; reopening")

@@ -43,6 +43,7 @@ class FaultsMixin:
     _swallow_sends: int
     _sim_busy: int
     _hang: Hang | None
+    _late_answers: deque[float]
 
     # Provided by SimulatedModem (declared for type checkers only: a stub here would
     # shadow the real method for a class later in the MRO).
@@ -75,6 +76,15 @@ class FaultsMixin:
 
     def clear_hang(self) -> None:
         self._hang = None
+
+    def answer_late_next_sends(self, delay: float, count: int = 1) -> None:
+        """The next `count` submits are transmitted and recorded at once, but answered
+        "+CMGS: <mr>" and OK only `delay` seconds later (instead of after `latency`): a
+        client with a shorter send timeout sees no answer, then the late one. Commands
+        written meanwhile wait, as they do on a modem busy with the network."""
+        if delay < 0 or count < 0:
+            raise ValueError(f"delay and count must be >= 0, got {delay} and {count}")
+        self._late_answers.extend([delay] * count)
 
     def inject_raw_pdu(self, pdu: str, *, length: int | None = None,
                        stored_before_start: bool = False) -> int | None:

@@ -62,6 +62,7 @@ class SimulatedModem(FaultsMixin, InboundMixin):
         self._swallow_sends = 0
         self._sim_busy = 0
         self._hang: Hang | None = None
+        self._late_answers: deque[float] = deque()  # delays of the next submits' answers
         self._write: Callable[[bytes], None] | None = None
         self._input = bytearray()
         self._line = bytearray()
@@ -357,8 +358,11 @@ class SimulatedModem(FaultsMixin, InboundMixin):
             self._later(delay, lambda: self.inject_status_report(reference, 0))
         if swallow:
             return
-        if self.latency > 0:
-            await asyncio.sleep(self.latency)
+        # A late answer keeps the interpreter busy meanwhile, as a modem waiting for the
+        # network's RP-ACK is: commands written in the meantime are answered after it.
+        delay = self._late_answers.popleft() if self._late_answers else self.latency
+        if delay > 0:
+            await asyncio.sleep(delay)
         self._respond([f"+CMGS: {reference}"])
 
     def _decode_submit(self, pdu_hex: str) -> Any:

@@ -13,6 +13,7 @@ from appliance.at import (
     AtTimeout,
     ChannelClosed,
     FinalKind,
+    PayloadCancelled,
     TrafficLog,
     Urc,
     open_channel,
@@ -393,3 +394,176 @@ async def test_resync_tries_zero_sends_no_probe_and_stale_answer_is_dropped(
     # The next command gets the full resync again only after another abandoned command.
     await asyncio.wait_for(channel.command("AT"), GUARD)
     assert modem.commands == ["AT+SLOW", "AT", "AT"]
+
+
+# -- the prompt hook, pacing, late answers, probe ---------------------------------------------
+
+
+async def test_before_payload_runs_at_the_open_prompt_before_the_pdu(rig: PtyRig) -> None:
+    channel, modem = await rig.connect(
+        table({"AT+CMGS=23": PROMPT}),
+        modem_kwargs={"on_pdu": lambda pdu: b"\r\n+CMGS: 42\r\n\r\nOK\r\n"},
+    )
+    seen: list[bytes] = []
+
+    async def commit() -> None:
+        await asyncio.sleep(0.05)  # a commit takes a while; the prompt stays open
+        seen.append(bytes(modem.received))
+
+    response = await asyncio.wait_for(
+        channel.command("AT+CMGS=23", payload=PDU, before_payload=commit), GUARD
+    )
+    assert seen == [b"AT+CMGS=23\r"]  # the command was out, not a byte of the PDU
+    assert modem.pdus == [PDU] and response.values("+CMGS") == ["42"]
+
+
+async def test_before_payload_that_raises_escapes_and_sends_nothing(rig: PtyRig) -> None:
+    channel, modem = await rig.connect(table({"AT+CMGS=23": PROMPT, **CSQ}))
+
+    async def commit() -> None:
+        raise OSError("database is locked")
+
+    with pytest.raises(PayloadCancelled) as cancelled:
+        await asyncio.wait_for(
+            channel.command("AT+CMGS=23", payload=PDU, before_payload=commit, prompt_timeout=0.2),
+            GUARD,
+        )
+    assert isinstance(cancelled.value.__cause__, OSError)
+    assert bytes(modem.received) == b"AT+CMGS=23\r\x1b"
+    assert modem.pdus == [] and modem.escapes == 1
+    # This fake says nothing to ESC, so the next command resynchronises first.
+    assert cancelled.value.modem_answered is False
+    response = await asyncio.wait_for(channel.command("AT+CSQ"), GUARD)
+    assert response.lines == ["+CSQ: 17,99"]
+    assert modem.commands == ["AT+CMGS=23", "AT", "AT+CSQ"]
+
+
+async def test_the_pdu_after_the_prompt_is_not_paced(rig: PtyRig) -> None:
+    # An hour's command_interval: had the PDU waited for it after the prompt, this would hang.
+    channel, modem = await rig.connect(
+        table({"AT+CMGS=23": PROMPT}),
+        modem_kwargs={"on_pdu": lambda pdu: b"\r\n+CMGS: 42\r\n\r\nOK\r\n"},
+        min_interval=3600,
+    )
+    decisions: list[float] = []
+
+    async def at_prompt() -> None:
+        decisions.append(channel.pace_delay(asyncio.get_running_loop().time()))
+
+    await asyncio.wait_for(
+        channel.command("AT+CMGS=23", payload=PDU, before_payload=at_prompt), GUARD
+    )
+    assert modem.pdus == [PDU]
+    assert decisions == [0.0]  # nothing had ended yet: the PDU's write is not held back
+    # The next command line is paced from the end of that exchange.
+    assert channel.pace_delay(asyncio.get_running_loop().time()) > 3000
+
+
+def test_pace_delay_counts_from_the_end_of_the_last_exchange() -> None:
+    channel = AtChannel(min_interval=0.05)
+    assert channel.pace_delay(100.0) == 0.0  # nothing sent yet
+    channel._last_end = 100.0
+    assert channel.pace_delay(100.01) == pytest.approx(0.04)
+    assert channel.pace_delay(100.05) == 0.0
+    assert AtChannel().pace_delay(0.0) == 0.0  # no interval in the profile
+
+
+def _unanswered_cmgs(replies: dict[str, bytes | None]):
+    return table({"AT+CMGS=23": PROMPT, **CSQ, **replies})  # type: ignore[dict-item]
+
+
+async def _ambiguous_send(channel: AtChannel, late: list[str], **kwargs) -> None:
+    with pytest.raises(AtTimeout) as timed_out:
+        await asyncio.wait_for(
+            channel.command("AT+CMGS=23", payload=PDU, timeout=0.2, response_prefix="+CMGS",
+                            on_late_answer=late.append, **kwargs),
+            GUARD,
+        )
+    assert timed_out.value.payload_written
+
+
+async def test_late_answer_while_idle_is_passed_on(rig: PtyRig) -> None:
+    channel, modem = await rig.connect(
+        _unanswered_cmgs({}), modem_kwargs={"on_pdu": lambda pdu: None}
+    )
+    late: list[str] = []
+    await _ambiguous_send(channel, late)
+    modem.write(b"\r\n+CMGS: 12\r\n\r\nOK\r\n")
+    await wait_until(lambda: late == ["+CMGS: 12"])
+    response = await asyncio.wait_for(channel.command("AT+CSQ"), GUARD)
+    assert response.lines == ["+CSQ: 17,99"]
+
+
+async def test_late_answer_just_after_the_next_command_is_not_its_answer(rig: PtyRig) -> None:
+    # The late "+CMGS: 12" + OK lands right after "AT+CSQ" was written (no resync probe
+    # asked for): AT+CSQ must get its own answer, and the late one must reach its sender.
+    channel, modem = await rig.connect(
+        _unanswered_cmgs({"AT+CSQ": b"\r\n+CMGS: 12\r\n\r\nOK\r\n" + CSQ["AT+CSQ"]}),
+        modem_kwargs={"on_pdu": lambda pdu: None},
+    )
+    late: list[str] = []
+    await _ambiguous_send(channel, late)
+    response = await asyncio.wait_for(channel.command("AT+CSQ", resync_tries=0), GUARD)
+    assert response.lines == ["+CSQ: 17,99"] and response.ok
+    assert late == ["+CMGS: 12"]
+
+
+async def test_late_answer_during_the_resync_probe_takes_one_probe(rig: PtyRig) -> None:
+    channel, modem = await rig.connect(
+        _unanswered_cmgs({"AT": b"\r\n+CMGS: 12\r\n\r\nOK\r\n\r\nOK\r\n"}),
+        modem_kwargs={"on_pdu": lambda pdu: None},
+    )
+    late: list[str] = []
+    await _ambiguous_send(channel, late)
+    response = await asyncio.wait_for(channel.command("AT+CSQ"), GUARD)
+    assert response.lines == ["+CSQ: 17,99"] and late == ["+CMGS: 12"]
+    assert modem.commands == ["AT+CMGS=23", "AT", "AT+CSQ"]  # the probe's OK was clean
+
+
+async def test_late_answer_before_the_next_prompt_belongs_to_the_earlier_send(
+    rig: PtyRig,
+) -> None:
+    sends = 0
+
+    def script(command: str) -> bytes | None:
+        nonlocal sends
+        if command.startswith("AT+CMGS"):
+            sends += 1
+            return PROMPT if sends == 1 else b"\r\n+CMGS: 12\r\n\r\nOK\r\n" + PROMPT
+        return b"\r\nOK\r\n"
+
+    answers = iter([None, b"\r\n+CMGS: 13\r\n\r\nOK\r\n"])
+    channel, modem = await rig.connect(script, modem_kwargs={"on_pdu": lambda _: next(answers)})
+    late: list[str] = []
+    await _ambiguous_send(channel, late)
+    response = await asyncio.wait_for(
+        channel.command("AT+CMGS=23", payload=PDU, response_prefix="+CMGS", resync_tries=0),
+        GUARD,
+    )
+    assert response.values("+CMGS") == ["13"] and late == ["+CMGS: 12"]
+    assert modem.pdus == [PDU, PDU]
+
+
+async def test_late_answer_after_its_window_is_dropped_but_still_not_misread(
+    rig: PtyRig,
+) -> None:
+    channel, modem = await rig.connect(
+        _unanswered_cmgs({"AT+CSQ": b"\r\n+CMGS: 12\r\n\r\nOK\r\n" + CSQ["AT+CSQ"]}),
+        modem_kwargs={"on_pdu": lambda pdu: None},
+    )
+    late: list[str] = []
+    await _ambiguous_send(channel, late, late_answer_window=0.0)
+    await asyncio.sleep(0.01)
+    response = await asyncio.wait_for(channel.command("AT+CSQ", resync_tries=0), GUARD)
+    assert response.lines == ["+CSQ: 17,99"] and late == []
+
+
+async def test_probe_tells_an_answering_modem_from_a_silent_one(rig: PtyRig) -> None:
+    answering = True
+    channel, modem = await rig.connect(
+        lambda command: b"\r\nOK\r\n" if answering else None
+    )
+    assert await asyncio.wait_for(channel.probe(timeout=1.0), GUARD) is True
+    answering = False
+    assert await asyncio.wait_for(channel.probe(timeout=0.2), GUARD) is False
+    assert modem.commands == ["AT", "AT"]  # one bare AT each, no resync probes before

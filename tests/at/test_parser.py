@@ -18,6 +18,7 @@ from appliance.at.parser import (
     Event,
     FinalKind,
     FinalResult,
+    LateAnswer,
     Noise,
     Prompt,
     ResponseLine,
@@ -421,3 +422,66 @@ def test_parse_final(text: str, kind: FinalKind, code: int | None) -> None:
 @pytest.mark.parametrize("text", ["OKAY", "+CMS: 5", "ERRORS", "+CSQ: 17,99", ""])
 def test_parse_final_rejects_lookalikes(text: str) -> None:
     assert parse_final(text) is None
+
+
+# -- late answers of an abandoned +CMGS: (steps after expect_late_answer("+CMGS"), events) -------
+# Steps: ("begin", command, expects_prompt, response_prefix), ("data", bytes), ("payload", pdu),
+# ("end",). Noise (the swallowed final of a late answer) is left out of the expected events.
+LATE = LateAnswer("+CMGS: 12")
+LATE_CASES = [
+    pytest.param([("data", b"\r\n+CMGS: 12\r\n\r\nOK\r\n")], [LATE], id="idle"),
+    pytest.param(
+        [("begin", "AT", False, None), ("data", b"\r\n+CMGS: 12\r\n\r\nOK\r\n\r\nOK\r\n")],
+        [LATE, OK], id="just-after-AT-written: AT's own OK still ends AT"),
+    pytest.param(
+        [("data", b"\r\n+CMGS: 12\r\n"), ("begin", "AT+CSQ", False, "+CSQ"),
+         ("data", b"\r\nOK\r\n\r\n+CSQ: 17,99\r\n\r\nOK\r\n")],
+        [LATE, line("+CSQ: 17,99"), OK], id="line-before-final-after-the-write"),
+    pytest.param(
+        [("begin", "AT+CMGS=23", True, "+CMGS"), ("data", b"\r\n+CMGS: 12\r\n\r\nOK\r\n\r\n> "),
+         ("payload", "0011"), ("data", b"\r\n+CMGS: 13\r\n\r\nOK\r\n")],
+        [LATE, Prompt(), line("+CMGS: 13"), OK], id="before-the-next-prompt"),
+    pytest.param(
+        [("begin", "AT+CMGS=23", True, "+CMGS"), ("data", b"\r\n> "), ("payload", "0011"),
+         ("data", b"\r\n+CMGS: 12\r\n\r\nOK\r\n")],
+        [Prompt(), line("+CMGS: 12"), OK], id="after-the-next-prompt-it-is-that-sends"),
+    pytest.param(
+        [("begin", "AT+CREG?", False, None), ("data", b"\r\n+CREG: 0,1\r\n\r\nOK\r\n"),
+         ("end",), ("data", b"\r\n+CMGS: 12\r\n\r\nOK\r\n")],
+        [line("+CREG: 0,1"), OK, LATE], id="other-lines-untouched"),
+    pytest.param(
+        [("data", b"\r\n+CMGS: 12\r\n\r\nOK\r\n\r\n+CMGS: 99\r\n\r\nOK\r\n")],
+        [LATE], id="only-one-late-answer"),
+]
+
+
+@pytest.mark.parametrize(("steps", "expected"), LATE_CASES)
+def test_late_cmgs_answer(steps: list[tuple], expected: list[Event]) -> None:
+    parser = AtParser()
+    parser.begin("AT+CMGS=23", expects_prompt=True, response_prefix="+CMGS")
+    parser.receive_data(b"\r\n> ")
+    parser.payload_sent("0011")
+    parser.end()  # abandoned: no answer within the send timeout
+    parser.expect_late_answer("+CMGS")
+    events: list[Event] = []
+    for step in steps:
+        if step[0] == "begin":
+            parser.begin(step[1], expects_prompt=step[2], response_prefix=step[3])
+        elif step[0] == "data":
+            parser.receive_data(step[1])
+        elif step[0] == "payload":
+            parser.payload_sent(step[1])
+        else:
+            parser.end()
+        while (event := parser.next_event()) is not None:
+            events.append(event)
+    assert [e for e in events if not isinstance(e, Noise)] == [Prompt(), *expected]
+
+
+def test_payload_cancelled_releases_the_bytes_held_after_the_prompt() -> None:
+    parser = AtParser()
+    parser.begin("AT+CMGS=23", expects_prompt=True)
+    parser.receive_data(b"\r\n> \r\nOK\r\n")  # ESC's answer, held until we say what we wrote
+    assert parser.next_event() == Prompt() and parser.next_event() is None
+    parser.payload_cancelled()
+    assert parser.next_event() == OK

@@ -105,3 +105,23 @@ def test_channel_survives_random_modem_bytes(
     garbage: list[bytes], add_ok: bool, with_payload: bool
 ) -> None:
     asyncio.run(_random_modem_session(garbage, add_ok, with_payload))
+
+
+_LINE_PIECES = st.sampled_from(
+    ["+CMT", "+CMTI", "+CDS", "+CDSI", ":", " ", "I", "Call Ready", "SMS Ready", "sms ready",
+     "^rssi", "^RSSI", "RING", "RINGING", "+CREG", "1", ",", "PB DONE", "PB", "DONE", "x"]
+)  # fmt: skip
+
+
+@given(st.lists(_LINE_PIECES, max_size=6).map("".join))
+@settings(max_examples=500, deadline=None)
+def test_urc_name_matches_the_prefix_rule(line: str) -> None:
+    # The parser's one-regex URC lookup gives what the plain rule gives: the longest known
+    # prefix (case-insensitive) that the line starts with, followed by ':', ' ' or its end.
+    from appliance.at.parser import DEFAULT_URC_PREFIXES, _has_prefix
+
+    expected = next(
+        (p for p in sorted(DEFAULT_URC_PREFIXES, key=len, reverse=True) if _has_prefix(line, p)),
+        None,
+    )
+    assert AtParser()._urc_name(line) == expected

@@ -67,14 +67,14 @@ def test_parse_indication() -> None:
 @pytest.mark.parametrize(
     ("old", "new", "allowed"),
     [(ModemState.PROBING, ModemState.READY, True),
-     (ModemState.READY, ModemState.RESTING, True),
-     (ModemState.RESTING, ModemState.READY, True),
      (ModemState.READY, ModemState.GONE, True),
+     (ModemState.READY, ModemState.NO_SIM, True),
+     (ModemState.READY, ModemState.PROBING, True),
      (ModemState.GONE, ModemState.PROBING, True),
      (ModemState.GONE, ModemState.READY, False),
      (ModemState.NO_SIM, ModemState.READY, False),
      (ModemState.SIM_BLOCKED, ModemState.READY, False),
-     (ModemState.PIN_NEEDED, ModemState.RESTING, False)],
+     (ModemState.PIN_NEEDED, ModemState.READY, False)],
 )
 def test_transition_table(old: ModemState, new: ModemState, allowed: bool) -> None:
     if allowed:

@@ -38,14 +38,6 @@ async def test_reset_of_a_modem_that_never_answers_reports_gone(
         assert "after reset" in rig.modem.state_reason
 
 
-async def test_rest_and_wake(make_rig: RigFactory) -> None:
-    async with make_rig(0) as rig:
-        rig.modem.rest("3 failures in a row")
-        assert rig.modem.state == ModemState.RESTING
-        rig.modem.wake()
-        assert rig.modem.state == ModemState.READY
-
-
 async def test_reopen_then_reset_of_a_hung_modem_skips_the_long_resync(
     make_rig: RigFactory, generic: ModemProfile,
 ) -> None:

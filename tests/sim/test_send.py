@@ -1,5 +1,6 @@
 """+CMGS as hardware does it: prompt, PDU, Ctrl-Z or ESC, length checks, faults, the record."""
 
+import asyncio
 import dataclasses
 from datetime import UTC, datetime
 
@@ -137,3 +138,46 @@ async def test_text_mode_submits_are_refused(rig, part):
     await client.command("AT+CMEE=1")
     await client.command("AT+CMGF=1")
     assert await client.info(f"AT+CMGS={part.tpdu_length}") == ["+CMS ERROR: 302"]
+
+
+async def test_late_answer_is_recorded_at_once_and_answered_after_the_delay(make_rig, part,
+                                                                            tmp_path):
+    from appliance.sim.record import read_jsonl
+
+    record = tmp_path / "sent.jsonl"
+    rig = make_rig(record_path=record)
+    client = await rig.client()
+    rig.modem.answer_late_next_sends(3600.0)  # never within this test
+    await client.write(f"AT+CMGS={part.tpdu_length}\r".encode())
+    await client.read_until(b"\r\n> ")
+    await client.write(part.pdu.encode() + b"\x1a")
+    async with asyncio.timeout(10):  # a guard against a hang only
+        while not rig.modem.accepted:
+            await asyncio.sleep(0.01)
+    await client._fill()
+    # Transmitted and durably recorded (the PDU reached the modem) although unanswered.
+    (accepted,) = rig.modem.accepted
+    assert accepted.pdu == part.pdu and accepted.answered
+    (line,) = read_jsonl(record)
+    assert line["pdu"] == part.pdu and line["mr"] == accepted.message_reference
+    assert b"+CMGS" not in client.buffer
+
+
+async def test_commands_written_while_a_late_answer_is_due_are_answered_after_it(rig, part):
+    client = await rig.client()
+    rig.modem.answer_late_next_sends(0.2, count=1)
+    mr = rig.modem.profile.first_message_reference
+    await client.write(f"AT+CMGS={part.tpdu_length}\r".encode())
+    await client.read_until(b"\r\n> ")
+    await client.write(part.pdu.encode() + b"\x1a" + b"AT+CSQ\r")
+    answers = (await client.read_until(b"+CSQ")).decode()
+    answers += (await client.read_until(FINAL)).decode()
+    # The late answer comes first, complete, then the command's own answer.
+    assert f"\r\n+CMGS: {mr}\r\n\r\nOK\r\n\r\n+CSQ" in answers
+    # Only the next send was late: the one after it is answered as usual.
+    assert await send(client, part) == f"\r\n+CMGS: {(mr + 1) % 256}\r\n\r\nOK\r\n"
+
+
+def test_answer_late_refuses_a_negative_delay(rig):
+    with pytest.raises(ValueError, match="delay"):
+        rig.modem.answer_late_next_sends(-1.0)
