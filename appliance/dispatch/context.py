@@ -80,6 +80,7 @@ class DispatchContext:
         self.store = store
         self.tz = zoneinfo.ZoneInfo(config.timezone)
         self.limits = rates.RateLimits.from_config(config)
+        self.health_policy = health_rules.HealthPolicy.from_config(config)
         self.clock = clock
         self.rng = rng
         self.slots: dict[str, SimSlot] = {}

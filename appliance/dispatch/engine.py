@@ -370,7 +370,12 @@ class Dispatcher:
             slot.current = msg_id
             prepared = slot.prepared.pop(msg_id, None)
             try:
-                delay = (slot.next_send_at - self.now()).total_seconds()
+                now = self.now()
+                start = slot.next_send_at
+                parts = slot.reserved.get(msg_id, 1)
+                if parts > 1:  # paced for one part: the caps must hold room for all of them
+                    start = max(start, slot.caps_allow(ctx.limits, now, ctx.tz, parts))
+                delay = (start - now).total_seconds()
                 if delay > 0:
                     if carry is not None:
                         await self.sender.flush(carry)

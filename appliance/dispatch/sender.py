@@ -49,7 +49,7 @@ T = TypeVar("T")
 
 
 class PreparedPart:
-    __slots__ = ("id", "index", "pdu", "tpdu_length", "state", "error")
+    __slots__ = ("id", "index", "pdu", "tpdu_length", "state", "error", "late_reference")
 
     def __init__(self, part_id: int, index: int, pdu: str, tpdu_length: int, state: str,
                  error: str = ""):
@@ -59,6 +59,7 @@ class PreparedPart:
         self.tpdu_length = tpdu_length
         self.state = state
         self.error = error
+        self.late_reference: int | None = None  # a +CMGS answer that came after its timeout
 
     @classmethod
     def of(cls, part: Part) -> PreparedPart:
@@ -238,7 +239,7 @@ class MessageSender:
                 reference = await sender.send_part(
                     part.pdu, part.tpdu_length, timeout=self.answer_timeout(slot),
                     before_pdu=commit_sending,
-                    on_late_answer=lambda mr, pid=part.id: self.late_answer(slot, pid, mr))
+                    on_late_answer=lambda mr, p=part: self.late_answer(slot, p, mr))
             except PartNotSent as exc:
                 if committed:
                     await self._write(carry, lambda pid=part.id, e=exc: outbox.transition_part(
@@ -252,11 +253,13 @@ class MessageSender:
                 return carry
             except PartAmbiguous as exc:
                 await self.flush(carry)  # the parts before it did leave: record that first
-                if not await self._ambiguous(slot, prepared, part, exc):
+                outcome = await self._ambiguous(slot, prepared, part, exc)
+                if outcome == "stop":
                     return carry
-                unanswered.append(part)
+                if outcome == "ambiguous":
+                    unanswered.append(part)
                 continue  # the rest of a long message goes on through the same SIM
-            slot.turnaround.record(loop.time() - started)
+            slot.record_turnaround(loop.time() - started)
             now = d.now()
             slot.record_sent(now, d.tz, 1)
             slot.health = health_rules.after_success(slot.health, now)
@@ -284,21 +287,27 @@ class MessageSender:
         """How long a +CMGS may stay unanswered on this SIM: from its own recent turnaround,
         between the configured floor and ceiling (turnaround.py)."""
         cfg = self.d.config
-        return slot.turnaround.timeout(cfg.send_timeout_floor, self.d.send_timeout)
+        return slot.send_timeout(cfg.send_timeout_floor, self.d.send_timeout,
+                                 cfg.send_timeout_factor)
 
-    def late_answer(self, slot: SimSlot, part_id: int, reference: int) -> None:
-        """The modem answered +CMGS after the timeout: the ambiguous part left; settle it."""
+    def late_answer(self, slot: SimSlot, part: PreparedPart, reference: int) -> None:
+        """The modem answered +CMGS after the timeout: the part left. Settled in the database
+        once it is recorded ambiguous; an answer that comes sooner (while the timeout is being
+        handled) is kept on the part for `_ambiguous` to find."""
         d = self.d
         log.info("late +CMGS answer on SIM %s: part %s left (reference %s)", slot.iccid,
-                 part_id, reference)
+                 part.id, reference)
+        part.late_reference = reference
+        if part.state != P.AMBIGUOUS.value:
+            return
 
         async def settle() -> None:
             moved = await d.store.write(
-                lambda: queue_store.settle_late_answer(part_id, reference, d.now()))
+                lambda: queue_store.settle_late_answer(part.id, reference, d.now()))
             if moved is not None:
                 d.emit(moved[0], moved[1], slot.iccid)
 
-        d.spawn(settle(), name=f"late-answer:{part_id}")
+        d.spawn(settle(), name=f"late-answer:{part.id}")
 
     async def _fail(self, msg_id: int, reason: str, iccid: str | None = None) -> None:
         await self.d.store.write(lambda: queue_store.fail_message(msg_id, reason, iccid))
@@ -326,7 +335,8 @@ class MessageSender:
             error_class = ErrorClass.TRANSIENT
         else:
             reason = describe_error(exc.cms_error, exc.cme_error)
-        slot.health = health_rules.after_failure(slot.health, error_class, exc.cms_error, now)
+        slot.health = health_rules.after_failure(slot.health, error_class, exc.cms_error, now,
+                                                 policy=d.health_policy)
         slot.failed_total += 1
         d.persist_health(slot)
         if error_class is ErrorClass.PERMANENT:
@@ -338,39 +348,48 @@ class MessageSender:
                              slot.iccid)
             return
         log.info("message %s not sent via %s (%s); will retry", prepared.id, slot.iccid, reason)
-        # The retry goes to another SIM while one can take it (the failing SIM also rests, but
-        # a success of the message it already holds would end that rest at once); with one SIM
-        # it waits out the rest and goes through the same SIM.
+        # The retry goes at once to another free SIM; back through this one only when no
+        # other is free (plan.plan_round). A long message with parts already sent is pinned
+        # to this SIM and goes first when it is free again.
         await self._requeue(slot, prepared, reason, avoid_sim=True)
 
     async def _ambiguous(self, slot: SimSlot, prepared: PreparedMessage, part: PreparedPart,
-                         exc: PartAmbiguous) -> bool:
-        """A part's +CMGS went unanswered. Returns True when the message goes on (its next
-        parts through the same SIM), False when it was settled or handed back here."""
+                         exc: PartAmbiguous) -> str:
+        """A part's +CMGS went unanswered within its timeout. Returns "ambiguous" (recorded so;
+        the message goes on), "sent" (its answer came while this ran: recorded sent; the
+        message goes on) or "stop" (the message was settled or handed back here)."""
         d = self.d
-        now = d.now()
         reason = f"no answer to +CMGS: {exc.reason}"
         part.error = reason
         slot.failed_total += 1
+        if not d.config.resend_ambiguous:
+            # Recorded before the modem is asked anything: a late +CMGS answer may come while
+            # it is asked, and settles only a part already recorded ambiguous.
+            await d.store.write(lambda: queue_store.mark_part_ambiguous(part.id, reason))
+            part.state = P.AMBIGUOUS.value
         # A silent modem is as likely hung as the network slow: ask it, at once, whether it
         # still answers; one that does goes back to work, one that does not is the
         # supervisor's to recover (reopen, reset) while its SIM rests.
         alive = slot.sender is not None and await slot.sender.check_alive()
-        slot.health = health_rules.after_silence(slot.health, now, alive=alive,
-                                                 policy=d.health_policy)
+        slot.health = health_rules.after_silence(slot.health, d.now(), policy=d.health_policy)
         d.persist_health(slot)
         if d.config.resend_ambiguous:
             await self._requeue(slot, prepared, reason)
-            return False
-        await d.store.write(lambda: queue_store.mark_part_ambiguous(part.id, reason))
-        part.state = P.AMBIGUOUS.value
-        log.warning("message %s: part %d via %s got no answer (%s); the modem %s", prepared.id,
-                    part.index, slot.iccid, exc.reason,
-                    "answers again" if alive else "is silent")
-        if not any(p.state == P.PENDING.value for p in prepared.parts):
-            return True  # nothing left to send: the caller holds the message ambiguous
-        if alive:
-            return True
+            return "stop"
+        outcome = "ambiguous"
+        if part.late_reference is not None:  # answered meanwhile: it left, with this reference
+            late = part.late_reference
+            await d.store.write(lambda: queue_store.settle_late_answer(part.id, late, d.now()))
+            part.state = P.SENT.value
+            now = d.now()
+            slot.record_sent(now, d.tz, 1)
+            outcome = "sent"
+        else:
+            log.warning("message %s: part %d via %s got no answer (%s); the modem %s",
+                        prepared.id, part.index, slot.iccid, exc.reason,
+                        "answers again" if alive else "is silent")
+        if alive or not any(p.state == P.PENDING.value for p in prepared.parts):
+            return outcome
         # The rest must follow through this SIM once its modem answers again: pinned.
         await self._requeue(slot, prepared, reason)
-        return False
+        return "stop"

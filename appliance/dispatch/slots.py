@@ -80,6 +80,9 @@ class SimSender(Protocol):
 
     async def send_part(self, pdu: str, tpdu_length: int, **options: Any) -> int: ...
 
+    async def check_alive(self, timeout: float = 2.0) -> bool:
+        """After an unanswered +CMGS: does the modem answer a bare AT?"""
+
 
 @dataclass
 class SimSlot:

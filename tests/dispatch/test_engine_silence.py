@@ -30,20 +30,34 @@ async def test_an_unanswered_cmgs_is_timed_out_from_turnaround_and_the_sim_goes_
         assert "no answer to +CMGS" in (await rig.message(ambiguous))["error"]
 
 
-async def test_a_late_cmgs_answer_settles_the_ambiguous_part_as_sent(make_rig):
+async def test_a_late_cmgs_answer_settles_the_ambiguous_message_as_sent(make_rig):
     async with make_rig(1, send_timeout=60.0, send_timeout_floor=0.2) as rig:
         warm = await rig.submit(new(r, f"warm {i}") for i, r in enumerate(numbers(8)))
         await rig.wait_final(warm)
-        rig.fleet.modems[0].answer_late_next_sends(1.5)
+        # Later than the timeout and than the probe after it (2 s): recorded ambiguous first.
+        rig.fleet.modems[0].answer_late_next_sends(3.0)
         [mid] = await rig.submit([new("+8613812345678", "answered late")])
         await rig.wait_for(lambda: (mid, "ambiguous", rig.iccid(0)) in rig.events)
         await rig.wait_for(lambda: (mid, "sent", rig.iccid(0)) in rig.events)
         info = await rig.message(mid)
         assert info["state"] == "sent"
-        accepted = rig.fleet.modems[0].accepted[-1]
-        assert info["parts"][0]["message_reference"] == accepted.reference
-        assert len([a for a in rig.fleet.modems[0].accepted
-                    if a.submit.text == "answered late"]) == 1
+        [accepted] = [a for a in rig.fleet.modems[0].accepted if a.submit.text == "answered late"]
+        assert info["parts"][0]["message_reference"] == accepted.message_reference
+        assert info["parts"][0]["state"] == "sent"
+
+
+async def test_an_answer_during_the_probe_after_a_timeout_is_not_ambiguous(make_rig):
+    async with make_rig(1, send_timeout=60.0, send_timeout_floor=0.2) as rig:
+        warm = await rig.submit(new(r, f"warm {i}") for i, r in enumerate(numbers(8)))
+        await rig.wait_final(warm)
+        # After the timeout, but while the modem is asked whether it answers: it left.
+        rig.fleet.modems[0].answer_late_next_sends(1.0)
+        [mid] = await rig.submit([new("+8613812345678", "answered a bit late")])
+        assert (await rig.wait_final([mid]))[mid] == "sent"
+        info = await rig.message(mid)
+        [accepted] = [a for a in rig.fleet.modems[0].accepted
+                      if a.submit.text == "answered a bit late"]
+        assert info["parts"][0]["message_reference"] == accepted.message_reference
 
 
 async def test_a_long_message_goes_on_through_its_sim_after_an_unanswered_part(make_rig):

@@ -25,18 +25,32 @@ class CheckingSender:
     def ready(self) -> bool:
         return self.inner.ready
 
-    async def send_part(self, pdu: str, tpdu_length: int) -> int:
-        rows = self.raw.execute(
+    def _sending(self) -> list:
+        return self.raw.execute(
             "SELECT p.pdu, p.message_id, "
             " (SELECT COUNT(*) FROM part q WHERE q.message_id = p.message_id"
             "  AND q.state IN ('pending', 'sending')) FROM part p"
             " WHERE p.sim = ? AND p.state = 'sending'", (self.iccid,)).fetchall()
-        unsettled = self.raw.execute(
-            "SELECT COUNT(*) FROM message m WHERE m.sim = ? AND m.state = 'sending' AND NOT"
-            " EXISTS (SELECT 1 FROM part p WHERE p.message_id = m.id"
-            " AND p.state IN ('pending', 'sending'))", (self.iccid,)).fetchone()[0]
-        self.seen.append((self.iccid, pdu, rows, unsettled))
-        return await self.inner.send_part(pdu, tpdu_length)
+
+    async def send_part(self, pdu: str, tpdu_length: int, *, before_pdu, **options) -> int:
+        # Before the prompt is open, the part is not marked yet: a crash here leaves it
+        # pending (never sent, safe to send after a restart).
+        before = [r[0] for r in self._sending()]
+
+        async def at_the_prompt() -> None:
+            await before_pdu()
+            rows = self._sending()
+            unsettled = self.raw.execute(
+                "SELECT COUNT(*) FROM message m WHERE m.sim = ? AND m.state = 'sending' AND NOT"
+                " EXISTS (SELECT 1 FROM part p WHERE p.message_id = m.id"
+                " AND p.state IN ('pending', 'sending'))", (self.iccid,)).fetchone()[0]
+            self.seen.append((self.iccid, pdu, before, rows, unsettled))
+
+        return await self.inner.send_part(pdu, tpdu_length, before_pdu=at_the_prompt,
+                                          **options)
+
+    async def check_alive(self, timeout: float = 2.0) -> bool:
+        return await self.inner.check_alive(timeout)
 
 
 async def test_every_pdu_goes_out_with_its_part_alone_sending_and_committed(make_rig):
@@ -52,7 +66,8 @@ async def test_every_pdu_goes_out_with_its_part_alone_sending_and_committed(make
         states = await rig.wait_final(ids)
         assert Counter(states.values()) == {"sent": 40}
         assert len(seen) == 30 + 10 * 2
-        for _iccid, pdu, rows, unsettled in seen:
+        for _iccid, pdu, before, rows, unsettled in seen:
+            assert pdu not in before  # not marked before the prompt opened
             assert [r[0] for r in rows] == [pdu]  # this part, committed, and no other
             # A message whose parts have all left is `sent` by the time the next PDU goes.
             assert unsettled == 0
