@@ -50,6 +50,10 @@ class WorkQueue:
             return False
         return True
 
+    def peek(self) -> int | None:
+        """The next waiting id, left in the queue; None when empty."""
+        return self._items[0] if self._items else None
+
     def take_nowait(self) -> int | None:
         """The next waiting id, or None."""
         return self._items.popleft() if self._items else None
@@ -141,10 +145,14 @@ class SimSlot:
         )
 
     def plan_next_send(self, limits: rates.RateLimits, now: datetime, tz: tzinfo,
-                       rng: random.Random, parts: int = 1) -> datetime:
-        """When its next message of `parts` parts may start (pacing and every cap). Plan with
-        the parts of the message that will go: one planned for 1 part lets a 3-part message
-        through only if the caps hold room for 3 (rates.caps_allow_at checks that at send)."""
+                       rng: random.Random, parts: int | None = None) -> datetime:
+        """When its next message of `parts` parts may start (pacing and every cap); without
+        `parts`, the parts of the next message in its queue (1 when it is empty). A message
+        claimed after this plan may have more parts than planned for: check caps_allow() with
+        its parts right before it starts."""
+        if parts is None:
+            head = self.queue.peek()
+            parts = self.reserved.get(head, 1) if head is not None else 1
         self.next_send_at = rates.next_send_time(self.last_sent_at, limits, self.counters, now,
                                                  tz, rng, parts=parts)
         return self.next_send_at

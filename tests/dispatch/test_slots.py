@@ -68,3 +68,13 @@ def test_rest_shows_in_the_counters_view() -> None:
     view = slot.counters_view(LIMITS, T0, TZ)
     assert view["resting_until"] == (T0 + timedelta(seconds=5)).isoformat()
     assert view["consecutive_failures"] == 3
+
+
+def test_a_plan_without_parts_is_for_the_next_queued_message() -> None:
+    slot = slot_with_sends(4)
+    now = T0 + timedelta(seconds=20)
+    assert slot.plan_next_send(LIMITS, now, TZ, random.Random(1)) < T0 + timedelta(seconds=60)
+    slot.queue.put_nowait(7)
+    slot.reserved[7] = 3  # claimed, 3 parts: 4 + 3 > 6 in the minute
+    assert slot.plan_next_send(LIMITS, now, TZ, random.Random(1)) == T0 + timedelta(seconds=60)
+    assert slot.queue.peek() == 7 and slot.queue.qsize() == 1
