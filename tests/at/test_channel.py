@@ -439,24 +439,26 @@ async def test_before_payload_that_raises_escapes_and_sends_nothing(rig: PtyRig)
 
 
 async def test_the_pdu_after_the_prompt_is_not_paced(rig: PtyRig) -> None:
-    # An hour's command_interval: had the PDU waited for it after the prompt, this would hang.
     channel, modem = await rig.connect(
-        table({"AT+CMGS=23": PROMPT}),
+        table({"AT+CMGS=23": PROMPT, **CSQ}),
         modem_kwargs={"on_pdu": lambda pdu: b"\r\n+CMGS: 42\r\n\r\nOK\r\n"},
-        min_interval=3600,
     )
+    await asyncio.wait_for(channel.command("AT+CSQ"), GUARD)  # an exchange has just ended
     decisions: list[float] = []
 
     async def at_prompt() -> None:
+        # From here on an hour's command_interval: had the PDU been paced (from the end of
+        # AT+CSQ or from the AT+CMGS line just written), the send would hang.
+        channel.min_interval = 3600
         decisions.append(channel.pace_delay(asyncio.get_running_loop().time()))
 
-    await asyncio.wait_for(
+    response = await asyncio.wait_for(
         channel.command("AT+CMGS=23", payload=PDU, before_payload=at_prompt), GUARD
     )
-    assert modem.pdus == [PDU]
-    assert decisions == [0.0]  # nothing had ended yet: the PDU's write is not held back
-    # The next command line is paced from the end of that exchange.
-    assert channel.pace_delay(asyncio.get_running_loop().time()) > 3000
+    assert modem.pdus == [PDU] and response.values("+CMGS") == ["42"]
+    assert decisions and decisions[0] > 3000  # a command line would have been held back...
+    # ...not the PDU, written at once after the prompt.
+    assert bytes(modem.received).endswith(b"AT+CMGS=23\r" + PDU.encode() + b"\x1a")
 
 
 def test_pace_delay_counts_from_the_end_of_the_last_exchange() -> None:

@@ -187,3 +187,27 @@ async def test_wrong_configured_pin_is_sent_once_per_modem(make_pool: PoolRigFac
         assert "refused" in again.status.reason
         assert sim.pin_tries_left == 2
         assert not any(line.text.startswith("AT+CPIN=") for line in again.traffic.lines())
+
+
+async def test_modem_silent_after_an_unanswered_cmgs_is_still_recovered(
+        make_pool: PoolRigFactory) -> None:
+    # The dispatcher's path after an ambiguous part: check_alive() finds the modem silent;
+    # the supervisor's own recovery (reopen, then AT+CFUN=1,1) still brings it back.
+    from appliance.modem.contract import PartAmbiguous
+    from appliance.pdu import encode_submit
+
+    async with make_pool() as rig:
+        await rig.pool.start()
+        sim, _ = rig.plug(0)
+        sup = await rig.wait_state("modem0", PoolState.ready)
+        assert sup.modem is not None
+        (part,) = encode_submit("+8613912345678", "pump 3 pressure low")
+        sim.swallow_next_sends(1)
+        with pytest.raises(PartAmbiguous):
+            await sup.modem.send_part(part.pdu, part.tpdu_length, timeout=0.2)
+        sim.hang(clear_on="reset")  # the +CMGS was taken; now the firmware stops answering
+        assert await sup.modem.check_alive(timeout=0.2) is False
+        await wait_until(lambda: sup.status.recoveries == 1, "a recovery")
+        assert sim.resets == 1
+        sup = await rig.wait_state("modem0", PoolState.ready)
+        assert sup.modem is not None and await sup.modem.check_alive() is True
