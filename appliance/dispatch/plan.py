@@ -104,9 +104,13 @@ def plan_round(rin: RoundInput, rng: random.Random) -> Plan:
         else:
             free.append(pending)
     for pending, avoid in retries:
-        others = [v for i, v in usable.items() if i not in taken and i not in avoid]
-        # The SIM that failed it tries again only when no other SIM is free right now.
-        candidates = others or [v for i, v in usable.items() if i not in taken]
+        open_ = [v for i, v in usable.items() if i not in taken]
+        others = [v for v in open_ if v.iccid not in avoid]
+        # Free means idle: a SIM still sending may take work ahead, but a retry must not wait
+        # behind it. The SIM that failed it tries again only when no other is idle.
+        candidates = ([v for v in others if v.in_flight == 0]
+                      or [v for v in open_ if v.iccid in avoid and v.in_flight == 0]
+                      or others or open_)
         iccid = choose_sim(pending, candidates, now, affinity=rin.policy.affinity,
                            sticky=False, rng=rng)
         if iccid is not None:
