@@ -195,7 +195,7 @@ def print_row(label: str, r: dict[str, Any], limit: float, base: float | None, *
         print(f"    did not settle in {r['seconds']:.0f} s: left {left}", flush=flush)
     extra = [f"faults drawn: {r['drawn']['failed']} failed, {r['drawn']['swallowed']} unanswered"]
     if r["waited"] >= 1 or r["not_quiet"]:
-        extra.append(f"waited {r['waited']:.0f} s for the pool to be quiet"
+        extra.append(f"before the row, waited {r['waited']:.0f} s for the pool to be quiet"
                      + (f" (still {r['not_quiet']})" if r["not_quiet"] else ""))
     others = {k: v for k, v in t.items() if k in ("queued", "held", "sending", "expired",
                                                  "cancelled", "missing")}
