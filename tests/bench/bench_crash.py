@@ -55,7 +55,7 @@ from tests.bench.harness import (
 ROWS = {
     "default": (16, 0.2, "fleet", 2000),
     "slow": (16, 3.0, "fleet", 300),
-    "sim800": (16, 0.2, "sim800", 1000),
+    "sim800": (16, 0.2, "sim800", 2000),  # the slower profile needs them to see 10 kills
 }
 
 
