@@ -17,7 +17,7 @@ NAMES = discover()
 
 
 def test_benchmarks_are_found() -> None:
-    assert {"at", "driver", "demo_rss", "saturation", "crash", "ingest"} <= set(NAMES)
+    assert {"at", "driver", "demo_rss", "saturation", "crash", "ingest", "faults"} <= set(NAMES)
 
 
 def test_runner_splits_names_from_options() -> None:

@@ -9,8 +9,10 @@ interpreter in `modem.py` honours the state these methods set. `FaultsMixin` is 
 
 from __future__ import annotations
 
+import math
+import random
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -31,6 +33,32 @@ def command_name(text: str) -> str:
     return name[2:] if name.startswith("AT") else name
 
 
+@dataclass
+class FaultRates:
+    """Random faults per submit (`set_fault_rates`), and how many of each were drawn."""
+
+    fail_rate: float = 0.0
+    fail_code: int = 500
+    swallow_rate: float = 0.0
+    rng: random.Random = field(default_factory=random.Random)
+    failed: int = 0
+    swallowed: int = 0
+
+    def draw(self) -> tuple[int | None, bool]:
+        """(+CMS error code or None, swallow?) for one submit: one uniform draw, so the two
+        faults never hit the same submit and their rates add up."""
+        if not self.fail_rate and not self.swallow_rate:
+            return None, False
+        r = self.rng.random()
+        if r < self.fail_rate:
+            self.failed += 1
+            return self.fail_code, False
+        if r < self.fail_rate + self.swallow_rate:
+            self.swallowed += 1
+            return None, True
+        return None, False
+
+
 class FaultsMixin:
     """Fault switches and outside events for `SimulatedModem` (see the module docstring)."""
 
@@ -41,6 +69,7 @@ class FaultsMixin:
     registration_denied: bool
     _fail_sends: deque[int]
     _swallow_sends: int
+    _fault_rates: FaultRates
     _sim_busy: int
     _hang: Hang | None
     _late_answers: deque[float]
@@ -62,6 +91,36 @@ class FaultsMixin:
     def swallow_next_sends(self, count: int = 1) -> None:
         """The next `count` submits are transmitted and recorded but never answered."""
         self._swallow_sends += count
+
+    def set_fault_rates(self, *, fail_rate: float = 0.0, fail_code: int = 500,
+                        swallow_rate: float = 0.0, seed: int | None = None) -> None:
+        """From now on each submit independently answers +CMS ERROR: <fail_code> with
+        probability `fail_rate` (nothing sent, nothing recorded), or is transmitted and recorded
+        but never answered with probability `swallow_rate` (as `swallow_next_sends`). Faults
+        queued with fail_next_sends/swallow_next_sends come first. A `seed` makes the sequence
+        repeatable; all rates 0 switches random faults off. Counts so far: `fault_counts`."""
+        for name, rate in (("fail_rate", fail_rate), ("swallow_rate", swallow_rate)):
+            if not (isinstance(rate, int | float) and math.isfinite(rate) and 0 <= rate <= 1):
+                raise ValueError(f"{name} must be a probability between 0 and 1, not {rate!r}")
+        if fail_rate + swallow_rate > 1:
+            raise ValueError(f"fail_rate + swallow_rate must not exceed 1, not "
+                             f"{fail_rate} + {swallow_rate}")
+        if isinstance(fail_code, bool) or not isinstance(fail_code, int) \
+                or not 0 <= fail_code <= 511:
+            raise ValueError(f"fail_code must be a +CMS ERROR code 0-511, not {fail_code!r}")
+        self._fault_rates = FaultRates(fail_rate, fail_code, swallow_rate, random.Random(seed))
+
+    @property
+    def fault_counts(self) -> dict[str, int]:
+        """Submits failed and swallowed by `set_fault_rates` so far (since it was last called)."""
+        return {"failed": self._fault_rates.failed, "swallowed": self._fault_rates.swallowed}
+
+    def _draw_send_fault(self) -> tuple[int | None, bool]:
+        """A random fault for the submit being finished: (+CMS error code or None, swallow?);
+        none while a queued fault (fail_next_sends, swallow_next_sends) is due instead."""
+        if self._fail_sends or self._swallow_sends:
+            return None, False
+        return self._fault_rates.draw()
 
     def sim_busy(self, count: int) -> None:
         """The next `count` SIM-touching commands fail with SIM busy (CME 14 / CMS 314)."""

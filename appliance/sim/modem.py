@@ -21,7 +21,7 @@ from typing import Any
 
 from .commands import BAD, HANDLERS, ModemError, int_arg, split_args
 from .errors import CME_TO_CMS, final_error
-from .faults import FaultsMixin, Hang, command_name
+from .faults import FaultRates, FaultsMixin, Hang, command_name
 from .identity import SimProfile
 from .inbound import InboundMixin
 from .record import AcceptedPdu, JsonlRecorder
@@ -60,6 +60,7 @@ class SimulatedModem(FaultsMixin, InboundMixin):
         self._awaiting_ack: deque[str] = deque()
         self._fail_sends: deque[int] = deque()
         self._swallow_sends = 0
+        self._fault_rates = FaultRates()  # random faults per submit: set_fault_rates
         self._sim_busy = 0
         self._hang: Hang | None = None
         self._late_answers: deque[float] = deque()  # delays of the next submits' answers
@@ -339,12 +340,13 @@ class SimulatedModem(FaultsMixin, InboundMixin):
         if self.registration_status() != 1:
             self._emit(f"\r\n{final_error('CMS', 331, self.cmee)}\r\n".encode())
             return
-        if self._fail_sends:
-            code = self._fail_sends.popleft()
+        fail_code, swallow = self._draw_send_fault()  # set_fault_rates; queued faults first
+        if self._fail_sends or fail_code is not None:
+            code = self._fail_sends.popleft() if self._fail_sends else fail_code
             self._emit(f"\r\n{final_error('CMS', code, self.cmee)}\r\n".encode())
             return
-        swallow = self._swallow_sends > 0
-        if swallow:
+        if self._swallow_sends > 0:
+            swallow = True
             self._swallow_sends -= 1
         reference = self._next_mr
         self._next_mr = (self._next_mr + 1) % 256

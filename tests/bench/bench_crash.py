@@ -12,9 +12,18 @@ Definitions (per accepted message; the recipient is unique, so records map to me
 - duplicated: some part recorded more than once, and the message is NOT marked ambiguous;
 - ambiguous: marked `ambiguous` by the recovery after a kill (its +CMGS was in flight);
   counted per kill and per SIM — aim ≤ 1 per modem per kill;
+- ambiguous, never reached a modem: an `ambiguous` PART whose PDU no simulated modem recorded
+  (the appliance gave up on a part that provably never left: it could have been resent);
+  aim ≤ 1 per 10 kills;
 - also shown: sent-but-unrecorded (a `sent` message with a part the modem never took: a
   silent loss), partial (some parts recorded, final, not ambiguous).
 Aims: lost 0, duplicated 0. Prints figures; asserts nothing.
+
+Rows (`--rows`, each its own appliance and simulator): "default" 16 modems at 0.2 s +CMGS
+latency (the simulator's mixed Huawei/Quectel/SIMCom identities), "slow" 16 modems at 3 s
+(many +CMGS in flight at every kill), "sim800" 16 modems at 0.2 s presenting the SIM800
+identity (its profile paces commands 50 ms apart, so more time sits between claim and PDU).
+`--modems/--messages/--latency/--identity` run one custom row instead.
 """
 
 from __future__ import annotations
@@ -23,7 +32,6 @@ import argparse
 import asyncio
 import random
 import shutil
-import sqlite3
 import sys
 import tempfile
 import time
@@ -32,25 +40,29 @@ from pathlib import Path
 from typing import Any
 
 from appliance.pdu import count_parts
-from tests.bench.bench_saturation import LONG_TEXT, Rig, post_batches, recipient
+from tests.bench.harness import (
+    FINAL,
+    LONG_TEXT,
+    Rig,
+    db_parts,
+    db_states,
+    post_batches,
+    recipient,
+    records_by_part,
+)
 
-FINAL = {"sent", "delivered", "failed", "ambiguous", "expired", "cancelled"}
+# name: (modems, latency s, identity, messages); quick mode shrinks them.
+ROWS = {
+    "default": (16, 0.2, "fleet", 2000),
+    "slow": (16, 3.0, "fleet", 300),
+    "sim800": (16, 0.2, "sim800", 2000),  # the slower profile needs them to see 10 kills
+}
 
 
 def message_text(n: int) -> str:
     if n % 10 == 9:
         return f"bench msg {n} " + LONG_TEXT.format(n=n)
     return f"bench msg {n}"
-
-
-def db_states(db: Path) -> dict[int, tuple[str, str | None]]:
-    """{message id: (state, sim)} read straight from the appliance's SQLite file."""
-    con = sqlite3.connect(str(db), timeout=30)
-    try:
-        return {mid: (state, sim) for mid, state, sim in
-                con.execute("SELECT id, state, sim FROM message")}
-    finally:
-        con.close()
 
 
 def wait_settled(rig: Rig, *, stall: float = 30.0, timeout: float = 600.0) -> bool:
@@ -73,10 +85,10 @@ def wait_settled(rig: Rig, *, stall: float = 30.0, timeout: float = 600.0) -> bo
 
 def run(modems: int, messages: int, latency: float, kills: int, seed: int,
         concurrency: int, keep: bool, gap: float = 3.0,
-        restart_timeout: float = 20.0, terms: int = 1) -> dict[str, Any]:
+        restart_timeout: float = 20.0, terms: int = 1, identity: str = "fleet") -> dict[str, Any]:
     rng = random.Random(seed)
     folder = Path(tempfile.mkdtemp(prefix="cardgate-bench-crash-"))
-    rig = Rig(folder, modems=modems, latency=latency)
+    rig = Rig(folder, modems=modems, latency=latency, identity=identity)
     texts = {recipient(n): message_text(n) for n in range(messages)}
     parts_by_to = {to: count_parts(text).parts for to, text in texts.items()}
     kill_rows: list[dict[str, Any]] = []
@@ -88,6 +100,7 @@ def run(modems: int, messages: int, latency: float, kills: int, seed: int,
         drain_start = time.monotonic()
         expected = sum(parts_by_to.values())
         ambiguous_before: Counter[str] = Counter()
+        ambiguous_ids: set[int] = set()
         # SIGKILLs (crashes), then SIGTERMs (graceful stops: systemd restarts, upgrades).
         plan = [("kill", k) for k in range(1, kills + 1)] + [("term", k)
                                                               for k in range(1, terms + 1)]
@@ -109,25 +122,36 @@ def run(modems: int, messages: int, latency: float, kills: int, seed: int,
             ambiguous_now = Counter(sim for s, sim in states.values() if s == "ambiguous")
             new = ambiguous_now - ambiguous_before
             ambiguous_before = ambiguous_now
+            now_ids = {mid for mid, (s, _sim) in states.items() if s == "ambiguous"}
+            new_ids, ambiguous_ids = now_ids - ambiguous_ids, now_ids
             kill_rows.append({
                 "kill": f"{k}" if how == "kill" else f"TERM{k}", "at": at,
                 "recorded": recorded, "sending": sum(in_flight.values()),
                 "ambiguous": sum(new.values()), "max_per_sim": max(new.values(), default=0),
-                "sims": len(new), "restart": restart, "ready": rig.ready})
-        settled = wait_settled(rig)
+                "sims": len(new), "restart": restart, "ready": rig.ready, "ids": new_ids})
+        settled = wait_settled(rig, stall=max(30.0, 10 * latency))
         drained_in = time.monotonic() - drain_start
         rig.stop_app()
         states = db_states(rig.db_path)
+        parts = db_parts(rig.db_path, [m["id"] for m in accepted])
         records = rig.records()
     finally:
         rig.teardown()
         if not keep:
             shutil.rmtree(folder, ignore_errors=True)
 
-    seen: Counter[tuple[str, int]] = Counter()
-    for r in records:
-        seen[(r["to"], r["concat"][2] if r["concat"] else 1)] += 1
+    seen: Counter[tuple[str, int]] = Counter(
+        {key: len(answers) for key, answers in records_by_part(records).items()})
     tally: Counter[str] = Counter()
+    to_of = {m["id"]: m["to"] for m in accepted}
+    # An ambiguous part whose PDU no modem ever recorded: it provably never left.
+    never_parts = Counter(mid for mid, rows in parts.items() for index, state, _error in rows
+                          if state == "ambiguous" and not seen.get((to_of[mid], index)))
+    for k in kill_rows:
+        k["never"] = sum(never_parts[mid] for mid in k.pop("ids"))
+    tally["ambiguous parts, never reached a modem"] = sum(never_parts.values())
+    tally["ambiguous parts"] = sum(1 for rows in parts.values() for _i, state, _e in rows
+                                   if state == "ambiguous")
     for m in accepted:
         to, mid = m["to"], m["id"]
         state = states.get(mid, (None, None))[0]
@@ -144,7 +168,8 @@ def run(modems: int, messages: int, latency: float, kills: int, seed: int,
         if state == "ambiguous":
             tally["ambiguous, modem took it" if all(counts) else "ambiguous, not (all) taken"] += 1
     unknown = {to for to, _ in seen} - set(texts)
-    return {"modems": modems, "messages": len(accepted), "kills": kill_rows, "tally": tally,
+    return {"modems": modems, "latency": latency, "identity": identity,
+            "messages": len(accepted), "kills": kill_rows, "tally": tally,
             "settled": settled, "drained_in": drained_in, "records": len(records),
             "expected": sum(parts_by_to.values()), "unknown": len(unknown),
             "folder": folder if keep else None}
@@ -154,13 +179,14 @@ def report(r: dict[str, Any]) -> None:
     t = r["tally"]
     kills = sum(1 for k in r["kills"] if k["kill"].isdigit())
     print(f"Crash: {kills} SIGKILLs and {len(r['kills']) - kills} SIGTERMs during a "
-          f"{r['messages']}-message drain over {r['modems']} simulated modems (10% three-part)")
+          f"{r['messages']}-message drain over {r['modems']} simulated modems "
+          f"({r['identity']} identity, +CMGS latency {r['latency']} s; 10% three-part)")
     print("  kill   at s  parts recorded  sending at kill  new ambiguous  max/SIM  SIMs  "
-          "restart s  modems ready")
+          "restart s  modems ready  never reached")
     for k in r["kills"]:
         print(f"  {k['kill']:>5} {k['at']:5.1f}  {k['recorded']:14}  {k['sending']:15}  "
               f"{k['ambiguous']:13}  {k['max_per_sim']:7}  {k['sims']:4}  {k['restart']:9.1f}  "
-              f"{k['ready']:5}/{r['modems']}")
+              f"{k['ready']:5}/{r['modems']:<6}  {k['never']:13}")
     worst = max((k["max_per_sim"] for k in r["kills"] if k["kill"].isdigit()), default=0)
     graceful = sum(k["ambiguous"] for k in r["kills"] if not k["kill"].isdigit())
     print(f"  drained in {r['drained_in']:.1f} s, settled: {r['settled']}; parts recorded "
@@ -171,6 +197,10 @@ def report(r: dict[str, Any]) -> None:
     print(f"  ambiguous   : {t['state ambiguous']} total, worst {worst} per SIM per kill "
           f"(aim ≤ 1); of them the modem took {t['ambiguous, modem took it']}, "
           f"resent {t['ambiguous and resent']}")
+    never = t["ambiguous parts, never reached a modem"]
+    print(f"  ambiguous parts whose PDU never reached a modem: {never} of "
+          f"{t['ambiguous parts']} ambiguous parts → {never / max(kills, 1) * 10:.1f} per 10 "
+          f"kills  (aim ≤ 1)")
     print(f"  ambiguous after graceful stops (SIGTERM rows): {graceful}  (aim 0)")
     print(f"  sent but unrecorded: {t['sent but unrecorded']}, partial: {t['partial']}")
     states = ", ".join(f"{k[6:]} {v}" for k, v in sorted(t.items()) if k.startswith("state "))
@@ -179,11 +209,30 @@ def report(r: dict[str, Any]) -> None:
         print(f"  kept: {r['folder']}")
 
 
+def summary(rows: list[tuple[str, dict[str, Any]]]) -> None:
+    print("Crash summary (aims: lost 0, duplicated 0, never reached ≤ 1 per 10 kills)")
+    print(f"  {'row':28} {'msgs':>5} {'kills':>5} {'lost':>4} {'dup':>4} {'ambiguous':>9} "
+          f"{'took it':>7} {'resent':>6} {'never reached':>13} {'/10 kills':>9} {'drain s':>7}")
+    for label, r in rows:
+        t = r["tally"]
+        kills = sum(1 for k in r["kills"] if k["kill"].isdigit())
+        never = t["ambiguous parts, never reached a modem"]
+        print(f"  {label:28} {r['messages']:5} {kills:5} {t['lost']:4} {t['duplicated']:4} "
+              f"{t['state ambiguous']:9} {t['ambiguous, modem took it']:7} "
+              f"{t['ambiguous and resent']:6} {never:13} {never / max(kills, 1) * 10:9.1f} "
+              f"{r['drained_in']:7.1f}")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench_crash", description=__doc__)
-    parser.add_argument("--modems", type=int, default=16)
-    parser.add_argument("--messages", type=int, default=2000)
-    parser.add_argument("--latency", type=float, default=0.2)
+    parser = argparse.ArgumentParser(prog="bench_crash", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", default=",".join(ROWS),
+                        help=f"comma-separated rows among {', '.join(ROWS)}")
+    parser.add_argument("--modems", type=int, help="one custom row: modems")
+    parser.add_argument("--messages", type=int, help="one custom row: messages")
+    parser.add_argument("--latency", type=float, help="one custom row: +CMGS latency")
+    parser.add_argument("--identity", default="fleet", choices=("fleet", "sim800", "generic"),
+                        help="one custom row: what the modems say they are")
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--terms", type=int, default=1,
                         help="graceful stops (SIGTERM) after the kills, each restarted")
@@ -194,11 +243,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the data folder")
     parser.add_argument("--quick", action="store_true", help="tiny run (smoke test)")
     args = parser.parse_args(argv or [])
-    if args.quick:
-        args.modems, args.messages, args.latency, args.kills, args.gap = 2, 60, 0.1, 1, 0.5
-        args.terms = 1
-    report(run(args.modems, args.messages, args.latency, args.kills, args.seed,
-               args.concurrency, args.keep, args.gap, terms=args.terms))
+    if any(v is not None for v in (args.modems, args.messages, args.latency)):
+        rows = [(args.modems or 16, args.latency or 0.2, args.identity, args.messages or 2000)]
+    else:
+        unknown = set(args.rows.split(",")) - set(ROWS)
+        if unknown:
+            parser.error(f"unknown row(s) {', '.join(sorted(unknown))}; known: {', '.join(ROWS)}")
+        rows = [ROWS[name] for name in args.rows.split(",")]
+    if args.quick:  # one tiny row: the smoke test runs the code path, not the figures
+        rows = [(2, 0.1, rows[0][2], 60)]
+        args.kills, args.gap, args.terms = 1, 0.5, 1
+    results = []
+    for modems, latency, identity, messages in rows:
+        r = run(modems, messages, latency, args.kills, args.seed, args.concurrency, args.keep,
+                args.gap, terms=args.terms, identity=identity)
+        report(r)
+        results.append((f"{latency:g} s, {modems} modems, {identity}", r))
+    summary(results)
     return 0
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.bench.bench_saturation import Sampler, cardgate_command, free_port, recipient
+from tests.bench.harness import Sampler, cardgate_command, free_port, recipient
 
 KEY_LINE = re.compile(r"API key \(admin\):\s*(\S+)")
 

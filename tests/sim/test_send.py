@@ -181,3 +181,57 @@ async def test_commands_written_while_a_late_answer_is_due_are_answered_after_it
 def test_answer_late_refuses_a_negative_delay(rig):
     with pytest.raises(ValueError, match="delay"):
         rig.modem.answer_late_next_sends(-1.0)
+
+async def test_fault_rates_fail_and_swallow_submits_at_random_repeatably(make_rig, part):
+    """set_fault_rates: a failed submit is answered +CMS ERROR and not recorded; a swallowed one
+    is recorded unanswered; the same seed gives the same sequence."""
+    outcomes = []
+    for _ in range(2):
+        rig = make_rig()
+        client = await rig.client()
+        await client.command("AT+CMEE=1")
+        rig.modem.set_fault_rates(fail_rate=0.3, fail_code=500, swallow_rate=0.2, seed=7)
+        seen = []
+        for _ in range(40):
+            await client.write(f"AT+CMGS={part.tpdu_length}\r".encode())
+            await client.read_until(b"\r\n> ")
+            # Input is handled in order: the submit's answer, if any, comes before +CGMI's.
+            await client.write(part.pdu.encode() + b"\x1aAT+CGMI\r")
+            marker = rig.modem.profile.manufacturer.encode() + b"\r\n\r\nOK\r\n"
+            answer = (await client.read_until(marker)).decode()
+            seen.append("fail" if "+CMS ERROR: 500" in answer
+                        else "sent" if "+CMGS:" in answer else "swallowed")
+        counts = rig.modem.fault_counts
+        assert counts == {"failed": seen.count("fail"), "swallowed": seen.count("swallowed")}
+        assert counts["failed"] > 0 and counts["swallowed"] > 0 and "sent" in seen
+        accepted = rig.modem.accepted
+        assert len(accepted) == seen.count("sent") + seen.count("swallowed")
+        assert [a.answered for a in accepted] == [s == "sent" for s in seen if s != "fail"]
+        outcomes.append(seen)
+    assert outcomes[0] == outcomes[1]
+
+
+async def test_fault_rates_off_by_default_and_queued_faults_come_first(rig, part):
+    client = await rig.client()
+    await client.command("AT+CMEE=1")
+    assert rig.modem.fault_counts == {"failed": 0, "swallowed": 0}
+    rig.modem.set_fault_rates(fail_rate=1.0, fail_code=38)
+    rig.modem.fail_next_sends(21)
+    assert "+CMS ERROR: 21" in await send(client, part)
+    assert "+CMS ERROR: 38" in await send(client, part)
+    rig.modem.set_fault_rates()
+    assert "+CMGS:" in await send(client, part)
+    assert rig.modem.fault_counts == {"failed": 0, "swallowed": 0}
+
+
+@pytest.mark.parametrize("kwargs", [{"fail_rate": 1.5}, {"swallow_rate": -0.1},
+                                    {"fail_rate": float("nan")},
+                                    {"fail_rate": 0.6, "swallow_rate": 0.6},
+                                    {"fail_rate": 0.1, "fail_code": 600}])
+def test_fault_rates_refuse_nonsense(kwargs):
+    from appliance.sim import SimulatedModem, make_profile
+
+    modem = SimulatedModem.__new__(SimulatedModem)  # no event loop needed to validate
+    modem.profile = make_profile(0)
+    with pytest.raises(ValueError, match="fail_rate|swallow_rate|fail_code"):
+        modem.set_fault_rates(**kwargs)
