@@ -122,6 +122,10 @@ class DispatchConfig:
     send_timeout_factor: float = 3.0
     """A +CMGS is given this many times the SIM's recent p99 turnaround before the part counts
     as unanswered (never less than send_timeout_floor, never more than modems.send_timeout)."""
+    pinned_grace_seconds: float = 60.0
+    """How long a long message whose first parts left through a SIM waits for that SIM after it
+    went away (unplugged, dead); then the whole message goes again through another SIM (the
+    handset may show the first fragment as well)."""
     send_timeout_floor: float = 5.0
     """Seconds: the shortest +CMGS timeout, however fast the SIM's recent answers were. The
     ceiling wins where they cross: a modems.send_timeout below it is the timeout."""
@@ -149,7 +153,8 @@ class DispatchConfig:
             if getattr(self, name) < 1:
                 raise ConfigError(f"dispatch.{name}: must be >= 1, got {getattr(self, name)}")
         # Written as "not (x > 0)" so that nan is refused too (TOML allows nan and inf).
-        for name in ("rest_base_seconds", "rest_max_seconds", "send_timeout_floor"):
+        for name in ("rest_base_seconds", "rest_max_seconds", "send_timeout_floor",
+                     "pinned_grace_seconds"):
             value = getattr(self, name)
             if not (value > 0 and math.isfinite(value)):
                 raise ConfigError(f"dispatch.{name}: must be a number > 0, got {value}")

@@ -80,6 +80,7 @@ class Dispatcher:
         self._loop_task: asyncio.Task | None = None
         self._expiry_task: asyncio.Task | None = None
         self.recovered: dict[str, int] = {}
+        self.started_at: datetime | None = None
 
     # The shared state, under the names callers and tests use.
     config = property(lambda self: self.ctx.config)
@@ -147,6 +148,7 @@ class Dispatcher:
         ctx.sticky.update(last)  # oldest first: the most recent end up the last to go
         await self.reload_waiting(None)
         ctx.running = True
+        self.started_at = self.now()
         loop = asyncio.get_running_loop()
         self._loop_task = loop.create_task(self.scheduler.run(), name="dispatch")
         self._expiry_task = loop.create_task(self._expiry_loop(), name="expiry")
@@ -299,6 +301,7 @@ class Dispatcher:
             ctx.slots[iccid] = slot
         slot.network = network or slot.network
         slot.sender = event.sender
+        slot.lost_at = None
         slot.port = event.port
         slot.health = health_rules.after_registration_change(slot.health, True, self.now())
         if ctx.running and (slot.task is None or slot.task.done()):
@@ -326,6 +329,7 @@ class Dispatcher:
         if slot is None or slot.port != event.port:
             return
         slot.sender = None
+        slot.lost_at = self.now()
         self.ctx.spawn(self._release(slot, event.reason), name=f"release:{event.iccid}")
 
     async def _release(self, slot: SimSlot, reason: str) -> None:
@@ -425,13 +429,37 @@ class Dispatcher:
 
     async def _expiry_loop(self) -> None:
         while self.ctx.running:
-            await asyncio.sleep(self.expiry_tick)
+            await asyncio.sleep(min(self.expiry_tick, self.ctx.config.pinned_grace_seconds / 4))
             try:
                 await self._expire(self.now())
+                await self._unpin_orphans(self.now())
             except Exception as exc:
                 self.ctx.problem("the expiry round", exc)
             else:
                 self.ctx.resolved("the expiry round")
+
+    async def _unpin_orphans(self, now: datetime) -> None:
+        """Long messages half sent through a SIM that has been gone longer than the grace go
+        again, whole, through any SIM (a fragment on the handset beats a message never sent)."""
+        ctx = self.ctx
+        grace = timedelta(seconds=ctx.config.pinned_grace_seconds)
+        for iccid in ctx.pending.pinned_sims():
+            slot = ctx.slots.get(iccid)
+            # A SIM not seen since start-up has been gone since then.
+            gone_since = self.started_at if slot is None else slot.lost_at
+            if (slot is not None and slot.attached) or gone_since is None \
+                    or now - gone_since < grace:
+                continue
+            ids = [w.message_id for w in ctx.pending.pinned_to(iccid)]
+            reason = f"its SIM has been gone for over {ctx.config.pinned_grace_seconds:.0f} s"
+            moved = await ctx.store.write(
+                lambda ids=ids, iccid=iccid, reason=reason: [
+                    m for m in ids if queue_store.unpin(m, iccid, reason)])
+            if moved:
+                log.warning("%d message(s) pinned to SIM %s, gone since %s, go again whole "
+                            "through other SIMs", len(moved), iccid,
+                            gone_since.isoformat())
+                await self.reload_waiting(moved)
 
     def persist_health(self, slot: SimSlot) -> None:
         self.ctx.persist_health(slot)

@@ -146,6 +146,10 @@ class PendingIndex:
             self.promote(now)
         yield from self._pinned.get(iccid, {}).values()
 
+    def pinned_sims(self) -> list[str]:
+        """SIMs that have messages waiting for them (due ones; see `pinned_to`)."""
+        return list(self._pinned)
+
     def next_due(self, now: datetime) -> datetime | None:
         """The earliest future time a waiting message becomes due (None if none waits)."""
         while self._heap:

@@ -111,6 +111,7 @@ class SimSlot:
     """Claimed messages in the queue whose parts were stored with the claim (message id ->
     sender.PreparedMessage): their send starts without a round trip to the database."""
     task: asyncio.Task | None = None
+    lost_at: datetime | None = None  # when its modem went away (None while attached)
     sent_total: int = 0
     failed_total: int = 0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from appliance.modem.contract import PartNotSent
+from appliance.modem.state import ModemState
 
 if TYPE_CHECKING:
     from appliance.pool.supervisor import ModemSupervisor
@@ -40,7 +41,14 @@ class SupervisedSender:
         modem = self._supervisor.modem
         if modem is None or not self._supervisor.ready:
             raise ModemNotReady()
-        return await modem.send_part(pdu, tpdu_length, **options)
+        try:
+            return await modem.send_part(pdu, tpdu_length, **options)
+        except PartNotSent as exc:
+            # The modem vanished before the PDU was written: the pool's news (SimLost follows),
+            # not a failure of the SIM or the message.
+            if modem.state is ModemState.GONE or not self._supervisor.ready:
+                raise ModemNotReady() from exc
+            raise
 
     async def check_alive(self, timeout: float = 2.0) -> bool:
         """After an unanswered +CMGS: does the modem answer a bare AT again?"""

@@ -242,6 +242,26 @@ def settle_late_answer(part_id: int, message_reference: int,
     return msg.id, M.SENT.value
 
 
+def unpin(msg_id: int, iccid: str, reason: str, now: datetime | None = None) -> bool:
+    """A queued message pinned to `iccid` (a part left through it) whose SIM is gone for good:
+    it goes again, whole, through any SIM. Its old parts are forgotten (the event names what
+    had left and through which SIM); False if it is no longer queued on that SIM."""
+    now = now or utcnow()
+    msg = Message.get_or_none(Message.id == msg_id)
+    if msg is None or msg.state != M.QUEUED.value or msg.sim != iccid:
+        return False
+    left = [p.index for p in Part.select(Part.index, Part.state).where(
+        (Part.message == msg_id) & (Part.state.in_([P.SENT.value, P.AMBIGUOUS.value,
+                                                     P.DELIVERED.value])))]
+    Part.delete().where(Part.message == msg_id).execute()
+    Message.update(sim=None, updated_at=now).where(Message.id == msg_id).execute()
+    detail = (f"{reason}; part(s) {', '.join(map(str, left)) or 'none'} had left through SIM "
+              f"{iccid}: the whole message goes again through another SIM")
+    MessageEvent.insert(message=msg_id, at=now, old_state=M.QUEUED.value,
+                        new_state=M.QUEUED.value, detail=detail[:500], sim=iccid).execute()
+    return True
+
+
 def requeue_unsent(ids: Iterable[int], reason: str, *, resend_ambiguous: bool) -> None:
     """At stop: messages claimed but not started go back to the queue."""
     for msg_id in ids:
@@ -262,4 +282,5 @@ def hand_back(claims: Iterable[tuple[int, str]], reason: str, *,
 __all__ = ["WaitingRow", "cancel", "claimed_message", "fail_message", "find_unreadable",
            "hand_back",
            "hold_ambiguous", "load_waiting", "mark_part_ambiguous", "parts_of", "quarantine",
-           "requeue_if_claimed", "requeue_unsent", "savepoint", "settle_late_answer", "state_of"]
+           "requeue_if_claimed", "requeue_unsent", "savepoint", "settle_late_answer", "state_of",
+           "unpin"]

@@ -229,3 +229,21 @@ async def test_a_sim_the_network_denies_is_taken_out_as_barred(make_rig):
         # Registered again: the bar that came from the denial is lifted.
         rig.fleet.modems[0].register()
         await rig.wait_for(lambda: not denied.health.barred)
+
+
+async def test_a_long_message_pinned_to_a_sim_gone_for_good_goes_again_whole(make_rig):
+    text = "A long message that must arrive in one piece. " * 8  # 3 parts
+    async with make_rig(2, latency=0.2, pinned_grace_seconds=0.5) as rig:
+        rig.fleet.ports[1].unplug()
+        await rig.wait_for(lambda: len(rig.attached()) == 1)
+        [mid] = await rig.submit([new("+8613912345678", text)])
+        await rig.wait_for(lambda: len(rig.fleet.modems[0].accepted) >= 1)
+        rig.fleet.ports[0].unplug()  # after part 1, for good
+        rig.fleet.ports[1].replug(symlink=rig.fleet.symlink(1))
+        rig.dispatcher.expiry_tick = 0.1
+        assert (await rig.wait_final([mid]))[mid] == "sent"
+        info = await rig.message(mid)
+        assert info["sim"] == rig.iccid(1)
+        parts = [a.submit for a in rig.fleet.modems[1].accepted]
+        assert sorted(p.concat.index for p in parts) == [1, 2, 3]  # whole, on the new SIM
+        assert any("goes again through another SIM" in e["detail"] for e in info["events"])
