@@ -186,7 +186,7 @@ class AtChannel(asyncio.Protocol):
         self._waiters: list[_Waiter] = []
         self._seq = itertools.count()
         self._needs_resync = False
-        self._last_end: float | None = None
+        self._last_command_at: float | None = None
         # The late answer still awaited from the last command abandoned after its payload
         # (one at a time: a newer one replaces it), and the loop time after which it is
         # no longer passed on.
@@ -337,6 +337,7 @@ class AtChannel(asyncio.Protocol):
         finished = False
         try:
             self._write(command + "\r")
+            self._last_command_at = loop.time()
             if payload is not None:
                 # A final result before the prompt completes the prompt future too.
                 prompted = await _within(current.prompt, prompt_timeout)
@@ -372,7 +373,6 @@ class AtChannel(asyncio.Protocol):
                 self._needs_resync = True
             self._current = None
             self._parser.end()
-            self._last_end = loop.time()
             for fut in (current.final, current.prompt):
                 if fut.done() and not fut.cancelled():
                     fut.exception()  # mark retrieved: no "never retrieved" warning
@@ -469,13 +469,14 @@ class AtChannel(asyncio.Protocol):
             log.warning("%s: no resync after %d probes", self.name, tries)
 
     def pace_delay(self, now: float) -> float:
-        """Seconds a command line written at loop time `now` must still wait. Only command
-        lines are paced (before AT+CMGS, never between its prompt and the PDU): some firmware
-        drops a command sent right after the previous final result (the profile's
-        command_interval), while the prompt itself asks for the PDU at once."""
-        if self.min_interval <= 0 or self._last_end is None:
+        """Seconds a command line written at loop time `now` must still wait: the profile's
+        command_interval between two command lines written (Kannel's sendline-sleep), so
+        commands never follow each other too closely for the modem's UART buffer (SIM800).
+        An exchange that took longer than the interval (a +CMGS waiting on the network) has
+        paid it already; the PDU after a prompt is never paced (the prompt asks for it)."""
+        if self.min_interval <= 0 or self._last_command_at is None:
             return 0.0
-        return max(0.0, self._last_end + self.min_interval - now)
+        return max(0.0, self._last_command_at + self.min_interval - now)
 
     async def _pace(self) -> None:
         delay = self.pace_delay(asyncio.get_running_loop().time())

@@ -461,10 +461,10 @@ async def test_the_pdu_after_the_prompt_is_not_paced(rig: PtyRig) -> None:
     assert bytes(modem.received).endswith(b"AT+CMGS=23\r" + PDU.encode() + b"\x1a")
 
 
-def test_pace_delay_counts_from_the_end_of_the_last_exchange() -> None:
+def test_pace_delay_counts_from_the_last_command_line_written() -> None:
     channel = AtChannel(min_interval=0.05)
     assert channel.pace_delay(100.0) == 0.0  # nothing sent yet
-    channel._last_end = 100.0
+    channel._last_command_at = 100.0
     assert channel.pace_delay(100.01) == pytest.approx(0.04)
     assert channel.pace_delay(100.05) == 0.0
     assert AtChannel().pace_delay(0.0) == 0.0  # no interval in the profile
