@@ -20,8 +20,8 @@ from typing import Any
 from appliance.dispatch.context import DispatchContext
 from appliance.dispatch.plan import PlanPolicy, RoundInput, plan_round
 from appliance.dispatch.slots import SimSlot
-from appliance.store import messages as outbox
 from appliance.store import queue as queue_store
+from appliance.store import sending
 from appliance.store.models import Message
 
 log = logging.getLogger(__name__)
@@ -116,12 +116,13 @@ class Scheduler:
             for mid, iccid in assignments:
                 try:
                     with queue_store.savepoint():
-                        got = outbox.claim_messages(iccid, 1, now, candidate_ids=[mid])
+                        got = sending.claim_one(mid, iccid, now)
                 except Exception as exc:  # noqa: BLE001 - isolate the row
                     bad.append((mid, f"{type(exc).__name__}: {exc}"))
                     out.append((False, None))
                     continue
-                out.append((True, self.prepare(got[0], iccid)) if got else (False, None))
+                out.append((True, self.prepare(got, iccid)) if got is not None
+                           else (False, None))
             if bad:
                 queue_store.quarantine(bad)
             return out, bad

@@ -127,30 +127,31 @@ class MessageSender:
             found = queue_store.claimed_message(msg_id, iccid)
             if found is None:
                 return None
-            msg, stored = found
+            msg = found[0]
         elif msg.state != M.SENDING.value or msg.sim != iccid:
             return None
-        else:
-            stored = queue_store.parts_of(msg_id)
-        parts = [PreparedPart.of(p) for p in stored]
+        parts = [PreparedPart(*row) for row in sending.stored_parts(msg_id)]
         if not parts:
             cfg = self.d.config
             validity = timedelta(seconds=cfg.default_ttl) if cfg.default_ttl else None
-            encoded = encode_submit(msg.recipient, msg.text,
-                                    request_status_report=cfg.status_report, validity=validity)
-            if len(encoded) > 1:
+            reference = None
+            if msg.parts_count > 1:  # counted at intake: a long message needs its reference
                 # The SIM's row holds its rotating reference; the pool writes it when the modem
                 # is identified, but that write must not be what a first long message waits on.
                 sim_store.ensure_sim(iccid)
-                ref = outbox.next_concat_ref(iccid)
-                encoded = encode_submit(msg.recipient, msg.text, reference=ref,
+                reference = outbox.next_concat_ref(iccid)
+            encoded = encode_submit(msg.recipient, msg.text, reference=reference or 0,
+                                    request_status_report=cfg.status_report, validity=validity)
+            if len(encoded) > 1 and reference is None:  # miscounted (an old row): encode again
+                sim_store.ensure_sim(iccid)
+                reference = outbox.next_concat_ref(iccid)
+                encoded = encode_submit(msg.recipient, msg.text, reference=reference,
                                         request_status_report=cfg.status_report,
                                         validity=validity)
-            new = [outbox.NewPart(pdu=p.pdu, tpdu_length=p.tpdu_length, concat_ref=p.reference)
-                   for p in encoded]
-            ids = outbox.add_parts(msg_id, iccid, new, claimed=msg)
+            ids = sending.add_parts(msg_id, iccid,
+                                    [(p.pdu, p.tpdu_length, p.reference) for p in encoded])
             parts = [PreparedPart(pid, n, p.pdu, p.tpdu_length, P.PENDING.value)
-                     for n, (pid, p) in enumerate(zip(ids, new, strict=True), start=1)]
+                     for n, (pid, p) in enumerate(zip(ids, encoded, strict=True), start=1)]
         return PreparedMessage(msg, parts)
 
     def prepare_claimed(self, msg: Message, iccid: str) -> PreparedMessage | None:

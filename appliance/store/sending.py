@@ -1,5 +1,6 @@
-"""The send path's writes as fixed SQL: a part `sending`, a part `sent`, a message `sent`, a
-SIM's counters — the statements on every part's critical path (its answer, then the next PDU).
+"""The send path's writes as fixed SQL: a message claimed with its parts stored, a part
+`sending`, a part `sent`, a message `sent`, a SIM's counters — the statements on every part's
+critical path (its answer, then the next PDU) and on every message's claim.
 
 Knows: the columns those four writes touch, and that each is the same statement every time, so
 its text is built once per database and the driver's statement cache prepares it once. Doing
@@ -59,6 +60,28 @@ class _Statements:
             f"{c(MessageEvent.old_state)}, {c(MessageEvent.new_state)}, "
             f"{c(MessageEvent.detail)}, {c(MessageEvent.sim)}) "
             f"VALUES ({p}, {p}, {p}, {p}, {p}, {p})")
+        cols = ", ".join(c(f) for f in (Message.id, Message.recipient, Message.text,
+                                           Message.state, Message.sim, Message.attempts,
+                                           Message.parts_count))
+        self.claim = (
+            f"UPDATE {t(Message)} SET {c(Message.state)} = {p}, {c(Message.sim)} = {p}, "
+            f"{c(Message.attempts)} = {c(Message.attempts)} + 1, {c(Message.updated_at)} = {p} "
+            f"WHERE {c(Message.id)} = {p} AND {c(Message.state)} = {p} "
+            f"AND ({c(Message.send_at)} IS NULL OR {c(Message.send_at)} <= {p}) "
+            f"AND ({c(Message.expires_at)} IS NULL OR {c(Message.expires_at)} > {p}) "
+            f"AND ({c(Message.sim)} IS NULL OR {c(Message.sim)} = {p})")
+        self.claimed_row = f"SELECT {cols} FROM {t(Message)} WHERE {c(Message.id)} = {p}"
+        self.parts = (
+            f"SELECT {c(Part.id)}, {c(Part.index)}, {c(Part.pdu)}, {c(Part.tpdu_length)}, "
+            f"{c(Part.state)}, {c(Part.error)} FROM {t(Part)} WHERE {c(Part.message)} = {p} "
+            f"ORDER BY {c(Part.index)}")
+        self.add_part = (
+            f"INSERT INTO {t(Part)} ({c(Part.message)}, {c(Part.index)}, {c(Part.count)}, "
+            f"{c(Part.concat_ref)}, {c(Part.pdu)}, {c(Part.tpdu_length)}, {c(Part.sim)}, "
+            f"{c(Part.state)}, {c(Part.attempts)}, {c(Part.error)}) "
+            f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, 0, '')")
+        self.parts_count = (
+            f"UPDATE {t(Message)} SET {c(Message.parts_count)} = {p} WHERE {c(Message.id)} = {p}")
         self.counter = (
             f"INSERT INTO {t(SimCounter)} ({c(SimCounter.sim)}, {c(SimCounter.window)}, "
             f"{c(SimCounter.window_start)}, {c(SimCounter.count)}) VALUES ({p}, {p}, {p}, {p}) "
@@ -84,6 +107,49 @@ def _rowcount(db: peewee.Database, sql: str, params: tuple[Any, ...]) -> int:
 
 
 _utc = Part.sent_at.db_value  # UtcDateTimeField: aware datetime -> stored text
+
+
+check_transition(M.QUEUED.value, M.SENDING)
+
+
+def claim_one(msg_id: int, iccid: str, now: datetime) -> Message | None:
+    """claim_messages for one candidate (queued, due, not expired, not pinned elsewhere), as
+    fixed SQL: the claimed row (a Message with the columns a send needs), or None. On
+    PostgreSQL the general claim runs instead (its SKIP LOCKED is what a fleet needs)."""
+    db, sql = _db_and_sql()
+    if not isinstance(db, peewee.SqliteDatabase):
+        got = outbox.claim_messages(iccid, 1, now, candidate_ids=[msg_id])
+        return got[0] if got else None
+    stamp = _utc(now)
+    params = (M.SENDING.value, iccid, stamp, msg_id, M.QUEUED.value, stamp, stamp, iccid)
+    if _rowcount(db, sql.claim, params) != 1:
+        return None
+    db.execute_sql(sql.event, (msg_id, stamp, M.QUEUED.value, M.SENDING.value, "claimed", iccid))
+    row = db.execute_sql(sql.claimed_row, (msg_id,)).fetchone()
+    return Message(id=row[0], recipient=row[1], text=row[2], state=row[3], sim=row[4],
+                   attempts=row[5], parts_count=row[6])
+
+
+def stored_parts(msg_id: int) -> list[tuple]:
+    """(id, index, pdu, tpdu_length, state, error) of a message's parts, in order."""
+    db, sql = _db_and_sql()
+    return db.execute_sql(sql.parts, (msg_id,)).fetchall()
+
+
+def add_parts(msg_id: int, iccid: str, parts: list[tuple[str, int, int | None]]) -> list[int]:
+    """Store a claimed message's encoded parts ((pdu, tpdu_length, concat_ref) each, in order);
+    their ids. The caller has just claimed it in this transaction (claim_one)."""
+    db, sql = _db_and_sql()
+    if not isinstance(db, peewee.SqliteDatabase):  # no lastrowid: peewee's INSERT ... RETURNING
+        return outbox.add_parts(msg_id, iccid, [
+            outbox.NewPart(pdu=pdu, tpdu_length=length, concat_ref=ref)
+            for pdu, length, ref in parts])
+    count = len(parts)
+    ids = [db.execute_sql(sql.add_part, (msg_id, n, count, ref, pdu, length, iccid,
+                                         P.PENDING.value)).lastrowid
+           for n, (pdu, length, ref) in enumerate(parts, start=1)]
+    db.execute_sql(sql.parts_count, (count, msg_id))
+    return ids
 
 
 def mark_part_sending(part_id: int, now: datetime | None = None) -> None:
@@ -124,4 +190,5 @@ def save_counters(iccid: str, counters: dict[str, Any], tz: tzinfo) -> None:
         db.execute_sql(sql.counter, (iccid, window, to_db(local), int(item.get("count", 0))))
 
 
-__all__ = ["mark_message_sent", "mark_part_sending", "mark_part_sent", "save_counters"]
+__all__ = ["add_parts", "claim_one", "mark_message_sent", "mark_part_sending", "mark_part_sent",
+           "save_counters", "stored_parts"]

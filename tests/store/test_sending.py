@@ -113,3 +113,39 @@ def test_counters_are_stored_as_the_slow_path_stores_them(db: peewee.Database):
         sending.save_counters(SIM, second, TZ)
     assert SimCounter.select().count() == 2
     assert {w: v["count"] for w, v in load_counters(SIM, TZ).items()} == {"hour": 2, "day": 2}
+
+
+def test_claim_one_claims_only_a_due_queued_message_not_pinned_elsewhere(db: peewee.Database):
+    later = NOW + timedelta(hours=1)
+    with db.atomic():
+        due, future, expired, pinned = accept_messages([
+            NewMessage("+8613800000001", "due"),
+            NewMessage("+8613800000002", "later", send_at=later),
+            NewMessage("+8613800000003", "gone", expires_at=NOW - timedelta(seconds=1)),
+            NewMessage("+8613800000004", "pinned")], now=NOW - timedelta(minutes=1))
+        from appliance.store.models import Message
+        Message.update(sim="89860000000000000099").where(Message.id == pinned).execute()
+    with db.atomic():
+        claimed = sending.claim_one(due, SIM, NOW)
+        assert claimed is not None
+        assert (claimed.id, claimed.recipient, claimed.text, claimed.state, claimed.sim,
+                claimed.attempts) == (due, "+8613800000001", "due", "sending", SIM, 1)
+        assert sending.claim_one(due, SIM, NOW) is None  # not queued any more
+        assert sending.claim_one(future, SIM, NOW) is None
+        assert sending.claim_one(expired, SIM, NOW) is None
+        assert sending.claim_one(pinned, SIM, NOW) is None
+    info = get_message(due)
+    assert [e["detail"] for e in info["events"]][-1] == "claimed"
+    assert get_message(future)["state"] == "queued"
+
+
+def test_parts_added_on_the_fast_path_read_back_in_order(db: peewee.Database):
+    with db.atomic():
+        (msg_id,) = accept_messages([NewMessage("+8613800000001", "hi")], now=NOW)
+        assert sending.claim_one(msg_id, SIM, NOW) is not None
+        ids = sending.add_parts(msg_id, SIM, [("AA", 10, 7), ("BB", 11, 7)])
+    rows = sending.stored_parts(msg_id)
+    assert rows == [(ids[0], 1, "AA", 10, "pending", ""), (ids[1], 2, "BB", 11, "pending", "")]
+    part = Part.get_by_id(ids[1])
+    assert (part.count, part.concat_ref, part.sim) == (2, 7, SIM)
+    assert get_message(msg_id)["parts_count"] == 2
