@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 from appliance.sim import SimulatedModem, SimulatedPort, make_profile
+from appliance.sim.record import JsonlRecorder
 
 # (manufacturer, model, revision) as +CGMI/+CGMM/+CGMR answer them; None keeps make_profile's.
 IDENTITIES: dict[str, tuple[str, str, str] | None] = {
@@ -50,6 +51,8 @@ class Server:
                 profile.boot_urcs, profile.vendor_settings = ("RDY",), frozenset()
             modem = SimulatedModem(profile, latency=self.latency,
                                    record_path=self.directory / f"modem{index}.jsonl")
+            # Written before each answer, not fsynced: only the appliance is killed here.
+            modem.recorder = JsonlRecorder(self.directory / f"modem{index}.jsonl", durable=False)
             self.modems.append(modem)
             self.ports.append(SimulatedPort(modem, self.directory / f"modem{index}").start())
 
