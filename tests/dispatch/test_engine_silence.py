@@ -9,14 +9,20 @@ from collections import Counter
 
 from tests.dispatch.conftest import new, numbers
 
+
+async def warm(rig, count: int = 8) -> None:
+    """Some quick answers first: the SIM's +CMGS timeout then comes from its turnaround."""
+    warm_ids = await rig.submit(new(r, f"warm {i}") for i, r in enumerate(numbers(count)))
+    await rig.wait_final(warm_ids)
+
+
 LONG = "A long notice that goes out in three parts, whatever happens to the first one. " * 5
 
 
 async def test_an_unanswered_cmgs_is_timed_out_from_turnaround_and_the_sim_goes_on(make_rig):
     # Ceiling 60 s, floor 0.2 s: after a few quick answers the SIM's timeout is near the floor.
     async with make_rig(1, send_timeout=60.0, send_timeout_floor=0.2) as rig:
-        warm = await rig.submit(new(r, f"warm {i}") for i, r in enumerate(numbers(8)))
-        await rig.wait_final(warm)
+        await warm(rig)
         slot = rig.dispatcher.slots[rig.iccid(0)]
         assert rig.dispatcher.sender.answer_timeout(slot) < 5.0
         rig.fleet.modems[0].swallow_next_sends(1)
@@ -32,8 +38,7 @@ async def test_an_unanswered_cmgs_is_timed_out_from_turnaround_and_the_sim_goes_
 
 async def test_a_late_cmgs_answer_settles_the_ambiguous_message_as_sent(make_rig):
     async with make_rig(1, send_timeout=60.0, send_timeout_floor=0.2) as rig:
-        warm = await rig.submit(new(r, f"warm {i}") for i, r in enumerate(numbers(8)))
-        await rig.wait_final(warm)
+        await warm(rig)
         # Later than the timeout and than the probe after it (2 s): recorded ambiguous first.
         rig.fleet.modems[0].answer_late_next_sends(3.0)
         [mid] = await rig.submit([new("+8613812345678", "answered late")])
@@ -48,8 +53,7 @@ async def test_a_late_cmgs_answer_settles_the_ambiguous_message_as_sent(make_rig
 
 async def test_an_answer_during_the_probe_after_a_timeout_is_not_ambiguous(make_rig):
     async with make_rig(1, send_timeout=60.0, send_timeout_floor=0.2) as rig:
-        warm = await rig.submit(new(r, f"warm {i}") for i, r in enumerate(numbers(8)))
-        await rig.wait_final(warm)
+        await warm(rig)
         # After the timeout, but while the modem is asked whether it answers: it left.
         rig.fleet.modems[0].answer_late_next_sends(1.0)
         [mid] = await rig.submit([new("+8613812345678", "answered a bit late")])
@@ -62,8 +66,7 @@ async def test_an_answer_during_the_probe_after_a_timeout_is_not_ambiguous(make_
 
 async def test_a_long_message_goes_on_through_its_sim_after_an_unanswered_part(make_rig):
     async with make_rig(2, send_timeout=60.0, send_timeout_floor=0.2) as rig:
-        warm = await rig.submit(new(r, f"warm {i}") for i, r in enumerate(numbers(16)))
-        await rig.wait_final(warm)
+        await warm(rig, 16)
         for modem in rig.fleet.modems:
             modem.swallow_next_sends(1)  # whichever SIM takes it: part 1 goes unanswered
         [mid] = await rig.submit([new("+8613812345678", LONG)])
