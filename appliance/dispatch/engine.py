@@ -206,10 +206,35 @@ class Dispatcher(SchedulingRound):
 
     # -- intake ----------------------------------------------------------------------------
     async def submit(self, requests: list[outbox.NewMessage]) -> list[int]:
-        """Store messages durably, then queue them; returns ids once they are on disk."""
-        ids = await self.store.write(lambda: outbox.accept_messages(requests))
-        await self.reload_waiting(ids)
-        return ids
+        """Store messages durably, then queue them; returns ids once they are on disk.
+
+        A small request goes in the writer's urgent lane: an HTTP client waits on it as a modem
+        waits on a send's record, and in the bulk lane it would wait up to the writer's
+        bulk_wait behind a draining pool's sends. The index is filled from the accepted rows
+        themselves (no read back)."""
+        urgent = len(requests) <= 20  # messages
+        accepted = await self.store.write(lambda: outbox.accept_new(requests), urgent=urgent)
+        self._index_accepted(requests, accepted)
+        return accepted.ids
+
+    def _index_accepted(self, requests: list[outbox.NewMessage],
+                        accepted: outbox.Acceptance) -> None:
+        """Queue the messages `accepted` has just inserted (a replay's message is already
+        known: queued, claimed or done), as reload_waiting would from their rows."""
+        now = self.now()
+        for req, mid, new in zip(requests, accepted.ids, accepted.new, strict=True):
+            if not new or req.hold:
+                continue
+            if any(mid in s.queue for s in self.slots.values()):
+                continue  # a full reload saw it committed and a SIM claimed it already
+            self.pending.add(Waiting(
+                pending=Pending(message_id=mid, recipient=req.recipient,
+                                network=network_of(req.recipient),
+                                parts=max(req.parts_count, 1), priority=req.priority,
+                                campaign_id=req.campaign_id, sticky_sim=None,
+                                created_at=accepted.at),
+                send_at=req.send_at, expires_at=req.expires_at), now)
+        self.wake()
 
     async def cancel(self, message_id: int) -> None:
         """Cancel a message none of whose parts has been handed to a modem.
@@ -482,3 +507,9 @@ class Dispatcher(SchedulingRound):
         if slot is None:
             return {}
         return slot.counters_view(self.limits, self.now(), self.tz)
+
+    def problems(self) -> list[str]:
+        """What keeps the dispatcher from working as it should, one reason per line (e.g. a
+        scheduling round that keeps failing); empty when all is well. The health endpoint
+        reports the appliance degraded while this is not empty."""
+        return []

@@ -135,7 +135,9 @@ class UtcDateTimeField(peewee.DateTimeField):
             return value
         if value.tzinfo is None:
             raise ValueError(f"{self.name}: a naive datetime ({value}) cannot be stored as UTC")
-        return value.astimezone(UTC).strftime(self._FORMAT)
+        # isoformat, not strftime(_FORMAT): the same text, but glibc's %Y does not pad a year
+        # before 1000 ("1-01-01 ..."), which fromisoformat then cannot read back.
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
     def python_value(self, value: object) -> datetime | None:
         if value is None:
