@@ -155,7 +155,8 @@ async def test_malformed_or_unknown_prefix_is_401_without_scrypt(gateway: Gatewa
     store_read = gateway.appliance.store.read
 
     async def counting_read(fn):
-        reads.append(1)
+        if "authenticate" in fn.__qualname__:  # not the dispatcher's own reads meanwhile
+            reads.append(1)
         return await store_read(fn)
 
     monkeypatch.setattr(gateway.appliance.store, "read", counting_read)
