@@ -22,6 +22,7 @@ from typing import Any
 from appliance.config import DispatchConfig
 from appliance.dispatch import health as health_rules
 from appliance.dispatch import rates
+from appliance.dispatch.acceptor import Acceptor
 from appliance.dispatch.balancer import Pending
 from appliance.dispatch.pending import PendingIndex, Waiting
 from appliance.dispatch.phone import network_of, network_of_sim
@@ -208,14 +209,12 @@ class Dispatcher(SchedulingRound):
     async def submit(self, requests: list[outbox.NewMessage]) -> list[int]:
         """Store messages durably, then queue them; returns ids once they are on disk.
 
-        A small request goes in the writer's urgent lane: an HTTP client waits on it as a modem
-        waits on a send's record, and in the bulk lane it would wait up to the writer's
-        bulk_wait behind a draining pool's sends. The index is filled from the accepted rows
-        themselves (no read back)."""
-        urgent = len(requests) <= 20  # messages
-        accepted = await self.store.write(lambda: outbox.accept_new(requests), urgent=urgent)
-        self._index_accepted(requests, accepted)
-        return accepted.ids
+        Small requests arriving together share one writer job (`acceptor`); the index is filled
+        from the accepted rows themselves, not read back."""
+        acceptor = self.__dict__.get("_acceptor")
+        if acceptor is None:  # made here, not in __init__, to keep intake's change in one place
+            acceptor = self._acceptor = Acceptor(self.store, self._index_accepted)
+        return (await acceptor.accept(requests)).ids
 
     def _index_accepted(self, requests: list[outbox.NewMessage],
                         accepted: outbox.Acceptance) -> None:

@@ -155,6 +155,56 @@ def accept_new(requests: list[NewMessage], now: datetime | None = None) -> Accep
     return Acceptance(ids, new, at)  # type: ignore[arg-type]
 
 
+def accept_many(requests: list[list[NewMessage]],
+                now: datetime | None = None) -> list[Acceptance | Exception]:
+    """Several requests' messages in one job: each request's Acceptance, or the exception that
+    refused it (IdempotencyConflict...), in order; one request refused does not refuse the
+    others.
+
+    Together when possible: one `accept_new` over all their messages (a few statements in all
+    instead of a few per request; the acceptance of many concurrent single-message API
+    requests is what this is for). Each request on its own, each in a savepoint of its own,
+    when one of them is refused (the combined attempt is rolled back first) or when two share
+    a client_ref key (together, the second would become that key's next sequence number
+    instead of a replay of the first).
+    """
+    now = now or utcnow()
+    if len(requests) > 1 and not _refs_overlap(requests):
+        try:
+            with _database().atomic():
+                together = accept_new([m for request in requests for m in request], now)
+        except Exception:  # noqa: BLE001 - someone is refused: find out who, below
+            pass
+        else:
+            out: list[Acceptance | Exception] = []
+            start = 0
+            for request in requests:
+                end = start + len(request)
+                out.append(Acceptance(together.ids[start:end], together.new[start:end],
+                                      together.at))
+                start = end
+            return out
+    results: list[Acceptance | Exception] = []
+    for request in requests:
+        try:
+            with _database().atomic():
+                results.append(accept_new(request, now))
+        except Exception as exc:  # noqa: BLE001 - handed to that request's caller
+            results.append(exc)
+    return results
+
+
+def _refs_overlap(requests: list[list[NewMessage]]) -> bool:
+    seen: set[tuple[str, str, str]] = set()
+    for request in requests:
+        keys = {(m.submitter_kind, m.submitter_id, m.client_ref) for m in request
+                if m.client_ref is not None}
+        if not seen.isdisjoint(keys):
+            return True
+        seen |= keys
+    return False
+
+
 # Acceptance writes raw parameter tuples (already in storage form) through these column lists,
 # in one statement per chunk; the column names come from the models, the quoting and parameter
 # style from the database, so the same code serves SQLite and PostgreSQL.
@@ -285,4 +335,5 @@ def _stored_by_client_ref(
     return found
 
 
-__all__ = ["Acceptance", "IdempotencyConflict", "NewMessage", "accept_messages", "accept_new"]
+__all__ = ["Acceptance", "IdempotencyConflict", "NewMessage", "accept_many", "accept_messages",
+           "accept_new"]

@@ -39,6 +39,7 @@ from appliance.store.acceptance import (
     Acceptance,
     IdempotencyConflict,
     NewMessage,
+    accept_many,
     accept_messages,
     accept_new,
 )
@@ -440,6 +441,7 @@ __all__ = [
     "MessageNotFound",
     "NewMessage",
     "NewPart",
+    "accept_many",
     "accept_messages",
     "accept_new",
     "add_parts",
