@@ -14,6 +14,7 @@ from appliance.store.messages import (
     IdempotencyConflict,
     MessageNotFound,
     NewMessage,
+    accept_many,
     accept_new,
     get_message,
 )
@@ -96,3 +97,23 @@ def test_the_extreme_times_are_stored_padded_and_read_back(db: peewee.Database,
     assert data["send_at"] == send_at and data["expires_at"] == expires
     raw = db.execute_sql("SELECT send_at FROM message WHERE id = ?", (msg_id,)).fetchone()[0]
     assert len(raw) == len("2026-01-02 03:04:05.000000") and raw[:4].isdigit()
+
+
+def test_many_requests_go_in_together_and_one_refused_refuses_no_other(
+        db: peewee.Database) -> None:
+    (kept,) = _accept(db, _request()).ids
+    good = [[_request(recipient=f"+86138000001{n:02d}", client_ref=None)] for n in range(3)]
+    with db.atomic():
+        results = accept_many([good[0], [_request(text="changed")], good[1], good[2]], now=NOW)
+    assert isinstance(results[1], IdempotencyConflict) and f"id {kept}" in str(results[1])
+    accepted = [r for n, r in enumerate(results) if n != 1]
+    assert all(r.new == [True] for r in accepted)
+    assert len({r.ids[0] for r in accepted} | {kept}) == 4
+    assert Message.select().count() == 4
+
+
+def test_requests_sharing_a_client_ref_are_a_message_and_its_replay(db: peewee.Database) -> None:
+    with db.atomic():
+        first, second = accept_many([[_request()], [_request()]], now=NOW)
+    assert first.ids == second.ids and (first.new, second.new) == ([True], [False])
+    assert Message.select().count() == 1
