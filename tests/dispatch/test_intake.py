@@ -117,3 +117,26 @@ def test_the_extreme_accepted_values_pass() -> None:
         (row,) = _check(send_at=send_at, ttl=intake.MAX_TTL).rows
         assert row.send_at == send_at and row.send_at.tzinfo is UTC
         assert row.expires_at == max(send_at, NOW) + timedelta(seconds=intake.MAX_TTL)
+
+
+# -- one way in --------------------------------------------------------------------------------
+
+def test_every_front_door_submits_through_intake_alone() -> None:
+    """Only intake calls Dispatcher.submit, and only the acceptor (which submit uses) writes
+    new messages: a front door that called either directly would bypass validation and the
+    policy layer meant to wrap submit_request."""
+    import re
+    from pathlib import Path
+
+    import appliance
+
+    root = Path(appliance.__file__).parent
+    callers: dict[str, set[str]] = {"submit": set(), "accept": set()}
+    for path in root.rglob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        name = path.relative_to(root).as_posix()
+        if re.search(r"\bdispatcher\.submit\(|\bself\.submit\(", source):
+            callers["submit"].add(name)
+        if re.search(r"\baccept_(messages|new|many)\(", source) and not name.startswith("store/"):
+            callers["accept"].add(name)
+    assert callers == {"submit": {"dispatch/intake.py"}, "accept": {"dispatch/acceptor.py"}}
