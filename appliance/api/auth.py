@@ -1,6 +1,7 @@
 """Bearer API keys with scopes for the HTTP API.
 
-Knows: the Authorization header, scopes, and a short cache of verified keys.
+Knows: the Authorization header, scopes, a cache of verified keys, and how much key checking
+one client address may cause.
 Must not know: how keys are stored (the store's apikeys module) or what the endpoints do.
 
 A key's hash is scrypt (deliberately slow: 16 MiB, tens of ms on a Pi), so an unauthenticated
@@ -10,15 +11,21 @@ threads with it (every API read would wait behind a flood of bad tokens):
 - a well-formed key is looked up by its prefix (one indexed read on a store reader), and scrypt
   runs only when a row with that prefix exists, on this module's own small executor, never on
   the event loop nor on a store reader; at most MAX_PENDING_CHECKS wait for it (else 503);
+- key checking is bounded per client address (`AddressGate`): at most CHECKS_PER_ADDRESS
+  scrypt checks run at once for one address, at most WAITING_PER_ADDRESS more wait their turn,
+  and beyond that the address gets 429. One client cannot fill the executor and starve the
+  others; the same key presented by many requests at once is checked once (they share it);
 - every failed attempt counts against the client's IP address ("login throttling"): a token
-  bucket of FAILURES_ALLOWED attempts refilled over FAILURE_WINDOW seconds; an address that has
-  used them up gets 429 with Retry-After until a token is back, before anything is read or
-  hashed. A key remembered as verified (below) is served even then: it costs no scrypt, and a
-  misbehaving device must not lock out a good one behind the same NAT.
-A verified key is remembered for a minute by the SHA-256 of the key, so a device sending one
-SMS a second does not pay scrypt each time. A remembered key is still looked up by id (one
-primary-key read, no scrypt) on every request, so a revocation made by any process takes
-effect at once rather than after the cache entry expires.
+  bucket of FAILURES_ALLOWED attempts refilled over FAILURE_WINDOW seconds. An address that has
+  used them up gets 429 with Retry-After for whatever fails: a missing or malformed header at
+  once, a wrong key after its check. The failures are throttled, not the valid keys: a valid
+  key is checked and served even from a throttled address (a misbehaving device must not lock
+  out a good one behind the same NAT), and the gate above bounds what that checking costs.
+A verified key is remembered (KeyCache) by the SHA-256 of the presented key, bounded in size
+(least recently used first out), so a valid key costs scrypt once, not per request. Whether it
+was revoked is read again (one primary-key read, no scrypt) at most every REVALIDATE_SECONDS:
+a revocation made by another process (the CLI) takes effect within that, one made through
+`KeyCache.forget_key` at once.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import functools
 import hashlib
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -35,14 +43,17 @@ from dataclasses import dataclass
 from sanic import Request
 
 from appliance.api.errors import ApiError
+from appliance.store.apikeys import find_candidates, key_is_active, key_prefix, match_candidates
 
-CACHE_SECONDS = 60.0
-CACHE_MAX = 1024
+CACHE_MAX = 1024  # verified keys remembered; a box has a few dozen keys
+REVALIDATE_SECONDS = 1.0  # a remembered key's revocation is read again this often
 FAILURES_ALLOWED = 10  # failed attempts per client address ...
 FAILURE_WINDOW = 60.0  # ... in this many seconds (the bucket refills at this pace)
 THROTTLE_MAX_CLIENTS = 4096  # addresses remembered; the fullest buckets are forgotten first
 SCRYPT_THREADS = 2
 MAX_PENDING_CHECKS = 16
+CHECKS_PER_ADDRESS = 1  # scrypt checks one address may have running at once ...
+WAITING_PER_ADDRESS = 8  # ... and waiting for their turn; beyond, 429
 
 
 @dataclass(frozen=True)
@@ -55,25 +66,88 @@ class Caller:
 
 
 class KeyCache:
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[float, Caller]] = {}
+    """Verified keys by the SHA-256 of the presented key: digest -> (checked until, Caller).
+    `clock` is injectable for tests."""
 
-    def get(self, digest: str) -> Caller | None:
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic,
+                 max_entries: int = CACHE_MAX) -> None:
+        self.clock = clock
+        self.max_entries = max_entries
+        self._entries: OrderedDict[str, tuple[float, Caller]] = OrderedDict()
+
+    def get(self, digest: str) -> tuple[Caller, bool] | None:
+        """(caller, whether its revocation must be read again now), or None."""
         entry = self._entries.get(digest)
-        if entry is None or entry[0] < time.monotonic():
-            self._entries.pop(digest, None)
+        if entry is None:
             return None
-        return entry[1]
+        self._entries.move_to_end(digest)
+        return entry[1], entry[0] <= self.clock()
 
     def put(self, digest: str, caller: Caller) -> None:
-        if len(self._entries) >= CACHE_MAX:
-            self._entries.clear()
-        self._entries[digest] = (time.monotonic() + CACHE_SECONDS, caller)
+        self._entries[digest] = (self.clock() + REVALIDATE_SECONDS, caller)
+        self._entries.move_to_end(digest)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
 
     def forget_key(self, key_id: int) -> None:
+        """Drop every entry of this key (it was revoked)."""
         for digest, (_, caller) in list(self._entries.items()):
             if caller.key_id == key_id:
                 del self._entries[digest]
+
+
+class AddressGate:
+    """Bounds the key checks one client address causes: at most `running` at once, at most
+    `waiting` more queued (FIFO), else ApiError 429. Concurrent checks of the same key share
+    one (`shared`)."""
+
+    def __init__(self, running: int = CHECKS_PER_ADDRESS, waiting: int = WAITING_PER_ADDRESS):
+        self.running = running
+        self.waiting = waiting
+        self._slots: dict[str, asyncio.Semaphore] = {}
+        self._users: dict[str, int] = {}
+        self._inflight: dict[str, asyncio.Future] = {}
+
+    async def shared(self, digest: str, check: Callable[[], Awaitable[Caller]]) -> Caller:
+        """The outcome of `check` for this presented key; a check already running for the same
+        key is awaited instead of started again."""
+        pending = self._inflight.get(digest)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future = asyncio.get_running_loop().create_future()
+        self._inflight[digest] = future
+        try:
+            caller = await check()
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning when nobody shared it
+            raise
+        finally:
+            del self._inflight[digest]
+        future.set_result(caller)
+        return caller
+
+    async def run(self, client: str, fn: Callable[[], Awaitable[object]]) -> object:
+        users = self._users.get(client, 0)
+        if users >= self.running + self.waiting:
+            raise ApiError(429, "too_many_requests",
+                           f"too many API keys being checked for this address at once (at "
+                           f"most {self.running + self.waiting}); retry shortly",
+                           headers={"Retry-After": "1"}, retry_after=1)
+        slot = self._slots.get(client)
+        if slot is None:
+            slot = self._slots[client] = asyncio.Semaphore(self.running)
+        self._users[client] = users + 1
+        try:
+            async with slot:
+                return await fn()
+        finally:
+            left = self._users[client] - 1
+            if left:
+                self._users[client] = left
+            else:  # nobody uses it: forget the address (the map stays as big as the traffic)
+                del self._users[client]
+                del self._slots[client]
 
 
 class FailureThrottle:
@@ -154,42 +228,63 @@ def throttle_for(appliance: object) -> FailureThrottle:
     return throttle
 
 
-def _still_valid(key_id: int) -> bool:
-    from appliance.store.models import ApiKey
+def gate_for(appliance: object) -> AddressGate:
+    """The appliance's per-address gate on key checks, made on first use."""
+    gate = getattr(appliance, "auth_gate", None)
+    if gate is None:
+        gate = AddressGate()
+        appliance.auth_gate = gate  # type: ignore[attr-defined]
+    return gate
 
-    revoked = ApiKey.select(ApiKey.revoked).where(ApiKey.id == key_id).scalar()
-    return revoked is not None and not revoked
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode(errors="surrogatepass")).hexdigest()
 
 
 async def authenticate_key(request: Request, key: str) -> Caller:
     """The caller a plaintext key belongs to, or a 401 naming the problem (429 when this
-    client has failed too often)."""
-    from appliance.store.apikeys import find_candidates, key_prefix, match_candidates
-
+    client has failed too often, or has too many checks under way)."""
     appliance = request.app.ctx.appliance
     cache: KeyCache = appliance.key_cache
-    digest = hashlib.sha256(key.encode(errors="surrogatepass")).hexdigest()
-    caller = cache.get(digest)
-    if caller is not None:
+    digest = _digest(key)
+    cached = cache.get(digest)
+    if cached is not None:
+        caller, recheck = cached
+        if not recheck:
+            return caller
         key_id = caller.key_id
-        if not await appliance.store.read(lambda: _still_valid(key_id)):
-            cache.forget_key(key_id)
-            raise _failure(request, "the API key has been revoked")
-        return caller
-    _refuse_if_throttled(request)
+        if await appliance.store.read(lambda: key_is_active(key_id)):
+            cache.put(digest, caller)
+            return caller
+        cache.forget_key(key_id)
+        raise _failure(request, "the API key has been revoked")
     prefix = key_prefix(key)
     if prefix is None:
+        _refuse_if_throttled(request)
         raise _failure(request, "the API key is not valid (malformed: expected "
                                 "cg_<8 characters>_<32 characters>)")
-    candidates = await appliance.store.read(lambda: find_candidates(prefix))
-    record = None
-    if candidates:
-        record = await scrypt_pool.run(lambda: match_candidates(key, candidates))
-    if record is None or record.revoked:
-        raise _failure(request, "the API key is not valid (unknown or revoked)")
-    caller = Caller(key_id=record.id, name=record.name, scopes=record.scope_set)
-    cache.put(digest, caller)
-    return caller
+    client = client_address(request)
+    gate = gate_for(appliance)
+
+    async def check() -> Caller:
+        candidates = await appliance.store.read(lambda: find_candidates(prefix))
+        record = None
+        if candidates:
+            record = await scrypt_pool.run(lambda: match_candidates(key, candidates))
+        if record is None or record.revoked:
+            _refuse_if_throttled(request)
+            raise _failure(request, "the API key is not valid (unknown or revoked)")
+        caller = Caller(key_id=record.id, name=record.name, scopes=record.scope_set)
+        cache.put(digest, caller)
+        return caller
+
+    async def gated() -> Caller:
+        again = cache.get(digest)  # verified while this one waited for the gate
+        if again is not None and not again[1]:
+            return again[0]
+        return await gate.run(client, check)  # type: ignore[return-value]
+
+    return await gate.shared(digest, gated)
 
 
 def _failure(request: Request, message: str) -> ApiError:

@@ -1,7 +1,15 @@
 """JSON errors for the HTTP API: `{"error": {"code", "message"}}` with a 4xx/5xx status.
 
-Knows: how a failure is shown to an HTTP client. Must not know: why it failed.
+Knows: how a failure is shown to an HTTP client, and which of sanic's own errors mean what.
+Must not know: why it failed.
 Never a stack trace: an unexpected exception is logged and answered with a plain 500.
+
+Two of sanic's errors say less than they should:
+- a client that stops sending its body half way is cut off by sanic's RESPONSE_TIMEOUT (the
+  body is read once the handler stage has begun) as "503 Response Timeout", which tells the
+  client the server is at fault; it is answered 408, naming the timeout;
+- a header section over REQUEST_MAX_HEADER_SIZE is raised as the same PayloadTooLarge as a body
+  over REQUEST_MAX_SIZE; it is answered 431 (RFC 6585 §5), naming the header limit.
 """
 
 from __future__ import annotations
@@ -9,7 +17,7 @@ from __future__ import annotations
 import logging
 
 from sanic import Request, Sanic
-from sanic.exceptions import SanicException
+from sanic.exceptions import PayloadTooLarge, SanicException, ServiceUnavailable
 from sanic.response import JSONResponse, json
 
 log = logging.getLogger(__name__)
@@ -36,7 +44,13 @@ def error_response(status: int, code: str, message: str, **extra: object) -> JSO
 
 _SANIC_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                 405: "method_not_allowed", 408: "timeout", 413: "too_large",
-                429: "too_many_requests", 503: "unavailable"}
+                429: "too_many_requests", 431: "headers_too_large", 503: "unavailable"}
+
+
+def _body_unfinished(request: Request) -> bool:
+    """Whether the request's body was still being received (sanic's HTTP/1 stream says)."""
+    stream = getattr(request, "stream", None)
+    return bool(getattr(stream, "request_body", None))
 
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
@@ -66,10 +80,19 @@ def install_error_handlers(app: Sanic) -> None:
     async def _sanic_error(request: Request, exc: SanicException) -> JSONResponse:
         status = getattr(exc, "status_code", 500) or 500
         message = str(exc) or "error"
-        if status == 404:
+        config = request.app.config
+        if isinstance(exc, ServiceUnavailable) and _body_unfinished(request):
+            status = 408
+            message = (f"the request body did not arrive within {config.RESPONSE_TIMEOUT} s "
+                       f"(sent more slowly than the server waits, or not finished)")
+        elif isinstance(exc, PayloadTooLarge) and "header" in message.lower():
+            status = 431
+            message = (f"the request headers are too large: at most "
+                       f"{config.REQUEST_MAX_HEADER_SIZE} bytes in all")
+        elif status == 404:
             message = f"no such resource: {request.method} {request.path}"
         elif status == 413:
-            limit = request.app.config.REQUEST_MAX_SIZE
+            limit = config.REQUEST_MAX_SIZE
             message = f"the request is too large: at most {limit} bytes ({message})"
         elif status == 405:
             allowed = sorted(getattr(exc, "allowed_methods", None)

@@ -5,11 +5,18 @@ Must not know: validation rules (intake does that), storage, modems.
 
 A key sees only its own messages: GET and DELETE of a message another key submitted (or the
 console, or the system) answer 404, exactly as for a message that does not exist, so ids tell
-nothing about other submitters' traffic. A key with the `admin` scope sees every message.
+nothing about other submitters' traffic. Ownership is part of the query that loads the message
+(`get_message(..., owner=...)`), so "not yours" and "not found" are the same read and the same
+answer. A key with the `admin` scope sees every message.
+
+JSON: only standard JSON numbers. Python's parsers also accept NaN, Infinity and -Infinity, and
+turn a literal like 1e999 into infinity; none of these is a number any field can use, so a body
+holding one is refused naming the field, before anything else looks at it.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -52,7 +59,28 @@ def _body(request: Request) -> dict[str, Any]:
     unknown = sorted(set(body) - KNOWN_FIELDS)
     if unknown:
         raise ApiError(400, "invalid_field", f"unknown field {unknown[0]!r}", field=unknown[0])
+    for name, value in body.items():
+        where = _non_finite(value, name)
+        if where is not None:
+            raise ApiError(400, "invalid_field", f"{where}: not a finite number (NaN, Infinity "
+                           "and out-of-range literals are not JSON numbers)", field=name)
     return body
+
+
+def _non_finite(value: Any, path: str) -> str | None:
+    """Where in `value` a NaN or an infinity sits (e.g. "to[3]"), or None. A loop, not
+    recursion: a body may nest lists thousands deep."""
+    stack = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                return where
+        elif isinstance(item, list):
+            stack.extend((v, f"{where}[{i}]") for i, v in reversed(list(enumerate(item))))
+        elif isinstance(item, dict):
+            stack.extend((v, f"{where}.{k}") for k, v in reversed(list(item.items())))
+    return None
 
 
 def _parse_time(value: Any, name: str) -> datetime | None:
@@ -61,9 +89,12 @@ def _parse_time(value: Any, name: str) -> datetime | None:
     if not isinstance(value, str):
         raise ApiError(400, "invalid_field", f"{name}: must be an ISO 8601 time string",
                        field=name)
+    if len(value) > 64:  # the longest ISO 8601 time is ~40 characters
+        raise ApiError(400, "invalid_field", f"{name}: not an ISO 8601 time (too long)",
+                       field=name)
     try:
         return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ApiError(400, "invalid_field", f"{name}: not an ISO 8601 time: {value!r}",
                        field=name) from None
 
@@ -119,6 +150,7 @@ async def post_messages(request: Request) -> JSONResponse:
     ttl = body.get("ttl")
     if ttl is not None and (not isinstance(ttl, int | float) or isinstance(ttl, bool)):
         raise ApiError(400, "invalid_field", "ttl: must be a number of seconds", field="ttl")
+    # Everything else (ranges, finiteness, the other fields' types) is intake's to check.
     caller = request.ctx.caller
     send = SendRequest(
         to=to, text=body.get("text"), category=category,
@@ -142,27 +174,26 @@ async def post_messages(request: Request) -> JSONResponse:
     }, status=202)
 
 
-def _visible_to(caller: Caller, data: dict[str, Any]) -> bool:
-    return "admin" in caller.scopes or (
-        data["submitter_kind"] == "api_key" and data["submitter_id"] == str(caller.key_id))
+def _owner(caller: Caller) -> tuple[str, str] | None:
+    """The submitter whose messages the caller may see; None: every one (admin)."""
+    return None if "admin" in caller.scopes else ("api_key", str(caller.key_id))
 
 
 async def _load(request: Request, message_id: int) -> dict[str, Any]:
-    """The message, if it exists and the caller may see it; else 404 (the same 404 either way)."""
+    """The message, if it exists and the caller may see it; else 404 (one query, the same 404
+    either way)."""
     store = request.app.ctx.appliance.store
     not_found = ApiError(404, "not_found", f"no message with id {message_id}")
     if not 0 < message_id <= MAX_ID:
         raise not_found
+    owner = _owner(request.ctx.caller)
     try:
-        data = await store.read(lambda: get_message(message_id))
+        return await store.read(lambda: get_message(message_id, owner=owner))
     except MessageNotFound:
         raise not_found from None
-    if not _visible_to(request.ctx.caller, data):
-        raise not_found
-    return data
 
 
-@bp.get("/messages/<message_id:int>")
+@bp.route("/messages/<message_id:int>", methods=["GET", "HEAD"])
 @require_scope("read")
 async def get_one(request: Request, message_id: int) -> JSONResponse:
     return json(message_view(await _load(request, message_id)))

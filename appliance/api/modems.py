@@ -2,6 +2,10 @@
 
 Knows: how a modem's status is shown. Must not know: how it was obtained.
 
+Health is for monitoring, which often sends HEAD and reads only the status code: 200 when the
+appliance is started and the dispatcher reports no problems (`Dispatcher.problems()`), else
+503 with `status` "starting" or "degraded" and the reasons in `problems`.
+
 The pool forgets a supervisor once its port vanishes (the static-port watcher removes it within
 half a second), so a modem that was unplugged would simply drop out of the list. A technician
 needs to see it as `gone` instead: every modem the store has ever recorded (by IMEI) that is not
@@ -19,6 +23,7 @@ from sanic.response import JSONResponse, json
 from appliance import __version__
 from appliance.api.auth import require_scope
 from appliance.pool.supervisor import ModemSupervisor, PoolState
+from appliance.store.modems import known_modems
 
 bp = Blueprint("modems", url_prefix="/api/v1")
 
@@ -68,39 +73,23 @@ def modem_view(sup: ModemSupervisor, counters: dict | None = None,
     }
 
 
-@bp.get("/health")
+@bp.route("/health", methods=["GET", "HEAD"])
 async def health(request: Request) -> JSONResponse:
     appliance = request.app.ctx.appliance
     modems = appliance.pool.all() if appliance.pool else []
     ready = sum(1 for s in modems if s.status.state is PoolState.ready)
+    problems = list(appliance.dispatcher.problems()) if appliance.dispatcher else []
+    if not appliance.started:
+        status = "starting"
+    else:
+        status = "degraded" if problems else "ok"
     return json({
-        "status": "ok" if appliance.started else "starting",
+        "status": status,
+        "problems": problems,
         "version": __version__,
         "uptime_seconds": round(time.monotonic() - appliance.started_at, 1),
         "modems": {"total": len(modems), "ready": ready},
-    })
-
-
-def _known_modems() -> list[dict]:
-    """Every modem the store has recorded, with its last SIM (runs on a store reader)."""
-    from appliance.store.models import Modem, Sim
-
-    sims = {s.iccid: s for s in Sim.select()}
-    known = []
-    for row in Modem.select().order_by(Modem.last_port, Modem.imei):
-        sim = sims.get(row.sim or "")
-        known.append({
-            "imei": row.imei, "manufacturer": row.manufacturer, "model": row.model,
-            "revision": row.revision, "port": row.last_port,
-            "last_seen": row.last_seen_at.isoformat(timespec="seconds")
-            if row.last_seen_at else None,
-            "sim": {"iccid": sim.iccid if sim else row.sim or "",
-                    "imsi": sim.imsi if sim else "",
-                    "operator": sim.operator if sim else "",
-                    "operator_code": sim.operator_code if sim else "",
-                    "own_number": sim.own_number if sim else ""},
-        })
-    return known
+    }, status=200 if status == "ok" else 503)
 
 
 def gone_view(known: dict) -> dict:
@@ -125,7 +114,7 @@ def gone_view(known: dict) -> dict:
     }
 
 
-@bp.get("/modems")
+@bp.route("/modems", methods=["GET", "HEAD"])
 @require_scope("read")
 async def list_modems(request: Request) -> JSONResponse:
     appliance = request.app.ctx.appliance
@@ -135,7 +124,7 @@ async def list_modems(request: Request) -> JSONResponse:
              for s in sups]
     present_imeis = {v["imei"] for v in views if v["imei"]}
     present_ports = {v["port"] for v in views}
-    known = await appliance.store.read(_known_modems)
+    known = await appliance.store.read(known_modems)
     views += [gone_view(k) for k in known
               if k["imei"] not in present_imeis and k["port"] not in present_ports]
     return json({"modems": views})

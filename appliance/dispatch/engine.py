@@ -21,6 +21,7 @@ from typing import Any
 from appliance.config import DispatchConfig
 from appliance.dispatch import health as health_rules
 from appliance.dispatch import rates
+from appliance.dispatch.acceptor import Acceptor
 from appliance.dispatch.balancer import Pending
 from appliance.dispatch.context import (
     STICKY_MAX,
@@ -75,6 +76,7 @@ class Dispatcher:
         self.sender = MessageSender(self.ctx, self.reload_waiting)
         self.scheduler = Scheduler(self.ctx, prepare=self.sender.prepare_claimed,
                                    expire=self._expire, reload=self.reload_waiting)
+        self.acceptor = Acceptor(self.ctx.store, self._index_accepted)
         self.expiry_tick = EXPIRY_TICK
         self._attaching: dict[str, asyncio.Lock] = {}  # per ICCID: one attach at a time
         self._loop_task: asyncio.Task | None = None
@@ -186,10 +188,32 @@ class Dispatcher:
 
     # -- intake ----------------------------------------------------------------------------
     async def submit(self, requests: list[outbox.NewMessage]) -> list[int]:
-        """Store messages durably, then queue them; returns ids once they are on disk."""
-        ids = await self.ctx.store.write(lambda: outbox.accept_messages(requests))
-        await self.reload_waiting(ids)
-        return ids
+        """Store messages durably, then queue them; returns ids once they are on disk.
+
+        Small requests arriving together share one writer job (`acceptor`); the index is filled
+        from the accepted rows themselves, not read back."""
+        return (await self.acceptor.accept(requests)).ids
+
+    def _index_accepted(self, requests: list[outbox.NewMessage],
+                        accepted: outbox.Acceptance) -> None:
+        """Queue the messages `accepted` has just inserted (a replay's message is already
+        known: queued, claimed or done), as reload_waiting would from their rows."""
+        now, ctx = self.now(), self.ctx
+        claimed = set().union(*(s.queue.ids() for s in ctx.slots.values())) \
+            if ctx.slots else set()
+        for req, mid, new in zip(requests, accepted.ids, accepted.new, strict=True):
+            if not new or req.hold:
+                continue
+            if mid in claimed:
+                continue  # a full reload saw it committed and a SIM claimed it already
+            ctx.pending.add(Waiting(
+                pending=Pending(message_id=mid, recipient=req.recipient,
+                                network=network_of(req.recipient),
+                                parts=max(req.parts_count, 1), priority=req.priority,
+                                campaign_id=req.campaign_id, sticky_sim=None,
+                                created_at=accepted.at),
+                send_at=req.send_at, expires_at=req.expires_at), now)
+        self.wake()
 
     async def cancel(self, message_id: int) -> None:
         """Cancel a message none of whose parts has been handed to a modem.

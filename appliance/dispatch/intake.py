@@ -16,6 +16,19 @@ Text rules (an SMS is read on a handset, and every string here is stored in SQL)
   unit (UCS2), so a text of more than MAX_TEXT_CHARS code points is too long whatever its
   alphabet, and is refused before the (linear, allocation-heavy) part count runs.
 
+Numbers and times (everything stored here is later read by the scheduler, the sender, expiry
+and the API, and one value they cannot handle would stop them all):
+- every number is a finite int or float of the right kind (a bool is not a number; NaN and
+  Infinity are not numbers of seconds);
+- `send_at` is an aware datetime from SEND_AT_EARLIEST (2000-01-01 UTC) to MAX_SCHEDULE_AHEAD
+  from now. Converting a time near the calendar's ends to UTC overflows (year 9999 at -14:00),
+  and a year before 1000 was once written unpadded and could not be read back, so such times
+  are refused here, naming the field;
+- a `send_at` already past means "as soon as possible": the message is ready at once, and its
+  validity (ttl) runs from its acceptance, not from that past time, so it is not silently
+  expired. The time asked for is kept as asked (the API shows it; a replay under the same
+  client_ref compares it).
+
 Cost: normalising a recipient takes ~30 µs (phonenumbers), so a batch of more than
 THREAD_RECIPIENTS is validated on a worker thread, never on the event loop.
 """
@@ -23,6 +36,7 @@ THREAD_RECIPIENTS is validated on a worker thread, never on the event loop.
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -42,6 +56,10 @@ MAX_PARTS = 10  # longer than this is a document, not an SMS (and costs ten mess
 MAX_CLIENT_REF = 100
 MAX_TEXT_CHARS = MAX_PARTS * capacity("gsm7", 6)  # 1,530: 10 parts of 153 septets
 THREAD_RECIPIENTS = 200  # larger batches are validated off the event loop
+MAX_TTL = 63 * 7 * 86400.0  # seconds a message may wait to be sent: 63 weeks
+MAX_SCHEDULE_AHEAD = timedelta(days=366)
+SEND_AT_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+"""Earlier is no schedule but a wrong clock or a typo: refused, not silently sent now."""
 MAX_UNPRIVILEGED_PRIORITY = PRIORITY["alert"]
 """Above this, a message overtakes alerts: only a privileged submitter (an admin) may ask."""
 
@@ -119,15 +137,47 @@ def _check_text(text: object) -> PartCount:
     return count
 
 
+def _is_number(value: object) -> bool:
+    """A finite int or float (not a bool, whose JSON form is true/false)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
+
+
+def _check_send_at(send_at: object, now: datetime) -> datetime | None:
+    """`send_at` in UTC, within [SEND_AT_EARLIEST, now + MAX_SCHEDULE_AHEAD]."""
+    if send_at is None:
+        return None
+    if not isinstance(send_at, datetime):
+        raise InvalidRequest("send_at", "must be a time (ISO 8601, e.g. 2026-11-24T09:00+08:00)")
+    try:
+        offset = send_at.utcoffset()
+    except (ValueError, TypeError):  # a broken tzinfo
+        offset = None
+    if offset is None:
+        raise InvalidRequest("send_at", "must carry a time zone (e.g. 2026-11-24T09:00+08:00)")
+    try:
+        send_at = send_at.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59-14:00 is in year 10000 UTC
+        raise InvalidRequest("send_at", f"out of range: {send_at.isoformat()} (from "
+                                        f"{SEND_AT_EARLIEST.year} to a year ahead)") from None
+    if send_at < SEND_AT_EARLIEST:
+        raise InvalidRequest("send_at", f"out of range: {send_at.isoformat()} is before "
+                                        f"{SEND_AT_EARLIEST.date().isoformat()}")
+    if send_at > now + MAX_SCHEDULE_AHEAD:
+        raise InvalidRequest("send_at", "is more than a year ahead")
+    return send_at
+
+
 def check_request(request: SendRequest, now: datetime, default_ttl: float) -> Validated:
     """The rows a valid request becomes and its part count; InvalidRequest naming the field
     if not. Cheap checks first, so a huge text is refused before 10,000 numbers are parsed."""
-    if not request.to:
+    if not isinstance(request.to, list | tuple) or not request.to:
         raise InvalidRequest("to", "at least one recipient is needed")
     if len(request.to) > MAX_RECIPIENTS:
         raise InvalidRequest("to", f"at most {MAX_RECIPIENTS} recipients per request")
     count = _check_text(request.text)
-    if request.category not in PRIORITY:
+    if not isinstance(request.category, str) or request.category not in PRIORITY:
         raise InvalidRequest("category", f"must be one of {', '.join(PRIORITY)}")
     priority = priority_of(request.category) if request.priority is None else request.priority
     if not isinstance(priority, int) or isinstance(priority, bool) or not 0 <= priority <= 100:
@@ -138,22 +188,21 @@ def check_request(request: SendRequest, now: datetime, default_ttl: float) -> Va
             raise InvalidRequest("client_ref",
                                  f"must be a string of 1 to {MAX_CLIENT_REF} characters")
         _check_string("client_ref", request.client_ref)
-    send_at = request.send_at
-    if send_at is not None:
-        if send_at.tzinfo is None:
-            raise InvalidRequest("send_at", "must carry a time zone (e.g. 2026-11-24T09:00+08:00)")
-        send_at = send_at.astimezone(UTC)
-        if send_at > now + timedelta(days=366):
-            raise InvalidRequest("send_at", "is more than a year ahead")
+    if request.campaign_id is not None and (not isinstance(request.campaign_id, int)
+                                            or isinstance(request.campaign_id, bool)
+                                            or request.campaign_id <= 0):
+        raise InvalidRequest("campaign_id", "must be a positive whole number")
+    send_at = _check_send_at(request.send_at, now)
     ttl = default_ttl if request.ttl is None else request.ttl
-    if not isinstance(ttl, int | float) or ttl <= 0 or ttl > 7 * 86400 * 9:
-        raise InvalidRequest("ttl", "must be a number of seconds > 0 (at most 63 weeks)")
-    expires_at = (send_at or now) + timedelta(seconds=ttl)
+    if not _is_number(ttl) or not 0 < ttl <= MAX_TTL:
+        raise InvalidRequest("ttl", f"must be a finite number of seconds > 0 (at most "
+                                    f"{MAX_TTL:.0f}: 63 weeks)")
+    expires_at = max(send_at or now, now) + timedelta(seconds=ttl)
     recipients: list[str] = []
     for i, raw in enumerate(request.to):
         where = f"to[{i}]" if len(request.to) > 1 else "to"
         if not isinstance(raw, str):
-            raise InvalidRequest(f"to[{i}]", "must be a phone number as a string")
+            raise InvalidRequest(where, "must be a phone number as a string")
         try:
             recipients.append(normalize_number(raw))
         except InvalidNumber as exc:
@@ -167,7 +216,7 @@ def check_request(request: SendRequest, now: datetime, default_ttl: float) -> Va
                        category=request.category, campaign_id=request.campaign_id,
                        submitter_kind=request.submitter_kind, submitter_id=request.submitter_id,
                        client_ref=request.client_ref, send_at=send_at, expires_at=expires_at,
-                       parts_count=count.parts)
+                       ttl=float(ttl), parts_count=count.parts)
             for r in recipients]
     return Validated(rows, count)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import peewee
@@ -28,6 +28,12 @@ M = MessageState
 class IdempotencyConflict(ValueError):
     """A client_ref reused for a different message (not a retry of the same request)."""
 
+
+REPLAY_TTL_SLACK = 5.0
+"""Seconds by which a replay's validity may differ from the stored one and still be the same
+request. The stored expiry counts from the first acceptance and the row keeps no ttl, so the
+ttl is recovered as expires_at - max(send_at, created_at): a little short of the one asked
+for, by the time the first request took from its validation to its commit."""
 
 
 @dataclass(frozen=True)
@@ -46,14 +52,33 @@ class NewMessage:
     expires_at: datetime | None = None
     hold: bool = False  # start `held` (approval, quiet hours...): a policy layer releases it
     parts_count: int = 0  # the codec's count, when the caller knows it
+    ttl: float | None = None
+    """The validity asked for, in seconds, when `expires_at` was computed from one (intake sets
+    both): a replay under the same client_ref must ask for the same (REPLAY_TTL_SLACK)."""
 
 
 
 # -- the insert ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Acceptance:
+    """What `accept_new` did: every request's id (in order), which of them it inserted now
+    (False: a replay under a client_ref, answered with the id stored before), and the time
+    stamped on the new rows (their created_at and queued_at)."""
+
+    ids: list[int]
+    new: list[bool]
+    at: datetime
+
+
 def accept_messages(requests: list[NewMessage], now: datetime | None = None) -> list[int]:
-    """Store the messages; return their ids in order.
+    """Store the messages; return their ids in order (see `accept_new`)."""
+    return accept_new(requests, now).ids
+
+
+def accept_new(requests: list[NewMessage], now: datetime | None = None) -> Acceptance:
+    """Store the messages; return their ids in order, and which are new.
 
     Idempotent on (submitter_kind, submitter_id, client_ref): the k-th message carrying a given
     client_ref in one call is matched with the k-th stored under it, so a retried request
@@ -65,7 +90,9 @@ def accept_messages(requests: list[NewMessage], now: datetime | None = None) -> 
     events, no model instances. Nothing is written when a request is refused (empty recipient,
     IdempotencyConflict); the first refused request, in request order, names the error.
     """
-    now_db = _AT.db_value(now or utcnow())  # also refuses a naive datetime
+    now = now or utcnow()
+    now_db = _AT.db_value(now)  # also refuses a naive datetime
+    at = now.astimezone(UTC)
     kind_seq: list[tuple[str, str, str, int] | None] = []
     seen: Counter[tuple[str, str, str]] = Counter()
     for req in requests:
@@ -89,13 +116,13 @@ def accept_messages(requests: list[NewMessage], now: datetime | None = None) -> 
         if ref is not None:
             old = stored.get(ref)
             if old is not None:
-                old_id, recipient, text = old
-                if (recipient, text) != (req.recipient, req.text):
+                differs = _replay_differs(old, req)
+                if differs is not None:
                     raise IdempotencyConflict(
                         f'client_ref "{req.client_ref}" was already used for a different '
-                        f"message (id {old_id})"
+                        f"message (id {old.id}: its {differs} differs)"
                     )
-                ids.append(old_id)
+                ids.append(old.id)
                 continue
         state = held if req.hold else queued
         # In _MESSAGE_COLUMNS order.
@@ -110,8 +137,11 @@ def accept_messages(requests: list[NewMessage], now: datetime | None = None) -> 
         new_at.append(n)
         new_states.append(state)
         ids.append(None)
+    new = [False] * len(requests)
+    for n in new_at:
+        new[n] = True
     if not new_rows:
-        return ids  # type: ignore[return-value]
+        return Acceptance(ids, new, at)  # type: ignore[arg-type]
 
     new_ids = _insert_messages(new_rows)
     for n, msg_id in zip(new_at, new_ids, strict=True):
@@ -122,7 +152,57 @@ def accept_messages(requests: list[NewMessage], now: datetime | None = None) -> 
         [(msg_id, now_db, None, state, "accepted", None)
          for msg_id, state in zip(new_ids, new_states, strict=True)],
     )
-    return ids  # type: ignore[return-value]
+    return Acceptance(ids, new, at)  # type: ignore[arg-type]
+
+
+def accept_many(requests: list[list[NewMessage]],
+                now: datetime | None = None) -> list[Acceptance | Exception]:
+    """Several requests' messages in one job: each request's Acceptance, or the exception that
+    refused it (IdempotencyConflict...), in order; one request refused does not refuse the
+    others.
+
+    Together when possible: one `accept_new` over all their messages (a few statements in all
+    instead of a few per request; the acceptance of many concurrent single-message API
+    requests is what this is for). Each request on its own, each in a savepoint of its own,
+    when one of them is refused (the combined attempt is rolled back first) or when two share
+    a client_ref key (together, the second would become that key's next sequence number
+    instead of a replay of the first).
+    """
+    now = now or utcnow()
+    if len(requests) > 1 and not _refs_overlap(requests):
+        try:
+            with _database().atomic():
+                together = accept_new([m for request in requests for m in request], now)
+        except Exception:  # noqa: BLE001 - someone is refused: find out who, below
+            pass
+        else:
+            out: list[Acceptance | Exception] = []
+            start = 0
+            for request in requests:
+                end = start + len(request)
+                out.append(Acceptance(together.ids[start:end], together.new[start:end],
+                                      together.at))
+                start = end
+            return out
+    results: list[Acceptance | Exception] = []
+    for request in requests:
+        try:
+            with _database().atomic():
+                results.append(accept_new(request, now))
+        except Exception as exc:  # noqa: BLE001 - handed to that request's caller
+            results.append(exc)
+    return results
+
+
+def _refs_overlap(requests: list[list[NewMessage]]) -> bool:
+    seen: set[tuple[str, str, str]] = set()
+    for request in requests:
+        keys = {(m.submitter_kind, m.submitter_id, m.client_ref) for m in request
+                if m.client_ref is not None}
+        if not seen.isdisjoint(keys):
+            return True
+        seen |= keys
+    return False
 
 
 # Acceptance writes raw parameter tuples (already in storage form) through these column lists,
@@ -195,21 +275,54 @@ def _insert_messages(rows: list[tuple[Any, ...]]) -> list[int]:
     return _insert_rows(Message, _MESSAGE_COLUMNS, rows, returning=Message.id.column_name)
 
 
+@dataclass(frozen=True)
+class _Stored:
+    """What a replay is compared with: the stored message under a client_ref."""
+
+    id: int
+    recipient: str
+    text: str
+    priority: int
+    category: str
+    campaign_id: int | None
+    send_at: datetime | None
+    expires_at: datetime | None
+    created_at: datetime
+
+
+def _replay_differs(old: _Stored, req: NewMessage) -> str | None:
+    """The first option in which `req` differs from the stored message, or None (a replay)."""
+    for name in ("recipient", "text", "priority", "category", "campaign_id", "send_at"):
+        if getattr(old, name) != getattr(req, name):
+            return name
+    if req.ttl is not None and old.expires_at is not None:
+        start = max(old.send_at or old.created_at, old.created_at)
+        stored_ttl = (old.expires_at - start).total_seconds()
+        if abs(stored_ttl - req.ttl) > REPLAY_TTL_SLACK:
+            return "ttl"
+    elif (req.ttl is None and req.expires_at is not None
+          and req.expires_at != old.expires_at):
+        return "expires_at"
+    return None
+
+
 def _stored_by_client_ref(
     keys: Counter[tuple[str, str, str]],
-) -> dict[tuple[str, str, str, int], tuple[int, str, str]]:
+) -> dict[tuple[str, str, str, int], _Stored]:
     """Earlier messages under these (submitter_kind, submitter_id, client_ref) keys:
-    (kind, submitter, client_ref, seq) -> (id, recipient, text). One query per submitter and
-    chunk of client_refs, on the unique index's leading columns."""
+    (kind, submitter, client_ref, seq) -> what was stored. One query per submitter and chunk
+    of client_refs, on the unique index's leading columns."""
     by_submitter: dict[tuple[str, str], list[str]] = {}
     for kind, submitter, ref in keys:
         by_submitter.setdefault((kind, submitter), []).append(ref)
-    found: dict[tuple[str, str, str, int], tuple[int, str, str]] = {}
+    found: dict[tuple[str, str, str, int], _Stored] = {}
     for (kind, submitter), refs in by_submitter.items():
         for i in range(0, len(refs), _MAX_ROWS):
             query = (
-                Message.select(Message.id, Message.recipient, Message.text, Message.client_ref,
-                               Message.client_ref_seq)
+                Message.select(Message.client_ref, Message.client_ref_seq, Message.id,
+                               Message.recipient, Message.text, Message.priority,
+                               Message.category, Message.campaign, Message.send_at,
+                               Message.expires_at, Message.created_at)
                 .where(
                     (Message.submitter_kind == kind)
                     & (Message.submitter_id == submitter)
@@ -217,9 +330,10 @@ def _stored_by_client_ref(
                 )
                 .tuples()
             )
-            for msg_id, recipient, text, ref, seq in query:
-                found[(kind, submitter, ref, seq)] = (msg_id, recipient, text)
+            for ref, seq, *stored in query:
+                found[(kind, submitter, ref, seq)] = _Stored(*stored)
     return found
 
 
-__all__ = ["IdempotencyConflict", "NewMessage", "accept_messages"]
+__all__ = ["Acceptance", "IdempotencyConflict", "NewMessage", "accept_many", "accept_messages",
+           "accept_new"]

@@ -17,7 +17,8 @@ the store's reader threads (a flood of bad keys must not block every read):
 An unknown prefix therefore answers faster than a wrong secret. That tells nothing worth
 having: prefixes are not secret (they are shown in lists), and the 192-bit secret is what is
 guessed. `verify_api_key` does all three in one call, for the CLI and scripts.
-The API layer should also cache a verified key briefly rather than hash on every request.
+The API layer caches a verified key rather than hash on every request, and asks
+`key_is_active` now and then whether it was revoked meanwhile.
 """
 
 from __future__ import annotations
@@ -143,6 +144,13 @@ def verify_api_key(key: str) -> ApiKey | None:
     return ApiKey.get_or_none(ApiKey.id == found.id)
 
 
+def key_is_active(key_id: int) -> bool:
+    """Whether the key with this id exists and is not revoked (one primary-key read, no
+    scrypt: for a key the caller has already verified)."""
+    revoked = ApiKey.select(ApiKey.revoked).where(ApiKey.id == key_id).scalar()
+    return revoked is not None and not revoked
+
+
 def revoke_api_key(name: str) -> bool:
     """Revoke the key named `name`; False if there is none."""
     return ApiKey.update(revoked=True).where(ApiKey.name == name).execute() > 0
@@ -165,6 +173,7 @@ __all__ = [
     "find_candidates",
     "has_scope",
     "hash_api_key",
+    "key_is_active",
     "key_prefix",
     "match_candidates",
     "revoke_api_key",

@@ -135,10 +135,9 @@ class UtcDateTimeField(peewee.DateTimeField):
             return value
         if value.tzinfo is None:
             raise ValueError(f"{self.name}: a naive datetime ({value}) cannot be stored as UTC")
-        utc = value.astimezone(UTC)
-        # strftime's %Y does not pad years before 1000 ("1-01-01"), which would neither sort
-        # as text nor read back: the year is written with four digits by hand.
-        return f"{utc.year:04d}" + utc.strftime(self._FORMAT[2:])
+        # isoformat, not strftime(_FORMAT): the same text, but glibc's %Y does not pad a year
+        # before 1000 ("1-01-01 ..."), which fromisoformat then cannot read back.
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
     def python_value(self, value: object) -> datetime | None:
         if value is None:

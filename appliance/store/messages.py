@@ -35,7 +35,14 @@ from typing import Any
 
 import peewee
 
-from appliance.store.acceptance import IdempotencyConflict, NewMessage, accept_messages
+from appliance.store.acceptance import (
+    Acceptance,
+    IdempotencyConflict,
+    NewMessage,
+    accept_many,
+    accept_messages,
+    accept_new,
+)
 from appliance.store.db import utcnow
 from appliance.store.models import Message, MessageEvent, Part, Sim
 from appliance.store.states import (
@@ -71,9 +78,15 @@ class NewPart:
 # -- reading ---------------------------------------------------------------------------------
 
 
-def get_message(msg_id: int) -> dict[str, Any]:
-    """Everything the API shows about one message, parts and history included."""
-    msg = Message.get_or_none(Message.id == msg_id)
+def get_message(msg_id: int, *, owner: tuple[str, str] | None = None) -> dict[str, Any]:
+    """Everything the API shows about one message, parts and history included.
+
+    `owner` (submitter_kind, submitter_id): only a message that submitter made; another's is
+    MessageNotFound, from the same single query as a message that does not exist."""
+    where = Message.id == msg_id
+    if owner is not None:
+        where &= (Message.submitter_kind == owner[0]) & (Message.submitter_id == owner[1])
+    msg = Message.get_or_none(where)
     if msg is None:
         raise MessageNotFound(msg_id)
     parts = Part.select().where(Part.message == msg_id).order_by(Part.index)
@@ -422,12 +435,15 @@ def transition_part(
 
 
 __all__ = [
+    "Acceptance",
     "ConcurrentChange",
     "IdempotencyConflict",
     "MessageNotFound",
     "NewMessage",
     "NewPart",
+    "accept_many",
     "accept_messages",
+    "accept_new",
     "add_parts",
     "cancel_message",
     "claim_messages",

@@ -67,6 +67,7 @@ class Gateway:
     db_url: str
     db_path: Path
     keys: dict[str, str] = field(default_factory=dict)
+    app: Sanic | None = None
 
     def auth(self, key_name: str = "full") -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys[key_name]}"}
@@ -138,7 +139,8 @@ async def running(tmp: Path, *, modems: int = 2, keys: dict[str, list[str]] | No
         try:
             async with httpx.AsyncClient(base_url=base, timeout=10.0) as client:
                 yield Gateway(appliance=appliance, fleet=fleet, client=client, base_url=base,
-                              db_url=config.database.url, db_path=tmp / "cg.db", keys=plain)
+                              db_url=config.database.url, db_path=tmp / "cg.db", keys=plain,
+                              app=app)
         finally:
             await server.before_stop()
             closing = server.close()

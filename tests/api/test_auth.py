@@ -14,6 +14,14 @@ from tests.api.conftest import Gateway
 MODEMS = "/api/v1/modems"
 
 
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def _error(response, status: int) -> dict:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
@@ -47,13 +55,34 @@ async def test_unknown_key_is_401(gateway: Gateway) -> None:
         assert key not in response.text  # never echo a secret back
 
 
-async def test_revoked_key_is_401_even_when_it_was_just_verified(gateway: Gateway) -> None:
+async def test_a_remembered_key_is_refused_once_revoked(gateway: Gateway) -> None:
+    clock = FakeClock()
+    gateway.appliance.key_cache = auth.KeyCache(clock=clock)
     assert (await gateway.get(MODEMS)).status_code == 200  # now in the verified-key cache
     assert await gateway.appliance.store.write(lambda: apikeys.revoke_api_key("full"))
+    clock.now += auth.REVALIDATE_SECONDS  # another process's revocation: seen at the recheck
     error = _error(await gateway.get(MODEMS), 401)
     assert "revoked" in error["message"]
     error = _error(await gateway.get(MODEMS), 401)  # and after the cache entry is dropped
     assert "not valid" in error["message"]
+
+
+async def test_a_remembered_key_costs_no_read_until_its_recheck(gateway: Gateway,
+                                                                 monkeypatch) -> None:
+    clock = FakeClock()
+    gateway.appliance.key_cache = auth.KeyCache(clock=clock)
+    assert (await gateway.get(MODEMS)).status_code == 200
+    checked: list[int] = []
+    real = apikeys.key_is_active
+    monkeypatch.setattr(auth, "key_is_active", lambda key_id: checked.append(key_id)
+                        or real(key_id))
+    for _ in range(3):
+        assert (await gateway.get(MODEMS)).status_code == 200
+    assert checked == []
+    clock.now += auth.REVALIDATE_SECONDS
+    for _ in range(3):
+        assert (await gateway.get(MODEMS)).status_code == 200
+    assert len(checked) == 1
 
 
 async def test_key_revoked_before_first_use_is_401(gateway: Gateway) -> None:
@@ -126,7 +155,8 @@ async def test_malformed_or_unknown_prefix_is_401_without_scrypt(gateway: Gatewa
     store_read = gateway.appliance.store.read
 
     async def counting_read(fn):
-        reads.append(1)
+        if "authenticate" in fn.__qualname__:  # not the dispatcher's own reads meanwhile
+            reads.append(1)
         return await store_read(fn)
 
     monkeypatch.setattr(gateway.appliance.store, "read", counting_read)
@@ -138,45 +168,75 @@ async def test_malformed_or_unknown_prefix_is_401_without_scrypt(gateway: Gatewa
                      and key[-1] == "b" else []), "a malformed key reached the store"
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-async def test_repeated_failures_are_429_then_recover_after_the_window(gateway: Gateway,
-                                                                       monkeypatch) -> None:
+async def test_repeated_failures_are_429_but_a_valid_key_still_gets_in(gateway: Gateway,
+                                                                        monkeypatch) -> None:
     clock = FakeClock()
     gateway.appliance.auth_throttle = auth.FailureThrottle(clock=clock)
-    gateway.appliance.key_cache = type(gateway.appliance.key_cache)()
-    calls = _count_scrypt(monkeypatch)
+    gateway.appliance.key_cache = auth.KeyCache(clock=clock)
     real = gateway.keys["full"]
     forged = {"Authorization": "Bearer " + real[:-4] + ("AAAA" if real[-4:] != "AAAA"
                                                         else "BBBB")}
     for _ in range(auth.FAILURES_ALLOWED):
         _error(await gateway.get(MODEMS, key=None, headers=forged), 401)
-    assert len(calls) == auth.FAILURES_ALLOWED
     for headers in (forged, {"Authorization": "Bearer junk"}, {}):
         response = await gateway.get(MODEMS, key=None, headers=headers)
         error = _error(response, 429)
         assert error["code"] == "too_many_requests" and "failed" in error["message"]
         retry = int(response.headers["Retry-After"])
         assert 1 <= retry <= auth.FAILURE_WINDOW and error["retry_after"] == retry
-    assert len(calls) == auth.FAILURES_ALLOWED, "a throttled attempt still paid scrypt"
-    # An uncached valid key from the same address waits too (no scrypt for anyone) ...
-    _error(await gateway.get(MODEMS), 429)
-    # ... and gets in once a token is back: one attempt per window / allowed seconds.
-    clock.now += retry
+    # A valid key never seen before, from the same throttled address: served, not refused
+    # for what the others did (the failures are throttled, not the valid keys) ...
+    calls = _count_scrypt(monkeypatch)
+    assert (await gateway.get(MODEMS, key="reader")).status_code == 200
+    assert len(calls) == 1
     assert (await gateway.get(MODEMS)).status_code == 200
-    _error(await gateway.get(MODEMS, key=None, headers=forged), 401)
+    # ... while the failures go on being answered 429 until the window has refilled.
     _error(await gateway.get(MODEMS, key=None, headers=forged), 429)
-    assert (await gateway.get(MODEMS)).status_code == 200  # remembered: served while throttled
-    clock.now += auth.FAILURE_WINDOW  # a full window later: the whole allowance is back
+    clock.now += auth.FAILURE_WINDOW
     for _ in range(auth.FAILURES_ALLOWED):
         _error(await gateway.get(MODEMS, key=None, headers=forged), 401)
     _error(await gateway.get(MODEMS, key=None, headers=forged), 429)
+
+
+async def test_one_key_presented_by_many_requests_at_once_is_checked_once(
+        gateway: Gateway, monkeypatch) -> None:
+    import asyncio
+
+    gateway.appliance.key_cache = auth.KeyCache()
+    calls = _count_scrypt(monkeypatch)
+    answers = await asyncio.gather(*(gateway.get(MODEMS) for _ in range(12)))
+    assert [a.status_code for a in answers] == [200] * 12
+    assert len(calls) == 1
+
+
+async def test_key_checks_are_bounded_per_address() -> None:
+    import asyncio
+
+    gate = auth.AddressGate(running=1, waiting=2)
+    running: list[str] = []
+    most = [0]
+    release = asyncio.Event()
+
+    async def check(name: str) -> str:
+        running.append(name)
+        most[0] = max(most[0], len(running))
+        await release.wait()
+        running.remove(name)
+        return name
+
+    first = [asyncio.ensure_future(gate.run("10.0.0.1", lambda n=n: check(f"a{n}")))
+             for n in range(3)]
+    other = asyncio.ensure_future(gate.run("10.0.0.2", lambda: check("b")))
+    await asyncio.sleep(0.01)
+    # One runs and two wait for 10.0.0.1; a fourth is refused at once; 10.0.0.2 runs anyway.
+    with pytest.raises(auth.ApiError) as refused:
+        await gate.run("10.0.0.1", lambda: check("a3"))
+    assert refused.value.status == 429 and "being checked" in refused.value.message
+    assert sorted(running) == ["a0", "b"]
+    release.set()
+    assert await asyncio.gather(*first, other) == ["a0", "a1", "a2", "b"]
+    assert most[0] == 2  # never two for one address at once
+    assert gate._users == {} and gate._slots == {}  # idle addresses are forgotten
 
 
 def test_throttle_is_per_address_and_bounded() -> None:

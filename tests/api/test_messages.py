@@ -265,7 +265,7 @@ async def test_wrong_method_is_405_json(gateway: Gateway) -> None:
     assert "GET" in error["message"]
     response = await gateway.client.patch(f"{MESSAGES}/1")
     assert _error(response, 405)
-    assert set(response.headers["allow"].split(", ")) == {"GET", "DELETE"}
+    assert set(response.headers["allow"].split(", ")) == {"GET", "HEAD", "DELETE"}
 
 
 # -- cancelling ---------------------------------------------------------------------------------

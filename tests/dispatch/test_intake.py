@@ -3,7 +3,7 @@ overtake alerts."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -66,3 +66,77 @@ def test_priority_above_alert_needs_a_privileged_submitter() -> None:
     with pytest.raises(InvalidRequest) as invalid:  # out of range is still invalid, not 403
         _check(priority=1000)
     assert not isinstance(invalid.value, NotPermitted)
+
+
+# -- numbers and times: what later code relies on --------------------------------------------
+
+@pytest.mark.parametrize(("send_at", "says"), [
+    (datetime(1, 1, 1, tzinfo=UTC), "before 2000"),
+    (datetime(1999, 12, 31, 23, 59, tzinfo=UTC), "before 2000"),
+    (datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=-14))), "out of range"),
+    (datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14))), "out of range"),
+    (NOW + timedelta(days=367), "a year ahead"),
+    (datetime(2026, 1, 2, 9, 0), "time zone"),
+    ("2026-01-02T09:00+00:00", "must be a time"),
+])
+def test_send_at_outside_the_sane_range_is_refused_naming_it(send_at, says: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        _check(send_at=send_at)
+    assert caught.value.field == "send_at" and says in caught.value.message
+
+
+@pytest.mark.parametrize("ttl", [float("nan"), float("inf"), float("-inf"), 0, -1, True,
+                                 intake.MAX_TTL + 1, 10**400, "60"])
+def test_ttl_must_be_a_finite_positive_number(ttl) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        _check(ttl=ttl)
+    assert caught.value.field == "ttl"
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("priority", float("nan")), ("priority", True), ("category", ["alert"]),
+    ("campaign_id", float("inf")), ("campaign_id", 0), ("to", "+8613800138000"),
+])
+def test_odd_types_are_refused_naming_the_field(field: str, value) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        _check(**{field: value})
+    assert caught.value.field == field
+
+
+def test_a_past_send_at_is_ready_now_and_its_validity_counts_from_acceptance() -> None:
+    past = NOW - timedelta(days=3)
+    (row,) = _check(send_at=past, ttl=600).rows
+    assert row.send_at == past  # kept as asked: due at once
+    assert row.expires_at == NOW + timedelta(seconds=600) and row.ttl == 600.0
+
+
+def test_the_extreme_accepted_values_pass() -> None:
+    for send_at in (intake.SEND_AT_EARLIEST,
+                    NOW + intake.MAX_SCHEDULE_AHEAD,
+                    (NOW + intake.MAX_SCHEDULE_AHEAD).astimezone(timezone(timedelta(hours=-14)))):
+        (row,) = _check(send_at=send_at, ttl=intake.MAX_TTL).rows
+        assert row.send_at == send_at and row.send_at.tzinfo is UTC
+        assert row.expires_at == max(send_at, NOW) + timedelta(seconds=intake.MAX_TTL)
+
+
+# -- one way in --------------------------------------------------------------------------------
+
+def test_every_front_door_submits_through_intake_alone() -> None:
+    """Only intake calls Dispatcher.submit, and only the acceptor (which submit uses) writes
+    new messages: a front door that called either directly would bypass validation and the
+    policy layer meant to wrap submit_request."""
+    import re
+    from pathlib import Path
+
+    import appliance
+
+    root = Path(appliance.__file__).parent
+    callers: dict[str, set[str]] = {"submit": set(), "accept": set()}
+    for path in root.rglob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        name = path.relative_to(root).as_posix()
+        if re.search(r"\bdispatcher\.submit\(|\bself\.submit\(", source):
+            callers["submit"].add(name)
+        if re.search(r"\baccept_(messages|new|many)\(", source) and not name.startswith("store/"):
+            callers["accept"].add(name)
+    assert callers == {"submit": {"dispatch/intake.py"}, "accept": {"dispatch/acceptor.py"}}
