@@ -55,5 +55,4 @@ class SupervisedSender:
         modem = self._supervisor.modem
         if modem is None or not self._supervisor.ready:
             return False
-        check = getattr(modem, "check_alive", None)
-        return bool(await check(timeout)) if check is not None else True
+        return await modem.check_alive(timeout)
