@@ -122,7 +122,7 @@ class DispatchConfig:
     send_timeout_factor: float = 3.0
     """A +CMGS is given this many times the SIM's recent p99 turnaround before the part counts
     as unanswered (never less than send_timeout_floor, never more than modems.send_timeout)."""
-    pinned_grace_seconds: float = 60.0
+    pinned_grace_seconds: float = 30.0
     """How long a long message whose first parts left through a SIM waits for that SIM after it
     went away (unplugged, dead); then the whole message goes again through another SIM (the
     handset may show the first fragment as well)."""
