@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 M = MessageState
 
 EXPIRY_TICK = 30.0
+STARTUP_GRACE = timedelta(minutes=5)
+"""A SIM not seen since start-up keeps the long messages pinned to it at least this long."""
 
 __all__ = ["STICKY_MAX", "Dispatcher", "EventListener", "RecentRecipients"]
 
@@ -83,6 +85,7 @@ class Dispatcher:
         self._expiry_task: asyncio.Task | None = None
         self.recovered: dict[str, int] = {}
         self.started_at: datetime | None = None
+        self._unavailable_since: dict[str, datetime] = {}  # attached SIMs that cannot send
 
     # The shared state, under the names callers and tests use.
     config = property(lambda self: self.ctx.config)
@@ -446,7 +449,20 @@ class Dispatcher:
         return slot.queue.take_nowait()
 
     async def _expire(self, now: datetime) -> None:
-        expired = await self.ctx.store.write(lambda: outbox.expire_due(now))
+        def expire() -> list[int]:
+            try:
+                with queue_store.savepoint():
+                    return outbox.expire_due(now)
+            except ValueError:
+                # A row whose times do not read back: failed alone, then the rest expire.
+                for state in (M.HELD.value, M.QUEUED.value):
+                    bad = queue_store.find_unreadable(state)
+                    for mid, why in bad:
+                        log.error("message %s cannot be read and was failed: %s", mid, why)
+                    queue_store.quarantine(bad)
+                return outbox.expire_due(now)
+
+        expired = await self.ctx.store.write(expire)
         for mid in expired:
             self.ctx.pending.discard(mid)
             self.emit(mid, M.EXPIRED.value)
@@ -454,13 +470,14 @@ class Dispatcher:
     async def _expiry_loop(self) -> None:
         while self.ctx.running:
             await asyncio.sleep(min(self.expiry_tick, self.ctx.config.pinned_grace_seconds / 4))
-            try:
-                await self._expire(self.now())
-                await self._unpin_orphans(self.now())
-            except Exception as exc:
-                self.ctx.problem("the expiry round", exc)
-            else:
-                self.ctx.resolved("the expiry round")
+            for what, job in (("the expiry round", self._expire),
+                              ("unpinning", self._unpin_orphans)):
+                try:
+                    await job(self.now())
+                except Exception as exc:
+                    self.ctx.problem(what, exc)
+                else:
+                    self.ctx.resolved(what)
 
     async def _unpin_orphans(self, now: datetime) -> None:
         """Long messages half sent through a SIM that has been gone longer than the grace go
@@ -469,10 +486,20 @@ class Dispatcher:
         grace = timedelta(seconds=ctx.config.pinned_grace_seconds)
         for iccid in ctx.pending.pinned_sims():
             slot = ctx.slots.get(iccid)
-            # A SIM not seen since start-up has been gone since then.
-            gone_since = self.started_at if slot is None else slot.lost_at
-            if (slot is not None and slot.attached) or gone_since is None \
-                    or now - gone_since < grace:
+            wait = grace
+            if slot is None:
+                # Not seen since start-up: bring-up after a boot (USB, PIN, registration) can
+                # take minutes, so such a SIM gets a longer grace.
+                gone_since, wait = self.started_at, max(grace * 10, STARTUP_GRACE)
+            elif not slot.attached:
+                gone_since = slot.lost_at
+            elif slot.health.barred or not slot.health.registered:
+                # Present but unable to send (barred, or no network): as good as gone.
+                gone_since = self._unavailable_since.setdefault(iccid, now)
+            else:
+                self._unavailable_since.pop(iccid, None)
+                continue
+            if gone_since is None or now - gone_since < wait:
                 continue
             ids = [w.message_id for w in ctx.pending.pinned_to(iccid)]
             reason = f"its SIM has been gone for over {ctx.config.pinned_grace_seconds:.0f} s"

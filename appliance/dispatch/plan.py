@@ -104,7 +104,8 @@ def plan_round(rin: RoundInput, rng: random.Random) -> Plan:
         else:
             free.append(pending)
     for pending, avoid in retries:
-        open_ = [v for i, v in usable.items() if i not in taken]
+        open_ = [v for i, v in usable.items()
+                 if i not in taken and v.headroom >= pending.parts]
         others = [v for v in open_ if v.iccid not in avoid]
         # Free means idle: a SIM still sending may take work ahead, but a retry must not wait
         # behind it. The SIM that failed it tries again only when no other is idle.

@@ -132,10 +132,14 @@ class Scheduler:
             log.error("message %s could not be claimed and was failed: %s", mid, why)
             ctx.emit(mid, "failed")
         lost: list[tuple[int, str]] = []
+        missed: list[int] = []
+        bad_ids = {mid for mid, _ in bad}
         for (mid, iccid), (got, prepared) in zip(assignments, claimed, strict=True):
             item = ctx.pending.discard(mid)
             if not got:
-                continue  # cancelled or changed meanwhile: the index forgets it
+                if mid not in bad_ids:
+                    missed.append(mid)  # cancelled, or changed meanwhile: read it again
+                continue
             slot = ctx.slots[iccid]
             if not slot.attached:
                 # The SIM went away while the claim committed: its release may already have
@@ -149,6 +153,8 @@ class Scheduler:
             if prepared is not None:
                 slot.prepared[mid] = prepared
             slot.queue.put_nowait(mid)
+        if missed:
+            await self.reload(missed)
         if lost:
             resend = ctx.config.resend_ambiguous
             await ctx.store.write(lambda: queue_store.hand_back(

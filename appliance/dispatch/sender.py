@@ -240,7 +240,8 @@ class MessageSender:
                 reference = await sender.send_part(
                     part.pdu, part.tpdu_length, timeout=self.answer_timeout(slot),
                     before_pdu=commit_sending,
-                    on_late_answer=lambda mr, p=part: self.late_answer(slot, p, mr))
+                    on_late_answer=lambda mr, p=part, t=started: self.late_answer(
+                        slot, p, mr, loop.time() - t))
             except PartNotSent as exc:
                 if committed:
                     await self._write(carry, lambda pid=part.id, e=exc: outbox.transition_part(
@@ -269,6 +270,8 @@ class MessageSender:
                 sending.mark_part_sent(pid, ref, at),
                 sending.save_counters(slot.iccid, c, d.tz)))
         d.sticky[prepared.recipient] = slot.iccid
+        # A part answered late (after its timeout) left: late_answer settled it already.
+        unanswered = [p for p in unanswered if p.late_reference is None]
         if unanswered:
             await self.flush(carry)
             reason = "; ".join(f"part {p.index}: {p.error or 'no answer to +CMGS'}"
@@ -291,14 +294,22 @@ class MessageSender:
         return slot.send_timeout(cfg.send_timeout_floor, self.d.send_timeout,
                                  cfg.send_timeout_factor)
 
-    def late_answer(self, slot: SimSlot, part: PreparedPart, reference: int) -> None:
+    def late_answer(self, slot: SimSlot, part: PreparedPart, reference: int,
+                    turnaround: float) -> None:
         """The modem answered +CMGS after the timeout: the part left. Settled in the database
         once it is recorded ambiguous; an answer that comes sooner (while the timeout is being
-        handled) is kept on the part for `_ambiguous` to find."""
+        handled) is kept on the part for `_ambiguous` to find. Either way it counts: its
+        turnaround (the next timeout learns from it), the caps and the SIM's health."""
         d = self.d
-        log.info("late +CMGS answer on SIM %s: part %s left (reference %s)", slot.iccid,
-                 part.id, reference)
+        log.info("late +CMGS answer on SIM %s: part %s left (reference %s) after %.1f s",
+                 slot.iccid, part.id, reference, turnaround)
         part.late_reference = reference
+        slot.record_turnaround(turnaround)
+        now = d.now()
+        slot.record_sent(now, d.tz, 1)
+        slot.health = health_rules.after_success(slot.health, now)
+        counters = slot.counters.to_dict()
+        d.spawn_write(lambda: sending.save_counters(slot.iccid, counters, d.tz))
         if part.state != P.AMBIGUOUS.value:
             return
 
@@ -318,8 +329,9 @@ class MessageSender:
                        not_before: datetime | None = None, *, count_attempt: bool = True,
                        avoid_sim: bool = False) -> None:
         d = self.d
-        outcome = await d.store.write(lambda: outbox.requeue_message(
-            prepared.id, reason, resend_ambiguous=d.config.resend_ambiguous,
+        # Only if it is still this SIM's: a release racing this send may have handed it back.
+        outcome = await d.store.write(lambda: queue_store.requeue_if_claimed(
+            prepared.id, slot.iccid, reason, resend_ambiguous=d.config.resend_ambiguous,
             count_attempt=count_attempt))
         await self.requeue_waiting([prepared.id], not_before=not_before,
                                    avoid_sims=frozenset({slot.iccid}) if avoid_sim
@@ -374,16 +386,20 @@ class MessageSender:
         alive = slot.sender is not None and await slot.sender.check_alive()
         slot.health = health_rules.after_silence(slot.health, d.now(), policy=d.health_policy)
         d.persist_health(slot)
-        if d.config.resend_ambiguous:
+        if d.config.resend_ambiguous and part.late_reference is None:
             await self._requeue(slot, prepared, reason)
             return "stop"
         outcome = "ambiguous"
         if part.late_reference is not None:  # answered meanwhile: it left, with this reference
-            late = part.late_reference
-            await d.store.write(lambda: queue_store.settle_late_answer(part.id, late, d.now()))
+            late, marked = part.late_reference, part.state == P.AMBIGUOUS.value
+
+            def settle() -> None:
+                if not marked:  # "resend" leaves it `sending` until requeued
+                    queue_store.mark_part_ambiguous(part.id, reason)
+                queue_store.settle_late_answer(part.id, late, d.now())
+
+            await d.store.write(settle)
             part.state = P.SENT.value
-            now = d.now()
-            slot.record_sent(now, d.tz, 1)
             outcome = "sent"
         else:
             log.warning("message %s: part %d via %s got no answer (%s); the modem %s",

@@ -313,8 +313,15 @@ def _interrupt(msg: Message, reason: str, resend_ambiguous: bool, now: datetime)
         if resend_ambiguous:
             _move_part(part, P.PENDING, error=reason, now=now)
     if in_flight and not resend_ambiguous:
-        _move(msg, M.AMBIGUOUS, f"a part was in flight: {reason}", now=now, error=reason)
-        return "ambiguous"
+        if not any(p.state == P.PENDING.value for p in parts):
+            _move(msg, M.AMBIGUOUS, f"a part was in flight: {reason}", now=now, error=reason)
+            return "ambiguous"
+        # A long message with parts still to send: they follow through the same SIM (if the
+        # in-flight part left, the handset reassembles; if not, a fragment is no worse than
+        # nothing). The message ends `ambiguous` once they have gone (the sender sees the part).
+        _move(msg, M.QUEUED, f"a part was in flight: {reason}; the rest follows through the "
+                             f"same SIM", now=now, error=reason)
+        return "pinned"
     sent = any(p.state in (P.SENT.value, P.DELIVERED.value) for p in parts)
     maybe_sent = any(p.sent_at is not None for p in parts)
     if sent or (maybe_sent and len(parts) > 1):

@@ -148,11 +148,15 @@ def quarantine(items: Iterable[tuple[int, str]], now: datetime | None = None) ->
         if state is None or state in (M.SENT.value, M.DELIVERED.value, M.FAILED.value,
                                       M.EXPIRED.value, M.CANCELLED.value, M.AMBIGUOUS.value):
             continue
-        Message.update(state=M.FAILED.value, error=reason, updated_at=now, final_at=now).where(
+        # A part in flight may have left: it is ambiguous, and so is the message.
+        in_flight = Part.update(state=P.AMBIGUOUS.value, error=reason, sent_at=now).where(
+            (Part.message == msg_id) & (Part.state == P.SENDING.value)).execute()
+        new = M.AMBIGUOUS.value if in_flight else M.FAILED.value
+        Message.update(state=new, error=reason, updated_at=now, final_at=now).where(
             Message.id == msg_id).execute()
         Part.update(state=P.FAILED.value, error=reason).where(
             (Part.message == msg_id) & (Part.state == P.PENDING.value)).execute()
-        MessageEvent.insert(message=msg_id, at=now, old_state=state, new_state=M.FAILED.value,
+        MessageEvent.insert(message=msg_id, at=now, old_state=state, new_state=new,
                             detail=reason).execute()
         done.append(msg_id)
     return done

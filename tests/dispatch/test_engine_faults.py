@@ -247,3 +247,23 @@ async def test_a_long_message_pinned_to_a_sim_gone_for_good_goes_again_whole(mak
         parts = [a.submit for a in rig.fleet.modems[1].accepted]
         assert sorted(p.concat.index for p in parts) == [1, 2, 3]  # whole, on the new SIM
         assert any("goes again through another SIM" in e["detail"] for e in info["events"])
+
+
+async def test_a_long_message_pinned_to_a_barred_sim_goes_again_whole(make_rig):
+    text = "A long message that must arrive in one piece. " * 8  # 3 parts
+    async with make_rig(2, pinned_grace_seconds=0.5, rest_base_seconds=0.05) as rig:
+        rig.fleet.ports[1].unplug()
+        await rig.wait_for(lambda: len(rig.attached()) == 1)
+        first = rig.dispatcher.slots[rig.iccid(0)]
+        rig.fleet.modems[0].latency = 0.3
+        [mid] = await rig.submit([new("+8613912345678", text)])
+        await rig.wait_for(lambda: len(rig.fleet.modems[0].accepted) >= 1)
+        # Part 1 left; from part 2 on the operator refuses this SIM (+CMS ERROR 8): barred.
+        rig.fleet.modems[0].fail_next_sends(8, count=10)
+        await rig.wait_for(lambda: first.health.barred)
+        rig.fleet.ports[1].replug(symlink=rig.fleet.symlink(1))
+        rig.dispatcher.expiry_tick = 0.1
+        assert (await rig.wait_final([mid]))[mid] == "sent"
+        info = await rig.message(mid)
+        assert info["sim"] == rig.iccid(1)
+        assert any("goes again through another SIM" in e["detail"] for e in info["events"])

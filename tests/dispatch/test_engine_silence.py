@@ -92,3 +92,14 @@ async def test_a_sim_rests_only_after_several_failures_in_a_row(make_rig):
         [mid] = await rig.submit([new("+8613812345678", "three in a row")])
         await rig.wait_for(lambda: slot.health.consecutive_failures >= 3)
         assert slot.health.rest_until is not None
+
+
+async def test_a_late_answer_within_a_long_message_leaves_it_sent(make_rig):
+    async with make_rig(1, send_timeout=60.0, send_timeout_floor=0.2) as rig:
+        await warm(rig)
+        rig.fleet.modems[0].answer_late_next_sends(1.0)  # part 1: after its timeout
+        [mid] = await rig.submit([new("+8613812345678", LONG)])
+        assert (await rig.wait_final([mid]))[mid] == "sent"
+        info = await rig.message(mid)
+        assert [p["state"] for p in info["parts"]] == ["sent", "sent", "sent"]
+        assert all(p["message_reference"] is not None for p in info["parts"])

@@ -394,3 +394,19 @@ def test_release_and_recovery_report_the_same_counts(db: peewee.Database):
     with db.atomic():
         assert release_claims_for_sim(SIM_A, "gone", now=NOW) == recover_after_crash(now=NOW) == {
             "requeued": 0, "pinned": 0, "ambiguous": 0}
+
+
+def test_recovery_lets_the_rest_of_a_long_message_follow_its_in_flight_part(
+        db: peewee.Database):
+    msg_id = claim_with_parts(db, SIM_B, 3)
+    first = get_message(msg_id)["parts"][0]["id"]
+    with db.atomic():
+        transition_part(first, "sending")  # part 1 of 3 in flight at the power cut
+    with db.atomic():
+        counts = recover_after_crash(now=NOW)
+    assert counts == {"requeued": 0, "pinned": 1, "ambiguous": 0}
+    info = get_message(msg_id)
+    # Parts 2 and 3 still go, through the same SIM; part 1 is not resent.
+    assert (info["state"], info["sim"]) == ("queued", SIM_B)
+    assert part_states(msg_id) == ["ambiguous", "pending", "pending"]
+    assert claim(db, SIM_B, candidate_ids=[msg_id]) == [msg_id]
