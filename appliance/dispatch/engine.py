@@ -416,8 +416,13 @@ class Dispatcher:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                carry = None
                 log.exception("sending message %s via %s failed unexpectedly", msg_id, slot.iccid)
+                if carry is not None:  # what the SIM's earlier sends left to record
+                    try:
+                        await self.sender.flush(carry)
+                    except Exception:
+                        log.exception("recording the sends before message %s failed", msg_id)
+                carry = None
                 # A bug met by this message must not leave it claimed for ever, nor be met
                 # again and again: it fails alone, with the reason.
                 await self._fail_unexpectedly(msg_id, exc)

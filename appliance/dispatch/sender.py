@@ -84,11 +84,20 @@ class Carry:
     send's next write — or the next message's first one — so records commit in the order things
     happened, at the cost of no extra round trip to the writer thread."""
 
-    __slots__ = ("jobs", "after")
+    __slots__ = ("jobs", "after", "_taken")
 
     def __init__(self) -> None:
         self.jobs: list[Callable[[], object]] = []
         self.after: list[Callable[[], None]] = []
+        self._taken: tuple[list, list] = ([], [])
+
+    def give_back(self) -> None:
+        """The transaction that carried the taken writes did not commit: they ride with the
+        next write instead (they record what already happened; dropping them would leave a
+        message answered by the network `sending` until a restart)."""
+        jobs, after = self._taken
+        self.jobs[:0], self.after[:0] = jobs, after
+        self._taken = ([], [])
 
     def __bool__(self) -> bool:
         return bool(self.jobs or self.after)
@@ -100,6 +109,7 @@ class Carry:
         already happened), and the callbacks due once it has committed."""
         jobs, after = self.jobs, self.after
         self.jobs, self.after = [], []
+        self._taken = (jobs, after)
 
         def run() -> tuple[bool, object]:
             for job in jobs:
@@ -169,7 +179,11 @@ class MessageSender:
     async def _write(self, carry: Carry, fn: Callable[[], T]) -> T:
         """`fn` with the carried writes, as an urgent job (a modem is waiting on it)."""
         run, after = carry.wrap(fn)
-        ok, value = await self.d.store.write(run, urgent=True)
+        try:
+            ok, value = await self.d.store.write(run, urgent=True)
+        except Exception:
+            carry.give_back()
+            raise
         for done in after:
             done()
         if not ok:

@@ -185,3 +185,24 @@ def test_campaign_shares_that_halve_to_nothing_are_dropped(dispatcher: Dispatche
     d.scheduler.count_share("big", 10_000)
     assert "small" not in d.recent_share
     assert d.recent_share["big"] == 5_000
+
+
+async def test_carried_writes_survive_a_transaction_that_did_not_commit(dispatcher: Dispatcher):
+    from appliance.dispatch.sender import Carry
+
+    d = dispatcher
+    done: list[str] = []
+    carry = Carry()
+    carry.jobs.append(lambda: done.append("part 1 sent"))
+    real = d.store.write
+
+    async def fails_once(fn, **kwargs):  # the commit fails (disk full, I/O error)
+        d.store.write = real
+        raise OSError("disk I/O error")
+
+    d.store.write = fails_once
+    with pytest.raises(OSError):
+        await d.sender._write(carry, lambda: done.append("part 2 sending"))
+    assert done == [] and carry  # nothing recorded, and nothing forgotten
+    await d.sender.flush(carry)
+    assert done == ["part 1 sent"] and not carry
