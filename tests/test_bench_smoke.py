@@ -13,6 +13,8 @@ import pytest
 
 from tests.bench.__main__ import discover, load_main, split_args, takes_argv
 
+pytestmark = pytest.mark.slow  # end to end: run with -m 'not slow' for the fast layer
+
 NAMES = discover()
 
 

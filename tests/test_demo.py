@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+pytestmark = pytest.mark.slow  # end to end: run with -m 'not slow' for the fast layer
+
 CARDGATE = Path(sys.executable).parent / "cardgate"
 WAIT = 60.0  # bound on every wait; a test fails when it runs out, it never passes by it
 

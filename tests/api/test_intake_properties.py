@@ -23,6 +23,8 @@ from hypothesis import strategies as st
 
 from tests.api.conftest import Gateway, running
 
+pytestmark = pytest.mark.slow  # end to end: run with -m 'not slow' for the fast layer
+
 MESSAGES = "/api/v1/messages"
 
 

@@ -17,8 +17,11 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+import pytest
 
 from appliance.sim import read_jsonl
+
+pytestmark = pytest.mark.slow  # end to end: run with -m 'not slow' for the fast layer
 
 MODEMS = 4
 MESSAGES = 300

@@ -13,6 +13,8 @@ from appliance.modem.driver import Modem
 from appliance.pool.supervisor import PoolState
 from tests.pool.conftest import PoolRigFactory, fast_settings, wait_until
 
+pytestmark = pytest.mark.slow  # end to end: run with -m 'not slow' for the fast layer
+
 
 def _warnings(caplog: pytest.LogCaptureFixture, text: str) -> list[str]:
     return [r.getMessage() for r in caplog.records
