@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sanic import Sanic
 
-from appliance.api.auth import FailureThrottle, KeyCache
+from appliance.api.auth import AddressGate, FailureThrottle, KeyCache
 from appliance.api.errors import install_error_handlers
 from appliance.config import Config
 from appliance.pool.pool import ModemPool
@@ -46,6 +46,7 @@ class Appliance:
         self.dispatcher = None
         self.key_cache = KeyCache()
         self.auth_throttle = FailureThrottle()  # failed API-key attempts per client address
+        self.auth_gate = AddressGate()  # key checks (scrypt) bounded per client address
 
     async def start(self) -> None:
         from appliance.dispatch.engine import Dispatcher

@@ -219,24 +219,6 @@ def client_address(request: Request) -> str:
     return request.remote_addr or request.ip or "unknown"
 
 
-def throttle_for(appliance: object) -> FailureThrottle:
-    """The appliance's failure throttle, made on first use (tests put their own, with a clock)."""
-    throttle = getattr(appliance, "auth_throttle", None)
-    if throttle is None:
-        throttle = FailureThrottle()
-        appliance.auth_throttle = throttle  # type: ignore[attr-defined]
-    return throttle
-
-
-def gate_for(appliance: object) -> AddressGate:
-    """The appliance's per-address gate on key checks, made on first use."""
-    gate = getattr(appliance, "auth_gate", None)
-    if gate is None:
-        gate = AddressGate()
-        appliance.auth_gate = gate  # type: ignore[attr-defined]
-    return gate
-
-
 def _digest(key: str) -> str:
     return hashlib.sha256(key.encode(errors="surrogatepass")).hexdigest()
 
@@ -264,7 +246,7 @@ async def authenticate_key(request: Request, key: str) -> Caller:
         raise _failure(request, "the API key is not valid (malformed: expected "
                                 "cg_<8 characters>_<32 characters>)")
     client = client_address(request)
-    gate = gate_for(appliance)
+    gate = appliance.auth_gate
 
     async def check() -> Caller:
         candidates = await appliance.store.read(lambda: find_candidates(prefix))
@@ -288,12 +270,12 @@ async def authenticate_key(request: Request, key: str) -> Caller:
 
 
 def _failure(request: Request, message: str) -> ApiError:
-    throttle_for(request.app.ctx.appliance).failed(client_address(request))
+    request.app.ctx.appliance.auth_throttle.failed(client_address(request))
     return ApiError(401, "unauthorized", message)
 
 
 def _refuse_if_throttled(request: Request) -> None:
-    wait = throttle_for(request.app.ctx.appliance).retry_after(client_address(request))
+    wait = request.app.ctx.appliance.auth_throttle.retry_after(client_address(request))
     if wait:
         raise ApiError(429, "too_many_requests",
                        f"too many failed authentication attempts from this address; "
