@@ -44,6 +44,8 @@ from tests.bench.harness import (
     FINAL,
     LONG_TEXT,
     Rig,
+    add_row_options,
+    chosen_rows,
     db_parts,
     db_states,
     post_batches,
@@ -226,13 +228,7 @@ def summary(rows: list[tuple[str, dict[str, Any]]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench_crash", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", default=",".join(ROWS),
-                        help=f"comma-separated rows among {', '.join(ROWS)}")
-    parser.add_argument("--modems", type=int, help="one custom row: modems")
-    parser.add_argument("--messages", type=int, help="one custom row: messages")
-    parser.add_argument("--latency", type=float, help="one custom row: +CMGS latency")
-    parser.add_argument("--identity", default="fleet", choices=("fleet", "sim800", "generic"),
-                        help="one custom row: what the modems say they are")
+    add_row_options(parser, ROWS, identity="fleet")
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--terms", type=int, default=1,
                         help="graceful stops (SIGTERM) after the kills, each restarted")
@@ -243,13 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the data folder")
     parser.add_argument("--quick", action="store_true", help="tiny run (smoke test)")
     args = parser.parse_args(argv or [])
-    if any(v is not None for v in (args.modems, args.messages, args.latency)):
-        rows = [(args.modems or 16, args.latency or 0.2, args.identity, args.messages or 2000)]
-    else:
-        unknown = set(args.rows.split(",")) - set(ROWS)
-        if unknown:
-            parser.error(f"unknown row(s) {', '.join(sorted(unknown))}; known: {', '.join(ROWS)}")
-        rows = [ROWS[name] for name in args.rows.split(",")]
+    rows = [spec for _, spec in chosen_rows(parser, args, ROWS, modems=16, latency=0.2,
+                                            messages=2000)]
     if args.quick:  # one tiny row: the smoke test runs the code path, not the figures
         rows = [(2, 0.1, rows[0][2], 60)]
         args.kills, args.gap, args.terms = 1, 0.5, 1

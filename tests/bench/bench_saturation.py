@@ -42,7 +42,9 @@ from tests.bench.harness import (
     SHORT_TEXT,
     Rig,
     Sampler,
+    add_row_options,
     cardgate_command,
+    chosen_rows,
     expected_parts,
     free_port,
     percentile,
@@ -173,25 +175,12 @@ def summary(rows: list[tuple[str, dict[str, Any]]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench_saturation", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", default=",".join(ROWS),
-                        help=f"comma-separated rows among {', '.join(ROWS)}")
-    parser.add_argument("--modems", type=int, help="one custom row: modems")
-    parser.add_argument("--messages", type=int, help="one custom row: messages")
-    parser.add_argument("--latency", type=float, help="one custom row: +CMGS latency")
-    parser.add_argument("--identity", default="generic", choices=("fleet", "sim800", "generic"),
-                        help="one custom row: what the modems say they are")
+    add_row_options(parser, ROWS, identity="generic")
     parser.add_argument("--batch", type=int, default=250, help="recipients per request")
     parser.add_argument("--keep", action="store_true", help="keep the data folders")
     parser.add_argument("--quick", action="store_true", help="tiny run (smoke test)")
     args = parser.parse_args(argv or [])
-    if any(v is not None for v in (args.modems, args.messages, args.latency)):
-        rows = [("custom", (args.modems or 8, args.latency or 0.1, args.identity,
-                            args.messages or 2000))]
-    else:
-        unknown = set(args.rows.split(",")) - set(ROWS)
-        if unknown:
-            parser.error(f"unknown row(s) {', '.join(sorted(unknown))}; known: {', '.join(ROWS)}")
-        rows = [(name, ROWS[name]) for name in args.rows.split(",")]
+    rows = chosen_rows(parser, args, ROWS, modems=8, latency=0.1, messages=2000)
     if args.quick:  # one tiny row: the smoke test runs the code path, not the figures
         rows = rows[:1]
     results = []

@@ -421,3 +421,27 @@ def records_by_part(records: list[dict[str, Any]]) -> dict[tuple[str, int], list
         key = (r["to"], r["concat"][2] if r["concat"] else 1)
         seen.setdefault(key, []).append(bool(r.get("answered", True)))
     return seen
+
+
+def add_row_options(parser: Any, rows: dict[str, Any], *, identity: str) -> None:
+    """The options that choose a benchmark's rows: named rows, or one custom row."""
+    parser.add_argument("--rows", default=",".join(rows),
+                        help=f"comma-separated rows among {', '.join(rows)}")
+    parser.add_argument("--modems", type=int, help="one custom row: modems")
+    parser.add_argument("--messages", type=int, help="one custom row: messages")
+    parser.add_argument("--latency", type=float, help="one custom row: +CMGS latency")
+    parser.add_argument("--identity", default=identity, choices=("fleet", "sim800", "generic"),
+                        help="one custom row: what the modems say they are")
+
+
+def chosen_rows(parser: Any, args: Any, rows: dict[str, Any], *, modems: int, latency: float,
+                messages: int) -> list[tuple[str, Any]]:
+    """(name, (modems, latency, identity, messages)) for the rows asked for (add_row_options):
+    one custom row when any of its numbers is given, else the named ones."""
+    if any(v is not None for v in (args.modems, args.messages, args.latency)):
+        return [("custom", (args.modems or modems, args.latency or latency, args.identity,
+                            args.messages or messages))]
+    unknown = set(args.rows.split(",")) - set(rows)
+    if unknown:
+        parser.error(f"unknown row(s) {', '.join(sorted(unknown))}; known: {', '.join(rows)}")
+    return [(name, rows[name]) for name in args.rows.split(",")]
