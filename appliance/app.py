@@ -19,7 +19,9 @@ from sanic import Sanic
 from appliance.api.auth import AddressGate, FailureThrottle, KeyCache
 from appliance.api.errors import install_error_handlers
 from appliance.config import Config
+from appliance.hub import EventHub
 from appliance.pool.pool import ModemPool
+from appliance.pool.publish import HubPublisher
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,8 @@ class Appliance:
         self.store = None
         self.pool: ModemPool | None = None
         self.dispatcher = None
+        self.hub = EventHub()
+        """Every committed change, for whoever subscribes (webhooks, live console, metrics)."""
         self.key_cache = KeyCache()
         self.auth_throttle = FailureThrottle()  # failed API-key attempts per client address
         self.auth_gate = AddressGate()  # key checks (scrypt) bounded per client address
@@ -62,11 +66,13 @@ class Appliance:
         profiles_dir = Path(self.config.modems.profiles_dir or default_profiles_dir())
         profiles = load_profiles(profiles_dir)
         self.dispatcher = Dispatcher(self.config.dispatch, self.store, clock=self.clock,
-                                     rng=self.rng, send_timeout=self.config.modems.send_timeout)
+                                     rng=self.rng, send_timeout=self.config.modems.send_timeout,
+                                     hub=self.hub)
         self.pool = ModemPool(self.config.modems, profiles,
                               on_inbound=self.dispatcher.handle_inbound,
                               traffic_lines=self.config.log.traffic_lines)
         self.pool.listeners.append(self.dispatcher)
+        self.pool.listeners.append(HubPublisher(self.hub))
         await self.dispatcher.start()
         await self.pool.start()
         self.started = True

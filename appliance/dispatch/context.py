@@ -25,6 +25,7 @@ from appliance.dispatch import health as health_rules
 from appliance.dispatch import rates
 from appliance.dispatch.pending import PendingIndex
 from appliance.dispatch.slots import SimSlot
+from appliance.hub import EventHub, MessageStateChanged
 from appliance.store import sims as sim_store
 from appliance.store.writer import Store
 
@@ -73,7 +74,8 @@ class Problem:
 
 class DispatchContext:
     def __init__(self, config: DispatchConfig, store: Store, *,
-                 clock: Callable[[], datetime], rng: random.Random, send_timeout: float = 60.0):
+                 clock: Callable[[], datetime], rng: random.Random, send_timeout: float = 60.0,
+                 hub: EventHub | None = None):
         self.config = config
         self.send_timeout = send_timeout
         """The ceiling of a +CMGS answer's wait (modems.send_timeout)."""
@@ -88,6 +90,8 @@ class DispatchContext:
         self.sticky = RecentRecipients(STICKY_MAX)
         self.recent_share: Counter = Counter()
         self.listeners: list[EventListener] = []
+        self.hub = hub if hub is not None else EventHub()
+        """Where every committed change is published (webhooks, the live console, metrics)."""
         self.running = False
         self.problems: dict[str, Problem] = {}
         self._wake = asyncio.Event()
@@ -98,6 +102,8 @@ class DispatchContext:
 
     # -- telling -----------------------------------------------------------------------------
     def emit(self, message_id: int, state: str, iccid: str | None = None) -> None:
+        """Tell of a state change already committed: the hub, then in-process listeners."""
+        self.hub.publish(MessageStateChanged(message_id=message_id, state=state, sim=iccid))
         for listener in self.listeners:
             try:
                 listener(message_id, state, iccid)

@@ -34,6 +34,7 @@ from appliance.dispatch.phone import network_of, network_of_sim
 from appliance.dispatch.scheduler import Scheduler
 from appliance.dispatch.sender import Carry, MessageSender
 from appliance.dispatch.slots import SimSlot
+from appliance.hub import EventHub, MessagesAccepted
 from appliance.modem.contract import (
     Inbound,
     InboundSms,
@@ -72,9 +73,11 @@ class Dispatcher:
 
     def __init__(self, config: DispatchConfig, store: Store, *,
                  clock: Callable[[], datetime] | None = None,
-                 rng: random.Random | None = None, send_timeout: float = 60.0):
+                 rng: random.Random | None = None, send_timeout: float = 60.0,
+                 hub: EventHub | None = None):
         self.ctx = DispatchContext(config, store, clock=clock or (lambda: datetime.now(UTC)),
-                                   rng=rng or random.Random(), send_timeout=send_timeout)
+                                   rng=rng or random.Random(), send_timeout=send_timeout,
+                                   hub=hub)
         self.sender = MessageSender(self.ctx, self.reload_waiting)
         self.scheduler = Scheduler(self.ctx, prepare=self.sender.prepare_claimed,
                                    expire=self._expire, reload=self.reload_waiting)
@@ -202,6 +205,9 @@ class Dispatcher:
         """Queue the messages `accepted` has just inserted (a replay's message is already
         known: queued, claimed or done), as reload_waiting would from their rows."""
         now, ctx = self.now(), self.ctx
+        fresh = tuple(mid for mid, new in zip(accepted.ids, accepted.new, strict=True) if new)
+        if fresh:
+            ctx.hub.publish(MessagesAccepted(message_ids=fresh))
         claimed = set().union(*(s.queue.ids() for s in ctx.slots.values())) \
             if ctx.slots else set()
         for req, mid, new in zip(requests, accepted.ids, accepted.new, strict=True):
