@@ -46,6 +46,8 @@ class Appliance:
         self.store = None
         self.pool: ModemPool | None = None
         self.dispatcher = None
+        self.webhooks = None
+        """The webhook Deliverer (appliance.webhooks): durable signed POSTs of hub events."""
         self.hub = EventHub()
         """Every committed change, for whoever subscribes (webhooks, live console, metrics)."""
         self.key_cache = KeyCache()
@@ -58,11 +60,16 @@ class Appliance:
         from appliance.store.db import open_database
         from appliance.store.migrations import migrate
         from appliance.store.writer import Store
+        from appliance.webhooks import Deliverer
 
         self.db = open_database(self.config.database.url)
         migrate(self.db)
         self.store = Store(self.db)
         await self.store.start()
+        # Before anything publishes: its subscription must see the first event.
+        self.webhooks = Deliverer(self.config.webhooks, self.store, self.hub, clock=self.clock,
+                                  rng=self.rng)
+        await self.webhooks.start()
         profiles_dir = Path(self.config.modems.profiles_dir or default_profiles_dir())
         profiles = load_profiles(profiles_dir)
         self.dispatcher = Dispatcher(self.config.dispatch, self.store, clock=self.clock,
@@ -89,6 +96,9 @@ class Appliance:
                 self.pool.listeners.remove(self.dispatcher)
         if self.pool is not None:
             await self.pool.stop()
+        # After the publishers (their last events get their rows), before the store.
+        if self.webhooks is not None:
+            await self.webhooks.stop()
         if self.store is not None:
             await self.store.stop()
         if self.db is not None:
@@ -108,6 +118,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     """
     from appliance.api.messages import bp as messages_bp
     from appliance.api.modems import bp as modems_bp
+    from appliance.api.webhooks import bp as webhooks_bp
 
     app = Sanic(f"cardgate_{next(_app_numbers)}", configure_logging=False)
     # sanic-ext would otherwise extend the app on its own and fetch its UI assets from a CDN.
@@ -118,6 +129,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     install_error_handlers(app)
     app.blueprint(modems_bp)
     app.blueprint(messages_bp)
+    app.blueprint(webhooks_bp)
 
     @app.before_server_start
     async def _start(app: Sanic) -> None:
