@@ -144,10 +144,13 @@ async def patch_webhook(request: Request, webhook_id: int) -> JSONResponse:
 async def delete_webhook(request: Request, webhook_id: int) -> HTTPResponse:
     if not 0 < webhook_id <= MAX_ID:
         raise _not_found(webhook_id)
+    appliance = _appliance(request)
     try:
-        await _appliance(request).store.write(lambda: q.delete_endpoint(webhook_id))
+        await appliance.store.write(lambda: q.delete_endpoint(webhook_id))
     except q.WebhookNotFound:
         raise _not_found(webhook_id) from None
+    if appliance.webhooks is not None:
+        appliance.webhooks.wake()  # its rows already fetched must not go
     return empty(status=204)
 
 

@@ -123,3 +123,25 @@ class Receiver:
             self._writers.discard(writer)
             with contextlib.suppress(Exception):
                 writer.close()
+
+
+async def _serve_forever(port: int) -> None:
+    """`python -m tests.webhooks.receiver PORT`: a receiver in its own process (the benchmark's
+    LAN device); prints "ready", and on SIGTERM the number of requests answered 2xx."""
+    import signal
+    import sys
+
+    receiver = await Receiver(port=port, keep=False).start()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    print("ready", flush=True)
+    await stop.wait()
+    await receiver.stop()
+    sys.stdout.write(f"{receiver.answered}\n")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    import sys
+
+    asyncio.run(_serve_forever(int(sys.argv[1])))
