@@ -163,3 +163,14 @@ async def test_a_deleted_endpoint_takes_its_deliveries(rig):
     assert await rig.read(q.counts) == {"pending": 0, "delivered": 0, "failed": 0}
     with pytest.raises(q.WebhookNotFound):
         await rig.read(lambda: q.get_endpoint(a["id"]))
+
+
+async def test_the_first_start_does_not_replay_history(rig):
+    """An upgraded box: messages sent before webhooks existed are not delivered later."""
+    ids = await rig.write(lambda: _accept(2))
+    await rig.write(lambda: [transition_message(m, s, now=T0) for m in ids
+                             for s in (MessageState.SENDING, MessageState.SENT)])
+    await rig.write(lambda: q.create_endpoint("http://a/", ["*"], T0))
+    assert await rig.write(lambda: q.record_message_events(T0)) == (0, False)
+    await rig.write(lambda: transition_message(ids[0], MessageState.DELIVERED, now=T0))
+    assert await rig.write(lambda: q.record_message_events(T0)) == (1, False)
