@@ -80,6 +80,12 @@ class Deliverer:
         self._caught_up_sms: set[int] = set()
         self._wake = asyncio.Event()
         self._ready: list[q.Due] = []  # fetched due rows, not started yet
+        # What can change the answer of the due queries: new rows, rows put back to pending
+        # at a later time, endpoints changed. While it stays the same (and the skipped
+        # targets too), the last empty answer is reused instead of asking the store again:
+        # with one busy endpoint that is two index scans of its backlog saved per POST.
+        self._generation = 0
+        self._quiet: tuple[frozenset[str], int, datetime | None] | None = None
         self._refill = False
         self._unrecorded: dict[int, q.Due] = {}  # posting, or its outcome not on disk yet
         self._posting = 0  # POSTs in flight
@@ -150,6 +156,7 @@ class Deliverer:
         now = self.clock()
         delivery_id = await self.store.write(
             lambda: q.enqueue_url(url, event, payload, secret, now))
+        self._generation += 1
         self._wake.set()
         return delivery_id
 
@@ -157,6 +164,7 @@ class Deliverer:
         """Queue a `webhook.test` delivery to one endpoint; raises WebhookNotFound."""
         now = self.clock()
         delivery_id = await self.store.write(lambda: q.enqueue_test(webhook_id, now))
+        self._generation += 1
         self._wake.set()
         return delivery_id
 
@@ -164,6 +172,7 @@ class Deliverer:
         """Look at the queue afresh now (an endpoint was enabled, changed or deleted: rows
         already fetched may be stale)."""
         self._refill = True
+        self._generation += 1
         self._wake.set()
 
     # -- events into rows -------------------------------------------------------------------
@@ -206,9 +215,12 @@ class Deliverer:
             try:
                 await self._write_rows(received, look)
             except Exception:
-                # The message events are read from their rows at the next wake; the SMS of
-                # this batch are caught up at the next start (the inbox cursor did not move).
-                log.exception("webhooks: writing the deliveries of %d events failed", len(batch))
+                # The message events are read from their rows at the next wake (their cursor
+                # did not move). The SMS of this batch are caught up at the next start only
+                # if no later batch moves the inbox cursor past them: said in the log.
+                log.exception("webhooks: writing the deliveries of %d events failed "
+                              "(inbox ids %s)", len(batch),
+                              [r["inbox_id"] for r in received][:20])
 
     async def _write_rows(self, received: list[dict[str, Any]], look: bool) -> None:
         now = self.clock()
@@ -228,6 +240,7 @@ class Deliverer:
             written += more_written
         if written:
             self.stats.rows_written += written
+            self._generation += 1
             self._wake.set()
 
     # -- the worker -------------------------------------------------------------------------
@@ -249,25 +262,30 @@ class Deliverer:
                 self._refill = False
             self._ready = [r for r in self._ready if r.target not in blocked]
             self._launch_ready()
+            timeout = None
             if self._posting < config.concurrency:
                 # The rows fetched so far are all for full targets (or none are left): ask
                 # for more, leaving out full and blocked targets, so other endpoints flow.
                 full = {t for t, n in self._per_target.items() if n >= config.per_endpoint}
-                skips = self._skips(blocked | full)
-                held = [*self._unrecorded, *(r.id for r in self._ready)]
-                rows = await self.store.read(functools.partial(
-                    q.due_deliveries, now, READY_BATCH, skip_ids=held, **skips))
-                self._ready.extend(rows)
-                launched = self._launch_ready()
-                if launched and self._posting < config.concurrency:
-                    continue  # there may be more, for other targets
-            timeout = None
-            if self._posting < config.concurrency:
-                full = {t for t, n in self._per_target.items() if n >= config.per_endpoint}
-                skips = self._skips(blocked | full)
-                held = [*self._unrecorded, *(r.id for r in self._ready)]
-                due = await self.store.read(functools.partial(
-                    q.next_due_at, skip_ids=held, **skips))
+                skipped = frozenset(blocked | full)
+                quiet = self._quiet
+                if (quiet is not None and quiet[0] == skipped and quiet[1] == self._generation
+                        and (quiet[2] is None or quiet[2] > now)):
+                    due = quiet[2]  # nothing changed since that answer: it still holds
+                else:
+                    skips = self._skips(set(skipped))
+                    held = [*self._unrecorded, *(r.id for r in self._ready)]
+                    generation = self._generation
+                    rows = await self.store.read(functools.partial(
+                        q.due_deliveries, now, READY_BATCH, skip_ids=held, **skips))
+                    self._ready.extend(rows)
+                    if self._launch_ready() and self._posting < config.concurrency:
+                        continue  # there may be more, for other targets
+                    if rows:
+                        continue
+                    due = await self.store.read(functools.partial(
+                        q.next_due_at, skip_ids=held, **skips))
+                    self._quiet = (skipped, generation, due)
                 times = [t for t in (due, self._next_prune) if t is not None]
                 times += [self._blocked[t][0] for t in blocked]
                 if times:
@@ -421,6 +439,9 @@ class Deliverer:
             # The rows stay pending as they were: tried again (a receiver that got them
             # dedupes by delivery id).
             log.exception("webhooks: recording %d delivery outcomes failed", len(batch))
+            self._generation += 1
+        if recovered or any(o.state == q.PENDING for o in outcomes):
+            self._generation += 1  # rows pending again, or brought forward: ask anew
         for outcome, row in batch:
             self._unrecorded.pop(row.id, None)
             if outcome.state == q.DELIVERED:
