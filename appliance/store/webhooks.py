@@ -313,9 +313,18 @@ def record_message_events(now: datetime, limit: int = FAN_OUT_CHUNK) -> tuple[in
     return written, len(events) == limit
 
 
+INBOX_COLUMNS_USED = frozenset({"id", "sender", "number", "text", "sim", "modem", "received_at",
+                                "partial", "parts_received", "parts_total"})
+
+
 def inbox_available() -> bool:
-    """Whether the inbox's `inbox_message` table exists (the inbox's migration ran)."""
-    return Webhook._meta.database.table_exists("inbox_message")
+    """Whether the inbox's `inbox_message` table exists with the columns read here (the
+    interface of issue 8's plan). Without it, SmsReceived payloads come from the events
+    alone and there is no inbox catch-up: a mismatch must not fail every fan-out."""
+    db = Webhook._meta.database
+    if not db.table_exists("inbox_message"):
+        return False
+    return INBOX_COLUMNS_USED <= {c.name for c in db.get_columns("inbox_message")}
 
 
 _INBOX_COLUMNS = ('"id", "sender", "number", "text", "sim", "modem", "received_at", "partial"')
