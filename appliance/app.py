@@ -46,6 +46,8 @@ class Appliance:
         self.store = None
         self.pool: ModemPool | None = None
         self.dispatcher = None
+        self.blacklist = None
+        """contacts.blacklist.Blacklist: intake's per-recipient check, rules' unsubscribe."""
         self.hub = EventHub()
         """Every committed change, for whoever subscribes (webhooks, live console, metrics)."""
         self.key_cache = KeyCache()
@@ -53,6 +55,7 @@ class Appliance:
         self.auth_gate = AddressGate()  # key checks (scrypt) bounded per client address
 
     async def start(self) -> None:
+        from appliance.contacts.blacklist import Blacklist
         from appliance.dispatch.engine import Dispatcher
         from appliance.modem.profile import load_profiles
         from appliance.store.db import open_database
@@ -68,6 +71,11 @@ class Appliance:
         self.dispatcher = Dispatcher(self.config.dispatch, self.store, clock=self.clock,
                                      rng=self.rng, send_timeout=self.config.modems.send_timeout,
                                      hub=self.hub)
+        # Loaded before anything can be sent or accepted: no request may slip past it.
+        self.blacklist = Blacklist(self.store, self.dispatcher,
+                                   default_region=self.config.contacts.default_region)
+        await self.blacklist.load()
+        self.dispatcher.recipient_block = self.blacklist
         self.pool = ModemPool(self.config.modems, profiles,
                               on_inbound=self.dispatcher.handle_inbound,
                               traffic_lines=self.config.log.traffic_lines)
@@ -106,6 +114,8 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     `on_start`/`on_stop` (async callables) run before the appliance starts and after it stops:
     the demo starts its simulated modems there, on the same event loop.
     """
+    from appliance.api.blacklist import bp as blacklist_bp
+    from appliance.api.contacts import bp as contacts_bp
     from appliance.api.messages import bp as messages_bp
     from appliance.api.modems import bp as modems_bp
 
@@ -118,6 +128,8 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     install_error_handlers(app)
     app.blueprint(modems_bp)
     app.blueprint(messages_bp)
+    app.blueprint(contacts_bp)
+    app.blueprint(blacklist_bp)
 
     @app.before_server_start
     async def _start(app: Sanic) -> None:

@@ -179,12 +179,27 @@ class LogConfig:
 
 
 @dataclass
+class ContactsConfig:
+    default_region: str = "CN"
+    """ISO 3166 region a number without a country code is read in (contacts, groups, the
+    blacklist, conversation look-ups): "13800138000" is +8613800138000 with "CN"."""
+
+    def validate(self) -> None:
+        import phonenumbers
+
+        if self.default_region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ConfigError(f'contacts.default_region: not a region phone numbers know '
+                              f'(an ISO 3166 code such as "CN"), got "{self.default_region}"')
+
+
+@dataclass
 class Config:
     http: HttpConfig = field(default_factory=HttpConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     modems: ModemsConfig = field(default_factory=ModemsConfig)
     dispatch: DispatchConfig = field(default_factory=DispatchConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    contacts: ContactsConfig = field(default_factory=ContactsConfig)
 
     def validate(self) -> None:
         for f in dataclasses.fields(self):
