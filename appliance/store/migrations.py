@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import peewee
 
-from appliance.store import schema_v1, schema_v2
+from appliance.store import schema_v1, schema_v2, schema_v3
 
 Migration = Callable[[peewee.Database], None]
 
@@ -71,9 +71,16 @@ def migration_2_inbound_pdu_hash(db: peewee.Database) -> None:
     schema_v2.apply(db, dialect(db))
 
 
+def migration_3_inbox(db: peewee.Database) -> None:
+    """inbox_message (reassembled received messages); inbound_message.inbox_id and modem; the
+    parts stored before it become inbox messages, marked handled (history is not answered)."""
+    schema_v3.apply(db, dialect(db))
+
+
 MIGRATIONS: list[Migration] = [
     migration_1_initial_schema,
     migration_2_inbound_pdu_hash,
+    migration_3_inbox,
 ]
 
 
