@@ -1,4 +1,4 @@
-"""The appliance assembled: store, modem pool, dispatcher, and the HTTP front door.
+"""The appliance assembled: store, modem pool, dispatcher, inbox, and the HTTP front door.
 
 Knows: which parts exist, the order they start and stop in, and how sanic runs them in ONE
 process (single_process=True: no worker processes, so exactly one process owns the serial
@@ -46,6 +46,7 @@ class Appliance:
         self.store = None
         self.pool: ModemPool | None = None
         self.dispatcher = None
+        self.inbox = None
         self.blacklist = None
         """contacts.blacklist.Blacklist: intake's per-recipient check, rules' unsubscribe."""
         self.hub = EventHub()
@@ -57,6 +58,7 @@ class Appliance:
     async def start(self) -> None:
         from appliance.contacts.blacklist import Blacklist
         from appliance.dispatch.engine import Dispatcher
+        from appliance.inbox import Inbox
         from appliance.modem.profile import load_profiles
         from appliance.store.db import open_database
         from appliance.store.migrations import migrate
@@ -76,12 +78,16 @@ class Appliance:
                                    default_region=self.config.contacts.default_region)
         await self.blacklist.load()
         self.dispatcher.recipient_block = self.blacklist
-        self.pool = ModemPool(self.config.modems, profiles,
-                              on_inbound=self.dispatcher.handle_inbound,
+        self.inbox = Inbox(self.config.inbox, self.store, self.hub, clock=self.clock,
+                           on_status_report=self.dispatcher.apply_status_report,
+                           on_sender=self.dispatcher.remember_sender)
+        self.pool = ModemPool(self.config.modems, profiles, on_inbound=self.inbox.handle,
                               traffic_lines=self.config.log.traffic_lines)
         self.pool.listeners.append(self.dispatcher)
+        self.pool.listeners.append(self.inbox)
         self.pool.listeners.append(HubPublisher(self.hub))
         await self.dispatcher.start()
+        await self.inbox.start()
         await self.pool.start()
         self.started = True
         self.started_at = time.monotonic()
@@ -96,7 +102,9 @@ class Appliance:
             if self.pool is not None and self.dispatcher in self.pool.listeners:
                 self.pool.listeners.remove(self.dispatcher)
         if self.pool is not None:
-            await self.pool.stop()
+            await self.pool.stop()  # the modems first: a handler in flight commits, then they go
+        if self.inbox is not None:
+            await self.inbox.stop()
         if self.store is not None:
             await self.store.stop()
         if self.db is not None:
@@ -116,6 +124,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     """
     from appliance.api.blacklist import bp as blacklist_bp
     from appliance.api.contacts import bp as contacts_bp
+    from appliance.api.inbox import bp as inbox_bp
     from appliance.api.messages import bp as messages_bp
     from appliance.api.modems import bp as modems_bp
 
@@ -130,6 +139,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     app.blueprint(messages_bp)
     app.blueprint(contacts_bp)
     app.blueprint(blacklist_bp)
+    app.blueprint(inbox_bp)
 
     @app.before_server_start
     async def _start(app: Sanic) -> None:
