@@ -66,7 +66,7 @@ async def add_to_blacklist(request: Request) -> JSONResponse:
 @bp.delete("/blacklist/<number:str>")
 @require_scope("admin")
 async def remove_from_blacklist(request: Request, number: str) -> JSONResponse:
-    number = jb.number(number, "number", jb.region(request))
+    number = jb.number(jb.path_part(number), "number", jb.region(request))
     if not await request.app.ctx.appliance.blacklist.remove(number):
         raise ApiError(404, "not_found", f"{number} is not on the blacklist")
     return json({"number": number, "removed": True})
