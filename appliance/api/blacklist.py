@@ -34,7 +34,7 @@ def entry_view(e: dict[str, Any]) -> dict[str, Any]:
             "created_at": jb.iso(e["created_at"])}
 
 
-@bp.get("/blacklist")
+@bp.route("/blacklist", methods=["GET", "HEAD"])
 @require_scope("read")
 async def list_blacklist(request: Request) -> JSONResponse:
     limit, offset = jb.limit_offset(request)

@@ -81,7 +81,7 @@ def _item_view(item: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@bp.get("/conversations/<number:str>")
+@bp.route("/conversations/<number:str>", methods=["GET", "HEAD"])
 @require_scope("read")
 async def get_conversation(request: Request, number: str) -> JSONResponse:
     unknown = sorted(set(request.args) - KNOWN_PARAMS)
