@@ -217,6 +217,9 @@ def _joined(parts: list[InboundMessage], total: int) -> tuple[str, int, InboundM
         by_index.setdefault(part.concat_index, part)
     text = "".join(by_index[i].text if i in by_index else GAP_MARKER
                    for i in range(1, total + 1))
+    # A part whose index is outside 1..total (a sender's broken UDH) is not dropped: its text
+    # follows, so what arrived is all shown.
+    text += "".join(by_index[i].text for i in sorted(by_index) if not 1 <= i <= total)
     present = sum(1 for i in range(1, total + 1) if i in by_index)
     return text, present, by_index.get(1, min(parts, key=lambda p: p.id))
 
