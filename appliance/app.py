@@ -80,7 +80,8 @@ class Appliance:
         self.dispatcher.recipient_block = self.blacklist
         self.inbox = Inbox(self.config.inbox, self.store, self.hub, clock=self.clock,
                            on_status_report=self.dispatcher.apply_status_report,
-                           on_sender=self.dispatcher.remember_sender)
+                           on_sender=self.dispatcher.remember_sender,
+                           default_region=self.config.contacts.default_region)
         self.pool = ModemPool(self.config.modems, profiles, on_inbound=self.inbox.handle,
                               traffic_lines=self.config.log.traffic_lines)
         self.pool.listeners.append(self.dispatcher)
