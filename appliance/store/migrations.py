@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import peewee
 
-from appliance.store import schema_v1, schema_v2
+from appliance.store import schema_v1, schema_v2, schema_v4
 
 Migration = Callable[[peewee.Database], None]
 
@@ -71,9 +71,16 @@ def migration_2_inbound_pdu_hash(db: peewee.Database) -> None:
     schema_v2.apply(db, dialect(db))
 
 
+def migration_4_contacts_and_blacklist(db: peewee.Database) -> None:
+    """The address book (contacts, numbers, groups, members), the blacklist, and an index of
+    outbound messages by recipient for conversation threads (see `schema_v4`)."""
+    schema_v4.apply(db, dialect(db))
+
+
 MIGRATIONS: list[Migration] = [
     migration_1_initial_schema,
     migration_2_inbound_pdu_hash,
+    migration_4_contacts_and_blacklist,
 ]
 
 

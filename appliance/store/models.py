@@ -1,7 +1,8 @@
 """The tables, as peewee models bound through `db.database_proxy`.
 
 Knows: what is stored about SIMs, modems, messages and their parts, status reports, events,
-API keys, inbound messages, quarantined PDUs and settings; the field names other layers use.
+API keys, inbound messages, quarantined PDUs, settings, contacts and groups, the blacklist; the
+field names other layers use.
 Must not know: how the schema is created or upgraded (`migrations`), who may write (`writer`),
 or any policy.
 
@@ -114,6 +115,8 @@ class Message(BaseModel):
             (("state", "priority", "id"), False),
             (("sim", "state"), False),
             (("submitter_kind", "submitter_id", "client_ref", "client_ref_seq"), True),
+            # Conversation threads and blacklist cancels find messages by recipient (migration 4).
+            (("recipient", "id"), False),
         )
 
 
@@ -219,6 +222,56 @@ class Setting(BaseModel):
     value = pw.TextField(default="")
 
 
+class Contact(BaseModel):
+    """An address-book entry. `name` is "" for a nameless contact (made when a rule adds a
+    number nobody named to a group); `fields` is a JSON object of the user's own fields."""
+
+    id = pw.AutoField()
+    name = pw.CharField(default="", index=True)
+    note = pw.TextField(default="")
+    fields = pw.TextField(default="{}")
+    created_at = UtcDateTimeField(default=utcnow)
+    updated_at = UtcDateTimeField(default=utcnow)
+
+
+class ContactNumber(BaseModel):
+    """One number of a contact: E.164 when it normalises, else as given (alphanumeric, short
+    code). Unique: a number belongs to at most one contact."""
+
+    id = pw.AutoField()
+    contact = pw.ForeignKeyField(Contact, backref="numbers", on_delete="CASCADE")
+    number = pw.CharField(max_length=32, unique=True)
+
+
+class ContactGroup(BaseModel):
+    id = pw.AutoField()
+    name = pw.CharField(unique=True)
+    note = pw.TextField(default="")
+    created_at = UtcDateTimeField(default=utcnow)
+
+
+class GroupMember(BaseModel):
+    id = pw.AutoField()
+    # No index of its own: the unique (group, contact) index starts with it.
+    group = pw.ForeignKeyField(ContactGroup, backref="members", on_delete="CASCADE",
+                               index=False)
+    contact = pw.ForeignKeyField(Contact, backref="memberships", on_delete="CASCADE")
+
+    class Meta:
+        indexes = ((("group", "contact"), True),)
+
+
+class BlacklistEntry(BaseModel):
+    """A number no message may be sent to. `source`: sms (the recipient asked: TD/退订), api,
+    rule, console."""
+
+    id = pw.AutoField()
+    number = pw.CharField(max_length=32, unique=True)
+    reason = pw.TextField(default="")
+    source = pw.CharField(max_length=16, default="api")
+    created_at = UtcDateTimeField(default=utcnow)
+
+
 ALL_MODELS: list[type[BaseModel]] = [
     Sim,
     Modem,
@@ -232,13 +285,23 @@ ALL_MODELS: list[type[BaseModel]] = [
     InboundMessage,
     QuarantinedPdu,
     Setting,
+    Contact,
+    ContactNumber,
+    ContactGroup,
+    GroupMember,
+    BlacklistEntry,
 ]
 
 __all__ = [
     "ALL_MODELS",
     "ApiKey",
     "BaseModel",
+    "BlacklistEntry",
     "Campaign",
+    "Contact",
+    "ContactGroup",
+    "ContactNumber",
+    "GroupMember",
     "InboundMessage",
     "Message",
     "MessageEvent",
