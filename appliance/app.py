@@ -1,4 +1,4 @@
-"""The appliance assembled: store, modem pool, dispatcher, and the HTTP front door.
+"""The appliance assembled: store, modem pool, dispatcher, inbox, and the HTTP front door.
 
 Knows: which parts exist, the order they start and stop in, and how sanic runs them in ONE
 process (single_process=True: no worker processes, so exactly one process owns the serial
@@ -46,6 +46,7 @@ class Appliance:
         self.store = None
         self.pool: ModemPool | None = None
         self.dispatcher = None
+        self.inbox = None
         self.hub = EventHub()
         """Every committed change, for whoever subscribes (webhooks, live console, metrics)."""
         self.key_cache = KeyCache()
@@ -54,6 +55,7 @@ class Appliance:
 
     async def start(self) -> None:
         from appliance.dispatch.engine import Dispatcher
+        from appliance.inbox import Inbox
         from appliance.modem.profile import load_profiles
         from appliance.store.db import open_database
         from appliance.store.migrations import migrate
@@ -68,12 +70,16 @@ class Appliance:
         self.dispatcher = Dispatcher(self.config.dispatch, self.store, clock=self.clock,
                                      rng=self.rng, send_timeout=self.config.modems.send_timeout,
                                      hub=self.hub)
-        self.pool = ModemPool(self.config.modems, profiles,
-                              on_inbound=self.dispatcher.handle_inbound,
+        self.inbox = Inbox(self.config.inbox, self.store, self.hub, clock=self.clock,
+                           on_status_report=self.dispatcher.apply_status_report,
+                           on_sender=self.dispatcher.remember_sender)
+        self.pool = ModemPool(self.config.modems, profiles, on_inbound=self.inbox.handle,
                               traffic_lines=self.config.log.traffic_lines)
         self.pool.listeners.append(self.dispatcher)
+        self.pool.listeners.append(self.inbox)
         self.pool.listeners.append(HubPublisher(self.hub))
         await self.dispatcher.start()
+        await self.inbox.start()
         await self.pool.start()
         self.started = True
         self.started_at = time.monotonic()
@@ -88,7 +94,9 @@ class Appliance:
             if self.pool is not None and self.dispatcher in self.pool.listeners:
                 self.pool.listeners.remove(self.dispatcher)
         if self.pool is not None:
-            await self.pool.stop()
+            await self.pool.stop()  # the modems first: a handler in flight commits, then they go
+        if self.inbox is not None:
+            await self.inbox.stop()
         if self.store is not None:
             await self.store.stop()
         if self.db is not None:
@@ -106,6 +114,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     `on_start`/`on_stop` (async callables) run before the appliance starts and after it stops:
     the demo starts its simulated modems there, on the same event loop.
     """
+    from appliance.api.inbox import bp as inbox_bp
     from appliance.api.messages import bp as messages_bp
     from appliance.api.modems import bp as modems_bp
 
@@ -118,6 +127,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     install_error_handlers(app)
     app.blueprint(modems_bp)
     app.blueprint(messages_bp)
+    app.blueprint(inbox_bp)
 
     @app.before_server_start
     async def _start(app: Sanic) -> None:

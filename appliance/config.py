@@ -167,6 +167,21 @@ class DispatchConfig:
 
 
 @dataclass
+class InboxConfig:
+    partial_after_seconds: float = 3600.0
+    """A long message still missing a part this long after its first part arrived is stored as
+    partial (a late part completes it later). The parts of one message are sent together and
+    normally arrive within seconds; a gap means the SMSC is retrying a part, and its retry
+    intervals grow to tens of minutes. An hour lets most such retries land, yet a reply is not
+    left unseen (nor unanswered by the rules) for most of a day."""
+
+    def validate(self) -> None:
+        value = self.partial_after_seconds
+        if not (value > 0 and math.isfinite(value)):
+            raise ConfigError(f"inbox.partial_after_seconds: must be a number > 0, got {value}")
+
+
+@dataclass
 class LogConfig:
     level: str = "INFO"
     traffic_lines: int = 500
@@ -184,6 +199,7 @@ class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     modems: ModemsConfig = field(default_factory=ModemsConfig)
     dispatch: DispatchConfig = field(default_factory=DispatchConfig)
+    inbox: InboxConfig = field(default_factory=InboxConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
     def validate(self) -> None:

@@ -1,8 +1,8 @@
 """The dispatcher: the outbox drained over the SIM pool, and what SIMs report back.
 
 Knows: the dispatcher's life (recovery at start, an orderly stop), intake into the waiting
-index, what the pool's events mean for the SIM slots, one sender task per SIM, expiry, status
-reports and inbound SMS handed over by the drivers.
+index, what the pool's events mean for the SIM slots, one sender task per SIM, expiry, and the
+status reports and senders the inbox (appliance.inbox, the drivers' handler) hands over.
 Must not know: AT syntax, serial ports, HTTP, SQL (store functions do the reading and
 writing). Its parts: `context` (shared state), `scheduler` with the pure `plan` (who sends
 what), `sender` (how one message is sent and settled); the balancing rules are the pure
@@ -35,12 +35,7 @@ from appliance.dispatch.scheduler import Scheduler
 from appliance.dispatch.sender import Carry, MessageSender
 from appliance.dispatch.slots import SimSlot
 from appliance.hub import EventHub, MessagesAccepted
-from appliance.modem.contract import (
-    Inbound,
-    InboundSms,
-    InboundStatusReport,
-    QuarantinedPdu,
-)
+from appliance.modem.contract import InboundStatusReport
 from appliance.pool.events import (
     ModemIdentified,
     PoolEvent,
@@ -65,7 +60,7 @@ __all__ = ["STICKY_MAX", "Dispatcher", "EventListener", "RecentRecipients"]
 
 
 class Dispatcher:
-    """The outbox drained over the SIM pool (a pool listener and the drivers' inbound handler).
+    """The outbox drained over the SIM pool (a pool listener; reports come via the inbox).
 
     `clock` and `rng` are injectable (and replaceable before SIMs attach) so tests can move
     time (caps windows, send_at, expiry) and make balancing choices repeatable.
@@ -526,30 +521,20 @@ class Dispatcher:
     def persist_health(self, slot: SimSlot) -> None:
         self.ctx.persist_health(slot)
 
-    # -- what modems report ------------------------------------------------------------------
-    async def handle_inbound(self, item: Inbound) -> None:
-        """The drivers' InboundHandler: returns once the item is committed (contract rule 3)."""
-        store = self.ctx.store
-        if isinstance(item, InboundStatusReport):
-            msg_id, state = await store.write(lambda: sim_store.apply_status_report(
-                iccid=item.sim_iccid, message_reference=item.message_reference,
-                recipient=item.recipient, status=item.status, delivered=item.delivered,
-                final=item.final, pdu=item.pdu))
-            if state is not None and msg_id is not None:
-                self.emit(msg_id, state, item.sim_iccid)
-        elif isinstance(item, InboundSms):
-            await store.write(lambda: sim_store.store_inbound(
-                iccid=item.sim_iccid, sender=item.sender, text=item.text,
-                received_at=item.received_at, concat_ref=item.concat_reference,
-                concat_count=item.concat_count, concat_index=item.concat_index,
-                smsc=item.smsc, pdu=item.pdu))
-            # A recipient who wrote to this SIM keeps it (replies land in one conversation).
-            if item.sender.startswith("+"):
-                self.ctx.sticky[item.sender] = item.sim_iccid
-        elif isinstance(item, QuarantinedPdu):
-            await store.write(lambda: sim_store.store_quarantined(
-                item.sim_iccid, item.pdu, item.error))
-            log.warning("undecodable PDU from SIM %s quarantined: %s", item.sim_iccid, item.error)
+    # -- what modems report (handed on by the inbox) -------------------------------------------
+    async def apply_status_report(self, item: InboundStatusReport) -> None:
+        """Settle the part a status report is about; returns once committed (the inbox, the
+        drivers' handler, returns after it, and only then the modem deletes the report)."""
+        msg_id, state = await self.ctx.store.write(lambda: sim_store.apply_status_report(
+            iccid=item.sim_iccid, message_reference=item.message_reference,
+            recipient=item.recipient, status=item.status, delivered=item.delivered,
+            final=item.final, pdu=item.pdu))
+        if state is not None and msg_id is not None:
+            self.emit(msg_id, state, item.sim_iccid)
+
+    def remember_sender(self, number: str, iccid: str) -> None:
+        """`number` wrote to SIM `iccid`: it keeps that SIM (replies land in one conversation)."""
+        self.ctx.sticky[number] = iccid
 
     # -- views -------------------------------------------------------------------------------
     def counters_for(self, iccid: str) -> dict:

@@ -200,12 +200,49 @@ class InboundMessage(BaseModel):
     pdu = pw.TextField(default="")
     pdu_hash = pw.CharField(max_length=64, default="")
     """sha256 of `pdu`, hex (migration 2): the duplicate check looks it up by (sim, pdu_hash)."""
-    stored_at = UtcDateTimeField(default=utcnow)
+    stored_at = UtcDateTimeField(default=utcnow)  # arrival at the appliance
+    inbox_id = pw.IntegerField(null=True)
+    """The InboxMessage this part went into (migration 3); NULL while it waits for the others."""
+    modem = pw.CharField(max_length=17, default="")  # IMEI it came through; "" when unknown
 
     class Meta:
         indexes = (
             (("sim", "sender", "concat_ref"), False),
             (("sim", "pdu_hash"), False),
+            (("inbox_id", "stored_at"), False),
+            (("sim", "sender", "received_at"), False),
+        )
+
+
+class InboxMessage(BaseModel):
+    """One received message as the inbox shows it: its parts joined (migration 3).
+
+    `partial`: a part never came within [inbox] partial_after_seconds; `text` then holds the
+    parts present with a gap marker where one is missing, and a late part completes it in place
+    (same id). `handled_at`: when the auto-answer rules ran on it (NULL: not yet)."""
+
+    id = pw.AutoField()
+    sim = pw.CharField(max_length=22)
+    modem = pw.CharField(max_length=17, default="")
+    sender = pw.CharField()  # as received (an alphanumeric sender stays as it is)
+    number = pw.CharField()  # E.164 when the sender normalises, else the sender as received
+    text = pw.TextField()
+    smsc_at = UtcDateTimeField()  # the SMSC time stamp of its first part
+    received_at = UtcDateTimeField()  # arrival of its first part at the appliance
+    concat_ref = pw.IntegerField(null=True)
+    parts_total = pw.IntegerField(default=1)
+    parts_received = pw.IntegerField(default=1)
+    partial = pw.BooleanField(default=False)
+    updated_at = UtcDateTimeField(default=utcnow)  # stored, or last grown by a late part
+    handled_at = UtcDateTimeField(null=True)
+
+    class Meta:
+        indexes = (
+            (("number", "id"), False),
+            (("sim", "id"), False),
+            (("received_at",), False),
+            (("handled_at",), False),
+            (("sim", "sender", "concat_ref"), False),
         )
 
 
@@ -285,6 +322,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     InboundMessage,
     QuarantinedPdu,
     Setting,
+    InboxMessage,
     Contact,
     ContactNumber,
     ContactGroup,
@@ -303,6 +341,7 @@ __all__ = [
     "ContactNumber",
     "GroupMember",
     "InboundMessage",
+    "InboxMessage",
     "Message",
     "MessageEvent",
     "Modem",
