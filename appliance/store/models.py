@@ -309,6 +309,45 @@ class BlacklistEntry(BaseModel):
     created_at = UtcDateTimeField(default=utcnow)
 
 
+class Rule(BaseModel):
+    """An auto-answer rule (migration 5); `conditions` and `actions` are JSON text, validated
+    by appliance.inbox.rules before they are stored. Evaluated in `position` order."""
+
+    id = pw.AutoField()
+    name = pw.CharField()
+    position = pw.IntegerField(index=True)
+    enabled = pw.BooleanField(default=True)
+    match_kind = pw.CharField(max_length=16)  # exact / prefix / contains / regex / any
+    pattern = pw.TextField(default="")
+    conditions = pw.TextField(default="{}")
+    actions = pw.TextField(default="[]")
+    stop = pw.BooleanField(default=True)
+    created_at = UtcDateTimeField(default=utcnow)
+    updated_at = UtcDateTimeField(default=utcnow)
+
+
+class RuleLog(BaseModel):
+    """One automatic action, done or refused (migration 5): why a message was (not) sent."""
+
+    id = pw.AutoField()
+    at = UtcDateTimeField(default=utcnow)
+    rule_id = pw.IntegerField(null=True)  # None: the built-in unsubscribe; no FK: kept on delete
+    rule_name = pw.CharField(default="")
+    inbox_id = pw.IntegerField(null=True)
+    number = pw.CharField(max_length=32, default="")
+    action = pw.CharField(max_length=24)  # reply / forward / webhook / ... / unsubscribe
+    outcome = pw.CharField(max_length=16)  # done / blocked / failed
+    detail = pw.TextField(default="")
+    message_id = pw.IntegerField(null=True)
+
+    class Meta:
+        indexes = (
+            (("number", "at"), False),
+            (("at",), False),
+            (("inbox_id",), False),
+        )
+
+
 ALL_MODELS: list[type[BaseModel]] = [
     Sim,
     Modem,
@@ -328,6 +367,8 @@ ALL_MODELS: list[type[BaseModel]] = [
     ContactGroup,
     GroupMember,
     BlacklistEntry,
+    Rule,
+    RuleLog,
 ]
 
 __all__ = [
@@ -347,6 +388,8 @@ __all__ = [
     "Modem",
     "Part",
     "QuarantinedPdu",
+    "Rule",
+    "RuleLog",
     "Setting",
     "Sim",
     "SimCounter",
