@@ -47,6 +47,8 @@ class Appliance:
         self.pool: ModemPool | None = None
         self.dispatcher = None
         self.inbox = None
+        self.rules = None
+        """The auto-answer rules engine (appliance.inbox.rules.engine.RulesEngine)."""
         self.hub = EventHub()
         """Every committed change, for whoever subscribes (webhooks, live console, metrics)."""
         self.key_cache = KeyCache()
@@ -56,6 +58,7 @@ class Appliance:
     async def start(self) -> None:
         from appliance.dispatch.engine import Dispatcher
         from appliance.inbox import Inbox
+        from appliance.inbox.rules.engine import RulesEngine
         from appliance.modem.profile import load_profiles
         from appliance.store.db import open_database
         from appliance.store.migrations import migrate
@@ -78,8 +81,15 @@ class Appliance:
         self.pool.listeners.append(self.dispatcher)
         self.pool.listeners.append(self.inbox)
         self.pool.listeners.append(HubPublisher(self.hub))
+        # The blacklist service and the webhook deliverer come with their own parts; until they
+        # are built here, the engine lists numbers through the store and refuses webhook actions.
+        self.rules = RulesEngine(self.config.rules, self.store, self.hub, self.dispatcher,
+                                 timezone=self.config.dispatch.timezone, clock=self.clock,
+                                 blacklist=getattr(self, "blacklist", None),
+                                 webhooks=getattr(self, "webhooks", None))
         await self.dispatcher.start()
         await self.inbox.start()
+        await self.rules.start()  # after the dispatcher: the catch-up may send replies
         await self.pool.start()
         self.started = True
         self.started_at = time.monotonic()
@@ -87,6 +97,8 @@ class Appliance:
 
     async def stop(self) -> None:
         self.started = False
+        if self.rules is not None:
+            await self.rules.stop()  # before the dispatcher it submits replies to
         # The dispatcher first: it lets sends in flight finish (a modem closed under a +CMGS
         # would make its part ambiguous) and hands claimed work back; then the modems go.
         if self.dispatcher is not None:
@@ -117,6 +129,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     from appliance.api.inbox import bp as inbox_bp
     from appliance.api.messages import bp as messages_bp
     from appliance.api.modems import bp as modems_bp
+    from appliance.api.rules import bp as rules_bp
 
     app = Sanic(f"cardgate_{next(_app_numbers)}", configure_logging=False)
     # sanic-ext would otherwise extend the app on its own and fetch its UI assets from a CDN.
@@ -128,6 +141,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     app.blueprint(modems_bp)
     app.blueprint(messages_bp)
     app.blueprint(inbox_bp)
+    app.blueprint(rules_bp)
 
     @app.before_server_start
     async def _start(app: Sanic) -> None:

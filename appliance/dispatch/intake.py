@@ -94,6 +94,7 @@ class SendRequest:
     submitter_id: str = ""
     privileged: bool = False  # may ask for a priority above MAX_UNPRIVILEGED_PRIORITY
     extra: dict = field(default_factory=dict)
+    ignore_blacklist: bool = False  # only the unsubscribe confirmation uses it
     via_sim: str | None = None
     """The ICCID the message must leave through (a reply goes out through the SIM that
     received the message it answers): queued pinned to that SIM; if the SIM stays gone past

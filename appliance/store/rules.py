@@ -196,6 +196,11 @@ def list_log(*, limit: int = 100, before: int | None = None, number: str | None 
 # -- what the engine reads elsewhere ---------------------------------------------------------
 
 
+def savepoint():  # noqa: ANN201 - peewee's context manager
+    """A nested transaction: a failure inside it (a group since deleted) undoes only itself."""
+    return RuleRow._meta.database.atomic()
+
+
 def own_numbers() -> list[str]:
     """The box's own SIMs' numbers as they reported them (+CNUM), non-empty ones."""
     return [n for (n,) in Sim.select(Sim.own_number).where(Sim.own_number != "").tuples()]
@@ -215,4 +220,4 @@ def handled_among(inbox_ids: Iterable[int]) -> set[int]:
 
 __all__ = ["BadOrder", "LogEntry", "MAX_RULES", "REPLY_ACTIONS", "RuleNotFound", "TooManyRules",
            "create_rule", "delete_rule", "finish", "get_rule", "handled_among", "list_log",
-           "list_rules", "own_numbers", "recent_replies", "reorder", "update_rule"]
+           "list_rules", "own_numbers", "recent_replies", "reorder", "savepoint", "update_rule"]

@@ -208,8 +208,9 @@ def parse_rule(data: Any) -> ParsedRule:
 
 
 def compile_rule(rule_id: int, position: int, data: dict[str, Any]) -> Rule:
-    """A stored rule (its RULE_FIELDS) compiled; RuleError if it no longer validates."""
-    parsed = parse_rule(data)
+    """A stored rule compiled (its RULE_FIELDS; the rest of the row, such as its times, is not
+    the rule's); RuleError if it no longer validates."""
+    parsed = parse_rule({k: data[k] for k in RULE_FIELDS if k in data})
     f = parsed.fields
     return Rule(rule_id, position, f["name"], f["enabled"], parsed.matcher, parsed.conditions,
                 parsed.actions, f["stop"])

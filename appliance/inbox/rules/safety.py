@@ -86,6 +86,13 @@ class ReplyHistory:
         while times and at - times[0] >= self.horizon:
             times.popleft()
 
+    def copy_for(self, number: str) -> ReplyHistory:
+        """A copy holding only `number`'s replies (the dry run plays on it)."""
+        out = ReplyHistory(self.cooldown, self.loop_limit, self.loop_window)
+        if number in self._times:
+            out._times[number] = deque(self._times[number])
+        return out
+
     def load(self, replies: Iterable[tuple[str, datetime]]) -> None:
         """Earlier replies (number, time), oldest first."""
         for number, at in replies:
