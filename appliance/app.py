@@ -49,6 +49,8 @@ class Appliance:
         self.inbox = None
         self.rules = None
         """The auto-answer rules engine (appliance.inbox.rules.engine.RulesEngine)."""
+        self.blacklist = None
+        """contacts.blacklist.Blacklist: intake's per-recipient check, rules' unsubscribe."""
         self.hub = EventHub()
         """Every committed change, for whoever subscribes (webhooks, live console, metrics)."""
         self.key_cache = KeyCache()
@@ -56,6 +58,7 @@ class Appliance:
         self.auth_gate = AddressGate()  # key checks (scrypt) bounded per client address
 
     async def start(self) -> None:
+        from appliance.contacts.blacklist import Blacklist
         from appliance.dispatch.engine import Dispatcher
         from appliance.inbox import Inbox
         from appliance.inbox.rules.engine import RulesEngine
@@ -73,6 +76,11 @@ class Appliance:
         self.dispatcher = Dispatcher(self.config.dispatch, self.store, clock=self.clock,
                                      rng=self.rng, send_timeout=self.config.modems.send_timeout,
                                      hub=self.hub)
+        # Loaded before anything can be sent or accepted: no request may slip past it.
+        self.blacklist = Blacklist(self.store, self.dispatcher,
+                                   default_region=self.config.contacts.default_region)
+        await self.blacklist.load()
+        self.dispatcher.recipient_block = self.blacklist
         self.inbox = Inbox(self.config.inbox, self.store, self.hub, clock=self.clock,
                            on_status_report=self.dispatcher.apply_status_report,
                            on_sender=self.dispatcher.remember_sender)
@@ -81,11 +89,11 @@ class Appliance:
         self.pool.listeners.append(self.dispatcher)
         self.pool.listeners.append(self.inbox)
         self.pool.listeners.append(HubPublisher(self.hub))
-        # The blacklist service and the webhook deliverer come with their own parts; until they
-        # are built here, the engine lists numbers through the store and refuses webhook actions.
+        # The webhook deliverer comes with its own part; until it is built here, the engine
+        # refuses (and logs) webhook actions.
         self.rules = RulesEngine(self.config.rules, self.store, self.hub, self.dispatcher,
                                  timezone=self.config.dispatch.timezone, clock=self.clock,
-                                 blacklist=getattr(self, "blacklist", None),
+                                 blacklist=self.blacklist,
                                  webhooks=getattr(self, "webhooks", None))
         await self.dispatcher.start()
         await self.inbox.start()
@@ -126,6 +134,8 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     `on_start`/`on_stop` (async callables) run before the appliance starts and after it stops:
     the demo starts its simulated modems there, on the same event loop.
     """
+    from appliance.api.blacklist import bp as blacklist_bp
+    from appliance.api.contacts import bp as contacts_bp
     from appliance.api.inbox import bp as inbox_bp
     from appliance.api.messages import bp as messages_bp
     from appliance.api.modems import bp as modems_bp
@@ -140,6 +150,8 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     install_error_handlers(app)
     app.blueprint(modems_bp)
     app.blueprint(messages_bp)
+    app.blueprint(contacts_bp)
+    app.blueprint(blacklist_bp)
     app.blueprint(inbox_bp)
     app.blueprint(rules_bp)
 

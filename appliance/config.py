@@ -244,6 +244,20 @@ class LogConfig:
 
 
 @dataclass
+class ContactsConfig:
+    default_region: str = "CN"
+    """ISO 3166 region a number without a country code is read in (contacts, groups, the
+    blacklist, conversation look-ups): "13800138000" is +8613800138000 with "CN"."""
+
+    def validate(self) -> None:
+        import phonenumbers
+
+        if self.default_region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ConfigError(f'contacts.default_region: not a region phone numbers know '
+                              f'(an ISO 3166 code such as "CN"), got "{self.default_region}"')
+
+
+@dataclass
 class Config:
     http: HttpConfig = field(default_factory=HttpConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -252,6 +266,7 @@ class Config:
     inbox: InboxConfig = field(default_factory=InboxConfig)
     rules: RulesConfig = field(default_factory=RulesConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    contacts: ContactsConfig = field(default_factory=ContactsConfig)
 
     def validate(self) -> None:
         for f in dataclasses.fields(self):

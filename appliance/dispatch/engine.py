@@ -29,6 +29,7 @@ from appliance.dispatch.context import (
     EventListener,
     RecentRecipients,
 )
+from appliance.dispatch.intake import RecipientBlock
 from appliance.dispatch.pending import Waiting
 from appliance.dispatch.phone import network_of, network_of_sim
 from appliance.dispatch.scheduler import Scheduler
@@ -84,6 +85,8 @@ class Dispatcher:
         self.recovered: dict[str, int] = {}
         self.started_at: datetime | None = None
         self._unavailable_since: dict[str, datetime] = {}  # attached SIMs that cannot send
+        self.recipient_block: RecipientBlock | None = None
+        """The blacklist intake checks every recipient against (set by the appliance)."""
 
     # The shared state, under the names callers and tests use.
     config = property(lambda self: self.ctx.config)
@@ -219,8 +222,9 @@ class Dispatcher:
                 send_at=req.send_at, expires_at=req.expires_at, pinned_sim=req.via_sim), now)
         self.wake()
 
-    async def cancel(self, message_id: int) -> None:
-        """Cancel a message none of whose parts has been handed to a modem.
+    async def cancel(self, message_id: int, reason: str = "cancelled") -> None:
+        """Cancel a message none of whose parts has been handed to a modem; `reason` is
+        recorded in its history (e.g. "blacklisted: TD").
 
         Queued or held: cancelled at once. Claimed by a SIM but still waiting in its queue:
         taken out of the queue and cancelled (sending -> queued -> cancelled, one commit).
@@ -235,7 +239,8 @@ class Dispatcher:
             prepared = slot.prepared.pop(message_id, None)
         try:
             await ctx.store.write(lambda: queue_store.cancel(message_id,
-                                                             was_claimed=slot is not None))
+                                                             was_claimed=slot is not None,
+                                                             reason=reason))
         except Exception:
             if slot is not None:  # it stays claimed: give it back to its SIM
                 slot.reserved[message_id] = parts

@@ -32,7 +32,12 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from appliance.config import RulesConfig
-from appliance.dispatch.intake import InvalidRequest, SendRequest, submit_request
+from appliance.dispatch.intake import (
+    AllRecipientsBlocked,
+    InvalidRequest,
+    SendRequest,
+    submit_request,
+)
 from appliance.dispatch.phone import InvalidNumber, normalize_number
 from appliance.hub import EventHub, SmsReceived, Subscription
 from appliance.inbox.handler import number_of
@@ -460,6 +465,9 @@ class RulesEngine:
             # the first answer stands.
             step.detail = "already answered before a restart"
             return
+        except AllRecipientsBlocked as exc:
+            step.outcome, step.detail = "blocked", str(exc)
+            return
         except InvalidRequest as exc:
             step.outcome, step.detail = "failed", str(exc)
             return
@@ -468,12 +476,9 @@ class RulesEngine:
             step.outcome, step.detail = "failed", f"{type(exc).__name__}: {exc}"
             return
         step.message_id = accepted.ids[0] if accepted.ids else None
-        rejected = getattr(accepted, "rejected", None) or []
-        step.detail = f"to {', '.join(step.to)}: {step.text[:120]}"
-        if rejected:
-            step.detail += "; not sent to " + ", ".join(f"{n} ({why})" for n, why in rejected)
-            if not accepted.ids:
-                step.outcome = "blocked"
+        step.detail = f"to {', '.join(accepted.recipients)}: {step.text[:120]}"
+        if accepted.rejected:
+            step.detail += "; not to " + ", ".join(f"{n} ({why})" for n, why in accepted.rejected)
 
     async def _post(self, step: Step) -> None:
         if self.webhooks is None:
