@@ -151,7 +151,9 @@ class RulesEngine:
         self.hub = hub
         self.dispatcher = dispatcher
         self.tz = ZoneInfo(timezone)
-        self.blacklist: BlacklistService = blacklist or StoreBlacklist(store)
+        # Not `blacklist or ...`: an empty Blacklist has len 0 and is falsy.
+        self.blacklist: BlacklistService = (blacklist if blacklist is not None
+                                            else StoreBlacklist(store))
         self.webhooks = webhooks
         self.clock = clock or (lambda: datetime.now(UTC))
         self.default_region = default_region
