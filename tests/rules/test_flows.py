@@ -9,13 +9,9 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-import pytest
-
 from appliance.config import RulesConfig
 from appliance.store.service import run_in_database
 from tests.rules.conftest import add_rule, rules_gateway, sent_to, wait_for
-
-pytestmark = pytest.mark.slow
 
 CUSTOMER = "+8613812345678"
 
