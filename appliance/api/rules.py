@@ -89,7 +89,7 @@ async def _change(request: Request, job) -> dict[str, Any]:  # noqa: ANN001
     return result
 
 
-@bp.get("/rules")
+@bp.route("/rules", methods=["GET", "HEAD"])
 @require_scope("read")
 async def list_rules(request: Request) -> JSONResponse:
     engine = _engine(request)
@@ -195,7 +195,7 @@ def _param_int(request: Request, name: str) -> int | None:
     return int(raw)
 
 
-@bp.get("/rules/log")
+@bp.route("/rules/log", methods=["GET", "HEAD"])
 @require_scope("read")
 async def action_log(request: Request) -> JSONResponse:
     unknown = sorted(set(request.args) - LOG_PARAMS)

@@ -170,3 +170,12 @@ BAD_DRY = [
 async def test_bad_dry_run(gw, case, body, field):
     response = await gw.post("/api/v1/rules/dry-run", json=body)
     assert response.status_code == 400 and response.json()["error"]["field"] == field
+
+
+async def test_head_answers_like_get(gw):
+    rule = await add_rule(gw, name="a", match="any", actions=REPLY)
+    for path in ("/api/v1/rules", "/api/v1/rules/log", f"/api/v1/rules/{rule['id']}"):
+        got = await gw.get(path)
+        head = await gw.client.head(path, headers=gw.auth())
+        assert head.status_code == got.status_code == 200, path
+        assert head.content == b""
