@@ -136,6 +136,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     """
     from appliance.api.blacklist import bp as blacklist_bp
     from appliance.api.contacts import bp as contacts_bp
+    from appliance.api.conversations import bp as conversations_bp
     from appliance.api.inbox import bp as inbox_bp
     from appliance.api.messages import bp as messages_bp
     from appliance.api.modems import bp as modems_bp
@@ -152,6 +153,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     app.blueprint(messages_bp)
     app.blueprint(contacts_bp)
     app.blueprint(blacklist_bp)
+    app.blueprint(conversations_bp)
     app.blueprint(inbox_bp)
     app.blueprint(rules_bp)
 

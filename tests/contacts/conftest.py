@@ -18,3 +18,8 @@ def db(tmp_path: Path) -> Iterator[peewee.Database]:
     migrate(database)
     yield database
     database.close()
+
+
+# The appliance on simulated modems (no HTTP), and with HTTP: the fixtures of tests/dispatch
+# and tests/api, reused as they are.
+from tests.dispatch.conftest import make_rig  # noqa: E402, F401
