@@ -179,3 +179,48 @@ async def test_a_message_left_unanswered_by_a_crash_is_answered_once(tmp_path):
                     InboxMessage.get_by_id(sims["inbox_id"]).handled_at is not None)
 
         assert await gw.appliance.store.read(count) == (1, True)
+
+
+async def test_group_and_blacklist_actions(tmp_path):
+    async with rules_gateway(tmp_path, reply_cooldown_seconds=0) as gw:
+        made = await gw.post("/api/v1/groups", key="admin", json={"name": "会员"})
+        group = made.json()["id"]
+        await add_rule(gw, name="join", match="exact", pattern="加入会员",
+                       actions=[{"type": "add_to_group", "group": group},
+                                {"type": "reply", "template": "欢迎加入会员"}])
+        await add_rule(gw, name="member price", match="exact", pattern="会员价",
+                       conditions={"senders": "group", "groups": [group]},
+                       actions=[{"type": "reply", "template": "{name}会员价：8折"}])
+        await add_rule(gw, name="gone group", match="exact", pattern="旧活动",
+                       actions=[{"type": "add_to_group", "group": 999},
+                                {"type": "reply", "template": "活动已结束"}])
+        await add_rule(gw, name="abuse", match="contains", pattern="骚扰",
+                       actions=[{"type": "blacklist", "reason": "abusive"}])
+        await add_rule(gw, name="else", match="any",
+                       actions=[{"type": "reply", "template": "请回复 加入会员"}])
+
+        modem = gw.fleet.modems[0]
+        modem.inject_sms(CUSTOMER, "会员价")  # not a member yet: the catch-all answers
+        await wait_for(lambda: len(sent_to(gw, CUSTOMER)) == 1, "the catch-all reply")
+        modem.inject_sms(CUSTOMER, "加入会员")
+        await wait_for(lambda: len(sent_to(gw, CUSTOMER)) == 2, "the welcome")
+        modem.inject_sms(CUSTOMER, "会员价")
+        await wait_for(lambda: len(sent_to(gw, CUSTOMER)) == 3, "the member price")
+        assert [text for _, text in sent_to(gw, CUSTOMER)] == [
+            "请回复 加入会员", "欢迎加入会员", "会员价：8折"]
+        members = (await gw.get(f"/api/v1/groups/{group}")).json()
+        assert CUSTOMER in str(members)
+
+        modem.inject_sms(CUSTOMER, "旧活动")
+        await wait_for(lambda: len(sent_to(gw, CUSTOMER)) == 4, "the reply despite the group")
+        failed = await wait_for(lambda: _find(log_entries(gw, number=CUSTOMER),
+                                              action="add_to_group", outcome="failed"),
+                                "the failed group change logged")
+        assert "999" in failed["detail"]
+
+        other = "+8613700000007"
+        modem.inject_sms(other, "别再骚扰我")
+        entry = await wait_for(lambda: _find(log_entries(gw, number=other),
+                                             action="blacklist"), "the blacklist action")
+        assert entry["outcome"] == "done"
+        assert gw.appliance.blacklist.blocked_reason(other) == "abusive"
