@@ -179,3 +179,27 @@ async def test_head_answers_like_get(gw):
         head = await gw.client.head(path, headers=gw.auth())
         assert head.status_code == got.status_code == 200, path
         assert head.content == b""
+
+
+HOSTILE = ["<script>alert(1)</script>", "'; DROP TABLE rule; --", "\u202eevil\u202c",
+           "长" * 4000, "a\x00b", "x\ud800y"]
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=range(len(HOSTILE)))
+async def test_dry_run_takes_hostile_text(gw, text):
+    await add_rule(gw, name="echo", match="any",
+                   actions=[{"type": "reply", "template": "您说：{text}"}])
+    response = await gw.post("/api/v1/rules/dry-run", content=_json(
+        {"sender": "+8613800138000", "text": text}),
+        headers={"content-type": "application/json"})
+    assert response.status_code == 200, response.text
+    (action,) = response.json()["actions"]
+    assert action["text"].startswith("您说：")
+    assert "\x00" not in action["text"]  # what would be sent is fit to send
+
+
+def _json(body: dict) -> bytes:
+    import json
+
+    # ensure_ascii keeps a lone surrogate as the escape "\ud800", as a hostile client sends it.
+    return json.dumps(body, ensure_ascii=True).encode()

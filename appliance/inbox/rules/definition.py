@@ -38,6 +38,7 @@ MAX_ACTIONS = 10
 MAX_FORWARD = 20
 MAX_URL = 2000
 DEFAULT_FORWARD = "{sender} {name}: {text}"
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.IGNORECASE)
 
 
@@ -89,7 +90,21 @@ def _string(data: dict, name: str, *, required: bool, limit: int, default: str =
         raise RuleError(name, "must be a non-empty string" if required else "must be a string")
     if len(value) > limit:
         raise RuleError(name, f"too long: {len(value)} characters, at most {limit}")
+    _check_text(name, value)
     return value
+
+
+def _check_text(name: str, value: str) -> None:
+    """Storable text: UTF-8-encodable (no lone surrogate, which JSON "\ud800" gives) and free
+    of control characters other than TAB, LF and CR."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise RuleError(name, f"is not valid Unicode at position {exc.start}") from None
+    bad = _CONTROL.search(value)
+    if bad is not None:
+        raise RuleError(name, f"must not contain control characters: U+{ord(bad.group()):04X} "
+                              f"at position {bad.start()}")
 
 
 def _bool(data: dict, name: str, default: bool) -> bool:
@@ -143,6 +158,8 @@ def _parse_action(raw: Any, where: str) -> tuple[dict[str, Any], Action]:
         secret = raw.get("secret", "")
         if not isinstance(secret, str) or len(secret) > 200:
             raise RuleError(f"{where}.secret", "must be a string of at most 200 characters")
+        _check_text(f"{where}.secret", secret)
+        _check_text(f"{where}.url", url)
         stored.update(url=url, secret=secret)
         return stored, Action("webhook", url=url, secret=secret)
     if kind in ("add_to_group", "remove_from_group"):
@@ -154,6 +171,7 @@ def _parse_action(raw: Any, where: str) -> tuple[dict[str, Any], Action]:
     reason = raw.get("reason", "")
     if not isinstance(reason, str) or len(reason) > 200:
         raise RuleError(f"{where}.reason", "must be a string of at most 200 characters")
+    _check_text(f"{where}.reason", reason)
     stored["reason"] = reason
     return stored, Action("blacklist", reason=reason)
 
@@ -182,6 +200,8 @@ def parse_rule(data: Any) -> ParsedRule:
     if kind not in KINDS:
         raise RuleError("match", f"must be one of {', '.join(KINDS)}, got {kind!r}")
     pattern = data.get("pattern", "")
+    if isinstance(pattern, str):
+        _check_text("pattern", pattern)
     if kind == "any" and pattern not in ("", None):
         raise RuleError("pattern", 'a rule that matches "any" text takes no pattern')
     try:

@@ -62,6 +62,8 @@ BATCH = 200
 """Received messages handled together (one read, one write)."""
 CATCH_UP = 500
 """Unhandled messages read per round at start."""
+PRUNE_AT = 10_000
+"""Numbers in the reply history beyond which those past its horizon are forgotten."""
 BUILTIN = "unsubscribe (built-in)"
 
 
@@ -307,6 +309,10 @@ class RulesEngine:
 
         await self.store.write(finish)
         self.handled += len(handled)
+        if len(self.history) > PRUNE_AT:
+            self.history.prune(now)
+            self._loop_warned = {n: t for n, t in self._loop_warned.items()
+                                 if now - t < self.history.loop_window}
 
     @staticmethod
     def _entry(message: Received, step: Step, now: datetime) -> rules_store.LogEntry:
