@@ -51,6 +51,8 @@ class Appliance:
         """The auto-answer rules engine (appliance.inbox.rules.engine.RulesEngine)."""
         self.blacklist = None
         """contacts.blacklist.Blacklist: intake's per-recipient check, rules' unsubscribe."""
+        self.webhooks = None
+        """The webhook Deliverer (appliance.webhooks): durable signed POSTs of hub events."""
         self.hub = EventHub()
         """Every committed change, for whoever subscribes (webhooks, live console, metrics)."""
         self.key_cache = KeyCache()
@@ -66,11 +68,16 @@ class Appliance:
         from appliance.store.db import open_database
         from appliance.store.migrations import migrate
         from appliance.store.writer import Store
+        from appliance.webhooks import Deliverer
 
         self.db = open_database(self.config.database.url)
         migrate(self.db)
         self.store = Store(self.db)
         await self.store.start()
+        # Before anything publishes: its subscription must see the first event.
+        self.webhooks = Deliverer(self.config.webhooks, self.store, self.hub, clock=self.clock,
+                                  rng=self.rng)
+        await self.webhooks.start()
         profiles_dir = Path(self.config.modems.profiles_dir or default_profiles_dir())
         profiles = load_profiles(profiles_dir)
         self.dispatcher = Dispatcher(self.config.dispatch, self.store, clock=self.clock,
@@ -89,12 +96,9 @@ class Appliance:
         self.pool.listeners.append(self.dispatcher)
         self.pool.listeners.append(self.inbox)
         self.pool.listeners.append(HubPublisher(self.hub))
-        # The webhook deliverer comes with its own part; until it is built here, the engine
-        # refuses (and logs) webhook actions.
         self.rules = RulesEngine(self.config.rules, self.store, self.hub, self.dispatcher,
                                  timezone=self.config.dispatch.timezone, clock=self.clock,
-                                 blacklist=self.blacklist,
-                                 webhooks=getattr(self, "webhooks", None))
+                                 blacklist=self.blacklist, webhooks=self.webhooks)
         await self.dispatcher.start()
         await self.inbox.start()
         await self.rules.start()  # after the dispatcher: the catch-up may send replies
@@ -117,6 +121,9 @@ class Appliance:
             await self.pool.stop()  # the modems first: a handler in flight commits, then they go
         if self.inbox is not None:
             await self.inbox.stop()
+        # After the publishers (their last events get their rows), before the store.
+        if self.webhooks is not None:
+            await self.webhooks.stop()
         if self.store is not None:
             await self.store.stop()
         if self.db is not None:
@@ -141,6 +148,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     from appliance.api.messages import bp as messages_bp
     from appliance.api.modems import bp as modems_bp
     from appliance.api.rules import bp as rules_bp
+    from appliance.api.webhooks import bp as webhooks_bp
 
     app = Sanic(f"cardgate_{next(_app_numbers)}", configure_logging=False)
     # sanic-ext would otherwise extend the app on its own and fetch its UI assets from a CDN.
@@ -156,6 +164,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     app.blueprint(conversations_bp)
     app.blueprint(inbox_bp)
     app.blueprint(rules_bp)
+    app.blueprint(webhooks_bp)
 
     @app.before_server_start
     async def _start(app: Sanic) -> None:
