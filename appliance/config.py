@@ -255,6 +255,9 @@ class ContactsConfig:
         if self.default_region not in phonenumbers.SUPPORTED_REGIONS:
             raise ConfigError(f'contacts.default_region: not a region phone numbers know '
                               f'(an ISO 3166 code such as "CN"), got "{self.default_region}"')
+
+
+@dataclass
 class WebhooksConfig:
     timeout: float = 10.0
     """Seconds one POST may take (connect, send, answer) before it counts as a failure."""

@@ -322,15 +322,6 @@ class Rule(BaseModel):
     conditions = pw.TextField(default="{}")
     actions = pw.TextField(default="[]")
     stop = pw.BooleanField(default=True)
-class Webhook(BaseModel):
-    """A configured webhook endpoint (migration 6)."""
-
-    id = pw.AutoField()
-    url = pw.TextField()
-    events = pw.TextField()  # comma-separated event names, or "*"
-    secret = pw.CharField()  # HMAC-SHA256 key; "" sends unsigned
-    enabled = pw.BooleanField(default=True)
-    description = pw.TextField(default="")
     created_at = UtcDateTimeField(default=utcnow)
     updated_at = UtcDateTimeField(default=utcnow)
 
@@ -355,6 +346,21 @@ class RuleLog(BaseModel):
             (("at",), False),
             (("inbox_id",), False),
         )
+
+
+class Webhook(BaseModel):
+    """A configured webhook endpoint (migration 6)."""
+
+    id = pw.AutoField()
+    url = pw.TextField()
+    events = pw.TextField()  # comma-separated event names, or "*"
+    secret = pw.CharField()  # HMAC-SHA256 key; "" sends unsigned
+    enabled = pw.BooleanField(default=True)
+    description = pw.TextField(default="")
+    created_at = UtcDateTimeField(default=utcnow)
+    updated_at = UtcDateTimeField(default=utcnow)
+
+
 class WebhookDelivery(BaseModel):
     """One event to POST to one endpoint (or to a bare URL when `webhook` is NULL)."""
 

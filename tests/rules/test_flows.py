@@ -204,7 +204,9 @@ async def test_group_and_blacklist_actions(tmp_path):
         await wait_for(lambda: len(sent_to(gw, CUSTOMER)) == 1, "the catch-all reply")
         modem.inject_sms(CUSTOMER, "加入会员")
         await wait_for(lambda: len(sent_to(gw, CUSTOMER)) == 2, "the welcome")
-        modem.inject_sms(CUSTOMER, "会员价")
+        # Not the same text as the first: the same sender, text and SMSC second would be taken
+        # for the network delivering the first again (the inbox stores it once).
+        modem.inject_sms(CUSTOMER, "会员价 ")
         await wait_for(lambda: len(sent_to(gw, CUSTOMER)) == 3, "the member price")
         assert [text for _, text in sent_to(gw, CUSTOMER)] == [
             "请回复 加入会员", "欢迎加入会员", "会员价：8折"]
@@ -224,3 +226,51 @@ async def test_group_and_blacklist_actions(tmp_path):
                                              action="blacklist"), "the blacklist action")
         assert entry["outcome"] == "done"
         assert gw.appliance.blacklist.blocked_reason(other) == "abusive"
+
+
+class Receiver:
+    """A real local HTTP server that records each POST's body and answers 200."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict] = []
+        self.server: asyncio.base_events.Server | None = None
+        self.port = 0
+
+    async def __aenter__(self) -> Receiver:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        import json
+
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:"))
+        self.bodies.append(json.loads(await reader.readexactly(length)))
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+
+async def test_webhook_action_posts_to_a_local_receiver(tmp_path):
+    async with Receiver() as receiver, rules_gateway(tmp_path) as gw:
+        await add_rule(gw, name="to the PLC", match="prefix", pattern="报警",
+                       actions=[{"type": "webhook",
+                                 "url": f"http://127.0.0.1:{receiver.port}/sms"}])
+        gw.fleet.modems[1].inject_sms(CUSTOMER, "报警 3号机")
+        await wait_for(lambda: receiver.bodies, "the webhook POST")
+        body = receiver.bodies[0]
+        assert body["event"] == "rule.matched"
+        found = body["data"]
+        assert found["rule"] == "to the PLC"
+        assert found["text"] == "报警 3号机" and found["number"] == CUSTOMER
+        assert found["sim"] == gw.fleet.modems[1].profile.iccid
+        entry = await wait_for(lambda: _find(log_entries(gw, number=CUSTOMER),
+                                             action="webhook"), "the log entry")
+        assert entry["outcome"] == "done" and "queued" in entry["detail"]
