@@ -398,7 +398,7 @@ class RulesEngine:
                                cooldown=False):
             decision.steps.append(Step(
                 "send", None, BUILTIN, intent + "_reply", number, to=(number,), text=text,
-                via_sim=message.sim, client_ref=f"rules:{message.inbox_id}:{intent}",
+                via_sim=message.sim or None, client_ref=f"rules:{message.inbox_id}:{intent}",
                 ignore_blacklist=True))
 
     def _decide_action(self, decision: Decision, planned: Planned, now: datetime) -> None:
@@ -409,7 +409,7 @@ class RulesEngine:
             if self._reply_allowed(decision, rid, name, "reply", now):
                 decision.steps.append(Step("send", rid, name, "reply", message.number,
                                            to=planned.to, text=planned.text or "",
-                                           via_sim=message.sim, client_ref=ref))
+                                           via_sim=message.sim or None, client_ref=ref))
         elif action.type == "forward":
             if message.number in self.own_numbers:
                 self._block(decision, rid, name, "forward", message.number,
