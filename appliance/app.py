@@ -97,8 +97,8 @@ class Appliance:
         self.pool.listeners.append(self.inbox)
         self.pool.listeners.append(HubPublisher(self.hub))
         self.rules = RulesEngine(self.config.rules, self.store, self.hub, self.dispatcher,
-                                 timezone=self.config.dispatch.timezone, clock=self.clock,
-                                 blacklist=self.blacklist, webhooks=self.webhooks)
+                                 self.blacklist, timezone=self.config.dispatch.timezone,
+                                 clock=self.clock, webhooks=self.webhooks)
         await self.dispatcher.start()
         await self.inbox.start()
         await self.rules.start()  # after the dispatcher: the catch-up may send replies

@@ -6,8 +6,9 @@ message, in two layers:
 
 - `evaluate`: normalisation, the rules in order (keyword first, then conditions), and the
   planned actions' texts rendered;
-- `decide`: what the engine does per message on top of that: the built-in unsubscribe check,
-  the safety catch (sender kind, own SIMs, cooldown and loop history) and the steps built.
+- `decide` (`Decider.decide`): what the engine does per message on top of that: the
+  built-in unsubscribe check, the safety catch (sender kind, own SIMs, cooldown and loop
+  history) and the steps built.
 
 The rule set is a realistic mix: most are keyword rules (exact, prefix, contains on Chinese
 and Latin keywords), some regexes (order numbers, dates, phone-like strings), a few with
@@ -28,9 +29,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from appliance.config import RulesConfig
-from appliance.hub import EventHub
+from appliance.inbox.rules.decide import Decider
 from appliance.inbox.rules.definition import Rule, compile_rule
-from appliance.inbox.rules.engine import RulesEngine
 from appliance.inbox.rules.evaluate import Received, Sender, evaluate
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -109,14 +109,13 @@ def measure(rule_count: int, message_count: int, repeat: int) -> dict[str, float
     rules = rule_set(rule_count, rng)
     items = messages(message_count, rules, rng)
     sender = Sender(name="王先生", known=True, group_ids=frozenset({2}))
-    engine = RulesEngine(RulesConfig(reply_cooldown_seconds=0, loop_limit=0), None,
-                         EventHub(), None)
-    engine.rules = rules
+    decider = Decider(RulesConfig(reply_cooldown_seconds=0, loop_limit=0))
+    decider.rules = rules
     looked = sum(len(evaluate(rules, m, sender, TZ, explain=True).considered) for m in items)
     eval_best, eval_median = _time_per_message(lambda m: evaluate(rules, m, sender, TZ),
                                                items, repeat)
     decide_best, decide_median = _time_per_message(
-        lambda m: engine.decide(m, sender, m.received_at), items, repeat)
+        lambda m: decider.decide(m, sender, m.received_at), items, repeat)
     return {"rules": rule_count, "messages": message_count,
             "mean_rules_looked_at": looked / len(items),
             "evaluate_us": eval_best, "evaluate_median_us": eval_median,

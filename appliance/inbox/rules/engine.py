@@ -1,12 +1,12 @@
 """The rules engine: every received SMS answered by the built-in unsubscribe and the rules.
 
 Knows: the order of work for a batch of received messages (what is already handled, the
-senders' contacts, the decisions, the side effects, one commit of the log and the handled
-marks), the safety state (reply history, own numbers), and the parts it drives: the hub
-(SmsReceived), the store, intake (`submit_request`, the one way a message enters), the
-blacklist service and the webhook deliverer.
-Must not know: SQL (store.rules / store.inbox / store.contacts), HTTP, modems, how a rule
-matches (`evaluate`), how the blacklist cancels queued messages.
+senders' contacts and the box's own numbers, the decisions, the side effects, one commit of the
+log and the handled marks), and the parts it drives: the hub (SmsReceived), the store, intake
+(`submit_request`, the one way a message enters), the blacklist service and the webhook
+deliverer. Must not know: SQL (store.rules / store.inbox / store.contacts), HTTP, modems, what
+to do with a message (`decide`: the unsubscribe, the rules, the safety catch), how the
+blacklist cancels queued messages.
 
 Once, not twice. A message is handled when its actions ran and its log and handled mark are
 committed together (`store.rules.finish`). A crash between the actions and that commit leaves
@@ -26,10 +26,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 from appliance.config import RulesConfig
 from appliance.dispatch.intake import (
@@ -41,14 +39,9 @@ from appliance.dispatch.intake import (
 from appliance.dispatch.phone import InvalidNumber, normalize_number
 from appliance.hub import EventHub, SmsReceived, Subscription
 from appliance.inbox.handler import number_of
+from appliance.inbox.rules.decide import Decider, Decision, Step
 from appliance.inbox.rules.definition import Rule, RuleError, compile_rule
-from appliance.inbox.rules.evaluate import Evaluation, Planned, Received, Sender, evaluate
-from appliance.inbox.rules.safety import (
-    ReplyHistory,
-    keyword_set,
-    reply_refusal,
-    unsubscribe_intent,
-)
+from appliance.inbox.rules.evaluate import Received, Sender
 from appliance.inbox.rules.text import normalize_text
 from appliance.store import contacts as contacts_store
 from appliance.store import inbox as inbox_store
@@ -64,7 +57,6 @@ CATCH_UP = 500
 """Unhandled messages read per round at start."""
 PRUNE_AT = 10_000
 """Numbers in the reply history beyond which those past its horizon are forgotten."""
-BUILTIN = "unsubscribe (built-in)"
 
 
 class BlacklistService(Protocol):
@@ -82,106 +74,46 @@ class WebhookPoster(Protocol):
                            secret: str = "") -> int: ...
 
 
-class StoreBlacklist:
-    """The blacklist through the store alone, for an appliance built without the contacts
-    service: numbers are listed, but their queued messages are not cancelled here."""
-
-    def __init__(self, store: Store):
-        self.store = store
-
-    async def add(self, number: str, reason: str, source: str) -> bool:
-        from appliance.store import blacklist
-
-        return await self.store.write(lambda: blacklist.add(number, reason, source))
-
-    async def remove(self, number: str) -> bool:
-        from appliance.store import blacklist
-
-        return await self.store.write(lambda: blacklist.remove(number))
-
-
-# -- what to do, decided before anything is done ----------------------------------------------
-
-
-@dataclass
-class Step:
-    """One side effect decided for a message, and the log entry it becomes."""
-
-    kind: str  # send / blacklist / unblacklist / webhook / group_add / group_remove
-    rule_id: int | None
-    rule_name: str
-    action: str  # as logged: reply / forward / webhook / ... / unsubscribe / resubscribe
-    number: str  # whom it concerns (logged)
-    to: tuple[str, ...] = ()
-    text: str = ""
-    via_sim: str | None = None
-    client_ref: str = ""
-    ignore_blacklist: bool = False
-    url: str = ""
-    secret: str = ""
-    payload: dict[str, Any] = field(default_factory=dict)
-    group: int | None = None
-    reason: str = ""
-    # Filled in when done:
-    outcome: str = "done"
-    detail: str = ""
-    message_id: int | None = None
-
-
-@dataclass
-class Decision:
-    """What the engine decided for one message: steps to run, refusals already logged."""
-
-    message: Received
-    history: ReplyHistory
-    dry: bool = False
-    steps: list[Step] = field(default_factory=list)
-    blocked: list[rules_store.LogEntry] = field(default_factory=list)
-    evaluation: Evaluation | None = None
-    intent: str | None = None
-
-
 class RulesEngine:
     """Subscribes to SmsReceived; answers each received message once."""
 
-    def __init__(self, config: RulesConfig, store: Store, hub: EventHub, dispatcher: Any, *,
-                 timezone: str = "Asia/Shanghai", blacklist: BlacklistService | None = None,
+    def __init__(self, config: RulesConfig, store: Store, hub: EventHub, dispatcher: Any,
+                 blacklist: BlacklistService, *, timezone: str = "Asia/Shanghai",
                  webhooks: WebhookPoster | None = None,
                  clock: Callable[[], datetime] | None = None, default_region: str = "CN"):
         self.config = config
         self.store = store
         self.hub = hub
         self.dispatcher = dispatcher
-        self.tz = ZoneInfo(timezone)
-        # Not `blacklist or ...`: an empty Blacklist has len 0 and is falsy.
-        self.blacklist: BlacklistService = (blacklist if blacklist is not None
-                                            else StoreBlacklist(store))
+        self.decider = Decider(config, timezone)
+        self.blacklist = blacklist
         self.webhooks = webhooks
         self.clock = clock or (lambda: datetime.now(UTC))
         self.default_region = default_region
-        self.rules: list[Rule] = []
         self.broken: dict[int, str] = {}  # stored rules that no longer compile: id -> why
         self.needs_contacts = False
         self.needs_groups = False
-        self.unsubscribe = keyword_set(config.unsubscribe_keywords)
-        self.resubscribe = keyword_set(config.resubscribe_keywords)
-        self.history = ReplyHistory(timedelta(seconds=config.reply_cooldown_seconds),
-                                    config.loop_limit,
-                                    timedelta(seconds=config.loop_window_seconds))
-        self.own_numbers: frozenset[str] = frozenset()
         self.handled = 0  # messages handled since start (tests, benchmark)
-        self.loops = 0  # replies refused as a loop since start
-        self._loop_warned: dict[str, datetime] = {}
         self._subscription: Subscription | None = None
         self._task: asyncio.Task | None = None
         self._reloading = asyncio.Lock()
+
+    @property
+    def rules(self) -> list[Rule]:
+        """The compiled rules in force, in order."""
+        return self.decider.rules
+
+    @property
+    def loops(self) -> int:
+        """Replies refused as a loop since start."""
+        return self.decider.loops
 
     # -- life ------------------------------------------------------------------------------
     async def start(self) -> None:
         """Load rules and safety state, subscribe, then answer what a crash left unanswered."""
         await self.reload()
-        since = self.clock() - self.history.horizon
-        self.history.load(await self.store.read(lambda: rules_store.recent_replies(since)))
+        since = self.clock() - self.decider.history.horizon
+        self.decider.history.load(await self.store.read(lambda: rules_store.recent_replies(since)))
         # Subscribe before the catch-up: a message stored meanwhile is then either in the
         # catch-up or in the queue (or both: the handled check skips the second).
         self._subscription = self.hub.subscribe("rules", [SmsReceived])
@@ -215,7 +147,7 @@ class RulesEngine:
                 broken[row["id"]] = str(exc)
                 log.error("rule %s (%r) cannot be used and is skipped: %s", row["id"],
                           row["name"], exc)
-        self.rules, self.broken = rules, broken
+        self.decider.rules, self.broken = rules, broken
         self.needs_contacts = any(r.needs_contact for r in rules if r.enabled)
         self.needs_groups = any(r.conditions.senders == "group" for r in rules if r.enabled)
 
@@ -266,7 +198,7 @@ class RulesEngine:
             return done, found, groups, rules_store.own_numbers()
 
         done, found, groups, own = await self.store.read(read)
-        self.own_numbers = frozenset(self._own(own))
+        self.decider.own_numbers = frozenset(self._own(own))
         now = self.clock()
         decisions = []
         seen: set[int] = set()
@@ -277,14 +209,16 @@ class RulesEngine:
             contact = found.get(message.number)
             sender = Sender(name=contact["name"] if contact else "", known=contact is not None,
                             group_ids=frozenset(groups.get(message.number, ())))
-            decisions.append(self.decide(message, sender, now))
+            decisions.append(self.decider.decide(message, sender, now))
         if not decisions:
             return
         await self._run_steps(decisions)
         entries: list[rules_store.LogEntry] = []
         group_steps: list[Step] = []
         for d in decisions:
-            entries.extend(d.blocked)
+            entries.extend(rules_store.LogEntry(now, b.rule_id, b.rule_name, d.message.inbox_id,
+                                                b.number, b.action, "blocked", b.why)
+                           for b in d.blocked)
             for step in d.steps:
                 if step.kind in ("group_add", "group_remove"):
                     group_steps.append(step)
@@ -309,10 +243,8 @@ class RulesEngine:
 
         await self.store.write(finish)
         self.handled += len(handled)
-        if len(self.history) > PRUNE_AT:
-            self.history.prune(now)
-            self._loop_warned = {n: t for n, t in self._loop_warned.items()
-                                 if now - t < self.history.loop_window}
+        if len(self.decider.history) > PRUNE_AT:
+            self.decider.forget_old(now)
 
     @staticmethod
     def _entry(message: Received, step: Step, now: datetime) -> rules_store.LogEntry:
@@ -328,115 +260,6 @@ class RulesEngine:
             except InvalidNumber:
                 out.add(number)
         return out
-
-    # -- deciding --------------------------------------------------------------------------
-    def decide(self, message: Received, sender: Sender, now: datetime, *, dry: bool = False
-               ) -> Decision:
-        """What to do for one message. The replies decided are recorded in the reply history
-        (a second reply to the same message meets the cooldown the first one starts); a `dry`
-        run plays on a copy, warns of nothing, and keeps every rule's verdict."""
-        history = self.history.copy_for(message.number) if dry else self.history
-        decision = Decision(message, history=history, dry=dry)
-        explain = dry
-        normalized = normalize_text(message.text)
-        intent = unsubscribe_intent(normalized, self.unsubscribe, self.resubscribe)
-        if intent is not None and message.number.startswith("+"):
-            decision.intent = intent
-            self._decide_unsubscribe(decision, intent, now)
-            return decision  # an unsubscribe is not also answered by the rules
-        evaluation = evaluate(self.rules, message, sender, self.tz, explain=explain)
-        decision.evaluation = evaluation
-        for planned in evaluation.planned:
-            self._decide_action(decision, planned, now)
-        return decision
-
-    def _block(self, decision: Decision, rule_id: int | None, rule_name: str, action: str,
-               number: str, why: str, now: datetime) -> None:
-        decision.blocked.append(rules_store.LogEntry(now, rule_id, rule_name,
-                                                     decision.message.inbox_id, number, action,
-                                                     "blocked", why))
-
-    def _reply_allowed(self, decision: Decision, rule_id: int | None, rule_name: str,
-                       action: str, now: datetime, *, cooldown: bool = True) -> bool:
-        message, history = decision.message, decision.history
-        why = reply_refusal(message.sender, message.number, self.own_numbers)
-        if why is None:
-            refused = history.refusal(message.number, now)
-            if refused is not None and (cooldown or refused[0] == "loop"):
-                kind, why = refused
-                if kind == "loop" and not decision.dry:
-                    self.loops += 1
-                    self._warn_loop(message.number, why, now)
-        if why is not None:
-            self._block(decision, rule_id, rule_name, action, message.number, why, now)
-            return False
-        history.record(message.number, now)
-        return True
-
-    def _warn_loop(self, number: str, why: str, now: datetime) -> None:
-        last = self._loop_warned.get(number)
-        if last is None or now - last >= self.history.loop_window:
-            self._loop_warned[number] = now
-            log.warning("rules: automatic replies to %s stopped: %s", number, why)
-
-    def _decide_unsubscribe(self, decision: Decision, intent: str, now: datetime) -> None:
-        message = decision.message
-        number = message.number
-        if intent == "unsubscribe":
-            reason = f"replied {message.text.strip()[:40]!r} to SIM {message.sim}"
-            decision.steps.append(Step("blacklist", None, BUILTIN, "unsubscribe", number,
-                                       reason=reason))
-            text = self.config.unsubscribe_reply
-        else:
-            decision.steps.append(Step("unblacklist", None, BUILTIN, "resubscribe", number))
-            text = self.config.resubscribe_reply
-        if not text:
-            return
-        # A confirmation is not held back by the cooldown (a quick TD after another answer
-        # still gets its confirmation), but it counts for it, and a loop stops it too.
-        if self._reply_allowed(decision, None, BUILTIN, intent + "_reply", now,
-                               cooldown=False):
-            decision.steps.append(Step(
-                "send", None, BUILTIN, intent + "_reply", number, to=(number,), text=text,
-                via_sim=message.sim or None, client_ref=f"rules:{message.inbox_id}:{intent}",
-                ignore_blacklist=True))
-
-    def _decide_action(self, decision: Decision, planned: Planned, now: datetime) -> None:
-        message, action = decision.message, planned.action
-        rid, name = planned.rule_id, planned.rule_name
-        ref = f"rules:{message.inbox_id}:{rid}:{planned.index}"
-        if action.type == "reply":
-            if self._reply_allowed(decision, rid, name, "reply", now):
-                decision.steps.append(Step("send", rid, name, "reply", message.number,
-                                           to=planned.to, text=planned.text or "",
-                                           via_sim=message.sim or None, client_ref=ref))
-        elif action.type == "forward":
-            if message.number in self.own_numbers:
-                self._block(decision, rid, name, "forward", message.number,
-                            f"{message.number} is one of this box's own SIMs (a forward "
-                            "could loop)", now)
-            else:
-                decision.steps.append(Step("send", rid, name, "forward", message.number,
-                                           to=planned.to, text=planned.text or "",
-                                           client_ref=ref))
-        elif action.type == "webhook":
-            payload = {"rule_id": rid, "rule": name, "inbox_id": message.inbox_id,
-                       "sender": message.sender, "number": message.number,
-                       "text": message.text, "sim": message.sim,
-                       "received_at": message.received_at.isoformat()}
-            decision.steps.append(Step("webhook", rid, name, "webhook", message.number,
-                                       url=action.url, secret=action.secret, payload=payload))
-        elif action.type in ("add_to_group", "remove_from_group"):
-            kind = "group_add" if action.type == "add_to_group" else "group_remove"
-            decision.steps.append(Step(kind, rid, name, action.type, message.number,
-                                       group=action.group))
-        elif action.type == "blacklist":
-            if not message.number.startswith("+"):
-                self._block(decision, rid, name, "blacklist", message.number,
-                            "not a phone number: nothing is ever sent to it", now)
-            else:
-                decision.steps.append(Step("blacklist", rid, name, "blacklist", message.number,
-                                           reason=action.reason or f"rule {name!r}"))
 
     # -- doing -----------------------------------------------------------------------------
     async def _run_steps(self, decisions: list[Decision]) -> None:
@@ -514,11 +337,11 @@ class RulesEngine:
             return contact, groups, rules_store.own_numbers()
 
         contact, groups, own = await self.store.read(read)
-        self.own_numbers = frozenset(self._own(own))
+        self.decider.own_numbers = frozenset(self._own(own))
         message = Received(0, sender, number, text, sim, at)
         who = Sender(name=(contact or {}).get("name", ""), known=contact is not None,
                      group_ids=frozenset(groups))
-        decision = self.decide(message, who, at, dry=True)
+        decision = self.decider.decide(message, who, at, dry=True)
         evaluation = decision.evaluation
         return {
             "number": number,
@@ -531,7 +354,7 @@ class RulesEngine:
             "stopped_by": evaluation.stopped_by if evaluation else None,
             "actions": [_step_view(s) for s in decision.steps],
             "blocked": [{"rule_id": b.rule_id, "rule": b.rule_name, "action": b.action,
-                         "number": b.number, "why": b.detail} for b in decision.blocked],
+                         "number": b.number, "why": b.why} for b in decision.blocked],
             "broken_rules": [{"id": k, "error": v} for k, v in sorted(self.broken.items())],
         }
 
@@ -550,4 +373,4 @@ def _step_view(step: Step) -> dict[str, Any]:
     return out
 
 
-__all__ = ["BlacklistService", "RulesEngine", "StoreBlacklist", "WebhookPoster"]
+__all__ = ["BlacklistService", "RulesEngine", "WebhookPoster"]
