@@ -34,7 +34,7 @@ def entry_view(e: dict[str, Any]) -> dict[str, Any]:
             "created_at": jb.iso(e["created_at"])}
 
 
-@bp.get("/blacklist")
+@bp.route("/blacklist", methods=["GET", "HEAD"])
 @require_scope("read")
 async def list_blacklist(request: Request) -> JSONResponse:
     limit, offset = jb.limit_offset(request)
@@ -66,7 +66,7 @@ async def add_to_blacklist(request: Request) -> JSONResponse:
 @bp.delete("/blacklist/<number:str>")
 @require_scope("admin")
 async def remove_from_blacklist(request: Request, number: str) -> JSONResponse:
-    number = jb.number(number, "number", jb.region(request))
+    number = jb.number(jb.path_part(number), "number", jb.region(request))
     if not await request.app.ctx.appliance.blacklist.remove(number):
         raise ApiError(404, "not_found", f"{number} is not on the blacklist")
     return json({"number": number, "removed": True})

@@ -96,7 +96,7 @@ def _contact_input(request: Request, body: dict[str, Any], *, replace: bool) -> 
 # -- contacts --------------------------------------------------------------------------------
 
 
-@bp.get("/contacts")
+@bp.route("/contacts", methods=["GET", "HEAD"])
 @require_scope("read")
 async def list_contacts(request: Request) -> JSONResponse:
     limit, offset = jb.limit_offset(request)
@@ -121,7 +121,7 @@ async def create_contact(request: Request) -> JSONResponse:
     return json(contact_view(made), status=201)
 
 
-@bp.get("/contacts/<contact_id:int>")
+@bp.route("/contacts/<contact_id:int>", methods=["GET", "HEAD"])
 @require_scope("read")
 async def get_contact(request: Request, contact_id: int) -> JSONResponse:
     return json(contact_view(await _run(request, lambda: book.get_contact(contact_id),
@@ -147,7 +147,7 @@ async def delete_contact(request: Request, contact_id: int) -> JSONResponse:
 # -- groups ----------------------------------------------------------------------------------
 
 
-@bp.get("/groups")
+@bp.route("/groups", methods=["GET", "HEAD"])
 @require_scope("read")
 async def list_groups(request: Request) -> JSONResponse:
     groups = await _run(request, book.list_groups, write=False)
@@ -164,7 +164,7 @@ async def create_group(request: Request) -> JSONResponse:
     return json(group_view(made), status=201)
 
 
-@bp.get("/groups/<group_id:int>")
+@bp.route("/groups/<group_id:int>", methods=["GET", "HEAD"])
 @require_scope("read")
 async def get_group(request: Request, group_id: int) -> JSONResponse:
     group = await _run(request, lambda: book.get_group(group_id, with_members=True),

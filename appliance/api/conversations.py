@@ -81,13 +81,13 @@ def _item_view(item: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@bp.get("/conversations/<number:str>")
+@bp.route("/conversations/<number:str>", methods=["GET", "HEAD"])
 @require_scope("read")
 async def get_conversation(request: Request, number: str) -> JSONResponse:
     unknown = sorted(set(request.args) - KNOWN_PARAMS)
     if unknown:
         raise jb.bad(unknown[0], f"unknown parameter (known: {', '.join(sorted(KNOWN_PARAMS))})")
-    number = jb.number(number, "number", jb.region(request))
+    number = jb.number(jb.path_part(number), "number", jb.region(request))
     limit = jb.query_int(request, "limit", 50, low=1, high=jb.MAX_LIMIT)
     before = request.args.get("before")
     cursor = _decode(before) if before else None

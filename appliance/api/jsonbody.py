@@ -12,6 +12,7 @@ import json
 import math
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote
 
 from sanic import Request
 
@@ -134,6 +135,12 @@ def limit_offset(request: Request, default: int = 50) -> tuple[int, int]:
 
 def iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
+
+
+def path_part(value: str) -> str:
+    """A path parameter percent-decoded: sanic hands "%2B86..." over as it came, and a "+"
+    written as %2B is how clients put an E.164 number in a path."""
+    return unquote(value)
 
 
 def region(request: Request) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
@@ -160,9 +161,11 @@ async def test_head_works_on_every_get_route(gateway: Gateway) -> None:
     assert len(routes) >= 3
     for route in routes:
         path = "/" + route.path.replace("<message_id:int>", str(msg_id))
+        # Other ids name nothing here (404 to both); a number names an empty thread (200).
+        path = re.sub(r"<[a-z_]+:int>", "424242", path).replace("<number:str>", TO)
         got = await gateway.get(path)
         head = await gateway.client.head(path, headers=gateway.auth())
-        assert head.status_code == got.status_code == 200, path
+        assert head.status_code == got.status_code == (404 if "424242" in path else 200), path
         assert head.content == b""
         assert head.headers["content-type"] == got.headers["content-type"]
 
