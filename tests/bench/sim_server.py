@@ -109,7 +109,7 @@ class Server:
         room = modem.store.capacity - 2
         for n in numbers:
             while modem.store.used >= room:
-                await asyncio.sleep(0.002)
+                await asyncio.sleep(0.01)
             modem.inject_sms(f"{prefix}{n:08d}", text.format(n=n))
             self.injected += 1
 

@@ -160,3 +160,16 @@ async def test_an_undecodable_pdu_is_quarantined_and_deleted(rig: InboxRig):
         lambda: [(q.sim, q.pdu) for q in QuarantinedPdu.select()])
     assert rows == [(rig.iccid(0), "ZZ" * 20)]
     assert await rig.inbox_list() == []
+
+
+async def test_a_reassembly_waiting_at_a_restart_completes_after_it(rig: InboxRig):
+    parts = pdus("+8613900000006", LONG, reference=206)
+    modem = rig.fleet.modems[1]
+    modem.inject_raw_pdu(parts[1])
+    modem.inject_raw_pdu(parts[0])
+    await rig.wait_modem_empty(1)  # two parts on disk, deleted from the SIM
+    await rig.restart()
+    assert await rig.inbox_list() == []
+    modem.inject_raw_pdu(parts[2])
+    [message] = await rig.wait_inbox(1)
+    assert (message["text"], message["partial"]) == (LONG, False)

@@ -194,3 +194,11 @@ def test_migration_3_turns_older_parts_into_handled_inbox_messages(tmp_path: Pat
     assert all(r.handled_at is not None for r in rows.values())  # history is not answered
     assert inbox.waiting_count() == 0
     db.close()
+
+
+def test_a_part_with_an_index_beyond_its_total_is_shown_not_dropped(db):
+    part("one ", index=1, count=2, ref=12)
+    part("stray", index=5, count=2, ref=12)
+    [message], _ = inbox.store_partials_due(T0, T0 + timedelta(hours=1))
+    assert message["text"] == "one " + inbox.GAP_MARKER + "stray"
+    assert (message["partial"], message["parts_received"]) == (True, 1)
