@@ -14,6 +14,8 @@ it unhandled, and at the next start it is handled again (`store.inbox.unhandled`
 message it sends carries a client_ref made of the inbox id, the rule and the action's place,
 so intake answers the second submission with the first one's id and nothing is sent twice.
 Blacklisting and group changes are idempotent; a webhook POST may go twice (at least once).
+A message is answered once in its life: a partial message is answered as it was stored, and
+the SmsReceived the inbox publishes again when a late part completes it finds it handled.
 
 Not slowing sending: evaluation is in memory (rules compiled when they change, not per
 message); per batch of received messages there is one read (handled marks, contacts, own
