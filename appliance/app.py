@@ -47,8 +47,12 @@ class Appliance:
         self.pool: ModemPool | None = None
         self.dispatcher = None
         self.inbox = None
+        self.rules = None
+        """The auto-answer rules engine (appliance.inbox.rules.engine.RulesEngine)."""
         self.blacklist = None
         """contacts.blacklist.Blacklist: intake's per-recipient check, rules' unsubscribe."""
+        self.webhooks = None
+        """The webhook Deliverer (appliance.webhooks): durable signed POSTs of hub events."""
         self.hub = EventHub()
         """Every committed change, for whoever subscribes (webhooks, live console, metrics)."""
         self.key_cache = KeyCache()
@@ -59,15 +63,21 @@ class Appliance:
         from appliance.contacts.blacklist import Blacklist
         from appliance.dispatch.engine import Dispatcher
         from appliance.inbox import Inbox
+        from appliance.inbox.rules.engine import RulesEngine
         from appliance.modem.profile import load_profiles
         from appliance.store.db import open_database
         from appliance.store.migrations import migrate
         from appliance.store.writer import Store
+        from appliance.webhooks import Deliverer
 
         self.db = open_database(self.config.database.url)
         migrate(self.db)
         self.store = Store(self.db)
         await self.store.start()
+        # Before anything publishes: its subscription must see the first event.
+        self.webhooks = Deliverer(self.config.webhooks, self.store, self.hub, clock=self.clock,
+                                  rng=self.rng)
+        await self.webhooks.start()
         profiles_dir = Path(self.config.modems.profiles_dir or default_profiles_dir())
         profiles = load_profiles(profiles_dir)
         self.dispatcher = Dispatcher(self.config.dispatch, self.store, clock=self.clock,
@@ -87,8 +97,12 @@ class Appliance:
         self.pool.listeners.append(self.dispatcher)
         self.pool.listeners.append(self.inbox)
         self.pool.listeners.append(HubPublisher(self.hub))
+        self.rules = RulesEngine(self.config.rules, self.store, self.hub, self.dispatcher,
+                                 self.blacklist, timezone=self.config.dispatch.timezone,
+                                 clock=self.clock, webhooks=self.webhooks)
         await self.dispatcher.start()
         await self.inbox.start()
+        await self.rules.start()  # after the dispatcher: the catch-up may send replies
         await self.pool.start()
         self.started = True
         self.started_at = time.monotonic()
@@ -96,6 +110,8 @@ class Appliance:
 
     async def stop(self) -> None:
         self.started = False
+        if self.rules is not None:
+            await self.rules.stop()  # before the dispatcher it submits replies to
         # The dispatcher first: it lets sends in flight finish (a modem closed under a +CMGS
         # would make its part ambiguous) and hands claimed work back; then the modems go.
         if self.dispatcher is not None:
@@ -106,6 +122,9 @@ class Appliance:
             await self.pool.stop()  # the modems first: a handler in flight commits, then they go
         if self.inbox is not None:
             await self.inbox.stop()
+        # After the publishers (their last events get their rows), before the store.
+        if self.webhooks is not None:
+            await self.webhooks.stop()
         if self.store is not None:
             await self.store.stop()
         if self.db is not None:
@@ -129,6 +148,8 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     from appliance.api.inbox import bp as inbox_bp
     from appliance.api.messages import bp as messages_bp
     from appliance.api.modems import bp as modems_bp
+    from appliance.api.rules import bp as rules_bp
+    from appliance.api.webhooks import bp as webhooks_bp
 
     app = Sanic(f"cardgate_{next(_app_numbers)}", configure_logging=False)
     # sanic-ext would otherwise extend the app on its own and fetch its UI assets from a CDN.
@@ -143,6 +164,8 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     app.blueprint(blacklist_bp)
     app.blueprint(conversations_bp)
     app.blueprint(inbox_bp)
+    app.blueprint(rules_bp)
+    app.blueprint(webhooks_bp)
 
     @app.before_server_start
     async def _start(app: Sanic) -> None:

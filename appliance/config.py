@@ -182,6 +182,56 @@ class InboxConfig:
 
 
 @dataclass
+class RulesConfig:
+    reply_cooldown_seconds: float = 60.0
+    """At most one automatic reply to a number within this many seconds (0: no cooldown);
+    another rule's reply in that time is skipped and logged as blocked."""
+    loop_limit: int = 5
+    """Automatic replies to one number within loop_window_seconds after which no more go (two
+    auto-responders answering each other stop here; logged as a loop). 0: no bound."""
+    loop_window_seconds: float = 3600.0
+    unsubscribe_keywords: list[str] = field(
+        default_factory=lambda: ["TD", "T", "退订", "STOP", "UNSUBSCRIBE"])
+    """A reply that is exactly one of these (any case or width, spaces around ignored) puts
+    its number on the blacklist."""
+    resubscribe_keywords: list[str] = field(default_factory=lambda: ["订阅", "START"])
+    """A reply that is exactly one of these takes its number off the blacklist."""
+    unsubscribe_reply: str = "您已成功退订，将不再收到本号码的短信。如需恢复，请回复“订阅”。"
+    """The confirmation sent after an unsubscribe (empty: none). It goes out even though the
+    number is now blacklisted: it is the last message that number gets."""
+    resubscribe_reply: str = "您已恢复订阅本号码的短信。回复“TD”可随时退订。"
+    """The confirmation sent after a resubscribe (empty: none)."""
+
+    def validate(self) -> None:
+        for name in ("reply_cooldown_seconds", "loop_window_seconds"):
+            value = getattr(self, name)
+            if not (value >= 0 and math.isfinite(value)):
+                raise ConfigError(f"rules.{name}: must be a number >= 0, got {value}")
+        if self.loop_limit < 0:
+            raise ConfigError(f"rules.loop_limit: must be >= 0, got {self.loop_limit}")
+        if self.loop_limit and not self.loop_window_seconds > 0:
+            raise ConfigError("rules.loop_window_seconds: must be > 0 when rules.loop_limit "
+                              "is set")
+        from appliance.inbox.rules.text import normalize_text
+
+        seen: dict[str, str] = {}
+        for name in ("unsubscribe_keywords", "resubscribe_keywords"):
+            for i, word in enumerate(getattr(self, name)):
+                folded = normalize_text(word)
+                if not folded:
+                    raise ConfigError(f"rules.{name}[{i}]: must not be empty")
+                if folded in seen and seen[folded] != name:
+                    raise ConfigError(f'rules.{name}[{i}]: "{word}" is also in '
+                                      f"rules.{seen[folded]}")
+                seen[folded] = name
+        for name in ("unsubscribe_reply", "resubscribe_reply"):
+            text = getattr(self, name)
+            if len(text) > 300 or any(ord(c) < 32 and c not in "\n\r\t" for c in text):
+                raise ConfigError(f"rules.{name}: must be at most 300 characters, without "
+                                  "control characters")
+
+
+@dataclass
 class LogConfig:
     level: str = "INFO"
     traffic_lines: int = 500
@@ -208,14 +258,59 @@ class ContactsConfig:
 
 
 @dataclass
+class WebhooksConfig:
+    timeout: float = 10.0
+    """Seconds one POST may take (connect, send, answer) before it counts as a failure."""
+    max_attempts: int = 15
+    """Attempts before a delivery fails for good (0: no limit, max_age alone decides)."""
+    max_age: float = 86400.0
+    """Seconds after which a delivery still failing fails for good (0: no limit)."""
+    backoff_base: float = 5.0
+    """The wait after a first failure; doubled for each further one, with jitter."""
+    backoff_cap: float = 3600.0
+    """The longest wait between two attempts."""
+    concurrency: int = 8
+    """POSTs in flight at once, over every endpoint."""
+    per_endpoint: int = 2
+    """POSTs in flight at once to one endpoint: a dead one cannot occupy every worker."""
+    retention: float = 604800.0
+    """Seconds delivered and failed deliveries are kept (7 days), then pruned."""
+
+    def validate(self) -> None:
+        for name in ("timeout", "backoff_base", "backoff_cap"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise ConfigError(f"webhooks.{name}: must be a number > 0, got {value}")
+        for name in ("max_age", "retention"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+                raise ConfigError(f"webhooks.{name}: must be a number >= 0, got {value}")
+        if self.max_attempts < 0:
+            raise ConfigError(f"webhooks.max_attempts: must be an integer >= 0, got "
+                              f"{self.max_attempts}")
+        if self.max_attempts == 0 and self.max_age == 0:
+            raise ConfigError("webhooks.max_attempts: 0 (no limit) needs webhooks.max_age > 0, "
+                              "or a delivery to a dead endpoint would be retried forever")
+        for name in ("concurrency", "per_endpoint"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"webhooks.{name}: must be an integer >= 1, got "
+                                  f"{getattr(self, name)}")
+        if self.backoff_base > self.backoff_cap:
+            raise ConfigError(f"webhooks.backoff_base: must be <= webhooks.backoff_cap "
+                              f"({self.backoff_cap}), got {self.backoff_base}")
+
+
+@dataclass
 class Config:
     http: HttpConfig = field(default_factory=HttpConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     modems: ModemsConfig = field(default_factory=ModemsConfig)
     dispatch: DispatchConfig = field(default_factory=DispatchConfig)
     inbox: InboxConfig = field(default_factory=InboxConfig)
+    rules: RulesConfig = field(default_factory=RulesConfig)
     log: LogConfig = field(default_factory=LogConfig)
     contacts: ContactsConfig = field(default_factory=ContactsConfig)
+    webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
 
     def validate(self) -> None:
         for f in dataclasses.fields(self):

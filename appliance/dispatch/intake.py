@@ -75,6 +75,7 @@ MAX_UNPRIVILEGED_PRIORITY = PRIORITY["alert"]
 """Above this, a message overtakes alerts: only a privileged submitter (an admin) may ask."""
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_ICCID = re.compile(r"[0-9A-Fa-f]{6,22}")
 
 
 class InvalidRequest(ValueError):
@@ -125,6 +126,10 @@ class SendRequest:
     ignore_blacklist: bool = False
     """Send even to a blacklisted number: only the unsubscribe confirmation ("you will get no
     more messages") does, as the answer to the recipient's own request."""
+    via_sim: str | None = None
+    """The ICCID the message must leave through (a reply goes out through the SIM that
+    received the message it answers): queued pinned to that SIM; if the SIM stays gone past
+    dispatch.pinned_grace_seconds it goes through another, as pinned messages do."""
 
 
 @dataclass(frozen=True)
@@ -226,6 +231,9 @@ def check_request(request: SendRequest, now: datetime, default_ttl: float) -> Va
                                             or isinstance(request.campaign_id, bool)
                                             or request.campaign_id <= 0):
         raise InvalidRequest("campaign_id", "must be a positive whole number")
+    if request.via_sim is not None and (not isinstance(request.via_sim, str)
+                                        or not _ICCID.fullmatch(request.via_sim)):
+        raise InvalidRequest("via_sim", "must be a SIM's ICCID (6 to 22 hex digits)")
     send_at = _check_send_at(request.send_at, now)
     ttl = default_ttl if request.ttl is None else request.ttl
     if not _is_number(ttl) or not 0 < ttl <= MAX_TTL:
@@ -250,7 +258,7 @@ def check_request(request: SendRequest, now: datetime, default_ttl: float) -> Va
                        category=request.category, campaign_id=request.campaign_id,
                        submitter_kind=request.submitter_kind, submitter_id=request.submitter_id,
                        client_ref=request.client_ref, send_at=send_at, expires_at=expires_at,
-                       ttl=float(ttl), parts_count=count.parts)
+                       ttl=float(ttl), parts_count=count.parts, via_sim=request.via_sim)
             for r in recipients]
     return Validated(rows, count)
 

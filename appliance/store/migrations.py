@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import peewee
 
-from appliance.store import schema_v1, schema_v2, schema_v3, schema_v4
+from appliance.store import schema_v1, schema_v2, schema_v3, schema_v4, schema_v5, schema_v6
 
 Migration = Callable[[peewee.Database], None]
 
@@ -83,11 +83,24 @@ def migration_4_contacts_and_blacklist(db: peewee.Database) -> None:
     schema_v4.apply(db, dialect(db))
 
 
+def migration_5_rules(db: peewee.Database) -> None:
+    """The auto-answer rules and the log of their automatic actions (see `schema_v5`)."""
+    schema_v5.apply(db, dialect(db))
+
+
+def migration_6_webhooks(db: peewee.Database) -> None:
+    """webhook endpoints and the webhook_delivery queue, plus the deliverer's catch-up cursors
+    (see schema_v6)."""
+    schema_v6.apply(db, dialect(db))
+
+
 MIGRATIONS: list[Migration] = [
     migration_1_initial_schema,
     migration_2_inbound_pdu_hash,
     migration_3_inbox,
     migration_4_contacts_and_blacklist,
+    migration_5_rules,
+    migration_6_webhooks,
 ]
 
 

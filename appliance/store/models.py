@@ -309,6 +309,80 @@ class BlacklistEntry(BaseModel):
     created_at = UtcDateTimeField(default=utcnow)
 
 
+class Rule(BaseModel):
+    """An auto-answer rule (migration 5); `conditions` and `actions` are JSON text, validated
+    by appliance.inbox.rules before they are stored. Evaluated in `position` order."""
+
+    id = pw.AutoField()
+    name = pw.CharField()
+    position = pw.IntegerField(index=True)
+    enabled = pw.BooleanField(default=True)
+    match_kind = pw.CharField(max_length=16)  # exact / prefix / contains / regex / any
+    pattern = pw.TextField(default="")
+    conditions = pw.TextField(default="{}")
+    actions = pw.TextField(default="[]")
+    stop = pw.BooleanField(default=True)
+    created_at = UtcDateTimeField(default=utcnow)
+    updated_at = UtcDateTimeField(default=utcnow)
+
+
+class RuleLog(BaseModel):
+    """One automatic action, done or refused (migration 5): why a message was (not) sent."""
+
+    id = pw.AutoField()
+    at = UtcDateTimeField(default=utcnow)
+    rule_id = pw.IntegerField(null=True)  # None: the built-in unsubscribe; no FK: kept on delete
+    rule_name = pw.CharField(default="")
+    inbox_id = pw.IntegerField(null=True)
+    number = pw.CharField(max_length=32, default="")
+    action = pw.CharField(max_length=24)  # reply / forward / webhook / ... / unsubscribe
+    outcome = pw.CharField(max_length=16)  # done / blocked / failed
+    detail = pw.TextField(default="")
+    message_id = pw.IntegerField(null=True)
+
+    class Meta:
+        indexes = (
+            (("number", "at"), False),
+            (("at",), False),
+            (("inbox_id",), False),
+        )
+
+
+class Webhook(BaseModel):
+    """A configured webhook endpoint (migration 6)."""
+
+    id = pw.AutoField()
+    url = pw.TextField()
+    events = pw.TextField()  # comma-separated event names, or "*"
+    secret = pw.CharField()  # HMAC-SHA256 key; "" sends unsigned
+    enabled = pw.BooleanField(default=True)
+    description = pw.TextField(default="")
+    created_at = UtcDateTimeField(default=utcnow)
+    updated_at = UtcDateTimeField(default=utcnow)
+
+
+class WebhookDelivery(BaseModel):
+    """One event to POST to one endpoint (or to a bare URL when `webhook` is NULL)."""
+
+    id = pw.AutoField()
+    webhook = pw.ForeignKeyField(Webhook, null=True, backref="deliveries", on_delete="CASCADE")
+    url = pw.TextField(default="")  # bare-URL rows only; an endpoint's row uses the endpoint's
+    secret = pw.CharField(default="")  # likewise
+    event = pw.CharField(max_length=64)
+    payload = pw.TextField()  # JSON
+    state = pw.CharField(default="pending", max_length=16)  # pending / delivered / failed
+    attempts = pw.IntegerField(default=0)
+    next_attempt_at = UtcDateTimeField()
+    """Pending: when it is due. Final: when it became final (what retention counts from)."""
+    last_status = pw.IntegerField(null=True)  # the last HTTP status, None if no answer
+    last_error = pw.TextField(default="")
+    created_at = UtcDateTimeField(default=utcnow)
+    delivered_at = UtcDateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("state", "next_attempt_at"), False),)
+
+
 ALL_MODELS: list[type[BaseModel]] = [
     Sim,
     Modem,
@@ -328,6 +402,10 @@ ALL_MODELS: list[type[BaseModel]] = [
     ContactGroup,
     GroupMember,
     BlacklistEntry,
+    Rule,
+    RuleLog,
+    Webhook,
+    WebhookDelivery,
 ]
 
 __all__ = [
@@ -347,8 +425,12 @@ __all__ = [
     "Modem",
     "Part",
     "QuarantinedPdu",
+    "Rule",
+    "RuleLog",
     "Setting",
     "Sim",
     "SimCounter",
     "StatusReportRecord",
+    "Webhook",
+    "WebhookDelivery",
 ]
