@@ -1,4 +1,4 @@
-"""The appliance assembled: store, modem pool, dispatcher, and the HTTP front door.
+"""The appliance assembled: store, modem pool, dispatcher, inbox, and the HTTP front door.
 
 Knows: which parts exist, the order they start and stop in, and how sanic runs them in ONE
 process (single_process=True: no worker processes, so exactly one process owns the serial
@@ -46,6 +46,11 @@ class Appliance:
         self.store = None
         self.pool: ModemPool | None = None
         self.dispatcher = None
+        self.inbox = None
+        self.rules = None
+        """The auto-answer rules engine (appliance.inbox.rules.engine.RulesEngine)."""
+        self.blacklist = None
+        """contacts.blacklist.Blacklist: intake's per-recipient check, rules' unsubscribe."""
         self.webhooks = None
         """The webhook Deliverer (appliance.webhooks): durable signed POSTs of hub events."""
         self.hub = EventHub()
@@ -55,7 +60,10 @@ class Appliance:
         self.auth_gate = AddressGate()  # key checks (scrypt) bounded per client address
 
     async def start(self) -> None:
+        from appliance.contacts.blacklist import Blacklist
         from appliance.dispatch.engine import Dispatcher
+        from appliance.inbox import Inbox
+        from appliance.inbox.rules.engine import RulesEngine
         from appliance.modem.profile import load_profiles
         from appliance.store.db import open_database
         from appliance.store.migrations import migrate
@@ -75,12 +83,26 @@ class Appliance:
         self.dispatcher = Dispatcher(self.config.dispatch, self.store, clock=self.clock,
                                      rng=self.rng, send_timeout=self.config.modems.send_timeout,
                                      hub=self.hub)
-        self.pool = ModemPool(self.config.modems, profiles,
-                              on_inbound=self.dispatcher.handle_inbound,
+        # Loaded before anything can be sent or accepted: no request may slip past it.
+        self.blacklist = Blacklist(self.store, self.dispatcher,
+                                   default_region=self.config.contacts.default_region)
+        await self.blacklist.load()
+        self.dispatcher.recipient_block = self.blacklist
+        self.inbox = Inbox(self.config.inbox, self.store, self.hub, clock=self.clock,
+                           on_status_report=self.dispatcher.apply_status_report,
+                           on_sender=self.dispatcher.remember_sender,
+                           default_region=self.config.contacts.default_region)
+        self.pool = ModemPool(self.config.modems, profiles, on_inbound=self.inbox.handle,
                               traffic_lines=self.config.log.traffic_lines)
         self.pool.listeners.append(self.dispatcher)
+        self.pool.listeners.append(self.inbox)
         self.pool.listeners.append(HubPublisher(self.hub))
+        self.rules = RulesEngine(self.config.rules, self.store, self.hub, self.dispatcher,
+                                 self.blacklist, timezone=self.config.dispatch.timezone,
+                                 clock=self.clock, webhooks=self.webhooks)
         await self.dispatcher.start()
+        await self.inbox.start()
+        await self.rules.start()  # after the dispatcher: the catch-up may send replies
         await self.pool.start()
         self.started = True
         self.started_at = time.monotonic()
@@ -88,6 +110,8 @@ class Appliance:
 
     async def stop(self) -> None:
         self.started = False
+        if self.rules is not None:
+            await self.rules.stop()  # before the dispatcher it submits replies to
         # The dispatcher first: it lets sends in flight finish (a modem closed under a +CMGS
         # would make its part ambiguous) and hands claimed work back; then the modems go.
         if self.dispatcher is not None:
@@ -95,7 +119,9 @@ class Appliance:
             if self.pool is not None and self.dispatcher in self.pool.listeners:
                 self.pool.listeners.remove(self.dispatcher)
         if self.pool is not None:
-            await self.pool.stop()
+            await self.pool.stop()  # the modems first: a handler in flight commits, then they go
+        if self.inbox is not None:
+            await self.inbox.stop()
         # After the publishers (their last events get their rows), before the store.
         if self.webhooks is not None:
             await self.webhooks.stop()
@@ -116,8 +142,13 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     `on_start`/`on_stop` (async callables) run before the appliance starts and after it stops:
     the demo starts its simulated modems there, on the same event loop.
     """
+    from appliance.api.blacklist import bp as blacklist_bp
+    from appliance.api.contacts import bp as contacts_bp
+    from appliance.api.conversations import bp as conversations_bp
+    from appliance.api.inbox import bp as inbox_bp
     from appliance.api.messages import bp as messages_bp
     from appliance.api.modems import bp as modems_bp
+    from appliance.api.rules import bp as rules_bp
     from appliance.api.webhooks import bp as webhooks_bp
 
     app = Sanic(f"cardgate_{next(_app_numbers)}", configure_logging=False)
@@ -129,6 +160,11 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     install_error_handlers(app)
     app.blueprint(modems_bp)
     app.blueprint(messages_bp)
+    app.blueprint(contacts_bp)
+    app.blueprint(blacklist_bp)
+    app.blueprint(conversations_bp)
+    app.blueprint(inbox_bp)
+    app.blueprint(rules_bp)
     app.blueprint(webhooks_bp)
 
     @app.before_server_start

@@ -167,6 +167,71 @@ class DispatchConfig:
 
 
 @dataclass
+class InboxConfig:
+    partial_after_seconds: float = 3600.0
+    """A long message still missing a part this long after its first part arrived is stored as
+    partial (a late part completes it later). The parts of one message are sent together and
+    normally arrive within seconds; a gap means the SMSC is retrying a part, and its retry
+    intervals grow to tens of minutes. An hour lets most such retries land, yet a reply is not
+    left unseen (nor unanswered by the rules) for most of a day."""
+
+    def validate(self) -> None:
+        value = self.partial_after_seconds
+        if not (value > 0 and math.isfinite(value)):
+            raise ConfigError(f"inbox.partial_after_seconds: must be a number > 0, got {value}")
+
+
+@dataclass
+class RulesConfig:
+    reply_cooldown_seconds: float = 60.0
+    """At most one automatic reply to a number within this many seconds (0: no cooldown);
+    another rule's reply in that time is skipped and logged as blocked."""
+    loop_limit: int = 5
+    """Automatic replies to one number within loop_window_seconds after which no more go (two
+    auto-responders answering each other stop here; logged as a loop). 0: no bound."""
+    loop_window_seconds: float = 3600.0
+    unsubscribe_keywords: list[str] = field(
+        default_factory=lambda: ["TD", "T", "退订", "STOP", "UNSUBSCRIBE"])
+    """A reply that is exactly one of these (any case or width, spaces around ignored) puts
+    its number on the blacklist."""
+    resubscribe_keywords: list[str] = field(default_factory=lambda: ["订阅", "START"])
+    """A reply that is exactly one of these takes its number off the blacklist."""
+    unsubscribe_reply: str = "您已成功退订，将不再收到本号码的短信。如需恢复，请回复“订阅”。"
+    """The confirmation sent after an unsubscribe (empty: none). It goes out even though the
+    number is now blacklisted: it is the last message that number gets."""
+    resubscribe_reply: str = "您已恢复订阅本号码的短信。回复“TD”可随时退订。"
+    """The confirmation sent after a resubscribe (empty: none)."""
+
+    def validate(self) -> None:
+        for name in ("reply_cooldown_seconds", "loop_window_seconds"):
+            value = getattr(self, name)
+            if not (value >= 0 and math.isfinite(value)):
+                raise ConfigError(f"rules.{name}: must be a number >= 0, got {value}")
+        if self.loop_limit < 0:
+            raise ConfigError(f"rules.loop_limit: must be >= 0, got {self.loop_limit}")
+        if self.loop_limit and not self.loop_window_seconds > 0:
+            raise ConfigError("rules.loop_window_seconds: must be > 0 when rules.loop_limit "
+                              "is set")
+        from appliance.inbox.rules.text import normalize_text
+
+        seen: dict[str, str] = {}
+        for name in ("unsubscribe_keywords", "resubscribe_keywords"):
+            for i, word in enumerate(getattr(self, name)):
+                folded = normalize_text(word)
+                if not folded:
+                    raise ConfigError(f"rules.{name}[{i}]: must not be empty")
+                if folded in seen and seen[folded] != name:
+                    raise ConfigError(f'rules.{name}[{i}]: "{word}" is also in '
+                                      f"rules.{seen[folded]}")
+                seen[folded] = name
+        for name in ("unsubscribe_reply", "resubscribe_reply"):
+            text = getattr(self, name)
+            if len(text) > 300 or any(ord(c) < 32 and c not in "\n\r\t" for c in text):
+                raise ConfigError(f"rules.{name}: must be at most 300 characters, without "
+                                  "control characters")
+
+
+@dataclass
 class LogConfig:
     level: str = "INFO"
     traffic_lines: int = 500
@@ -176,6 +241,20 @@ class LogConfig:
         if self.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError(f'log.level: must be DEBUG, INFO, WARNING or ERROR, got '
                               f'"{self.level}"')
+
+
+@dataclass
+class ContactsConfig:
+    default_region: str = "CN"
+    """ISO 3166 region a number without a country code is read in (contacts, groups, the
+    blacklist, conversation look-ups): "13800138000" is +8613800138000 with "CN"."""
+
+    def validate(self) -> None:
+        import phonenumbers
+
+        if self.default_region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ConfigError(f'contacts.default_region: not a region phone numbers know '
+                              f'(an ISO 3166 code such as "CN"), got "{self.default_region}"')
 
 
 @dataclass
@@ -227,7 +306,10 @@ class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     modems: ModemsConfig = field(default_factory=ModemsConfig)
     dispatch: DispatchConfig = field(default_factory=DispatchConfig)
+    inbox: InboxConfig = field(default_factory=InboxConfig)
+    rules: RulesConfig = field(default_factory=RulesConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    contacts: ContactsConfig = field(default_factory=ContactsConfig)
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
 
     def validate(self) -> None:

@@ -1,5 +1,9 @@
 """`POST /api/v1/messages`, `GET /api/v1/messages/{id}`, `DELETE /api/v1/messages/{id}`.
 
+POST answers 202 with the accepted messages, and "rejected": the recipients left out because
+they are on the blacklist, each with its reason (an empty list when none was). When every
+recipient is blacklisted it answers 422 "blacklisted", with the same "rejected" list.
+
 Knows: the JSON shapes of the messages API and how a request maps to the intake service.
 Must not know: validation rules (intake does that), storage, modems.
 
@@ -25,7 +29,13 @@ from sanic.response import JSONResponse, json
 
 from appliance.api.auth import Caller, require_scope
 from appliance.api.errors import ApiError
-from appliance.dispatch.intake import InvalidRequest, NotPermitted, SendRequest, submit_request
+from appliance.dispatch.intake import (
+    AllRecipientsBlocked,
+    InvalidRequest,
+    NotPermitted,
+    SendRequest,
+    submit_request,
+)
 from appliance.store.messages import IdempotencyConflict, MessageNotFound, get_message
 from appliance.store.states import InvalidTransition
 
@@ -162,6 +172,11 @@ async def post_messages(request: Request) -> JSONResponse:
         accepted = await submit_request(dispatcher, send)
     except NotPermitted as exc:
         raise ApiError(403, "forbidden", str(exc), field=exc.field) from None
+    except AllRecipientsBlocked as exc:
+        # 422, not 400: the request is well formed and valid; what stands in the way is the
+        # state of the blacklist, and the same body sent after an unblacklisting is accepted.
+        raise ApiError(422, "blacklisted", str(exc), field="to",
+                       rejected=_rejected_view(exc.rejected)) from None
     except InvalidRequest as exc:
         raise ApiError(400, "invalid_field", str(exc), field=exc.field) from None
     except IdempotencyConflict as exc:
@@ -171,7 +186,13 @@ async def post_messages(request: Request) -> JSONResponse:
                                                          strict=True)],
         "parts": accepted.parts,
         "encoding": accepted.encoding,
+        "rejected": _rejected_view(accepted.rejected),
     }, status=202)
+
+
+def _rejected_view(rejected: list[tuple[str, str]]) -> list[dict[str, str]]:
+    """Recipients left out of a request (on the blacklist), with why."""
+    return [{"to": number, "reason": reason} for number, reason in rejected]
 
 
 def _owner(caller: Caller) -> tuple[str, str] | None:

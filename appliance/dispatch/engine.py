@@ -1,8 +1,8 @@
 """The dispatcher: the outbox drained over the SIM pool, and what SIMs report back.
 
 Knows: the dispatcher's life (recovery at start, an orderly stop), intake into the waiting
-index, what the pool's events mean for the SIM slots, one sender task per SIM, expiry, status
-reports and inbound SMS handed over by the drivers.
+index, what the pool's events mean for the SIM slots, one sender task per SIM, expiry, and the
+status reports and senders the inbox (appliance.inbox, the drivers' handler) hands over.
 Must not know: AT syntax, serial ports, HTTP, SQL (store functions do the reading and
 writing). Its parts: `context` (shared state), `scheduler` with the pure `plan` (who sends
 what), `sender` (how one message is sent and settled); the balancing rules are the pure
@@ -29,18 +29,14 @@ from appliance.dispatch.context import (
     EventListener,
     RecentRecipients,
 )
+from appliance.dispatch.intake import RecipientBlock
 from appliance.dispatch.pending import Waiting
 from appliance.dispatch.phone import network_of, network_of_sim
 from appliance.dispatch.scheduler import Scheduler
 from appliance.dispatch.sender import Carry, MessageSender
 from appliance.dispatch.slots import SimSlot
 from appliance.hub import EventHub, MessagesAccepted
-from appliance.modem.contract import (
-    Inbound,
-    InboundSms,
-    InboundStatusReport,
-    QuarantinedPdu,
-)
+from appliance.modem.contract import InboundStatusReport
 from appliance.pool.events import (
     ModemIdentified,
     PoolEvent,
@@ -65,7 +61,7 @@ __all__ = ["STICKY_MAX", "Dispatcher", "EventListener", "RecentRecipients"]
 
 
 class Dispatcher:
-    """The outbox drained over the SIM pool (a pool listener and the drivers' inbound handler).
+    """The outbox drained over the SIM pool (a pool listener; reports come via the inbox).
 
     `clock` and `rng` are injectable (and replaceable before SIMs attach) so tests can move
     time (caps windows, send_at, expiry) and make balancing choices repeatable.
@@ -89,6 +85,8 @@ class Dispatcher:
         self.recovered: dict[str, int] = {}
         self.started_at: datetime | None = None
         self._unavailable_since: dict[str, datetime] = {}  # attached SIMs that cannot send
+        self.recipient_block: RecipientBlock | None = None
+        """The blacklist intake checks every recipient against (set by the appliance)."""
 
     # The shared state, under the names callers and tests use.
     config = property(lambda self: self.ctx.config)
@@ -221,11 +219,12 @@ class Dispatcher:
                                 parts=max(req.parts_count, 1), priority=req.priority,
                                 campaign_id=req.campaign_id, sticky_sim=None,
                                 created_at=accepted.at),
-                send_at=req.send_at, expires_at=req.expires_at), now)
+                send_at=req.send_at, expires_at=req.expires_at, pinned_sim=req.via_sim), now)
         self.wake()
 
-    async def cancel(self, message_id: int) -> None:
-        """Cancel a message none of whose parts has been handed to a modem.
+    async def cancel(self, message_id: int, reason: str = "cancelled") -> None:
+        """Cancel a message none of whose parts has been handed to a modem; `reason` is
+        recorded in its history (e.g. "blacklisted: TD").
 
         Queued or held: cancelled at once. Claimed by a SIM but still waiting in its queue:
         taken out of the queue and cancelled (sending -> queued -> cancelled, one commit).
@@ -240,7 +239,8 @@ class Dispatcher:
             prepared = slot.prepared.pop(message_id, None)
         try:
             await ctx.store.write(lambda: queue_store.cancel(message_id,
-                                                             was_claimed=slot is not None))
+                                                             was_claimed=slot is not None,
+                                                             reason=reason))
         except Exception:
             if slot is not None:  # it stays claimed: give it back to its SIM
                 slot.reserved[message_id] = parts
@@ -526,30 +526,20 @@ class Dispatcher:
     def persist_health(self, slot: SimSlot) -> None:
         self.ctx.persist_health(slot)
 
-    # -- what modems report ------------------------------------------------------------------
-    async def handle_inbound(self, item: Inbound) -> None:
-        """The drivers' InboundHandler: returns once the item is committed (contract rule 3)."""
-        store = self.ctx.store
-        if isinstance(item, InboundStatusReport):
-            msg_id, state = await store.write(lambda: sim_store.apply_status_report(
-                iccid=item.sim_iccid, message_reference=item.message_reference,
-                recipient=item.recipient, status=item.status, delivered=item.delivered,
-                final=item.final, pdu=item.pdu))
-            if state is not None and msg_id is not None:
-                self.emit(msg_id, state, item.sim_iccid)
-        elif isinstance(item, InboundSms):
-            await store.write(lambda: sim_store.store_inbound(
-                iccid=item.sim_iccid, sender=item.sender, text=item.text,
-                received_at=item.received_at, concat_ref=item.concat_reference,
-                concat_count=item.concat_count, concat_index=item.concat_index,
-                smsc=item.smsc, pdu=item.pdu))
-            # A recipient who wrote to this SIM keeps it (replies land in one conversation).
-            if item.sender.startswith("+"):
-                self.ctx.sticky[item.sender] = item.sim_iccid
-        elif isinstance(item, QuarantinedPdu):
-            await store.write(lambda: sim_store.store_quarantined(
-                item.sim_iccid, item.pdu, item.error))
-            log.warning("undecodable PDU from SIM %s quarantined: %s", item.sim_iccid, item.error)
+    # -- what modems report (handed on by the inbox) -------------------------------------------
+    async def apply_status_report(self, item: InboundStatusReport) -> None:
+        """Settle the part a status report is about; returns once committed (the inbox, the
+        drivers' handler, returns after it, and only then the modem deletes the report)."""
+        msg_id, state = await self.ctx.store.write(lambda: sim_store.apply_status_report(
+            iccid=item.sim_iccid, message_reference=item.message_reference,
+            recipient=item.recipient, status=item.status, delivered=item.delivered,
+            final=item.final, pdu=item.pdu))
+        if state is not None and msg_id is not None:
+            self.emit(msg_id, state, item.sim_iccid)
+
+    def remember_sender(self, number: str, iccid: str) -> None:
+        """`number` wrote to SIM `iccid`: it keeps that SIM (replies land in one conversation)."""
+        self.ctx.sticky[number] = iccid
 
     # -- views -------------------------------------------------------------------------------
     def counters_for(self, iccid: str) -> dict:

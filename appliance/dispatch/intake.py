@@ -31,6 +31,16 @@ and the API, and one value they cannot handle would stop them all):
 
 Cost: normalising a recipient takes ~30 µs (phonenumbers), so a batch of more than
 THREAD_RECIPIENTS is validated on a worker thread, never on the event loop.
+
+The blacklist (`Dispatcher.recipient_block`, the appliance's `contacts.blacklist.Blacklist`):
+a blacklisted recipient is left out with its reason (`Accepted.rejected`) and never stored; the
+others of the request go. A request whose recipients are all blacklisted is refused
+(AllRecipientsBlocked). Only `SendRequest.ignore_blacklist` (the unsubscribe confirmation)
+skips the check. The check is an in-memory look-up, so a number blacklisted while a request is
+between its check and its commit is looked at again once committed, and such a message is
+cancelled with the reason (the blacklist's own sweep of waiting messages may have run before
+that commit). A replay under a client_ref whose recipients were blacklisted in between is
+numbered without them, and may then answer IdempotencyConflict.
 """
 
 from __future__ import annotations
@@ -40,13 +50,14 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from appliance.dispatch.balancer import PRIORITY, priority_of
 from appliance.dispatch.phone import InvalidNumber, normalize_number
 from appliance.pdu import PartCount, count_parts
 from appliance.pdu.split import capacity
-from appliance.store.messages import NewMessage
+from appliance.store.messages import MessageNotFound, NewMessage
+from appliance.store.states import InvalidTransition
 
 if TYPE_CHECKING:
     from appliance.dispatch.engine import Dispatcher
@@ -64,6 +75,7 @@ MAX_UNPRIVILEGED_PRIORITY = PRIORITY["alert"]
 """Above this, a message overtakes alerts: only a privileged submitter (an admin) may ask."""
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_ICCID = re.compile(r"[0-9A-Fa-f]{6,22}")
 
 
 class InvalidRequest(ValueError):
@@ -77,6 +89,24 @@ class InvalidRequest(ValueError):
 
 class NotPermitted(InvalidRequest):
     """A valid request this submitter may not make (e.g. a priority that overtakes alerts)."""
+
+
+class AllRecipientsBlocked(InvalidRequest):
+    """Every recipient of a valid request is on the blacklist: nothing to send (HTTP 422)."""
+
+    def __init__(self, rejected: list[tuple[str, str]]):
+        number, reason = rejected[0]
+        more = f" (and {len(rejected) - 1} more)" if len(rejected) > 1 else ""
+        super().__init__("to", f"every recipient is on the blacklist: {number}: {reason}{more}")
+        self.rejected = rejected
+
+
+class RecipientBlock(Protocol):
+    """What intake asks of the blacklist: why a (normalised) number may not be sent to."""
+
+    def blocked_reason(self, number: str) -> str | None:
+        """None when `number` may be sent to, else the reason it may not (in memory, fast)."""
+        ...
 
 
 @dataclass
@@ -93,6 +123,13 @@ class SendRequest:
     submitter_id: str = ""
     privileged: bool = False  # may ask for a priority above MAX_UNPRIVILEGED_PRIORITY
     extra: dict = field(default_factory=dict)
+    ignore_blacklist: bool = False
+    """Send even to a blacklisted number: only the unsubscribe confirmation ("you will get no
+    more messages") does, as the answer to the recipient's own request."""
+    via_sim: str | None = None
+    """The ICCID the message must leave through (a reply goes out through the SIM that
+    received the message it answers): queued pinned to that SIM; if the SIM stays gone past
+    dispatch.pinned_grace_seconds it goes through another, as pinned messages do."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +138,8 @@ class Accepted:
     recipients: list[str]
     parts: int
     encoding: str
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    """Recipients left out, with why (on the blacklist): (normalised number, reason)."""
 
 
 @dataclass(frozen=True)
@@ -192,6 +231,9 @@ def check_request(request: SendRequest, now: datetime, default_ttl: float) -> Va
                                             or isinstance(request.campaign_id, bool)
                                             or request.campaign_id <= 0):
         raise InvalidRequest("campaign_id", "must be a positive whole number")
+    if request.via_sim is not None and (not isinstance(request.via_sim, str)
+                                        or not _ICCID.fullmatch(request.via_sim)):
+        raise InvalidRequest("via_sim", "must be a SIM's ICCID (6 to 22 hex digits)")
     send_at = _check_send_at(request.send_at, now)
     ttl = default_ttl if request.ttl is None else request.ttl
     if not _is_number(ttl) or not 0 < ttl <= MAX_TTL:
@@ -216,7 +258,7 @@ def check_request(request: SendRequest, now: datetime, default_ttl: float) -> Va
                        category=request.category, campaign_id=request.campaign_id,
                        submitter_kind=request.submitter_kind, submitter_id=request.submitter_id,
                        client_ref=request.client_ref, send_at=send_at, expires_at=expires_at,
-                       ttl=float(ttl), parts_count=count.parts)
+                       ttl=float(ttl), parts_count=count.parts, via_sim=request.via_sim)
             for r in recipients]
     return Validated(rows, count)
 
@@ -233,6 +275,42 @@ async def submit_request(dispatcher: Dispatcher, request: SendRequest) -> Accept
         valid = await asyncio.to_thread(check_request, request, now, default_ttl)
     else:
         valid = check_request(request, now, default_ttl)
-    ids = await dispatcher.submit(valid.rows)
-    return Accepted(ids=ids, recipients=[r.recipient for r in valid.rows],
-                    parts=valid.count.parts, encoding=valid.count.encoding)
+    block = None if request.ignore_blacklist else dispatcher.recipient_block
+    rows, rejected = valid.rows, []
+    if block is not None:
+        rows, rejected = _without_blocked(valid.rows, block)
+        if not rows:
+            raise AllRecipientsBlocked(rejected)
+    ids = await dispatcher.submit(rows)
+    if block is not None:
+        await _cancel_blocked_meanwhile(dispatcher, block, ids, rows)
+    return Accepted(ids=ids, recipients=[r.recipient for r in rows],
+                    parts=valid.count.parts, encoding=valid.count.encoding, rejected=rejected)
+
+
+def _without_blocked(rows: list[NewMessage], block: RecipientBlock,
+                     ) -> tuple[list[NewMessage], list[tuple[str, str]]]:
+    kept: list[NewMessage] = []
+    rejected: list[tuple[str, str]] = []
+    for row in rows:
+        reason = block.blocked_reason(row.recipient)
+        if reason is None:
+            kept.append(row)
+        else:
+            rejected.append((row.recipient, f"blacklisted: {reason}" if reason
+                             else "blacklisted"))
+    return kept, rejected
+
+
+async def _cancel_blocked_meanwhile(dispatcher: Dispatcher, block: RecipientBlock,
+                                    ids: list[int], rows: list[NewMessage]) -> None:
+    """Cancel what was accepted for a number blacklisted while the request was being stored
+    (see the module docstring); one that a SIM has begun sending is left to finish."""
+    for mid, row in zip(ids, rows, strict=True):
+        reason = block.blocked_reason(row.recipient)
+        if reason is None:
+            continue
+        try:
+            await dispatcher.cancel(mid, f"blacklisted: {reason}" if reason else "blacklisted")
+        except (InvalidTransition, MessageNotFound):
+            pass  # already cancelled by the blacklist's own sweep, or on its way

@@ -55,6 +55,9 @@ class NewMessage:
     ttl: float | None = None
     """The validity asked for, in seconds, when `expires_at` was computed from one (intake sets
     both): a replay under the same client_ref must ask for the same (REPLAY_TTL_SLACK)."""
+    via_sim: str | None = None
+    """The ICCID it must leave through (a reply through the SIM that received the message):
+    stored in `sim`, so the queued message is pinned to it as if a part had left there."""
 
 
 
@@ -133,6 +136,7 @@ def accept_new(requests: list[NewMessage], now: datetime | None = None) -> Accep
             None if req.send_at is None else send_at_value(req.send_at),
             None if req.expires_at is None else expires_at_value(req.expires_at),
             req.parts_count, 0, "", now_db, now_db, now_db if state == queued else None,
+            req.via_sim,
         ))
         new_at.append(n)
         new_states.append(state)
@@ -214,6 +218,7 @@ _MESSAGE_COLUMNS = tuple(f.column_name for f in (
     Message.campaign, Message.submitter_kind, Message.submitter_id, Message.client_ref,
     Message.client_ref_seq, Message.send_at, Message.expires_at, Message.parts_count,
     Message.attempts, Message.error, Message.created_at, Message.updated_at, Message.queued_at,
+    Message.sim,
 ))
 _EVENT_COLUMNS = tuple(f.column_name for f in (
     MessageEvent.message, MessageEvent.at, MessageEvent.old_state, MessageEvent.new_state,

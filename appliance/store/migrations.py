@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import peewee
 
-from appliance.store import schema_v1, schema_v2, schema_v6
+from appliance.store import schema_v1, schema_v2, schema_v3, schema_v4, schema_v5, schema_v6
 
 Migration = Callable[[peewee.Database], None]
 
@@ -71,6 +71,23 @@ def migration_2_inbound_pdu_hash(db: peewee.Database) -> None:
     schema_v2.apply(db, dialect(db))
 
 
+def migration_3_inbox(db: peewee.Database) -> None:
+    """inbox_message (reassembled received messages); inbound_message.inbox_id and modem; the
+    parts stored before it become inbox messages, marked handled (history is not answered)."""
+    schema_v3.apply(db, dialect(db))
+
+
+def migration_4_contacts_and_blacklist(db: peewee.Database) -> None:
+    """The address book (contacts, numbers, groups, members), the blacklist, and an index of
+    outbound messages by recipient for conversation threads (see `schema_v4`)."""
+    schema_v4.apply(db, dialect(db))
+
+
+def migration_5_rules(db: peewee.Database) -> None:
+    """The auto-answer rules and the log of their automatic actions (see `schema_v5`)."""
+    schema_v5.apply(db, dialect(db))
+
+
 def migration_6_webhooks(db: peewee.Database) -> None:
     """webhook endpoints and the webhook_delivery queue, plus the deliverer's catch-up cursors
     (see schema_v6)."""
@@ -80,6 +97,9 @@ def migration_6_webhooks(db: peewee.Database) -> None:
 MIGRATIONS: list[Migration] = [
     migration_1_initial_schema,
     migration_2_inbound_pdu_hash,
+    migration_3_inbox,
+    migration_4_contacts_and_blacklist,
+    migration_5_rules,
     migration_6_webhooks,
 ]
 

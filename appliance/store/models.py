@@ -1,7 +1,8 @@
 """The tables, as peewee models bound through `db.database_proxy`.
 
 Knows: what is stored about SIMs, modems, messages and their parts, status reports, events,
-API keys, inbound messages, quarantined PDUs and settings; the field names other layers use.
+API keys, inbound messages, quarantined PDUs, settings, contacts and groups, the blacklist; the
+field names other layers use.
 Must not know: how the schema is created or upgraded (`migrations`), who may write (`writer`),
 or any policy.
 
@@ -114,6 +115,8 @@ class Message(BaseModel):
             (("state", "priority", "id"), False),
             (("sim", "state"), False),
             (("submitter_kind", "submitter_id", "client_ref", "client_ref_seq"), True),
+            # Conversation threads and blacklist cancels find messages by recipient (migration 4).
+            (("recipient", "id"), False),
         )
 
 
@@ -197,12 +200,49 @@ class InboundMessage(BaseModel):
     pdu = pw.TextField(default="")
     pdu_hash = pw.CharField(max_length=64, default="")
     """sha256 of `pdu`, hex (migration 2): the duplicate check looks it up by (sim, pdu_hash)."""
-    stored_at = UtcDateTimeField(default=utcnow)
+    stored_at = UtcDateTimeField(default=utcnow)  # arrival at the appliance
+    inbox_id = pw.IntegerField(null=True)
+    """The InboxMessage this part went into (migration 3); NULL while it waits for the others."""
+    modem = pw.CharField(max_length=17, default="")  # IMEI it came through; "" when unknown
 
     class Meta:
         indexes = (
             (("sim", "sender", "concat_ref"), False),
             (("sim", "pdu_hash"), False),
+            (("inbox_id", "stored_at"), False),
+            (("sim", "sender", "received_at"), False),
+        )
+
+
+class InboxMessage(BaseModel):
+    """One received message as the inbox shows it: its parts joined (migration 3).
+
+    `partial`: a part never came within [inbox] partial_after_seconds; `text` then holds the
+    parts present with a gap marker where one is missing, and a late part completes it in place
+    (same id). `handled_at`: when the auto-answer rules ran on it (NULL: not yet)."""
+
+    id = pw.AutoField()
+    sim = pw.CharField(max_length=22)
+    modem = pw.CharField(max_length=17, default="")
+    sender = pw.CharField()  # as received (an alphanumeric sender stays as it is)
+    number = pw.CharField()  # E.164 when the sender normalises, else the sender as received
+    text = pw.TextField()
+    smsc_at = UtcDateTimeField()  # the SMSC time stamp of its first part
+    received_at = UtcDateTimeField()  # arrival of its first part at the appliance
+    concat_ref = pw.IntegerField(null=True)
+    parts_total = pw.IntegerField(default=1)
+    parts_received = pw.IntegerField(default=1)
+    partial = pw.BooleanField(default=False)
+    updated_at = UtcDateTimeField(default=utcnow)  # stored, or last grown by a late part
+    handled_at = UtcDateTimeField(null=True)
+
+    class Meta:
+        indexes = (
+            (("number", "id"), False),
+            (("sim", "id"), False),
+            (("received_at",), False),
+            (("handled_at",), False),
+            (("sim", "sender", "concat_ref"), False),
         )
 
 
@@ -217,6 +257,95 @@ class QuarantinedPdu(BaseModel):
 class Setting(BaseModel):
     key = pw.CharField(primary_key=True)
     value = pw.TextField(default="")
+
+
+class Contact(BaseModel):
+    """An address-book entry. `name` is "" for a nameless contact (made when a rule adds a
+    number nobody named to a group); `fields` is a JSON object of the user's own fields."""
+
+    id = pw.AutoField()
+    name = pw.CharField(default="", index=True)
+    note = pw.TextField(default="")
+    fields = pw.TextField(default="{}")
+    created_at = UtcDateTimeField(default=utcnow)
+    updated_at = UtcDateTimeField(default=utcnow)
+
+
+class ContactNumber(BaseModel):
+    """One number of a contact: E.164 when it normalises, else as given (alphanumeric, short
+    code). Unique: a number belongs to at most one contact."""
+
+    id = pw.AutoField()
+    contact = pw.ForeignKeyField(Contact, backref="numbers", on_delete="CASCADE")
+    number = pw.CharField(max_length=32, unique=True)
+
+
+class ContactGroup(BaseModel):
+    id = pw.AutoField()
+    name = pw.CharField(unique=True)
+    note = pw.TextField(default="")
+    created_at = UtcDateTimeField(default=utcnow)
+
+
+class GroupMember(BaseModel):
+    id = pw.AutoField()
+    # No index of its own: the unique (group, contact) index starts with it.
+    group = pw.ForeignKeyField(ContactGroup, backref="members", on_delete="CASCADE",
+                               index=False)
+    contact = pw.ForeignKeyField(Contact, backref="memberships", on_delete="CASCADE")
+
+    class Meta:
+        indexes = ((("group", "contact"), True),)
+
+
+class BlacklistEntry(BaseModel):
+    """A number no message may be sent to. `source`: sms (the recipient asked: TD/退订), api,
+    rule, console."""
+
+    id = pw.AutoField()
+    number = pw.CharField(max_length=32, unique=True)
+    reason = pw.TextField(default="")
+    source = pw.CharField(max_length=16, default="api")
+    created_at = UtcDateTimeField(default=utcnow)
+
+
+class Rule(BaseModel):
+    """An auto-answer rule (migration 5); `conditions` and `actions` are JSON text, validated
+    by appliance.inbox.rules before they are stored. Evaluated in `position` order."""
+
+    id = pw.AutoField()
+    name = pw.CharField()
+    position = pw.IntegerField(index=True)
+    enabled = pw.BooleanField(default=True)
+    match_kind = pw.CharField(max_length=16)  # exact / prefix / contains / regex / any
+    pattern = pw.TextField(default="")
+    conditions = pw.TextField(default="{}")
+    actions = pw.TextField(default="[]")
+    stop = pw.BooleanField(default=True)
+    created_at = UtcDateTimeField(default=utcnow)
+    updated_at = UtcDateTimeField(default=utcnow)
+
+
+class RuleLog(BaseModel):
+    """One automatic action, done or refused (migration 5): why a message was (not) sent."""
+
+    id = pw.AutoField()
+    at = UtcDateTimeField(default=utcnow)
+    rule_id = pw.IntegerField(null=True)  # None: the built-in unsubscribe; no FK: kept on delete
+    rule_name = pw.CharField(default="")
+    inbox_id = pw.IntegerField(null=True)
+    number = pw.CharField(max_length=32, default="")
+    action = pw.CharField(max_length=24)  # reply / forward / webhook / ... / unsubscribe
+    outcome = pw.CharField(max_length=16)  # done / blocked / failed
+    detail = pw.TextField(default="")
+    message_id = pw.IntegerField(null=True)
+
+    class Meta:
+        indexes = (
+            (("number", "at"), False),
+            (("at",), False),
+            (("inbox_id",), False),
+        )
 
 
 class Webhook(BaseModel):
@@ -267,6 +396,14 @@ ALL_MODELS: list[type[BaseModel]] = [
     InboundMessage,
     QuarantinedPdu,
     Setting,
+    InboxMessage,
+    Contact,
+    ContactNumber,
+    ContactGroup,
+    GroupMember,
+    BlacklistEntry,
+    Rule,
+    RuleLog,
     Webhook,
     WebhookDelivery,
 ]
@@ -275,13 +412,21 @@ __all__ = [
     "ALL_MODELS",
     "ApiKey",
     "BaseModel",
+    "BlacklistEntry",
     "Campaign",
+    "Contact",
+    "ContactGroup",
+    "ContactNumber",
+    "GroupMember",
     "InboundMessage",
+    "InboxMessage",
     "Message",
     "MessageEvent",
     "Modem",
     "Part",
     "QuarantinedPdu",
+    "Rule",
+    "RuleLog",
     "Setting",
     "Sim",
     "SimCounter",

@@ -179,14 +179,15 @@ def requeue_if_claimed(msg_id: int, iccid: str, reason: str, *, resend_ambiguous
                                   count_attempt=count_attempt)
 
 
-def cancel(msg_id: int, *, was_claimed: bool) -> None:
-    """Cancel a message; `was_claimed`: it was taken out of its SIM's queue unsent, so a
-    `sending` row goes back to the queue first (one commit). A part that left on an earlier
-    claim makes cancel_message refuse (InvalidTransition), and the caller's write rolls back."""
+def cancel(msg_id: int, *, was_claimed: bool, reason: str = "cancelled") -> None:
+    """Cancel a message, recording `reason`; `was_claimed`: it was taken out of its SIM's queue
+    unsent, so a `sending` row goes back to the queue first (one commit). A part that left on
+    an earlier claim makes cancel_message refuse (InvalidTransition), and the caller's write
+    rolls back."""
     current = state_of(msg_id)
     if current is not None and current[0] == M.SENDING.value and was_claimed:
         outbox.requeue_message(msg_id, "cancelled before sending")
-    outbox.cancel_message(msg_id)
+    outbox.cancel_message(msg_id, reason)
 
 
 def claimed_message(msg_id: int, iccid: str) -> tuple[Message, list[Part]] | None:

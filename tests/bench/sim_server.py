@@ -9,8 +9,11 @@ line, one JSON answer per line. Must not know: the appliance, or what a benchmar
 
 Commands: {"op": "faults", "fail_rate": .., "fail_code": .., "swallow_rate": .., "seed": ..}
 (every modem; modem I gets seed + I), {"op": "counts"} (faults drawn so far, summed),
-{"op": "unplug", "index": I}, {"op": "replug", "index": I}. Answers {"ok": true, ...} or
-{"ok": false, "error": "..."}. SIGTERM or end of stdin stops it.
+{"op": "unplug", "index": I}, {"op": "replug", "index": I}, {"op": "inject", "count": N,
+"prefix": P, "text": T} (N SMS spread over the modems, as fast as each modem's SIM memory has
+room: the sender of SMS n is P followed by n as 8 digits, its text T with {n} filled in;
+answers at once), {"op": "injected"} (how many of them have arrived so far). Answers
+{"ok": true, ...} or {"ok": false, "error": "..."}. SIGTERM or end of stdin stops it.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ class Server:
         self.modems: list[SimulatedModem] = []
         self.ports: list[SimulatedPort] = []
         self.count, self.latency, self.identity = count, latency, identity
+        self.injected = 0
+        self._injectors: list[asyncio.Task] = []
 
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -86,7 +91,27 @@ class Server:
             else:
                 port.replug()
             return {"ok": True}
+        if op == "inject":
+            count, prefix, text = int(command["count"]), str(command["prefix"]), command["text"]
+            loop = asyncio.get_running_loop()
+            for index, modem in enumerate(self.modems):
+                mine = list(range(index, count, len(self.modems)))
+                self._injectors.append(loop.create_task(self._inject(modem, mine, prefix, text)))
+            return {"ok": True}
+        if op == "injected":
+            return {"ok": True, "injected": self.injected}
         return {"ok": False, "error": f"unknown op {op!r}"}
+
+    async def _inject(self, modem: SimulatedModem, numbers: list[int], prefix: str,
+                      text: str) -> None:
+        """Deliver each SMS once the SIM memory has room (a full one would refuse it), as a
+        network does: it retries until the handset takes the message."""
+        room = modem.store.capacity - 2
+        for n in numbers:
+            while modem.store.used >= room:
+                await asyncio.sleep(0.01)
+            modem.inject_sms(f"{prefix}{n:08d}", text.format(n=n))
+            self.injected += 1
 
 
 async def serve(server: Server) -> None:

@@ -1,0 +1,1 @@
+"""The address book and the blacklist, as services of the running appliance."""

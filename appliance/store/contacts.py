@@ -1,0 +1,379 @@
+"""The address book's persistence: contacts, their numbers, groups and membership.
+
+Knows: the Contact, ContactNumber, ContactGroup and GroupMember tables; that a number belongs to
+at most one contact; what a contact or a group looks like to the API and to the rules engine.
+Must not know: how numbers are normalised (callers pass the stored form: E.164 when the number
+normalises, else as received; `appliance.contacts` does the normalising with the configured
+region), HTTP, or the event loop.
+
+Every function is synchronous and runs inside `Store.write` (or `Store.read` for the readers):
+the caller supplies the transaction. On SQLite the single writer thread makes "is this number
+taken? then insert it" atomic; the UNIQUE index on `contact_number.number` is the last word on
+PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import peewee
+
+from appliance.store.db import utcnow
+from appliance.store.models import Contact, ContactGroup, ContactNumber, GroupMember
+
+MAX_PAGE = 500
+
+
+class ContactNotFound(LookupError):
+    def __init__(self, contact_id: int):
+        super().__init__(f"no contact with id {contact_id}")
+        self.contact_id = contact_id
+
+
+class GroupNotFound(LookupError):
+    def __init__(self, group_id: int):
+        super().__init__(f"no group with id {group_id}")
+        self.group_id = group_id
+
+
+class NumberTaken(ValueError):
+    """A number given to a contact already belongs to another one (the API answers 409)."""
+
+    def __init__(self, number: str, contact_id: int, contact_name: str):
+        who = f'contact {contact_id} ("{contact_name}")' if contact_name else \
+            f"contact {contact_id}"
+        super().__init__(f"number {number} already belongs to {who}")
+        self.number = number
+        self.contact_id = contact_id
+        self.contact_name = contact_name
+
+
+class GroupNameTaken(ValueError):
+    def __init__(self, name: str, group_id: int):
+        super().__init__(f'a group named "{name}" already exists (id {group_id})')
+        self.name = name
+        self.group_id = group_id
+
+
+# -- shapes ----------------------------------------------------------------------------------
+
+
+def _fields_of(contact: Contact) -> dict[str, Any]:
+    try:
+        value = json.loads(contact.fields or "{}")
+    except ValueError:  # written by hand in the database: show nothing rather than fail
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _contact_dicts(contacts: list[Contact]) -> list[dict[str, Any]]:
+    """The API's and the rules engine's view of contacts, in three queries whatever their
+    number (numbers and groups fetched for all at once)."""
+    ids = [c.id for c in contacts]
+    numbers: dict[int, list[str]] = {i: [] for i in ids}
+    groups: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    if ids:
+        for row in (ContactNumber.select(ContactNumber.contact, ContactNumber.number)
+                    .where(ContactNumber.contact.in_(ids)).order_by(ContactNumber.id)):
+            numbers[row.contact_id].append(row.number)
+        for row in (GroupMember.select(GroupMember.contact, ContactGroup.id, ContactGroup.name)
+                    .join(ContactGroup).where(GroupMember.contact.in_(ids))
+                    .order_by(ContactGroup.name).objects()):
+            groups[row.contact_id].append({"id": row.id, "name": row.name})
+    return [{
+        "id": c.id,
+        "name": c.name,
+        "numbers": numbers[c.id],
+        "groups": groups[c.id],
+        "fields": _fields_of(c),
+        "note": c.note,
+        "created_at": c.created_at,
+        "updated_at": c.updated_at,
+    } for c in contacts]
+
+
+def _group_dict(group: ContactGroup, members: int) -> dict[str, Any]:
+    return {"id": group.id, "name": group.name, "note": group.note, "members": members,
+            "created_at": group.created_at}
+
+
+# -- contacts --------------------------------------------------------------------------------
+
+
+def _load_contact(contact_id: int) -> Contact:
+    contact = Contact.get_or_none(Contact.id == contact_id)
+    if contact is None:
+        raise ContactNotFound(contact_id)
+    return contact
+
+
+def _check_numbers_free(numbers: Iterable[str], contact_id: int | None) -> None:
+    """NumberTaken for the first of `numbers` another contact has."""
+    numbers = list(numbers)
+    if not numbers:
+        return
+    query = (ContactNumber.select(ContactNumber.number, Contact.id, Contact.name)
+             .join(Contact).where(ContactNumber.number.in_(numbers)))
+    if contact_id is not None:
+        query = query.where(ContactNumber.contact != contact_id)
+    taken = {row.number: row for row in query.objects()}
+    for number in numbers:
+        if number in taken:
+            raise NumberTaken(number, taken[number].id, taken[number].name)
+
+
+def _set_numbers(contact_id: int, numbers: list[str]) -> None:
+    ContactNumber.delete().where(ContactNumber.contact == contact_id).execute()
+    if numbers:
+        ContactNumber.insert_many(
+            [{"contact": contact_id, "number": n} for n in numbers]).execute()
+
+
+def _unique(numbers: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(numbers))  # the same number twice in one request is one number
+
+
+def create_contact(name: str, numbers: Iterable[str] = (), *, note: str = "",
+                   fields: dict[str, Any] | None = None,
+                   group_ids: Iterable[int] = ()) -> dict[str, Any]:
+    """A new contact with its (already normalised) numbers; NumberTaken when one belongs to
+    another contact, GroupNotFound for an unknown group id. Returns it as `get_contact` does."""
+    numbers = _unique(numbers)
+    _check_numbers_free(numbers, None)
+    group_ids = list(dict.fromkeys(group_ids))
+    for gid in group_ids:
+        if ContactGroup.get_or_none(ContactGroup.id == gid) is None:
+            raise GroupNotFound(gid)
+    now = utcnow()
+    contact = Contact.create(name=name, note=note, fields=json.dumps(fields or {},
+                                                                     ensure_ascii=False),
+                             created_at=now, updated_at=now)
+    _set_numbers(contact.id, numbers)
+    for gid in group_ids:
+        GroupMember.create(group=gid, contact=contact.id)
+    return get_contact(contact.id)
+
+
+def get_contact(contact_id: int) -> dict[str, Any]:
+    return _contact_dicts([_load_contact(contact_id)])[0]
+
+
+def update_contact(contact_id: int, *, name: str | None = None,
+                   numbers: Iterable[str] | None = None, note: str | None = None,
+                   fields: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Change what is given (None: unchanged). `numbers` replaces the contact's numbers;
+    NumberTaken when one of them belongs to another contact (nothing is changed then)."""
+    contact = _load_contact(contact_id)
+    changes: dict[str, Any] = {"updated_at": utcnow()}
+    if numbers is not None:
+        numbers = _unique(numbers)
+        _check_numbers_free(numbers, contact_id)
+        _set_numbers(contact_id, numbers)
+    if name is not None:
+        changes["name"] = name
+    if note is not None:
+        changes["note"] = note
+    if fields is not None:
+        changes["fields"] = json.dumps(fields, ensure_ascii=False)
+    Contact.update(**changes).where(Contact.id == contact.id).execute()
+    return get_contact(contact_id)
+
+
+def delete_contact(contact_id: int) -> None:
+    """Delete a contact with its numbers and memberships (ContactNotFound if there is none).
+    Explicit deletes rather than ON DELETE CASCADE alone: a PostgreSQL fleet and a SQLite
+    file opened without foreign_keys must end the same."""
+    _load_contact(contact_id)
+    ContactNumber.delete().where(ContactNumber.contact == contact_id).execute()
+    GroupMember.delete().where(GroupMember.contact == contact_id).execute()
+    Contact.delete().where(Contact.id == contact_id).execute()
+
+
+def list_contacts(q: str = "", *, group_id: int | None = None, limit: int = 50,
+                  offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """Contacts by name then id, `limit` from `offset`, and how many match in all. `q` matches
+    a part of the name or of a number (case-insensitive for the name)."""
+    query = Contact.select()
+    if q:
+        # contains(): ILIKE with "%" and "_" in `q` escaped (they mean themselves).
+        with_number = (ContactNumber.select(ContactNumber.contact)
+                       .where(ContactNumber.number.contains(q)))
+        query = query.where(Contact.name.contains(q) | Contact.id.in_(with_number))
+    if group_id is not None:
+        query = query.where(Contact.id.in_(
+            GroupMember.select(GroupMember.contact).where(GroupMember.group == group_id)))
+    total = query.count()
+    page = list(query.order_by(Contact.name, Contact.id)
+                .limit(max(1, min(limit, MAX_PAGE))).offset(max(0, offset)))
+    return _contact_dicts(page), total
+
+
+def contact_for_number(number: str) -> dict[str, Any] | None:
+    """The contact that has `number` (the stored form: E.164, or as received), or None."""
+    row = (Contact.select().join(ContactNumber)
+           .where(ContactNumber.number == number).first())
+    return _contact_dicts([row])[0] if row is not None else None
+
+
+def contacts_for_numbers(numbers: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """{number: {"id", "name"}} for those of `numbers` that belong to a contact (one query:
+    conversation lists and inbox pages name many numbers at once)."""
+    numbers = list(set(numbers))
+    if not numbers:
+        return {}
+    rows = (ContactNumber.select(ContactNumber.number, Contact.id, Contact.name)
+            .join(Contact).where(ContactNumber.number.in_(numbers)).objects())
+    return {r.number: {"id": r.id, "name": r.name} for r in rows}
+
+
+def numbers_of_contact(contact_id: int) -> list[str]:
+    _load_contact(contact_id)
+    return [r.number for r in ContactNumber.select(ContactNumber.number)
+            .where(ContactNumber.contact == contact_id).order_by(ContactNumber.id)]
+
+
+# -- groups ----------------------------------------------------------------------------------
+
+
+def _load_group(group_id: int) -> ContactGroup:
+    group = ContactGroup.get_or_none(ContactGroup.id == group_id)
+    if group is None:
+        raise GroupNotFound(group_id)
+    return group
+
+
+def _member_count(group_id: int) -> int:
+    return GroupMember.select().where(GroupMember.group == group_id).count()
+
+
+def create_group(name: str, note: str = "") -> dict[str, Any]:
+    """A new group; GroupNameTaken when the name is in use."""
+    existing = ContactGroup.get_or_none(ContactGroup.name == name)
+    if existing is not None:
+        raise GroupNameTaken(name, existing.id)
+    group = ContactGroup.create(name=name, note=note, created_at=utcnow())
+    return _group_dict(group, 0)
+
+
+def get_group(group_id: int, *, with_members: bool = False) -> dict[str, Any]:
+    """A group; `with_members` adds "contacts": its members as `get_contact` shows them."""
+    group = _load_group(group_id)
+    out = _group_dict(group, _member_count(group_id))
+    if with_members:
+        members = list(Contact.select().join(GroupMember)
+                       .where(GroupMember.group == group_id).order_by(Contact.name, Contact.id))
+        out["contacts"] = _contact_dicts(members)
+    return out
+
+
+def group_by_name(name: str) -> dict[str, Any] | None:
+    """{"id", "name", "note", "members", "created_at"} of the group named exactly `name`."""
+    group = ContactGroup.get_or_none(ContactGroup.name == name)
+    return _group_dict(group, _member_count(group.id)) if group is not None else None
+
+
+def list_groups() -> list[dict[str, Any]]:
+    counts = dict(GroupMember.select(GroupMember.group, peewee.fn.COUNT(GroupMember.id))
+                  .group_by(GroupMember.group).tuples())
+    return [_group_dict(g, counts.get(g.id, 0))
+            for g in ContactGroup.select().order_by(ContactGroup.name)]
+
+
+def update_group(group_id: int, *, name: str | None = None,
+                 note: str | None = None) -> dict[str, Any]:
+    group = _load_group(group_id)
+    changes: dict[str, Any] = {}
+    if name is not None and name != group.name:
+        existing = ContactGroup.get_or_none(ContactGroup.name == name)
+        if existing is not None:
+            raise GroupNameTaken(name, existing.id)
+        changes["name"] = name
+    if note is not None:
+        changes["note"] = note
+    if changes:
+        ContactGroup.update(**changes).where(ContactGroup.id == group_id).execute()
+    return get_group(group_id)
+
+
+def delete_group(group_id: int) -> None:
+    """Delete a group and its memberships (the contacts stay)."""
+    _load_group(group_id)
+    GroupMember.delete().where(GroupMember.group == group_id).execute()
+    ContactGroup.delete().where(ContactGroup.id == group_id).execute()
+
+
+def add_contacts_to_group(group_id: int, contact_ids: Iterable[int]) -> int:
+    """Make the contacts members (already members stay once); returns how many were added.
+    GroupNotFound / ContactNotFound name the first unknown id, and nothing is added then."""
+    _load_group(group_id)
+    contact_ids = list(dict.fromkeys(contact_ids))
+    known = {c.id for c in Contact.select(Contact.id).where(Contact.id.in_(contact_ids))}
+    for cid in contact_ids:
+        if cid not in known:
+            raise ContactNotFound(cid)
+    already = {m.contact_id for m in GroupMember.select(GroupMember.contact).where(
+        (GroupMember.group == group_id) & GroupMember.contact.in_(contact_ids))}
+    new = [cid for cid in contact_ids if cid not in already]
+    if new:
+        GroupMember.insert_many([{"group": group_id, "contact": cid} for cid in new]).execute()
+    return len(new)
+
+
+def remove_contacts_from_group(group_id: int, contact_ids: Iterable[int]) -> int:
+    """Returns how many memberships were removed (a non-member is not an error)."""
+    _load_group(group_id)
+    return GroupMember.delete().where(
+        (GroupMember.group == group_id) & GroupMember.contact.in_(list(contact_ids))).execute()
+
+
+def _contact_id_of(number: str) -> int | None:
+    row = ContactNumber.get_or_none(ContactNumber.number == number)
+    return row.contact_id if row is not None else None
+
+
+def contact_id_for_number(number: str, *, create: bool = False) -> int | None:
+    """The id of the contact that has `number`; with `create`, a nameless contact with just
+    that number is made when there is none."""
+    cid = _contact_id_of(number)
+    if cid is None and create:
+        now = utcnow()
+        cid = Contact.create(name="", note="", fields="{}", created_at=now, updated_at=now).id
+        ContactNumber.create(contact=cid, number=number)
+    return cid
+
+
+def add_number_to_group(number: str, group_id: int) -> None:
+    """Put the contact with `number` in the group; a number with no contact gets a nameless
+    contact first. GroupNotFound when the group does not exist."""
+    _load_group(group_id)
+    cid = contact_id_for_number(number, create=True)
+    assert cid is not None
+    add_contacts_to_group(group_id, [cid])
+
+
+def remove_number_from_group(number: str, group_id: int) -> None:
+    """Take the contact with `number` out of the group (nothing happens when it has no
+    contact or is not a member). GroupNotFound when the group does not exist."""
+    _load_group(group_id)
+    cid = _contact_id_of(number)
+    if cid is not None:
+        remove_contacts_from_group(group_id, [cid])
+
+
+def group_ids_of_number(number: str) -> set[int]:
+    """The groups the contact with `number` is in (empty for an unknown number)."""
+    return {m.group_id for m in GroupMember.select(GroupMember.group)
+            .join(ContactNumber, on=(GroupMember.contact == ContactNumber.contact))
+            .where(ContactNumber.number == number)}
+
+
+__all__ = [
+    "ContactNotFound", "GroupNameTaken", "GroupNotFound", "NumberTaken",
+    "add_contacts_to_group", "add_number_to_group", "contact_for_number",
+    "contact_id_for_number", "contacts_for_numbers", "create_contact", "create_group",
+    "delete_contact", "delete_group", "get_contact", "get_group", "group_by_name",
+    "group_ids_of_number", "list_contacts", "list_groups", "numbers_of_contact",
+    "remove_contacts_from_group", "remove_number_from_group", "update_contact", "update_group",
+]
