@@ -7,10 +7,10 @@ import json
 import time
 from pathlib import Path
 
-from appliance.hub import SmsReceived
 from appliance.webhooks.signing import verify
 from tests.api.conftest import running, wait_for
 from tests.webhooks.receiver import Receiver
+from tests.webhooks.test_delivery import HOSTILE
 
 KEYS = {"admin": ["admin"], "reader": ["read"], "full": ["send", "read"]}
 
@@ -115,9 +115,8 @@ async def test_sent_failed_and_received_reach_the_receiver(tmp_path: Path):
             r = await gw.post("/api/v1/messages", json={"to": "+8613800138001", "text": "no"})
             failed_id = r.json()["messages"][0]["id"]
             await gw.wait_message(failed_id, {"failed"})
-            # the inbox publishes this once its row is committed; here the test does
-            gw.appliance.hub.publish(SmsReceived(inbox_id=7, sender="+8613900139000",
-                                                 text="TD", sim="89860001"))
+            # a real inbound SMS through the simulator: the inbox stores it, then publishes
+            gw.fleet.modems[1].inject_sms("+8613900139000", HOSTILE)
             await receiver.wait_for_count(3)
 
             bodies = {}
@@ -135,6 +134,11 @@ async def test_sent_failed_and_received_reach_the_receiver(tmp_path: Path):
             failed = bodies["message.failed"]
             assert (failed["id"], failed["state"]) == (failed_id, "failed")
             assert failed["error"]
-            assert bodies["sms.received"]["text"] == "TD"
+            received = bodies["sms.received"]
+            assert received["text"] == HOSTILE  # exactly as stored, never interpreted
+            assert received["number"] == "+8613900139000" and received["partial"] is False
+            assert received["sim"] == gw.fleet.modems[1].profile.iccid
+            inbox = (await gw.get("/api/v1/inbox")).json()["messages"]
+            assert [m["id"] for m in inbox] == [received["id"]]  # the inbox's own row id
     finally:
         await receiver.stop()

@@ -1,9 +1,8 @@
 """sms.received payloads read from the inbox's committed rows, and the inbox catch-up.
 
-The `inbox_message` table is the inbox's (migration 3 in issue 8's plan). Until that migration
-is merged, this test creates a table with the columns the plan names; once it is merged, the
-real table is used and the INSERT below lists only those columns (if it fails, the inbox's
-table no longer matches the plan's interface, which store.webhooks reads).
+The `inbox_message` table is the inbox's (migration 3). The rows are written here with plain
+SQL naming the columns store.webhooks reads, not through the inbox's handler, so the test pins
+those columns: if it fails, the inbox's table no longer has what the payloads are read from.
 """
 
 from __future__ import annotations
@@ -15,25 +14,17 @@ from appliance.store import webhooks as q
 from appliance.store.models import Webhook
 from tests.webhooks.test_delivery import HOSTILE, endpoint, wait_until
 
-PLAN_TABLE = """CREATE TABLE IF NOT EXISTS "inbox_message" (
-    "id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, "sim" VARCHAR(22) NOT NULL,
-    "modem" VARCHAR(17) NOT NULL, "sender" VARCHAR(255) NOT NULL, "number" VARCHAR(255) NOT NULL,
-    "text" TEXT NOT NULL, "smsc_at" DATETIME, "received_at" DATETIME NOT NULL,
-    "parts_total" INTEGER NOT NULL, "parts_received" INTEGER NOT NULL,
-    "partial" INTEGER NOT NULL, "handled_at" DATETIME)"""
-
 
 def _insert(sender: str, text: str, partial: bool = False) -> int:
     db = Webhook._meta.database
-    db.execute_sql(PLAN_TABLE)
     p = db.param
     cursor = db.execute_sql(
         'INSERT INTO "inbox_message" ("sim", "modem", "sender", "number", "text", "smsc_at", '
-        '"received_at", "parts_total", "parts_received", "partial") '
-        f"VALUES ({', '.join([p] * 10)})",
+        '"received_at", "parts_total", "parts_received", "partial", "updated_at") '
+        f"VALUES ({', '.join([p] * 11)})",
         ("89860001", "860000000000001", sender, "+8613900139000", text,
          "2026-12-01 07:59:58.000000", "2026-12-01 08:00:00.000000", 2, 1 if partial else 2,
-         partial))
+         partial, "2026-12-01 08:00:00.000000"))
     return cursor.lastrowid
 
 
