@@ -221,7 +221,7 @@ class Dispatcher:
                                 parts=max(req.parts_count, 1), priority=req.priority,
                                 campaign_id=req.campaign_id, sticky_sim=None,
                                 created_at=accepted.at),
-                send_at=req.send_at, expires_at=req.expires_at), now)
+                send_at=req.send_at, expires_at=req.expires_at, pinned_sim=req.via_sim), now)
         self.wake()
 
     async def cancel(self, message_id: int) -> None:
