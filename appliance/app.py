@@ -51,6 +51,8 @@ class Appliance:
         self.key_cache = KeyCache()
         self.auth_throttle = FailureThrottle()  # failed API-key attempts per client address
         self.auth_gate = AddressGate()  # key checks (scrypt) bounded per client address
+        self.kannel_reports = None  # Kannel delivery reports (compat.kannel_reports)
+        self._kannel_gets = None
 
     async def start(self) -> None:
         from appliance.dispatch.engine import Dispatcher
@@ -63,6 +65,7 @@ class Appliance:
         migrate(self.db)
         self.store = Store(self.db)
         await self.store.start()
+        await self._start_kannel_reports()
         profiles_dir = Path(self.config.modems.profiles_dir or default_profiles_dir())
         profiles = load_profiles(profiles_dir)
         self.dispatcher = Dispatcher(self.config.dispatch, self.store, clock=self.clock,
@@ -79,6 +82,16 @@ class Appliance:
         self.started_at = time.monotonic()
         log.info("appliance started: %d port(s) watched", len(self.pool.static.present))
 
+    async def _start_kannel_reports(self) -> None:
+        from appliance.compat.kannel_reports import DirectGet, KannelReports
+
+        # Subscribed before the dispatcher starts: no state change goes unseen. The GETs go
+        # through the webhooks' durable queue once it is here (Deliverer.enqueue_get); until
+        # then through DirectGet, in memory.
+        self._kannel_gets = DirectGet()
+        self.kannel_reports = KannelReports(self.store, self.hub, self._kannel_gets)
+        await self.kannel_reports.start()
+
     async def stop(self) -> None:
         self.started = False
         # The dispatcher first: it lets sends in flight finish (a modem closed under a +CMGS
@@ -89,6 +102,10 @@ class Appliance:
                 self.pool.listeners.remove(self.dispatcher)
         if self.pool is not None:
             await self.pool.stop()
+        if self.kannel_reports is not None:
+            await self.kannel_reports.stop()
+        if self._kannel_gets is not None:
+            await self._kannel_gets.close()
         if self.store is not None:
             await self.store.stop()
         if self.db is not None:
@@ -106,6 +123,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     `on_start`/`on_stop` (async callables) run before the appliance starts and after it stops:
     the demo starts its simulated modems there, on the same event loop.
     """
+    from appliance.api.kannel import bp as kannel_bp
     from appliance.api.messages import bp as messages_bp
     from appliance.api.modems import bp as modems_bp
 
@@ -118,6 +136,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     install_error_handlers(app)
     app.blueprint(modems_bp)
     app.blueprint(messages_bp)
+    app.blueprint(kannel_bp)
 
     @app.before_server_start
     async def _start(app: Sanic) -> None:

@@ -88,21 +88,23 @@ class ReportSource:
 
 def open_reports(message_ids: Iterable[int] | None = None) -> list[ReportSource]:
     """Messages (all, or of `message_ids`) that may still owe delivery reports."""
-    base = (KannelMessage.select(KannelMessage, Message.state, Message.recipient, Message.sim,
-                                 Message.error, Message.sent_at, Message.final_at,
-                                 Message.updated_at)
-            .join(Message, on=(KannelMessage.message == Message.id))
-            .where(KannelMessage.open == True))  # noqa: E712 - peewee expression
+    k = KannelMessage
+    base = (k.select(k.message, k.service, k.sender, k.account, k.smsc, k.charset, k.coding,
+                     k.mclass, k.udh, k.binfo, k.validity_at, k.deferred_at, k.dlr_mask,
+                     k.dlr_url, k.fired, Message.state, Message.recipient, Message.sim,
+                     Message.error, Message.sent_at, Message.final_at, Message.updated_at)
+            .join(Message, on=(k.message == Message.id))
+            .where(k.open == True))  # noqa: E712 - peewee expression
     if message_ids is None:
-        queries = [base.order_by(KannelMessage.message)]
+        queries = [base.order_by(k.message)]
     else:
         wanted = sorted(set(message_ids))
-        queries = [base.where(KannelMessage.message.in_(wanted[i:i + CHUNK]))
+        queries = [base.where(k.message.in_(wanted[i:i + CHUNK]))
                    for i in range(0, len(wanted), CHUNK)]
-    rows = [r for q in queries for r in q]
+    rows = [r for q in queries for r in q.dicts()]
     if not rows:
         return []
-    ids = [r.message_id for r in rows]
+    ids = [r["message"] for r in rows]
     references: dict[int, int] = {}
     for i in range(0, len(ids), CHUNK):
         for mid, mr in (Part.select(Part.message, Part.message_reference)
@@ -110,26 +112,25 @@ def open_reports(message_ids: Iterable[int] | None = None) -> list[ReportSource]
                                & Part.message_reference.is_null(False))
                         .order_by(Part.index.desc()).tuples()):
             references[mid] = mr  # lowest index last: it wins
-    sims = {r.message.sim for r in rows if r.message.sim}
+    sims = {r["sim"] for r in rows if r["sim"]}
     labels = {iccid: (label, number) for iccid, label, number in
               Sim.select(Sim.iccid, Sim.label, Sim.own_number)
               .where(Sim.iccid.in_(list(sims))).tuples()} if sims else {}
     out = []
     for r in rows:
-        msg = r.message
-        label, number = labels.get(msg.sim or "", ("", ""))
+        mid = r["message"]
+        label, number = labels.get(r["sim"] or "", ("", ""))
         out.append(ReportSource(
-            message_id=r.message_id, state=msg.state, recipient=msg.recipient, sim=msg.sim,
-            sim_label=label, sim_number=number, error=msg.error, sent_at=msg.sent_at,
-            final_at=msg.final_at, updated_at=msg.updated_at,
-            foreign_id="" if r.message_id not in references else str(references[r.message_id]),
-            fields=KannelFields(
-                service=r.service, sender=r.sender, account=r.account, smsc=r.smsc,
-                charset=r.charset, coding=r.coding, mclass=r.mclass, udh=r.udh, binfo=r.binfo,
-                validity_at=r.validity_at, deferred_at=r.deferred_at, dlr_mask=r.dlr_mask,
-                dlr_url=r.dlr_url),
-            fired=r.fired))
+            message_id=mid, state=r["state"], recipient=r["recipient"], sim=r["sim"],
+            sim_label=label, sim_number=number, error=r["error"], sent_at=r["sent_at"],
+            final_at=r["final_at"], updated_at=r["updated_at"],
+            foreign_id="" if mid not in references else str(references[mid]),
+            fields=KannelFields(**{name: r[name] for name in _FIELD_NAMES}),
+            fired=r["fired"]))
     return out
+
+
+_FIELD_NAMES = tuple(KannelFields.__dataclass_fields__)
 
 
 def mark_fired(marks: Iterable[tuple[int, int, bool]]) -> None:
