@@ -194,7 +194,7 @@ def decode_text(raw: bytes, charset: str, coding: int | None) -> str:
         info = codecs.lookup(name)
     except LookupError:
         raise Refusal(400, CHARSET_MISFORMED) from None
-    if info.name in _NOT_CHARSETS or not getattr(info, "_is_text_encoding", True):
+    if info.name.replace("-", "_") in _NOT_CHARSETS or not getattr(info, "_is_text_encoding", True):
         raise Refusal(400, CHARSET_MISFORMED)
     try:
         return raw.decode(info.name)
