@@ -137,7 +137,7 @@ def _check_text(text: object, force_ucs2: bool = False) -> PartCount:
         raise InvalidRequest("text", f"too long: {len(text)} characters; at most {MAX_PARTS} "
                                      f"parts ({MAX_TEXT_CHARS} GSM-7 characters, fewer in UCS2)")
     _check_string("text", text)
-    count = count_parts(text, force_ucs2)
+    count = count_parts(text, force_ucs2=True) if force_ucs2 else count_parts(text)
     if count.parts > MAX_PARTS:
         raise InvalidRequest("text", f"too long: {count.parts} parts ({count.encoding}); "
                                      f"at most {MAX_PARTS}")

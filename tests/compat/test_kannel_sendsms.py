@@ -211,3 +211,13 @@ async def test_reports_owed_while_their_sender_was_stopped_are_sent_on_start(
     assert all(r["mr"] == str(iccid.message_reference) for r in got)
     assert {r["i"] for r in got} <= {m.profile.iccid for m in gateway.fleet.modems}
     assert rows(gateway, "SELECT fired, open FROM kannel_message") == [(9, 0)]
+
+
+async def test_an_unencoded_plus_and_commas_in_to(gateway: Gateway) -> None:
+    # `to=+8613800138060` typed into a URL: the + is a space, 8613800138060 is still the number.
+    target = (f"{SENDSMS}?username=sender&password={quote(gateway.keys['sender'], safe='')}"
+              "&to=+8613800138060,13800138061&text=two")
+    response = await gateway.client.get(target)
+    assert (response.status_code, response.text) == (202, ACCEPTED)
+    assert sorted(r[0] for r in rows(gateway, "SELECT recipient FROM message")) == [
+        "+8613800138060", "+8613800138061"]
