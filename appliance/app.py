@@ -46,13 +46,14 @@ class Appliance:
         self.store = None
         self.pool: ModemPool | None = None
         self.dispatcher = None
+        self.webhooks = None
+        """The webhook Deliverer (appliance.webhooks): durable signed POSTs of hub events."""
         self.hub = EventHub()
         """Every committed change, for whoever subscribes (webhooks, live console, metrics)."""
         self.key_cache = KeyCache()
         self.auth_throttle = FailureThrottle()  # failed API-key attempts per client address
         self.auth_gate = AddressGate()  # key checks (scrypt) bounded per client address
         self.kannel_reports = None  # Kannel delivery reports (compat.kannel_reports)
-        self._kannel_gets = None
 
     async def start(self) -> None:
         from appliance.dispatch.engine import Dispatcher
@@ -60,11 +61,16 @@ class Appliance:
         from appliance.store.db import open_database
         from appliance.store.migrations import migrate
         from appliance.store.writer import Store
+        from appliance.webhooks import Deliverer
 
         self.db = open_database(self.config.database.url)
         migrate(self.db)
         self.store = Store(self.db)
         await self.store.start()
+        # Before anything publishes: its subscription must see the first event.
+        self.webhooks = Deliverer(self.config.webhooks, self.store, self.hub, clock=self.clock,
+                                  rng=self.rng)
+        await self.webhooks.start()
         await self._start_kannel_reports()
         profiles_dir = Path(self.config.modems.profiles_dir or default_profiles_dir())
         profiles = load_profiles(profiles_dir)
@@ -83,13 +89,11 @@ class Appliance:
         log.info("appliance started: %d port(s) watched", len(self.pool.static.present))
 
     async def _start_kannel_reports(self) -> None:
-        from appliance.compat.kannel_reports import DirectGet, KannelReports
+        from appliance.compat.kannel_reports import KannelReports
 
-        # Subscribed before the dispatcher starts: no state change goes unseen. The GETs go
-        # through the webhooks' durable queue once it is here (Deliverer.enqueue_get); until
-        # then through DirectGet, in memory.
-        self._kannel_gets = DirectGet()
-        self.kannel_reports = KannelReports(self.store, self.hub, self._kannel_gets)
+        # Subscribed before the dispatcher starts: no state change goes unseen. Its GETs go
+        # through the webhooks' durable queue (Deliverer.enqueue_get).
+        self.kannel_reports = KannelReports(self.store, self.hub, self.webhooks)
         await self.kannel_reports.start()
 
     async def stop(self) -> None:
@@ -102,10 +106,11 @@ class Appliance:
                 self.pool.listeners.remove(self.dispatcher)
         if self.pool is not None:
             await self.pool.stop()
-        if self.kannel_reports is not None:
+        if self.kannel_reports is not None:  # before the queue it hands its GETs to
             await self.kannel_reports.stop()
-        if self._kannel_gets is not None:
-            await self._kannel_gets.close()
+        # After the publishers (their last events get their rows), before the store.
+        if self.webhooks is not None:
+            await self.webhooks.stop()
         if self.store is not None:
             await self.store.stop()
         if self.db is not None:
@@ -126,6 +131,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     from appliance.api.kannel import bp as kannel_bp
     from appliance.api.messages import bp as messages_bp
     from appliance.api.modems import bp as modems_bp
+    from appliance.api.webhooks import bp as webhooks_bp
 
     app = Sanic(f"cardgate_{next(_app_numbers)}", configure_logging=False)
     # sanic-ext would otherwise extend the app on its own and fetch its UI assets from a CDN.
@@ -136,6 +142,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     install_error_handlers(app)
     app.blueprint(modems_bp)
     app.blueprint(messages_bp)
+    app.blueprint(webhooks_bp)
     app.blueprint(kannel_bp)
 
     @app.before_server_start

@@ -179,12 +179,56 @@ class LogConfig:
 
 
 @dataclass
+class WebhooksConfig:
+    timeout: float = 10.0
+    """Seconds one POST may take (connect, send, answer) before it counts as a failure."""
+    max_attempts: int = 15
+    """Attempts before a delivery fails for good (0: no limit, max_age alone decides)."""
+    max_age: float = 86400.0
+    """Seconds after which a delivery still failing fails for good (0: no limit)."""
+    backoff_base: float = 5.0
+    """The wait after a first failure; doubled for each further one, with jitter."""
+    backoff_cap: float = 3600.0
+    """The longest wait between two attempts."""
+    concurrency: int = 8
+    """POSTs in flight at once, over every endpoint."""
+    per_endpoint: int = 2
+    """POSTs in flight at once to one endpoint: a dead one cannot occupy every worker."""
+    retention: float = 604800.0
+    """Seconds delivered and failed deliveries are kept (7 days), then pruned."""
+
+    def validate(self) -> None:
+        for name in ("timeout", "backoff_base", "backoff_cap"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise ConfigError(f"webhooks.{name}: must be a number > 0, got {value}")
+        for name in ("max_age", "retention"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+                raise ConfigError(f"webhooks.{name}: must be a number >= 0, got {value}")
+        if self.max_attempts < 0:
+            raise ConfigError(f"webhooks.max_attempts: must be an integer >= 0, got "
+                              f"{self.max_attempts}")
+        if self.max_attempts == 0 and self.max_age == 0:
+            raise ConfigError("webhooks.max_attempts: 0 (no limit) needs webhooks.max_age > 0, "
+                              "or a delivery to a dead endpoint would be retried forever")
+        for name in ("concurrency", "per_endpoint"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"webhooks.{name}: must be an integer >= 1, got "
+                                  f"{getattr(self, name)}")
+        if self.backoff_base > self.backoff_cap:
+            raise ConfigError(f"webhooks.backoff_base: must be <= webhooks.backoff_cap "
+                              f"({self.backoff_cap}), got {self.backoff_base}")
+
+
+@dataclass
 class Config:
     http: HttpConfig = field(default_factory=HttpConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     modems: ModemsConfig = field(default_factory=ModemsConfig)
     dispatch: DispatchConfig = field(default_factory=DispatchConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
 
     def validate(self) -> None:
         for f in dataclasses.fields(self):

@@ -9,16 +9,14 @@ its stored state (not from the event: events may be dropped or arrive after a re
 rendered URL is handed to the queue, and only then are the types recorded as fired. A crash
 between the two sends a report twice rather than never; on start every message still `open`
 is looked at again, so what changed while the process was down is reported once it is back.
-The queue is the webhooks' durable delivery queue (`appliance.webhooks.Deliverer.enqueue_get`,
-retried with backoff); `DirectGet`, a small in-memory queue with a few retries, stands in for
-it where that queue is not present.
+The queue is the webhooks' durable delivery queue (`appliance.webhooks.Deliverer.enqueue_get`:
+a row of `webhook_delivery` with no payload, sent as a GET, retried with backoff).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 from datetime import UTC, datetime
 from typing import Protocol
@@ -123,51 +121,4 @@ class KannelReports:
             log.exception("Kannel delivery reports: a batch failed (retried at next start)")
 
 
-class DirectGet:
-    """GETs sent from memory with a few retries: the stand-in for the durable queue."""
-
-    def __init__(self, attempts: int = 4, first_delay: float = 1.0, timeout: float = 10.0):
-        self.attempts = attempts
-        self.first_delay = first_delay
-        self.timeout = timeout
-        self._ids = itertools.count(1)
-        self._tasks: set[asyncio.Task] = set()
-        self._client = None
-
-    async def enqueue_get(self, url: str, event: str) -> int:
-        number = next(self._ids)
-        task = asyncio.get_running_loop().create_task(self._get(url), name=f"{event}-{number}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return number
-
-    async def _get(self, url: str) -> None:
-        import httpx
-
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.timeout)
-        delay = self.first_delay
-        for attempt in range(1, self.attempts + 1):
-            try:
-                response = await self._client.get(url)
-                if response.status_code < 500:
-                    return
-            except httpx.HTTPError as exc:
-                if attempt == self.attempts:
-                    log.warning("Kannel DLR GET %s failed: %s", url, exc)
-            if attempt < self.attempts:
-                await asyncio.sleep(delay)
-                delay *= 2
-
-    async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
-
-
-__all__ = ["DirectGet", "GetQueue", "KannelReports", "plan", "values_for"]
+__all__ = ["GetQueue", "KannelReports", "plan", "values_for"]

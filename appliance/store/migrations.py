@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import peewee
 
-from appliance.store import schema_v1, schema_v2, schema_v7
+from appliance.store import schema_v1, schema_v2, schema_v6, schema_v7
 
 Migration = Callable[[peewee.Database], None]
 
@@ -71,6 +71,12 @@ def migration_2_inbound_pdu_hash(db: peewee.Database) -> None:
     schema_v2.apply(db, dialect(db))
 
 
+def migration_6_webhooks(db: peewee.Database) -> None:
+    """webhook endpoints and the webhook_delivery queue, plus the deliverer's catch-up cursors
+    (see schema_v6)."""
+    schema_v6.apply(db, dialect(db))
+
+
 def migration_7_kannel(db: peewee.Database) -> None:
     """message_option (forced UCS2, message class) and kannel_message (a Kannel sendsms
     request's fields, its dlr-mask/dlr-url and the DLR types fired)."""
@@ -80,6 +86,7 @@ def migration_7_kannel(db: peewee.Database) -> None:
 MIGRATIONS: list[Migration] = [
     migration_1_initial_schema,
     migration_2_inbound_pdu_hash,
+    migration_6_webhooks,
     migration_7_kannel,
 ]
 

@@ -219,6 +219,41 @@ class Setting(BaseModel):
     value = pw.TextField(default="")
 
 
+class Webhook(BaseModel):
+    """A configured webhook endpoint (migration 6)."""
+
+    id = pw.AutoField()
+    url = pw.TextField()
+    events = pw.TextField()  # comma-separated event names, or "*"
+    secret = pw.CharField()  # HMAC-SHA256 key; "" sends unsigned
+    enabled = pw.BooleanField(default=True)
+    description = pw.TextField(default="")
+    created_at = UtcDateTimeField(default=utcnow)
+    updated_at = UtcDateTimeField(default=utcnow)
+
+
+class WebhookDelivery(BaseModel):
+    """One event to POST to one endpoint (or to a bare URL when `webhook` is NULL)."""
+
+    id = pw.AutoField()
+    webhook = pw.ForeignKeyField(Webhook, null=True, backref="deliveries", on_delete="CASCADE")
+    url = pw.TextField(default="")  # bare-URL rows only; an endpoint's row uses the endpoint's
+    secret = pw.CharField(default="")  # likewise
+    event = pw.CharField(max_length=64)
+    payload = pw.TextField()  # JSON
+    state = pw.CharField(default="pending", max_length=16)  # pending / delivered / failed
+    attempts = pw.IntegerField(default=0)
+    next_attempt_at = UtcDateTimeField()
+    """Pending: when it is due. Final: when it became final (what retention counts from)."""
+    last_status = pw.IntegerField(null=True)  # the last HTTP status, None if no answer
+    last_error = pw.TextField(default="")
+    created_at = UtcDateTimeField(default=utcnow)
+    delivered_at = UtcDateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("state", "next_attempt_at"), False),)
+
+
 class MessageOption(BaseModel):
     """How a message must be encoded, when not the default (a row only for those that ask)."""
 
@@ -262,6 +297,8 @@ ALL_MODELS: list[type[BaseModel]] = [
     InboundMessage,
     QuarantinedPdu,
     Setting,
+    Webhook,
+    WebhookDelivery,
     MessageOption,
     KannelMessage,
 ]
@@ -283,4 +320,6 @@ __all__ = [
     "Sim",
     "SimCounter",
     "StatusReportRecord",
+    "Webhook",
+    "WebhookDelivery",
 ]

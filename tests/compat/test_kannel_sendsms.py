@@ -9,7 +9,7 @@ from urllib.parse import quote
 import pytest
 
 from appliance.api.auth import FAILURES_ALLOWED
-from appliance.compat.kannel_reports import DirectGet, KannelReports
+from appliance.compat.kannel_reports import KannelReports
 from tests.api.conftest import Gateway, wait_for
 from tests.compat.conftest import Callbacks
 
@@ -197,20 +197,21 @@ async def test_reports_owed_while_their_sender_was_stopped_are_sent_on_start(
                    "the message delivered")
     assert rows(gateway, "SELECT fired, open FROM kannel_message") == [(0, 1)]
 
-    gets = DirectGet()
-    reports = KannelReports(appliance.store, appliance.hub, gets)
+    reports = KannelReports(appliance.store, appliance.hub, appliance.webhooks)
     try:
         await reports.start()
         got = await callbacks.wait(2, "the two reports owed")
     finally:
         await reports.stop()
-        await gets.close()
     iccid = sent(gateway, "+8613800138050")[0]
     assert [r["t"] for r in got] == ["8", "1"]
     assert all(r["id"] == str(message_id) and r["to"] == "+8613800138050" for r in got)
     assert all(r["mr"] == str(iccid.message_reference) for r in got)
     assert {r["i"] for r in got} <= {m.profile.iccid for m in gateway.fleet.modems}
     assert rows(gateway, "SELECT fired, open FROM kannel_message") == [(9, 0)]
+    # Through the webhooks' durable queue: two GET rows, delivered.
+    await wait_for(lambda: rows(gateway, "SELECT event, payload, state FROM webhook_delivery")
+                   == [("kannel.dlr", "", "delivered")] * 2, "both deliveries recorded")
 
 
 async def test_an_unencoded_plus_and_commas_in_to(gateway: Gateway) -> None:

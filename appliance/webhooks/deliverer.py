@@ -1,0 +1,408 @@
+"""The Deliverer: hub events in, delivery rows on disk, signed POSTs out.
+
+Knows: the three tasks that do it (see below), the in-memory view of what is in flight and
+which targets are backing off, and the httpx client.
+Must not know: SQL (store.webhooks), what the events' publishers do.
+
+Three tasks, so that no one waits on another's slow part:
+- the fan-out reads the hub subscription a batch at a time and writes that batch's delivery
+  rows in ONE writer job (never one per event), then wakes the worker; it never touches HTTP;
+- the worker sleeps until the earliest due row (computed from the queue, not polled), or until
+  woken (new rows, a slot freed), starts attempts up to `concurrency` in all and `per_endpoint`
+  per target, and prunes old rows now and then;
+- the recorder writes the attempts' outcomes in batches, and only then releases their rows (a
+  row stays "in flight" until its outcome is on disk, so it cannot be picked up twice).
+
+A target (an endpoint, or a bare URL) that fails is blocked as a whole for a backoff that grows
+with its failures in a row, so its backlog is skipped by the due query instead of being tried
+row by row; its first success ends the block and brings its backlog forward to now.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import logging
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+from appliance.config import WebhooksConfig
+from appliance.hub import EventHub, MessageStateChanged, SmsReceived, Subscription
+from appliance.store import webhooks as q
+from appliance.store.db import utcnow
+from appliance.webhooks import signing
+from appliance.webhooks.policy import backoff, classify, gives_up
+
+log = logging.getLogger(__name__)
+
+PRUNE_EVERY = timedelta(hours=1)
+RESPONSE_READ_LIMIT = 64 * 1024  # bytes of an answer read (and thrown away) at most
+SUBSCRIPTION_SIZE = 50_000
+FAN_OUT_BATCH = 1000
+
+
+@dataclass
+class DelivererStats:
+    rows_written: int = 0
+    attempts: int = 0
+    delivered: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+class Deliverer:
+    """Durable, signed, retried webhook deliveries (held as `appliance.webhooks`)."""
+
+    def __init__(self, config: WebhooksConfig, store, hub: EventHub, *,
+                 clock: Callable[[], datetime] | None = None, rng: random.Random | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None):
+        self.config = config
+        self.store = store
+        self.hub = hub
+        self.clock = clock or utcnow
+        self.rng = rng or random.Random()
+        self.stats = DelivererStats()
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._subscription: Subscription | None = None
+        self._inbox_table = False
+        self._caught_up_sms: set[int] = set()
+        self._wake = asyncio.Event()
+        self._inflight: dict[int, q.Due] = {}
+        self._per_target: Counter[str] = Counter()
+        self._blocked: dict[str, tuple[datetime, int]] = {}  # target -> (until, failures)
+        self._recovered: set[str] = set()
+        self._outcomes: list[tuple[q.Outcome, q.Due]] = []
+        self._outcomes_ready = asyncio.Event()
+        self._attempts: set[asyncio.Task] = set()
+        self._tasks: list[asyncio.Task] = []
+        self._next_prune: datetime | None = None
+
+    # -- life -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Subscribe first (nothing published from now on is missed), then catch up from the
+        store, then run."""
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(self.config.timeout), follow_redirects=False,
+            # LAN devices: the box's proxy settings (if any) are not for them.
+            trust_env=False, transport=self._transport,
+            limits=httpx.Limits(max_connections=self.config.concurrency,
+                                max_keepalive_connections=self.config.concurrency))
+        self._subscription = self.hub.subscribe(
+            "webhooks", [SmsReceived, MessageStateChanged], maxsize=SUBSCRIPTION_SIZE)
+        self._inbox_table = await self.store.read(q.inbox_available)
+        await self._catch_up()
+        self._tasks = [asyncio.create_task(self._fan_out(), name="webhooks-fan-out"),
+                       asyncio.create_task(self._work(), name="webhooks-worker"),
+                       asyncio.create_task(self._record(), name="webhooks-recorder")]
+
+    async def stop(self) -> None:
+        """Write the rows of every event already received, abandon POSTs in flight (their rows
+        stay pending: sent again after the restart, with the same delivery id), record the
+        outcomes already known, close the client."""
+        if self._subscription is None:
+            return
+        self._subscription.close()
+        fan_out, worker, recorder = self._tasks or (None, None, None)
+        if fan_out is not None:
+            await fan_out  # ends once the closed subscription is drained
+        for task in (worker, *self._attempts):
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(*(t for t in (worker, *self._attempts) if t is not None),
+                             return_exceptions=True)
+        if recorder is not None:
+            recorder.cancel()
+            await asyncio.gather(recorder, return_exceptions=True)
+        await self._write_outcomes()
+        if self._client is not None:
+            await self._client.aclose()
+        self._subscription = None
+        self._tasks = []
+
+    # -- what others call -------------------------------------------------------------------
+
+    async def enqueue_post(self, url: str, event: str, payload: dict[str, Any],
+                           secret: str = "") -> int:
+        """Queue one POST of `payload` to a bare `url` (the rules engine's action): durable,
+        retried and signed like an endpoint's, unsigned when `secret` is "". Returns the
+        delivery id. Raises store.webhooks.WebhookInvalid for a bad URL or event name."""
+        now = self.clock()
+        delivery_id = await self.store.write(
+            lambda: q.enqueue_url(url, event, payload, secret, now))
+        self._wake.set()
+        return delivery_id
+
+    async def enqueue_get(self, url: str, event: str) -> int:
+        """Queue one GET of `url` (Kannel's dlr-url, escape codes filled in): durable and
+        retried like a POST, with no body and no signature. Returns the delivery id."""
+        now = self.clock()
+        delivery_id = await self.store.write(lambda: q.enqueue_url(url, event, None, "", now))
+        self._wake.set()
+        return delivery_id
+
+    async def enqueue_test(self, webhook_id: int) -> int:
+        """Queue a `webhook.test` delivery to one endpoint; raises WebhookNotFound."""
+        now = self.clock()
+        delivery_id = await self.store.write(lambda: q.enqueue_test(webhook_id, now))
+        self._wake.set()
+        return delivery_id
+
+    def wake(self) -> None:
+        """Look at the queue again now (an endpoint was enabled or changed)."""
+        self._wake.set()
+
+    # -- events into rows -------------------------------------------------------------------
+
+    async def _catch_up(self) -> None:
+        now = self.clock()
+        more = True
+        while more:
+            written, more = await self.store.write(lambda: q.record_message_events(now))
+            self.stats.rows_written += written
+        while self._inbox_table:
+            ids, more = await self.store.write(lambda: q.catch_up_sms(now))
+            self._caught_up_sms.update(ids)
+            if ids:
+                log.info("webhooks: %d inbound SMS stored before the last stop caught up",
+                         len(ids))
+            if not more:
+                break
+
+    async def _fan_out(self) -> None:
+        assert self._subscription is not None
+        while True:
+            batch = await self._subscription.batch(FAN_OUT_BATCH)
+            if not batch:
+                return
+            received = []
+            look = False
+            for event in batch:
+                if isinstance(event, SmsReceived):
+                    if event.inbox_id in self._caught_up_sms:
+                        self._caught_up_sms.discard(event.inbox_id)
+                        continue
+                    received.append({"inbox_id": event.inbox_id, "sender": event.sender,
+                                     "text": event.text, "sim": event.sim,
+                                     "partial": event.partial, "at": event.at})
+                elif isinstance(event, MessageStateChanged) and event.state in q.STATE_EVENTS:
+                    look = True
+            if not received and not look:
+                continue
+            try:
+                await self._write_rows(received, look)
+            except Exception:
+                # The message events are read from their rows at the next wake; the SMS of
+                # this batch are caught up at the next start (the inbox cursor did not move).
+                log.exception("webhooks: writing the deliveries of %d events failed", len(batch))
+
+    async def _write_rows(self, received: list[dict[str, Any]], look: bool) -> None:
+        now = self.clock()
+        inbox_table = self._inbox_table
+
+        def job() -> tuple[int, bool]:
+            written = q.record_sms(received, now, inbox_table=inbox_table)
+            more = False
+            if look:
+                more_written, more = q.record_message_events(now)
+                written += more_written
+            return written, more
+
+        written, more = await self.store.write(job)
+        while more:
+            more_written, more = await self.store.write(lambda: q.record_message_events(now))
+            written += more_written
+        if written:
+            self.stats.rows_written += written
+            self._wake.set()
+
+    # -- the worker -------------------------------------------------------------------------
+
+    def _skips(self, targets: set[str]) -> dict[str, list]:
+        return {"skip_webhooks": [int(t[1:]) for t in targets if t.startswith("w")],
+                "skip_urls": [t for t in targets if not t.startswith("w")]}
+
+    async def _work(self) -> None:
+        config = self.config
+        while True:
+            self._wake.clear()
+            now = self.clock()
+            if self._next_prune is None or now >= self._next_prune:
+                await self._prune(now)
+            blocked = {t for t, (until, _) in self._blocked.items() if until > now}
+            full = {t for t, n in self._per_target.items() if n >= config.per_endpoint}
+            skipped = False
+            free = config.concurrency - len(self._inflight)
+            if free > 0:
+                skips = self._skips(blocked | full)
+                inflight = list(self._inflight)
+                rows = await self.store.read(functools.partial(
+                    q.due_deliveries, now, free, skip_ids=inflight, **skips))
+                for row in rows:
+                    if len(self._inflight) >= config.concurrency:
+                        break
+                    if self._per_target[row.target] >= config.per_endpoint:
+                        skipped = True  # its target just filled up: ask again without it
+                        continue
+                    self._launch(row)
+            if skipped and len(self._inflight) < config.concurrency:
+                continue
+            if len(self._inflight) >= config.concurrency:
+                await self._wake.wait()  # a slot frees, or new rows come
+                continue
+            full = {t for t, n in self._per_target.items() if n >= config.per_endpoint}
+            skips = self._skips(blocked | full)
+            inflight = list(self._inflight)
+            due = await self.store.read(functools.partial(
+                q.next_due_at, skip_ids=inflight, **skips))
+            times = [t for t in (due, self._next_prune) if t is not None]
+            times += [self._blocked[t][0] for t in blocked if t not in full]
+            timeout = None
+            if times:
+                timeout = max((min(times) - self.clock()).total_seconds(), 0.0)
+            if timeout == 0.0:
+                # Due already: go round (the wake-up flag is cleared at the top, nothing lost).
+                await asyncio.sleep(0)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def _prune(self, now: datetime) -> None:
+        cutoff = now - timedelta(seconds=self.config.retention)
+        try:
+            pruned = await self.store.write(lambda: q.prune(cutoff))
+        except Exception:
+            log.exception("webhooks: pruning old deliveries failed")
+            pruned = 0
+        # A full chunk: more are waiting; take them soon, a chunk at a time (the writer is
+        # shared, one long DELETE would hold everyone up).
+        self._next_prune = now + (timedelta(seconds=1) if pruned >= 5000 else PRUNE_EVERY)
+
+    def _launch(self, row: q.Due) -> None:
+        self._inflight[row.id] = row
+        self._per_target[row.target] += 1
+        task = asyncio.create_task(self._attempt(row), name=f"webhook-delivery-{row.id}")
+        self._attempts.add(task)
+        task.add_done_callback(self._attempts.discard)
+
+    async def _attempt(self, row: q.Due) -> None:
+        assert self._client is not None
+        ts = int(self.clock().timestamp())
+        # The stored payload is JSON text already: spliced in, not parsed and dumped again.
+        body = (f'{{"id":{row.id},"event":{json.dumps(row.event)},'
+                f'"created_at":{json.dumps(row.created_at.isoformat())},'
+                f'"data":{row.payload}}}').encode()
+        headers = signing.headers(row.event, row.id, ts, body, row.secret)
+        method = "POST"
+        if row.payload == "":  # enqueue_get: a bare GET (Kannel's dlr-url), nothing to sign
+            method, body, headers = "GET", b"", {}
+        status: int | None = None
+        error = ""
+        try:
+            async with self._client.stream(method, row.url,
+                                           content=body if method == "POST" else None,
+                                           headers=headers) as response:
+                status = response.status_code
+                seen = 0
+                async for chunk in response.aiter_raw():
+                    seen += len(chunk)
+                    if seen > RESPONSE_READ_LIMIT:
+                        break  # nobody reads it: do not let a receiver stream us a gigabyte
+        except httpx.HTTPError as exc:
+            if status is None:
+                error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        except Exception as exc:  # an httpx.InvalidURL and the like: retried, and said why
+            error = f"{type(exc).__name__}: {exc}"
+        self._settle(row, status, error)
+
+    def _settle(self, row: q.Due, status: int | None, error: str) -> None:
+        now = self.clock()
+        attempts = row.attempts + 1
+        verdict = classify(status)
+        if status is not None and verdict != "delivered":
+            error = f"HTTP {status}"
+        config = self.config
+        self.stats.attempts += 1
+        if verdict == "delivered":
+            if row.target in self._blocked:
+                del self._blocked[row.target]
+                self._recovered.add(row.target)
+            outcome = q.Outcome(row.id, q.DELIVERED, attempts, now, status)
+        elif verdict == "retry":
+            _, failures = self._blocked.get(row.target, (now, 0))
+            block = backoff(failures + 1, config.backoff_base, config.backoff_cap, self.rng)
+            self._blocked[row.target] = (now + timedelta(seconds=block), failures + 1)
+            if gives_up(attempts, row.created_at, now, max_attempts=config.max_attempts,
+                        max_age=config.max_age):
+                outcome = q.Outcome(row.id, q.FAILED, attempts, now, status, error)
+            else:
+                wait = backoff(attempts, config.backoff_base, config.backoff_cap, self.rng)
+                outcome = q.Outcome(row.id, q.PENDING, attempts,
+                                    now + timedelta(seconds=wait), status, error)
+        else:
+            outcome = q.Outcome(row.id, q.FAILED, attempts, now, status, error)
+        if outcome.state == q.FAILED:
+            log.warning("webhooks: delivery %d (%s) to %s failed for good after %d attempt(s): "
+                        "%s", row.id, row.event, row.url, attempts, error)
+        self._outcomes.append((outcome, row))
+        self._outcomes_ready.set()
+
+    # -- recording outcomes -----------------------------------------------------------------
+
+    async def _record(self) -> None:
+        while True:
+            await self._outcomes_ready.wait()
+            self._outcomes_ready.clear()
+            # shield: once taken from the list, the outcomes are written even if stop() comes
+            await asyncio.shield(self._write_outcomes())
+
+    async def _write_outcomes(self) -> None:
+        batch, self._outcomes = self._outcomes, []
+        recovered, self._recovered = self._recovered, set()
+        if not batch and not recovered:
+            return
+        outcomes = [o for o, _ in batch]
+        now = self.clock()
+        hurry = self._skips(recovered)
+
+        def job() -> None:
+            q.apply_outcomes(outcomes)
+            q.bring_forward(now, webhooks=hurry["skip_webhooks"], urls=hurry["skip_urls"])
+
+        try:
+            await self.store.write(job)
+        except Exception:
+            # The rows stay pending as they were: tried again (a receiver that got them
+            # dedupes by delivery id).
+            log.exception("webhooks: recording %d delivery outcomes failed", len(batch))
+        for outcome, row in batch:
+            self._inflight.pop(row.id, None)
+            self._per_target[row.target] -= 1
+            if self._per_target[row.target] <= 0:
+                del self._per_target[row.target]
+            if outcome.state == q.DELIVERED:
+                self.stats.delivered += 1
+            elif outcome.state == q.FAILED:
+                self.stats.failed += 1
+            else:
+                self.stats.retried += 1
+        self._wake.set()
+
+    # -- for the API and tests --------------------------------------------------------------
+
+    def blocked_targets(self) -> dict[str, datetime]:
+        """Targets backing off, and until when."""
+        now = self.clock()
+        return {t: until for t, (until, _) in self._blocked.items() if until > now}
+
+
+__all__ = ["Deliverer", "DelivererStats"]
