@@ -30,6 +30,7 @@ from __future__ import annotations
 import codecs
 import re
 from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes
 
 MAX_UDH_OCTETS = 140  # MAX_SMS_OCTETS: Kannel's "UDH field is too long"
 ACCOUNT_MAX_LEN = 64  # gw/msg.h ACCOUNT_MAX_LEN
@@ -71,12 +72,14 @@ _INT = re.compile(rb"\s*([+-]?\d+)")
 
 
 class Refusal(Exception):
-    """A request Kannel would refuse: the HTTP status and Kannel's body text."""
+    """A request Kannel would refuse: the HTTP status and Kannel's body text (and, for a
+    temporal failure, the seconds after which to try again)."""
 
-    def __init__(self, status: int, text: str):
+    def __init__(self, status: int, text: str, retry_after: int | None = None):
         super().__init__(text)
         self.status = status
         self.text = text
+        self.retry_after = retry_after
 
 
 # -- the raw parameters ----------------------------------------------------------------------
@@ -84,23 +87,7 @@ class Refusal(Exception):
 def percent_decode(raw: bytes) -> bytes:
     """`+` to a space, `%XX` to its byte (a `%` not followed by two hex digits stays as it
     is, like PHP's urldecode). Bytes in, bytes out: the charset is applied later."""
-    out = bytearray()
-    i, n = 0, len(raw)
-    while i < n:
-        c = raw[i]
-        if c == 0x2B:  # '+'
-            out.append(0x20)
-        elif c == 0x25 and i + 2 < n and _is_hex(raw[i + 1:i + 3]):  # '%XX'
-            out.append(int(raw[i + 1:i + 3], 16))
-            i += 2
-        else:
-            out.append(c)
-        i += 1
-    return bytes(out)
-
-
-def _is_hex(two: bytes) -> bool:
-    return len(two) == 2 and all(ch in b"0123456789abcdefABCDEF" for ch in two)
+    return unquote_to_bytes(raw.replace(b"+", b" "))
 
 
 def parse_pairs(*sources: bytes) -> dict[str, bytes]:

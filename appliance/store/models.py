@@ -268,14 +268,14 @@ class KannelMessage(BaseModel):
 
     message = pw.ForeignKeyField(Message, primary_key=True, on_delete="CASCADE")
     service = pw.CharField(default="")  # the API key's name (Kannel's sendsms-user)
-    sender = pw.CharField(default="")  # `from` as given: recorded, not sent (a SIM has one)
+    sender = pw.TextField(default="")  # `from` as given: recorded, not sent (a SIM has one)
     account = pw.CharField(default="")
     smsc = pw.CharField(default="")  # as the caller named it
     charset = pw.CharField(default="", max_length=64)
     coding = pw.IntegerField(null=True)
     mclass = pw.IntegerField(null=True)
     udh = pw.TextField(default="")  # hex
-    binfo = pw.CharField(default="")
+    binfo = pw.TextField(default="")
     validity_at = UtcDateTimeField(null=True)
     deferred_at = UtcDateTimeField(null=True)
     dlr_mask = pw.IntegerField(default=0)
