@@ -13,7 +13,8 @@ Each test builds its request the way the caller's own code does (copied from its
   password);
 - Debian's libnetsds-kannel-perl (NetSDS::Kannel::send): `charset=UTF-8&coding=0`, values through
   URI::Escape's uri_escape, an empty `smsc=`, a dlr-url of `type=dlr&msgid=..&smsid=%I&from=%p&
-  to=%P&time=%t&unixtime=%T&dlr=%d&dlrmsg=%A` with dlr-mask 3;
+  to=%P&time=%t&unixtime=%T&dlr=%d&dlrmsg=%A` with dlr-mask 3 — built by hand, and also sent by
+  the real module itself (perl, when the Debian package is installed);
 - a monitoring script's curl line: username, password, to, text with spaces as %20.
 """
 
@@ -23,6 +24,8 @@ import asyncio
 import sqlite3
 from datetime import UTC, datetime
 from urllib.parse import quote, quote_plus, urlencode, urlsplit
+
+import pytest
 
 from tests.api.conftest import Gateway, wait_for
 from tests.compat.conftest import Callbacks
@@ -192,3 +195,47 @@ async def test_monitoring_script_with_only_the_four_parameters(gateway: Gateway)
     assert (response.status_code, response.text) == (202, ACCEPTED)
     await wait_for(lambda: sent(gateway, "+8613800138009"), "the alert on a modem")
     assert sent(gateway, "+8613800138009")[0].submit.text == "DISK FULL on nas01 (98%)"
+
+
+NETSDS_SCRIPT = r"""
+use strict; use warnings;
+use NetSDS::Kannel;
+my ($url, $key, $dlr, $to, $text) = @ARGV;
+my $kannel = NetSDS::Kannel->new(sendsms_url => $url, sendsms_user => 'sender',
+                                 sendsms_passwd => $key);
+# No default_smsc: Debian's send() then puts an empty `smsc=` in the request.
+my $res = $kannel->send(from => 'NetSDS', to => $to, text => $text, dlr_url => $dlr,
+                        msgid => 4343);
+print defined $res ? "OK:$res" : "ERR:" . ($kannel->errstr // '');
+"""
+
+
+def _netsds_installed() -> bool:
+    import subprocess
+
+    try:
+        return subprocess.run(["perl", "-MNetSDS::Kannel", "-e", "1"],
+                              capture_output=True).returncode == 0
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _netsds_installed(),
+                    reason="Debian's libnetsds-kannel-perl is not installed "
+                           "(tests/install-system-deps.sh installs it)")
+async def test_the_real_netsds_kannel_module_sends_and_gets_its_report(
+        gateway: Gateway, callbacks: Callbacks) -> None:
+    text = "Ночной отчёт: 3 ошибки; 夜间报告"
+    process = await asyncio.create_subprocess_exec(
+        "perl", "-e", NETSDS_SCRIPT, gateway.base_url + "/cgi-bin/sendsms",
+        gateway.keys["sender"], callbacks.base_url + "/smsc/kannel_receiver.fcgi",
+        "+8613800138070", text.encode("utf-8"),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert out.decode() == "OK:" + ACCEPTED, err.decode()
+    await wait_for(lambda: sent(gateway, "+8613800138070"), "the SMS on a modem")
+    assert sent(gateway, "+8613800138070")[0].submit.text == text
+    (report,) = await callbacks.wait(1, "NetSDS's default mask 3: the delivered report")
+    assert (report["type"], report["msgid"], report["dlr"], report["dlrmsg"]) == \
+        ("dlr", "4343", "1", "Success")
+    assert report["from"] == "+8613800138070" and report["to"] == "NetSDS"
