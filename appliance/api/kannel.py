@@ -33,6 +33,8 @@ from appliance.api.auth import Caller, authenticate_key, client_address
 from appliance.api.errors import ApiError
 from appliance.compat import kannel_request as kr
 from appliance.dispatch.intake import (
+    MAX_SCHEDULE_AHEAD,
+    MAX_TTL,
     THREAD_RECIPIENTS,
     InvalidRequest,
     SendRequest,
@@ -164,8 +166,11 @@ async def _sendsms(request: Request) -> HTTPResponse:
         allowed, denied = _receivers(send.to)
     if not allowed:
         raise kr.Refusal(400, kr.DENIED)
-    if send.validity is not None and send.validity < 1:
-        raise kr.Refusal(400, kr.VALIDITY_MISFORMED)  # 0 minutes: expired before it is sent
+    # 0 minutes: expired before it is sent; beyond intake's bounds a time would not even add.
+    if send.validity is not None and not 1 <= send.validity <= MAX_TTL / 60:
+        raise kr.Refusal(400, kr.VALIDITY_MISFORMED)
+    if send.deferred is not None and send.deferred > MAX_SCHEDULE_AHEAD.total_seconds() / 60:
+        raise kr.Refusal(400, kr.DEFERRED_MISFORMED)
     dispatcher = appliance.dispatcher
     now = dispatcher.now()
     send_at = now + timedelta(minutes=send.deferred) if send.deferred else None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from appliance.compat import kannel_request as kr
 from appliance.compat.kannel_request import Refusal, parse_pairs, percent_decode, read_request
@@ -131,3 +133,18 @@ def test_priorities_map_below_the_admin_only_range() -> None:
     assert kr.our_priority(None) == ("notice", None)
     assert [kr.our_priority(p) for p in range(4)] == [
         ("notice", 10), ("notice", 13), ("notice", 16), ("alert", 20)]
+
+NAMES = ["username", "password", "to", "text", "charset", "coding", "mclass", "udh", "smsc",
+         "priority", "validity", "deferred", "account", "from", "dlr-mask", "dlr-url", "binfo"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(NAMES), st.binary(max_size=40)))
+def test_any_bytes_are_read_or_refused_in_kannels_words(fields: dict[str, bytes]) -> None:
+    try:
+        send = read_request(fields)
+    except Refusal as refusal:
+        assert refusal.status in (400, 403) and refusal.text
+    else:
+        assert send.to and send.text.strip()
+        assert send.coding in (None, 0, 2) and send.mclass in (None, 0, 1, 2, 3)

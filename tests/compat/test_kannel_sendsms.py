@@ -85,6 +85,8 @@ async def test_failed_attempts_are_throttled_and_a_valid_key_still_works(
      "UDH not supported (only concatenation), rejected"),
     ({"validity": "0"}, 400, "Validity field misformed, rejected"),
     ({"deferred": str(400 * 24 * 60)}, 400, "Deferred field misformed, rejected"),
+    ({"deferred": "2000000000"}, 400, "Deferred field misformed, rejected"),
+    ({"validity": "2000000000"}, 400, "Validity field misformed, rejected"),
     ({"text": "x" * 2000}, 400, None),
 ])
 async def test_refusals_are_kannels(gateway: Gateway, fields: dict, status: int,
