@@ -21,7 +21,6 @@ row by row; its first success ends the block and brings its backlog forward to n
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import json
 import logging
@@ -273,8 +272,19 @@ class Deliverer:
                 # Due already: go round (the wake-up flag is cleared at the top, nothing lost).
                 await asyncio.sleep(0)
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+            await self._sleep(timeout)
+
+    async def _sleep(self, timeout: float | None) -> None:
+        """Until woken, or `timeout` seconds. Not asyncio.wait_for: on Python 3.11 it can
+        swallow a cancellation that lands as the wait ends, and stop() would wait forever."""
+        if timeout is None:
+            await self._wake.wait()
+            return
+        timer = asyncio.get_running_loop().call_later(timeout, self._wake.set)
+        try:
+            await self._wake.wait()
+        finally:
+            timer.cancel()
 
     async def _prune(self, now: datetime) -> None:
         cutoff = now - timedelta(seconds=self.config.retention)
