@@ -185,7 +185,11 @@ async def _sendsms(request: Request) -> HTTPResponse:
     submit = SendRequest(
         to=allowed, text=send.text, category=category, priority=priority, send_at=send_at,
         ttl=ttl, submitter_kind="api_key", submitter_id=str(caller.key_id), via_sim=via_sim,
-        force_ucs2=send.coding == 2, message_class=send.mclass, kannel=fields)
+        force_ucs2=send.coding == 2, message_class=send.mclass,
+        # A row only when there is something to keep: reports owed, or what the caller said
+        # about itself (a monitoring script's plain request needs none).
+        kannel=fields if (fields.dlr_mask and fields.dlr_url) or fields.sender
+        or fields.account or fields.binfo else None)
     try:
         await submit_request(dispatcher, submit)
     except InvalidRequest as exc:

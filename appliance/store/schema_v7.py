@@ -7,8 +7,9 @@ ships).
 
 - `message_option`: a message's encoding choices other than the default (force UCS2, a TP-DCS
   message class). A row only for messages that ask; the sender reads it when it encodes.
-- `kannel_message`: one row per message accepted through Kannel's `/cgi-bin/sendsms`: the
-  request's fields a delivery report renders (`from`, `account`, `smsc`, `charset`, ...), the
+- `kannel_message`: a row per message accepted through Kannel's `/cgi-bin/sendsms` whose
+  request owes reports or said something about its caller: the request's fields a delivery
+  report renders (`from`, `account`, `smsc`, `charset`, ...), the
   dlr-mask and dlr-url, the DLR types already fired (`fired`, a bit mask: each type once per
   message), and `open` (1 while callbacks may still be owed: what a restart looks for).
 """
