@@ -224,3 +224,23 @@ async def test_an_unencoded_plus_and_commas_in_to(gateway: Gateway) -> None:
     assert (response.status_code, response.text) == (202, ACCEPTED)
     assert sorted(r[0] for r in rows(gateway, "SELECT recipient FROM message")) == [
         "+8613800138060", "+8613800138061"]
+
+
+async def test_a_message_that_never_reaches_the_network_reports_16(
+        gateway: Gateway, callbacks: Callbacks) -> None:
+    dlr_url = callbacks.base_url + "/dlr?t=%d&a=%A&p=%P&o=%o&n=%n&v=%V"
+    response = await gateway.client.get(query(gateway, to="13800138080", deferred="30",
+                                              account="acct-9", **{
+                                                  "from": "NAS 01", "dlr-mask": "31",
+                                                  "dlr-url": dlr_url}))
+    assert (response.status_code, response.text) == (202, QUEUED)
+    (message_id,), = rows(gateway, "SELECT id FROM message")
+    cancelled = await gateway.client.delete(
+        f"/api/v1/messages/{message_id}",
+        headers={"Authorization": f"Bearer {gateway.keys['sender']}"})
+    assert cancelled.status_code == 200, cancelled.text
+    (report,) = await callbacks.wait(1, "the rejected report")
+    assert report["t"] == "16" and report["a"].startswith("NACK/")
+    assert (report["p"], report["o"], report["n"]) == ("NAS 01", "acct-9", "sender")
+    assert 28 <= int(report["v"]) <= 30  # %V: minutes until the deferred time
+    assert rows(gateway, "SELECT fired, open FROM kannel_message") == [(16, 0)]
