@@ -58,6 +58,7 @@ class Appliance:
         self.key_cache = KeyCache()
         self.auth_throttle = FailureThrottle()  # failed API-key attempts per client address
         self.auth_gate = AddressGate()  # key checks (scrypt) bounded per client address
+        self.kannel_reports = None  # Kannel delivery reports (compat.kannel_reports)
 
     async def start(self) -> None:
         from appliance.contacts.blacklist import Blacklist
@@ -78,6 +79,7 @@ class Appliance:
         self.webhooks = Deliverer(self.config.webhooks, self.store, self.hub, clock=self.clock,
                                   rng=self.rng)
         await self.webhooks.start()
+        await self._start_kannel_reports()
         profiles_dir = Path(self.config.modems.profiles_dir or default_profiles_dir())
         profiles = load_profiles(profiles_dir)
         self.dispatcher = Dispatcher(self.config.dispatch, self.store, clock=self.clock,
@@ -108,6 +110,14 @@ class Appliance:
         self.started_at = time.monotonic()
         log.info("appliance started: %d port(s) watched", len(self.pool.static.present))
 
+    async def _start_kannel_reports(self) -> None:
+        from appliance.compat.kannel_reports import KannelReports
+
+        # Subscribed before the dispatcher starts: no state change goes unseen. Its GETs go
+        # through the webhooks' durable queue (Deliverer.enqueue_get).
+        self.kannel_reports = KannelReports(self.store, self.hub, self.webhooks)
+        await self.kannel_reports.start()
+
     async def stop(self) -> None:
         self.started = False
         if self.rules is not None:
@@ -122,6 +132,8 @@ class Appliance:
             await self.pool.stop()  # the modems first: a handler in flight commits, then they go
         if self.inbox is not None:
             await self.inbox.stop()
+        if self.kannel_reports is not None:  # before the queue it hands its GETs to
+            await self.kannel_reports.stop()
         # After the publishers (their last events get their rows), before the store.
         if self.webhooks is not None:
             await self.webhooks.stop()
@@ -146,6 +158,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     from appliance.api.contacts import bp as contacts_bp
     from appliance.api.conversations import bp as conversations_bp
     from appliance.api.inbox import bp as inbox_bp
+    from appliance.api.kannel import bp as kannel_bp
     from appliance.api.messages import bp as messages_bp
     from appliance.api.modems import bp as modems_bp
     from appliance.api.rules import bp as rules_bp
@@ -166,6 +179,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     app.blueprint(inbox_bp)
     app.blueprint(rules_bp)
     app.blueprint(webhooks_bp)
+    app.blueprint(kannel_bp)
 
     @app.before_server_start
     async def _start(app: Sanic) -> None:

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # System packages the test suite uses beyond Python: umockdev (fake USB ttys and uevents for the
 # pyudev hot-plug test), postgresql (a throwaway server for tests/store/test_postgresql.py; about
-# 7-13 s to install). Installed from Debian's packages when we are root and apt-get exists;
+# 7-13 s to install), libnetsds-kannel-perl (a real Kannel client, NetSDS::Kannel, for
+# tests/compat). Installed from Debian's packages when we are root and apt-get exists;
 # otherwise the tests that need them are skipped with the reason, never faked.
 set -u
-packages=(umockdev gir1.2-umockdev-1.0 python3-gi postgresql)
+packages=(umockdev gir1.2-umockdev-1.0 python3-gi postgresql libnetsds-kannel-perl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

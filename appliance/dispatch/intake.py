@@ -56,6 +56,7 @@ from appliance.dispatch.balancer import PRIORITY, priority_of
 from appliance.dispatch.phone import InvalidNumber, normalize_number
 from appliance.pdu import PartCount, count_parts
 from appliance.pdu.split import capacity
+from appliance.store.kannel import KannelFields
 from appliance.store.messages import MessageNotFound, NewMessage
 from appliance.store.states import InvalidTransition
 
@@ -130,6 +131,9 @@ class SendRequest:
     """The ICCID the message must leave through (a reply goes out through the SIM that
     received the message it answers): queued pinned to that SIM; if the SIM stays gone past
     dispatch.pinned_grace_seconds it goes through another, as pinned messages do."""
+    force_ucs2: bool = False  # UCS2 even when GSM-7 would do (Kannel coding=2)
+    message_class: int | None = None  # TP-DCS message class 0-3 (0 = flash)
+    kannel: KannelFields | None = None  # a Kannel sendsms request's fields, kept with each
 
 
 @dataclass(frozen=True)
@@ -162,14 +166,14 @@ def _check_string(name: str, value: str) -> None:
                                    f"position {bad.start()} (only tab, CR and LF are allowed)")
 
 
-def _check_text(text: object) -> PartCount:
+def _check_text(text: object, force_ucs2: bool = False) -> PartCount:
     if not isinstance(text, str) or not text.strip():
         raise InvalidRequest("text", "must be a non-empty string")
     if len(text) > MAX_TEXT_CHARS:
         raise InvalidRequest("text", f"too long: {len(text)} characters; at most {MAX_PARTS} "
                                      f"parts ({MAX_TEXT_CHARS} GSM-7 characters, fewer in UCS2)")
     _check_string("text", text)
-    count = count_parts(text)
+    count = count_parts(text, force_ucs2=True) if force_ucs2 else count_parts(text)
     if count.parts > MAX_PARTS:
         raise InvalidRequest("text", f"too long: {count.parts} parts ({count.encoding}); "
                                      f"at most {MAX_PARTS}")
@@ -215,7 +219,9 @@ def check_request(request: SendRequest, now: datetime, default_ttl: float) -> Va
         raise InvalidRequest("to", "at least one recipient is needed")
     if len(request.to) > MAX_RECIPIENTS:
         raise InvalidRequest("to", f"at most {MAX_RECIPIENTS} recipients per request")
-    count = _check_text(request.text)
+    count = _check_text(request.text, request.force_ucs2)
+    if request.message_class is not None and request.message_class not in (0, 1, 2, 3):
+        raise InvalidRequest("message_class", "must be 0, 1, 2 or 3")
     if not isinstance(request.category, str) or request.category not in PRIORITY:
         raise InvalidRequest("category", f"must be one of {', '.join(PRIORITY)}")
     priority = priority_of(request.category) if request.priority is None else request.priority
@@ -258,7 +264,9 @@ def check_request(request: SendRequest, now: datetime, default_ttl: float) -> Va
                        category=request.category, campaign_id=request.campaign_id,
                        submitter_kind=request.submitter_kind, submitter_id=request.submitter_id,
                        client_ref=request.client_ref, send_at=send_at, expires_at=expires_at,
-                       ttl=float(ttl), parts_count=count.parts, via_sim=request.via_sim)
+                       ttl=float(ttl), parts_count=count.parts, via_sim=request.via_sim,
+                       force_ucs2=request.force_ucs2, message_class=request.message_class,
+                       kannel=request.kannel)
             for r in recipients]
     return Validated(rows, count)
 

@@ -150,14 +150,18 @@ class MessageSender:
                 # is identified, but that write must not be what a first long message waits on.
                 sim_store.ensure_sim(iccid)
                 reference = outbox.next_concat_ref(iccid)
+            # Forced UCS2 or a message class (Kannel coding=2, mclass): a row only if asked.
+            force_ucs2, message_class = outbox.send_options(msg_id) or (False, None)
             encoded = encode_submit(msg.recipient, msg.text, reference=reference or 0,
-                                    request_status_report=cfg.status_report, validity=validity)
+                                    request_status_report=cfg.status_report, validity=validity,
+                                    force_ucs2=force_ucs2, message_class=message_class)
             if len(encoded) > 1 and reference is None:  # miscounted (an old row): encode again
                 sim_store.ensure_sim(iccid)
                 reference = outbox.next_concat_ref(iccid)
                 encoded = encode_submit(msg.recipient, msg.text, reference=reference,
                                         request_status_report=cfg.status_report,
-                                        validity=validity)
+                                        validity=validity, force_ucs2=force_ucs2,
+                                        message_class=message_class)
             ids = sending.add_parts(msg_id, iccid,
                                     [(p.pdu, p.tpdu_length, p.reference) for p in encoded])
             parts = [PreparedPart(pid, n, p.pdu, p.tpdu_length, P.PENDING.value)

@@ -43,7 +43,14 @@ def decode_dcs(dcs: int) -> DataCoding:
     return DataCoding(GSM7, None)
 
 
-def encode_dcs(encoding: str, *, flash: bool) -> int:
-    """0x00 / 0x08, or with flash the class-0 variants 0x10 / 0x18 (§4, bit 4 + class 00)."""
+def encode_dcs(encoding: str, *, flash: bool, message_class: int | None = None) -> int:
+    """0x00 / 0x08, or with flash the class-0 variants 0x10 / 0x18 (§4, bit 4 + class 00);
+    `message_class` 0-3 sets bit 4 and the class in bits 1-0 (flash is class 0)."""
     base = {GSM7: 0x00, EIGHT_BIT: 0x04, UCS2: 0x08}[encoding]
-    return base | 0x10 if flash else base
+    if message_class is None and flash:
+        message_class = 0
+    if message_class is None:
+        return base
+    if not 0 <= message_class <= 3:
+        raise ValueError(f"message class {message_class} is not 0-3")
+    return base | 0x10 | message_class

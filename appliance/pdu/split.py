@@ -75,10 +75,10 @@ def split_text(text: str, encoding: str, concat_udh_octets: int = 6) -> list[str
     return parts
 
 
-def count_parts(text: str) -> PartCount:
+def count_parts(text: str, force_ucs2: bool = False) -> PartCount:
     """How encode_submit would send the text (8-bit concatenation IE). Never raises: a UI
     counter may ask about text too long to send."""
-    encoding = choose_encoding(text)
+    encoding = choose_encoding(text, force_ucs2)
     costs = _units(text, encoding)
     total = sum(costs)
     single = capacity(encoding)

@@ -75,6 +75,7 @@ def encode_submit(
     smsc: str | None = None,
     force_ucs2: bool = False,
     message_reference: int = 0,
+    message_class: int | None = None,
 ) -> list[SubmitPart]:
     """One SubmitPart per PDU to send; several with a concatenation UDH (IEI 0x00) if long.
 
@@ -86,7 +87,7 @@ def encode_submit(
     count = len(texts)
     smsc_field = encode_smsc(smsc)
     destination = encode_address(to, alphanumeric=False)
-    dcs = encode_dcs(encoding, flash=flash)
+    dcs = encode_dcs(encoding, flash=flash, message_class=message_class)
     first = MTI_SUBMIT | (_SRR if request_status_report else 0)
     vp = b""
     if validity is not None:

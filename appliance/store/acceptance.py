@@ -18,8 +18,9 @@ from typing import Any
 
 import peewee
 
+from appliance.store import kannel as kannel_store
 from appliance.store.db import utcnow
-from appliance.store.models import Message, MessageEvent
+from appliance.store.models import KannelMessage, Message, MessageEvent, MessageOption
 from appliance.store.states import MessageState
 
 M = MessageState
@@ -58,6 +59,9 @@ class NewMessage:
     via_sim: str | None = None
     """The ICCID it must leave through (a reply through the SIM that received the message):
     stored in `sim`, so the queued message is pinned to it as if a part had left there."""
+    force_ucs2: bool = False  # encode as UCS2 even when GSM-7 would do (Kannel coding=2)
+    message_class: int | None = None  # TP-DCS message class 0-3 (0 = flash)
+    kannel: kannel_store.KannelFields | None = None  # a Kannel sendsms request's own fields
 
 
 
@@ -156,7 +160,20 @@ def accept_new(requests: list[NewMessage], now: datetime | None = None) -> Accep
         [(msg_id, now_db, None, state, "accepted", None)
          for msg_id, state in zip(new_ids, new_states, strict=True)],
     )
+    _insert_extras([(msg_id, requests[n]) for n, msg_id in zip(new_at, new_ids, strict=True)])
     return Acceptance(ids, new, at)  # type: ignore[arg-type]
+
+
+def _insert_extras(rows: list[tuple[int, NewMessage]]) -> None:
+    """The encoding options and Kannel fields of the new messages that carry any, in the same
+    transaction as the messages (the sender may claim a message the moment it commits)."""
+    options = [(mid, r.force_ucs2, r.message_class) for mid, r in rows
+               if r.force_ucs2 or r.message_class is not None]
+    if options:
+        _insert_rows(MessageOption, _OPTION_COLUMNS, options)
+    kannel = [kannel_store.row(mid, r.kannel) for mid, r in rows if r.kannel is not None]
+    if kannel:
+        _insert_rows(KannelMessage, kannel_store.COLUMNS, kannel)
 
 
 def accept_many(requests: list[list[NewMessage]],
@@ -220,6 +237,8 @@ _MESSAGE_COLUMNS = tuple(f.column_name for f in (
     Message.attempts, Message.error, Message.created_at, Message.updated_at, Message.queued_at,
     Message.sim,
 ))
+_OPTION_COLUMNS = tuple(f.column_name for f in (
+    MessageOption.message, MessageOption.force_ucs2, MessageOption.message_class))
 _EVENT_COLUMNS = tuple(f.column_name for f in (
     MessageEvent.message, MessageEvent.at, MessageEvent.old_state, MessageEvent.new_state,
     MessageEvent.detail, MessageEvent.sim,

@@ -44,7 +44,7 @@ from appliance.store.acceptance import (
     accept_new,
 )
 from appliance.store.db import utcnow
-from appliance.store.models import Message, MessageEvent, Part, Sim
+from appliance.store.models import Message, MessageEvent, MessageOption, Part, Sim
 from appliance.store.states import (
     TERMINAL_MESSAGE_STATES,
     InvalidTransition,
@@ -135,6 +135,13 @@ def get_message(msg_id: int, *, owner: tuple[str, str] | None = None) -> dict[st
             for e in events
         ],
     }
+
+
+def send_options(msg_id: int) -> tuple[bool, int | None] | None:
+    """(force_ucs2, message_class) when the message asked for either, else None."""
+    found = (MessageOption.select(MessageOption.force_ucs2, MessageOption.message_class)
+             .where(MessageOption.message == msg_id).tuples().first())
+    return None if found is None else (bool(found[0]), found[1])
 
 
 # -- state changes ---------------------------------------------------------------------------

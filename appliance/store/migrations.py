@@ -17,7 +17,15 @@ from collections.abc import Callable, Iterator, Sequence
 
 import peewee
 
-from appliance.store import schema_v1, schema_v2, schema_v3, schema_v4, schema_v5, schema_v6
+from appliance.store import (
+    schema_v1,
+    schema_v2,
+    schema_v3,
+    schema_v4,
+    schema_v5,
+    schema_v6,
+    schema_v7,
+)
 
 Migration = Callable[[peewee.Database], None]
 
@@ -94,6 +102,12 @@ def migration_6_webhooks(db: peewee.Database) -> None:
     schema_v6.apply(db, dialect(db))
 
 
+def migration_7_kannel(db: peewee.Database) -> None:
+    """message_option (forced UCS2, message class) and kannel_message (a Kannel sendsms
+    request's fields, its dlr-mask/dlr-url and the DLR types fired)."""
+    schema_v7.apply(db, dialect(db))
+
+
 MIGRATIONS: list[Migration] = [
     migration_1_initial_schema,
     migration_2_inbound_pdu_hash,
@@ -101,6 +115,7 @@ MIGRATIONS: list[Migration] = [
     migration_4_contacts_and_blacklist,
     migration_5_rules,
     migration_6_webhooks,
+    migration_7_kannel,
 ]
 
 

@@ -383,6 +383,36 @@ class WebhookDelivery(BaseModel):
         indexes = ((("state", "next_attempt_at"), False),)
 
 
+class MessageOption(BaseModel):
+    """How a message must be encoded, when not the default (a row only for those that ask)."""
+
+    message = pw.ForeignKeyField(Message, primary_key=True, on_delete="CASCADE")
+    force_ucs2 = pw.BooleanField(default=False)
+    message_class = pw.IntegerField(null=True)  # TP-DCS class 0-3 (0 = flash)
+
+
+class KannelMessage(BaseModel):
+    """A message accepted through Kannel's sendsms: what its delivery reports render, and which
+    DLR types have fired (a bit mask; `open` while more may be owed)."""
+
+    message = pw.ForeignKeyField(Message, primary_key=True, on_delete="CASCADE")
+    service = pw.CharField(default="")  # the API key's name (Kannel's sendsms-user)
+    sender = pw.TextField(default="")  # `from` as given: recorded, not sent (a SIM has one)
+    account = pw.CharField(default="")
+    smsc = pw.CharField(default="")  # as the caller named it
+    charset = pw.CharField(default="", max_length=64)
+    coding = pw.IntegerField(null=True)
+    mclass = pw.IntegerField(null=True)
+    udh = pw.TextField(default="")  # hex
+    binfo = pw.TextField(default="")
+    validity_at = UtcDateTimeField(null=True)
+    deferred_at = UtcDateTimeField(null=True)
+    dlr_mask = pw.IntegerField(default=0)
+    dlr_url = pw.TextField(default="")
+    fired = pw.IntegerField(default=0)
+    open = pw.BooleanField(default=False, index=True)
+
+
 ALL_MODELS: list[type[BaseModel]] = [
     Sim,
     Modem,
@@ -406,6 +436,8 @@ ALL_MODELS: list[type[BaseModel]] = [
     RuleLog,
     Webhook,
     WebhookDelivery,
+    MessageOption,
+    KannelMessage,
 ]
 
 __all__ = [
@@ -420,8 +452,10 @@ __all__ = [
     "GroupMember",
     "InboundMessage",
     "InboxMessage",
+    "KannelMessage",
     "Message",
     "MessageEvent",
+    "MessageOption",
     "Modem",
     "Part",
     "QuarantinedPdu",

@@ -391,15 +391,17 @@ def catch_up_sms(now: datetime, limit: int = FAN_OUT_CHUNK) -> tuple[list[int], 
     return [row[0] for row in rows], len(rows) == limit
 
 
-def enqueue_url(url: str, event: str, payload: dict[str, Any], secret: str,
+def enqueue_url(url: str, event: str, payload: dict[str, Any] | None, secret: str,
                 now: datetime) -> int:
-    """A bare-URL delivery (no endpoint row): the rules engine's "POST to a webhook"."""
+    """A bare-URL delivery (no endpoint row): the rules engine's "POST to a webhook". With
+    `payload` None it is a GET of the URL (a Kannel dlr-url), stored with an empty payload."""
     url = check_url(url)
     if not isinstance(event, str) or not event or len(event) > 64:
         raise WebhookInvalid("event", "must be a name of 1 to 64 characters")
     return WebhookDelivery.insert(
         webhook=None, url=url, secret=check_secret(secret), event=event,
-        payload=json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+        payload="" if payload is None else json.dumps(payload, ensure_ascii=False,
+                                                      separators=(",", ":")),
         state=PENDING, attempts=0, next_attempt_at=now, created_at=now).execute()
 
 

@@ -160,6 +160,14 @@ class Deliverer:
         self._wake.set()
         return delivery_id
 
+    async def enqueue_get(self, url: str, event: str) -> int:
+        """Queue one GET of `url` (Kannel's dlr-url, escape codes filled in): durable and
+        retried like a POST, with no body and no signature. Returns the delivery id."""
+        now = self.clock()
+        delivery_id = await self.store.write(lambda: q.enqueue_url(url, event, None, "", now))
+        self._wake.set()
+        return delivery_id
+
     async def enqueue_test(self, webhook_id: int) -> int:
         """Queue a `webhook.test` delivery to one endpoint; raises WebhookNotFound."""
         now = self.clock()
@@ -352,10 +360,14 @@ class Deliverer:
                 f'"created_at":{json.dumps(row.created_at.isoformat())},'
                 f'"data":{row.payload}}}').encode()
         headers = signing.headers(row.event, row.id, ts, body, row.secret)
+        method = "POST"
+        if row.payload == "":  # enqueue_get: a bare GET (Kannel's dlr-url), nothing to sign
+            method, body, headers = "GET", b"", {}
         status: int | None = None
         error = ""
         try:
-            async with self._client.stream("POST", row.url, content=body,
+            async with self._client.stream(method, row.url,
+                                           content=body if method == "POST" else None,
                                            headers=headers) as response:
                 status = response.status_code
                 seen = 0

@@ -9,7 +9,9 @@ on loopback, in three rows:
   ~5 ms of CPU per request at 32 in flight, as much as the appliance, on the same 2 cores, so
   through httpx this row measured the client. This is the row issue 7 sets its aim on
   (≥ 1,500 requests/s);
-- batches of 1,000 recipients per request (`--batch-concurrency`, default 4 in flight).
+- batches of 1,000 recipients per request (`--batch-concurrency`, default 4 in flight);
+- Kannel's `GET /cgi-bin/sendsms`, one recipient per request, from the same 32 raw keep-alive
+  clients (`raw_kannel`), printed beside the JSON API's raw row.
 Prints accepted messages/s, p50/p99 request latency and the appliance's CPU per 1,000
 accepted (which includes the sending it does meanwhile). The client shares the machine's 2
 cores with the appliance and the simulator. Prints figures; asserts nothing.
@@ -20,12 +22,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from tests.bench.bench_saturation import (
     SHORT_TEXT,
@@ -103,6 +107,57 @@ def measure_raw(rig: Rig, sampler: Sampler, first: int, count: int,
             "concurrency": clients}
 
 
+async def raw_kannel(rig: Rig, targets: list[str], clients: int) -> tuple[int, list[float]]:
+    """GET each Kannel sendsms target on one of `clients` keep-alive connections, as
+    raw_singles does for the JSON API; returns (accepted, latencies)."""
+    host, port = rig.base_url.removeprefix("http://").rsplit(":", 1)
+    requests = [f"GET {t} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode() for t in targets]
+    accepted = [0]
+    latencies: list[float] = []
+    queue = iter(requests)
+
+    async def client() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            for request in queue:
+                t0 = time.perf_counter()
+                writer.write(request)
+                status_line = await reader.readline()
+                length = 0
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                body = await reader.readexactly(length)
+                latencies.append(time.perf_counter() - t0)
+                if status_line.split(b" ", 2)[1] != b"202" or not body.startswith(b"0: "):
+                    raise RuntimeError(f"sendsms answered {status_line!r}: {body[:300]!r}")
+                accepted[0] += 1
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return accepted[0], latencies
+
+
+def measure_kannel(rig: Rig, sampler: Sampler, first: int, count: int,
+                   clients: int) -> dict[str, Any]:
+    # harness.Rig.create_key names the key after this process (the Kannel `username`).
+    user, key = quote(f"bench-{os.getpid()}"), quote(rig.key, safe="")
+    targets = [f"/cgi-bin/sendsms?username={user}&password={key}"
+               f"&to={quote(recipient(n), safe='')}&text={quote(SHORT_TEXT.format(n=n))}"
+               for n in range(first, first + count)]
+    cpu0 = sampler.cpu()
+    t0 = time.perf_counter()
+    accepted, latencies = asyncio.run(raw_kannel(rig, targets, clients))
+    elapsed = time.perf_counter() - t0
+    cpu = sampler.cpu() - cpu0
+    return {"messages": accepted, "requests": count, "elapsed": elapsed,
+            "rate": accepted / elapsed, "p50": percentile(latencies, 0.5),
+            "p99": percentile(latencies, 0.99), "cpu_per_1000": cpu / accepted * 1000,
+            "concurrency": clients}
+
+
 def run(modems: int, latency: float, singles: int, batches: int, batch_size: int,
         concurrency: int, clients: int, batch_concurrency: int, keep: bool) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="cardgate-bench-ingest-"))
@@ -115,6 +170,7 @@ def run(modems: int, latency: float, singles: int, batches: int, batch_size: int
         one = measure(rig, sampler, [([recipient(n)], SHORT_TEXT.format(n=n))
                                      for n in range(singles)], concurrency)
         raw = measure_raw(rig, sampler, singles, singles, clients)
+        kannel = measure_kannel(rig, sampler, 2 * 10**7, singles, clients)
         base = 2 * singles + 1
         big = measure(rig, sampler, [
             ([recipient(base + b * batch_size + i) for i in range(batch_size)],
@@ -127,6 +183,7 @@ def run(modems: int, latency: float, singles: int, batches: int, batch_size: int
         if not keep:
             shutil.rmtree(folder, ignore_errors=True)
     return {"modems": modems, "latency": latency, "single": one, "raw": raw, "batch": big,
+            "kannel": kannel,
             "batch_size": batch_size, "parts_sent_meanwhile": sent_meanwhile,
             "peak_rss": peak, "folder": folder if keep else None}
 
@@ -136,6 +193,7 @@ def report(r: dict[str, Any]) -> None:
           f"modems drain (latency {r['latency']} s)")
     for label, m in (("1 recipient/request", r["single"]),
                      ("1 recipient/request, raw", r["raw"]),
+                     ("Kannel sendsms, raw", r["kannel"]),
                      (f"{r['batch_size']} recipients/request", r["batch"])):
         print(f"  {label:26}: {m['rate']:8,.0f} msgs/s  ({m['messages']} msgs in "
               f"{m['requests']} requests, {m['concurrency']} in flight, {m['elapsed']:.1f} s); "

@@ -1,0 +1,1 @@
+"""Translations between other gateways' interfaces and ours: pure functions, no I/O."""
