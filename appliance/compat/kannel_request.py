@@ -179,7 +179,7 @@ def decode_text(raw: bytes, charset: str, coding: int | None) -> str:
     name = _ALIASES.get(name.lower(), name)
     try:
         info = codecs.lookup(name)
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL in the name
         raise Refusal(400, CHARSET_MISFORMED) from None
     if info.name.replace("-", "_") in _NOT_CHARSETS or not getattr(info, "_is_text_encoding", True):
         raise Refusal(400, CHARSET_MISFORMED)

@@ -165,6 +165,7 @@ class Deliverer:
         retried like a POST, with no body and no signature. Returns the delivery id."""
         now = self.clock()
         delivery_id = await self.store.write(lambda: q.enqueue_url(url, event, None, "", now))
+        self._generation += 1  # the worker's cached "nothing due" answer is stale now
         self._wake.set()
         return delivery_id
 
