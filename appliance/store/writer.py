@@ -216,12 +216,19 @@ class Store:
         goes ahead of the queued bulk work. Jobs of one lane keep their order; jobs of
         different lanes may commit in either order, so a caller that needs one write before
         another awaits the first."""
+        return await self.submit(fn, urgent=urgent)
+
+    def submit(self, fn: Callable[[], T], *, urgent: bool = False) -> asyncio.Future[T]:
+        """`write` without waiting: the job is queued before this returns, and the future
+        (of the running loop) is done after COMMIT. For a caller with other work to do while
+        the writer runs the job (a send writing AT+CMGS meanwhile); it must await the future,
+        or at least retrieve its exception."""
         if self._writer is None:
             raise RuntimeError("Store.write() before Store.start()")
         loop = asyncio.get_running_loop()
         job = _Job(fn, loop.create_future(), loop)
         self._jobs.put(job, urgent)
-        return await job.future
+        return job.future  # type: ignore[return-value]
 
     async def read(self, fn: Callable[[], T]) -> T:
         """Run `fn` on a reader thread, in a read transaction (one consistent snapshot)."""
