@@ -6,7 +6,9 @@ Must not know: AT syntax (the driver contract's PartNotSent/PartAmbiguous are al
 which SIM should send (the scheduler decided), HTTP.
 
 The durable steps, in order, for each part:
-1. the part is marked `sending` and COMMITTED before its PDU is written to the modem;
+1. the part is marked `sending` and COMMITTED before its PDU is written to the modem (the
+   commit is queued once the SIM's previous +CMGS is answered, and awaited at the "> "
+   prompt: see _Marking);
 2. the PDU goes out (`send_part`);
 3. the `+CMGS` reference is committed with the part `sent` in the same transaction as the next
    part's `sending` (or the next message's first part's: see Carry), never later than that;
@@ -140,7 +142,7 @@ class _Marking:
                  wake: Callable[[], None] | None = None):
         run, self._after = carry.wrap(lambda: sending.mark_part_sending(part_id))
         self._carry = carry
-        self._future = store.submit(run, urgent=True)
+        self._future = store.queue_write(run, urgent=True)
         self._wake = wake
         self._outcome: bool | None = None  # None: not awaited yet
         self._error: BaseException | None = None

@@ -216,9 +216,9 @@ class Store:
         goes ahead of the queued bulk work. Jobs of one lane keep their order; jobs of
         different lanes may commit in either order, so a caller that needs one write before
         another awaits the first."""
-        return await self.submit(fn, urgent=urgent)
+        return await self.queue_write(fn, urgent=urgent)
 
-    def submit(self, fn: Callable[[], T], *, urgent: bool = False) -> asyncio.Future[T]:
+    def queue_write(self, fn: Callable[[], T], *, urgent: bool = False) -> asyncio.Future[T]:
         """`write` without waiting: the job is queued before this returns, and the future
         (of the running loop) is done after COMMIT. For a caller with other work to do while
         the writer runs the job (a send writing AT+CMGS meanwhile); it must await the future,

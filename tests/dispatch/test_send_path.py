@@ -78,14 +78,14 @@ async def test_back_to_back_messages_cost_one_urgent_commit_per_part(make_rig):
     async with make_rig(1, latency=0.05) as rig:
         d = rig.dispatcher
         urgent = Counter()
-        submit = d.store.submit  # Store.write goes through it too
+        queue_write = d.store.queue_write  # Store.write goes through it too
 
         def counting(fn, **kw):  # type: ignore[no-untyped-def]
             if not fn.__qualname__.startswith("Acceptor."):  # the send path's writes only
                 urgent[kw.get("urgent", False)] += 1
-            return submit(fn, **kw)
+            return queue_write(fn, **kw)
 
-        d.store.submit = counting  # type: ignore[method-assign]
+        d.store.queue_write = counting  # type: ignore[method-assign]
         recipients = numbers(12)
         ids = await rig.submit(new(r, LONG if i % 3 == 0 else f"short {i}")
                                for i, r in enumerate(recipients))
