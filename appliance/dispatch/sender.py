@@ -6,9 +6,7 @@ Must not know: AT syntax (the driver contract's PartNotSent/PartAmbiguous are al
 which SIM should send (the scheduler decided), HTTP.
 
 The durable steps, in order, for each part:
-1. the part is marked `sending` and COMMITTED before its PDU is written to the modem (the
-   commit is queued once the SIM's previous +CMGS is answered, and awaited at the "> "
-   prompt: see _Marking);
+1. the part is marked `sending` and COMMITTED before its PDU is written to the modem;
 2. the PDU goes out (`send_part`);
 3. the `+CMGS` reference is committed with the part `sent` in the same transaction as the next
    part's `sending` (or the next message's first part's: see Carry), never later than that;
@@ -40,7 +38,6 @@ from appliance.store.states import MessageState, PartState
 if TYPE_CHECKING:
     from appliance.dispatch.context import DispatchContext
     from appliance.dispatch.slots import SimSlot
-    from appliance.store.writer import Store
 
 RequeueWaiting = Callable[..., Awaitable[None]]
 """(ids, *, not_before=None, avoid_sims=frozenset()): the engine indexes requeued messages."""
@@ -122,60 +119,6 @@ class Carry:
             except Exception as exc:
                 return False, exc
         return run, after
-
-
-class _Marking:
-    """A part's `sending` commit (with the writes its SIM's carry holds), queued in the writer
-    when the part is next and awaited at the modem's "> " prompt (`at_prompt`, the driver's
-    before_pdu hook): the writer commits while AT+CMGS and its prompt make their round trip.
-
-    Why this keeps "ambiguous only where the PDU may have left": the commit is awaited before
-    the PDU is written, so a part whose PDU left is always `sending` on disk; and it is queued
-    only once the SIM's previous +CMGS is answered, so a kill can leave a part `sending` whose
-    PDU never left only in the time between this commit and the prompt - nothing when the
-    commit ends after the prompt came (it takes longer than the prompt's round trip), at
-    most that round trip (~1 ms of a part's ~100 ms) when it ends before."""
-
-    __slots__ = ("_future", "_after", "_carry", "_wake", "_outcome", "_error")
-
-    def __init__(self, store: Store, carry: Carry, part_id: int,
-                 wake: Callable[[], None] | None = None):
-        run, self._after = carry.wrap(lambda: sending.mark_part_sending(part_id))
-        self._carry = carry
-        self._future = store.queue_write(run, urgent=True)
-        self._wake = wake
-        self._outcome: bool | None = None  # None: not awaited yet
-        self._error: BaseException | None = None
-
-    async def committed(self) -> bool:
-        """True once the part is `sending` on disk (and the carried writes with it); False if
-        that failed (the carried writes go back to the carry when their transaction did not
-        commit; they stay committed when only the mark failed)."""
-        if self._outcome is None:
-            try:
-                ok, value = await self._future
-            except Exception as exc:
-                self._carry.give_back()
-                self._outcome, self._error = False, exc
-                return False
-            for done in self._after:
-                done()
-            self._outcome = bool(ok)
-            if not ok:
-                self._error = value
-            elif self._wake is not None:
-                # Its queue has room again: the scheduler claims (and prepares) its next
-                # message while this PDU is in flight. Not sooner: that round's work (and
-                # the claim's, in the writer) would only delay this `sending` commit.
-                self._wake()
-        return self._outcome
-
-    async def at_prompt(self) -> None:
-        """The before_pdu hook: returns once `sending` is on disk; raises (and the driver
-        leaves the prompt with ESC, nothing sent) if it could not be recorded."""
-        if not await self.committed():
-            assert self._error is not None
-            raise self._error
 
 
 class MessageSender:
@@ -290,21 +233,31 @@ class MessageSender:
                 await self.flush(carry)
                 await self._requeue(slot, prepared, "the SIM's modem went away before sending")
                 return carry
-            # Durable step 1, started now - as soon as the previous part's answer is in, with
-            # the writes it left - and awaited at the modem's "> " prompt: AT+CMGS and its
-            # prompt round trip overlap the commit, and `sending` is on disk before a byte
-            # of the PDU goes out.
-            marking = _Marking(d.store, carry, part.id,
-                               wake=d.wake if part is first and d.limits.per_minute == 0 else None)
+            committed = False
+
+            async def commit_sending(pid: int = part.id, wake: bool = part is first) -> None:
+                # Durable step 1, while the modem's "> " prompt is open: `sending` is on disk
+                # before a byte of the PDU goes out, and a crash before this commit leaves
+                # the part pending (nothing reached the modem; start-up's ESC closes the
+                # prompt), so it is sent again, never held as ambiguous.
+                nonlocal committed
+                await self._write(carry, lambda: sending.mark_part_sending(pid))
+                committed = True
+                if wake and d.limits.per_minute == 0:
+                    # Its queue has room again: the scheduler claims (and prepares) its next
+                    # message while this PDU is in flight. Not sooner: that round's work (and
+                    # the claim's, in the writer) would only delay this `sending` commit.
+                    d.wake()
+
             started = loop.time()
             try:
                 reference = await sender.send_part(
                     part.pdu, part.tpdu_length, timeout=self.answer_timeout(slot),
-                    before_pdu=marking.at_prompt,
+                    before_pdu=commit_sending,
                     on_late_answer=lambda mr, p=part, t=started: self.late_answer(
                         slot, p, mr, loop.time() - t))
             except PartNotSent as exc:
-                if await marking.committed():
+                if committed:
                     await self._write(carry, lambda pid=part.id, e=exc: outbox.transition_part(
                         pid, P.PENDING, error=e.reason))
                 else:
@@ -322,9 +275,6 @@ class MessageSender:
                 if outcome == "ambiguous":
                     unanswered.append(part)
                 continue  # the rest of a long message goes on through the same SIM
-            except Exception:
-                await marking.committed()  # settle it: the carry is whole again if it failed
-                raise
             slot.record_turnaround(loop.time() - started)
             now = d.now()
             slot.record_sent(now, d.tz, 1)

@@ -216,19 +216,12 @@ class Store:
         goes ahead of the queued bulk work. Jobs of one lane keep their order; jobs of
         different lanes may commit in either order, so a caller that needs one write before
         another awaits the first."""
-        return await self.queue_write(fn, urgent=urgent)
-
-    def queue_write(self, fn: Callable[[], T], *, urgent: bool = False) -> asyncio.Future[T]:
-        """`write` without waiting: the job is queued before this returns, and the future
-        (of the running loop) is done after COMMIT. For a caller with other work to do while
-        the writer runs the job (a send writing AT+CMGS meanwhile); it must await the future,
-        or at least retrieve its exception."""
         if self._writer is None:
             raise RuntimeError("Store.write() before Store.start()")
         loop = asyncio.get_running_loop()
         job = _Job(fn, loop.create_future(), loop)
         self._jobs.put(job, urgent)
-        return job.future  # type: ignore[return-value]
+        return await job.future
 
     async def read(self, fn: Callable[[], T]) -> T:
         """Run `fn` on a reader thread, in a read transaction (one consistent snapshot)."""
@@ -307,10 +300,10 @@ class Store:
                 except Exception as exc:
                     failed.append(exc)
                     raise
-        except Exception:
-            if not failed:  # BEGIN or COMMIT itself failed
+        except Exception as exc:
+            if not failed or exc is not failed[0]:  # BEGIN, COMMIT or the ROLLBACK failed
                 raise
-            return False, failed[0]
+            return False, exc
 
     @staticmethod
     def _settle(batch: list[_Job], outcomes: list[tuple[bool, Any]]) -> None:

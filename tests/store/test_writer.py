@@ -84,13 +84,6 @@ async def test_a_failing_job_alone_in_its_transaction_is_undone_and_the_writer_g
     assert count_on_disk(db_path, "setting") == 1
 
 
-async def test_queue_write_queues_the_job_before_it_returns(store: Store, db_path: Path):
-    future = store.queue_write(lambda: Setting.create(key="k", value="1"), urgent=True)
-    assert isinstance(future, asyncio.Future)
-    await future
-    assert count_on_disk(db_path, "setting") == 1
-
-
 async def test_a_database_error_reaches_its_caller(store: Store):
     await store.write(lambda: Setting.create(key="k", value="1"))
     with pytest.raises(peewee.IntegrityError):
