@@ -82,12 +82,16 @@ class _Statements:
             f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, 0, '')")
         self.parts_count = (
             f"UPDATE {t(Message)} SET {c(Message.parts_count)} = {p} WHERE {c(Message.id)} = {p}")
-        self.counter = (
-            f"INSERT INTO {t(SimCounter)} ({c(SimCounter.sim)}, {c(SimCounter.window)}, "
-            f"{c(SimCounter.window_start)}, {c(SimCounter.count)}) VALUES ({p}, {p}, {p}, {p}) "
-            f"ON CONFLICT ({c(SimCounter.sim)}, {c(SimCounter.window)}, "
-            f"{c(SimCounter.window_start)}) DO UPDATE SET {c(SimCounter.count)} = "
-            f"EXCLUDED.{c(SimCounter.count)}")
+        # One upsert of every window (1 to len(COUNTER_WINDOWS) rows): one statement per
+        # part, not one per window.
+        self.counters = {
+            n: (f"INSERT INTO {t(SimCounter)} ({c(SimCounter.sim)}, {c(SimCounter.window)}, "
+                f"{c(SimCounter.window_start)}, {c(SimCounter.count)}) VALUES "
+                + ", ".join([f"({p}, {p}, {p}, {p})"] * n)
+                + f" ON CONFLICT ({c(SimCounter.sim)}, {c(SimCounter.window)}, "
+                f"{c(SimCounter.window_start)}) DO UPDATE SET {c(SimCounter.count)} = "
+                f"EXCLUDED.{c(SimCounter.count)}")
+            for n in range(1, len(COUNTER_WINDOWS) + 1)}
 
 
 _last: tuple[peewee.Database, _Statements] | None = None
@@ -181,13 +185,16 @@ def save_counters(iccid: str, counters: dict[str, Any], tz: tzinfo) -> None:
     """sims.save_counters, one fixed upsert per window."""
     db, sql = _db_and_sql()
     to_db = SimCounter.window_start.db_value
+    params: list[Any] = []
     for window in COUNTER_WINDOWS:
         item = counters.get(window)
         start = item.get("start") if isinstance(item, dict) else None
         if not start:
             continue
         local = datetime.fromisoformat(start).astimezone(tz).replace(tzinfo=None)
-        db.execute_sql(sql.counter, (iccid, window, to_db(local), int(item.get("count", 0))))
+        params += (iccid, window, to_db(local), int(item.get("count", 0)))
+    if params:
+        db.execute_sql(sql.counters[len(params) // 4], tuple(params))
 
 
 __all__ = ["add_parts", "claim_one", "mark_message_sent", "mark_part_sending", "mark_part_sent",

@@ -267,10 +267,13 @@ class Store:
         outcomes: list[tuple[bool, Any]] = []
         try:
             self.db.connect(reuse_if_open=True)
-            with self.db.atomic(**_begin_args(self.db)):
-                savepoint = _Savepoint(self.db)
-                for job in batch:
-                    outcomes.append(savepoint.run(job.fn))
+            if len(batch) == 1:
+                outcomes.append(self._run_alone(batch[0]))
+            else:
+                with self.db.atomic(**_begin_args(self.db)):
+                    savepoint = _Savepoint(self.db)
+                    for job in batch:
+                        outcomes.append(savepoint.run(job.fn))
             # Leaving the block above has COMMITted (or raised): only now may callers learn
             # their result, so a 202 is never sent for a message that is not on disk.
         except Exception as exc:
@@ -283,6 +286,24 @@ class Store:
         self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
         self.stats.failed_jobs += sum(1 for ok, _ in outcomes if not ok)
         self._settle(batch, outcomes)
+
+    def _run_alone(self, job: _Job) -> tuple[bool, Any]:
+        """A job alone in its transaction needs no SAVEPOINT: if it raises, rolling the
+        transaction back undoes its writes and nothing else. Two statements fewer on the
+        send path's commits (most come alone), each a release and a retake of the GIL that
+        the event loop's thread may hold meanwhile. Raises only if the COMMIT failed."""
+        failed: list[Exception] = []
+        try:
+            with self.db.atomic(**_begin_args(self.db)):
+                try:
+                    return True, job.fn()
+                except Exception as exc:
+                    failed.append(exc)
+                    raise
+        except Exception as exc:
+            if not failed or exc is not failed[0]:  # BEGIN, COMMIT or the ROLLBACK failed
+                raise
+            return False, exc
 
     @staticmethod
     def _settle(batch: list[_Job], outcomes: list[tuple[bool, Any]]) -> None:

@@ -70,6 +70,20 @@ async def test_one_failing_job_does_not_lose_the_others(store: Store, db_path: P
     assert count_on_disk(db_path, "setting") == 0  # the failing job's own write rolled back
 
 
+async def test_a_failing_job_alone_in_its_transaction_is_undone_and_the_writer_goes_on(
+        store: Store, db_path: Path):
+    def bad():
+        Setting.create(key="half", value="written before the error")
+        raise RuntimeError("job failed")
+
+    with pytest.raises(RuntimeError, match="job failed"):
+        await store.write(bad)  # alone: run without a savepoint, its transaction rolled back
+    assert count_on_disk(db_path, "setting") == 0
+    assert store.stats.failed_jobs == 1
+    await store.write(lambda: Setting.create(key="after", value="1"))
+    assert count_on_disk(db_path, "setting") == 1
+
+
 async def test_a_database_error_reaches_its_caller(store: Store):
     await store.write(lambda: Setting.create(key="k", value="1"))
     with pytest.raises(peewee.IntegrityError):
