@@ -36,6 +36,7 @@ from appliance.dispatch.intake import (
     MAX_SCHEDULE_AHEAD,
     MAX_TTL,
     THREAD_RECIPIENTS,
+    AllRecipientsBlocked,
     InvalidRequest,
     SendRequest,
     submit_request,
@@ -144,10 +145,12 @@ async def sendsms(request: Request) -> HTTPResponse:
     try:
         return await _sendsms(request)
     except kr.Refusal as refusal:
-        headers = None
+        headers = {}
         if refusal.retry_after is not None:
-            headers = {"Retry-After": str(max(1, refusal.retry_after))}
-        return reply(refusal.status, refusal.text, headers)
+            headers["Retry-After"] = str(max(1, refusal.retry_after))
+        if refusal.denied:
+            headers["X-Denied-Receivers"] = " ".join(refusal.denied)
+        return reply(refusal.status, refusal.text, headers or None)
 
 
 async def _sendsms(request: Request) -> HTTPResponse:
@@ -165,7 +168,7 @@ async def _sendsms(request: Request) -> HTTPResponse:
     else:
         allowed, denied = _receivers(send.to)
     if not allowed:
-        raise kr.Refusal(400, kr.DENIED)
+        raise kr.Refusal(400, kr.DENIED, denied=denied)
     # 0 minutes: expired before it is sent; beyond intake's bounds a time would not even add.
     if send.validity is not None and not 1 <= send.validity <= MAX_TTL / 60:
         raise kr.Refusal(400, kr.VALIDITY_MISFORMED)
@@ -191,12 +194,18 @@ async def _sendsms(request: Request) -> HTTPResponse:
         kannel=fields if (fields.dlr_mask and fields.dlr_url) or fields.sender
         or fields.account or fields.binfo else None)
     try:
-        await submit_request(dispatcher, submit)
+        accepted = await submit_request(dispatcher, submit)
+    except AllRecipientsBlocked as exc:
+        raise kr.Refusal(400, kr.DENIED, denied=[*denied, *(n for n, _ in exc.rejected)]) \
+            from None
     except InvalidRequest as exc:
         raise kr.Refusal(400, _refusal_text(exc)) from None
     except Exception:  # the store refused or failed: the caller should try again
         log.exception("Kannel sendsms: accepting failed")
         raise kr.Refusal(503, kr.TEMPORAL) from None
+    if fields.dlr_mask and fields.dlr_url and appliance.kannel_reports is not None:
+        appliance.kannel_reports.watch(accepted.ids)
+    denied = [*denied, *(number for number, _ in accepted.rejected)]  # + the blacklisted
     headers = {"X-Denied-Receivers": " ".join(denied)} if denied else None
     pool = appliance.pool
     later = send_at is not None or pool is None or not pool.ready()

@@ -102,6 +102,8 @@ async def create_webhook(request: Request) -> JSONResponse:
             description=body.get("description", ""), enabled=body.get("enabled", True)))
     except q.WebhookInvalid as exc:
         raise _invalid(exc) from None
+    if _appliance(request).webhooks is not None:
+        _appliance(request).webhooks.wake()  # perhaps the first one enabled: events matter now
     return json(_view(created), status=201)
 
 

@@ -9,6 +9,10 @@ its stored state (not from the event: events may be dropped or arrive after a re
 rendered URL is handed to the queue, and only then are the types recorded as fired. A crash
 between the two sends a report twice rather than never; on start every message still `open`
 is looked at again, so what changed while the process was down is reported once it is back.
+
+Cost: the ids of the messages that may still owe reports are kept in memory (filled at start,
+grown by `watch` when the Kannel API accepts a request with a dlr-url, shrunk when a message
+owes nothing more), so the state changes of every other message cost no query at all.
 The queue is the webhooks' durable delivery queue (`appliance.webhooks.Deliverer.enqueue_get`:
 a row of `webhook_delivery` with no payload, sent as a GET, retried with backoff).
 """
@@ -79,12 +83,26 @@ class KannelReports:
         self.sent = 0
         self._subscription = hub.subscribe("kannel-dlr", [MessageStateChanged])
         self._task: asyncio.Task | None = None
+        self._open: set[int] = set()  # messages that may still owe reports
+        self._lock = asyncio.Lock()  # one settle at a time: a report is never planned twice
+        self._watching: set[asyncio.Task] = set()
 
     async def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="kannel-dlr")
 
+    def watch(self, message_ids: list[int]) -> None:
+        """Messages just accepted with a dlr-url: their state changes are looked at from now
+        on, and once now (a change may have come before this call)."""
+        self._open.update(message_ids)
+        task = asyncio.get_running_loop().create_task(self._settle(set(message_ids)),
+                                                      name="kannel-dlr-watch")
+        self._watching.add(task)
+        task.add_done_callback(self._watching.discard)
+
     async def stop(self) -> None:
         self._subscription.close()
+        for task in list(self._watching):
+            task.cancel()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -98,13 +116,22 @@ class KannelReports:
             if not events:
                 return
             ids = {e.message_id for e in events
-                   if isinstance(e, MessageStateChanged) and e.state in REPORTED_STATES}
+                   if isinstance(e, MessageStateChanged) and e.state in REPORTED_STATES
+                   and e.message_id in self._open}
             if ids:
                 await self._settle(ids)
 
     async def _settle(self, ids: set[int] | None) -> None:
+        async with self._lock:
+            await self._settle_now(ids)
+
+    async def _settle_now(self, ids: set[int] | None) -> None:
         try:
             sources = await self.store.read(lambda: kannel_store.open_reports(ids))
+            if ids is None:
+                self._open.update(source.message_id for source in sources)
+            else:  # those without an open row owe nothing (any more)
+                self._open.difference_update(ids - {source.message_id for source in sources})
             marks = []
             for source in sources:
                 reports, fired, still_open = plan(source)
@@ -115,6 +142,8 @@ class KannelReports:
                     marks.append((source.message_id, fired, still_open))
             if marks:
                 await self.store.write(lambda: kannel_store.mark_fired(marks))
+                self._open.difference_update(mid for mid, _, still_open in marks
+                                             if not still_open)
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - one bad batch must not end the reports

@@ -73,13 +73,16 @@ _INT = re.compile(rb"\s*([+-]?\d+)")
 
 class Refusal(Exception):
     """A request Kannel would refuse: the HTTP status and Kannel's body text (and, for a
-    temporal failure, the seconds after which to try again)."""
+    temporal failure, the seconds after which to try again; for a refusal of every receiver,
+    the receivers denied)."""
 
-    def __init__(self, status: int, text: str, retry_after: int | None = None):
+    def __init__(self, status: int, text: str, retry_after: int | None = None,
+                 denied: list[str] | None = None):
         super().__init__(text)
         self.status = status
         self.text = text
         self.retry_after = retry_after
+        self.denied = denied or []
 
 
 # -- the raw parameters ----------------------------------------------------------------------

@@ -156,6 +156,8 @@ def create_endpoint(url: Any, events: Any, now: datetime, *, secret: Any = None,
     secret = new_secret() if secret is None else check_secret(secret)
     if not isinstance(enabled, bool):
         raise WebhookInvalid("enabled", "must be true or false")
+    if enabled:
+        _restart_cursors_if_idle()
     w = Webhook.create(url=url, events=",".join(names), secret=secret, enabled=enabled,
                        description=check_description(description), created_at=now,
                        updated_at=now)
@@ -217,6 +219,8 @@ def update_endpoint(webhook_id: int, changes: dict[str, Any], now: datetime) -> 
     if "enabled" in changes:
         if not isinstance(changes["enabled"], bool):
             raise WebhookInvalid("enabled", "must be true or false")
+        if changes["enabled"] and not w.enabled:
+            _restart_cursors_if_idle()
         w.enabled = changes["enabled"]
     w.updated_at = now
     w.save()
@@ -231,6 +235,28 @@ def delete_endpoint(webhook_id: int) -> None:
 
 
 # -- turning events into deliveries -----------------------------------------------------------
+
+def any_enabled() -> bool:
+    """Whether some endpoint is enabled: without one, the deliverer writes no rows and moves
+    no cursor (events cost nothing), and the next endpoint enabled restarts the cursors."""
+    db = Webhook._meta.database  # plain SQL: asked for each batch of hub events
+    return db.execute_sql('SELECT 1 FROM "webhook" WHERE "enabled" LIMIT 1').fetchone() \
+        is not None
+
+
+def _restart_cursors_if_idle() -> None:
+    """Called in the transaction that enables an endpoint: when none was enabled, the cursors
+    stood still while events went by; they move to the newest rows now, so the new endpoint
+    hears what happens from now on, not the history since the last endpoint went."""
+    if any_enabled():
+        return
+    db = Webhook._meta.database
+    last = db.execute_sql('SELECT MAX("id") FROM "message_event"').fetchone()[0] or 0
+    _set_cursor(MESSAGE_EVENT_CURSOR, last)
+    if db.table_exists("inbox_message"):
+        last = db.execute_sql('SELECT MAX("id") FROM "inbox_message"').fetchone()[0] or 0
+        _set_cursor(INBOX_CURSOR, last)
+
 
 def _subscribers() -> list[tuple[int, frozenset[str]]]:
     return [(wid, frozenset(events.split(","))) for wid, events in

@@ -7,6 +7,7 @@ Must not know: SQL (store.webhooks), what the events' publishers do.
 Three tasks, so that no one waits on another's slow part:
 - the fan-out reads the hub subscription a batch at a time and writes that batch's delivery
   rows in ONE writer job (never one per event), then wakes the worker; it never touches HTTP;
+  while no endpoint is enabled it writes nothing at all (the usual box: events are free);
 - the worker sleeps until the earliest due row (computed from the queue, not polled), or until
   woken (new rows, a slot freed), starts attempts up to `concurrency` in all and `per_endpoint`
   per target, and prunes old rows now and then;
@@ -117,7 +118,8 @@ class Deliverer:
         self._subscription = self.hub.subscribe(
             "webhooks", [SmsReceived, MessageStateChanged], maxsize=SUBSCRIPTION_SIZE)
         self._inbox_table = await self.store.read(q.inbox_available)
-        await self._catch_up()
+        if await self._endpoints_enabled():
+            await self._catch_up()
         self._tasks = [asyncio.create_task(self._fan_out(), name="webhooks-fan-out"),
                        asyncio.create_task(self._work(), name="webhooks-worker"),
                        asyncio.create_task(self._record(), name="webhooks-recorder")]
@@ -201,12 +203,21 @@ class Deliverer:
             if not more:
                 break
 
+    async def _endpoints_enabled(self) -> bool:
+        """Whether some endpoint is enabled, asked of the store for each batch (a read far
+        cheaper than the write it saves). A batch read as "none" holds only events committed
+        before the read, hence before any endpoint's transaction, which moved the cursors
+        past them: skipping it loses nothing an endpoint should hear."""
+        return await self.store.read(q.any_enabled)
+
     async def _fan_out(self) -> None:
         assert self._subscription is not None
         while True:
             batch = await self._subscription.batch(FAN_OUT_BATCH)
             if not batch:
                 return
+            if not await self._endpoints_enabled():
+                continue  # no row to write, no cursor to move: see q.any_enabled
             received = []
             look = False
             for event in batch:

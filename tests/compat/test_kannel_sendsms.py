@@ -113,6 +113,20 @@ async def test_a_number_that_is_not_one_is_left_out_and_named(gateway: Gateway) 
         "+8613800138005", "+8613800138006"]
 
 
+async def test_blacklisted_receivers_are_named_as_denied(gateway: Gateway) -> None:
+    await gateway.appliance.blacklist.add("+8613800138007", "TD", "sms")
+    response = await gateway.client.get(query(gateway, to="13800138007 13800138008 12"))
+    assert (response.status_code, response.text) == (202, ACCEPTED)
+    assert response.headers["x-denied-receivers"] == "12 +8613800138007"
+    assert [r[0] for r in rows(gateway, "SELECT recipient FROM message")] == ["+8613800138008"]
+    # Every receiver denied: Kannel's refusal, and still each one named.
+    response = await gateway.client.get(query(gateway, to="13800138007 1"))
+    assert (response.status_code, response.text) == (
+        400, "Number(s) has/have been denied by white- and/or black-lists.")
+    assert response.headers["x-denied-receivers"] == "1 +8613800138007"
+    assert rows(gateway, "SELECT COUNT(*) FROM message") == [(1,)]
+
+
 # -- what the modem sends ----------------------------------------------------------------------
 
 async def test_coding_2_forces_ucs2_and_mclass_sets_the_class(gateway: Gateway) -> None:

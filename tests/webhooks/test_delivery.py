@@ -159,6 +159,7 @@ async def test_a_rules_post_is_signed_with_its_secret_or_sent_unsigned(rig):
 
 
 async def test_one_hub_batch_is_one_write(rig):
+    await endpoint(rig, "http://127.0.0.1:9/", ["message.sent"])  # enabled, not for SMS
     deliverer = await rig.deliverer()
     await asyncio.sleep(0.1)  # the worker's first round (a prune) is done
     before = rig.store.stats.jobs
@@ -169,6 +170,42 @@ async def test_one_hub_batch_is_one_write(rig):
     await wait_until(lambda: rig.store.stats.jobs > before, "written")
     await asyncio.sleep(0.1)
     assert rig.store.stats.jobs - before == 1
+
+
+async def test_without_an_enabled_endpoint_events_cost_no_write(rig):
+    await endpoint(rig, "http://127.0.0.1:9/", ["*"])
+    await rig.write(lambda: q.update_endpoint(1, {"enabled": False}, rig_now()))
+    deliverer = await rig.deliverer()
+    await asyncio.sleep(0.1)
+    before = rig.store.stats.jobs
+    ids = await rig.write(lambda: _accept_and_send(3))
+    for mid in ids:
+        rig.hub.publish(MessageStateChanged(message_id=mid, state="sent", sim="8986001"))
+    rig.hub.publish(sms(1))
+    await wait_until(lambda: deliverer._subscription.pending() == 0, "batch taken")
+    await asyncio.sleep(0.1)
+    assert rig.store.stats.jobs - before == 1  # _accept_and_send's own
+    assert (await rig.read(q.counts))["pending"] == 0
+
+
+async def test_a_first_endpoint_hears_from_its_creation_on_even_before_a_wake(rig):
+    """No endpoint enabled: the cursors stand still. The endpoint's transaction moves them
+    to the newest rows; what comes after it is delivered although nobody woke the
+    deliverer."""
+    receiver = await rig.receiver()
+    await rig.deliverer()
+    before = await rig.write(lambda: _accept_and_send(2))  # history: not for the newcomer
+    for mid in before:
+        rig.hub.publish(MessageStateChanged(message_id=mid, state="sent", sim="8986001"))
+    await asyncio.sleep(0.1)
+    await endpoint(rig, receiver.url, ["message.sent"])
+    after = await rig.write(lambda: _accept_and_send(3))
+    for mid in after:
+        rig.hub.publish(MessageStateChanged(message_id=mid, state="sent", sim="8986001"))
+    await receiver.wait_for_count(3)
+    await asyncio.sleep(0.2)
+    got = sorted(json.loads(r.body)["data"]["id"] for r in receiver.requests)
+    assert got == sorted(after)
 
 
 def _accept_and_send(n: int) -> list[int]:
