@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sanic import Sanic
 
-from appliance.api.auth import AddressGate, FailureThrottle, KeyCache
+from appliance.api.auth import AddressGate, FailureThrottle, KeyCache, KeyRates
 from appliance.api.errors import install_error_handlers
 from appliance.config import Config
 from appliance.hub import EventHub
@@ -58,6 +58,7 @@ class Appliance:
         self.key_cache = KeyCache()
         self.auth_throttle = FailureThrottle()  # failed API-key attempts per client address
         self.auth_gate = AddressGate()  # key checks (scrypt) bounded per client address
+        self.key_rates = KeyRates()  # each key's own requests per minute
         self.kannel_reports = None  # Kannel delivery reports (compat.kannel_reports)
 
     async def start(self) -> None:

@@ -82,13 +82,31 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--latency", type=_seconds, default=0.0)
 
     apikey = sub.add_parser("apikey", help="manage API keys")
-    apikey_sub = apikey.add_subparsers(dest="apikey_command", metavar="{create}", required=True,
+    apikey_sub = apikey.add_subparsers(dest="apikey_command",
+                                       metavar="{create,list,limit,revoke}", required=True,
                                        parser_class=_Parser)
     create = apikey_sub.add_parser("create", help="create a key; printed alone on the last line")
     create.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH)
     create.add_argument("--name", default="")
     create.add_argument("--scopes", default="send,read")
+    _limit_options(create)
+    listing = apikey_sub.add_parser("list", help="every key: name, prefix, scopes, limits, use")
+    listing.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH)
+    limit = apikey_sub.add_parser("limit", help="change a key's rate and/or networks")
+    limit.add_argument("name")
+    limit.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH)
+    _limit_options(limit)
+    revoke = apikey_sub.add_parser("revoke", help="revoke a key (its callers get 401)")
+    revoke.add_argument("name")
+    revoke.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH)
     return parser
+
+
+def _limit_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rate-per-minute", type=int, default=None, metavar="N",
+                        help="requests per minute this key may make (0: no limit)")
+    parser.add_argument("--allow-from", default=None, metavar="CIDR[,CIDR...]",
+                        help='networks the key may be used from ("": anywhere)')
 
 
 def _load(path: Path) -> Config:
@@ -167,12 +185,87 @@ def cmd_apikey_create(args: argparse.Namespace) -> int:
     if not scopes:
         raise CliError("--scopes: at least one scope is needed")
     name = args.name or f"key-{os.urandom(3).hex()}"
+    limits = _limits(args)
     try:
-        key = create_api_key_sync(config.database.url, name, scopes)
+        key = create_api_key_sync(config.database.url, name, scopes, **limits)
     except (ValueError, DatabaseUnavailable) as exc:
         raise CliError(str(exc)) from None
     print(f"created API key {name!r} with scopes {','.join(scopes)}; it is shown only once:")
     print(key)
+    return 0
+
+
+def _limits(args: argparse.Namespace) -> dict[str, object]:
+    """The limit options given (checked here, so a bad one is one line before any change)."""
+    from appliance.store.apikeys import check_networks, check_rate
+
+    limits: dict[str, object] = {}
+    try:
+        if args.rate_per_minute is not None:
+            limits["rate_per_minute"] = check_rate(args.rate_per_minute)
+        if args.allow_from is not None:
+            limits["allowed_from"] = check_networks(args.allow_from)
+    except ValueError as exc:
+        option = "--allow-from" if "CIDR" in str(exc) else "--rate-per-minute"
+        raise CliError(f"{option}: {exc}") from None
+    return limits
+
+
+def _describe_limits(rate: int | None, networks: list[str] | tuple[str, ...]) -> str:
+    return (f"{rate or 'no limit of its own'}{' requests/minute' if rate else ''}, "
+            f"from {', '.join(networks) if networks else 'anywhere'}")
+
+
+def cmd_apikey_list(args: argparse.Namespace) -> int:
+    from appliance.store.apikeys import list_api_keys
+    from appliance.store.service import DatabaseUnavailable, run_in_database
+
+    config = _load(args.config)
+    try:
+        keys = run_in_database(config.database.url, list_api_keys)
+    except DatabaseUnavailable as exc:
+        raise CliError(str(exc)) from None
+    if not keys:
+        print("no API keys (create one: cardgate apikey create --name NAME --scopes send,read)")
+    for k in keys:
+        used = k["last_used_at"].strftime("%Y-%m-%d %H:%M UTC") if k["last_used_at"] else "never"
+        state = "REVOKED" if k["revoked"] else "active"
+        print(f"{k['name']}\tcg_{k['prefix']}_…\t{','.join(k['scopes'])}\t{state}\t"
+              f"{_describe_limits(k['rate_per_minute'], k['allowed_from'])}\tlast used {used}")
+    return 0
+
+
+def cmd_apikey_limit(args: argparse.Namespace) -> int:
+    from appliance.store.apikeys import set_api_key_limits
+    from appliance.store.service import DatabaseUnavailable, run_in_database
+
+    config = _load(args.config)
+    limits = _limits(args)
+    if not limits:
+        raise CliError("apikey limit: give --rate-per-minute and/or --allow-from")
+    try:
+        now = run_in_database(config.database.url,
+                              lambda: set_api_key_limits(args.name, **limits))
+    except (ValueError, DatabaseUnavailable) as exc:
+        raise CliError(str(exc)) from None
+    print(f"API key {args.name!r}: "
+          f"{_describe_limits(now.rate_per_minute, now.allowed_from)} "
+          f"(a running appliance applies it within seconds)")
+    return 0
+
+
+def cmd_apikey_revoke(args: argparse.Namespace) -> int:
+    from appliance.store.apikeys import revoke_api_key
+    from appliance.store.service import DatabaseUnavailable, run_in_database
+
+    config = _load(args.config)
+    try:
+        found = run_in_database(config.database.url, lambda: revoke_api_key(args.name))
+    except DatabaseUnavailable as exc:
+        raise CliError(str(exc)) from None
+    if not found:
+        raise CliError(f'no API key named "{args.name}"')
+    print(f"API key {args.name!r} revoked (a running appliance refuses it within seconds)")
     return 0
 
 
@@ -186,8 +279,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_demo(args)
         if args.command == "sim":
             return cmd_sim(args)
-        if args.command == "apikey" and args.apikey_command == "create":
-            return cmd_apikey_create(args)
+        if args.command == "apikey":
+            commands = {"create": cmd_apikey_create, "list": cmd_apikey_list,
+                        "limit": cmd_apikey_limit, "revoke": cmd_apikey_revoke}
+            return commands[args.apikey_command](args)
         raise CliError(f"unknown command {args.command!r}")
     except CliError as exc:
         print(f"cardgate: {exc}", file=sys.stderr)

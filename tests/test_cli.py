@@ -99,6 +99,46 @@ def test_apikey_on_a_database_that_cannot_be_made_is_one_line(tmp_path: Path) ->
                    "database sqlite:///", str(blocker))
 
 
+def test_apikey_limits_list_limit_and_revoke(config: Path) -> None:
+    from appliance.store.apikeys import verify_api_key
+    from appliance.store.service import run_in_database
+
+    created = cardgate("apikey", "create", "--config", config, "--name", "nas",
+                       "--scopes", "read", "--rate-per-minute", "120",
+                       "--allow-from", "192.168.1.9/24, 10.0.0.1")
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip().splitlines()[-1]
+    listed = cardgate("apikey", "list", "--config", config)
+    assert listed.returncode == 0
+    line, = [ln for ln in listed.stdout.splitlines() if ln.startswith("nas\t")]
+    assert "\tread\tactive\t" in line
+    assert "120 requests/minute, from 192.168.1.0/24, 10.0.0.1/32" in line
+    assert key not in listed.stdout and key.split("_")[1] in line  # the prefix, never the key
+    changed = cardgate("apikey", "limit", "nas", "--config", config, "--allow-from", "")
+    assert changed.returncode == 0, changed.stderr
+    assert "120 requests/minute, from anywhere" in changed.stdout
+    url = db_url(config)
+    row = run_in_database(url, lambda: verify_api_key(key))
+    assert (row.rate_per_minute, row.allowed_from) == (120, "")
+    revoked = cardgate("apikey", "revoke", "nas", "--config", config)
+    assert revoked.returncode == 0 and "revoked" in revoked.stdout
+    assert run_in_database(url, lambda: verify_api_key(key)) is None
+    assert "REVOKED" in cardgate("apikey", "list", "--config", config).stdout
+
+
+@pytest.mark.parametrize(("args", "needles"), [
+    (["create", "--name", "a", "--allow-from", "10.0.0.0/33"], ["--allow-from", "10.0.0.0/33"]),
+    (["create", "--name", "a", "--rate-per-minute", "-5"], ["--rate-per-minute", "-5"]),
+    (["create", "--name", "a", "--rate-per-minute", "ten"], ["--rate-per-minute", "'ten'"]),
+    (["limit", "ghost", "--rate-per-minute", "5"], ['no API key named "ghost"']),
+    (["limit", "ghost"], ["--rate-per-minute", "--allow-from"]),
+    (["revoke", "ghost"], ['no API key named "ghost"']),
+])
+def test_apikey_bad_limits_are_one_line_and_change_nothing(config: Path, args, needles) -> None:
+    one_line_error(cardgate("apikey", args[0], "--config", config, *args[1:]), *needles)
+    assert "no API keys" in cardgate("apikey", "list", "--config", config).stdout
+
+
 # -- config problems ----------------------------------------------------------------------------
 
 def test_run_with_an_unknown_config_key_names_it(config: Path) -> None:

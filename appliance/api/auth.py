@@ -23,9 +23,16 @@ threads with it (every API read would wait behind a flood of bad tokens):
   out a good one behind the same NAT), and the gate above bounds what that checking costs.
 A verified key is remembered (KeyCache) by the SHA-256 of the presented key, bounded in size
 (least recently used first out), so a valid key costs scrypt once, not per request. Whether it
-was revoked is read again (one primary-key read, no scrypt) at most every REVALIDATE_SECONDS:
-a revocation made by another process (the CLI) takes effect within that, one made through
-`KeyCache.forget_key` at once.
+was revoked, and its limits, are read again (one primary-key read, no scrypt) at most every
+REVALIDATE_SECONDS: a revocation or a new limit made by another process (the CLI) takes effect
+within that, a revocation made through `KeyCache.forget_key` at once.
+
+A key's own limits (`cardgate apikey create|limit --rate-per-minute --allow-from`) apply to
+every door that takes a key (JSON API, Kannel, playSMS...), after the key is verified:
+- used from an address outside its networks: 403 `address_not_allowed`, naming the address
+  (not counted as a failed attempt: the key is right, the place is wrong);
+- beyond its requests per minute: 429 `rate_limited` with Retry-After (`KeyRates`: a token
+  bucket per key holding a minute's worth, refilled at the key's rate).
 """
 
 from __future__ import annotations
@@ -38,12 +45,18 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sanic import Request
 
 from appliance.api.errors import ApiError
-from appliance.store.apikeys import find_candidates, key_is_active, key_prefix, match_candidates
+from appliance.store.apikeys import (
+    KeyLimits,
+    find_candidates,
+    key_limits,
+    key_prefix,
+    match_candidates,
+)
 
 CACHE_MAX = 1024  # verified keys remembered; a box has a few dozen keys
 REVALIDATE_SECONDS = 1.0  # a remembered key's revocation is read again this often
@@ -63,6 +76,7 @@ class Caller:
     key_id: int
     name: str
     scopes: frozenset[str]
+    limits: KeyLimits = KeyLimits()
 
 
 class KeyCache:
@@ -191,6 +205,28 @@ class FailureThrottle:
                 del self._buckets[client]
 
 
+class KeyRates:
+    """Each key's own requests per minute, as a token bucket per key: a minute's worth at once,
+    refilled at the key's rate. `clock` is injectable for tests."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._buckets: dict[int, tuple[float, float, int]] = {}  # key -> (tokens, as of, rate)
+
+    def take(self, key_id: int, rate: int) -> int:
+        """Spend one request of this key; 0 if it may go, else the seconds to wait."""
+        now = self.clock()
+        tokens, since, known = self._buckets.get(key_id, (float(rate), now, rate))
+        if known != rate:  # its limit changed: start afresh at the new one
+            tokens = min(tokens, float(rate))
+        tokens = min(float(rate), tokens + (now - since) * rate / 60.0)
+        if tokens < 1.0:
+            self._buckets[key_id] = (tokens, now, rate)
+            return max(1, math.ceil((1.0 - tokens) * 60.0 / rate))
+        self._buckets[key_id] = (tokens - 1.0, now, rate)
+        return 0
+
+
 class _ScryptPool:
     """scrypt's own threads, apart from the store's readers, with a bound on the queue."""
 
@@ -233,11 +269,13 @@ async def authenticate_key(request: Request, key: str) -> Caller:
     if cached is not None:
         caller, recheck = cached
         if not recheck:
-            return caller
+            return _within_limits(request, caller)
         key_id = caller.key_id
-        if await appliance.store.read(lambda: key_is_active(key_id)):
+        limits = await appliance.store.read(lambda: key_limits(key_id))
+        if limits is not None:
+            caller = replace(caller, limits=limits)
             cache.put(digest, caller)
-            return caller
+            return _within_limits(request, caller)
         cache.forget_key(key_id)
         raise _failure(request, "the API key has been revoked")
     prefix = key_prefix(key)
@@ -256,7 +294,8 @@ async def authenticate_key(request: Request, key: str) -> Caller:
         if record is None or record.revoked:
             _refuse_if_throttled(request)
             raise _failure(request, "the API key is not valid (unknown or revoked)")
-        caller = Caller(key_id=record.id, name=record.name, scopes=record.scope_set)
+        caller = Caller(key_id=record.id, name=record.name, scopes=record.scope_set,
+                        limits=record.limits)
         cache.put(digest, caller)
         return caller
 
@@ -266,7 +305,26 @@ async def authenticate_key(request: Request, key: str) -> Caller:
             return again[0]
         return await gate.run(client, check)  # type: ignore[return-value]
 
-    return await gate.shared(digest, gated)
+    return _within_limits(request, await gate.shared(digest, gated))
+
+
+def _within_limits(request: Request, caller: Caller) -> Caller:
+    """The caller, if its key may be used from here and now; else 403 or 429."""
+    limits = caller.limits
+    if limits.allowed_from:
+        address = client_address(request)
+        if not limits.allows(address):
+            raise ApiError(403, "address_not_allowed",
+                           f"the API key {caller.name!r} may not be used from {address} "
+                           f"(allowed from: {', '.join(limits.allowed_from)})")
+    if limits.rate_per_minute:
+        wait = request.app.ctx.appliance.key_rates.take(caller.key_id, limits.rate_per_minute)
+        if wait:
+            raise ApiError(429, "rate_limited",
+                           f"the API key {caller.name!r} is limited to "
+                           f"{limits.rate_per_minute} requests per minute; retry in {wait} s",
+                           headers={"Retry-After": str(wait)}, retry_after=wait)
+    return caller
 
 
 def _failure(request: Request, message: str) -> ApiError:

@@ -116,7 +116,7 @@ async def _caller(request: Request, params: dict[str, bytes]) -> Caller:
     try:
         caller = await authenticate_key(request, password)
     except ApiError as exc:
-        if exc.status == 401:
+        if exc.status in (401, 403):  # a bad key, or a key used from outside its networks
             raise kr.Refusal(403, kr.AUTH_FAILED) from None
         raise kr.Refusal(503, kr.TEMPORAL,
                          retry_after=int(exc.headers.get("Retry-After", 1))) from None

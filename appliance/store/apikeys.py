@@ -18,18 +18,23 @@ An unknown prefix therefore answers faster than a wrong secret. That tells nothi
 having: prefixes are not secret (they are shown in lists), and the 192-bit secret is what is
 guessed. `verify_api_key` does all three in one call, for the CLI and scripts.
 The API layer caches a verified key rather than hash on every request, and asks
-`key_is_active` now and then whether it was revoked meanwhile.
+`key_limits` now and then whether it was revoked (or its limits changed) meanwhile.
+
+Limits of a key's own (migration 8): `rate_per_minute` (requests per minute, None: none) and
+`allowed_from` (the networks, in CIDR form, it may be used from; empty: anywhere).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import re
 import secrets
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from appliance.store.db import utcnow
 from appliance.store.models import ApiKey
@@ -41,6 +46,63 @@ _PREFIX_ALPHABET = string.ascii_lowercase + string.digits  # no "_": the key spl
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 _DKLEN = 32
 _KEY_FORMAT = re.compile(r"cg_([a-z0-9]{8})_[A-Za-z0-9_-]{32}")
+
+
+MAX_RATE_PER_MINUTE = 1_000_000
+
+
+def check_rate(rate: Any) -> int | None:
+    """A key's requests per minute: a positive integer, or None (0 or None: no limit)."""
+    if rate is None or rate == 0:
+        return None
+    if isinstance(rate, bool) or not isinstance(rate, int) or not 0 < rate <= MAX_RATE_PER_MINUTE:
+        raise ValueError(f"the rate must be a whole number of requests per minute from 1 to "
+                         f"{MAX_RATE_PER_MINUTE} (0: no limit), not {rate!r}")
+    return rate
+
+
+def check_networks(networks: Any) -> tuple[str, ...]:
+    """Networks in CIDR form (a bare address is its own /32 or /128), normalised; a string is
+    split at commas. Empty: from anywhere."""
+    if isinstance(networks, str):
+        networks = [n for n in (part.strip() for part in networks.split(",")) if n]
+    out: list[str] = []
+    for network in networks:
+        try:
+            parsed = ipaddress.ip_network(str(network).strip(), strict=False)
+        except ValueError:
+            raise ValueError(f"{network!r} is not an address or a network in CIDR form "
+                             f"(e.g. 192.168.1.0/24)") from None
+        if str(parsed) not in out:
+            out.append(str(parsed))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class KeyLimits:
+    """What a verified key may do beyond its scopes: its own request rate and addresses."""
+
+    rate_per_minute: int | None = None
+    allowed_from: tuple[str, ...] = ()
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = field(
+        default=(), compare=False, repr=False)
+
+    @classmethod
+    def stored(cls, rate: int | None, allowed_from: str) -> KeyLimits:
+        names = tuple(n for n in (allowed_from or "").split(",") if n)
+        return cls(rate or None, names, tuple(ipaddress.ip_network(n) for n in names))
+
+    def allows(self, address: str) -> bool:
+        """Whether a request from `address` may use the key (any, without networks)."""
+        if not self.networks:
+            return True
+        try:
+            ip = ipaddress.ip_address(address.split("%", 1)[0])
+        except ValueError:
+            return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        return any(ip in network for network in self.networks)
 
 
 def _check_scopes(scopes: list[str] | set[str] | frozenset[str]) -> list[str]:
@@ -77,8 +139,11 @@ def _matches(key: str, stored: str) -> bool:
     return hmac.compare_digest(digest, bytes.fromhex(digest_hex))
 
 
-def create_api_key(name: str, scopes: list[str]) -> str:
+def create_api_key(name: str, scopes: list[str], *, rate_per_minute: int | None = None,
+                   allowed_from: Any = ()) -> str:
     """Store a new key named `name`; return the plaintext key (the only time it exists)."""
+    rate = check_rate(rate_per_minute)
+    networks = check_networks(allowed_from)
     name = name.strip()
     if not name:
         raise ValueError("an API key needs a name")
@@ -89,8 +154,36 @@ def create_api_key(name: str, scopes: list[str]) -> str:
         raise ValueError(f'an API key named "{name}" already exists')
     prefix = "".join(secrets.choice(_PREFIX_ALPHABET) for _ in range(8))
     key = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(24)}"  # 24 bytes -> 32 characters
-    ApiKey.create(name=name, prefix=prefix, key_hash=hash_api_key(key), scopes=",".join(clean))
+    ApiKey.create(name=name, prefix=prefix, key_hash=hash_api_key(key), scopes=",".join(clean),
+                  rate_per_minute=rate, allowed_from=",".join(networks))
     return key
+
+
+_UNCHANGED: Any = object()
+
+
+def set_api_key_limits(name: str, *, rate_per_minute: Any = _UNCHANGED,
+                       allowed_from: Any = _UNCHANGED) -> KeyLimits:
+    """Change a key's rate and/or networks (what is not given stays); its new limits. Raises
+    ValueError for a bad value or an unknown name."""
+    row = ApiKey.get_or_none(ApiKey.name == name)
+    if row is None:
+        raise ValueError(f'no API key named "{name}"')
+    if rate_per_minute is not _UNCHANGED:
+        row.rate_per_minute = check_rate(rate_per_minute)
+    if allowed_from is not _UNCHANGED:
+        row.allowed_from = ",".join(check_networks(allowed_from))
+    row.save()
+    return KeyLimits.stored(row.rate_per_minute, row.allowed_from)
+
+
+def list_api_keys() -> list[dict[str, Any]]:
+    """Every key as shown to an administrator (never its hash)."""
+    return [{"name": k.name, "prefix": k.prefix, "scopes": sorted(k.scope_set),
+             "revoked": bool(k.revoked), "created_at": k.created_at,
+             "last_used_at": k.last_used_at, "rate_per_minute": k.rate_per_minute,
+             "allowed_from": [n for n in (k.allowed_from or "").split(",") if n]}
+            for k in ApiKey.select().order_by(ApiKey.id)]
 
 
 def key_prefix(key: str) -> str | None:
@@ -110,6 +203,7 @@ class KeyCandidate:
     scopes: str
     revoked: bool
     key_hash: str
+    limits: KeyLimits = KeyLimits()
 
     @property
     def scope_set(self) -> frozenset[str]:
@@ -118,7 +212,8 @@ class KeyCandidate:
 
 def find_candidates(prefix: str) -> list[KeyCandidate]:
     """The stored keys with this prefix (one indexed read; meant for `Store.read`)."""
-    return [KeyCandidate(row.id, row.name, row.scopes or "", bool(row.revoked), row.key_hash)
+    return [KeyCandidate(row.id, row.name, row.scopes or "", bool(row.revoked), row.key_hash,
+                         KeyLimits.stored(row.rate_per_minute, row.allowed_from))
             for row in ApiKey.select().where(ApiKey.prefix == prefix)]
 
 
@@ -151,6 +246,16 @@ def key_is_active(key_id: int) -> bool:
     return revoked is not None and not revoked
 
 
+def key_limits(key_id: int) -> KeyLimits | None:
+    """The limits of the key with this id, or None if it is gone or revoked (one primary-key
+    read, no scrypt: for a key the caller has already verified)."""
+    row = (ApiKey.select(ApiKey.revoked, ApiKey.rate_per_minute, ApiKey.allowed_from)
+           .where(ApiKey.id == key_id).tuples().first())
+    if row is None or row[0]:
+        return None
+    return KeyLimits.stored(row[1], row[2])
+
+
 def revoke_api_key(name: str) -> bool:
     """Revoke the key named `name`; False if there is none."""
     return ApiKey.update(revoked=True).where(ApiKey.name == name).execute() > 0
@@ -169,6 +274,12 @@ def has_scope(api_key: ApiKey, scope: str) -> bool:
 __all__ = [
     "SCOPES",
     "KeyCandidate",
+    "KeyLimits",
+    "check_networks",
+    "check_rate",
+    "key_limits",
+    "list_api_keys",
+    "set_api_key_limits",
     "create_api_key",
     "find_candidates",
     "has_scope",

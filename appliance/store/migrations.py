@@ -25,6 +25,7 @@ from appliance.store import (
     schema_v5,
     schema_v6,
     schema_v7,
+    schema_v8,
 )
 
 Migration = Callable[[peewee.Database], None]
@@ -108,6 +109,11 @@ def migration_7_kannel(db: peewee.Database) -> None:
     schema_v7.apply(db, dialect(db))
 
 
+def migration_8_api_key_limits(db: peewee.Database) -> None:
+    """api_key.rate_per_minute and api_key.allowed_from (a key's own rate and addresses)."""
+    schema_v8.apply(db, dialect(db))
+
+
 MIGRATIONS: list[Migration] = [
     migration_1_initial_schema,
     migration_2_inbound_pdu_hash,
@@ -116,6 +122,7 @@ MIGRATIONS: list[Migration] = [
     migration_5_rules,
     migration_6_webhooks,
     migration_7_kannel,
+    migration_8_api_key_limits,
 ]
 
 

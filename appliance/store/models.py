@@ -179,6 +179,8 @@ class ApiKey(BaseModel):
     created_at = UtcDateTimeField(default=utcnow)
     last_used_at = UtcDateTimeField(null=True)
     revoked = pw.BooleanField(default=False)
+    rate_per_minute = pw.IntegerField(null=True)  # migration 8: None = no limit of its own
+    allowed_from = pw.TextField(default="")  # migration 8: CIDR networks, comma-separated
 
     @property
     def scope_set(self) -> frozenset[str]:

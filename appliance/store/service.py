@@ -12,7 +12,7 @@ appliance in the same process (the demo, tests) leaves nothing behind.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -63,8 +63,9 @@ def check_database(url: str) -> None:
     run_in_database(url, lambda: None)
 
 
-def create_api_key_sync(url: str, name: str, scopes: list[str]) -> str:
-    """Create an API key in the database at `url`; returns the plaintext key (shown once)."""
+def create_api_key_sync(url: str, name: str, scopes: list[str], **limits: Any) -> str:
+    """Create an API key in the database at `url`; returns the plaintext key (shown once).
+    `limits`: rate_per_minute, allowed_from (see store.apikeys)."""
     from appliance.store.apikeys import create_api_key
 
-    return run_in_database(url, lambda: create_api_key(name, scopes))
+    return run_in_database(url, lambda: create_api_key(name, scopes, **limits))
