@@ -27,7 +27,8 @@ from appliance.store.models import Message, Modem
 from appliance.store.states import MessageState
 
 WAITING_STATES = (MessageState.QUEUED.value, MessageState.HELD.value)
-"""The states counted as queue depth: ready to claim, or held (send_at, a caps window)."""
+"""The states counted as queue depth: queued (due, or scheduled by send_at) and held (by a
+policy: approval, quiet hours, a caps window)."""
 
 
 @dataclass(frozen=True)
