@@ -42,7 +42,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -61,21 +61,34 @@ __all__ = ["CONTENT_TYPE_LATEST", "AppMetrics", "LiveFigures", "ModemFigures", "
            "live_figures", "render"]
 
 
+class _HttpRequests(Collector):
+    """Requests answered, by (route, method, status). A plain dict, not prometheus_client's
+    Counter: it is bumped on the event loop only (no lock needed) for every request, and a
+    Counter would add a `_created` series per label set."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str, str], int] = {}
+
+    def collect(self) -> Iterator[Metric]:
+        yield _counter("cardgate_http_requests", "HTTP requests answered, by route pattern, "
+                       "method, status", ["route", "method", "status"],
+                       ((list(labels), n) for labels, n in sorted(self.counts.items())))
+
+
 class AppMetrics:
     """What one app counts as it runs, in a registry of its own."""
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
-        self.http_requests = Counter(
-            "cardgate_http_requests", "HTTP requests answered, by route pattern, method, status",
-            ["route", "method", "status"], registry=self.registry)
+        self.registry = CollectorRegistry(auto_describe=False)
+        self._http = _HttpRequests()
+        self.registry.register(self._http)
 
     def count_request(self, route: str | None, method: str, status: int) -> None:
         """One answered request; `route` is the matched route's pattern, None when none."""
         method = method.upper()
-        self.http_requests.labels(route or UNMATCHED,
-                                  method if method in HTTP_METHODS else "other",
-                                  str(status)).inc()
+        labels = (route or UNMATCHED, method if method in HTTP_METHODS else "other", str(status))
+        counts = self._http.counts
+        counts[labels] = counts.get(labels, 0) + 1
 
 
 @dataclass(frozen=True)
