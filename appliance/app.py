@@ -161,6 +161,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     from appliance.api.inbox import bp as inbox_bp
     from appliance.api.kannel import bp as kannel_bp
     from appliance.api.messages import bp as messages_bp
+    from appliance.api.metrics import install_metrics
     from appliance.api.modems import bp as modems_bp
     from appliance.api.rules import bp as rules_bp
     from appliance.api.webhooks import bp as webhooks_bp
@@ -181,6 +182,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     app.blueprint(rules_bp)
     app.blueprint(webhooks_bp)
     app.blueprint(kannel_bp)
+    install_metrics(app)  # GET /metrics, and the HTTP request counter (a response middleware)
 
     @app.before_server_start
     async def _start(app: Sanic) -> None:

@@ -45,6 +45,17 @@ class HttpConfig:
 
 
 @dataclass
+class ApiConfig:
+    metrics_public: bool = False
+    """Serve GET /metrics without an API key (for a Prometheus on a trusted LAN). By default a
+    scrape needs a key with the "read" scope, as Bearer (Prometheus: `authorization:
+    credentials:` in the scrape config)."""
+
+    def validate(self) -> None:
+        pass
+
+
+@dataclass
 class DatabaseConfig:
     url: str = "sqlite:////var/lib/cardgate/cardgate.db"
     """sqlite:////absolute/path.db (four slashes), sqlite:///relative.db, or postgresql://…"""
@@ -303,6 +314,7 @@ class WebhooksConfig:
 @dataclass
 class Config:
     http: HttpConfig = field(default_factory=HttpConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     modems: ModemsConfig = field(default_factory=ModemsConfig)
     dispatch: DispatchConfig = field(default_factory=DispatchConfig)

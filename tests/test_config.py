@@ -110,3 +110,12 @@ def test_broken_toml_and_missing_file_are_one_line_errors(tmp_path):
         load_config(write(tmp_path, "[http\n"))
     with pytest.raises(ConfigError, match="no such config file"):
         load_config(tmp_path / "absent.toml")
+
+
+def test_api_metrics_public_is_off_by_default_and_read_as_a_bool(tmp_path):
+    assert load_config(write(tmp_path, "")).api.metrics_public is False
+    assert load_config(write(tmp_path, "[api]\nmetrics_public = true\n")).api.metrics_public
+    with pytest.raises(ConfigError, match="api.metrics_public"):
+        load_config(write(tmp_path, '[api]\nmetrics_public = "yes"\n'))
+    with pytest.raises(ConfigError, match="api.metrics_publik"):
+        load_config(write(tmp_path, "[api]\nmetrics_publik = true\n"))

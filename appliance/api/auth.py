@@ -353,17 +353,24 @@ async def authenticate(request: Request) -> Caller:
     return await authenticate_key(request, key.strip())
 
 
+async def authorize(request: Request, scope: str) -> Caller:
+    """The caller, if it presents a valid key with `scope` (or "admin"); else a 401/403 JSON
+    error. For a handler whose need of a key depends on config (GET /metrics)."""
+    caller = await authenticate(request)
+    if scope not in caller.scopes and "admin" not in caller.scopes:
+        raise ApiError(403, "forbidden",
+                       f"the API key {caller.name!r} lacks the {scope!r} scope")
+    request.ctx.caller = caller
+    return caller
+
+
 def require_scope(scope: str) -> Callable:
     """Route decorator: a valid key with `scope` (or "admin") or a 401/403 JSON error."""
 
     def decorate(handler: Callable[..., Awaitable]) -> Callable[..., Awaitable]:
         @functools.wraps(handler)
         async def wrapper(request: Request, *args, **kwargs):
-            caller = await authenticate(request)
-            if scope not in caller.scopes and "admin" not in caller.scopes:
-                raise ApiError(403, "forbidden",
-                               f"the API key {caller.name!r} lacks the {scope!r} scope")
-            request.ctx.caller = caller
+            await authorize(request, scope)
             return await handler(request, *args, **kwargs)
 
         return wrapper
