@@ -161,6 +161,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     from appliance.api.kannel import bp as kannel_bp
     from appliance.api.messages import bp as messages_bp
     from appliance.api.modems import bp as modems_bp
+    from appliance.api.playsms import bp as playsms_bp
     from appliance.api.rules import bp as rules_bp
     from appliance.api.webhooks import bp as webhooks_bp
 
@@ -180,6 +181,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     app.blueprint(rules_bp)
     app.blueprint(webhooks_bp)
     app.blueprint(kannel_bp)
+    app.blueprint(playsms_bp)
 
     @app.before_server_start
     async def _start(app: Sanic) -> None:
