@@ -341,3 +341,25 @@ async def test_in_lists_what_a_rule_answered(gateway: Gateway) -> None:
 async def _inbox_count(gw: Gateway, count: int) -> bool:
     response = await gw.get("/api/v1/inbox")
     return len(response.json()["messages"]) >= count
+
+
+async def test_pv_many_recipients(gateway: Gateway) -> None:
+    # more than intake allows: refused whole, before any number is parsed
+    many = ",".join(str(10_000_000_000 + i) for i in range(10_001))
+    response = await gateway.client.post(WS, data={"app": "ws", "op": "pv", "u": "full",
+                                                   "h": gateway.keys["full"], "to": many,
+                                                   "msg": "x"})
+    body = response.json()
+    body.pop("timestamp")
+    assert body == err("200", "send message failed")
+    # 250 items (parsed on a worker thread): each answered, in order
+    items = [str(i) for i in range(1, 250)] + ["13800138050"]
+    response = await gateway.client.post(WS, data={"app": "ws", "op": "pv", "u": "full",
+                                                   "h": gateway.keys["full"],
+                                                   "to": ",".join(items), "msg": "x"})
+    data = response.json()["data"]
+    assert [d["to"] for d in data] == items
+    assert {d["error"] for d in data[:-1]} == {"201"}
+    assert (data[-1]["status"], data[-1]["error"]) == ("OK", "0")
+    listed = await call(gateway, "ds")
+    assert [d["dst"] for d in listed["data"]] == ["+8613800138050"]
