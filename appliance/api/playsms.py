@@ -15,8 +15,10 @@ and Retry-After (playSMS has no code for "try later"); a key without the op's sc
 too (playSMS's users have no scopes).
 
 The mapping:
-- `pv`: one queue code per request (64 hex digits, as playSMS's core_random), kept as the
-  messages' client_ref (store.playsms); `smslog_id` is our message id. A recipient on the
+- `pv`: one queue code per request, kept as the messages' client_ref (store.playsms), 32 hex
+  digits as playSMS 1.4.3's md5 (1.4.8 makes 64: a client's VARCHAR(32) would not hold one);
+  `smslog_id` is our message id, a string as 1.4.3 and the documentation give it (1.4.8
+  encodes an integer). A recipient on the
   blacklist is ERR 200 (playSMS's answer for its blacklist), one that is not a number (or a
   #group / @user, which we do not have) ERR 201, the others OK. A request refused as a whole
   (the text: too long, control characters; a `schedule` that is not a time; the store
@@ -184,7 +186,7 @@ async def _pv(request: Request, caller: Caller, params: dict[str, str]) -> dict:
     else:
         numbers = _numbers(pv.recipients)
     wanted = list(dict.fromkeys(n for n in numbers if n is not None))
-    queue = secrets.token_hex(32)
+    queue = secrets.token_hex(16)
     ids: dict[str, int] = {}
     blocked: set[str] = set()
     if wanted:

@@ -78,7 +78,7 @@ async def test_pv_by_get_then_ds_until_delivered(gateway: Gateway) -> None:
     data = body.pop("data")
     assert body == {"error_string": None}
     queue = data[0]["queue"]
-    assert len(queue) == 64 and int(queue, 16) >= 0
+    assert len(queue) == 32 and int(queue, 16) >= 0
     ids = [int(data[0]["smslog_id"]), int(data[1]["smslog_id"])]
     assert data == [
         {"status": "OK", "error": "0", "smslog_id": str(ids[0]), "queue": queue,
@@ -153,7 +153,7 @@ async def test_ds_queue_codes_401_402_400(gateway: Gateway) -> None:
     await poll_ds(gateway, "3", queue=queue_now)
     assert await call(gateway, "ds", queue=queue_now, dst="13900139999") == err(
         "402", "no delivery status retrieved and SMS has been processed from queue")
-    assert await call(gateway, "ds", queue="f" * 64) == err(
+    assert await call(gateway, "ds", queue="f" * 32) == err(
         "400", "no delivery status available")
     # another key's queue is not ours to see
     assert await call(gateway, "ds", key="reader", queue=queue_now) == err(
