@@ -163,6 +163,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     from appliance.api.messages import bp as messages_bp
     from appliance.api.metrics import install_metrics
     from appliance.api.modems import bp as modems_bp
+    from appliance.api.playsms import bp as playsms_bp
     from appliance.api.rules import bp as rules_bp
     from appliance.api.webhooks import bp as webhooks_bp
 
@@ -183,6 +184,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     app.blueprint(webhooks_bp)
     app.blueprint(kannel_bp)
     install_metrics(app)  # GET /metrics, and the HTTP request counter (a response middleware)
+    app.blueprint(playsms_bp)
 
     @app.before_server_start
     async def _start(app: Sanic) -> None:

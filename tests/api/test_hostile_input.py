@@ -157,9 +157,10 @@ async def test_head_works_on_every_get_route(gateway: Gateway) -> None:
                                                 "send_at": (datetime.now(UTC) + timedelta(
                                                     hours=1)).isoformat()})
     msg_id = posted.json()["messages"][0]["id"]
-    # Kannel's GET /cgi-bin/sendsms sends a message: HEAD must not, so it is not offered there.
+    # Kannel's GET /cgi-bin/sendsms and playSMS's GET /index.php?app=ws&op=pv send a message:
+    # HEAD must not, so it is not offered there.
     routes = [route for route in gateway.app.router.routes if "GET" in route.methods
-              and not route.path.startswith("cgi-bin/")]
+              and not route.path.startswith("cgi-bin/") and route.path != "index.php"]
     assert len(routes) >= 3
     for route in routes:
         path = "/" + route.path.replace("<message_id:int>", str(msg_id))
