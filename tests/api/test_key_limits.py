@@ -146,6 +146,22 @@ async def test_kannel_callers_get_kannels_answers(gateway: Gateway) -> None:
     assert (response.status_code, response.text) == (403, "Authorization failed for sendsms")
 
 
+async def test_playsms_callers_get_playsms_answers(gateway: Gateway) -> None:
+    await _limit(gateway, "reader", allowed_from="10.1.2.3")
+    url = f"/index.php?app=ws&op=ix&u=reader&h={gateway.keys['reader']}"
+    response = await gateway.client.get(url)
+    body = response.json()
+    assert (response.status_code, body["status"], body["error"]) == (200, "ERR", "100")
+    clock = FakeClock()
+    gateway.appliance.key_rates = auth.KeyRates(clock=clock)
+    await _limit(gateway, "reader", allowed_from="", rate_per_minute=1)
+    gateway.appliance.key_cache = auth.KeyCache()
+    assert (await gateway.client.get(url)).json()["error"] == "501"  # allowed: no data
+    response = await gateway.client.get(url)
+    assert response.status_code == 429 and response.headers["retry-after"] == "60"
+    assert response.json()["error"] == "100"
+
+
 async def test_set_limits_of_an_unknown_key_is_named(gateway: Gateway) -> None:
     with pytest.raises(ValueError, match='no API key named "ghost"'):
         await _limit(gateway, "ghost", rate_per_minute=5)
