@@ -264,6 +264,12 @@ def _subscribers() -> list[tuple[int, frozenset[str]]]:
             .order_by(Webhook.id).tuples()]
 
 
+def _anyone_hears_messages() -> bool:
+    """Whether an enabled endpoint subscribes to some message.* event (or to all)."""
+    wanted = {ALL_EVENTS, *STATE_EVENTS.values()}
+    return any(events & wanted for _, events in _subscribers())
+
+
 def _fan_out(items: list[tuple[str, dict[str, Any]]], now: datetime) -> int:
     """Insert one pending row per (subscribed enabled endpoint, event)."""
     subscribers = _subscribers()
@@ -309,6 +315,11 @@ def record_message_events(now: datetime, limit: int = FAN_OUT_CHUNK) -> tuple[in
 
     The hub's MessageStateChanged only says "look now": the rows are the durable source, so
     an event the hub dropped or a crash before this job committed costs nothing."""
+    if not _anyone_hears_messages():  # the usual box: endpoints for sms.received alone
+        db = Webhook._meta.database
+        last = db.execute_sql('SELECT MAX("id") FROM "message_event"').fetchone()[0] or 0
+        _set_cursor(MESSAGE_EVENT_CURSOR, last)
+        return 0, False
     cursor = _cursor(MESSAGE_EVENT_CURSOR, "message_event")
     events = list(MessageEvent.select(MessageEvent.id, MessageEvent.message, MessageEvent.at,
                                       MessageEvent.new_state, MessageEvent.sim,

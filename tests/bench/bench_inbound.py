@@ -16,6 +16,13 @@ Figures:
     On one appliance: a campaign alone, then (with a burst, alone) `--pairs` times; the ratios
     are of the means (the database grows and the machine's load drifts meanwhile).
 
+With `--answer` (the default; `--no-answer` turns it off), before (b) the appliance gets what
+issue 8 asks a burst to go through: one auto-answer rule that replies to every SMS (through the
+SIM it came on) and one webhook endpoint for `sms.received`, a local HTTP receiver in this
+process. The replies are outbound parts too: (b)'s throughput then counts every part the modems
+took (campaign and replies) until both are done, and the replies sent and the webhook POSTs
+received are shown.
+
 Prints figures; asserts nothing. `--quick` shrinks every size.
 """
 
@@ -23,24 +30,33 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.server
 import shutil
 import sqlite3
+import subprocess
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from tests.bench.harness import (
     SHORT_TEXT,
     Rig,
     Sampler,
+    cardgate_command,
     post_batches,
     recipient,
 )
 
 INBOUND_TEXT = "Re: notice {n} - received, thank you. 收到，谢谢"
 INBOUND_PREFIX = "+86137"  # + 8 digits: distinct senders, none of them campaign recipients
+# Each burst of (b) comes from senders of its own: the rule's per-sender cooldown would
+# (rightly) not answer the same senders twice within a minute.
+BURST_PREFIXES = ("+86145", "+86147", "+86166", "+86167", "+86191", "+86192")
 
 
 def inbox_count(db: Path) -> int:
@@ -84,8 +100,55 @@ def wait_inbox(rig: Rig, expected: int, *, stall: float = 30.0) -> tuple[int, fl
         time.sleep(0.02)
 
 
+class Receiver:
+    """A local HTTP server that answers every POST 200 and counts them (the webhook's LAN
+    device)."""
+
+    def __init__(self) -> None:
+        self.posts = 0
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.posts += 1
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def answer_everything(rig: Rig, receiver: Receiver) -> None:
+    """An admin key, a rule that replies to any SMS, a webhook endpoint for sms.received."""
+    out = subprocess.run(
+        [*cardgate_command(), "apikey", "create", "--config", str(rig.config_path),
+         "--scopes", "admin,read", "--name", "bench-inbound-admin"],
+        check=True, capture_output=True, text=True).stdout
+    headers = {"Authorization": f"Bearer {out.strip().splitlines()[-1].strip()}"}
+    rule = {"name": "thanks", "match": "any",
+            "actions": [{"type": "reply", "template": "已收到您的回复，谢谢。"}]}
+    for path, body in (("/api/v1/rules", rule),
+                       ("/api/v1/webhooks", {"url": receiver.url, "events": ["sms.received"]})):
+        response = httpx.post(f"{rig.base_url}{path}", json=body, headers=headers, timeout=10)
+        if response.status_code != 201:
+            raise RuntimeError(f"POST {path}: {response.status_code} {response.text}")
+
+
 def campaign(rig: Rig, sampler: Sampler, messages: int, first: int, burst: int,
-             latency: float) -> dict[str, Any]:
+             latency: float, *, replies: bool = False, receiver: Receiver | None = None,
+             prefix: str = INBOUND_PREFIX) -> dict[str, Any]:
     """One campaign of `messages` short texts (distinct recipients from `first`), with
     `burst` inbound SMS injected as it starts; returns its outbound figures."""
     batches = [([recipient(first + i) for i in range(start, min(start + 100, messages))],
@@ -94,12 +157,17 @@ def campaign(rig: Rig, sampler: Sampler, messages: int, first: int, burst: int,
     inbox_before = inbox_count(rig.db_path)
     last_id = last_inbox_id(rig.db_path)
     cpu0 = sampler.cpu()
+    posts_before = receiver.posts if receiver is not None else 0
     injected_at = time.time()
     if burst:
-        rig.sim_command("inject", count=burst, prefix=INBOUND_PREFIX, text=INBOUND_TEXT)
+        rig.sim_command("inject", count=burst, prefix=prefix, text=INBOUND_TEXT)
     accepted, _latencies, first_accept = asyncio.run(post_batches(rig, batches))
-    rig.wait_for_records(records_before + len(accepted))
-    records = sorted(r["at"] for r in rig.records())[records_before:]
+    expected_replies = burst if replies else 0
+    rig.wait_for_records(records_before + len(accepted) + expected_replies)
+    taken = sorted(rig.records(), key=lambda r: r["at"])[records_before:]  # files: per modem
+    records = [r["at"] for r in taken]
+    replies_sent = sum(1 for r in taken if str(r.get("to", "")).lstrip("+").startswith(
+        prefix.lstrip("+")))
     last = (records[-1] if records else first_accept) + latency
     elapsed = last - first_accept
     inbound_done, window = 0, None
@@ -112,18 +180,26 @@ def campaign(rig: Rig, sampler: Sampler, messages: int, first: int, burst: int,
         during = sum(1 for at in records if injected_at <= at <= end)
         window = {"seconds": end - injected_at,
                   "throughput": during / (end - injected_at) if end > injected_at else 0.0}
+    posts = 0
+    if receiver is not None and burst:
+        deadline = time.monotonic() + 30
+        while receiver.posts - posts_before < inbound_done and time.monotonic() < deadline:
+            time.sleep(0.05)
+        posts = receiver.posts - posts_before
     return {"window": window, "messages": len(accepted), "parts": len(records), "elapsed": elapsed,
             "cpu": sampler.cpu() - cpu0,
             "throughput": len(records) / elapsed if elapsed > 0 else 0.0,
-            "inbound": inbound_done}
+            "inbound": inbound_done, "replies": replies_sent, "posts": posts}
 
 
 def run(modems: int, inbound: int, messages: int, burst: int, latency: float,
-        keep: bool = False, pairs: int = 2) -> dict[str, Any]:
+        keep: bool = False, pairs: int = 2, answer: bool = True) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="cardgate-bench-inbound-"))
     rig = Rig(folder, modems=modems, latency=latency, identity="generic")
     out: dict[str, Any] = {"modems": modems, "latency": latency, "inbound": inbound,
-                           "messages": messages, "burst": burst, "campaigns": []}
+                           "messages": messages, "burst": burst, "campaigns": [],
+                           "answer": answer}
+    receiver = Receiver() if answer else None
     try:
         rig.setup()
         sampler = Sampler(rig.app.pid).start()  # type: ignore[union-attr]
@@ -139,15 +215,20 @@ def run(modems: int, inbound: int, messages: int, burst: int, latency: float,
         # (b) a campaign alone, with a burst, alone again
         # (b) alone, then (with a burst, alone) `pairs` times: the database grows and the
         # machine's load drifts meanwhile, so the kinds alternate and are averaged.
+        if receiver is not None:
+            answer_everything(rig, receiver)
         kinds = [0] + [burst, 0] * pairs
         for n, kind in enumerate(kinds):
-            out["campaigns"].append(campaign(rig, sampler, messages, n * messages, kind,
-                                             latency))
+            out["campaigns"].append(campaign(
+                rig, sampler, messages, n * messages, kind, latency, replies=answer,
+                receiver=receiver, prefix=BURST_PREFIXES[n % len(BURST_PREFIXES)]))
         time.sleep(latency + 0.5)
         sampler.stop()
         out["peak_rss"] = sampler.peak_rss
     finally:
         rig.teardown()
+        if receiver is not None:
+            receiver.stop()
         if not keep:
             shutil.rmtree(folder, ignore_errors=True)
         else:
@@ -169,7 +250,9 @@ def report(r: dict[str, Any]) -> None:
           f": {r['inbound_rate']:.0f} SMS/s end to end "
           f"(appliance CPU {r['inbound_cpu_per_1000']:.2f} s per 1,000)")
     print(f"  (b) campaign of {r['messages']} messages, alone and with {r['burst']} inbound SMS "
-          f"injected meanwhile:")
+          f"injected meanwhile" + (" (each answered by a rule's reply and forwarded to a "
+                                   "webhook; parts/s count campaign + replies):"
+                                   if r["answer"] else ":"))
     for c in r["campaigns"]:
         label = f"with {c['inbound']} inbound" if c["inbound"] else "alone"
         extra = ""
@@ -177,6 +260,8 @@ def report(r: dict[str, Any]) -> None:
             w = c["window"]
             extra = (f"; during the burst ({w['seconds']:.1f} s, injection → last inbound "
                      f"stored) {w['throughput']:.1f} parts/s")
+            if r["answer"]:
+                extra += f"; {c['replies']} replies sent, {c['posts']} webhook POSTs received"
         print(f"      {label:18} {c['parts']:5} parts in {c['elapsed']:6.2f} s = "
               f"{c['throughput']:6.1f} parts/s, appliance CPU {c['cpu']:5.1f} s{extra}")
     limit = r["modems"] / r["latency"]
@@ -197,11 +282,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.1, help="+CMGS latency, s")
     parser.add_argument("--pairs", type=int, default=2, help="(b): burst/alone pairs")
     parser.add_argument("--keep", action="store_true", help="keep the folder (logs, db)")
+    parser.add_argument("--answer", action=argparse.BooleanOptionalAction, default=True,
+                        help="(b): a rule answers every inbound SMS, a webhook forwards it")
     args = parser.parse_args(argv)
     if args.quick:
         args.modems, args.inbound, args.messages, args.burst, args.pairs = 2, 40, 40, 20, 1
     report(run(args.modems, args.inbound, args.messages, args.burst, args.latency, args.keep,
-               args.pairs))
+               args.pairs, args.answer))
     return 0
 
 

@@ -188,6 +188,29 @@ async def test_without_an_enabled_endpoint_events_cost_no_write(rig):
     assert (await rig.read(q.counts))["pending"] == 0
 
 
+async def test_state_changes_nobody_subscribes_to_only_move_the_cursor(rig):
+    await endpoint(rig, "http://127.0.0.1:9/", ["sms.received"])
+    await rig.deliverer()
+    ids = await rig.write(lambda: _accept_and_send(3))
+    for mid in ids:
+        rig.hub.publish(MessageStateChanged(message_id=mid, state="sent", sim="8986001"))
+
+    def cursor_at_last_event() -> bool:
+        db = q.Webhook._meta.database
+        last = db.execute_sql('SELECT MAX("id") FROM "message_event"').fetchone()[0]
+        return q._cursor(q.MESSAGE_EVENT_CURSOR, "message_event") == last
+
+    await wait_until(lambda: rig.read(cursor_at_last_event), "cursor moved")
+    assert await rig.read(q.counts) == {"pending": 0, "delivered": 0, "failed": 0}
+    receiver = await rig.receiver()  # a later endpoint for message.sent: from now on
+    await endpoint(rig, receiver.url, ["message.sent"])
+    later = await rig.write(lambda: _accept_and_send(1))
+    rig.hub.publish(MessageStateChanged(message_id=later[0], state="sent", sim="8986001"))
+    await receiver.wait_for_count(1)
+    await asyncio.sleep(0.2)
+    assert [json.loads(r.body)["data"]["id"] for r in receiver.requests] == later
+
+
 async def test_a_first_endpoint_hears_from_its_creation_on_even_before_a_wake(rig):
     """No endpoint enabled: the cursors stand still. The endpoint's transaction moves them
     to the newest rows; what comes after it is delivered although nobody woke the
