@@ -138,9 +138,11 @@ def get_message(msg_id: int, *, owner: tuple[str, str] | None = None) -> dict[st
 
 
 def send_options(msg_id: int) -> tuple[bool, int | None] | None:
-    """(force_ucs2, message_class) when the message asked for either, else None."""
-    found = (MessageOption.select(MessageOption.force_ucs2, MessageOption.message_class)
-             .where(MessageOption.message == msg_id).tuples().first())
+    """(force_ucs2, message_class) when the message asked for either, else None. Plain SQL:
+    asked once per message sent, where peewee's query building cost more than the read."""
+    db = MessageOption._meta.database
+    found = db.execute_sql('SELECT "force_ucs2", "message_class" FROM "message_option" '
+                           f'WHERE "message_id" = {db.param}', (msg_id,)).fetchone()
     return None if found is None else (bool(found[0]), found[1])
 
 
