@@ -1,6 +1,6 @@
-"""The "SMS Gateway for Android" local API: `POST /messages` (also `/message`) and
-`GET|DELETE /messages/{id}`, for clients written against that app (its official Python client
-is PyPI `android-sms-gateway`).
+"""The "SMS Gateway for Android" local API: `POST /messages` (also `/message`),
+`GET|DELETE /messages/{id}` and `GET|POST /webhooks`, `DELETE /webhooks/{id}`, for clients
+written against that app (its official Python client is PyPI `android-sms-gateway`).
 
 Knows: how that API authenticates (HTTP Basic: an API key's name as the login, the key itself
 as the password), which scope each call needs (POST and DELETE `send`, GET `read`), and how it
@@ -14,6 +14,12 @@ A thin translation, like the Kannel and playSMS adapters: every message goes thr
 API's. A bad or missing key, and a key used from outside its networks, is 401 (the app knows
 no 403 for a login); a key without the scope 403; a request refused by the throttle or the
 key's rate 429 (503 when too many checks are under way) with Retry-After.
+
+Webhooks (scope `read`: an endpoint hears inbound SMS, which every reading key sees, and the
+state changes of its own key's messages only) are endpoints of our durable delivery queue
+with the Android envelope and signature (webhooks.android). POST answers the endpoint with
+its signing key in `secret` (the app keeps one signing key in its settings; ours is per
+endpoint); POST with an id this key already uses replaces that endpoint's URL and event.
 
 DELETE cancels the recipients still queued and answers 204 once every recipient is
 Cancelled; when one has already left (Processed or beyond) it answers 409 with the message's
@@ -42,6 +48,8 @@ from appliance.dispatch.intake import (
 from appliance.store import android as store_android
 from appliance.store.messages import IdempotencyConflict, MessageNotFound
 from appliance.store.states import InvalidTransition
+from appliance.store.webhooks import WebhookInvalid
+from appliance.webhooks.android import DEVICE_ID, OUR_EVENTS
 
 log = logging.getLogger(__name__)
 
@@ -212,3 +220,66 @@ async def cancel_message(request: Request, android_id: str) -> HTTPResponse:
         return json({**body, "state": state}, status=409)
 
     return await _answer(request, "send", serve)
+
+
+# -- webhooks ---------------------------------------------------------------------------------
+
+def _hook_view(row: dict[str, Any]) -> dict[str, Any]:
+    # An endpoint's events were set from one Android event; should an admin have changed
+    # them through /api/v1/webhooks, the first Android event they still cover names it.
+    events = set(row["events"])
+    event = next((name for name, ours in OUR_EVENTS.items() if events == set(ours)), None) \
+        or next((name for name, ours in OUR_EVENTS.items() if events & set(ours)),
+                "sms:received")
+    return {"id": row["ref"], "url": row["url"], "event": event, "deviceId": DEVICE_ID}
+
+
+def _wake_deliverer(request: Request) -> None:
+    deliverer = request.app.ctx.appliance.webhooks
+    if deliverer is not None:
+        deliverer.wake()
+
+
+@bp.route("/webhooks", methods=["GET", "HEAD"])
+async def list_webhooks(request: Request) -> HTTPResponse:
+    async def serve(caller: Caller) -> HTTPResponse:
+        rows = await request.app.ctx.appliance.store.read(
+            lambda: store_android.webhooks_of(caller.key_id))
+        return json([_hook_view(r) for r in rows])
+
+    return await _answer(request, "read", serve)
+
+
+@bp.post("/webhooks")
+async def create_webhook(request: Request) -> HTTPResponse:
+    async def serve(caller: Caller) -> HTTPResponse:
+        appliance = request.app.ctx.appliance
+        try:
+            body = request.json
+        except Exception:
+            raise aa.AndroidError(400, "the request body is not valid JSON") from None
+        hook = aa.read_webhook(body, OUR_EVENTS)
+        now = appliance.dispatcher.now()
+        try:
+            saved = await appliance.store.write(lambda: store_android.save_webhook(
+                key_id=caller.key_id, ref=hook.id, url=hook.url,
+                events=OUR_EVENTS[hook.event], now=now))
+        except WebhookInvalid as exc:
+            raise aa.AndroidError(400, str(exc)) from None
+        _wake_deliverer(request)  # perhaps the first endpoint: events matter now
+        return json({**_hook_view(saved), "secret": saved["secret"]}, status=201)
+
+    return await _answer(request, "read", serve)
+
+
+@bp.delete("/webhooks/<hook_id:str>")
+async def delete_webhook(request: Request, hook_id: str) -> HTTPResponse:
+    async def serve(caller: Caller) -> HTTPResponse:
+        deleted = await request.app.ctx.appliance.store.write(
+            lambda: store_android.delete_webhook(key_id=caller.key_id, ref=hook_id))
+        if not deleted:
+            raise aa.AndroidError(404, f"webhook {hook_id!r} not found")
+        _wake_deliverer(request)  # its rows already fetched must not go
+        return HTTPResponse(status=204)
+
+    return await _answer(request, "read", serve)

@@ -155,6 +155,40 @@ def read_send(body: Any, now: datetime) -> AndroidSend:
                        ttl=_ttl(body, now))
 
 
+@dataclass(frozen=True)
+class AndroidWebhook:
+    id: str
+    url: str
+    event: str
+
+
+WEBHOOK_FIELDS = {"id", "url", "event", "deviceId"}
+
+
+def read_webhook(body: Any, events: Iterable[str]) -> AndroidWebhook:
+    """A webhook registration (`domain.Webhook.asdict`: id null or a string, url, event);
+    `events` the Android event names served. AndroidError 400 naming the field."""
+    if not isinstance(body, dict):
+        raise AndroidError(400, "the request body must be a JSON object")
+    unknown = sorted(set(body) - WEBHOOK_FIELDS)
+    if unknown:
+        raise AndroidError(400, f"unknown field {unknown[0]!r}")
+    served = list(events)
+    event = body.get("event")
+    if event not in served:
+        raise AndroidError(400, f"event: {event!r} is not served here (served: "
+                                f"{', '.join(served)})")
+    url = body.get("url")
+    if not isinstance(url, str) or not url:
+        raise AndroidError(400, "url: an http:// or https:// URL is needed")
+    hook_id = body.get("id")
+    if hook_id is None or hook_id == "":
+        hook_id = new_id()
+    elif not isinstance(hook_id, str) or not _ID.fullmatch(hook_id):
+        raise AndroidError(400, f"id: must be 1 to {MAX_ID} characters of A-Z a-z 0-9 _ . ~ -")
+    return AndroidWebhook(id=hook_id, url=url, event=event)
+
+
 def overall_state(states: Iterable[str]) -> str:
     """The Android message's state from its recipients' (Android) states."""
     states = list(states)

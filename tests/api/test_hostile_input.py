@@ -170,7 +170,7 @@ async def test_head_works_on_every_get_route(gateway: Gateway) -> None:
         # The Android API's message ids are strings, and its login is HTTP Basic.
         path = path.replace("<android_id:str>", "424242")
         auth = gateway.auth()
-        if route.path.startswith("messages/"):
+        if route.path.startswith("messages/") or route.path == "webhooks":
             basic = base64.b64encode(f"full:{gateway.keys['full']}".encode()).decode()
             auth = {"Authorization": f"Basic {basic}"}
         got = await gateway.client.get(path, headers=auth)
