@@ -118,6 +118,9 @@ async def _answer(request: Request, scope: str, serve: Any) -> HTTPResponse:
         return _refusal(refused.status, refused.message, headers)
     except aa.AndroidError as exc:
         return _refusal(exc.status, exc.message)
+    except Exception:  # the store failing, a bug: said in the API's shape, never a traceback
+        log.exception("Android API: %s %s failed", request.method, request.path)
+        return _refusal(500, "internal error (logged)")
 
 
 def _owner_state(request: Request, caller: Caller, android_id: str):

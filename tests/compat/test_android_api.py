@@ -178,6 +178,19 @@ async def test_bad_auth_is_401_with_a_message(gateway: Gateway) -> None:
             "full", "cg_wrong", base_url=gateway.base_url).__enter__().get_state("x"))
 
 
+async def test_a_throttled_address_gets_429_with_retry_after(gateway: Gateway) -> None:
+    from appliance.api.auth import FAILURES_ALLOWED
+
+    for _ in range(FAILURES_ALLOWED):
+        await gateway.client.get("/messages/x")
+    response = await gateway.client.get("/messages/x")
+    assert response.status_code == 429 and int(response.headers["retry-after"]) >= 1
+    assert response.json() == {"message": "too many failed authentication attempts"}
+    # a valid key is still served from a throttled address
+    response = await gateway.client.get("/messages/x", headers=basic(gateway))
+    assert response.status_code == 404
+
+
 async def test_a_key_without_the_scope_is_403(gateway: Gateway) -> None:
     response = await gateway.client.post("/messages", headers=basic(gateway, "reader"), json={
         "phoneNumbers": [NUMBER], "textMessage": {"text": "x"}})
