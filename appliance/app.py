@@ -155,6 +155,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     `on_start`/`on_stop` (async callables) run before the appliance starts and after it stops:
     the demo starts its simulated modems there, on the same event loop.
     """
+    from appliance.api.android import bp as android_bp
     from appliance.api.blacklist import bp as blacklist_bp
     from appliance.api.contacts import bp as contacts_bp
     from appliance.api.conversations import bp as conversations_bp
@@ -185,6 +186,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     app.blueprint(kannel_bp)
     install_metrics(app)  # GET /metrics, and the HTTP request counter (a response middleware)
     app.blueprint(playsms_bp)
+    app.blueprint(android_bp)
 
     @app.before_server_start
     async def _start(app: Sanic) -> None:

@@ -26,6 +26,7 @@ from appliance.store import (
     schema_v6,
     schema_v7,
     schema_v8,
+    schema_v9,
 )
 
 Migration = Callable[[peewee.Database], None]
@@ -114,6 +115,11 @@ def migration_8_api_key_limits(db: peewee.Database) -> None:
     schema_v8.apply(db, dialect(db))
 
 
+def migration_9_android_webhooks(db: peewee.Database) -> None:
+    """webhook.format, webhook.api_key_id, webhook.client_ref (the Android API's endpoints)."""
+    schema_v9.apply(db, dialect(db))
+
+
 MIGRATIONS: list[Migration] = [
     migration_1_initial_schema,
     migration_2_inbound_pdu_hash,
@@ -123,6 +129,7 @@ MIGRATIONS: list[Migration] = [
     migration_6_webhooks,
     migration_7_kannel,
     migration_8_api_key_limits,
+    migration_9_android_webhooks,
 ]
 
 

@@ -361,6 +361,13 @@ class Webhook(BaseModel):
     description = pw.TextField(default="")
     created_at = UtcDateTimeField(default=utcnow)
     updated_at = UtcDateTimeField(default=utcnow)
+    # Migration 9: the Android API's endpoints (store.android_webhooks).
+    format = pw.CharField(default="cardgate", max_length=16)  # cardgate / android
+    api_key_id = pw.IntegerField(null=True)  # the key that registered an android endpoint
+    client_ref = pw.CharField(null=True, max_length=64)  # its id as the Android API names it
+
+    class Meta:
+        indexes = ((("api_key_id", "client_ref"), True),)
 
 
 class WebhookDelivery(BaseModel):

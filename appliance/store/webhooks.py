@@ -258,25 +258,33 @@ def _restart_cursors_if_idle() -> None:
         _set_cursor(INBOX_CURSOR, last)
 
 
-def _subscribers() -> list[tuple[int, frozenset[str]]]:
-    return [(wid, frozenset(events.split(","))) for wid, events in
-            Webhook.select(Webhook.id, Webhook.events).where(Webhook.enabled == True)  # noqa: E712
+def _subscribers() -> list[tuple[int, frozenset[str], int | None]]:
+    """(id, events, owning API key or None) of each enabled endpoint."""
+    return [(wid, frozenset(events.split(",")), key) for wid, events, key in
+            Webhook.select(Webhook.id, Webhook.events, Webhook.api_key_id)
+            .where(Webhook.enabled == True)  # noqa: E712
             .order_by(Webhook.id).tuples()]
 
 
 def _anyone_hears_messages() -> bool:
     """Whether an enabled endpoint subscribes to some message.* event (or to all)."""
     wanted = {ALL_EVENTS, *STATE_EVENTS.values()}
-    return any(events & wanted for _, events in _subscribers())
+    return any(events & wanted for _, events, _ in _subscribers())
 
 
-def _fan_out(items: list[tuple[str, dict[str, Any]]], now: datetime) -> int:
-    """Insert one pending row per (subscribed enabled endpoint, event)."""
+def _fan_out(items: list[tuple[str, dict[str, Any]]], now: datetime,
+             owners: list[str | None] | None = None) -> int:
+    """Insert one pending row per (subscribed enabled endpoint, event). An endpoint an API
+    key registered (the Android API's, migration 9) hears only the message events of that
+    key's own messages (`owners`: each item's submitting key id, None when not a key)."""
     subscribers = _subscribers()
     rows = []
-    for event, payload in items:
+    for i, (event, payload) in enumerate(items):
         text = None
-        for wid, events in subscribers:
+        owner = owners[i] if owners is not None else None
+        for wid, events, key in subscribers:
+            if key is not None and owners is not None and owner != str(key):
+                continue
             if event in events or ALL_EVENTS in events:
                 text = text or json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
                 rows.append({"webhook": wid, "event": event, "payload": text, "state": PENDING,
@@ -332,20 +340,23 @@ def record_message_events(now: datetime, limit: int = FAN_OUT_CHUNK) -> tuple[in
     ids = sorted({e.message_id for e in wanted})
     for start in range(0, len(ids), 500):
         query = (Message.select(Message.id, Message.recipient, Message.sim, Message.error,
-                                Message.client_ref, Message.parts_count)
+                                Message.client_ref, Message.parts_count,
+                                Message.submitter_kind, Message.submitter_id)
                  .where(Message.id.in_(ids[start:start + 500])))
         messages.update((m.id, m) for m in query)
     items = []
+    owners: list[str | None] = []
     for e in wanted:
         m = messages.get(e.message_id)
         if m is None:  # deleted since (retention): nothing left to tell
             continue
+        owners.append(m.submitter_id if m.submitter_kind == "api_key" else None)
         items.append((STATE_EVENTS[e.new_state], {
             "id": m.id, "recipient": m.recipient, "state": e.new_state,
             "sim": e.sim or m.sim, "error": (e.detail or m.error or None)
             if e.new_state != "sent" else None,
             "client_ref": m.client_ref, "parts": m.parts_count, "time": _iso(e.at)}))
-    written = _fan_out(items, now)
+    written = _fan_out(items, now, owners)
     _set_cursor(MESSAGE_EVENT_CURSOR, events[-1].id)
     return written, len(events) == limit
 
@@ -465,6 +476,8 @@ class Due:
     payload: str  # JSON text
     attempts: int
     created_at: datetime
+    format: str = "cardgate"  # an endpoint's (migration 9); a bare-URL row's is ours
+    endpoint_ref: str = ""  # an android endpoint's id as that API names it
 
 
 def _pending_where(skip_webhooks: list[int], skip_urls: list[str]) -> list[Any]:
@@ -487,7 +500,8 @@ def due_deliveries(now: datetime, limit: int, *, skip_ids: list[int], skip_webho
     if skip_ids:
         where.append(d.id.not_in(skip_ids))
     query = (d.select(d.id, d.webhook, d.url, d.secret, d.event, d.payload, d.attempts,
-                      d.created_at, w.url.alias("w_url"), w.secret.alias("w_secret"))
+                      d.created_at, w.url.alias("w_url"), w.secret.alias("w_secret"),
+                      w.format.alias("w_format"), w.client_ref.alias("w_ref"))
              .join(w, peewee.JOIN.LEFT_OUTER, on=(d.webhook == w.id))
              .where(*where).order_by(d.next_attempt_at, d.id).limit(limit))
     out = []
@@ -498,7 +512,8 @@ def due_deliveries(now: datetime, limit: int, *, skip_ids: list[int], skip_webho
             url=row["w_url"] if wid is not None else row["url"],
             secret=row["w_secret"] if wid is not None else row["secret"],
             event=row["event"], payload=row["payload"], attempts=row["attempts"],
-            created_at=row["created_at"]))
+            created_at=row["created_at"], format=row["w_format"] or "cardgate",
+            endpoint_ref=row["w_ref"] or ""))
     return out
 
 

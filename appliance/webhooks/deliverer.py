@@ -41,7 +41,7 @@ from appliance.config import WebhooksConfig
 from appliance.hub import EventHub, MessageStateChanged, SmsReceived, Subscription
 from appliance.store import webhooks as q
 from appliance.store.db import utcnow
-from appliance.webhooks import signing
+from appliance.webhooks import android, signing
 from appliance.webhooks.policy import backoff, classify, gives_up
 
 log = logging.getLogger(__name__)
@@ -372,6 +372,10 @@ class Deliverer:
                 f'"created_at":{json.dumps(row.created_at.isoformat())},'
                 f'"data":{row.payload}}}').encode()
         headers = signing.headers(row.event, row.id, ts, body, row.secret)
+        if row.format == "android":  # the Android API's endpoint: its envelope and signature
+            body = android.body(event=row.event, payload_json=row.payload,
+                                delivery_id=row.id, webhook_ref=row.endpoint_ref)
+            headers = android.headers(body, ts, row.secret)
         method = "POST"
         if row.payload == "":  # enqueue_get: a bare GET (Kannel's dlr-url), nothing to sign
             method, body, headers = "GET", b"", {}

@@ -1,0 +1,288 @@
+"""The "SMS Gateway for Android" local API: `POST /messages` (also `/message`),
+`GET|DELETE /messages/{id}` and `GET|POST /webhooks`, `DELETE /webhooks/{id}`, for clients
+written against that app (its official Python client is PyPI `android-sms-gateway`).
+
+Knows: how that API authenticates (HTTP Basic: an API key's name as the login, the key itself
+as the password), which scope each call needs (POST and DELETE `send`, GET `read`), and how it
+answers errors: `{"message": ...}` with a 4xx status (a client maps 400/401/403/404 onto its
+own exception classes).
+Must not know: the Android shapes (compat.android_api), validation (intake), SQL
+(store.android), modems.
+
+A thin translation, like the Kannel and playSMS adapters: every message goes through intake's
+`submit_request`, failed key checks count in the same FailureThrottle/AddressGate as the JSON
+API's. A bad or missing key, and a key used from outside its networks, is 401 (the app knows
+no 403 for a login); a key without the scope 403; a request refused by the throttle or the
+key's rate 429 (503 when too many checks are under way) with Retry-After.
+
+Webhooks (scope `read`: an endpoint hears inbound SMS, which every reading key sees, and the
+state changes of its own key's messages only) are endpoints of our durable delivery queue
+with the Android envelope and signature (webhooks.android). POST answers the endpoint with
+its signing key in `secret` (the app keeps one signing key in its settings; ours is per
+endpoint); POST with an id this key already uses replaces that endpoint's URL and event.
+
+DELETE cancels the recipients still queued and answers 204 once every recipient is
+Cancelled; when one has already left (Processed or beyond) it answers 409 with the message's
+state (the others are cancelled all the same).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from typing import Any
+
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, JSONResponse, json
+
+from appliance.api.auth import Caller, authenticate_key, client_address
+from appliance.api.errors import ApiError
+from appliance.compat import android_api as aa
+from appliance.dispatch.intake import (
+    AllRecipientsBlocked,
+    InvalidRequest,
+    SendRequest,
+    submit_request,
+)
+from appliance.store import android as store_android
+from appliance.store.messages import IdempotencyConflict, MessageNotFound
+from appliance.store.states import InvalidTransition
+from appliance.store.webhooks import WebhookInvalid
+from appliance.webhooks.android import DEVICE_ID, OUR_EVENTS
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("android")
+
+
+def _refusal(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return json(aa.error_body(message), status=status, headers=headers)
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, message: str, retry_after: int | None = None):
+        super().__init__(message)
+        self.status, self.message, self.retry_after = status, message, retry_after
+
+
+def _basic(request: Request) -> tuple[str, str] | None:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    login, sep, password = decoded.partition(":")
+    return (login, password) if sep and login and password else None
+
+
+async def _caller(request: Request, scope: str) -> Caller:
+    """The API key named by the Basic login whose plaintext is the password, with `scope`."""
+    throttle = request.app.ctx.appliance.auth_throttle
+    client = client_address(request)
+    credentials = _basic(request)
+    if credentials is None:
+        wait = throttle.retry_after(client)
+        if wait:
+            raise _Refused(429, "too many failed authentication attempts", wait)
+        throttle.failed(client)
+        raise _Refused(401, "Basic authentication is needed: an API key's name as the login "
+                            "and the key as the password")
+    login, password = credentials
+    try:
+        caller = await authenticate_key(request, password)
+    except ApiError as exc:
+        if exc.status in (401, 403):
+            raise _Refused(401, exc.message) from None
+        raise _Refused(exc.status, exc.message,
+                       int(exc.headers.get("Retry-After", 1))) from None
+    if caller.name != login:
+        throttle.failed(client)  # a valid key under another name is a failed attempt too
+        raise _Refused(401, "the login is not the name of this API key")
+    if scope not in caller.scopes and "admin" not in caller.scopes:
+        raise _Refused(403, f"the API key {caller.name!r} lacks the {scope!r} scope")
+    return caller
+
+
+async def _answer(request: Request, scope: str, serve: Any) -> HTTPResponse:
+    """Run `serve(caller)` and turn every refusal into `{"message": ...}`."""
+    try:
+        caller = await _caller(request, scope)
+        return await serve(caller)
+    except _Refused as refused:
+        headers = None
+        if refused.retry_after is not None:
+            headers = {"Retry-After": str(max(1, refused.retry_after))}
+        return _refusal(refused.status, refused.message, headers)
+    except aa.AndroidError as exc:
+        return _refusal(exc.status, exc.message)
+    except Exception:  # the store failing, a bug: said in the API's shape, never a traceback
+        log.exception("Android API: %s %s failed", request.method, request.path)
+        return _refusal(500, "internal error (logged)")
+
+
+def _owner_state(request: Request, caller: Caller, android_id: str):
+    store = request.app.ctx.appliance.store
+
+    async def load() -> dict[str, Any] | None:
+        def read() -> dict[str, Any] | None:
+            rows = store_android.messages_of(key_id=caller.key_id, android_id=android_id)
+            if not rows:
+                return None
+            events = store_android.events_of([r["id"] for r in rows])
+            return aa.message_state(android_id, rows, events)
+        return await store.read(read)
+
+    return load
+
+
+async def _send(request: Request, caller: Caller) -> HTTPResponse:
+    appliance = request.app.ctx.appliance
+    dispatcher = appliance.dispatcher
+    try:
+        body = request.json
+    except Exception:
+        raise aa.AndroidError(400, "the request body is not valid JSON") from None
+    send = aa.read_send(body, dispatcher.now())
+    via_sim = None
+    if send.sim_number is not None:
+        number = send.sim_number
+        via_sim = await appliance.store.read(lambda: store_android.sim_by_number(number))
+        if via_sim is None:
+            raise aa.AndroidError(400, f"simNumber: there is no SIM {number} here")
+    submit = SendRequest(
+        to=send.phone_numbers, text=send.text, category=send.category, ttl=send.ttl,
+        client_ref=store_android.id_ref(send.id), submitter_kind="api_key",
+        submitter_id=str(caller.key_id), via_sim=via_sim)
+    try:
+        await submit_request(dispatcher, submit)
+    except AllRecipientsBlocked as exc:
+        raise aa.AndroidError(400, f"phoneNumbers: {exc.message}") from None
+    except InvalidRequest as exc:
+        where = exc.field
+        if where == "to" or where.startswith("to["):
+            where = "phoneNumbers" + where[2:]
+        elif where == "text":
+            where = "textMessage.text"
+        raise aa.AndroidError(400, f"{where}: {exc.message}") from None
+    except IdempotencyConflict:
+        raise aa.AndroidError(409, f"id {send.id!r} is already used by a different message "
+                                   "from this key") from None
+    state = await _owner_state(request, caller, send.id)()
+    return json(state, status=202)
+
+
+@bp.post("/messages")
+async def post_messages(request: Request) -> HTTPResponse:
+    return await _answer(request, "send", lambda caller: _send(request, caller))
+
+
+@bp.post("/message")
+async def post_message(request: Request) -> HTTPResponse:
+    return await _answer(request, "send", lambda caller: _send(request, caller))
+
+
+def _not_found(android_id: str) -> aa.AndroidError:
+    return aa.AndroidError(404, f"message {android_id!r} not found")
+
+
+@bp.route("/messages/<android_id:str>", methods=["GET", "HEAD"])
+async def get_message(request: Request, android_id: str) -> HTTPResponse:
+    async def serve(caller: Caller) -> HTTPResponse:
+        state = await _owner_state(request, caller, android_id)()
+        if state is None:
+            raise _not_found(android_id)
+        return json(state)
+
+    return await _answer(request, "read", serve)
+
+
+@bp.delete("/messages/<android_id:str>")
+async def cancel_message(request: Request, android_id: str) -> HTTPResponse:
+    async def serve(caller: Caller) -> HTTPResponse:
+        appliance = request.app.ctx.appliance
+        rows = await appliance.store.read(lambda: store_android.messages_of(
+            key_id=caller.key_id, android_id=android_id))
+        if not rows:
+            raise _not_found(android_id)
+        left = False
+        for row in rows:
+            if row["state"] == "cancelled":
+                continue
+            try:
+                await appliance.dispatcher.cancel(row["id"])
+            except (InvalidTransition, MessageNotFound):
+                left = True  # already claimed by a SIM, or beyond
+        if not left:
+            return HTTPResponse(status=204)
+        state = await _owner_state(request, caller, android_id)()
+        body = aa.error_body(f"message {android_id!r} can no longer be cancelled: "
+                             f"it is {state['state'] if state else 'gone'}")
+        return json({**body, "state": state}, status=409)
+
+    return await _answer(request, "send", serve)
+
+
+# -- webhooks ---------------------------------------------------------------------------------
+
+def _hook_view(row: dict[str, Any]) -> dict[str, Any]:
+    # An endpoint's events were set from one Android event; should an admin have changed
+    # them through /api/v1/webhooks, the first Android event they still cover names it.
+    events = set(row["events"])
+    event = next((name for name, ours in OUR_EVENTS.items() if events == set(ours)), None) \
+        or next((name for name, ours in OUR_EVENTS.items() if events & set(ours)),
+                "sms:received")
+    return {"id": row["ref"], "url": row["url"], "event": event, "deviceId": DEVICE_ID}
+
+
+def _wake_deliverer(request: Request) -> None:
+    deliverer = request.app.ctx.appliance.webhooks
+    if deliverer is not None:
+        deliverer.wake()
+
+
+@bp.route("/webhooks", methods=["GET", "HEAD"])
+async def list_webhooks(request: Request) -> HTTPResponse:
+    async def serve(caller: Caller) -> HTTPResponse:
+        rows = await request.app.ctx.appliance.store.read(
+            lambda: store_android.webhooks_of(caller.key_id))
+        return json([_hook_view(r) for r in rows])
+
+    return await _answer(request, "read", serve)
+
+
+@bp.post("/webhooks")
+async def create_webhook(request: Request) -> HTTPResponse:
+    async def serve(caller: Caller) -> HTTPResponse:
+        appliance = request.app.ctx.appliance
+        try:
+            body = request.json
+        except Exception:
+            raise aa.AndroidError(400, "the request body is not valid JSON") from None
+        hook = aa.read_webhook(body, OUR_EVENTS)
+        now = appliance.dispatcher.now()
+        try:
+            saved = await appliance.store.write(lambda: store_android.save_webhook(
+                key_id=caller.key_id, ref=hook.id, url=hook.url,
+                events=OUR_EVENTS[hook.event], now=now))
+        except WebhookInvalid as exc:
+            raise aa.AndroidError(400, str(exc)) from None
+        _wake_deliverer(request)  # perhaps the first endpoint: events matter now
+        return json({**_hook_view(saved), "secret": saved["secret"]}, status=201)
+
+    return await _answer(request, "read", serve)
+
+
+@bp.delete("/webhooks/<hook_id:str>")
+async def delete_webhook(request: Request, hook_id: str) -> HTTPResponse:
+    async def serve(caller: Caller) -> HTTPResponse:
+        deleted = await request.app.ctx.appliance.store.write(
+            lambda: store_android.delete_webhook(key_id=caller.key_id, ref=hook_id))
+        if not deleted:
+            raise aa.AndroidError(404, f"webhook {hook_id!r} not found")
+        _wake_deliverer(request)  # its rows already fetched must not go
+        return HTTPResponse(status=204)
+
+    return await _answer(request, "read", serve)

@@ -1,0 +1,233 @@
+"""The "SMS Gateway for Android" local API (`POST /messages`, `GET|DELETE /messages/{id}`) as
+pure functions: a request body in, a send request out; our messages in, its answer out.
+
+Knows: the JSON shapes its official clients send and parse (PyPI `android-sms-gateway` 4.x,
+`domain.Message.asdict` and `domain.MessageState.from_dict`): camelCase fields, the state names
+`Pending`, `Processed`, `Sent`, `Delivered`, `Failed`, `Cancelling`, `Cancelled` (the client
+raises on any other), errors as `{"message": ...}`.
+Must not know: HTTP frameworks, API keys, the store, SIMs. The adapter (`api/android.py`) feeds
+it the parsed body and our stored rows.
+
+The mapping (where the Android app has no answer of ours to copy):
+- one Android message with N `phoneNumbers` is N of our messages, kept under one client_ref
+  (`store.android`); its `id` is the caller's (kept, and idempotent per key: the same id
+  again answers the same message) or one we make (21 URL-safe characters, like the app's).
+- `simNumber` (1-based) is the n-th of our SIMs in ICCID order (the adapter resolves it):
+  the message is pinned to that SIM as a reply is (intake's `via_sim`).
+- `priority` (-128..127): 100 and above (the app's "bypass" threshold) is our `alert`
+  category, below 0 `marketing`, the rest `notice`: a LAN device cannot overtake one-time
+  codes through this door.
+- `withDeliveryReport` is accepted and ignored: every message asks for a status report.
+- `isEncrypted: true` is refused: we hold no passphrase to decrypt with.
+- `dataMessage` and `mmsMessage` are refused: a data SMS or an MMS is not a text we can send.
+- our states: queued → Pending, sending → Processed, sent and ambiguous → Sent (an ambiguous
+  message may well have left; a client resends a Failed one), delivered → Delivered, failed
+  and expired → Failed, cancelled → Cancelled.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+STATE_OF = {"queued": "Pending", "sending": "Processed", "sent": "Sent", "ambiguous": "Sent",
+            "delivered": "Delivered", "failed": "Failed", "expired": "Failed",
+            "cancelled": "Cancelled"}
+# Progress order of an Android message's states: a message is where its least advanced
+# recipient is, while any is still on its way.
+_ON_THE_WAY = ("Pending", "Processed", "Cancelling")
+_DONE_ORDER = ("Sent", "Delivered")
+
+MAX_ID = 64  # our client_ref holds 100 characters; the app's ids are 21
+_ID = re.compile(rf"[A-Za-z0-9_.~-]{{1,{MAX_ID}}}")
+KNOWN_FIELDS = {"id", "phoneNumbers", "textMessage", "message", "dataMessage", "mmsMessage",
+                "simNumber", "withDeliveryReport", "isEncrypted", "priority", "ttl",
+                "validUntil", "deviceId"}
+
+
+class AndroidError(Exception):
+    """A request the API refuses: `status` and a `{"message": ...}` body."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def error_body(message: str) -> dict[str, str]:
+    return {"message": message}
+
+
+@dataclass(frozen=True)
+class AndroidSend:
+    id: str
+    phone_numbers: list[str]
+    text: str
+    sim_number: int | None
+    category: str
+    ttl: float | None
+
+
+def new_id() -> str:
+    """An id as the app makes them: 21 URL-safe characters."""
+    return secrets.token_urlsafe(16)[:21]
+
+
+def _category(priority: Any) -> str:
+    if priority is None:
+        return "notice"
+    if isinstance(priority, bool) or not isinstance(priority, int) \
+            or not -128 <= priority <= 127:
+        raise AndroidError(400, "priority: must be a whole number from -128 to 127")
+    if priority >= 100:
+        return "alert"
+    return "marketing" if priority < 0 else "notice"
+
+
+def _ttl(body: Mapping[str, Any], now: datetime) -> float | None:
+    ttl, until = body.get("ttl"), body.get("validUntil")
+    if ttl is not None and until is not None:
+        raise AndroidError(400, "ttl and validUntil are mutually exclusive")
+    if ttl is not None:
+        if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl <= 0:
+            raise AndroidError(400, "ttl: must be a whole number of seconds above 0")
+        return float(ttl)
+    if until is None:
+        return None
+    if not isinstance(until, str) or len(until) > 64:
+        raise AndroidError(400, "validUntil: must be an ISO 8601 time")
+    try:
+        value = datetime.fromisoformat(until.replace("Z", "+00:00"))
+    except ValueError:
+        raise AndroidError(400, f"validUntil: not an ISO 8601 time: {until!r}") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    seconds = (value - now).total_seconds()
+    if seconds <= 0:
+        raise AndroidError(400, "validUntil: already past")
+    return seconds
+
+
+def read_send(body: Any, now: datetime) -> AndroidSend:
+    """A send request's fields, checked for shape (intake checks the rest: numbers, text,
+    ranges); AndroidError 400 naming the field."""
+    if not isinstance(body, dict):
+        raise AndroidError(400, "the request body must be a JSON object")
+    unknown = sorted(set(body) - KNOWN_FIELDS)
+    if unknown:
+        raise AndroidError(400, f"unknown field {unknown[0]!r}")
+    if body.get("isEncrypted") not in (None, False):
+        raise AndroidError(400, "isEncrypted: encrypted messages are not supported here "
+                                "(send the text in clear over the LAN, with isEncrypted false)")
+    if body.get("dataMessage") is not None or body.get("mmsMessage") is not None:
+        raise AndroidError(400, "only text messages (textMessage) can be sent here")
+    numbers = body.get("phoneNumbers")
+    if not isinstance(numbers, list) or not numbers \
+            or not all(isinstance(n, str) and n for n in numbers):
+        raise AndroidError(400, "phoneNumbers: must be a non-empty list of phone numbers")
+    text_message = body.get("textMessage")
+    if text_message is not None:
+        if not isinstance(text_message, dict) or not isinstance(text_message.get("text"), str):
+            raise AndroidError(400, "textMessage.text: must be a string")
+        text = text_message["text"]
+    elif isinstance(body.get("message"), str):
+        text = body["message"]  # the API before textMessage
+    else:
+        raise AndroidError(400, "textMessage.text: a text to send is needed")
+    message_id = body.get("id")
+    if message_id is None or message_id == "":
+        message_id = new_id()
+    elif not isinstance(message_id, str) or not _ID.fullmatch(message_id):
+        raise AndroidError(400, f"id: must be 1 to {MAX_ID} characters of A-Z a-z 0-9 _ . ~ -")
+    sim_number = body.get("simNumber")
+    if sim_number is not None and (isinstance(sim_number, bool)
+                                   or not isinstance(sim_number, int) or sim_number < 1):
+        raise AndroidError(400, "simNumber: must be a SIM slot number from 1")
+    report = body.get("withDeliveryReport")
+    if report is not None and not isinstance(report, bool):
+        raise AndroidError(400, "withDeliveryReport: must be true or false")
+    return AndroidSend(id=message_id, phone_numbers=list(numbers), text=text,
+                       sim_number=sim_number, category=_category(body.get("priority")),
+                       ttl=_ttl(body, now))
+
+
+@dataclass(frozen=True)
+class AndroidWebhook:
+    id: str
+    url: str
+    event: str
+
+
+WEBHOOK_FIELDS = {"id", "url", "event", "deviceId"}
+
+
+def read_webhook(body: Any, events: Iterable[str]) -> AndroidWebhook:
+    """A webhook registration (`domain.Webhook.asdict`: id null or a string, url, event);
+    `events` the Android event names served. AndroidError 400 naming the field."""
+    if not isinstance(body, dict):
+        raise AndroidError(400, "the request body must be a JSON object")
+    unknown = sorted(set(body) - WEBHOOK_FIELDS)
+    if unknown:
+        raise AndroidError(400, f"unknown field {unknown[0]!r}")
+    served = list(events)
+    event = body.get("event")
+    if event not in served:
+        raise AndroidError(400, f"event: {event!r} is not served here (served: "
+                                f"{', '.join(served)})")
+    url = body.get("url")
+    if not isinstance(url, str) or not url:
+        raise AndroidError(400, "url: an http:// or https:// URL is needed")
+    hook_id = body.get("id")
+    if hook_id is None or hook_id == "":
+        hook_id = new_id()
+    elif not isinstance(hook_id, str) or not _ID.fullmatch(hook_id):
+        raise AndroidError(400, f"id: must be 1 to {MAX_ID} characters of A-Z a-z 0-9 _ . ~ -")
+    return AndroidWebhook(id=hook_id, url=url, event=event)
+
+
+def overall_state(states: Iterable[str]) -> str:
+    """The Android message's state from its recipients' (Android) states."""
+    states = list(states)
+    on_the_way = [s for s in states if s in _ON_THE_WAY]
+    if on_the_way:
+        return min(on_the_way, key=_ON_THE_WAY.index)
+    if "Failed" in states:
+        return "Failed"
+    done = [s for s in states if s in _DONE_ORDER]
+    if done:
+        return min(done, key=_DONE_ORDER.index)
+    return "Cancelled"
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def message_state(android_id: str, rows: list[Mapping[str, Any]],
+                  events: list[tuple[str, datetime]]) -> dict[str, Any]:
+    """The answer to a send or a GET: `rows` our messages in recipient order (recipient,
+    state, error, created_at), `events` each (our state, time) any of them reached."""
+    recipients = []
+    for row in rows:
+        item: dict[str, Any] = {"phoneNumber": row["recipient"],
+                                "state": STATE_OF.get(row["state"], "Pending")}
+        if item["state"] in ("Failed", "Cancelled") and row.get("error"):
+            item["error"] = row["error"]
+        recipients.append(item)
+    times: dict[str, datetime] = {}
+    if rows:
+        times["Pending"] = min(row["created_at"] for row in rows)
+    for state, at in events:
+        name = STATE_OF.get(state)
+        if name is not None and (name not in times or at < times[name]):
+            times[name] = at
+    state = overall_state(r["state"] for r in recipients)
+    return {"id": android_id, "state": state, "recipients": recipients,
+            "states": {name: _iso(at) for name, at in sorted(times.items(),
+                                                              key=lambda kv: kv[1])},
+            "isHashed": False, "isEncrypted": False,
+            "createdAt": _iso(times["Pending"]) if rows else None}

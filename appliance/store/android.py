@@ -1,0 +1,109 @@
+"""What the "SMS Gateway for Android" local API reads and writes: one Android message's
+messages, the SIMs in the order `simNumber` counts them, and its webhook endpoints.
+
+Knows: the Message, MessageEvent and Sim tables, and how an Android message is kept: its
+recipients' messages carry `client_ref = ID_REF_PREFIX + <Android id>` (numbered by
+client_ref_seq in recipient order, as every multi-recipient request is), so the id is written
+in the same transaction as the messages and found through the unique index on
+(submitter_kind, submitter_id, client_ref, client_ref_seq): no table of its own, as playSMS's
+queue codes (store.playsms).
+
+Its webhooks are rows of the `webhook` table (store.webhooks fans events out to them and the
+deliverer sends them) with `format = 'android'`, the registering key in `api_key_id` and the
+Android id in `client_ref` (migration 9); their events are ours (sms.received,
+message.sent...), the adapter maps the Android names onto them.
+Must not know: HTTP, the Android API's shapes (compat.android_api).
+
+Every function is synchronous, meant to run inside `Store.read`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from appliance.store import webhooks as store_webhooks
+from appliance.store.models import Message, MessageEvent, Sim, Webhook
+
+ID_REF_PREFIX = "android:"
+
+
+def id_ref(android_id: str) -> str:
+    return ID_REF_PREFIX + android_id
+
+
+def messages_of(*, key_id: int, android_id: str) -> list[dict[str, Any]]:
+    """This key's messages of one Android message, in recipient order (none: no such id)."""
+    rows = (Message
+            .select(Message.id, Message.recipient, Message.state, Message.error,
+                    Message.created_at)
+            .where((Message.submitter_kind == "api_key")
+                   & (Message.submitter_id == str(key_id))
+                   & (Message.client_ref == id_ref(android_id)))
+            .order_by(Message.client_ref_seq))
+    return [{"id": r.id, "recipient": r.recipient, "state": r.state, "error": r.error,
+             "created_at": r.created_at} for r in rows]
+
+
+def events_of(message_ids: list[int]) -> list[tuple[str, datetime]]:
+    """Each (state reached, when) of these messages, oldest first."""
+    if not message_ids:
+        return []
+    rows = (MessageEvent.select(MessageEvent.new_state, MessageEvent.at)
+            .where(MessageEvent.message.in_(message_ids)).order_by(MessageEvent.id))
+    return [(r.new_state, r.at) for r in rows]
+
+
+def sim_by_number(sim_number: int) -> str | None:
+    """The ICCID of the `sim_number`-th (1-based) enabled SIM in ICCID order, None beyond."""
+    row = (Sim.select(Sim.iccid).where(Sim.enabled).order_by(Sim.iccid)
+           .offset(sim_number - 1).limit(1).first())
+    return row.iccid if row is not None else None
+
+
+ANDROID = "android"
+
+
+def _hook_view(w: Webhook) -> dict[str, Any]:
+    return {"ref": w.client_ref, "url": w.url, "events": w.events.split(",")}
+
+
+def save_webhook(*, key_id: int, ref: str, url: str, events: list[str],
+                 now: datetime) -> dict[str, Any]:
+    """This key's endpoint `ref`, created or (the same ref again) replaced with `url` and
+    `events`; a new one gets a new signing secret, returned with the view."""
+    url = store_webhooks.check_url(url)
+    names = store_webhooks.check_events(events)
+    w = Webhook.get_or_none((Webhook.api_key_id == key_id) & (Webhook.client_ref == ref))
+    if w is None:
+        view = store_webhooks.create_endpoint(url, names, now,
+                                              description=f"Android API: {ref}")
+        Webhook.update(format=ANDROID, api_key_id=key_id, client_ref=ref).where(
+            Webhook.id == view["id"]).execute()
+        w = Webhook.get_by_id(view["id"])
+    else:
+        Webhook.update(url=url, events=",".join(names), enabled=True, updated_at=now).where(
+            Webhook.id == w.id).execute()
+        w = Webhook.get_by_id(w.id)
+    return {**_hook_view(w), "secret": w.secret}
+
+
+def webhooks_of(key_id: int) -> list[dict[str, Any]]:
+    """This key's endpoints, oldest first."""
+    rows = (Webhook.select().where((Webhook.format == ANDROID) & (Webhook.api_key_id == key_id))
+            .order_by(Webhook.id))
+    return [_hook_view(w) for w in rows]
+
+
+def delete_webhook(*, key_id: int, ref: str) -> bool:
+    """Delete this key's endpoint `ref` (its pending deliveries with it); False if none."""
+    w = Webhook.get_or_none((Webhook.format == ANDROID) & (Webhook.api_key_id == key_id)
+                            & (Webhook.client_ref == ref))
+    if w is None:
+        return False
+    store_webhooks.delete_endpoint(w.id)
+    return True
+
+
+__all__ = ["ANDROID", "ID_REF_PREFIX", "delete_webhook", "events_of", "id_ref", "messages_of",
+           "save_webhook", "sim_by_number", "webhooks_of"]

@@ -1,0 +1,264 @@
+"""The "SMS Gateway for Android" local API against the running appliance on simulated modems:
+the official Python client (PyPI `android-sms-gateway`, synchronous over requests, so run on a
+thread while the event loop serves) sends, polls until Delivered, cancels and replays an id;
+raw HTTP for each refusal, bodies asserted."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from android_sms_gateway import client as asg_client
+from android_sms_gateway import domain, errors
+from android_sms_gateway.enums import ProcessState
+
+from tests.api.conftest import Gateway, running, wait_for
+
+KEYS = {"full": ["send", "read"], "reader": ["read"], "sender": ["send"]}
+NUMBER = "+8613800138000"
+OTHER = "+8613900139000"
+
+
+@pytest.fixture
+async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
+    async with running(tmp_path, keys=KEYS) as gw:
+        await gw.wait_ready()
+        for modem in gw.fleet.modems:
+            modem.auto_status_report = 0.05  # the network reports delivery soon after
+        yield gw
+
+
+def api(gw: Gateway, key: str = "full") -> asg_client.APIClient:
+    return asg_client.APIClient(key, gw.keys[key], base_url=gw.base_url)
+
+
+async def call(gw: Gateway, what: str, *args: Any, key: str = "full") -> Any:
+    """`APIClient.<what>(*args)` on a thread (the client blocks on requests)."""
+    def run() -> Any:
+        with api(gw, key) as client:
+            return getattr(client, what)(*args)
+    return await asyncio.to_thread(run)
+
+
+def basic(gw: Gateway, key: str = "full", login: str | None = None) -> dict[str, str]:
+    raw = f"{login if login is not None else key}:{gw.keys[key]}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+
+async def poll(gw: Gateway, message_id: str, state: ProcessState) -> domain.MessageState:
+    async def check() -> domain.MessageState | None:
+        got = await call(gw, "get_state", message_id)
+        return got if got.state is state else None
+    return await wait_for(check, f"message {message_id} {state.value}")
+
+
+async def test_the_client_sends_and_polls_until_delivered(gateway: Gateway) -> None:
+    message = domain.Message(phone_numbers=[NUMBER, OTHER],
+                             text_message=domain.TextMessage("警报: disk 91% full"))
+    state = await call(gateway, "send", message)
+    assert len(state.id) == 21
+    assert state.state in (ProcessState.Pending, ProcessState.Processed)
+    assert [r.phone_number for r in state.recipients] == [NUMBER, OTHER]
+    assert state.is_encrypted is False and state.is_hashed is False
+    assert "Pending" in state.states
+    done = await poll(gateway, state.id, ProcessState.Delivered)
+    assert [(r.phone_number, r.state) for r in done.recipients] == \
+        [(NUMBER, ProcessState.Delivered), (OTHER, ProcessState.Delivered)]
+    assert {"Pending", "Processed", "Sent", "Delivered"} <= set(done.states)
+    assert done.states["Pending"] <= done.states["Sent"] <= done.states["Delivered"]
+    assert sum(len(m.accepted) for m in gateway.fleet.modems) == 2
+
+
+async def test_the_same_id_from_the_same_key_is_the_same_message(gateway: Gateway) -> None:
+    message = domain.Message(phone_numbers=[NUMBER], text_message=domain.TextMessage("once"),
+                             id="alarm-42")
+    first = await call(gateway, "send", message)
+    again = await call(gateway, "send", message)
+    assert first.id == again.id == "alarm-42"
+    await poll(gateway, "alarm-42", ProcessState.Delivered)
+    third = await call(gateway, "send", message)
+    assert third.state is ProcessState.Delivered
+    assert sum(len(m.accepted) for m in gateway.fleet.modems) == 1
+    # Another text under the same id is refused, naming the id.
+    other = domain.Message(phone_numbers=[NUMBER], text_message=domain.TextMessage("twice"),
+                           id="alarm-42")
+    response = await gateway.client.post("/messages", json=other.asdict(), headers=basic(gateway))
+    assert response.status_code == 409
+    assert response.json() == {"message": "id 'alarm-42' is already used by a different "
+                                          "message from this key"}
+    # Another key's id space is its own: "alarm-42" is not found from the sender key's view...
+    response = await gateway.client.get("/messages/alarm-42", headers=basic(gateway, "reader"))
+    assert response.status_code == 404
+
+
+async def test_the_client_cancels_a_queued_message(tmp_path: Path) -> None:
+    # One SIM allowed one message a day: the second waits in the queue.
+    async with running(tmp_path, modems=1, keys=KEYS, per_sim_per_day=1) as gw:
+        await gw.wait_ready()
+        first = await call(gw, "send", domain.Message(
+            phone_numbers=[OTHER], text_message=domain.TextMessage("the day's one")))
+        await poll(gw, first.id, ProcessState.Sent)
+        state = await call(gw, "send", domain.Message(
+            phone_numbers=[NUMBER], text_message=domain.TextMessage("never"), id="held-1"))
+        assert state.state is ProcessState.Pending
+        await call(gw, "cancel_message", "held-1")
+        got = await call(gw, "get_state", "held-1")
+        assert got.state is ProcessState.Cancelled
+        assert [(r.phone_number, r.state) for r in got.recipients] == \
+            [(NUMBER, ProcessState.Cancelled)]
+        assert set(got.states) == {"Pending", "Cancelled"}
+        # Cancelling again is no error: it is cancelled.
+        response = await gw.client.delete("/messages/held-1", headers=basic(gw))
+        assert response.status_code == 204
+        assert sum(len(m.accepted) for m in gw.fleet.modems) == 1
+
+
+async def test_a_sent_message_can_no_longer_be_cancelled(gateway: Gateway) -> None:
+    state = await call(gateway, "send", domain.Message(
+        phone_numbers=[NUMBER], text_message=domain.TextMessage("gone")))
+    await poll(gateway, state.id, ProcessState.Delivered)
+    with pytest.raises(errors.APIError) as raised:
+        await call(gateway, "cancel_message", state.id)
+    assert raised.value.status_code == 409
+    response = await gateway.client.delete(f"/messages/{state.id}", headers=basic(gateway))
+    body = response.json()
+    assert body["message"] == f"message {state.id!r} can no longer be cancelled: it is Delivered"
+    assert body["state"]["state"] == "Delivered"
+
+
+async def test_sim_number_picks_a_sim_by_iccid_order(gateway: Gateway) -> None:
+    iccids = sorted(m.profile.iccid for m in gateway.fleet.modems)
+    state = await call(gateway, "send", domain.Message(
+        phone_numbers=[NUMBER], text_message=domain.TextMessage("via two"), sim_number=2))
+    await poll(gateway, state.id, ProcessState.Delivered)
+    used = [m.profile.iccid for m in gateway.fleet.modems if m.accepted]
+    assert used == [iccids[1]]
+    response = await gateway.client.post("/messages", headers=basic(gateway), json={
+        "phoneNumbers": [NUMBER], "textMessage": {"text": "x"}, "simNumber": 3})
+    assert response.status_code == 400
+    assert response.json() == {"message": "simNumber: there is no SIM 3 here"}
+
+
+async def test_the_older_plain_message_field_and_the_singular_path(gateway: Gateway) -> None:
+    response = await gateway.client.post("/message", headers=basic(gateway), json={
+        "phoneNumbers": [NUMBER], "message": "plain", "withDeliveryReport": True,
+        "priority": 100, "ttl": 3600})
+    assert response.status_code == 202
+    body = response.json()
+    assert body["state"] == "Pending" or body["state"] == "Processed"
+    assert body["recipients"][0]["phoneNumber"] == NUMBER
+    assert body["isHashed"] is False and body["isEncrypted"] is False
+    assert set(body["states"]) >= {"Pending"}
+    await poll(gateway, body["id"], ProcessState.Delivered)
+
+
+# -- refusals, raw HTTP ------------------------------------------------------------------------
+
+async def test_bad_auth_is_401_with_a_message(gateway: Gateway) -> None:
+    payload = {"phoneNumbers": [NUMBER], "textMessage": {"text": "x"}}
+    response = await gateway.client.post("/messages", json=payload)
+    assert response.status_code == 401
+    assert response.json() == {"message": "Basic authentication is needed: an API key's name "
+                                          "as the login and the key as the password"}
+    response = await gateway.client.post("/messages", json=payload,
+                                         headers=basic(gateway, "full", login="sender"))
+    assert response.status_code == 401
+    assert response.json() == {"message": "the login is not the name of this API key"}
+    wrong = base64.b64encode(b"full:cg_nothing_at_all").decode()
+    response = await gateway.client.post("/messages", json=payload,
+                                         headers={"Authorization": f"Basic {wrong}"})
+    assert response.status_code == 401
+    assert "not valid" in response.json()["message"]
+    with pytest.raises(errors.UnauthorizedError):
+        await asyncio.to_thread(lambda: asg_client.APIClient(
+            "full", "cg_wrong", base_url=gateway.base_url).__enter__().get_state("x"))
+
+
+async def test_a_throttled_address_gets_429_with_retry_after(gateway: Gateway) -> None:
+    from appliance.api.auth import FAILURES_ALLOWED
+
+    for _ in range(FAILURES_ALLOWED):
+        await gateway.client.get("/messages/x")
+    response = await gateway.client.get("/messages/x")
+    assert response.status_code == 429 and int(response.headers["retry-after"]) >= 1
+    assert response.json() == {"message": "too many failed authentication attempts"}
+    # a valid key is still served from a throttled address
+    response = await gateway.client.get("/messages/x", headers=basic(gateway))
+    assert response.status_code == 404
+
+
+async def test_a_key_without_the_scope_is_403(gateway: Gateway) -> None:
+    response = await gateway.client.post("/messages", headers=basic(gateway, "reader"), json={
+        "phoneNumbers": [NUMBER], "textMessage": {"text": "x"}})
+    assert response.status_code == 403
+    assert response.json() == {"message": "the API key 'reader' lacks the 'send' scope"}
+
+
+async def test_encrypted_messages_are_refused(gateway: Gateway) -> None:
+    response = await gateway.client.post("/messages", headers=basic(gateway), json={
+        "phoneNumbers": [NUMBER], "textMessage": {"text": "x"}, "isEncrypted": True})
+    assert response.status_code == 400
+    assert response.json()["message"].startswith(
+        "isEncrypted: encrypted messages are not supported here")
+    assert not any(m.accepted for m in gateway.fleet.modems)
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({"textMessage": {"text": "x"}},
+     "phoneNumbers: must be a non-empty list of phone numbers"),
+    ({"phoneNumbers": [], "textMessage": {"text": "x"}},
+     "phoneNumbers: must be a non-empty list of phone numbers"),
+    ({"phoneNumbers": [NUMBER]}, "textMessage.text: a text to send is needed"),
+    ({"phoneNumbers": [NUMBER], "textMessage": {"text": ""}},
+     "textMessage.text: must be a non-empty string"),
+    ({"phoneNumbers": ["not a number"], "textMessage": {"text": "x"}}, None),
+    ({"phoneNumbers": [NUMBER], "textMessage": {"text": "x"}, "id": "a/b"},
+     "id: must be 1 to 64 characters of A-Z a-z 0-9 _ . ~ -"),
+    ({"phoneNumbers": [NUMBER], "textMessage": {"text": "x"}, "ttl": 5,
+      "validUntil": "2030-01-01T00:00:00Z"}, "ttl and validUntil are mutually exclusive"),
+    ({"phoneNumbers": [NUMBER], "textMessage": {"text": "x"}, "priority": 500},
+     "priority: must be a whole number from -128 to 127"),
+    ({"phoneNumbers": [NUMBER], "dataMessage": {"data": "AA==", "port": 53739}},
+     "only text messages (textMessage) can be sent here"),
+    ({"phoneNumbers": [NUMBER], "textMessage": {"text": "x"}, "bogus": 1},
+     "unknown field 'bogus'"),
+    ([1, 2], "the request body must be a JSON object"),
+])
+async def test_invalid_send_requests_are_400(gateway: Gateway, body: Any,
+                                             message: str | None) -> None:
+    response = await gateway.client.post("/messages", headers=basic(gateway), json=body)
+    assert response.status_code == 400
+    got = response.json()
+    assert list(got) == ["message"]
+    if message is None:
+        assert got["message"].startswith("phoneNumbers: ")
+    else:
+        assert got["message"] == message
+
+
+async def test_a_body_that_is_not_json_is_400(gateway: Gateway) -> None:
+    response = await gateway.client.post("/messages", headers=basic(gateway),
+                                         content=b"{not json")
+    assert response.status_code == 400
+    assert response.json() == {"message": "the request body is not valid JSON"}
+
+
+async def test_an_unknown_id_is_404(gateway: Gateway) -> None:
+    for method in ("GET", "DELETE"):
+        response = await gateway.client.request(method, "/messages/no-such-id",
+                                                headers=basic(gateway))
+        assert response.status_code == 404
+        assert response.json() == {"message": "message 'no-such-id' not found"}
+    with pytest.raises(errors.NotFoundError):
+        await call(gateway, "get_state", "no-such-id")
+
+
+async def test_another_keys_message_is_404(gateway: Gateway) -> None:
+    state = await call(gateway, "send", domain.Message(
+        phone_numbers=[NUMBER], text_message=domain.TextMessage("mine")), key="sender")
+    response = await gateway.client.get(f"/messages/{state.id}", headers=basic(gateway))
+    assert response.status_code == 404
