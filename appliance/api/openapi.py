@@ -309,11 +309,13 @@ PAGING = [query("limit", {**INT, "minimum": 1, "maximum": 500, "default": 50}),
 
 def op(summary: str, scope: str | None, ok: tuple[int, Schema | None, str], *,
        body: Schema | None = None, params: list | None = None,
-       errors: tuple[int, ...] = ()) -> dict[str, Any]:
-    """One operation: `scope` None is open to all (no key)."""
-    status, schema, what = ok
-    responses: dict[str, Any] = {
-        str(status): _json(schema, what) if schema is not None else {"description": what}}
+       errors: tuple[int, ...] = (),
+       also: tuple[int, Schema, str] | None = None) -> dict[str, Any]:
+    """One operation: `scope` None is open to all (no key); `also`: a second success."""
+    responses: dict[str, Any] = {}
+    for status, schema, what in (ok, also) if also else (ok,):
+        responses[str(status)] = (_json(schema, what) if schema is not None
+                                  else {"description": what})
     codes = set(errors)
     if scope is not None:
         codes |= {401, 403, 429}
@@ -355,15 +357,19 @@ WEBHOOK_ID = path_param("webhook_id", ID, "a webhook endpoint's id")
 NUMBER = path_param("number", STR, 'a number in any form ("+" as %2B)')
 
 
+def _health() -> dict[str, Any]:
+    health = op("Health for monitoring", None, (200, ref("Health"), "ok"))
+    # Not the error shape: a monitor reads the same body, with what is wrong in `problems`.
+    health["responses"]["503"] = _json(ref("Health"), "starting, or degraded (see problems)")
+    return health
+
+
 def _paths() -> dict[str, dict[str, Any]]:
     r = ref
     return {
         "/api/v1/openapi.json": with_head(op(
             "This document", None, (200, {"type": "object"}, "OpenAPI 3.1"))),
-        "/api/v1/health": with_head(op(
-            "Health for monitoring", None, (200, r("Health"), "ok"), errors=(503,))
-            | {"description": "No key needed. 503 (same body, status starting or degraded) "
-                              "when it is not ok."}),
+        "/api/v1/health": with_head(_health()),
         "/api/v1/modems": with_head(op(
             "Every modem: state, identity, SIM, signal, counters; unplugged ones as gone",
             "read", (200, r("ModemList"), "the modems"))),
@@ -442,9 +448,9 @@ def _paths() -> dict[str, dict[str, Any]]:
             **with_head(op("The blacklist", "read", (200, r("BlacklistList"), "a page"),
                            params=[*PAGING, query("q", {**STR, "maxLength": 100})],
                            errors=(400,))),
-            "post": op("Blacklist a number (cancels its waiting messages); 200 when listed "
-                       "already", "admin", (201, r("BlacklistAdded"), "added"),
-                       body=r("BlacklistInput"))},
+            "post": op("Blacklist a number (cancels its waiting messages)", "admin",
+                       (201, r("BlacklistAdded"), "added"), body=r("BlacklistInput"),
+                       also=(200, r("BlacklistAdded"), "listed already (added: false)"))},
         "/api/v1/blacklist/{number}": {"delete": op(
             "Take a number off the blacklist", "admin",
             (200, obj({"number": STR, "removed": BOOL}, "all"), "removed"),

@@ -102,6 +102,17 @@ def test_every_json_body_operation_documents_its_request_schema_and_400() -> Non
             assert "400" in operation["responses"], (path, method)
 
 
+def test_every_error_answer_is_documented_as_the_error_shape() -> None:
+    for (path, method), operation in documented_operations().items():
+        for status, response in operation["responses"].items():
+            if int(status) < 400 or path == f"{API}/health":  # health: its own body on 503
+                continue
+            response = _resolve(response)
+            if method != "head":
+                schema = response["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/Error"}, (path, method, status)
+
+
 # -- against a running appliance -------------------------------------------------------------
 
 
