@@ -344,7 +344,9 @@ def with_head(get: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """GET and HEAD (monitors and scripts ask with HEAD): the same answers, without a body."""
     head = copy.deepcopy(get)
     head["summary"] = f"{get['summary']} (headers only)"
-    for response in head["responses"].values():
+    for status, response in head["responses"].items():
+        if "$ref" in response:  # an error answer: its status and headers, no body either
+            head["responses"][status] = {"description": ERROR_TEXT[int(status)]}
         response.pop("content", None)
     return {"get": get, "head": head}
 
@@ -512,7 +514,8 @@ def build_document() -> dict[str, Any]:
                 "(`cardgate apikey create --scopes send,read`); each operation names the "
                 "scope it needs in `x-scope` and in its description (`admin` may do "
                 "everything). Every error is `{\"error\": {\"code\", \"message\", "
-                "\"field\"?}}`. The Kannel (`/cgi-bin/sendsms`) and playSMS (`/index.php`) "
+                "\"field\"?}}`; any request may also get 413 (a body over 1 MiB) or 431 (headers "
+                "and URL over 8 KB). The Kannel (`/cgi-bin/sendsms`) and playSMS (`/index.php`) "
                 "doors and `/metrics` keep their own formats and are not described here."),
         },
         "servers": [{"url": "/"}],
