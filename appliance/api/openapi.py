@@ -236,8 +236,8 @@ SCHEMAS: dict[str, Schema] = {
         "pattern": STR_OR_NULL, "conditions": nullable(ref("RuleConditions")),
         "actions": array(ref("RuleAction"), minItems=1, maxItems=10), "stop": BOOL,
         "position": {**ID, "description": "where it goes in the order (1 = first)"},
-    }, ("name", "actions"), closed=True,
-        description="POST and PUT: a whole rule; PATCH: any of its fields"),
+    }, closed=True, description="POST and PUT: a whole rule (name and actions required); "
+                                "PATCH: any of its fields"),
     "Rule": obj({"id": ID, "position": INT, "name": STR, "enabled": BOOL, "match": STR,
                  "pattern": STR_OR_NULL, "conditions": {"type": "object"},
                  "actions": array({"type": "object"}), "stop": BOOL,
@@ -357,6 +357,7 @@ GROUP_ID = path_param("group_id", ID, "a group's id")
 RULE_ID = path_param("rule_id", ID, "a rule's id")
 WEBHOOK_ID = path_param("webhook_id", ID, "a webhook endpoint's id")
 NUMBER = path_param("number", STR, 'a number in any form ("+" as %2B)')
+WHOLE_RULE = {**ref("RuleInput"), "required": ["name", "actions"]}
 
 
 def _health() -> dict[str, Any]:
@@ -461,14 +462,14 @@ def _paths() -> dict[str, dict[str, Any]]:
             **with_head(op("Auto-answer rules in order, and those that no longer compile",
                            "read", (200, r("RuleList"), "the rules"), errors=(503,))),
             "post": op("Create a rule", "admin", (201, r("Rule"), "created"),
-                       body=r("RuleInput"), errors=(409, 503))},
+                       body=WHOLE_RULE, errors=(409, 503))},
         "/api/v1/rules/{rule_id}": {
             **with_head(op("A rule", "read", (200, r("Rule"), "the rule"),
                            params=[RULE_ID], errors=(404,))),
             "put": op("Replace a rule", "admin", (200, r("Rule"), "replaced"),
-                      body=r("RuleInput"), params=[RULE_ID], errors=(404, 503)),
+                      body=WHOLE_RULE, params=[RULE_ID], errors=(404, 503)),
             "patch": op("Change some of a rule's fields", "admin", (200, r("Rule"), "changed"),
-                        body={**r("RuleInput"), "required": []}, params=[RULE_ID],
+                        body=r("RuleInput"), params=[RULE_ID],
                         errors=(404, 503)),
             "delete": op("Delete a rule", "admin",
                          (200, obj({"deleted": ID}, "all"), "deleted"), params=[RULE_ID],

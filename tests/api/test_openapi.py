@@ -193,6 +193,12 @@ def check(response: httpx.Response, path: str, method: str | None = None) -> Any
     status = str(response.status_code)
     assert status in operation["responses"], (
         f"{method.upper()} {path}: {status} is not documented ({response.text[:300]})")
+    sent = response.request.content
+    if response.status_code < 300 and sent and "requestBody" in operation:
+        # The other way round: a body the server accepted fits the documented request schema.
+        schema = operation["requestBody"]["content"]["application/json"]["schema"]
+        errors = list(validator(schema).iter_errors(json.loads(sent)))
+        assert not errors, f"{method.upper()} {path}: accepted {sent[:200]!r}: {errors[0]}"
     documented = _resolve(operation["responses"][status])
     content = documented.get("content", {}).get("application/json")
     if content is None:
