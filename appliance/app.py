@@ -164,6 +164,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     from appliance.api.messages import bp as messages_bp
     from appliance.api.metrics import install_metrics
     from appliance.api.modems import bp as modems_bp
+    from appliance.api.openapi import bp as openapi_bp
     from appliance.api.playsms import bp as playsms_bp
     from appliance.api.rules import bp as rules_bp
     from appliance.api.webhooks import bp as webhooks_bp
@@ -183,6 +184,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     app.blueprint(inbox_bp)
     app.blueprint(rules_bp)
     app.blueprint(webhooks_bp)
+    app.blueprint(openapi_bp)  # GET /api/v1/openapi.json: the document only, no UI
     app.blueprint(kannel_bp)
     install_metrics(app)  # GET /metrics, and the HTTP request counter (a response middleware)
     app.blueprint(playsms_bp)

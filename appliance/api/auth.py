@@ -373,6 +373,8 @@ def require_scope(scope: str) -> Callable:
             await authorize(request, scope)
             return await handler(request, *args, **kwargs)
 
+        # Read by the OpenAPI tests: the documented `x-scope` must be the one enforced.
+        wrapper.required_scope = scope  # type: ignore[attr-defined]
         return wrapper
 
     return decorate

@@ -52,6 +52,14 @@ def group_view(g: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+MAX_ID = 2**63 - 1  # larger ids cannot exist (integer keys), nor be queried (SQLite overflows)
+
+
+def _check_id(kind: str, value: int) -> None:
+    if not 0 < value <= MAX_ID:
+        raise ApiError(404, "not_found", f"no {kind} with id {value}")
+
+
 def _store(request: Request):  # noqa: ANN202 - the appliance's writer.Store
     return request.app.ctx.appliance.store
 
@@ -124,6 +132,7 @@ async def create_contact(request: Request) -> JSONResponse:
 @bp.route("/contacts/<contact_id:int>", methods=["GET", "HEAD"])
 @require_scope("read")
 async def get_contact(request: Request, contact_id: int) -> JSONResponse:
+    _check_id("contact", contact_id)
     return json(contact_view(await _run(request, lambda: book.get_contact(contact_id),
                                         write=False)))
 
@@ -131,6 +140,7 @@ async def get_contact(request: Request, contact_id: int) -> JSONResponse:
 @bp.route("/contacts/<contact_id:int>", methods=["PUT", "PATCH"])
 @require_scope("admin")
 async def update_contact(request: Request, contact_id: int) -> JSONResponse:
+    _check_id("contact", contact_id)
     body = jb.json_object(request, CONTACT_FIELDS - {"groups"})
     given = _contact_input(request, body, replace=request.method == "PUT")
     return json(contact_view(await _run(request, lambda: book.update_contact(contact_id,
@@ -140,6 +150,7 @@ async def update_contact(request: Request, contact_id: int) -> JSONResponse:
 @bp.delete("/contacts/<contact_id:int>")
 @require_scope("admin")
 async def delete_contact(request: Request, contact_id: int) -> JSONResponse:
+    _check_id("contact", contact_id)
     await _run(request, lambda: book.delete_contact(contact_id))
     return json({"id": contact_id, "deleted": True})
 
@@ -167,6 +178,7 @@ async def create_group(request: Request) -> JSONResponse:
 @bp.route("/groups/<group_id:int>", methods=["GET", "HEAD"])
 @require_scope("read")
 async def get_group(request: Request, group_id: int) -> JSONResponse:
+    _check_id("group", group_id)
     group = await _run(request, lambda: book.get_group(group_id, with_members=True),
                        write=False)
     return json(group_view(group))
@@ -175,6 +187,7 @@ async def get_group(request: Request, group_id: int) -> JSONResponse:
 @bp.route("/groups/<group_id:int>", methods=["PUT", "PATCH"])
 @require_scope("admin")
 async def update_group(request: Request, group_id: int) -> JSONResponse:
+    _check_id("group", group_id)
     body = jb.json_object(request, GROUP_FIELDS)
     name = None if "name" not in body else jb.text(body["name"], "name", limit=jb.MAX_NAME,
                                                    required=True)
@@ -190,6 +203,7 @@ async def update_group(request: Request, group_id: int) -> JSONResponse:
 @bp.delete("/groups/<group_id:int>")
 @require_scope("admin")
 async def delete_group(request: Request, group_id: int) -> JSONResponse:
+    _check_id("group", group_id)
     await _run(request, lambda: book.delete_group(group_id))
     return json({"id": group_id, "deleted": True})
 
@@ -217,6 +231,7 @@ def _members_input(request: Request) -> tuple[list[str], list[int]]:
 @bp.post("/groups/<group_id:int>/members")
 @require_scope("admin")
 async def add_members(request: Request, group_id: int) -> JSONResponse:
+    _check_id("group", group_id)
     numbers, contact_ids = _members_input(request)
 
     def add() -> dict[str, Any]:
@@ -232,6 +247,7 @@ async def add_members(request: Request, group_id: int) -> JSONResponse:
 @bp.delete("/groups/<group_id:int>/members")
 @require_scope("admin")
 async def remove_members(request: Request, group_id: int) -> JSONResponse:
+    _check_id("group", group_id)
     numbers, contact_ids = _members_input(request)
 
     def remove() -> dict[str, Any]:

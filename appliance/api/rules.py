@@ -228,6 +228,11 @@ async def dry_run(request: Request) -> JSONResponse:
     sender, text, sim = body.get("sender"), body.get("text"), body.get("sim", "")
     if not isinstance(sender, str) or not sender.strip() or len(sender) > 32:
         raise _bad("sender", "must be the sender's number or name (at most 32 characters)")
+    if not sender.isascii():  # a lone surrogate (JSON "\ud800") cannot be looked up as UTF-8
+        try:
+            sender.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise _bad("sender", f"is not valid Unicode at position {exc.start}") from None
     if not isinstance(text, str) or len(text) > MAX_DRY_TEXT:
         raise _bad("text", f"must be a string of at most {MAX_DRY_TEXT} characters")
     if not isinstance(sim, str) or len(sim) > 22:

@@ -71,6 +71,14 @@ class WebhookNotFound(LookupError):
 
 # -- validation ------------------------------------------------------------------------------
 
+def _check_unicode(field: str, value: str) -> None:
+    """Storable as UTF-8: a lone surrogate (JSON "\ud800") would fail the INSERT, a 500."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise WebhookInvalid(field, f"is not valid Unicode at position {exc.start}") from None
+
+
 def check_url(url: Any, field: str = "url") -> str:
     """An absolute http:// or https:// URL with a host; returned as given (trimmed)."""
     if not isinstance(url, str) or not url.strip():
@@ -80,6 +88,7 @@ def check_url(url: Any, field: str = "url") -> str:
         raise WebhookInvalid(field, f"longer than {MAX_URL} characters")
     if any(ord(c) < 0x21 or ord(c) == 0x7F for c in url):
         raise WebhookInvalid(field, "must not contain spaces or control characters")
+    _check_unicode(field, url)
     try:
         parts = urlsplit(url)
         port = parts.port  # raises ValueError for a port out of range or not a number
@@ -119,6 +128,7 @@ def check_secret(secret: Any) -> str:
         raise WebhookInvalid("secret", f"longer than {MAX_SECRET} characters")
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in secret):
         raise WebhookInvalid("secret", "must not contain control characters")
+    _check_unicode("secret", secret)
     return secret
 
 
@@ -127,6 +137,7 @@ def check_description(text: Any) -> str:
         raise WebhookInvalid("description", "must be a string")
     if len(text) > MAX_DESCRIPTION:
         raise WebhookInvalid("description", f"longer than {MAX_DESCRIPTION} characters")
+    _check_unicode("description", text)
     return text
 
 

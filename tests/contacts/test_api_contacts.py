@@ -109,6 +109,17 @@ async def test_writes_need_admin_and_reads_need_read(gw: Gateway):
     assert r.status_code == 401
 
 
+async def test_ids_beyond_any_integer_key_are_404_not_500(gw: Gateway):
+    # Found by the OpenAPI fuzz (tests/api/test_openapi.py): SQLite overflowed, a 500.
+    for method, path in [("GET", "/api/v1/contacts/{}"), ("DELETE", "/api/v1/contacts/{}"),
+                         ("GET", "/api/v1/groups/{}"), ("DELETE", "/api/v1/groups/{}"),
+                         ("DELETE", "/api/v1/groups/{}/members?number=10086")]:
+        for huge in (2**63, 10**30):
+            r = await _call(gw, method, path.format(huge))
+            assert r.status_code == 404, (method, path, r.text)
+            assert r.json()["error"]["code"] == "not_found"
+
+
 async def test_groups_and_members_by_number_or_contact(gw: Gateway):
     r = await _call(gw, "POST", "/api/v1/groups", json={"name": "vip", "note": "best"})
     assert r.status_code == 201

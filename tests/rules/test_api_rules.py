@@ -172,6 +172,13 @@ async def test_bad_dry_run(gw, case, body, field):
     assert response.status_code == 400 and response.json()["error"]["field"] == field
 
 
+async def test_dry_run_sender_with_a_lone_surrogate_is_a_400(gw):
+    # Found by the OpenAPI fuzz (tests/api/test_openapi.py): it was a 500.
+    response = await gw.post("/api/v1/rules/dry-run", content=_json(
+        {"sender": "\ud800", "text": ""}), headers={"content-type": "application/json"})
+    assert response.status_code == 400 and response.json()["error"]["field"] == "sender"
+
+
 async def test_head_answers_like_get(gw):
     rule = await add_rule(gw, name="a", match="any", actions=REPLY)
     for path in ("/api/v1/rules", "/api/v1/rules/log", f"/api/v1/rules/{rule['id']}"):

@@ -57,6 +57,15 @@ def test_unknown_event_names_are_refused(events, problem):
     assert err.value.field == "events" and problem in str(err.value)
 
 
+@pytest.mark.parametrize("check,field", [(q.check_url, "url"), (q.check_secret, "secret"),
+                                         (q.check_description, "description")])
+def test_lone_surrogates_are_refused_naming_the_field(check, field):
+    # Found by the OpenAPI fuzz (tests/api/test_openapi.py): the INSERT failed, a 500.
+    with pytest.raises(q.WebhookInvalid) as err:
+        check("http://h/\ud800" if field == "url" else "a\ud800")
+    assert err.value.field == field and "Unicode" in str(err.value)
+
+
 def test_event_lists_are_deduplicated_and_star_means_all():
     assert q.check_events(["message.failed", "sms.received", "message.failed"]) == [
         "message.failed", "sms.received"]

@@ -1,0 +1,541 @@
+"""`GET /api/v1/openapi.json`: the JSON API described as an OpenAPI 3.1 document.
+
+Knows: every route under /api/v1, its scope, parameters, request body and answers, written as
+data built from small schema pieces in this one place.
+Must not know: how any route works (the tests in tests/api/test_openapi.py hold the document to
+the app: every route registered under /api/v1 is documented with its methods and scope, every
+documented one exists, and real answers validate against the documented schemas).
+
+Why data and not sanic-ext's decorators: sanic-ext documents every route of the app (the Kannel,
+playSMS and /metrics doors included, HEAD routes too) unless each is excluded, wants global
+config, and extending the app makes it serve /docs pages that load their scripts from a CDN the
+box cannot reach. The app keeps `AUTO_EXTEND = False`: nothing but this document is served, and
+no documentation UI (a client such as Swagger UI or Redoc on a workstation reads the JSON).
+
+The document needs no key to read: it describes the API, not the data behind it.
+Not described here: the compatibility doors (`/cgi-bin/sendsms`, `/index.php`) and `/metrics`,
+which keep the formats of the software they imitate (README).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from sanic import Blueprint, Request
+from sanic.response import JSONResponse, json
+
+from appliance import __version__
+from appliance.dispatch.balancer import PRIORITY
+from appliance.dispatch.intake import MAX_RECIPIENTS, MAX_TEXT_CHARS
+from appliance.inbox.rules.definition import ACTION_TYPES
+from appliance.inbox.rules.matching import KINDS
+from appliance.pool.supervisor import PoolState
+from appliance.store.states import MessageState, PartState
+from appliance.store.webhooks import EVENTS
+
+bp = Blueprint("openapi", url_prefix="/api/v1")
+
+Schema = dict[str, Any]
+
+# -- small pieces ----------------------------------------------------------------------------
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema: Schema) -> Schema:
+    """The schema or JSON null (OpenAPI 3.1 is JSON Schema 2020-12: a type list)."""
+    if "type" in schema and "enum" not in schema:
+        kind = schema["type"]
+        return {**schema, "type": [*(kind if isinstance(kind, list) else [kind]), "null"]}
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def obj(properties: dict[str, Schema], required: tuple[str, ...] | str = (), *,
+        closed: bool = False, description: str | None = None) -> Schema:
+    """A JSON object; `closed`: other keys are refused (request bodies: the server names an
+    unknown field in a 400)."""
+    out: Schema = {"type": "object", "properties": properties}
+    if required == "all":
+        required = tuple(properties)
+    if required:
+        out["required"] = list(required)
+    if closed:
+        out["additionalProperties"] = False
+    if description:
+        out["description"] = description
+    return out
+
+
+def array(items: Schema, **extra: Any) -> Schema:
+    return {"type": "array", "items": items, **extra}
+
+
+STR: Schema = {"type": "string"}
+INT: Schema = {"type": "integer"}
+ID: Schema = {"type": "integer", "minimum": 1}
+BOOL: Schema = {"type": "boolean"}
+TIME: Schema = {"type": "string", "format": "date-time"}
+TIME_OR_NULL = nullable(TIME)
+STR_OR_NULL = nullable(STR)
+INT_OR_NULL = nullable(INT)
+NUMBER_TEXT: Schema = {"type": "string", "minLength": 1, "maxLength": 64,
+                       "description": "a phone number in any common form (E.164 preferred), "
+                                      "or a sender name / short code"}
+NUMBERS: Schema = {"oneOf": [NUMBER_TEXT, array(NUMBER_TEXT)],
+                   "description": "one number, or a list of them"}
+SCOPES = ("send", "read", "admin")
+
+# -- schemas ---------------------------------------------------------------------------------
+
+SCHEMAS: dict[str, Schema] = {
+    "Error": obj({"error": obj({
+        "code": {**STR, "description": "stable, for programs (e.g. invalid_field, not_found)"},
+        "message": {**STR, "description": "for people: what is wrong and how to fix it"},
+        "field": {**STR, "description": "the request field or parameter at fault"},
+    }, ("code", "message"))}, ("error",),
+        description="Every 4xx/5xx answer. Some carry more keys beside code and message "
+                    "(e.g. `rejected` on a 422, `contact_id` on a 409 number_taken)."),
+    # messages
+    "MessageSend": obj({
+        "to": {**NUMBERS, "description": f"one number or up to {MAX_RECIPIENTS} of them"},
+        "text": {**STR, "minLength": 1, "maxLength": MAX_TEXT_CHARS,
+                 "description": "at most 10 parts (GSM-7 or UCS2, chosen for the text)"},
+        "category": {"type": "string", "enum": list(PRIORITY), "default": "notice"},
+        "priority": {**INT, "minimum": 0, "maximum": 100,
+                     "description": "overrides the category's; above alert's needs `admin`"},
+        "send_at": nullable({**TIME, "description": "with a time zone; at most a year ahead"}),
+        "ttl": {"type": "number", "exclusiveMinimum": 0,
+                "description": "seconds the message may wait before it expires"},
+        "client_ref": nullable({**STR, "minLength": 1, "maxLength": 64,
+                                "description": "idempotency key: a replay answers the same "
+                                               "ids; a different request under it is a 409"}),
+    }, ("to", "text"), closed=True),
+    "Rejected": obj({"to": STR, "reason": STR}, "all"),
+    "MessageAccepted": obj({
+        "messages": array(obj({"id": ID, "to": STR}, "all")),
+        "parts": {**INT, "description": "parts per message"},
+        "encoding": {"type": "string", "enum": ["gsm7", "ucs2"]},
+        "rejected": array(ref("Rejected"), description="recipients on the blacklist"),
+    }, "all"),
+    "MessagePart": obj({
+        "index": INT, "state": {"type": "string", "enum": [s.value for s in PartState]},
+        "sim": STR_OR_NULL, "message_reference": INT_OR_NULL, "error": STR_OR_NULL,
+        "sent_at": TIME_OR_NULL, "report_status": INT_OR_NULL, "report_at": TIME_OR_NULL,
+    }, "all"),
+    "MessageEvent": obj({"at": TIME, "from": STR_OR_NULL, "to": STR, "detail": STR_OR_NULL,
+                         "sim": STR_OR_NULL}, "all"),
+    "Message": obj({
+        "id": ID, "to": STR, "text": STR,
+        "state": {"type": "string", "enum": [s.value for s in MessageState]},
+        "category": STR, "priority": INT, "client_ref": STR_OR_NULL,
+        "sim": nullable({**STR, "description": "the ICCID of the SIM it left through"}),
+        "parts_count": INT, "attempts": INT, "error": STR_OR_NULL,
+        "send_at": TIME_OR_NULL, "expires_at": TIME_OR_NULL, "created_at": TIME,
+        "updated_at": TIME_OR_NULL, "sent_at": TIME_OR_NULL, "final_at": TIME_OR_NULL,
+        "parts": array(ref("MessagePart")), "events": array(ref("MessageEvent")),
+    }, "all"),
+    # modems and health
+    "Modem": obj({
+        "port": STR, "state": {"type": "string", "enum": [s.value for s in PoolState]},
+        "state_reason": STR_OR_NULL, "since": STR_OR_NULL, "profile": STR_OR_NULL,
+        "usb_id": STR_OR_NULL, "manufacturer": STR_OR_NULL, "model": STR_OR_NULL,
+        "revision": STR_OR_NULL, "imei": STR_OR_NULL,
+        "sim": obj({k: STR_OR_NULL for k in ("iccid", "imsi", "operator", "operator_code",
+                                             "own_number")}),
+        "signal": obj({"rssi": INT_OR_NULL, "dbm": INT_OR_NULL, "bars": INT}, "all"),
+        "registration": STR_OR_NULL, "recoveries": INT,
+        "counters": {"type": "object", "description": "sent/failed/... counts of its SIM"},
+        "history": nullable({"type": "object",
+                             "description": "first/last seen, plugs, ports, ICCIDs"}),
+    }, ("port", "state", "imei", "sim", "signal", "counters")),
+    "ModemList": obj({"modems": array(ref("Modem"))}, "all"),
+    "Health": obj({
+        "status": {"type": "string", "enum": ["ok", "degraded", "starting"]},
+        "problems": array(STR), "version": STR, "uptime_seconds": {"type": "number"},
+        "modems": obj({"total": INT, "ready": INT}, "all"),
+    }, "all"),
+    # inbox and conversations
+    "InboxMessage": obj({
+        "id": ID, "sender": STR, "number": STR, "contact": nullable({"type": "object"}),
+        "text": STR, "sim": STR_OR_NULL, "modem": STR_OR_NULL, "smsc_at": TIME_OR_NULL,
+        "received_at": TIME, "updated_at": TIME_OR_NULL,
+        "partial": {**BOOL, "description": "parts are still missing"},
+        "parts": INT, "parts_received": INT, "handled_at": TIME_OR_NULL,
+    }, ("id", "sender", "number", "text", "sim", "received_at", "partial")),
+    "InboxPage": obj({
+        "messages": array(ref("InboxMessage")),
+        "next_since": nullable({**INT, "description": "ascending order: poll with ?since="}),
+        "next_before": nullable({**INT, "description": "descending: page with ?before="}),
+    }, ("messages",)),
+    "Conversation": obj({
+        "number": STR,
+        "contact": nullable(obj({"id": ID, "name": STR, "numbers": array(STR)})),
+        "items": array(obj({
+            "direction": {"type": "string", "enum": ["in", "out"]}, "id": ID, "number": STR,
+            "text": STR, "sim": STR_OR_NULL, "at": TIME,
+        }, ("direction", "id", "number", "text", "at"))),
+        "next_before": nullable({**STR, "description": "an opaque cursor for ?before="}),
+    }, "all"),
+    # contacts and groups
+    "ContactInput": obj({
+        "name": {**STR, "maxLength": 255}, "numbers": {**NUMBERS, "maxItems": 20},
+        "note": {**STR, "maxLength": 10_000},
+        "fields": {"type": "object", "maxProperties": 50,
+                   "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
+                   "description": "your own fields (at most 16 KB as JSON)"},
+        "groups": {**array(ID, maxItems=100), "description": "group ids (POST only)"},
+    }, closed=True),
+    "Contact": obj({"id": ID, "name": STR, "numbers": array(STR),
+                    "groups": array(obj({"id": ID, "name": STR}, "all")),
+                    "fields": {"type": "object"}, "note": STR, "created_at": TIME,
+                    "updated_at": TIME_OR_NULL}, ("id", "name", "numbers")),
+    "ContactList": obj({"contacts": array(ref("Contact")), "total": INT, "limit": INT,
+                        "offset": INT}, "all"),
+    "GroupInput": obj({"name": {**STR, "minLength": 1, "maxLength": 255},
+                       "note": {**STR, "maxLength": 10_000}}, closed=True),
+    "Group": obj({"id": ID, "name": STR, "note": STR, "members": INT, "created_at": TIME,
+                  "contacts": array(ref("Contact"))}, ("id", "name", "members")),
+    "GroupList": obj({"groups": array(ref("Group"))}, "all"),
+    "Members": obj({"numbers": NUMBERS, "contact_ids": array(ID)}, closed=True,
+                   description="numbers and/or contact ids (a number nobody has gets a "
+                               "nameless contact)"),
+    "Deleted": obj({"id": ID, "deleted": BOOL}, "all"),
+    # blacklist
+    "BlacklistInput": obj({"number": NUMBER_TEXT, "reason": {**STR, "maxLength": 500},
+                           "source": {"type": "string", "enum": ["api", "console"]}},
+                          ("number",), closed=True),
+    "BlacklistEntry": obj({"number": STR, "reason": STR, "source": STR,
+                           "created_at": TIME_OR_NULL}, ("number", "reason", "source")),
+    "BlacklistAdded": {"allOf": [ref("BlacklistEntry"), obj({
+        "added": {**BOOL, "description": "false: it was listed already (200)"},
+        "cancelled": array(ID, description="waiting messages to it, cancelled")}, "all")]},
+    "BlacklistList": obj({"blacklist": array(ref("BlacklistEntry")), "total": INT,
+                          "limit": INT, "offset": INT}, "all"),
+    # rules
+    "RuleAction": obj({
+        "type": {"type": "string", "enum": list(ACTION_TYPES)},
+        "template": {**STR, "description": "reply, forward: {name}, {sender}, {text}..."},
+        "to": {**NUMBERS, "description": "forward: 1 to 20 numbers"},
+        "url": {**STR, "description": "webhook"}, "secret": {**STR, "description": "webhook"},
+        "group": {**ID, "description": "add_to_group, remove_from_group"},
+        "reason": {**STR, "maxLength": 200, "description": "blacklist"},
+    }, ("type",), closed=True),
+    "RuleConditions": obj({
+        "senders": {"type": "string", "enum": ["any", "known", "unknown", "group"]},
+        "groups": array(ID), "sims": array({**STR, "pattern": "^[0-9A-Fa-f]{6,22}$"}),
+        "time": obj({"from": {**STR, "description": "HH:MM"},
+                     "to": {**STR, "description": "HH:MM"}}, "all", closed=True),
+        "weekdays": array({"oneOf": [STR, {**INT, "minimum": 1, "maximum": 7}]}),
+    }, closed=True),
+    "RuleInput": obj({
+        "name": {**STR, "minLength": 1, "maxLength": 100}, "enabled": BOOL,
+        "match": {"type": "string", "enum": list(KINDS), "default": "any"},
+        "pattern": STR_OR_NULL, "conditions": nullable(ref("RuleConditions")),
+        "actions": array(ref("RuleAction"), minItems=1, maxItems=10), "stop": BOOL,
+        "position": {**ID, "description": "where it goes in the order (1 = first)"},
+    }, closed=True, description="POST and PUT: a whole rule (name and actions required); "
+                                "PATCH: any of its fields"),
+    "Rule": obj({"id": ID, "position": INT, "name": STR, "enabled": BOOL, "match": STR,
+                 "pattern": STR_OR_NULL, "conditions": {"type": "object"},
+                 "actions": array({"type": "object"}), "stop": BOOL,
+                 "created_at": TIME_OR_NULL, "updated_at": TIME_OR_NULL},
+                ("id", "position", "name", "enabled", "match", "actions", "stop")),
+    "RuleList": obj({"rules": array(ref("Rule")),
+                     "broken": array(obj({"id": ID, "error": STR}, "all"))}, ("rules",)),
+    "RuleOrder": obj({"ids": array(INT, description="every rule id, in the new order")},
+                     "all", closed=True),
+    "RuleLog": obj({"entries": array(obj({"id": ID, "at": TIME, "rule_id": INT_OR_NULL,
+                                          "action": STR, "outcome": STR})),
+                    "next_before": INT_OR_NULL}, "all"),
+    "DryRunInput": obj({"sender": {**STR, "minLength": 1, "maxLength": 32},
+                        "text": {**STR, "maxLength": 5000},
+                        "sim": {**STR, "maxLength": 22},
+                        "at": {**TIME, "description": "with a time zone; default now"}},
+                       ("sender", "text"), closed=True),
+    "DryRun": obj({"number": STR, "rules": array({"type": "object"}),
+                   "actions": array({"type": "object"})}, ("rules", "actions"),
+                  description="what the rules would do now; nothing is sent or written"),
+    # webhooks
+    "WebhookInput": obj({
+        "url": {**STR, "description": "http:// or https://"},
+        "events": {"oneOf": [{"type": "string", "enum": [*EVENTS, "*"]},
+                             array({"type": "string", "enum": [*EVENTS, "*"]}, minItems=1)]},
+        "secret": nullable({**STR, "description": "HMAC key; generated when null or left "
+                                                  "out (shown once)"}),
+        "description": STR, "enabled": BOOL,
+    }, closed=True, description="POST needs url and events; PATCH any of them"),
+    "Webhook": obj({"id": ID, "url": STR, "events": array(STR), "enabled": BOOL,
+                    "description": STR, "created_at": TIME, "updated_at": TIME_OR_NULL,
+                    "signed": BOOL,
+                    "secret": {**STR, "description": "only in the answers that set it"},
+                    "deliveries": array({"type": "object"}),
+                    "counts": {"type": "object"}}, ("id", "url", "events", "enabled")),
+    "WebhookList": obj({"webhooks": array(ref("Webhook")), "events": array(STR)}, "all"),
+    "WebhookTest": obj({"delivery": ID, "event": STR}, "all"),
+}
+
+# -- operations ------------------------------------------------------------------------------
+
+ERROR_TEXT = {400: "invalid body or parameter (the field is named)", 401: "no or a wrong key",
+              403: "the key lacks the scope, or is used from outside its networks",
+              404: "no such resource (or not the caller's)", 409: "conflict",
+              422: "every recipient is on the blacklist (`rejected` lists them)",
+              429: "too many failed attempts, or the key's rate (Retry-After)",
+              503: "not running yet"}
+
+
+def _json(schema: Schema, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def path_param(name: str, schema: Schema, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": schema,
+            "description": description}
+
+
+def query(name: str, schema: Schema, description: str = "") -> dict[str, Any]:
+    out = {"name": name, "in": "query", "required": False, "schema": schema}
+    if description:
+        out["description"] = description
+    return out
+
+
+PAGING = [query("limit", {**INT, "minimum": 1, "maximum": 500, "default": 50}),
+          query("offset", {**INT, "minimum": 0, "default": 0})]
+
+
+def op(summary: str, scope: str | None, ok: tuple[int, Schema | None, str], *,
+       body: Schema | None = None, params: list | None = None,
+       errors: tuple[int, ...] = (),
+       also: tuple[int, Schema, str] | None = None) -> dict[str, Any]:
+    """One operation: `scope` None is open to all (no key); `also`: a second success."""
+    responses: dict[str, Any] = {}
+    for status, schema, what in (ok, also) if also else (ok,):
+        responses[str(status)] = (_json(schema, what) if schema is not None
+                                  else {"description": what})
+    codes = set(errors)
+    if scope is not None:
+        codes |= {401, 403, 429}
+    if body is not None:
+        codes.add(400)
+    for code in sorted(codes):
+        responses[str(code)] = {"$ref": f"#/components/responses/E{code}"}
+    out: dict[str, Any] = {"summary": summary, "responses": responses}
+    if scope is None:
+        out["security"] = []
+        out["description"] = "No key needed."
+    else:
+        out["security"] = [{"bearer": []}]
+        out["x-scope"] = scope
+        out["description"] = (f"Needs a key with the `{scope}` scope"
+                              + ("" if scope == "admin" else " (or `admin`)") + ".")
+    if params:
+        out["parameters"] = params
+    if body is not None:
+        out["requestBody"] = {"required": True,
+                              "content": {"application/json": {"schema": body}}}
+    return out
+
+
+def with_head(get: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """GET and HEAD (monitors and scripts ask with HEAD): the same answers, without a body."""
+    head = copy.deepcopy(get)
+    head["summary"] = f"{get['summary']} (headers only)"
+    for status, response in head["responses"].items():
+        if "$ref" in response:  # an error answer: its status and headers, no body either
+            head["responses"][status] = {"description": ERROR_TEXT[int(status)]}
+        response.pop("content", None)
+    return {"get": get, "head": head}
+
+
+MESSAGE_ID = path_param("message_id", ID, "the id POST /messages answered")
+CONTACT_ID = path_param("contact_id", ID, "a contact's id")
+GROUP_ID = path_param("group_id", ID, "a group's id")
+RULE_ID = path_param("rule_id", ID, "a rule's id")
+WEBHOOK_ID = path_param("webhook_id", ID, "a webhook endpoint's id")
+NUMBER = path_param("number", STR, 'a number in any form ("+" as %2B)')
+WHOLE_RULE = {**ref("RuleInput"), "required": ["name", "actions"]}
+
+
+def _health() -> dict[str, Any]:
+    health = op("Health for monitoring", None, (200, ref("Health"), "ok"))
+    # Not the error shape: a monitor reads the same body, with what is wrong in `problems`.
+    health["responses"]["503"] = _json(ref("Health"), "starting, or degraded (see problems)")
+    return health
+
+
+def _paths() -> dict[str, dict[str, Any]]:
+    r = ref
+    return {
+        "/api/v1/openapi.json": with_head(op(
+            "This document", None, (200, {"type": "object"}, "OpenAPI 3.1"))),
+        "/api/v1/health": with_head(_health()),
+        "/api/v1/modems": with_head(op(
+            "Every modem: state, identity, SIM, signal, counters; unplugged ones as gone",
+            "read", (200, r("ModemList"), "the modems"))),
+        "/api/v1/messages": {"post": op(
+            "Send a message to one or many recipients", "send",
+            (202, r("MessageAccepted"), "accepted: stored durably, one id per recipient"),
+            body=r("MessageSend"), errors=(409, 422))},
+        "/api/v1/messages/{message_id}": {
+            **with_head(op("A message: state, SIM, parts, history", "read",
+                           (200, r("Message"), "the message"), params=[MESSAGE_ID],
+                           errors=(404,))),
+            "delete": op("Cancel a message not yet sent", "send",
+                         (200, r("Message"), "cancelled"), params=[MESSAGE_ID],
+                         errors=(404, 409))},
+        "/api/v1/inbox": with_head(op(
+            "Received messages, reassembled", "read", (200, r("InboxPage"), "a page"),
+            params=[query("since", {**INT, "minimum": 0}, "after this id, oldest first"),
+                    query("before", ID, "before this id, newest first"),
+                    query("limit", {**INT, "minimum": 1, "maximum": 1000, "default": 100}),
+                    query("number", {**STR, "maxLength": 64}, "the sender"),
+                    query("sim", {**STR, "maxLength": 22}, "the receiving SIM's ICCID"),
+                    query("from", TIME, "received at or after"),
+                    query("to", TIME, "received at or before"),
+                    query("order", {"type": "string", "enum": ["asc", "desc"]})],
+            errors=(400,))),
+        "/api/v1/conversations/{number}": with_head(op(
+            "Both directions with a number (or its contact) in time order", "read",
+            (200, r("Conversation"), "the newest items, oldest first"),
+            params=[NUMBER, query("before", STR, "next_before, or an ISO 8601 time"),
+                    query("limit", {**INT, "minimum": 1, "maximum": 500, "default": 50})],
+            errors=(400,))),
+        "/api/v1/contacts": {
+            **with_head(op("Contacts", "read", (200, r("ContactList"), "a page"),
+                           params=[*PAGING, query("q", {**STR, "maxLength": 100}, "search"),
+                                   query("group", ID, "members of this group")],
+                           errors=(400,))),
+            "post": op("Create a contact", "admin", (201, r("Contact"), "created"),
+                       body=r("ContactInput"), errors=(409,))},
+        "/api/v1/contacts/{contact_id}": {
+            **with_head(op("A contact", "read", (200, r("Contact"), "the contact"),
+                           params=[CONTACT_ID], errors=(404,))),
+            "put": op("Replace a contact (a field left out is emptied)", "admin",
+                      (200, r("Contact"), "replaced"), body=r("ContactInput"),
+                      params=[CONTACT_ID], errors=(404, 409)),
+            "patch": op("Change some of a contact's fields", "admin",
+                        (200, r("Contact"), "changed"), body=r("ContactInput"),
+                        params=[CONTACT_ID], errors=(404, 409)),
+            "delete": op("Delete a contact", "admin", (200, r("Deleted"), "deleted"),
+                         params=[CONTACT_ID], errors=(404,))},
+        "/api/v1/groups": {
+            **with_head(op("Groups", "read", (200, r("GroupList"), "every group"))),
+            "post": op("Create a group", "admin", (201, r("Group"), "created"),
+                       body={**r("GroupInput"), "required": ["name"]}, errors=(409,))},
+        "/api/v1/groups/{group_id}": {
+            **with_head(op("A group with its members", "read", (200, r("Group"), "the group"),
+                           params=[GROUP_ID], errors=(404,))),
+            "put": op("Replace a group (name required)", "admin", (200, r("Group"), "replaced"),
+                      body={**r("GroupInput"), "required": ["name"]}, params=[GROUP_ID],
+                      errors=(404, 409)),
+            "patch": op("Rename a group or change its note", "admin",
+                        (200, r("Group"), "changed"), body=r("GroupInput"),
+                        params=[GROUP_ID], errors=(404, 409)),
+            "delete": op("Delete a group (its contacts stay)", "admin",
+                         (200, r("Deleted"), "deleted"), params=[GROUP_ID], errors=(404,))},
+        "/api/v1/groups/{group_id}/members": {
+            "post": op("Add numbers and/or contacts to a group", "admin",
+                       (200, r("Group"), "the group now"), body=r("Members"),
+                       params=[GROUP_ID], errors=(404,)),
+            "delete": op("Take numbers and/or contacts out (body, or ?number=&contact_id=)",
+                         "admin", (200, r("Group"), "the group now"), params=[
+                             GROUP_ID, query("number", array(STR)),
+                             query("contact_id", array(ID))], errors=(400, 404))
+            | {"requestBody": {"required": False,
+                               "content": {"application/json": {"schema": r("Members")}}}}},
+        "/api/v1/blacklist": {
+            **with_head(op("The blacklist", "read", (200, r("BlacklistList"), "a page"),
+                           params=[*PAGING, query("q", {**STR, "maxLength": 100})],
+                           errors=(400,))),
+            "post": op("Blacklist a number (cancels its waiting messages)", "admin",
+                       (201, r("BlacklistAdded"), "added"), body=r("BlacklistInput"),
+                       also=(200, r("BlacklistAdded"), "listed already (added: false)"))},
+        "/api/v1/blacklist/{number}": {"delete": op(
+            "Take a number off the blacklist", "admin",
+            (200, obj({"number": STR, "removed": BOOL}, "all"), "removed"),
+            params=[NUMBER], errors=(400, 404))},
+        "/api/v1/rules": {
+            **with_head(op("Auto-answer rules in order, and those that no longer compile",
+                           "read", (200, r("RuleList"), "the rules"), errors=(503,))),
+            "post": op("Create a rule", "admin", (201, r("Rule"), "created"),
+                       body=WHOLE_RULE, errors=(409, 503))},
+        "/api/v1/rules/{rule_id}": {
+            **with_head(op("A rule", "read", (200, r("Rule"), "the rule"),
+                           params=[RULE_ID], errors=(404,))),
+            "put": op("Replace a rule", "admin", (200, r("Rule"), "replaced"),
+                      body=WHOLE_RULE, params=[RULE_ID], errors=(404, 503)),
+            "patch": op("Change some of a rule's fields", "admin", (200, r("Rule"), "changed"),
+                        body=r("RuleInput"), params=[RULE_ID],
+                        errors=(404, 503)),
+            "delete": op("Delete a rule", "admin",
+                         (200, obj({"deleted": ID}, "all"), "deleted"), params=[RULE_ID],
+                         errors=(404, 503))},
+        "/api/v1/rules/order": {"post": op(
+            "Reorder the rules", "admin", (200, r("RuleList"), "the rules, reordered"),
+            body=r("RuleOrder"), errors=(503,))},
+        "/api/v1/rules/log": with_head(op(
+            "The log of automatic actions, newest first", "read", (200, r("RuleLog"), "a page"),
+            params=[query("limit", {**INT, "minimum": 1, "default": 100}),
+                    query("before", ID), query("number", {**STR, "maxLength": 32}),
+                    query("rule_id", ID), query("inbox_id", ID)], errors=(400,))),
+        "/api/v1/rules/dry-run": {"post": op(
+            "What the rules would do with a message (nothing is sent or written)", "read",
+            (200, r("DryRun"), "the evaluation"), body=r("DryRunInput"), errors=(503,))},
+        "/api/v1/webhooks": {
+            **with_head(op("Webhook endpoints (secrets never shown again)", "read",
+                           (200, r("WebhookList"), "the endpoints and the event names"))),
+            "post": op("Add an endpoint", "admin", (201, r("Webhook"), "created, with its "
+                                                                       "secret"),
+                       body={**r("WebhookInput"), "required": ["url", "events"]})},
+        "/api/v1/webhooks/{webhook_id}": {
+            **with_head(op("An endpoint, its latest deliveries and counts by state", "read",
+                           (200, r("Webhook"), "the endpoint"), params=[WEBHOOK_ID],
+                           errors=(404,))),
+            "patch": op("Change an endpoint", "admin", (200, r("Webhook"), "changed"),
+                        body=r("WebhookInput"), params=[WEBHOOK_ID], errors=(404,)),
+            "delete": op("Delete an endpoint and its pending deliveries", "admin",
+                         (204, None, "deleted"), params=[WEBHOOK_ID], errors=(404,))},
+        "/api/v1/webhooks/{webhook_id}/test": {"post": op(
+            "Queue a webhook.test delivery", "admin", (202, r("WebhookTest"), "queued"),
+            params=[WEBHOOK_ID], errors=(404, 503))},
+    }
+
+
+def build_document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "cardgate JSON API", "version": __version__,
+            "description": (
+                "The SMS gateway's JSON API. Authenticate with `Authorization: Bearer <key>` "
+                "(`cardgate apikey create --scopes send,read`); each operation names the "
+                "scope it needs in `x-scope` and in its description (`admin` may do "
+                "everything). Every error is `{\"error\": {\"code\", \"message\", "
+                "\"field\"?}}`; any request may also get 413 (a body over 1 MiB) or 431 (headers "
+                "and URL over 8 KB). The Kannel (`/cgi-bin/sendsms`) and playSMS (`/index.php`) "
+                "doors and `/metrics` keep their own formats and are not described here."),
+        },
+        "servers": [{"url": "/"}],
+        "paths": _paths(),
+        "components": {
+            "schemas": copy.deepcopy(SCHEMAS),
+            "securitySchemes": {"bearer": {
+                "type": "http", "scheme": "bearer",
+                "description": "An API key; scopes: " + ", ".join(SCOPES)}},
+            "responses": {f"E{code}": _json(ref("Error"), text)
+                          for code, text in ERROR_TEXT.items()},
+        },
+        "security": [{"bearer": []}],
+    }
+
+
+DOCUMENT = build_document()
+
+
+@bp.route("/openapi.json", methods=["GET", "HEAD"])
+async def openapi_document(request: Request) -> JSONResponse:
+    return json(DOCUMENT)
