@@ -16,14 +16,14 @@ A bad parameter is a 400 naming it; an unknown parameter is one too (a typo such
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sanic import Blueprint, Request
 from sanic.response import JSONResponse, json
 
 from appliance.api.auth import require_scope
-from appliance.api.errors import ApiError
+from appliance.api.query import MAX_ID, bad, integer, one, order, refuse_unknown, time
 from appliance.inbox.handler import number_of
 from appliance.store import inbox as inbox_store
 
@@ -32,46 +32,6 @@ bp = Blueprint("inbox", url_prefix="/api/v1")
 KNOWN_PARAMS = {"since", "before", "limit", "number", "sim", "from", "to", "order"}
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
-MAX_ID = 2**63 - 1
-
-
-def _bad(name: str, message: str) -> ApiError:
-    return ApiError(400, "invalid_parameter", f"{name}: {message}", field=name)
-
-
-def _one(request: Request, name: str) -> str | None:
-    values = request.args.getlist(name)
-    if not values:
-        return None
-    if len(values) > 1:
-        raise _bad(name, "given more than once")
-    return values[0]
-
-
-def _int(request: Request, name: str, low: int, high: int) -> int | None:
-    raw = _one(request, name)
-    if raw is None:
-        return None
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 19:
-        raise _bad(name, f"must be a whole number from {low} to {high}, got {raw[:40]!r}")
-    value = int(raw)
-    if not low <= value <= high:
-        raise _bad(name, f"must be a whole number from {low} to {high}, got {value}")
-    return value
-
-
-def _time(request: Request, name: str) -> datetime | None:
-    raw = _one(request, name)
-    if raw is None:
-        return None
-    if len(raw) > 64:
-        raise _bad(name, "not an ISO 8601 time (too long)")
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except (ValueError, OverflowError):
-        raise _bad(name, f"not an ISO 8601 time: {raw[:64]!r}") from None
-    # A time without an offset is UTC (the arrival times are stored in UTC).
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _iso(value: Any) -> Any:
@@ -101,27 +61,22 @@ def inbox_view(data: dict[str, Any]) -> dict[str, Any]:
 @bp.route("/inbox", methods=["GET", "HEAD"])
 @require_scope("read")
 async def list_inbox(request: Request) -> JSONResponse:
-    unknown = sorted(set(request.args) - KNOWN_PARAMS)
-    if unknown:
-        raise _bad(unknown[0], f"unknown parameter (known: {', '.join(sorted(KNOWN_PARAMS))})")
-    since = _int(request, "since", 0, MAX_ID)
-    before = _int(request, "before", 1, MAX_ID)
-    limit = _int(request, "limit", 1, MAX_LIMIT) or DEFAULT_LIMIT
-    order = _one(request, "order")
-    if order not in (None, "asc", "desc"):
-        raise _bad("order", f'must be "asc" or "desc", got {order[:20]!r}')
-    ascending = order == "asc" if order is not None else since is not None
-    number = _one(request, "number")
+    refuse_unknown(request, KNOWN_PARAMS)
+    since = integer(request, "since", 0, MAX_ID)
+    before = integer(request, "before", 1, MAX_ID)
+    limit = integer(request, "limit", 1, MAX_LIMIT) or DEFAULT_LIMIT
+    ascending = order(request, ascending_by_default=since is not None)
+    number = one(request, "number")
     if number is not None:
         if not number.strip() or len(number) > 64:
-            raise _bad("number", "must be a phone number or a sender name (1 to 64 characters)")
+            raise bad("number", "must be a phone number or a sender name (1 to 64 characters)")
         number = number_of(number.strip())
-    sim = _one(request, "sim")
+    sim = one(request, "sim")
     if sim is not None and not (sim and len(sim) <= 22):
-        raise _bad("sim", "must be a SIM's ICCID (1 to 22 characters)")
-    start, end = _time(request, "from"), _time(request, "to")
+        raise bad("sim", "must be a SIM's ICCID (1 to 22 characters)")
+    start, end = time(request, "from"), time(request, "to")
     if start is not None and end is not None and end < start:
-        raise _bad("to", "must not be before `from`")
+        raise bad("to", "must not be before `from`")
     store = request.app.ctx.appliance.store
     rows = await store.read(lambda: inbox_store.list_messages(
         since=since, before=before, limit=limit, number=number, sim=sim,

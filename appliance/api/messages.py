@@ -1,4 +1,5 @@
-"""`POST /api/v1/messages`, `GET /api/v1/messages/{id}`, `DELETE /api/v1/messages/{id}`.
+"""`POST /api/v1/messages`, `GET /api/v1/messages` (a listing), `GET /api/v1/messages/{id}`,
+`DELETE /api/v1/messages/{id}`.
 
 POST answers 202 with the accepted messages, and "rejected": the recipients left out because
 they are on the blacklist, each with its reason (an empty list when none was). When every
@@ -27,6 +28,7 @@ from typing import Any
 from sanic import Blueprint, Request
 from sanic.response import JSONResponse, json
 
+from appliance.api import query
 from appliance.api.auth import Caller, require_scope
 from appliance.api.errors import ApiError
 from appliance.dispatch.intake import (
@@ -36,8 +38,14 @@ from appliance.dispatch.intake import (
     SendRequest,
     submit_request,
 )
-from appliance.store.messages import IdempotencyConflict, MessageNotFound, get_message
-from appliance.store.states import InvalidTransition
+from appliance.dispatch.phone import InvalidNumber, normalize_number
+from appliance.store.messages import (
+    IdempotencyConflict,
+    MessageNotFound,
+    get_message,
+    list_messages,
+)
+from appliance.store.states import InvalidTransition, MessageState
 
 bp = Blueprint("messages", url_prefix="/api/v1")
 
@@ -212,6 +220,73 @@ async def _load(request: Request, message_id: int) -> dict[str, Any]:
         return await store.read(lambda: get_message(message_id, owner=owner))
     except MessageNotFound:
         raise not_found from None
+
+
+LIST_PARAMS = {"since", "before", "limit", "order", "state", "to", "sim", "client_ref",
+               "created_from", "created_to"}
+LIST_DEFAULT = 100
+LIST_MAX = 1000
+
+
+def summary_view(data: dict[str, Any]) -> dict[str, Any]:
+    """A message in a listing (store.messages.list_messages): no parts, no history."""
+    return {"id": data["id"], "to": data["recipient"], "text": data["text"],
+            "state": data["state"], "category": data["category"], "priority": data["priority"],
+            "client_ref": data["client_ref"], "sim": data["sim"],
+            "parts_count": data["parts_count"], "attempts": data["attempts"],
+            "error": data["error"] or None, "send_at": _iso(data["send_at"]),
+            "expires_at": _iso(data["expires_at"]), "created_at": _iso(data["created_at"]),
+            "updated_at": _iso(data["updated_at"]), "sent_at": _iso(data["sent_at"]),
+            "final_at": _iso(data["final_at"])}
+
+
+@bp.route("/messages", methods=["GET", "HEAD"])
+@require_scope("read")
+async def list_all(request: Request) -> JSONResponse:
+    """The caller's messages (an admin key: everyone's), newest first, or oldest first after
+    `since` (a client polls with `next_since`); `before` pages back (`next_before`). Filters:
+    `state` (comma-separated), `to`, `sim`, `client_ref`, `created_from`, `created_to`."""
+    query.refuse_unknown(request, LIST_PARAMS)
+    since = query.integer(request, "since", 0, query.MAX_ID)
+    before = query.integer(request, "before", 1, query.MAX_ID)
+    limit = query.integer(request, "limit", 1, LIST_MAX) or LIST_DEFAULT
+    ascending = query.order(request, ascending_by_default=since is not None)
+    states = None
+    raw_states = query.one(request, "state")
+    if raw_states is not None:
+        states = [s.strip() for s in raw_states.split(",") if s.strip()]
+        known = [s.value for s in MessageState]
+        wrong = [s for s in states if s not in known]
+        if wrong or not states:
+            raise query.bad("state", f"unknown state {(wrong or [''])[0][:40]!r} (known: "
+                                     f"{', '.join(known)})")
+    recipient = query.one(request, "to")
+    if recipient is not None:
+        try:
+            recipient = normalize_number(recipient)
+        except InvalidNumber as exc:
+            raise query.bad("to", str(exc)) from None
+    sim = query.one(request, "sim")
+    if sim is not None and not 0 < len(sim) <= 22:
+        raise query.bad("sim", "must be a SIM's ICCID (1 to 22 characters)")
+    client_ref = query.one(request, "client_ref")
+    if client_ref is not None and not 0 < len(client_ref) <= 255:
+        raise query.bad("client_ref", "must be 1 to 255 characters")
+    start, end = query.time(request, "created_from"), query.time(request, "created_to")
+    if start is not None and end is not None and end < start:
+        raise query.bad("created_to", "must not be before `created_from`")
+    owner = _owner(request.ctx.caller)
+    rows = await request.app.ctx.appliance.store.read(lambda: list_messages(
+        owner=owner, since=since, before=before, limit=limit, states=states,
+        recipient=recipient, sim=sim, client_ref=client_ref, created_from=start,
+        created_to=end, ascending=ascending))
+    body: dict[str, Any] = {"messages": [summary_view(r) for r in rows]}
+    ids = [r["id"] for r in rows]
+    if ascending:
+        body["next_since"] = max(ids) if ids else since
+    else:
+        body["next_before"] = min(ids) if ids else before
+    return json(body)
 
 
 @bp.route("/messages/<message_id:int>", methods=["GET", "HEAD"])

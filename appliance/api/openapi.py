@@ -137,6 +137,20 @@ SCHEMAS: dict[str, Schema] = {
         "updated_at": TIME_OR_NULL, "sent_at": TIME_OR_NULL, "final_at": TIME_OR_NULL,
         "parts": array(ref("MessagePart")), "events": array(ref("MessageEvent")),
     }, "all"),
+    "MessageSummary": obj({
+        "id": ID, "to": STR, "text": STR,
+        "state": {"type": "string", "enum": [s.value for s in MessageState]},
+        "category": STR, "priority": INT, "client_ref": STR_OR_NULL,
+        "sim": nullable({**STR, "description": "the ICCID of the SIM it left through"}),
+        "parts_count": INT, "attempts": INT, "error": STR_OR_NULL,
+        "send_at": TIME_OR_NULL, "expires_at": TIME_OR_NULL, "created_at": TIME,
+        "updated_at": TIME_OR_NULL, "sent_at": TIME_OR_NULL, "final_at": TIME_OR_NULL,
+    }, "all"),
+    "MessagePage": obj({
+        "messages": array(ref("MessageSummary")),
+        "next_since": nullable({**INT, "description": "ascending order: poll with ?since="}),
+        "next_before": nullable({**INT, "description": "descending: page with ?before="}),
+    }, ("messages",)),
     # modems and health
     "Modem": obj({
         "port": STR, "state": {"type": "string", "enum": [s.value for s in PoolState]},
@@ -376,10 +390,26 @@ def _paths() -> dict[str, dict[str, Any]]:
         "/api/v1/modems": with_head(op(
             "Every modem: state, identity, SIM, signal, counters; unplugged ones as gone",
             "read", (200, r("ModemList"), "the modems"))),
-        "/api/v1/messages": {"post": op(
-            "Send a message to one or many recipients", "send",
-            (202, r("MessageAccepted"), "accepted: stored durably, one id per recipient"),
-            body=r("MessageSend"), errors=(409, 422))},
+        "/api/v1/messages": {
+            **with_head(op(
+                "The caller's messages (an admin key: everyone's), newest first", "read",
+                (200, r("MessagePage"), "a page"),
+                params=[query("since", {**INT, "minimum": 0}, "after this id, oldest first"),
+                        query("before", ID, "before this id, newest first"),
+                        query("limit", {**INT, "minimum": 1, "maximum": 1000,
+                                        "default": 100}),
+                        query("order", {"type": "string", "enum": ["asc", "desc"]}),
+                        query("state", STR, "states, comma-separated"),
+                        query("to", {**STR, "maxLength": 64}, "the recipient"),
+                        query("sim", {**STR, "maxLength": 22}, "the sending SIM's ICCID"),
+                        query("client_ref", {**STR, "maxLength": 255}),
+                        query("created_from", TIME, "accepted at or after"),
+                        query("created_to", TIME, "accepted at or before")],
+                errors=(400,))),
+            "post": op(
+                "Send a message to one or many recipients", "send",
+                (202, r("MessageAccepted"), "accepted: stored durably, one id per recipient"),
+                body=r("MessageSend"), errors=(409, 422))},
         "/api/v1/messages/{message_id}": {
             **with_head(op("A message: state, SIM, parts, history", "read",
                            (200, r("Message"), "the message"), params=[MESSAGE_ID],

@@ -137,6 +137,44 @@ def get_message(msg_id: int, *, owner: tuple[str, str] | None = None) -> dict[st
     }
 
 
+def list_messages(*, owner: tuple[str, str] | None = None, since: int | None = None,
+                  before: int | None = None, limit: int = 100,
+                  states: list[str] | None = None, recipient: str | None = None,
+                  sim: str | None = None, client_ref: str | None = None,
+                  created_from: datetime | None = None, created_to: datetime | None = None,
+                  ascending: bool = False) -> list[dict[str, Any]]:
+    """Messages for a listing, without their parts and history: `owner` (submitter_kind,
+    submitter_id) sees only its own; ids after `since` / before `before`; the filters are
+    ANDed. Newest first unless `ascending`."""
+    m = Message
+    where = []
+    if owner is not None:
+        where += [m.submitter_kind == owner[0], m.submitter_id == owner[1]]
+    if since is not None:
+        where.append(m.id > since)
+    if before is not None:
+        where.append(m.id < before)
+    if states:
+        where.append(m.state.in_(states))
+    if recipient is not None:
+        where.append(m.recipient == recipient)
+    if sim is not None:
+        where.append(m.sim == sim)
+    if client_ref is not None:
+        where.append(m.client_ref == client_ref)
+    if created_from is not None:
+        where.append(m.created_at >= created_from)
+    if created_to is not None:
+        where.append(m.created_at <= created_to)
+    query = (m.select(m.id, m.recipient, m.text, m.state, m.category, m.priority,
+                      m.client_ref, m.sim, m.parts_count, m.attempts, m.error, m.send_at,
+                      m.expires_at, m.created_at, m.updated_at, m.sent_at, m.final_at)
+             .order_by(m.id.asc() if ascending else m.id.desc()).limit(limit))
+    if where:
+        query = query.where(*where)
+    return list(query.dicts())
+
+
 def send_options(msg_id: int) -> tuple[bool, int | None] | None:
     """(force_ucs2, message_class) when the message asked for either, else None. Plain SQL:
     asked once per message sent, where peewee's query building cost more than the read."""

@@ -254,15 +254,57 @@ async def test_unknown_route_is_404_json(gateway: Gateway) -> None:
     assert "/api/v1/messages/abc" in error["message"]
 
 
+async def test_the_listing_filters_pages_and_shows_only_the_callers_own(
+        gateway: Gateway) -> None:
+    ids = []
+    for n, to in enumerate(("+8613800138001", "+8613800138002", "+8613800138001")):
+        response = await gateway.post(MESSAGES, json={"to": to, "text": f"m{n}",
+                                                      "client_ref": f"ref-{n}"})
+        ids.append(response.json()["messages"][0]["id"])
+    other = await gateway.post(MESSAGES, key="sender", json={"to": "+8613800138009",
+                                                             "text": "another key's"})
+    other_id = other.json()["messages"][0]["id"]
+    for mid in ids:
+        await gateway.wait_message(mid, {"sent", "delivered"})
+    page = (await gateway.get(MESSAGES)).json()
+    assert [m["id"] for m in page["messages"]] == ids[::-1]  # newest first, its own only
+    assert page["next_before"] == ids[0]
+    first = page["messages"][-1]
+    assert (first["to"], first["text"], first["client_ref"]) == ("+8613800138001", "m0",
+                                                                 "ref-0")
+    assert first["state"] in ("sent", "delivered") and first["sim"]
+    assert "parts" not in first and "events" not in first
+    assert other_id not in [m["id"] for m in page["messages"]]
+    got = (await gateway.get(f"{MESSAGES}?to=13800138001&order=asc")).json()
+    assert [m["id"] for m in got["messages"]] == [ids[0], ids[2]]
+    assert (await gateway.get(f"{MESSAGES}?client_ref=ref-1")).json()["messages"][0][
+        "id"] == ids[1]
+    paged = (await gateway.get(f"{MESSAGES}?since={ids[0]}&limit=1")).json()
+    assert [m["id"] for m in paged["messages"]] == [ids[1]] and paged["next_since"] == ids[1]
+    assert (await gateway.get(f"{MESSAGES}?state=queued,failed")).json()["messages"] == []
+    assert (await gateway.get(f"{MESSAGES}?before={ids[0]}")).json() == {
+        "messages": [], "next_before": ids[0]}
+
+
+@pytest.mark.parametrize(("query", "field", "needle"), [
+    ("state=sideways", "state", "sideways"), ("to=12", "to", "12"), ("limit=0", "limit", "1"),
+    ("since=-1", "since", "-1"), ("sice=3", "sice", "unknown parameter"),
+    ("created_from=yesterday", "created_from", "ISO 8601"), ("limit=1&limit=2", "limit", "once"),
+    ("created_from=2026-12-02T00:00:00Z&created_to=2026-12-01T00:00:00Z", "created_to",
+     "before"),
+])
+async def test_a_bad_listing_parameter_is_a_400_naming_it(gateway: Gateway, query: str,
+                                                          field: str, needle: str) -> None:
+    error = _error(await gateway.get(f"{MESSAGES}?{query}"), 400)
+    assert error["field"] == field and needle in error["message"]
+
+
 async def test_wrong_method_is_405_json(gateway: Gateway) -> None:
     response = await gateway.client.put(MESSAGES, json={})
     error = _error(response, 405)
     assert error["code"] == "method_not_allowed"
     assert "PUT" in error["message"] and "POST" in error["message"]
-    assert response.headers["allow"] == "POST"
-    response = await gateway.client.get(MESSAGES)
-    error = _error(response, 405)
-    assert "GET" in error["message"]
+    assert set(response.headers["allow"].split(", ")) == {"GET", "HEAD", "POST"}
     response = await gateway.client.patch(f"{MESSAGES}/1")
     assert _error(response, 405)
     assert set(response.headers["allow"].split(", ")) == {"GET", "HEAD", "DELETE"}

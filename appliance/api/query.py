@@ -1,0 +1,71 @@
+"""Query-string parameters of the JSON API's listings, read strictly.
+
+Knows: how a listing's parameters are read (each at most once, whole numbers in a range, ISO
+8601 times with UTC as the default offset) and the 400 that names a bad one.
+Must not know: what any listing lists.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sanic import Request
+
+from appliance.api.errors import ApiError
+
+MAX_ID = 2**63 - 1
+
+
+def bad(name: str, message: str) -> ApiError:
+    return ApiError(400, "invalid_parameter", f"{name}: {message}", field=name)
+
+
+def refuse_unknown(request: Request, known: set[str]) -> None:
+    """A 400 for a parameter the listing does not know: a typo such as `?sice=` must not
+    silently list everything."""
+    unknown = sorted(set(request.args) - known)
+    if unknown:
+        raise bad(unknown[0], f"unknown parameter (known: {', '.join(sorted(known))})")
+
+
+def one(request: Request, name: str) -> str | None:
+    values = request.args.getlist(name)
+    if not values:
+        return None
+    if len(values) > 1:
+        raise bad(name, "given more than once")
+    return values[0]
+
+
+def integer(request: Request, name: str, low: int, high: int) -> int | None:
+    raw = one(request, name)
+    if raw is None:
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 19:
+        raise bad(name, f"must be a whole number from {low} to {high}, got {raw[:40]!r}")
+    value = int(raw)
+    if not low <= value <= high:
+        raise bad(name, f"must be a whole number from {low} to {high}, got {value}")
+    return value
+
+
+def time(request: Request, name: str) -> datetime | None:
+    raw = one(request, name)
+    if raw is None:
+        return None
+    if len(raw) > 64:
+        raise bad(name, "not an ISO 8601 time (too long)")
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except (ValueError, OverflowError):
+        raise bad(name, f"not an ISO 8601 time: {raw[:64]!r}") from None
+    # A time without an offset is UTC (times are stored in UTC).
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def order(request: Request, *, ascending_by_default: bool) -> bool:
+    """Whether to list oldest first: `order=asc|desc`, else the listing's default."""
+    value = one(request, "order")
+    if value not in (None, "asc", "desc"):
+        raise bad("order", f'must be "asc" or "desc", got {value[:20]!r}')
+    return value == "asc" if value is not None else ascending_by_default
