@@ -167,6 +167,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     from appliance.api.openapi import bp as openapi_bp
     from appliance.api.playsms import bp as playsms_bp
     from appliance.api.rules import bp as rules_bp
+    from appliance.api.sims import bp as sims_bp
     from appliance.api.webhooks import bp as webhooks_bp
 
     app = Sanic(f"cardgate_{next(_app_numbers)}", configure_logging=False)
@@ -183,6 +184,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     app.blueprint(conversations_bp)
     app.blueprint(inbox_bp)
     app.blueprint(rules_bp)
+    app.blueprint(sims_bp)
     app.blueprint(webhooks_bp)
     app.blueprint(openapi_bp)  # GET /api/v1/openapi.json: the document only, no UI
     app.blueprint(kannel_bp)

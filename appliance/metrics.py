@@ -47,15 +47,14 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from appliance.dispatch.rates import RateLimits
+from appliance.dispatch.slots import CAP_COUNTERS
 from appliance.pool.supervisor import PoolState
 from appliance.store.metrics import StoreFigures
 
 UNMATCHED = "unmatched"
 """The route label of a request no route matched (404, or a method the path does not take)."""
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-CAP_WINDOWS = {"minute": "sent_last_60s", "hour": "sent_last_hour", "day": "sent_last_24h",
-               "month": "sent_month"}
-"""A cap's window -> the counters_view key holding the parts it counts now."""
+CAP_WINDOWS = CAP_COUNTERS
 
 __all__ = ["CONTENT_TYPE_LATEST", "AppMetrics", "LiveFigures", "ModemFigures", "UNMATCHED",
            "live_figures", "render"]

@@ -166,6 +166,18 @@ SCHEMAS: dict[str, Schema] = {
                              "description": "first/last seen, plugs, ports, ICCIDs"}),
     }, ("port", "state", "imei", "sim", "signal", "counters")),
     "ModemList": obj({"modems": array(ref("Modem"))}, "all"),
+    "Sim": obj({
+        "iccid": STR, "imsi": STR_OR_NULL, "label": STR_OR_NULL, "operator": STR_OR_NULL,
+        "operator_code": STR_OR_NULL, "own_number": STR_OR_NULL, "enabled": {"type": "boolean"},
+        "state": STR, "barred_reason": STR_OR_NULL, "last_seen_at": TIME_OR_NULL,
+        "created_at": TIME_OR_NULL,
+        "port": nullable({**STR, "description": "the modem it is in now"}),
+        "modem_state": STR_OR_NULL,
+        "counters": {"type": "object", "description": "sent/failed/... counts (this run)"},
+        "caps": obj({w: obj({"limit": INT, "used": INT_OR_NULL}, "all")
+                     for w in ("minute", "hour", "day", "month")}, "all"),
+    }, "all"),
+    "SimList": obj({"sims": array(ref("Sim"))}, "all"),
     "Health": obj({
         "status": {"type": "string", "enum": ["ok", "degraded", "starting"]},
         "problems": array(STR), "version": STR, "uptime_seconds": {"type": "number"},
@@ -390,6 +402,9 @@ def _paths() -> dict[str, dict[str, Any]]:
         "/api/v1/modems": with_head(op(
             "Every modem: state, identity, SIM, signal, counters; unplugged ones as gone",
             "read", (200, r("ModemList"), "the modems"))),
+        "/api/v1/sims": with_head(op(
+            "Every SIM known: where it is, its state, counters and caps used", "read",
+            (200, r("SimList"), "the SIMs"))),
         "/api/v1/messages": {
             **with_head(op(
                 "The caller's messages (an admin key: everyone's), newest first", "read",

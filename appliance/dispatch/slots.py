@@ -20,6 +20,9 @@ from appliance.dispatch import rates
 from appliance.dispatch.balancer import SimView
 from appliance.dispatch.turnaround import TurnaroundTracker
 
+CAP_COUNTERS = {"minute": "sent_last_60s", "hour": "sent_last_hour", "day": "sent_last_24h",
+                "month": "sent_month"}
+"""A cap's window -> the `counters_view` key holding the parts it counts now."""
 
 class WorkQueue:
     """Claimed message ids waiting on one SIM, in claim order.

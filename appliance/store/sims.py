@@ -56,6 +56,14 @@ def upsert_modem_and_sim(*, imei: str, manufacturer: str, model: str, revision: 
             Modem.update(**fields).where(Modem.imei == imei).execute()
 
 
+def list_sims() -> list[dict[str, Any]]:
+    """Every SIM the store has recorded, those seen last first."""
+    s = Sim
+    return list(s.select(s.iccid, s.imsi, s.label, s.operator, s.operator_code, s.own_number,
+                         s.enabled, s.state, s.barred_reason, s.last_seen_at, s.created_at)
+                .order_by(s.last_seen_at.desc(nulls="LAST"), s.iccid).dicts())
+
+
 def ensure_sim(iccid: str, now: datetime | None = None) -> None:
     """A Sim row for `iccid`, created bare if the modem's identification is not stored yet."""
     if Sim.get_or_none(Sim.iccid == iccid) is None:

@@ -88,3 +88,24 @@ async def test_a_modem_replugged_on_another_path_keeps_its_history(gateway: Gate
     assert view["history"]["plugs"] == 2
     assert view["history"]["ports"] == [first_port, str(new_path)]
     assert view["history"]["iccids"] == [gateway.fleet.modems[0].profile.iccid]
+
+
+async def test_sims_show_where_they_are_their_counters_and_caps(gateway: Gateway) -> None:
+    response = await gateway.post("/api/v1/messages", json={"to": "+8613800138000",
+                                                            "text": "hello"})
+    mid = response.json()["messages"][0]["id"]
+    message = await gateway.wait_message(mid, {"sent", "delivered"})
+    response = await gateway.get("/api/v1/sims")
+    assert response.status_code == 200
+    sims = {s["iccid"]: s for s in response.json()["sims"]}
+    in_modems = {m.profile.iccid: m for m in gateway.fleet.modems}
+    assert set(sims) == set(in_modems)
+    used = sims[message["sim"]]
+    assert used["port"] and used["modem_state"] == "ready" and used["enabled"] is True
+    assert used["counters"]["sent_total"] == 1
+    limits = gateway.appliance.config.dispatch
+    assert used["caps"]["minute"] == {"limit": limits.per_sim_per_minute, "used": 1}
+    assert used["caps"]["month"]["limit"] == limits.per_sim_per_month
+    other = next(s for iccid, s in sims.items() if iccid != message["sim"])
+    assert other["caps"]["day"]["used"] == 0
+    assert (await gateway.get("/api/v1/sims", key="sender")).status_code == 403
