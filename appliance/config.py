@@ -140,6 +140,9 @@ class DispatchConfig:
     send_timeout_floor: float = 5.0
     """Seconds: the shortest +CMGS timeout, however fast the SIM's recent answers were. The
     ceiling wins where they cross: a modems.send_timeout below it is the timeout."""
+    max_recipients: int = 10_000
+    """Recipients one send request may name (JSON API, Kannel, playSMS, Android); a larger
+    request is refused whole, naming the bound. At most 100,000."""
 
     @property
     def resend_ambiguous(self) -> bool:
@@ -151,6 +154,9 @@ class DispatchConfig:
                      "per_sim_per_month", "retries"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"dispatch.{name}: must be >= 0, got {getattr(self, name)}")
+        if not 1 <= self.max_recipients <= 100_000:
+            raise ConfigError(f"dispatch.max_recipients: must be from 1 to 100000, got "
+                              f"{self.max_recipients}")
         if self.ambiguous not in ("hold", "resend"):
             raise ConfigError(f'dispatch.ambiguous: must be "hold" or "resend", got '
                               f'"{self.ambiguous}"')

@@ -100,7 +100,8 @@ SCHEMAS: dict[str, Schema] = {
                     "(e.g. `rejected` on a 422, `contact_id` on a 409 number_taken)."),
     # messages
     "MessageSend": obj({
-        "to": {**NUMBERS, "description": f"one number or up to {MAX_RECIPIENTS} of them"},
+        "to": {**NUMBERS, "description": f"one number or up to {MAX_RECIPIENTS} of them "
+                                         f"(the default of `[dispatch] max_recipients`)"},
         "text": {**STR, "minLength": 1, "maxLength": MAX_TEXT_CHARS,
                  "description": "at most 10 parts (GSM-7 or UCS2, chosen for the text)"},
         "category": {"type": "string", "enum": list(PRIORITY), "default": "notice"},

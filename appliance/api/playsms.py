@@ -57,7 +57,6 @@ from appliance.api.kannel import _multipart as multipart_pairs
 from appliance.compat import kannel_request as kr
 from appliance.compat import playsms_ws as ws
 from appliance.dispatch.intake import (
-    MAX_RECIPIENTS,
     THREAD_RECIPIENTS,
     AllRecipientsBlocked,
     InvalidRequest,
@@ -178,7 +177,8 @@ async def _pv(request: Request, caller: Caller, params: dict[str, str]) -> dict:
     dispatcher = appliance.dispatcher
     zone = zoneinfo.ZoneInfo(appliance.config.dispatch.timezone)
     pv = ws.read_pv(params, zone, dispatcher.now())
-    if len(pv.recipients) > MAX_RECIPIENTS:  # intake's bound, before ~30 µs a number
+    bound = dispatcher.config.max_recipients
+    if len(pv.recipients) > bound:  # intake's bound, before ~30 µs a number
         raise ws.WsError(ws.SEND_FAILED)
     # Each item, in order: the normalised number to send to, or None (not a number).
     if len(pv.recipients) > THREAD_RECIPIENTS:  # not on the event loop

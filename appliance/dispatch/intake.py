@@ -63,7 +63,7 @@ from appliance.store.states import InvalidTransition
 if TYPE_CHECKING:
     from appliance.dispatch.engine import Dispatcher
 
-MAX_RECIPIENTS = 10_000
+MAX_RECIPIENTS = 10_000  # the default of `[dispatch] max_recipients`
 MAX_PARTS = 10  # longer than this is a document, not an SMS (and costs ten messages per person)
 MAX_CLIENT_REF = 100
 MAX_TEXT_CHARS = MAX_PARTS * capacity("gsm7", 6)  # 1,530: 10 parts of 153 septets
@@ -212,13 +212,15 @@ def _check_send_at(send_at: object, now: datetime) -> datetime | None:
     return send_at
 
 
-def check_request(request: SendRequest, now: datetime, default_ttl: float) -> Validated:
+def check_request(request: SendRequest, now: datetime, default_ttl: float,
+                  max_recipients: int = MAX_RECIPIENTS) -> Validated:
     """The rows a valid request becomes and its part count; InvalidRequest naming the field
-    if not. Cheap checks first, so a huge text is refused before 10,000 numbers are parsed."""
+    if not. Cheap checks first, so a huge text is refused before 10,000 numbers are parsed.
+    `max_recipients`: `[dispatch] max_recipients`."""
     if not isinstance(request.to, list | tuple) or not request.to:
         raise InvalidRequest("to", "at least one recipient is needed")
-    if len(request.to) > MAX_RECIPIENTS:
-        raise InvalidRequest("to", f"at most {MAX_RECIPIENTS} recipients per request")
+    if len(request.to) > max_recipients:
+        raise InvalidRequest("to", f"at most {max_recipients} recipients per request")
     count = _check_text(request.text, request.force_ucs2)
     if request.message_class is not None and request.message_class not in (0, 1, 2, 3):
         raise InvalidRequest("message_class", "must be 0, 1, 2 or 3")
@@ -279,10 +281,11 @@ def validate(request: SendRequest, now: datetime, default_ttl: float) -> list[Ne
 async def submit_request(dispatcher: Dispatcher, request: SendRequest) -> Accepted:
     """Validate, store durably, queue. Returns only once every message is on disk."""
     now, default_ttl = dispatcher.now(), dispatcher.config.default_ttl
+    bound = dispatcher.config.max_recipients
     if len(request.to or ()) > THREAD_RECIPIENTS:
-        valid = await asyncio.to_thread(check_request, request, now, default_ttl)
+        valid = await asyncio.to_thread(check_request, request, now, default_ttl, bound)
     else:
-        valid = check_request(request, now, default_ttl)
+        valid = check_request(request, now, default_ttl, bound)
     block = None if request.ignore_blacklist else dispatcher.recipient_block
     rows, rejected = valid.rows, []
     if block is not None:

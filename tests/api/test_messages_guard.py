@@ -163,3 +163,28 @@ async def test_priority_above_alert_needs_admin(gw: Gateway, body: dict, key: st
     assert error["code"] == "forbidden" and error["field"] == "priority"
     assert error["message"].startswith("priority:") and "admin" in error["message"]
     assert message_count(gw) == 0
+
+
+async def test_a_lowered_recipient_bound_holds_on_every_door(tmp_path: Path) -> None:
+    async with running(tmp_path, max_recipients=3) as gw:
+        await gw.wait_ready()
+        four = [f"+8613800138{i:03d}" for i in range(4)]
+        error = _error(await gw.post(MESSAGES, json={"to": four, "text": "x"}), 400)
+        assert error["field"] == "to" and "at most 3 recipients" in error["message"]
+        assert (await gw.post(MESSAGES, json={"to": four[:3], "text": "x"})).status_code == 202
+        kannel = await gw.client.get(
+            f"/cgi-bin/sendsms?username=full&password={gw.keys['full']}"
+            f"&to={'%20'.join(four)}&text=x")
+        assert kannel.status_code == 400 and "at most 3" in kannel.text
+        playsms = await gw.client.get(
+            f"/index.php?app=ws&op=pv&u=full&h={gw.keys['full']}&to={','.join(four)}&msg=x")
+        assert playsms.json()["error"] == "200"
+        assert message_count(gw) == 3
+
+
+def test_the_recipient_bound_is_checked_in_the_config() -> None:
+    from appliance.config import ConfigError, DispatchConfig
+
+    for wrong in (0, 100_001):
+        with pytest.raises(ConfigError, match="dispatch.max_recipients"):
+            DispatchConfig(max_recipients=wrong).validate()
