@@ -45,6 +45,7 @@ from appliance.dispatch.intake import (
     SendRequest,
     submit_request,
 )
+from appliance.dispatch.phone import InvalidNumber, normalize_number
 from appliance.store import android as store_android
 from appliance.store.messages import IdempotencyConflict, MessageNotFound
 from appliance.store.states import InvalidTransition
@@ -138,6 +139,17 @@ def _owner_state(request: Request, caller: Caller, android_id: str):
     return load
 
 
+def _same_send(earlier: list[dict[str, Any]], send: aa.AndroidSend) -> bool:
+    """Whether a request under an id already used asks for what was stored: the same text to
+    the same numbers (as intake normalises them)."""
+    try:
+        numbers = {normalize_number(n) for n in send.phone_numbers}
+    except InvalidNumber:
+        return False
+    return (numbers == {r["recipient"] for r in earlier}
+            and all(r["text"] == send.text for r in earlier))
+
+
 async def _send(request: Request, caller: Caller) -> HTTPResponse:
     appliance = request.app.ctx.appliance
     dispatcher = appliance.dispatcher
@@ -152,6 +164,15 @@ async def _send(request: Request, caller: Caller) -> HTTPResponse:
         via_sim = await appliance.store.read(lambda: store_android.sim_by_number(number))
         if via_sim is None:
             raise aa.AndroidError(400, f"simNumber: there is no SIM {number} here")
+    key_id, android_id = caller.key_id, send.id
+    earlier = await appliance.store.read(
+        lambda: store_android.messages_of(key_id=key_id, android_id=android_id))
+    if earlier:  # a retry: answered from what is stored (a validUntil's ttl has moved on)
+        if not _same_send(earlier, send):
+            raise aa.AndroidError(409, f"id {send.id!r} is already used by a different "
+                                       "message from this key")
+        state = await _owner_state(request, caller, send.id)()
+        return json(state, status=202)
     submit = SendRequest(
         to=send.phone_numbers, text=send.text, category=send.category, ttl=send.ttl,
         client_ref=store_android.id_ref(send.id), submitter_kind="api_key",

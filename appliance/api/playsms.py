@@ -118,6 +118,9 @@ async def webservices(request: Request) -> HTTPResponse:
         if refused.retry_after is not None:
             headers = {"Retry-After": str(max(1, refused.retry_after))}
         return _reply(ws.answer(error=refused.code, timestamp=now), fmt, refused.status, headers)
+    except Exception:  # a bug: logged, and still answered in playSMS's words
+        log.exception("playSMS webservices: %s failed", params.get("op", "")[:10])
+        return _reply(ws.answer(error=ws.SEND_FAILED, timestamp=now), fmt, 500)
     return _reply(body, fmt)
 
 

@@ -88,6 +88,9 @@ def _category(priority: Any) -> str:
     return "marketing" if priority < 0 else "notice"
 
 
+MAX_SIM_NUMBER = 1000  # far beyond any box's SIMs; bounds the store's OFFSET
+
+
 def _ttl(body: Mapping[str, Any], now: datetime) -> float | None:
     ttl, until = body.get("ttl"), body.get("validUntil")
     if ttl is not None and until is not None:
@@ -145,8 +148,10 @@ def read_send(body: Any, now: datetime) -> AndroidSend:
         raise AndroidError(400, f"id: must be 1 to {MAX_ID} characters of A-Z a-z 0-9 _ . ~ -")
     sim_number = body.get("simNumber")
     if sim_number is not None and (isinstance(sim_number, bool)
-                                   or not isinstance(sim_number, int) or sim_number < 1):
-        raise AndroidError(400, "simNumber: must be a SIM slot number from 1")
+                                   or not isinstance(sim_number, int)
+                                   or not 1 <= sim_number <= MAX_SIM_NUMBER):
+        raise AndroidError(400, f"simNumber: must be a SIM slot number from 1 to "
+                                f"{MAX_SIM_NUMBER}")
     report = body.get("withDeliveryReport")
     if report is not None and not isinstance(report, bool):
         raise AndroidError(400, "withDeliveryReport: must be true or false")

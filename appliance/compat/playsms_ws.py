@@ -98,10 +98,16 @@ def parse_params(*sources: bytes) -> dict[str, str]:
     return params
 
 
+PHP_INT_MAX = 2**63 - 1
+
+
 def php_int(raw: str) -> int:
-    """PHP's `(int)` of a string: its leading integer, else 0."""
+    """PHP's `(int)` of a string: its leading integer, else 0; beyond a 64-bit integer it
+    saturates at PHP_INT_MAX (or its negative), as PHP 7+ does."""
     match = _INT.match(raw or "")
-    return int(match.group(1)) if match else 0
+    if not match:
+        return 0
+    return max(-PHP_INT_MAX - 1, min(PHP_INT_MAX, int(match.group(1))))
 
 
 def output_format(params: Mapping[str, str]) -> str:

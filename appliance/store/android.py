@@ -36,13 +36,13 @@ def messages_of(*, key_id: int, android_id: str) -> list[dict[str, Any]]:
     """This key's messages of one Android message, in recipient order (none: no such id)."""
     rows = (Message
             .select(Message.id, Message.recipient, Message.state, Message.error,
-                    Message.created_at)
+                    Message.created_at, Message.text)
             .where((Message.submitter_kind == "api_key")
                    & (Message.submitter_id == str(key_id))
                    & (Message.client_ref == id_ref(android_id)))
             .order_by(Message.client_ref_seq))
     return [{"id": r.id, "recipient": r.recipient, "state": r.state, "error": r.error,
-             "created_at": r.created_at} for r in rows]
+             "created_at": r.created_at, "text": r.text} for r in rows]
 
 
 def events_of(message_ids: list[int]) -> list[tuple[str, datetime]]:
@@ -82,6 +82,8 @@ def save_webhook(*, key_id: int, ref: str, url: str, events: list[str],
             Webhook.id == view["id"]).execute()
         w = Webhook.get_by_id(view["id"])
     else:
+        if not w.enabled:  # re-enabled: it must not hear what went by while it was off
+            store_webhooks.restart_cursors_if_idle()
         Webhook.update(url=url, events=",".join(names), enabled=True, updated_at=now).where(
             Webhook.id == w.id).execute()
         w = Webhook.get_by_id(w.id)

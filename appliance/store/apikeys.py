@@ -37,7 +37,7 @@ from datetime import datetime
 from typing import Any
 
 from appliance.store.db import utcnow
-from appliance.store.models import ApiKey
+from appliance.store.models import ApiKey, Webhook
 
 SCOPES = frozenset({"send", "read", "admin"})
 
@@ -257,8 +257,15 @@ def key_limits(key_id: int) -> KeyLimits | None:
 
 
 def revoke_api_key(name: str) -> bool:
-    """Revoke the key named `name`; False if there is none."""
-    return ApiKey.update(revoked=True).where(ApiKey.name == name).execute() > 0
+    """Revoke the key named `name`, and disable the webhook endpoints it registered (the
+    Android API's): a revoked key must not go on hearing inbound SMS. False if there is
+    none."""
+    key = ApiKey.get_or_none(ApiKey.name == name)
+    if key is None:
+        return False
+    ApiKey.update(revoked=True).where(ApiKey.id == key.id).execute()
+    Webhook.update(enabled=False).where(Webhook.api_key_id == key.id).execute()
+    return True
 
 
 def touch_api_key(key_id: int, now: datetime | None = None) -> None:

@@ -168,7 +168,7 @@ def create_endpoint(url: Any, events: Any, now: datetime, *, secret: Any = None,
     if not isinstance(enabled, bool):
         raise WebhookInvalid("enabled", "must be true or false")
     if enabled:
-        _restart_cursors_if_idle()
+        restart_cursors_if_idle()
     w = Webhook.create(url=url, events=",".join(names), secret=secret, enabled=enabled,
                        description=check_description(description), created_at=now,
                        updated_at=now)
@@ -231,7 +231,7 @@ def update_endpoint(webhook_id: int, changes: dict[str, Any], now: datetime) -> 
         if not isinstance(changes["enabled"], bool):
             raise WebhookInvalid("enabled", "must be true or false")
         if changes["enabled"] and not w.enabled:
-            _restart_cursors_if_idle()
+            restart_cursors_if_idle()
         w.enabled = changes["enabled"]
     w.updated_at = now
     w.save()
@@ -255,7 +255,7 @@ def any_enabled() -> bool:
         is not None
 
 
-def _restart_cursors_if_idle() -> None:
+def restart_cursors_if_idle() -> None:
     """Called in the transaction that enables an endpoint: when none was enabled, the cursors
     stood still while events went by; they move to the newest rows now, so the new endpoint
     hears what happens from now on, not the history since the last endpoint went."""

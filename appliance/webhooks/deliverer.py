@@ -216,8 +216,11 @@ class Deliverer:
             batch = await self._subscription.batch(FAN_OUT_BATCH)
             if not batch:
                 return
-            if not await self._endpoints_enabled():
-                continue  # no row to write, no cursor to move: see q.any_enabled
+            try:
+                if not await self._endpoints_enabled():
+                    continue  # no row to write, no cursor to move: see q.any_enabled
+            except Exception:  # a failed read must not end the fan-out; as if enabled
+                log.exception("webhooks: could not tell whether an endpoint is enabled")
             received = []
             look = False
             for event in batch:
@@ -366,22 +369,10 @@ class Deliverer:
 
     async def _attempt(self, row: q.Due) -> None:
         assert self._client is not None
-        ts = int(self.clock().timestamp())
-        # The stored payload is JSON text already: spliced in, not parsed and dumped again.
-        body = (f'{{"id":{row.id},"event":{json.dumps(row.event)},'
-                f'"created_at":{json.dumps(row.created_at.isoformat())},'
-                f'"data":{row.payload}}}').encode()
-        headers = signing.headers(row.event, row.id, ts, body, row.secret)
-        if row.format == "android":  # the Android API's endpoint: its envelope and signature
-            body = android.body(event=row.event, payload_json=row.payload,
-                                delivery_id=row.id, webhook_ref=row.endpoint_ref)
-            headers = android.headers(body, ts, row.secret)
-        method = "POST"
-        if row.payload == "":  # enqueue_get: a bare GET (Kannel's dlr-url), nothing to sign
-            method, body, headers = "GET", b"", {}
         status: int | None = None
         error = ""
         try:
+            method, body, headers = self._request(row)
             async with self._client.stream(method, row.url,
                                            content=body if method == "POST" else None,
                                            headers=headers) as response:
@@ -406,6 +397,23 @@ class Deliverer:
                 del self._per_target[row.target]
             self._wake.set()
         self._settle(row, status, error)
+
+    def _request(self, row: q.Due) -> tuple[str, bytes, dict[str, str]]:
+        """(method, body, headers) of one delivery. Raises on a row that cannot be rendered:
+        the attempt then fails like an unreachable target (retried, then given up), so a
+        bad row never leaves its slot taken."""
+        if row.payload == "":  # enqueue_get: a bare GET (Kannel's dlr-url), nothing to sign
+            return "GET", b"", {}
+        ts = int(self.clock().timestamp())
+        if row.format == "android":  # the Android API's endpoint: its envelope and signature
+            body = android.body(event=row.event, payload_json=row.payload,
+                                delivery_id=row.id, webhook_ref=row.endpoint_ref)
+            return "POST", body, android.headers(body, ts, row.secret)
+        # The stored payload is JSON text already: spliced in, not parsed and dumped again.
+        body = (f'{{"id":{row.id},"event":{json.dumps(row.event)},'
+                f'"created_at":{json.dumps(row.created_at.isoformat())},'
+                f'"data":{row.payload}}}').encode()
+        return "POST", body, signing.headers(row.event, row.id, ts, body, row.secret)
 
     def _settle(self, row: q.Due, status: int | None, error: str) -> None:
         now = self.clock()

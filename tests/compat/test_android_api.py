@@ -227,6 +227,8 @@ async def test_encrypted_messages_are_refused(gateway: Gateway) -> None:
     ({"phoneNumbers": [NUMBER], "textMessage": {"text": "x"}, "bogus": 1},
      "unknown field 'bogus'"),
     ([1, 2], "the request body must be a JSON object"),
+    ({"phoneNumbers": [NUMBER], "textMessage": {"text": "x"}, "simNumber": 2**64},
+     "simNumber: must be a SIM slot number from 1 to 1000"),
 ])
 async def test_invalid_send_requests_are_400(gateway: Gateway, body: Any,
                                              message: str | None) -> None:
@@ -262,3 +264,28 @@ async def test_another_keys_message_is_404(gateway: Gateway) -> None:
         phone_numbers=[NUMBER], text_message=domain.TextMessage("mine")), key="sender")
     response = await gateway.client.get(f"/messages/{state.id}", headers=basic(gateway))
     assert response.status_code == 404
+
+
+async def test_a_retry_with_valid_until_later_is_still_the_same_message(
+        gateway: Gateway) -> None:
+    """validUntil becomes a validity counted from now: a retry seconds later asks for a
+    shorter one, and must still get the original answer, not a 409."""
+    from datetime import UTC, datetime, timedelta
+
+    def later(hours: float) -> str:
+        return (datetime.now(UTC) + timedelta(hours=hours)).isoformat()
+
+    body = {"id": "retry-1", "phoneNumbers": [NUMBER], "textMessage": {"text": "hello"},
+            "validUntil": later(2)}
+    first = await gateway.client.post("/messages", headers=basic(gateway), json=body)
+    assert first.status_code == 202, first.text
+    again = await gateway.client.post("/messages", headers=basic(gateway),
+                                      json={**body, "validUntil": later(1)})
+    assert again.status_code == 202, again.text
+    assert again.json()["id"] == first.json()["id"] == "retry-1"
+    other = await gateway.client.post("/messages", headers=basic(gateway),
+                                      json={**body, "textMessage": {"text": "changed"}})
+    assert other.status_code == 409
+    assert "already used by a different message" in other.json()["message"]
+    count = sum(1 for m in gateway.fleet.modems for a in m.accepted if a.submit.to == NUMBER)
+    assert count <= 1

@@ -24,10 +24,11 @@ from android_sms_gateway import domain, errors
 from android_sms_gateway import webhooks as asg_webhooks
 from android_sms_gateway.enums import WebhookEvent
 
-from tests.api.conftest import Gateway, running
+from tests.api.conftest import Gateway, running, wait_for
 from tests.webhooks.receiver import Received, Receiver
 
-KEYS = {"full": ["send", "read"], "other": ["send", "read"], "sender": ["send"]}
+KEYS = {"full": ["send", "read"], "other": ["send", "read"], "sender": ["send"],
+        "admin": ["admin"]}
 NUMBER = "+8613800138000"
 
 
@@ -185,3 +186,58 @@ async def test_webhook_refusals(gateway: Gateway, receiver: Receiver) -> None:
     response = await gateway.client.delete("/webhooks/nope", headers=basic(gateway))
     assert response.status_code == 404
     assert response.json() == {"message": "webhook 'nope' not found"}
+
+
+# -- found in review ---------------------------------------------------------------------------
+
+async def test_a_test_delivery_to_an_android_endpoint_goes_and_jams_nothing(
+        gateway: Gateway, receiver: Receiver) -> None:
+    hook = await register(gateway, receiver.url, "sms:received")
+    ours = [w for w in (await gateway.get("/api/v1/webhooks", key="admin")).json()["webhooks"]
+            if w["url"] == receiver.url]
+    for _ in range(3):  # more than per_endpoint: a stuck slot would stop the next one
+        response = await gateway.post(f"/api/v1/webhooks/{ours[0]['id']}/test", key="admin")
+        assert response.status_code == 202, response.text
+    await receiver.wait_for_count(3)
+    assert [verified(r, hook["secret"])["event"] for r in receiver.requests] == \
+        ["webhook.test"] * 3
+    gateway.fleet.modems[0].inject_sms("+8613900139000", "still heard")
+    await receiver.wait_for_count(4)
+    assert verified(receiver.requests[3], hook["secret"])["event"] == "sms:received"
+
+
+async def test_a_revoked_keys_endpoints_hear_nothing_more(gateway: Gateway,
+                                                          receiver: Receiver) -> None:
+    from appliance.store import apikeys
+
+    await register(gateway, receiver.url, "sms:received", key="other")
+    assert await gateway.appliance.store.write(lambda: apikeys.revoke_api_key("other"))
+    gateway.fleet.modems[0].inject_sms("+8613900139000", "OTP 123456")
+    async def stored() -> bool:
+        return bool((await gateway.get("/api/v1/inbox")).json()["messages"])
+
+    await wait_for(stored, "the SMS in the inbox")
+    await asyncio.sleep(0.5)  # the fan-out and a POST would be done by now
+    assert receiver.requests == []
+    enabled = (await gateway.get("/api/v1/webhooks", key="admin")).json()["webhooks"]
+    assert [w["enabled"] for w in enabled] == [False]
+
+
+async def test_re_registering_a_disabled_endpoint_does_not_replay_what_went_by(
+        gateway: Gateway, receiver: Receiver) -> None:
+    hook = await register(gateway, receiver.url, "sms:received", hook_id="h1")
+    ours = [w for w in (await gateway.get("/api/v1/webhooks", key="admin")).json()["webhooks"]
+            if w["url"] == receiver.url]
+    response = await gateway.client.patch(
+        f"/api/v1/webhooks/{ours[0]['id']}", json={"enabled": False},
+        headers={"Authorization": f"Bearer {gateway.keys['admin']}"})
+    assert response.status_code == 200, response.text
+    for n in range(3):
+        gateway.fleet.modems[0].inject_sms("+8613900139000", f"while off {n}")
+    await asyncio.sleep(1.5)
+    await register(gateway, receiver.url, "sms:received", hook_id="h1")
+    gateway.fleet.modems[1].inject_sms("+8613900139001", "after")
+    await receiver.wait_for_count(1)
+    await asyncio.sleep(0.5)
+    assert [verified(r, hook["secret"])["payload"]["message"] for r in receiver.requests] == \
+        ["after"]

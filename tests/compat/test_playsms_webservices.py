@@ -363,3 +363,11 @@ async def test_pv_many_recipients(gateway: Gateway) -> None:
     assert (data[-1]["status"], data[-1]["error"]) == ("OK", "0")
     listed = await call(gateway, "ds")
     assert [d["dst"] for d in listed["data"]] == ["+8613800138050"]
+
+
+@pytest.mark.parametrize(("op", "field"), [("ds", "last"), ("ix", "last"), ("in", "last"),
+                                           ("ds", "smslog_id"), ("ds", "c")])
+async def test_a_number_beyond_64_bits_is_read_as_php_reads_it(gateway: Gateway, op: str,
+                                                               field: str) -> None:
+    body = await call(gateway, op, **{field: "99999999999999999999"})
+    assert body["status"] == "ERR" and body["error"] in ("400", "501")
