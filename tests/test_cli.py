@@ -133,6 +133,8 @@ def test_apikey_limits_list_limit_and_revoke(config: Path) -> None:
     (["limit", "ghost", "--rate-per-minute", "5"], ['no API key named "ghost"']),
     (["limit", "ghost"], ["--rate-per-minute", "--allow-from"]),
     (["revoke", "ghost"], ['no API key named "ghost"']),
+    (["create", "--name", "plc:1"], ["name", "':'"]),
+    (["create", "--name", "two words"], ["name", "spaces"]),
 ])
 def test_apikey_bad_limits_are_one_line_and_change_nothing(config: Path, args, needles) -> None:
     one_line_error(cardgate("apikey", args[0], "--config", config, *args[1:]), *needles)

@@ -113,10 +113,12 @@ async def _answer(request: Request, scope: str, serve: Any) -> HTTPResponse:
         caller = await _caller(request, scope)
         return await serve(caller)
     except _Refused as refused:
-        headers = None
+        headers = {}
         if refused.retry_after is not None:
-            headers = {"Retry-After": str(max(1, refused.retry_after))}
-        return _refusal(refused.status, refused.message, headers)
+            headers["Retry-After"] = str(max(1, refused.retry_after))
+        if refused.status == 401:  # RFC 9110 §11.6.1: a 401 names the scheme to use
+            headers["WWW-Authenticate"] = 'Basic realm="cardgate", charset="UTF-8"'
+        return _refusal(refused.status, refused.message, headers or None)
     except aa.AndroidError as exc:
         return _refusal(exc.status, exc.message)
     except Exception:  # the store failing, a bug: said in the API's shape, never a traceback

@@ -147,6 +147,9 @@ def create_api_key(name: str, scopes: list[str], *, rate_per_minute: int | None 
     name = name.strip()
     if not name:
         raise ValueError("an API key needs a name")
+    if ":" in name or any(c.isspace() or not c.isprintable() for c in name) or len(name) > 64:
+        raise ValueError(f"an API key's name is 1 to 64 printable characters without spaces "
+                         f"or ':' (it is a login in Basic authentication), not {name[:64]!r}")
     clean = _check_scopes(scopes)
     if not clean:
         raise ValueError(f"an API key needs at least one scope ({', '.join(sorted(SCOPES))})")

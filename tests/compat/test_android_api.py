@@ -164,6 +164,7 @@ async def test_bad_auth_is_401_with_a_message(gateway: Gateway) -> None:
     assert response.status_code == 401
     assert response.json() == {"message": "Basic authentication is needed: an API key's name "
                                           "as the login and the key as the password"}
+    assert response.headers["www-authenticate"].startswith("Basic realm=")
     response = await gateway.client.post("/messages", json=payload,
                                          headers=basic(gateway, "full", login="sender"))
     assert response.status_code == 401
