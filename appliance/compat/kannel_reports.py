@@ -36,6 +36,8 @@ EVENT = "kannel.dlr"
 REPORTED_STATES = frozenset({"sent", "delivered", "failed", "expired", "cancelled"})
 FINAL_STATES = frozenset({"delivered", "failed", "expired", "cancelled"})
 ALL_TYPES = sum(dlr.TYPES)
+START_RETRY_FIRST = 1.0  # seconds before the start-up read of open messages is tried again
+START_RETRY_MAX = 60.0
 
 
 class GetQueue(Protocol):
@@ -110,7 +112,12 @@ class KannelReports:
             self._task = None
 
     async def _run(self) -> None:
-        await self._settle(None)  # whatever changed while we were not listening
+        # Whatever changed while we were not listening; until that read has worked once, the
+        # messages accepted before this start are not known to owe anything: try again.
+        delay = START_RETRY_FIRST
+        while not await self._settle(None):
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, START_RETRY_MAX)
         while True:
             events = await self._subscription.batch()
             if not events:
@@ -121,11 +128,13 @@ class KannelReports:
             if ids:
                 await self._settle(ids)
 
-    async def _settle(self, ids: set[int] | None) -> None:
+    async def _settle(self, ids: set[int] | None) -> bool:
         async with self._lock:
-            await self._settle_now(ids)
+            return await self._settle_now(ids)
 
-    async def _settle_now(self, ids: set[int] | None) -> None:
+    async def _settle_now(self, ids: set[int] | None) -> bool:
+        """Queue the reports owed now by `ids` (None: every open message); False if it
+        failed (logged), the messages then staying open."""
         try:
             sources = await self.store.read(lambda: kannel_store.open_reports(ids))
             if ids is None:
@@ -147,7 +156,10 @@ class KannelReports:
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - one bad batch must not end the reports
-            log.exception("Kannel delivery reports: a batch failed (retried at next start)")
+            log.exception("Kannel delivery reports: a batch failed (its messages stay open: "
+                          "looked at again at their next change, or at the next start)")
+            return False
+        return True
 
 
 __all__ = ["GetQueue", "KannelReports", "plan", "values_for"]

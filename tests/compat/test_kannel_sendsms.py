@@ -230,6 +230,37 @@ async def test_reports_owed_while_their_sender_was_stopped_are_sent_on_start(
                    == [("kannel.dlr", "", "delivered")] * 2, "both deliveries recorded")
 
 
+async def test_a_failed_start_up_read_of_open_reports_is_tried_again(
+        gateway: Gateway, callbacks: Callbacks, monkeypatch) -> None:
+    from appliance.compat import kannel_reports as module
+
+    appliance = gateway.appliance
+    await appliance.kannel_reports.stop()
+    dlr_url = callbacks.base_url + "/dlr?t=%d&id=%I"
+    response = await gateway.client.get(query(gateway, to="13800138055", **{
+        "dlr-mask": "1", "dlr-url": dlr_url}))
+    assert response.status_code == 202
+    await wait_for(lambda: rows(gateway, "SELECT state FROM message") == [("delivered",)],
+                   "the message delivered")
+    real, calls = module.kannel_store.open_reports, []
+
+    def flaky(ids=None):
+        calls.append(ids)
+        if len(calls) == 1:
+            raise OSError("disk I/O error")  # the first start-up read fails
+        return real(ids)
+
+    monkeypatch.setattr(module.kannel_store, "open_reports", flaky)
+    monkeypatch.setattr(module, "START_RETRY_FIRST", 0.05)
+    reports = KannelReports(appliance.store, appliance.hub, appliance.webhooks)
+    try:
+        await reports.start()
+        got = await callbacks.wait(1, "the report owed, after a retry")
+    finally:
+        await reports.stop()
+    assert [r["t"] for r in got] == ["1"] and calls[:2] == [None, None]
+
+
 async def test_an_unencoded_plus_and_commas_in_to(gateway: Gateway) -> None:
     # `to=+8613800138060` typed into a URL: the + is a space, 8613800138060 is still the number.
     target = (f"{SENDSMS}?username=sender&password={quote(gateway.keys['sender'], safe='')}"
