@@ -29,6 +29,7 @@ from datetime import timedelta
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
+from appliance.api import forms
 from appliance.api.auth import Caller, authenticate_key, client_address
 from appliance.api.errors import ApiError
 from appliance.compat import kannel_request as kr
@@ -48,57 +49,19 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("kannel")
 
-FORM = "application/x-www-form-urlencoded"
-MULTIPART = "multipart/form-data"
-
-
 def reply(status: int, text: str, headers: dict[str, str] | None = None) -> HTTPResponse:
     """Kannel's answer: the text as is (no newline), as text/html."""
     return HTTPResponse(text.encode("utf-8"), status=status, headers=headers,
                         content_type="text/html")
 
 
-def _multipart(body: bytes, content_type: str) -> bytes:
-    """A multipart/form-data body as `name=value&...` with every value percent-encoded, so the
-    one parser reads it; values stay the bytes the client sent."""
-    boundary = b""
-    for piece in content_type.split(";")[1:]:
-        key, _, value = piece.strip().partition("=")
-        if key.lower() == "boundary":
-            boundary = value.strip('"').encode("latin-1")
-    if not boundary:
-        raise kr.Refusal(400, kr.INVALID_CONTENT_TYPE)
-    pairs = []
-    for part in body.split(b"--" + boundary)[1:]:
-        if part.startswith(b"--"):
-            break
-        head, _, value = part.lstrip(b"\r\n").partition(b"\r\n\r\n")
-        name = b""
-        for line in head.split(b"\r\n"):
-            if line.lower().startswith(b"content-disposition:"):
-                for item in line.split(b";"):
-                    key, _, raw = item.strip().partition(b"=")
-                    if key.lower() == b"name":
-                        name = raw.strip(b'"')
-        if name:
-            value = value[:-2] if value.endswith(b"\r\n") else value
-            pairs.append(name + b"=" + b"".join(b"%%%02X" % c for c in value))
-    return b"&".join(pairs)
-
-
 def _params(request: Request) -> dict[str, bytes]:
-    query = request.raw_url.partition(b"?")[2].partition(b"#")[0]
-    body = request.body or b""
-    if request.method != "POST" or not body:
-        return kr.parse_pairs(query)
-    content_type = request.headers.get("content-type", "")
-    media = content_type.split(";", 1)[0].strip().lower()
-    if media in ("", FORM):
-        return kr.parse_pairs(query, body)
-    if media == MULTIPART:
-        return kr.parse_pairs(query, _multipart(body, content_type))
-    # Kannel's POST interface with X-Kannel-* headers (text/plain, text/xml) is not offered.
-    raise kr.Refusal(400, kr.INVALID_CONTENT_TYPE)
+    try:
+        return kr.parse_pairs(*forms.sources(request))
+    except forms.UnreadableForm:
+        # Kannel's POST interface with X-Kannel-* headers (text/plain, text/xml) is not
+        # offered; a multipart body without a boundary is Kannel's refusal too.
+        raise kr.Refusal(400, kr.INVALID_CONTENT_TYPE) from None
 
 
 async def _caller(request: Request, params: dict[str, bytes]) -> Caller:

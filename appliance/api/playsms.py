@@ -50,11 +50,9 @@ from dataclasses import dataclass
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
+from appliance.api import forms
 from appliance.api.auth import Caller, authenticate_key, client_address
 from appliance.api.errors import ApiError
-from appliance.api.kannel import FORM, MULTIPART
-from appliance.api.kannel import _multipart as multipart_pairs
-from appliance.compat import kannel_request as kr
 from appliance.compat import playsms_ws as ws
 from appliance.dispatch.intake import (
     THREAD_RECIPIENTS,
@@ -84,20 +82,10 @@ class _Refused(Exception):
 
 
 def _params(request: Request) -> dict[str, str]:
-    query = request.raw_url.partition(b"?")[2].partition(b"#")[0]
-    body = request.body or b""
-    if request.method != "POST" or not body:
-        return ws.parse_params(query)
-    content_type = request.headers.get("content-type", "")
-    media = content_type.split(";", 1)[0].strip().lower()
-    if media == MULTIPART:
-        try:
-            return ws.parse_params(query, multipart_pairs(body, content_type))
-        except kr.Refusal:
-            return ws.parse_params(query)  # no boundary: PHP reads no body either
-    if media in ("", FORM):
-        return ws.parse_params(query, body)
-    return ws.parse_params(query)  # PHP fills $_POST only from these two
+    try:
+        return ws.parse_params(*forms.sources(request))
+    except forms.UnreadableForm:  # PHP fills $_POST only from the two form types
+        return ws.parse_params(forms.query(request))
 
 
 def _reply(body: dict, fmt: str, status: int = 200,
