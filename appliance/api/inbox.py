@@ -23,7 +23,7 @@ from sanic import Blueprint, Request
 from sanic.response import JSONResponse, json
 
 from appliance.api.auth import require_scope
-from appliance.api.query import MAX_ID, bad, integer, one, order, refuse_unknown, time
+from appliance.api.query import MAX_ID, bad, integer, one, order, page, refuse_unknown, time
 from appliance.inbox.handler import number_of
 from appliance.store import inbox as inbox_store
 
@@ -81,10 +81,5 @@ async def list_inbox(request: Request) -> JSONResponse:
     rows = await store.read(lambda: inbox_store.list_messages(
         since=since, before=before, limit=limit, number=number, sim=sim,
         received_from=start, received_to=end, ascending=ascending))
-    body: dict[str, Any] = {"messages": [inbox_view(r) for r in rows]}
-    ids = [r["id"] for r in rows]
-    if ascending:
-        body["next_since"] = max(ids) if ids else since
-    else:
-        body["next_before"] = min(ids) if ids else before
-    return json(body)
+    return json(page("messages", rows, ascending=ascending, since=since,
+                     before=before, view=inbox_view))

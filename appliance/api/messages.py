@@ -280,13 +280,8 @@ async def list_all(request: Request) -> JSONResponse:
         owner=owner, since=since, before=before, limit=limit, states=states,
         recipient=recipient, sim=sim, client_ref=client_ref, created_from=start,
         created_to=end, ascending=ascending))
-    body: dict[str, Any] = {"messages": [summary_view(r) for r in rows]}
-    ids = [r["id"] for r in rows]
-    if ascending:
-        body["next_since"] = max(ids) if ids else since
-    else:
-        body["next_before"] = min(ids) if ids else before
-    return json(body)
+    return json(query.page("messages", rows, ascending=ascending, since=since,
+                           before=before, view=summary_view))
 
 
 @bp.route("/messages/<message_id:int>", methods=["GET", "HEAD"])

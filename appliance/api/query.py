@@ -69,3 +69,17 @@ def order(request: Request, *, ascending_by_default: bool) -> bool:
     if value not in (None, "asc", "desc"):
         raise bad("order", f'must be "asc" or "desc", got {value[:20]!r}')
     return value == "asc" if value is not None else ascending_by_default
+
+
+def page(key: str, rows: list[dict], *, ascending: bool, since: int | None,
+         before: int | None, view) -> dict:
+    """A listing's answer: `{key: [view(row)...]}` and where to go on from - `next_since` (the
+    highest id listed, oldest-first order) or `next_before` (the lowest, newest-first); with
+    no rows, the bound that was given."""
+    ids = [r["id"] for r in rows]
+    body: dict = {key: [view(r) for r in rows]}
+    if ascending:
+        body["next_since"] = max(ids) if ids else since
+    else:
+        body["next_before"] = min(ids) if ids else before
+    return body
