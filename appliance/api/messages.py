@@ -121,26 +121,23 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
+def summary_view(data: dict[str, Any]) -> dict[str, Any]:
+    """A message in a listing (store.messages.list_messages): no parts, no history."""
+    return {"id": data["id"], "to": data["recipient"], "text": data["text"],
+            "state": data["state"], "category": data["category"], "priority": data["priority"],
+            "client_ref": data["client_ref"], "sim": data["sim"],
+            "parts_count": data["parts_count"], "attempts": data["attempts"],
+            "error": data["error"] or None, "send_at": _iso(data["send_at"]),
+            "expires_at": _iso(data["expires_at"]), "created_at": _iso(data["created_at"]),
+            "updated_at": _iso(data["updated_at"]), "sent_at": _iso(data["sent_at"]),
+            "final_at": _iso(data["final_at"])}
+
+
 def message_view(data: dict[str, Any]) -> dict[str, Any]:
-    """The API's view of a stored message (store.messages.get_message)."""
+    """The API's view of a stored message (store.messages.get_message): its summary, its
+    parts and its history."""
     return {
-        "id": data["id"],
-        "to": data["recipient"],
-        "text": data["text"],
-        "state": data["state"],
-        "category": data["category"],
-        "priority": data["priority"],
-        "client_ref": data["client_ref"],
-        "sim": data["sim"],
-        "parts_count": data["parts_count"],
-        "attempts": data["attempts"],
-        "error": data["error"] or None,
-        "send_at": _iso(data["send_at"]),
-        "expires_at": _iso(data["expires_at"]),
-        "created_at": _iso(data["created_at"]),
-        "updated_at": _iso(data["updated_at"]),
-        "sent_at": _iso(data["sent_at"]),
-        "final_at": _iso(data["final_at"]),
+        **summary_view(data),
         "parts": [{
             "index": p["index"], "state": p["state"], "sim": p["sim"],
             "message_reference": p["message_reference"], "error": p["error"] or None,
@@ -226,18 +223,6 @@ LIST_PARAMS = {"since", "before", "limit", "order", "state", "to", "sim", "clien
                "created_from", "created_to"}
 LIST_DEFAULT = 100
 LIST_MAX = 1000
-
-
-def summary_view(data: dict[str, Any]) -> dict[str, Any]:
-    """A message in a listing (store.messages.list_messages): no parts, no history."""
-    return {"id": data["id"], "to": data["recipient"], "text": data["text"],
-            "state": data["state"], "category": data["category"], "priority": data["priority"],
-            "client_ref": data["client_ref"], "sim": data["sim"],
-            "parts_count": data["parts_count"], "attempts": data["attempts"],
-            "error": data["error"] or None, "send_at": _iso(data["send_at"]),
-            "expires_at": _iso(data["expires_at"]), "created_at": _iso(data["created_at"]),
-            "updated_at": _iso(data["updated_at"]), "sent_at": _iso(data["sent_at"]),
-            "final_at": _iso(data["final_at"])}
 
 
 @bp.route("/messages", methods=["GET", "HEAD"])

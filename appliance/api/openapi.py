@@ -90,6 +90,17 @@ SCOPES = ("send", "read", "admin")
 
 # -- schemas ---------------------------------------------------------------------------------
 
+MESSAGE_FIELDS: dict[str, Schema] = {
+    "id": ID, "to": STR, "text": STR,
+    "state": {"type": "string", "enum": [s.value for s in MessageState]},
+    "category": STR, "priority": INT, "client_ref": STR_OR_NULL,
+    "sim": nullable({**STR, "description": "the ICCID of the SIM it left through"}),
+    "parts_count": INT, "attempts": INT, "error": STR_OR_NULL,
+    "send_at": TIME_OR_NULL, "expires_at": TIME_OR_NULL, "created_at": TIME,
+    "updated_at": TIME_OR_NULL, "sent_at": TIME_OR_NULL, "final_at": TIME_OR_NULL,
+}
+
+
 SCHEMAS: dict[str, Schema] = {
     "Error": obj({"error": obj({
         "code": {**STR, "description": "stable, for programs (e.g. invalid_field, not_found)"},
@@ -128,25 +139,9 @@ SCHEMAS: dict[str, Schema] = {
     }, "all"),
     "MessageEvent": obj({"at": TIME, "from": STR_OR_NULL, "to": STR, "detail": STR_OR_NULL,
                          "sim": STR_OR_NULL}, "all"),
-    "Message": obj({
-        "id": ID, "to": STR, "text": STR,
-        "state": {"type": "string", "enum": [s.value for s in MessageState]},
-        "category": STR, "priority": INT, "client_ref": STR_OR_NULL,
-        "sim": nullable({**STR, "description": "the ICCID of the SIM it left through"}),
-        "parts_count": INT, "attempts": INT, "error": STR_OR_NULL,
-        "send_at": TIME_OR_NULL, "expires_at": TIME_OR_NULL, "created_at": TIME,
-        "updated_at": TIME_OR_NULL, "sent_at": TIME_OR_NULL, "final_at": TIME_OR_NULL,
-        "parts": array(ref("MessagePart")), "events": array(ref("MessageEvent")),
-    }, "all"),
-    "MessageSummary": obj({
-        "id": ID, "to": STR, "text": STR,
-        "state": {"type": "string", "enum": [s.value for s in MessageState]},
-        "category": STR, "priority": INT, "client_ref": STR_OR_NULL,
-        "sim": nullable({**STR, "description": "the ICCID of the SIM it left through"}),
-        "parts_count": INT, "attempts": INT, "error": STR_OR_NULL,
-        "send_at": TIME_OR_NULL, "expires_at": TIME_OR_NULL, "created_at": TIME,
-        "updated_at": TIME_OR_NULL, "sent_at": TIME_OR_NULL, "final_at": TIME_OR_NULL,
-    }, "all"),
+    "Message": obj({**MESSAGE_FIELDS, "parts": array(ref("MessagePart")),
+                    "events": array(ref("MessageEvent"))}, "all"),
+    "MessageSummary": obj(MESSAGE_FIELDS, "all"),  # in listings: no parts, no history
     "MessagePage": obj({
         "messages": array(ref("MessageSummary")),
         "next_since": nullable({**INT, "description": "ascending order: poll with ?since="}),
