@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,16 @@ from appliance.store.service import create_api_key_sync
 Sanic.test_mode = True
 
 WAIT_LIMIT = 20.0  # seconds a bounded wait may take before the test fails (never a pass)
+
+
+class FakeClock:
+    """A monotonic clock a test moves by hand (`clock.now += seconds`)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def free_port() -> int:
@@ -147,6 +158,38 @@ async def running(tmp: Path, *, modems: int = 2, keys: dict[str, list[str]] | No
             if closing is not None:
                 await closing
             await server.after_stop()  # stops the appliance: pool, dispatcher, store
+
+
+@contextlib.contextmanager
+def running_in_thread(tmp: Path, **kwargs: Any,
+                      ) -> Iterator[tuple[Gateway, asyncio.AbstractEventLoop]]:
+    """`running(tmp, **kwargs)` on its own event loop in a thread: for synchronous callers
+    (hypothesis examples, a blocking HTTP client) that must leave the server's loop free.
+    Yields the gateway and its loop."""
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    box: dict = {}
+
+    async def serve() -> None:
+        box["stop"] = asyncio.Event()
+        try:
+            async with running(tmp, **kwargs) as gateway:
+                await gateway.wait_ready()
+                box["gateway"] = gateway
+                started.set()
+                await box["stop"].wait()
+        finally:
+            started.set()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    assert started.wait(60) and "gateway" in box, "the gateway did not start"
+    try:
+        yield box["gateway"], loop
+    finally:
+        loop.call_soon_threadsafe(box["stop"].set)
+        thread.join(60)
+        loop.close()
 
 
 @pytest.fixture

@@ -9,17 +9,10 @@ import pytest
 
 from appliance.api import auth
 from appliance.store import apikeys
-from tests.api.conftest import Gateway
+from tests.api.conftest import FakeClock, Gateway
 
 MODEMS = "/api/v1/modems"
 
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _error(response, status: int) -> dict:

@@ -10,7 +10,6 @@ examples against the real server over HTTP.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tests.api.conftest import Gateway, running
+from tests.api.conftest import Gateway, running_in_thread
 
 pytestmark = pytest.mark.slow  # end to end: run with -m 'not slow' for the fast layer
 
@@ -31,30 +30,9 @@ MESSAGES = "/api/v1/messages"
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Gateway, httpx.Client]]:
     tmp = tmp_path_factory.mktemp("properties")
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    box: dict = {}
-
-    async def serve() -> None:
-        box["stop"] = asyncio.Event()
-        try:
-            async with running(tmp, modems=1) as gateway:
-                await gateway.wait_ready()
-                box["gateway"] = gateway
-                started.set()
-                await box["stop"].wait()
-        finally:
-            started.set()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
-    thread.start()
-    assert started.wait(60) and "gateway" in box, "the gateway did not start"
-    gateway = box["gateway"]
-    with httpx.Client(base_url=gateway.base_url, headers=gateway.auth(), timeout=20) as client:
+    with running_in_thread(tmp, modems=1) as (gateway, _loop), \
+            httpx.Client(base_url=gateway.base_url, headers=gateway.auth(), timeout=20) as client:
         yield gateway, client
-    loop.call_soon_threadsafe(box["stop"].set)
-    thread.join(60)
-    loop.close()
 
 
 _ZONES = st.sampled_from([UTC, timezone(timedelta(hours=14)), timezone(timedelta(hours=-14)),

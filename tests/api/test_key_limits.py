@@ -8,18 +8,11 @@ import pytest
 
 from appliance.api import auth
 from appliance.store import apikeys
-from tests.api.conftest import Gateway
+from tests.api.conftest import FakeClock, Gateway
 
 MODEMS = "/api/v1/modems"
 SENDSMS = "/cgi-bin/sendsms"
 
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def _limit(gateway: Gateway, name: str, **limits) -> apikeys.KeyLimits:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -32,7 +31,7 @@ from openapi_spec_validator import validate as validate_openapi
 from appliance.api.openapi import DOCUMENT
 from appliance.app import Appliance, create_app
 from appliance.config import Config
-from tests.api.conftest import Gateway, running
+from tests.api.conftest import Gateway, running_in_thread
 
 API = "/api/v1"
 KEYS = {"full": ["send", "read"], "reader": ["read"], "sender": ["send"],
@@ -147,30 +146,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """One appliance for the module, on its own event loop in a thread (hypothesis drives
     synchronous examples against it over HTTP)."""
     tmp = tmp_path_factory.mktemp("openapi")
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    box: dict = {}
-
-    async def serve() -> None:
-        box["stop"] = asyncio.Event()
-        try:
-            async with running(tmp, modems=1, keys=KEYS) as gateway:
-                await gateway.wait_ready()
-                box["gateway"] = gateway
-                started.set()
-                await box["stop"].wait()
-        finally:
-            started.set()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
-    thread.start()
-    assert started.wait(60) and "gateway" in box, "the gateway did not start"
-    session = Live(box["gateway"], loop)
-    yield session
-    session.close()
-    loop.call_soon_threadsafe(box["stop"].set)
-    thread.join(60)
-    loop.close()
+    with running_in_thread(tmp, modems=1, keys=KEYS) as (gateway, loop):
+        session = Live(gateway, loop)
+        yield session
+        session.close()
 
 
 def _resolve(node: dict[str, Any]) -> dict[str, Any]:

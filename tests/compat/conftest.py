@@ -64,8 +64,10 @@ async def callback_server() -> AsyncIterator[Callbacks]:
 
 
 @pytest.fixture
-async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
-    async with running(tmp_path, keys=KEYS) as gw:
+async def gateway(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Gateway]:
+    """The appliance on simulated modems that report delivery soon after; its keys are the
+    test module's own `KEYS` when it has them."""
+    async with running(tmp_path, keys=getattr(request.module, "KEYS", KEYS)) as gw:
         await gw.wait_ready()
         for modem in gw.fleet.modems:
             modem.auto_status_report = 0.05  # the network reports delivery soon after

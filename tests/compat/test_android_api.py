@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +21,6 @@ KEYS = {"full": ["send", "read"], "reader": ["read"], "sender": ["send"]}
 NUMBER = "+8613800138000"
 OTHER = "+8613900139000"
 
-
-@pytest.fixture
-async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
-    async with running(tmp_path, keys=KEYS) as gw:
-        await gw.wait_ready()
-        for modem in gw.fleet.modems:
-            modem.auto_status_report = 0.05  # the network reports delivery soon after
-        yield gw
 
 
 def api(gw: Gateway, key: str = "full") -> asg_client.APIClient:

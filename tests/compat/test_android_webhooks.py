@@ -15,7 +15,6 @@ import hmac
 import json
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,21 +23,13 @@ from android_sms_gateway import domain, errors
 from android_sms_gateway import webhooks as asg_webhooks
 from android_sms_gateway.enums import WebhookEvent
 
-from tests.api.conftest import Gateway, running, wait_for
+from tests.api.conftest import Gateway, wait_for
 from tests.webhooks.receiver import Received, Receiver
 
 KEYS = {"full": ["send", "read"], "other": ["send", "read"], "sender": ["send"],
         "admin": ["admin"]}
 NUMBER = "+8613800138000"
 
-
-@pytest.fixture
-async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
-    async with running(tmp_path, keys=KEYS) as gw:
-        await gw.wait_ready()
-        for modem in gw.fleet.modems:
-            modem.auto_status_report = 0.05
-        yield gw
 
 
 @pytest.fixture

@@ -7,28 +7,18 @@ from __future__ import annotations
 
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 
-from tests.api.conftest import Gateway, running, wait_for
+from tests.api.conftest import Gateway, wait_for
 
 WS = "/index.php"
 KEYS = {"full": ["send", "read"], "reader": ["read"], "sender": ["send"], "admin": ["admin"]}
 HOSTILE = ('"},{"status":"OK"}]} </msg><x>&amp; <![CDATA[ ]]> \'; DROP TABLE message;-- '
            's:3:"a"; \\u0000 \\/ {{7*7}} ${jndi:x} \u202e退订 😀 é')
 
-
-@pytest.fixture
-async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
-    async with running(tmp_path, keys=KEYS) as gw:
-        await gw.wait_ready()
-        for modem in gw.fleet.modems:
-            modem.auto_status_report = 0.05  # the network reports delivery soon after
-        yield gw
 
 
 def target(gw: Gateway, op: str, key: str = "full", **fields: str) -> str:
