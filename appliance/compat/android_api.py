@@ -115,6 +115,16 @@ def _ttl(body: Mapping[str, Any], now: datetime) -> float | None:
     return seconds
 
 
+def _id_of(body: Mapping[str, Any]) -> str:
+    """The caller-chosen `id` of a message or webhook, or a new one when it gave none."""
+    given = body.get("id")
+    if given is None or given == "":
+        return new_id()
+    if not isinstance(given, str) or not _ID.fullmatch(given):
+        raise AndroidError(400, f"id: must be 1 to {MAX_ID} characters of A-Z a-z 0-9 _ . ~ -")
+    return given
+
+
 def read_send(body: Any, now: datetime) -> AndroidSend:
     """A send request's fields, checked for shape (intake checks the rest: numbers, text,
     ranges); AndroidError 400 naming the field."""
@@ -141,11 +151,7 @@ def read_send(body: Any, now: datetime) -> AndroidSend:
         text = body["message"]  # the API before textMessage
     else:
         raise AndroidError(400, "textMessage.text: a text to send is needed")
-    message_id = body.get("id")
-    if message_id is None or message_id == "":
-        message_id = new_id()
-    elif not isinstance(message_id, str) or not _ID.fullmatch(message_id):
-        raise AndroidError(400, f"id: must be 1 to {MAX_ID} characters of A-Z a-z 0-9 _ . ~ -")
+    message_id = _id_of(body)
     sim_number = body.get("simNumber")
     if sim_number is not None and (isinstance(sim_number, bool)
                                    or not isinstance(sim_number, int)
@@ -186,11 +192,7 @@ def read_webhook(body: Any, events: Iterable[str]) -> AndroidWebhook:
     url = body.get("url")
     if not isinstance(url, str) or not url:
         raise AndroidError(400, "url: an http:// or https:// URL is needed")
-    hook_id = body.get("id")
-    if hook_id is None or hook_id == "":
-        hook_id = new_id()
-    elif not isinstance(hook_id, str) or not _ID.fullmatch(hook_id):
-        raise AndroidError(400, f"id: must be 1 to {MAX_ID} characters of A-Z a-z 0-9 _ . ~ -")
+    hook_id = _id_of(body)
     return AndroidWebhook(id=hook_id, url=url, event=event)
 
 
