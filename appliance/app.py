@@ -20,6 +20,7 @@ from appliance.api.auth import AddressGate, FailureThrottle, KeyCache, KeyRates
 from appliance.api.errors import install_error_handlers
 from appliance.config import Config
 from appliance.hub import EventHub
+from appliance.policy.build import build_policy
 from appliance.pool.pool import ModemPool
 from appliance.pool.publish import HubPublisher
 
@@ -51,6 +52,8 @@ class Appliance:
         """The auto-answer rules engine (appliance.inbox.rules.engine.RulesEngine)."""
         self.blacklist = None
         """contacts.blacklist.Blacklist: intake's per-recipient check, rules' unsubscribe."""
+        self.policy = None
+        """policy.layer.PolicyLayer: the enterprise rules every send passes (intake runs it)."""
         self.webhooks = None
         """The webhook Deliverer (appliance.webhooks): durable signed POSTs of hub events."""
         self.hub = EventHub()
@@ -91,6 +94,8 @@ class Appliance:
                                    default_region=self.config.contacts.default_region)
         await self.blacklist.load()
         self.dispatcher.recipient_block = self.blacklist
+        self.policy = await build_policy(self.config, self.store, self.clock)
+        self.dispatcher.policy = self.policy
         self.inbox = Inbox(self.config.inbox, self.store, self.hub, clock=self.clock,
                            on_status_report=self.dispatcher.apply_status_report,
                            on_sender=self.dispatcher.remember_sender,

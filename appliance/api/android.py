@@ -36,12 +36,13 @@ from typing import Any
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, JSONResponse, json
 
-from appliance.api.auth import Caller, authenticate_key, client_address
+from appliance.api.auth import Caller, authenticate_key, client_address, origin_of
 from appliance.api.errors import ApiError
 from appliance.compat import android_api as aa
 from appliance.dispatch.intake import (
     AllRecipientsBlocked,
     InvalidRequest,
+    PolicyRefused,
     SendRequest,
     submit_request,
 )
@@ -178,11 +179,14 @@ async def _send(request: Request, caller: Caller) -> HTTPResponse:
     submit = SendRequest(
         to=send.phone_numbers, text=send.text, category=send.category, ttl=send.ttl,
         client_ref=store_android.id_ref(send.id), submitter_kind="api_key",
-        submitter_id=str(caller.key_id), via_sim=via_sim)
+        submitter_id=str(caller.key_id), via_sim=via_sim,
+        origin=origin_of(request, caller, "android"))
     try:
         await submit_request(dispatcher, submit)
     except AllRecipientsBlocked as exc:
         raise aa.AndroidError(400, f"phoneNumbers: {exc.message}") from None
+    except PolicyRefused as exc:
+        raise aa.AndroidError(exc.status, f"{exc.field}: {exc.message} ({exc.code})") from None
     except InvalidRequest as exc:
         where = exc.field
         if where == "to" or where.startswith("to["):

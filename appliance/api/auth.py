@@ -50,6 +50,7 @@ from dataclasses import dataclass, replace
 from sanic import Request
 
 from appliance.api.errors import ApiError
+from appliance.policy.origin import Origin
 from appliance.store.apikeys import (
     KeyLimits,
     find_candidates,
@@ -253,6 +254,11 @@ scrypt_pool = _ScryptPool()
 def client_address(request: Request) -> str:
     """The peer's address (or, behind a configured proxy, the forwarded one sanic trusts)."""
     return request.remote_addr or request.ip or "unknown"
+
+
+def origin_of(request: Request, caller: Caller, door: str) -> Origin:
+    """Who submits through this key and door, for the policy layer and the message's record."""
+    return Origin(door=door, address=client_address(request), api_key_id=caller.key_id)
 
 
 def _digest(key: str) -> str:

@@ -30,7 +30,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
 from appliance.api import forms
-from appliance.api.auth import Caller, authenticate_key, client_address
+from appliance.api.auth import Caller, authenticate_key, client_address, origin_of
 from appliance.api.errors import ApiError
 from appliance.compat import kannel_request as kr
 from appliance.dispatch.intake import (
@@ -39,6 +39,7 @@ from appliance.dispatch.intake import (
     THREAD_RECIPIENTS,
     AllRecipientsBlocked,
     InvalidRequest,
+    PolicyRefused,
     SendRequest,
     submit_request,
 )
@@ -151,6 +152,7 @@ async def _sendsms(request: Request) -> HTTPResponse:
     submit = SendRequest(
         to=allowed, text=send.text, category=category, priority=priority, send_at=send_at,
         ttl=ttl, submitter_kind="api_key", submitter_id=str(caller.key_id), via_sim=via_sim,
+        origin=origin_of(request, caller, "kannel"),
         force_ucs2=send.coding == 2, message_class=send.mclass,
         # A row only when there is something to keep: reports owed, or what the caller said
         # about itself (a monitoring script's plain request needs none).
@@ -161,6 +163,8 @@ async def _sendsms(request: Request) -> HTTPResponse:
     except AllRecipientsBlocked as exc:
         raise kr.Refusal(400, kr.DENIED, denied=[*denied, *(n for n, _ in exc.rejected)]) \
             from None
+    except PolicyRefused as exc:  # an enterprise rule: Kannel's "do not try again" status
+        raise kr.Refusal(403, f"{exc.message} ({exc.code}), rejected") from None
     except InvalidRequest as exc:
         raise kr.Refusal(400, _refusal_text(exc)) from None
     except Exception:  # the store refused or failed: the caller should try again

@@ -29,12 +29,13 @@ from sanic import Blueprint, Request
 from sanic.response import JSONResponse, json
 
 from appliance.api import query
-from appliance.api.auth import Caller, require_scope
+from appliance.api.auth import Caller, origin_of, require_scope
 from appliance.api.errors import ApiError
 from appliance.dispatch.intake import (
     AllRecipientsBlocked,
     InvalidRequest,
     NotPermitted,
+    PolicyRefused,
     SendRequest,
     submit_request,
 )
@@ -171,12 +172,16 @@ async def post_messages(request: Request) -> JSONResponse:
         to=to, text=body.get("text"), category=category,
         priority=body.get("priority"), send_at=_parse_time(body.get("send_at"), "send_at"),
         ttl=ttl, client_ref=body.get("client_ref"), submitter_kind="api_key",
-        submitter_id=str(caller.key_id), privileged="admin" in caller.scopes)
+        submitter_id=str(caller.key_id), privileged="admin" in caller.scopes,
+        origin=origin_of(request, caller, "api"), skip_dedupe=body.get("skip_dedupe") is True)
     dispatcher = request.app.ctx.appliance.dispatcher
     try:
         accepted = await submit_request(dispatcher, send)
     except NotPermitted as exc:
         raise ApiError(403, "forbidden", str(exc), field=exc.field) from None
+    except PolicyRefused as exc:
+        raise ApiError(exc.status, exc.code, str(exc), field=exc.field,
+                       **_details_view(exc.details)) from None
     except AllRecipientsBlocked as exc:
         # 422, not 400: the request is well formed and valid; what stands in the way is the
         # state of the blacklist, and the same body sent after an unblacklisting is accepted.
@@ -192,7 +197,16 @@ async def post_messages(request: Request) -> JSONResponse:
         "parts": accepted.parts,
         "encoding": accepted.encoding,
         "rejected": _rejected_view(accepted.rejected),
+        **({"policy": accepted.notes} if accepted.notes else {}),
     }, status=202)
+
+
+def _details_view(details: dict[str, Any]) -> dict[str, Any]:
+    """A policy refusal's facts for the JSON error (recipients left out as a list of objects)."""
+    view = dict(details)
+    if "rejected" in view:
+        view["rejected"] = _rejected_view(view["rejected"])
+    return view
 
 
 def _rejected_view(rejected: list[tuple[str, str]]) -> list[dict[str, str]]:

@@ -51,13 +51,14 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
 from appliance.api import forms
-from appliance.api.auth import Caller, authenticate_key, client_address
+from appliance.api.auth import Caller, authenticate_key, client_address, origin_of
 from appliance.api.errors import ApiError
 from appliance.compat import playsms_ws as ws
 from appliance.dispatch.intake import (
     THREAD_RECIPIENTS,
     AllRecipientsBlocked,
     InvalidRequest,
+    PolicyRefused,
     SendRequest,
     submit_request,
 )
@@ -189,11 +190,15 @@ async def _pv(request: Request, caller: Caller, params: dict[str, str]) -> dict:
         submit = SendRequest(
             to=wanted, text=pv.text, send_at=pv.schedule, client_ref=store_playsms.queue_ref(queue),
             submitter_kind="api_key", submitter_id=str(caller.key_id),
-            force_ucs2=pv.force_ucs2, message_class=0 if pv.flash else None)
+            origin=origin_of(request, caller, "playsms"), force_ucs2=pv.force_ucs2, message_class=0 if pv.flash else None)
         try:
             accepted = await submit_request(dispatcher, submit)
         except AllRecipientsBlocked as exc:
             blocked = {number for number, _ in exc.rejected}
+        except PolicyRefused as exc:  # playSMS has one word for a rule: credit, or failed
+            log.info("playSMS pv refused by policy (%s): %s", exc.code, exc)
+            raise ws.WsError(ws.NOT_ENOUGH_CREDIT if exc.code == "over_quota"
+                             else ws.SEND_FAILED) from None
         except InvalidRequest as exc:
             log.info("playSMS pv refused: %s", exc)
             raise ws.WsError(ws.SEND_FAILED) from None

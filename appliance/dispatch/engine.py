@@ -32,6 +32,7 @@ from appliance.dispatch.context import (
 from appliance.dispatch.intake import RecipientBlock
 from appliance.dispatch.pending import Waiting
 from appliance.dispatch.phone import network_of, network_of_sim
+from appliance.policy.layer import PolicyLayer
 from appliance.dispatch.scheduler import Scheduler
 from appliance.dispatch.sender import Carry, MessageSender
 from appliance.dispatch.slots import SimSlot
@@ -87,6 +88,8 @@ class Dispatcher:
         self._unavailable_since: dict[str, datetime] = {}  # attached SIMs that cannot send
         self.recipient_block: RecipientBlock | None = None
         """The blacklist intake checks every recipient against (set by the appliance)."""
+        self.policy: PolicyLayer | None = None
+        """The enterprise rules intake applies to every request (set by the appliance)."""
 
     # The shared state, under the names callers and tests use.
     config = property(lambda self: self.ctx.config)

@@ -55,6 +55,8 @@ from typing import TYPE_CHECKING, Protocol
 from appliance.dispatch.balancer import PRIORITY, priority_of
 from appliance.dispatch.phone import InvalidNumber, normalize_number
 from appliance.pdu import PartCount, count_parts
+from appliance.policy.layer import Draft
+from appliance.policy.origin import Origin
 from appliance.pdu.split import capacity
 from appliance.store.kannel import KannelFields
 from appliance.store.messages import MessageNotFound, NewMessage
@@ -90,6 +92,20 @@ class InvalidRequest(ValueError):
 
 class NotPermitted(InvalidRequest):
     """A valid request this submitter may not make (e.g. a priority that overtakes alerts)."""
+
+
+class PolicyRefused(InvalidRequest):
+    """A valid request that an enterprise rule refuses (policy layer): `code` names the rule
+    (forbidden_word, over_quota, recipient_cap...), `field` the part of the request at fault,
+    `status` the HTTP status the JSON API answers with. Extra facts for the caller (the word
+    found, the balance left) go in `details`."""
+
+    def __init__(self, code: str, field: str, message: str, status: int = 422,
+                 **details: object):
+        super().__init__(field, message)
+        self.code = code
+        self.status = status
+        self.details = details
 
 
 class AllRecipientsBlocked(InvalidRequest):
@@ -134,6 +150,10 @@ class SendRequest:
     force_ucs2: bool = False  # UCS2 even when GSM-7 would do (Kannel coding=2)
     message_class: int | None = None  # TP-DCS message class 0-3 (0 = flash)
     kannel: KannelFields | None = None  # a Kannel sendsms request's fields, kept with each
+    origin: Origin = field(default_factory=Origin)
+    """Who submitted it and through which door (the policy layer's key; kept with each)."""
+    skip_dedupe: bool = False
+    """An urgent alert may go to the same number with the same text again (policy: dedupe)."""
 
 
 @dataclass(frozen=True)
@@ -143,7 +163,10 @@ class Accepted:
     parts: int
     encoding: str
     rejected: list[tuple[str, str]] = field(default_factory=list)
-    """Recipients left out, with why (on the blacklist): (normalised number, reason)."""
+    """Recipients left out, with why (on the blacklist, or by a policy rule): (normalised
+    number, reason)."""
+    notes: dict = field(default_factory=dict)
+    """What the policy layer tells the submitter besides (e.g. held for approval)."""
 
 
 @dataclass(frozen=True)
@@ -279,9 +302,14 @@ def validate(request: SendRequest, now: datetime, default_ttl: float) -> list[Ne
 
 
 async def submit_request(dispatcher: Dispatcher, request: SendRequest) -> Accepted:
-    """Validate, store durably, queue. Returns only once every message is on disk."""
+    """Validate, apply the policy layer, store durably, queue. Returns only once every message
+    is on disk. `dispatcher.policy` (a PolicyLayer, or None in bare tests) may rewrite the
+    request, leave recipients out or refuse it (PolicyRefused)."""
     now, default_ttl = dispatcher.now(), dispatcher.config.default_ttl
     bound = dispatcher.config.max_recipients
+    policy = getattr(dispatcher, "policy", None)
+    if policy is not None:
+        request = policy.prepare(request)
     if len(request.to or ()) > THREAD_RECIPIENTS:
         valid = await asyncio.to_thread(check_request, request, now, default_ttl, bound)
     else:
@@ -292,11 +320,29 @@ async def submit_request(dispatcher: Dispatcher, request: SendRequest) -> Accept
         rows, rejected = _without_blocked(valid.rows, block)
         if not rows:
             raise AllRecipientsBlocked(rejected)
+    draft = Draft(request=request, rows=rows, count=valid.count, now=now, rejected=rejected)
+    if policy is not None:
+        await policy.admit(draft)
+        if not draft.rows:
+            raise _nobody_left(draft.rejected)
+    rows = draft.rows
     ids = await dispatcher.submit(rows)
+    if policy is not None:
+        await policy.accepted(draft, ids)
     if block is not None:
         await _cancel_blocked_meanwhile(dispatcher, block, ids, rows)
     return Accepted(ids=ids, recipients=[r.recipient for r in rows],
-                    parts=valid.count.parts, encoding=valid.count.encoding, rejected=rejected)
+                    parts=valid.count.parts, encoding=valid.count.encoding,
+                    rejected=draft.rejected, notes=draft.notes)
+
+
+def _nobody_left(rejected: list[tuple[str, str]]) -> PolicyRefused:
+    """Every recipient was left out by a rule (each with its reason): nothing to send."""
+    number, reason = rejected[0]
+    more = f" (and {len(rejected) - 1} more)" if len(rejected) > 1 else ""
+    return PolicyRefused("no_recipient_left", "to",
+                         f"every recipient was left out: {number}: {reason}{more}",
+                         rejected=rejected)
 
 
 def _without_blocked(rows: list[NewMessage], block: RecipientBlock,

@@ -39,6 +39,7 @@ from appliance.dispatch.intake import (
     submit_request,
 )
 from appliance.dispatch.phone import InvalidNumber, normalize_number
+from appliance.policy.origin import Origin
 from appliance.hub import EventHub, SmsReceived, Subscription
 from appliance.inbox.handler import number_of
 from appliance.inbox.rules.decide import Decider, Decision, Step
@@ -290,7 +291,8 @@ class RulesEngine:
         request = SendRequest(to=list(step.to), text=step.text, client_ref=step.client_ref,
                               submitter_kind="system",
                               submitter_id=f"rules:{step.rule_id or 'unsubscribe'}",
-                              via_sim=step.via_sim, ignore_blacklist=step.ignore_blacklist)
+                              via_sim=step.via_sim, ignore_blacklist=step.ignore_blacklist,
+                              origin=Origin(door="rules"))
         try:
             accepted = await submit_request(self.dispatcher, request)
         except IdempotencyConflict:

@@ -1,0 +1,23 @@
+"""The appliance's policy layer, assembled from configuration: which checks run, in what order.
+
+Knows: every check module and the order they must run in (content before recipients before
+money before holds: a refused word costs nothing; a duplicate is not charged; only what will
+be sent waits for approval).
+Must not know: HTTP, modems.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from appliance.config import Config
+from appliance.policy.layer import Check, PolicyLayer
+from appliance.store.writer import Store
+
+
+async def build_policy(config: Config, store: Store, clock: Callable[[], datetime]) -> PolicyLayer:
+    """The layer every send passes (intake's `submit_request` runs it)."""
+    del config, store, clock  # each check takes what it needs
+    checks: list[Check] = []
+    return PolicyLayer(checks)
