@@ -190,7 +190,8 @@ async def _pv(request: Request, caller: Caller, params: dict[str, str]) -> dict:
         submit = SendRequest(
             to=wanted, text=pv.text, send_at=pv.schedule, client_ref=store_playsms.queue_ref(queue),
             submitter_kind="api_key", submitter_id=str(caller.key_id),
-            origin=origin_of(request, caller, "playsms"), force_ucs2=pv.force_ucs2, message_class=0 if pv.flash else None)
+            origin=origin_of(request, caller, "playsms"), force_ucs2=pv.force_ucs2,
+            message_class=0 if pv.flash else None)
         try:
             accepted = await submit_request(dispatcher, submit)
         except AllRecipientsBlocked as exc:

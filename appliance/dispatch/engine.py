@@ -32,12 +32,12 @@ from appliance.dispatch.context import (
 from appliance.dispatch.intake import RecipientBlock
 from appliance.dispatch.pending import Waiting
 from appliance.dispatch.phone import network_of, network_of_sim
-from appliance.policy.layer import PolicyLayer
 from appliance.dispatch.scheduler import Scheduler
 from appliance.dispatch.sender import Carry, MessageSender
 from appliance.dispatch.slots import SimSlot
 from appliance.hub import EventHub, MessagesAccepted
 from appliance.modem.contract import InboundStatusReport
+from appliance.policy.layer import PolicyLayer
 from appliance.pool.events import (
     ModemIdentified,
     PoolEvent,

@@ -55,9 +55,9 @@ from typing import TYPE_CHECKING, Protocol
 from appliance.dispatch.balancer import PRIORITY, priority_of
 from appliance.dispatch.phone import InvalidNumber, normalize_number
 from appliance.pdu import PartCount, count_parts
+from appliance.pdu.split import capacity
 from appliance.policy.layer import Draft
 from appliance.policy.origin import Origin
-from appliance.pdu.split import capacity
 from appliance.store.kannel import KannelFields
 from appliance.store.messages import MessageNotFound, NewMessage
 from appliance.store.states import InvalidTransition

@@ -39,13 +39,13 @@ from appliance.dispatch.intake import (
     submit_request,
 )
 from appliance.dispatch.phone import InvalidNumber, normalize_number
-from appliance.policy.origin import Origin
 from appliance.hub import EventHub, SmsReceived, Subscription
 from appliance.inbox.handler import number_of
 from appliance.inbox.rules.decide import Decider, Decision, Step
 from appliance.inbox.rules.definition import Rule, RuleError, compile_rule
 from appliance.inbox.rules.evaluate import Received, Sender
 from appliance.inbox.rules.text import normalize_text
+from appliance.policy.origin import Origin
 from appliance.store import contacts as contacts_store
 from appliance.store import inbox as inbox_store
 from appliance.store import rules as rules_store
