@@ -214,9 +214,20 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
 
 def run_appliance(config: Config, *, banner: str | None = None, on_start=None,
                   on_stop=None) -> None:
-    """`cardgate run`: serve until SIGTERM/SIGINT, in this one process."""
+    """`cardgate run`: serve until SIGTERM/SIGINT, in this one process. Under systemd
+    (NOTIFY_SOCKET set) it reports READY, STATUS and STOPPING and pings the watchdog."""
+    from appliance.notify import ServiceNotifier, attach
+
+    notifier = ServiceNotifier.from_environment()
+
+    async def stopped() -> None:
+        if on_stop is not None:
+            await on_stop()
+        await notifier.close()  # last: the watchdog stays armed while the parts stop
+
     appliance = Appliance(config)
-    app = create_app(appliance, on_start=on_start, on_stop=on_stop)
+    app = create_app(appliance, on_start=on_start, on_stop=stopped)
+    attach(app, appliance, notifier)
     if banner:
         @app.after_server_start
         async def _banner(app: Sanic) -> None:
