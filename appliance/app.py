@@ -26,12 +26,13 @@ from appliance.pool.publish import HubPublisher
 
 log = logging.getLogger(__name__)
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 _app_numbers = itertools.count(1)
 
 
 def default_profiles_dir() -> Path:
-    return PACKAGE_ROOT / "firmware-config" / "modems"
+    from appliance.modem.profile import DEFAULT_PROFILES_DIR
+
+    return DEFAULT_PROFILES_DIR
 
 
 class Appliance:
