@@ -53,5 +53,5 @@ def staged(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Path:
 @pytest.fixture
 def stage_copy(staged: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "root"
-    shutil.copytree(staged, copy, symlinks=True)
+    subprocess.run(["cp", "-a", str(staged), str(copy)], check=True, timeout=MAKE_TIMEOUT)
     return copy

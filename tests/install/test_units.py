@@ -38,7 +38,7 @@ VERIFIED = ["cardgate.service", "cardgate-console@ttyAMA0.service",
 @pytest.fixture(scope="session")
 def verify_root(staged: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("verify") / "root"
-    shutil.copytree(staged, root, symlinks=True)
+    subprocess.run(["cp", "-a", str(staged), str(root)], check=True, timeout=60)
     shutil.copytree(HOST_UNITS, root / "usr/lib/systemd/system", symlinks=True,
                     dirs_exist_ok=True)
     return root
