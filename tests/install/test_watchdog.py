@@ -1,0 +1,245 @@
+"""The appliance and systemd's notify socket: READY=1 once it serves, then WATCHDOG=1 at half
+of WATCHDOG_USEC from its event loop, STATUS= lines, STOPPING=1 on SIGTERM; a stalled loop
+stops the pings. systemd is played by a real AF_UNIX datagram socket bound in a temp folder."""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import errno
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from appliance.notify import ServiceNotifier, status_line, watchdog_interval
+
+CARDGATE = Path(sys.executable).parent / "cardgate"
+WAIT = 30.0  # bound on every wait; a test fails when it runs out, it never passes by it
+WATCHDOG_USEC = 200_000  # 0.2 s: pings every 0.1 s
+
+
+class FakeSystemd:
+    """The receiving end of NOTIFY_SOCKET: each datagram with the time it arrived."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(path))
+        self.sock.settimeout(0.05)
+        self.received: list[tuple[float, dict[str, str]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self.sock.recv(4096)
+            except TimeoutError:
+                continue
+            fields = dict(line.split("=", 1) for line in data.decode().split("\n") if line)
+            self.received.append((time.monotonic(), fields))
+
+    def wait_for(self, key: str, value: str | None = None, count: int = 1) -> list[float]:
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            times = self.times(key, value)
+            if len(times) >= count:
+                return times
+            time.sleep(0.02)
+        pytest.fail(f"never got {count}x {key}={value}; got {self.received}")
+
+    def times(self, key: str, value: str | None = None) -> list[float]:
+        return [at for at, fields in list(self.received)
+                if key in fields and (value is None or fields[key] == value)]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.sock.close()
+
+
+@pytest.fixture
+def systemd(tmp_path: Path) -> Iterator[FakeSystemd]:
+    fake = FakeSystemd(tmp_path / "notify")
+    yield fake
+    fake.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def config_file(tmp_path: Path, *, autodetect: bool = False) -> Path:
+    path = tmp_path / "cardgate.toml"
+    path.write_text(f'[http]\nlisten = "127.0.0.1:{free_port()}"\n'
+                    f'[database]\nurl = "sqlite:///{tmp_path / "cardgate.db"}"\n'
+                    f"[modems]\nautodetect = {str(autodetect).lower()}\nports = []\n")
+    return path
+
+
+def start_run(tmp_path: Path, systemd: FakeSystemd, *, autodetect: bool = False,
+              preexec=None) -> subprocess.Popen:
+    base = [str(CARDGATE)] if CARDGATE.exists() else [sys.executable, "-m", "appliance"]
+    env = {**os.environ, "NOTIFY_SOCKET": str(systemd.path),
+           "WATCHDOG_USEC": str(WATCHDOG_USEC), "CARDGATE_LOG": "WARNING"}
+    return subprocess.Popen([*base, "run", "--config", str(config_file(tmp_path,
+                                                                        autodetect=autodetect))],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=preexec)
+
+
+def stop(proc: subprocess.Popen) -> tuple[int, str]:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=WAIT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, proc.stderr.read()  # type: ignore[union-attr]
+
+
+def test_run_notifies_ready_then_pings_then_stopping(tmp_path: Path,
+                                                     systemd: FakeSystemd) -> None:
+    proc = start_run(tmp_path, systemd)
+    try:
+        (ready,) = systemd.wait_for("READY", "1")
+        pings = systemd.wait_for("WATCHDOG", "1", count=5)
+        status = systemd.wait_for("STATUS", "0/0 modems ready, 0 queued, 0 held")
+    finally:
+        code, stderr = stop(proc)
+    assert code == 0, stderr
+    stopping = systemd.wait_for("STOPPING", "1")
+    assert all(at >= ready for at in pings), "a ping before READY"
+    assert status[0] >= ready
+    assert stopping[0] > pings[4]
+    # Half the timeout apart, give or take a busy test machine; never near the timeout.
+    gaps = [b - a for a, b in zip(pings, pings[1:4], strict=False)]
+    assert all(0.05 < gap < 0.2 for gap in gaps), gaps
+
+
+def test_no_notify_socket_is_a_no_op(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WATCHDOG_USEC", "1000000")
+    notifier = ServiceNotifier.from_environment()
+    assert (notifier.enabled, notifier.interval) == (False, None)
+    notifier.ready("x")  # nothing to send to, nothing raised
+    notifier.stopping()
+
+
+def test_environment_is_taken_away_from_children(monkeypatch: pytest.MonkeyPatch,
+                                                 systemd: FakeSystemd) -> None:
+    monkeypatch.setenv("NOTIFY_SOCKET", str(systemd.path))
+    monkeypatch.setenv("WATCHDOG_USEC", "1000000")
+    notifier = ServiceNotifier.from_environment()
+    assert (notifier.enabled, notifier.interval) == (True, 0.5)
+    assert "NOTIFY_SOCKET" not in os.environ and "WATCHDOG_USEC" not in os.environ
+    notifier.ready("up")
+    assert systemd.wait_for("STATUS", "up")
+
+
+@pytest.mark.parametrize(("environ", "interval"), [
+    ({"WATCHDOG_USEC": "30000000"}, 15.0),
+    ({"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "{pid}"}, 15.0),
+    ({"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1"}, None),  # meant for another process
+    ({}, None),
+    ({"WATCHDOG_USEC": "0"}, None),
+    ({"WATCHDOG_USEC": "thirty"}, None),
+])
+def test_watchdog_interval(environ: dict[str, str], interval: float | None) -> None:
+    environ = {k: v.format(pid=os.getpid()) for k, v in environ.items()}
+    assert watchdog_interval(environ, os.getpid()) == interval
+
+
+@pytest.mark.parametrize(("figures", "line"), [
+    ((2, 3, 14, 2), "2/3 modems ready, 14 queued, 2 held"),
+    ((0, 0, None, None), "0/0 modems ready"),
+])
+def test_status_line(figures: tuple, line: str) -> None:
+    ready, present, queued, held = figures
+    assert status_line(modems_ready=ready, modems_present=present, queued=queued,
+                       held=held) == line
+
+
+def test_a_stalled_loop_stops_the_pings(monkeypatch: pytest.MonkeyPatch,
+                                        systemd: FakeSystemd) -> None:
+    monkeypatch.setenv("NOTIFY_SOCKET", str(systemd.path))
+    monkeypatch.setenv("WATCHDOG_USEC", str(WATCHDOG_USEC))
+    notifier = ServiceNotifier.from_environment()
+    stall = 1.0  # five timeouts' worth
+
+    async def main() -> tuple[float, float]:
+        notifier.start_watchdog()
+        await asyncio.sleep(0.5)
+        began = time.monotonic()
+        time.sleep(stall)  # the hang: a blocking call on the event loop
+        ended = time.monotonic()
+        await asyncio.sleep(0.5)
+        await notifier.close()
+        return began, ended
+
+    began, ended = asyncio.run(main())
+    time.sleep(0.1)  # the last datagrams reach the reader thread
+    pings = systemd.times("WATCHDOG", "1")
+    before = [at for at in pings if at < began]
+    during = [at for at in pings if began + 0.02 < at < ended]
+    after = [at for at in pings if at >= ended]
+    assert len(before) >= 3
+    assert during == []
+    assert len(after) >= 3  # the loop turns again: so do the pings
+    # systemd would have seen no ping for longer than WATCHDOG_USEC: it restarts the service.
+    assert max(b - a for a, b in zip(pings, pings[1:], strict=False)) > WATCHDOG_USEC / 1e6
+    count = len(systemd.times("WATCHDOG", "1"))
+    time.sleep(0.3)
+    assert len(systemd.times("WATCHDOG", "1")) == count  # close() stopped them
+
+
+PR_SET_MDWE = 65
+PR_MDWE_REFUSE_EXEC_GAIN = 1
+
+
+def _refuse_write_execute() -> None:
+    """The kernel's own MemoryDenyWriteExecute (Linux 6.3+), inherited across exec."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_MDWE)")
+
+
+def _kernel_knows_mdwe() -> bool:
+    libc = ctypes.CDLL(None, use_errno=True)
+    PR_GET_MDWE = 66  # noqa: N806
+    return libc.prctl(PR_GET_MDWE, 0, 0, 0, 0) >= 0 or ctypes.get_errno() != errno.EINVAL
+
+
+def test_appliance_runs_with_memory_deny_write_execute(tmp_path: Path,
+                                                       systemd: FakeSystemd) -> None:
+    # cardgate.service sets MemoryDenyWriteExecute=yes: no writable and executable memory.
+    # The same rule from the kernel: CPython, sanic (uvloop, httptools) and pyudev (ctypes,
+    # autodetect on) must start and serve under it.
+    if not _kernel_knows_mdwe():
+        pytest.skip("this kernel has no PR_SET_MDWE (Linux 6.3+)")
+    probe = subprocess.run(  # the rule is on: a writable+executable mapping is refused
+        [sys.executable, "-c", "import mmap; mmap.mmap(-1, 4096, "
+         "prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)"],
+        preexec_fn=_refuse_write_execute, capture_output=True, text=True, timeout=30)
+    assert probe.returncode != 0 and "PermissionError" in probe.stderr, probe.stderr
+    proc = start_run(tmp_path, systemd, autodetect=True, preexec=_refuse_write_execute)
+    try:
+        systemd.wait_for("READY", "1")
+        systemd.wait_for("WATCHDOG", "1", count=3)
+    finally:
+        code, stderr = stop(proc)
+    assert code == 0, stderr
