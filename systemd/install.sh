@@ -54,10 +54,10 @@ put() {  # put MODE SOURCE TARGET: install one file under DESTDIR
 }
 
 check_console_name() {
-  # The instance becomes /dev/$console in the unit: a bare device name (ttyAMA0, ttyGS0,
-  # serial0: udev's link to the Pi's UART), nothing else.
+  # The instance becomes /dev/$console in the unit and a systemctl argument: a bare device name
+  # (ttyAMA0, ttyS0, ttyGS0), nothing else.
   [[ -z "$console" || "$console" =~ ^[A-Za-z][A-Za-z0-9]*$ ]] \
-    || fail "CONSOLE: not a serial line name like ttyAMA0, ttyGS0 or serial0: '$console'"
+    || fail "CONSOLE: not a serial line name like ttyAMA0, ttyS0 or ttyGS0: '$console'"
 }
 
 make_venv() {
