@@ -8,9 +8,12 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.install.fake_systemd import FakeSystemd
 
 ROOT = Path(__file__).resolve().parents[2]
 MAKE_TIMEOUT = 120.0
@@ -55,3 +58,10 @@ def stage_copy(staged: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "root"
     subprocess.run(["cp", "-a", str(staged), str(copy)], check=True, timeout=MAKE_TIMEOUT)
     return copy
+
+
+@pytest.fixture
+def systemd(tmp_path: Path) -> Iterator[FakeSystemd]:
+    fake = FakeSystemd(tmp_path / "notify")
+    yield fake
+    fake.close()

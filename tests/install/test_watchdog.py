@@ -8,107 +8,15 @@ import asyncio
 import ctypes
 import errno
 import os
-import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from appliance.notify import ServiceNotifier, status_line, watchdog_interval
-
-CARDGATE = Path(sys.executable).parent / "cardgate"
-WAIT = 30.0  # bound on every wait; a test fails when it runs out, it never passes by it
-WATCHDOG_USEC = 200_000  # 0.2 s: pings every 0.1 s
-
-
-class FakeSystemd:
-    """The receiving end of NOTIFY_SOCKET: each datagram with the time it arrived."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(str(path))
-        self.sock.settimeout(0.05)
-        self.received: list[tuple[float, dict[str, str]]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data = self.sock.recv(4096)
-            except TimeoutError:
-                continue
-            fields = dict(line.split("=", 1) for line in data.decode().split("\n") if line)
-            self.received.append((time.monotonic(), fields))
-
-    def wait_for(self, key: str, value: str | None = None, count: int = 1) -> list[float]:
-        deadline = time.monotonic() + WAIT
-        while time.monotonic() < deadline:
-            times = self.times(key, value)
-            if len(times) >= count:
-                return times
-            time.sleep(0.02)
-        pytest.fail(f"never got {count}x {key}={value}; got {self.received}")
-
-    def times(self, key: str, value: str | None = None) -> list[float]:
-        return [at for at, fields in list(self.received)
-                if key in fields and (value is None or fields[key] == value)]
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.sock.close()
-
-
-@pytest.fixture
-def systemd(tmp_path: Path) -> Iterator[FakeSystemd]:
-    fake = FakeSystemd(tmp_path / "notify")
-    yield fake
-    fake.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def config_file(tmp_path: Path, *, autodetect: bool = False) -> Path:
-    path = tmp_path / "cardgate.toml"
-    path.write_text(f'[http]\nlisten = "127.0.0.1:{free_port()}"\n'
-                    f'[database]\nurl = "sqlite:///{tmp_path / "cardgate.db"}"\n'
-                    f"[modems]\nautodetect = {str(autodetect).lower()}\nports = []\n")
-    return path
-
-
-def start_run(tmp_path: Path, systemd: FakeSystemd, *, autodetect: bool = False,
-              preexec=None) -> subprocess.Popen:
-    base = [str(CARDGATE)] if CARDGATE.exists() else [sys.executable, "-m", "appliance"]
-    env = {**os.environ, "NOTIFY_SOCKET": str(systemd.path),
-           "WATCHDOG_USEC": str(WATCHDOG_USEC), "CARDGATE_LOG": "WARNING"}
-    return subprocess.Popen([*base, "run", "--config", str(config_file(tmp_path,
-                                                                        autodetect=autodetect))],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=preexec)
-
-
-def stop(proc: subprocess.Popen) -> tuple[int, str]:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=WAIT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    return proc.returncode, proc.stderr.read()  # type: ignore[union-attr]
+from tests.install.fake_systemd import WATCHDOG_USEC, FakeSystemd, start_run, stop
 
 
 def test_run_notifies_ready_then_pings_then_stopping(tmp_path: Path,
@@ -119,7 +27,7 @@ def test_run_notifies_ready_then_pings_then_stopping(tmp_path: Path,
         pings = systemd.wait_for("WATCHDOG", "1", count=5)
         status = systemd.wait_for("STATUS", "0/0 modems ready, 0 queued, 0 held")
     finally:
-        code, stderr = stop(proc)
+        code, stderr = stop(proc, tmp_path)
     assert code == 0, stderr
     stopping = systemd.wait_for("STOPPING", "1")
     assert all(at >= ready for at in pings), "a ping before READY"
@@ -241,5 +149,5 @@ def test_appliance_runs_with_memory_deny_write_execute(tmp_path: Path,
         systemd.wait_for("READY", "1")
         systemd.wait_for("WATCHDOG", "1", count=3)
     finally:
-        code, stderr = stop(proc)
+        code, stderr = stop(proc, tmp_path)
     assert code == 0, stderr
