@@ -224,7 +224,7 @@ def run_appliance(config: Config, *, banner: str | None = None, on_start=None,
     async def stopped() -> None:
         if on_stop is not None:
             await on_stop()
-        await notifier.close()  # last: the watchdog stays armed while the parts stop
+        await notifier.close()  # its tasks end with the loop, after the parts stopped
 
     appliance = Appliance(config)
     app = create_app(appliance, on_start=on_start, on_stop=stopped)

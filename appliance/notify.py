@@ -113,8 +113,9 @@ class ServiceNotifier:
             self._refresh(summary, every), name="systemd-status"))
 
     async def close(self) -> None:
-        """Stop pinging: called last, after the parts stopped (systemd keeps the watchdog armed
-        while a service stops, and the dispatcher may take a while to let sends finish)."""
+        """Stop the tasks, after the parts stopped, so none is left pending on a closed loop.
+        (Pings after STOPPING=1 are harmless: systemd disarms the watchdog once a service stops,
+        and TimeoutStopSec= bounds a stop that hangs.)"""
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
