@@ -126,7 +126,8 @@ install_files() {
 }
 
 install_config_and_data() {
-  install -d -m 0750 "$dest$CONFDIR" "$dest$DATADIR"
+  install -d -m 0770 "$dest$CONFDIR"  # modes and owners as in cardgate.tmpfiles
+  install -d -m 0750 "$dest$DATADIR"
   local conf="$dest$CONFDIR/cardgate.toml"
   if [ -e "$conf" ]; then
     cmp -s "$conf" "$src/firmware-config/cardgate.toml" \

@@ -28,7 +28,7 @@ EXPECTED = {
     "etc/udev/rules.d/77-cardgate.rules": 0o644,
     "etc/polkit-1/rules.d/50-cardgate.rules": 0o644,
     "etc/cardgate/cardgate.toml": 0o640,
-    "etc/cardgate": 0o750,
+    "etc/cardgate": 0o770,
     "var/lib/cardgate": 0o750,
 }
 

@@ -195,4 +195,4 @@ def test_sysusers_and_tmpfiles_make_user_and_folders(staged: Path, tmp_path: Pat
     conf = (fresh / "etc/cardgate").stat()
     uid, gid = int(user[2]), int(groups["cardgate"][2])
     assert (data.st_uid, data.st_gid, data.st_mode & 0o7777) == (uid, gid, 0o750)
-    assert (conf.st_uid, conf.st_gid, conf.st_mode & 0o7777) == (0, gid, 0o750)
+    assert (conf.st_uid, conf.st_gid, conf.st_mode & 0o7777) == (0, gid, 0o770)
