@@ -25,6 +25,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 src=$(dirname "$here")
 dest=${DESTDIR:-}
+[ -z "$dest" ] || dest=$(realpath -m "$dest")  # absolute: a venv records its own path
 dest=${dest%/}  # "/" and "" both mean this system
 python=${PYTHON:-python3}
 package=${PACKAGE:-$src}
