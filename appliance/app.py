@@ -20,6 +20,7 @@ from appliance.api.auth import AddressGate, FailureThrottle, KeyCache, KeyRates
 from appliance.api.errors import install_error_handlers
 from appliance.config import Config
 from appliance.hub import EventHub
+from appliance.notify import notify_systemd
 from appliance.policy.build import build_policy
 from appliance.pool.pool import ModemPool
 from appliance.pool.publish import HubPublisher
@@ -215,20 +216,10 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
 
 def run_appliance(config: Config, *, banner: str | None = None, on_start=None,
                   on_stop=None) -> None:
-    """`cardgate run`: serve until SIGTERM/SIGINT, in this one process. Under systemd
-    (NOTIFY_SOCKET set) it reports READY, STATUS and STOPPING and pings the watchdog."""
-    from appliance.notify import ServiceNotifier, attach
-
-    notifier = ServiceNotifier.from_environment()
-
-    async def stopped() -> None:
-        if on_stop is not None:
-            await on_stop()
-        await notifier.close()  # its tasks end with the loop, after the parts stopped
-
+    """`cardgate run`: serve until SIGTERM/SIGINT, in this one process."""
     appliance = Appliance(config)
-    app = create_app(appliance, on_start=on_start, on_stop=stopped)
-    attach(app, appliance, notifier)
+    app = create_app(appliance, on_start=on_start, on_stop=on_stop)
+    notify_systemd(app, appliance)  # under systemd: READY, STATUS, STOPPING, the watchdog
     if banner:
         @app.after_server_start
         async def _banner(app: Sanic) -> None:

@@ -113,9 +113,9 @@ class ServiceNotifier:
             self._refresh(summary, every), name="systemd-status"))
 
     async def close(self) -> None:
-        """Stop the tasks, after the parts stopped, so none is left pending on a closed loop.
-        (Pings after STOPPING=1 are harmless: systemd disarms the watchdog once a service stops,
-        and TimeoutStopSec= bounds a stop that hangs.)"""
+        """Stop the tasks, so none is left pending on a closed loop. (Pings stop before the
+        parts do; systemd disarmed the watchdog at STOPPING=1, and TimeoutStopSec= bounds a stop
+        that hangs.)"""
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -163,10 +163,13 @@ async def appliance_status(appliance: Appliance) -> str:
                        modems_present=len(present), queued=queued, held=held)
 
 
-def attach(app: Sanic, appliance: Appliance, notifier: ServiceNotifier) -> None:
-    """READY=1 once the server listens (after_server_start: the parts started in
-    before_server_start), then the watchdog and the status line; STOPPING=1 when shutdown
-    begins. The caller awaits `notifier.close()` after the parts stopped."""
+def notify_systemd(app: Sanic, appliance: Appliance) -> ServiceNotifier:
+    """Tell systemd about this process's appliance, if systemd asked (NOTIFY_SOCKET): READY=1
+    once the server listens (after_server_start: the parts started in before_server_start),
+    then the watchdog and the status line; STOPPING=1 when shutdown begins. The tasks end as
+    the server stops (sanic runs its stop listeners in reverse: before the parts stop, which
+    is fine, as systemd disarms the watchdog once a service stops)."""
+    notifier = ServiceNotifier.from_environment()
 
     @app.after_server_start
     async def _notify_ready(app: Sanic) -> None:
@@ -177,3 +180,9 @@ def attach(app: Sanic, appliance: Appliance, notifier: ServiceNotifier) -> None:
     @app.before_server_stop
     async def _notify_stopping(app: Sanic) -> None:
         notifier.stopping()
+
+    @app.after_server_stop
+    async def _notify_done(app: Sanic) -> None:
+        await notifier.close()
+
+    return notifier
