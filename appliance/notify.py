@@ -23,9 +23,6 @@ from typing import TYPE_CHECKING
 
 import sdnotify
 
-from appliance.store.metrics import queue_depth_query
-from appliance.store.states import MessageState
-
 if TYPE_CHECKING:
     from sanic import Sanic
 
@@ -151,6 +148,9 @@ def status_line(*, modems_ready: int, modems_present: int, queued: int | None,
 async def appliance_status(appliance: Appliance) -> str:
     """The summary line of a running appliance: its modems (live, from the pool) and its queue
     (counted on a store reader, off the event loop)."""
+    from appliance.store.metrics import queue_depth_query
+    from appliance.store.states import MessageState
+
     pool = appliance.pool
     present = list(pool.supervisors.values()) if pool is not None else []
     queued = held = None
