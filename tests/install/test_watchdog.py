@@ -11,11 +11,13 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from appliance.notify import ServiceNotifier, status_line, watchdog_interval
+from appliance.notify import ServiceNotifier, appliance_status, status_line, watchdog_interval
+from tests.api.conftest import running, wait_for
 from tests.install.fake_systemd import WATCHDOG_USEC, FakeSystemd, start_run, stop
 
 
@@ -151,3 +153,17 @@ def test_appliance_runs_with_memory_deny_write_execute(tmp_path: Path,
     finally:
         code, stderr = stop(proc, tmp_path)
     assert code == 0, stderr
+
+
+async def test_status_counts_modems_and_the_queue(tmp_path: Path) -> None:
+    async with running(tmp_path, modems=2) as gw:
+        await gw.wait_ready(2)
+        later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+        sent = await gw.post("/api/v1/messages", json={
+            "to": ["+8613800138001", "+8613800138002", "+8613800138003"], "text": "later",
+            "send_at": later})
+        assert sent.status_code == 202, sent.text
+        assert await appliance_status(gw.appliance) == "2/2 modems ready, 3 queued, 0 held"
+        gw.fleet.ports[0].unplug()
+        await wait_for(lambda: len(gw.appliance.pool.supervisors) == 1, "the pool sees it go")
+        assert await appliance_status(gw.appliance) == "1/1 modems ready, 3 queued, 0 held"
