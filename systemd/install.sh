@@ -64,8 +64,15 @@ check_console_name() {
 make_venv() {
   "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
     || fail "PYTHON: cardgate needs Python 3.11 or newer ($python is older or missing)"
-  if [ ! -x "$dest$OPT/bin/python" ]; then
-    "$python" -m venv "$dest$OPT" 2>/dev/null \
+  if [ ! -x "$dest$OPT/bin/python" ] && ! "$python" -m venv "$dest$OPT" 2>/dev/null; then
+    # Debian's python3 has no ensurepip until python3-venv is installed: do it on a live
+    # install (we are root there), never for a stage.
+    rm -rf "$dest$OPT"
+    if live && command -v apt-get >/dev/null; then
+      say "installing python3-venv"
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    fi
+    "$python" -m venv "$dest$OPT" \
       || fail "cannot make a virtual environment: install python3-venv (apt-get install python3-venv)"
   fi
   local pip=("$dest$OPT/bin/python" -m pip --quiet --disable-pip-version-check)
@@ -169,6 +176,8 @@ activate() {
     systemctl restart cardgate.service
     [ -z "$console" ] || systemctl enable --now "cardgate-console@$console.service"
     say "installed; \`systemctl status cardgate\` shows it, \`journalctl -u cardgate\` its log"
+    say "settings: $CONFDIR/cardgate.toml (http.listen: the API's address; the default is"
+    say "loopback only); a first API key: sudo cardgate apikey create --name admin --scopes send,read,admin"
   else
     say "installed; systemd is not running here: start it with \`cardgate run\`"
   fi
