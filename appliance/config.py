@@ -318,6 +318,25 @@ class WebhooksConfig:
 
 
 @dataclass
+class AdminConfig:
+    socket: str = "/run/cardgate/admin.sock"
+    """The local admin socket the technician's console talks to (a unix socket, mode 0660:
+    the service user and its group may use it; nobody else)."""
+    lang: str = ""
+    """The technician console's language, "zh" or "en"; empty: from the LANG variable."""
+
+    def validate(self) -> None:
+        if not self.socket.startswith("/"):
+            raise ConfigError(f'admin.socket: must be an absolute path, got "{self.socket}"')
+        # sockaddr_un holds 108 bytes with the final NUL: a longer path cannot be bound.
+        if len(self.socket.encode()) > 107:
+            raise ConfigError(f"admin.socket: a unix socket path may be at most 107 bytes, "
+                              f"got {len(self.socket.encode())}")
+        if self.lang not in ("", "zh", "en"):
+            raise ConfigError(f'admin.lang: must be "zh", "en" or "", got "{self.lang}"')
+
+
+@dataclass
 class Config:
     http: HttpConfig = field(default_factory=HttpConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
@@ -329,6 +348,7 @@ class Config:
     log: LogConfig = field(default_factory=LogConfig)
     contacts: ContactsConfig = field(default_factory=ContactsConfig)
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
+    admin: AdminConfig = field(default_factory=AdminConfig)
 
     def validate(self) -> None:
         for f in dataclasses.fields(self):
