@@ -144,7 +144,8 @@ class Operations:
         role = str(args.get("role") or "technician")
         request = SendRequest(
             to=[_text(args, "to", limit=64)], text=_text(args, "text", limit=5000),
-            category="test", submitter_kind="user", submitter_id=user,
+            # An alert: a technician waiting at the cabinet overtakes a bulk campaign.
+            category="alert", submitter_kind="user", submitter_id=user,
             origin=Origin(door="serial", address=str(args.get("address") or ""), role=role))
         try:
             accepted = await submit_request(self.appliance.dispatcher, request)
@@ -153,7 +154,7 @@ class Operations:
         except AllRecipientsBlocked as exc:
             raise AdminError("blacklisted", str(exc), field="to") from None
         except InvalidRequest as exc:
-            raise AdminError("invalid_field", exc.message, field=exc.field) from None
+            raise AdminError("invalid_field", str(exc), field=exc.field) from None
         return {"ids": accepted.ids, "to": accepted.recipients, "parts": accepted.parts,
                 "encoding": accepted.encoding, "policy": accepted.notes}
 

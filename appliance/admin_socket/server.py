@@ -149,6 +149,8 @@ class AdminSocketServer:
             return answer(await handler(request))
         except AdminError as exc:
             return failure(exc)
+        except ConnectionError:
+            raise  # the client went away (a follow stopped): nothing to answer
         except Exception as exc:  # a bug answers as an error; the appliance goes on
             log.exception("admin socket: %s failed", op)
             return failure(AdminError("internal", f"{op} failed: {exc}"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sys
 import threading
 from collections.abc import Iterator
@@ -53,7 +54,7 @@ class PasswordTable:
 
 
 USERS = {"tech": ("s3cret-tech", "technician"), "boss": ("s3cret-boss", "admin"),
-         "clerk": ("s3cret-clerk", "operator")}
+         "clerk": ("s3cret-clerk", "operator"), "watcher": ("s3cret-watch", "viewer")}
 
 
 def write_config(tmp: Path, *, lang: str = "", with_modems: bool = True) -> Path:
@@ -99,6 +100,8 @@ def running_appliance(tmp: Path, *, modems: int = 2) -> Iterator[Rig]:
     """The appliance (HTTP server included, as `cardgate run` has it) on its own loop."""
     config_path = write_config(tmp)
     config = load_config(config_path)
+    root_level = logging.getLogger().level
+    logging.getLogger().setLevel(config.log.level)  # as `cardgate run` sets it up
     loop = asyncio.new_event_loop()
     started = threading.Event()
     box: dict = {}
@@ -147,6 +150,7 @@ def running_appliance(tmp: Path, *, modems: int = 2) -> Iterator[Rig]:
         loop.call_soon_threadsafe(box["stop"].set)
         thread.join(60)
         loop.close()
+        logging.getLogger().setLevel(root_level)
 
 
 @pytest.fixture(scope="module")
