@@ -4,12 +4,16 @@ in English and in Chinese."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import termios
 
 import pexpect
 import pytest
+from pexpect import fdpexpect
 
-from tests.serial_console.conftest import Rig, login
+from tests.serial_console.conftest import CARDGATE, Rig, login
 
 pytestmark = pytest.mark.slow
 
@@ -181,3 +185,38 @@ def test_in_chinese(rig: Rig) -> None:
     assert "Language: English." in out
     out = run(child, "help at")
     assert "read-only" in out or "only read" in out
+
+
+def test_the_console_runs_on_a_serial_line_given_with_device(rig: Rig) -> None:
+    """`--device TTY`: the console opens that line at 115200 and runs there, not on its own
+    terminal; Ctrl-C typed on the line stops a follow (it is no controlling terminal, so no
+    SIGINT comes: the console reads the key)."""
+    master, slave = os.openpty()
+    line = os.ttyname(slave)
+    process = subprocess.Popen(
+        [CARDGATE, "console", "--config", str(rig.config_path), "--device", line],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(rig.tmp)},
+        start_new_session=True)
+    child = fdpexpect.fdspawn(master, encoding="utf-8", timeout=20)
+    try:
+        child.expect(f"technician console on {line}")
+        attrs = termios.tcgetattr(slave)
+        assert attrs[4] == attrs[5] == termios.B115200
+        login(child)
+        child.expect(fresh(PROMPT))
+        child.sendline("modem 1")
+        child.expect("AT traffic of")
+        child.send("\x03")  # Ctrl-C
+        child.expect(r"\(stopped\)")
+        child.expect(PROMPT)
+        child.sendline("quit")
+        child.expect("Bye.")
+        assert process.wait(20) == 0
+        assert process.stdout.read() == b""  # nothing went to its own stdout
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(slave)
+        os.close(master)
