@@ -61,7 +61,8 @@ EN: dict[str, str] = {
     "modem_details": "modem {n}: {port}",
     "modem_traffic": "AT traffic of {port} (Ctrl-C stops):",
     "modem_gone": "The modem is gone.",
-    "at_confirm": "{command} may change the modem's settings. Type YES to send it: ",
+    "at_warning": "{command} may change the modem's settings.",
+    "at_confirm": "Type YES to send it: ",
     "at_cancelled": "Not sent.",
     "send_accepted": "Accepted as message {id} ({parts} part(s), {encoding}); following:",
     "send_state": "  {state}{sim}{error}",
@@ -79,8 +80,9 @@ EN: dict[str, str] = {
     "restart_no_systemd": "No systemd here: start the appliance by hand with "
                           "'cardgate run --config {config}'.",
     "restart_failed": "systemctl failed: {message}",
-    "factory_confirm": "This ERASES every message, contact, rule, API key and user, after "
-                       "a backup. Type ERASE to go on: ",
+    "factory_warning": "This ERASES every message, contact, rule, API key and user (after "
+                       "a backup).",
+    "factory_confirm": "Type ERASE to go on: ",
     "factory_cancelled": "Nothing erased.",
     "factory_running": "Stop the appliance first (it is still running and no systemd is "
                        "here to stop it).",
@@ -160,7 +162,8 @@ ZH: dict[str, str] = {
     "modem_details": "调制解调器 {n}：{port}",
     "modem_traffic": "{port} 的 AT 通信记录（Ctrl-C 停止）：",
     "modem_gone": "调制解调器已断开。",
-    "at_confirm": "{command} 可能改变调制解调器的设置。输入 YES 确认发送：",
+    "at_warning": "{command} 可能改变调制解调器的设置。",
+    "at_confirm": "输入 YES 确认发送：",
     "at_cancelled": "未发送。",
     "send_accepted": "已受理，消息编号 {id}（{parts} 段，{encoding}），跟踪中：",
     "send_state": "  {state}{sim}{error}",
@@ -177,8 +180,8 @@ ZH: dict[str, str] = {
     "restart_service_done": "cardgate：{state}。",
     "restart_no_systemd": "此处没有 systemd：请手动运行 'cardgate run --config {config}' 启动。",
     "restart_failed": "systemctl 失败：{message}",
-    "factory_confirm": "此操作将在备份后清除所有消息、联系人、规则、API 密钥和用户。"
-                       "输入 ERASE 继续：",
+    "factory_warning": "此操作将在备份后清除所有消息、联系人、规则、API 密钥和用户。",
+    "factory_confirm": "输入 ERASE 继续：",
     "factory_cancelled": "未清除任何数据。",
     "factory_running": "请先停止设备服务（服务仍在运行，且此处没有 systemd 可停止它）。",
     "factory_done": "已清除。旧数据库保存在 {backup}；配置文件未改动。",

@@ -295,7 +295,8 @@ class Console:
         command = args[1].strip()
         confirmed = False
         if not is_read_only(command):
-            if not self._confirm(self.t("at_confirm", command=safe(command)), AT_CONFIRM_WORD):
+            self.say(self.t("at_warning", command=safe(command)))
+            if not self._confirm(self.t("at_confirm"), AT_CONFIRM_WORD):
                 self.say(self.t("at_cancelled"))
                 return
             confirmed = True
@@ -389,6 +390,7 @@ class Console:
     def do_factory_reset(self, args: list[str]) -> None:
         from appliance.store.db import sqlite_path
 
+        self.say(self.t("factory_warning"))
         if not self._confirm(self.t("factory_confirm"), ERASE_WORD):
             self.say(self.t("factory_cancelled"))
             return

@@ -12,11 +12,13 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from appliance.backup import restore_backup
 from appliance.serial_console import system
+from appliance.serial_console.offline import snapshot
 from appliance.store.acceptance import NewMessage, accept_messages
 from appliance.store.inbox import receive_part
 from appliance.store.service import run_in_database
-from appliance.store.sims import upsert_modem_and_sim
+from appliance.store.sims import list_sims, upsert_modem_and_sim
 from tests.serial_console.conftest import login, write_config
 
 pytestmark = pytest.mark.slow
@@ -68,9 +70,32 @@ def test_down_mode_shows_the_database_and_how_to_start(tmp_path: Path) -> None:
         child.sendline("backup")
         child.expect(r"Backup written: (\S+\.tar\.gz)")
         assert Path(child.match.group(1)).is_file()
+        child.sendline("factory-reset")
+        child.expect("Type ERASE to go on:")
+        child.sendline("erase")
+        child.expect("Nothing erased.")
+        assert (tmp_path / "cardgate.db").exists()
+        child.sendline("factory-reset")
+        child.expect("Type ERASE to go on:")
+        child.sendline("ERASE")
+        child.expect(r"Erased\. The old database is kept in (\S+\.tar\.gz);")
+        kept = Path(child.match.group(1))
         child.sendline("quit")
         child.expect(pexpect.EOF)
     finally:
         child.close(force=True)
-    # Read-only: the console left no lock, journal or schema change behind.
-    assert not (tmp_path / "cardgate.db-journal").exists()
+    assert not (tmp_path / "cardgate.db").exists()
+    # What was erased is in the backup it made first.
+    restored = tmp_path / "restored"
+    restore_backup(kept, f"sqlite:///{restored / 'cardgate.db'}", None)
+    assert run_in_database(f"sqlite:///{restored / 'cardgate.db'}",
+                           lambda: list_sims()[0]["iccid"]) == "89860012345678901234"
+
+
+def test_the_offline_view_does_not_write(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cardgate.db'}"
+    fill(url)
+    before = (tmp_path / "cardgate.db").read_bytes()
+    data = snapshot(url)
+    assert data["messages"]["queued"] == 1 and data["inbox"][0]["text"] == "收到，谢谢"
+    assert (tmp_path / "cardgate.db").read_bytes() == before
