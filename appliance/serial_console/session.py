@@ -49,8 +49,6 @@ class Console:
     def __init__(self, config: Config, terminal: Terminal, *, config_path: Path | None,
                  client: AdminClient, online_auth: Authenticator,
                  offline_auth: Authenticator) -> None:
-        from prompt_toolkit import PromptSession
-
         self.config = config
         self.config_path = config_path
         self.term = terminal
@@ -60,10 +58,9 @@ class Console:
         self.t = Messages(language_from(config.admin.lang))
         self.user: ConsoleUser | None = None
         self.was_up: bool | None = None
-        prompt_input, prompt_output = terminal.prompt_io()
-        self.lines = PromptSession(input=prompt_input, output=prompt_output)
-        # Secrets get their own session: a password must never land in the command history.
-        self.secrets = PromptSession(input=prompt_input, output=prompt_output)
+        self.lines = terminal.line_reader()
+        # Secrets get their own reader: a password must never land in the command history.
+        self.secrets = terminal.line_reader()
 
     # -- the session ---------------------------------------------------------------------------
     def say(self, text: str = "") -> None:

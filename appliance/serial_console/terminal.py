@@ -3,8 +3,9 @@
 Knows: opening a tty for the console (8N1 at 115200, no modem control, output post-processed
 so "\n" is CR LF), writing lines, prompt_toolkit's input and output on that tty (CPR off: a
 serial terminal may never answer the cursor-position request, and prompt_toolkit would wait),
-and reading Ctrl-C as a key while a follow runs (ISIG off then: a serial line opened with
---device is not this process's controlling terminal, so no SIGINT would come).
+a plain line reader for a dumb terminal, and reading Ctrl-C as a key while a follow runs
+(ISIG off then: a serial line opened with --device is not this process's controlling
+terminal, so no SIGINT would come).
 Must not know: the commands.
 """
 
@@ -17,7 +18,7 @@ import select
 import termios
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO
 
 BAUD = termios.B115200
 STOP_KEYS = (b"\x03", b"q", b"Q")
@@ -53,13 +54,26 @@ class Terminal:
         self.stdout.write(text + "\n")
         self.stdout.flush()
 
-    def prompt_io(self):  # noqa: ANN201 - prompt_toolkit's (Input, Output)
+    @property
+    def dumb(self) -> bool:
+        """A terminal that cannot move its cursor (TERM=dumb or unknown or unset)."""
+        term = self.term if self.term is not None else os.environ.get("TERM", "")
+        return term.lower() in ("", "dumb", "unknown")
+
+    def line_reader(self) -> LineReader:
+        """prompt_toolkit's line editing and history on a VT100-like terminal; on a dumb one
+        the tty's own line editing (erase, kill), as prompt_toolkit's dumb mode would echo
+        each typed character of a password."""
+        if self.dumb:
+            return PlainLineReader(self)
         os.environ.setdefault("PROMPT_TOOLKIT_NO_CPR", "1")
+        from prompt_toolkit import PromptSession
         from prompt_toolkit.input import create_input
         from prompt_toolkit.output.vt100 import Vt100_Output
 
-        return (create_input(stdin=self.stdin),
-                Vt100_Output.from_pty(self.stdout, term=self.term or os.environ.get("TERM")))
+        return PromptSession(input=create_input(stdin=self.stdin),
+                             output=Vt100_Output.from_pty(self.stdout, term=self.term
+                                                          or os.environ.get("TERM")))
 
     @contextlib.contextmanager
     def keys(self) -> Iterator[StopKeys]:
@@ -79,6 +93,41 @@ class Terminal:
             termios.tcsetattr(fd, termios.TCSANOW, saved)
 
 
+class LineReader(Protocol):
+    def prompt(self, message: str, *, is_password: bool = False) -> str:
+        """One line typed after `message`; EOFError at the end of input, KeyboardInterrupt
+        on Ctrl-C."""
+
+
+class PlainLineReader:
+    """Lines in the tty's cooked mode; a password read with echo off."""
+
+    def __init__(self, terminal: Terminal) -> None:
+        self.terminal = terminal
+
+    def prompt(self, message: str, *, is_password: bool = False) -> str:
+        out, stdin = self.terminal.stdout, self.terminal.stdin
+        out.write(message)
+        out.flush()
+        fd = stdin.fileno()
+        hide = is_password and os.isatty(fd)
+        saved = termios.tcgetattr(fd) if hide else None
+        if saved is not None:
+            attrs = termios.tcgetattr(fd)
+            attrs[3] &= ~termios.ECHO
+            termios.tcsetattr(fd, termios.TCSANOW, attrs)
+        try:
+            line = stdin.readline()
+        finally:
+            if saved is not None:
+                termios.tcsetattr(fd, termios.TCSANOW, saved)
+                out.write("\n")
+                out.flush()
+        if not line:
+            raise EOFError
+        return line.rstrip("\r\n")
+
+
 class StopKeys:
     def __init__(self, fd: int) -> None:
         self.fd = fd
@@ -92,4 +141,4 @@ class StopKeys:
         return not data or any(key in data for key in STOP_KEYS)
 
 
-__all__ = ["StopKeys", "Terminal"]
+__all__ = ["LineReader", "PlainLineReader", "StopKeys", "Terminal"]

@@ -220,3 +220,23 @@ def test_the_console_runs_on_a_serial_line_given_with_device(rig: Rig) -> None:
             process.wait()
         os.close(slave)
         os.close(master)
+
+
+def test_on_a_dumb_terminal_nothing_but_plain_lines(rig: Rig) -> None:
+    """TERM=dumb: prompt_toolkit's plain prompt; the output holds no escape sequence at all
+    (no cursor addressing, no colour), as a teletype-like terminal needs."""
+    child = rig.console("en", term="dumb")
+    login(child)
+    child.expect(PROMPT)
+    assert "s3cret-tech" not in child.before  # the password is not echoed
+    out = run(child, "sims")
+    assert out.count("active") == 2
+    child.sendline("at 1 AT+CFUN=1")
+    child.expect("Type YES to send it:")
+    child.sendline("")
+    child.expect("Not sent.")
+    child.expect(PROMPT)
+    child.sendline("quit")
+    child.expect(pexpect.EOF)
+    seen = out + child.before
+    assert "\x1b" not in seen
