@@ -319,7 +319,13 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
     url = None
     if args.config.exists():
-        url = _load(args.config).database.url
+        config = _load(args.config)
+        url = config.database.url
+        from appliance.serial_console.client import AdminClient
+
+        if AdminClient(config.admin.socket).available():
+            raise CliError(f"the appliance is running (it answers on {config.admin.socket}): "
+                           "stop it before restoring")
     try:
         done = restore_backup(args.file, url, args.config, force=args.force)
     except BackupError as exc:

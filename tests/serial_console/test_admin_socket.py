@@ -114,3 +114,11 @@ def test_a_stopped_appliance_is_told_from_a_refusal(tmp_path) -> None:  # noqa: 
             AdminClient(tmp_path / "dead.sock").request("status")
     finally:
         dead.close()
+
+
+def test_no_restore_under_a_running_appliance(rig: Rig, capsys: pytest.CaptureFixture) -> None:
+    done = client(rig).request("backup")
+    before = (rig.tmp / "cardgate.db").stat().st_ino
+    assert main(["restore", done["path"], "--config", str(rig.config_path), "--force"]) == 2
+    assert "the appliance is running" in capsys.readouterr().err
+    assert (rig.tmp / "cardgate.db").stat().st_ino == before
