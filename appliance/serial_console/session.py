@@ -33,7 +33,7 @@ from appliance.serial_console.auth import (
 from appliance.serial_console.client import AdminClient, ApplianceDown
 from appliance.serial_console.messages import Messages, language_from
 from appliance.serial_console.offline import OfflineUnavailable, snapshot
-from appliance.serial_console.tables import safe
+from appliance.serial_console.tables import safe, wrap
 from appliance.serial_console.terminal import Terminal
 
 LOGIN_TRIES = 3
@@ -418,11 +418,13 @@ class Console:
             if command is None:
                 self.say(self.t("help_unknown", word=safe(args[0])[:40]))
                 return
-            self.say(self.t(f"help_{command.name}"))
+            for line in wrap(self.t(f"help_{command.name}"), indent="    "):
+                self.say(line)
             return
         self.say(self.t("help_header"))
         for command in table.COMMANDS:
-            self.say("  " + self.t(f"help_{command.name}"))
+            for line in wrap("  " + self.t(f"help_{command.name}"), indent="      "):
+                self.say(line)
 
 
 def run_console(config: Config, *, config_path: Path | None = None, device: Path | None = None,

@@ -55,6 +55,33 @@ def pad(text: str, columns: int) -> str:
     return text + " " * max(columns - width(text), 0)
 
 
+def wrap(text: str, columns: int = WIDTH, indent: str = "") -> list[str]:
+    """`text` in lines of at most `columns` display columns, broken at spaces (or anywhere in
+    Chinese text, which has none), later lines indented by `indent`."""
+    lines: list[str] = []
+    line, used = "", 0
+    room = columns
+    for word in text.replace("\n", " ").split(" "):
+        piece = (" " if line else "") + word
+        if used + width(piece) <= room:
+            line, used = line + piece, used + width(piece)
+            continue
+        if line:
+            lines.append(line)
+            room = columns - width(indent)
+            line, used = "", 0
+        for char in word:  # a word (or a Chinese sentence) longer than the line
+            w = max(wcwidth(char), 0)
+            if used + w > room:
+                lines.append(line)
+                room = columns - width(indent)
+                line, used = "", 0
+            line, used = line + char, used + w
+    if line:
+        lines.append(line)
+    return [lines[0]] + [indent + rest for rest in lines[1:]] if lines else [""]
+
+
 def bars(count: int | None, top: int = 5) -> str:
     """Signal bars as ASCII: 3 of 5 -> '###..'."""
     n = max(0, min(top, count or 0))
@@ -93,4 +120,4 @@ def duration(seconds: float) -> str:
     return f"{minutes}m {secs}s"
 
 
-__all__ = ["WIDTH", "bars", "cut", "duration", "pad", "render", "safe", "width"]
+__all__ = ["WIDTH", "bars", "cut", "duration", "pad", "render", "safe", "width", "wrap"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from appliance.serial_console.messages import Messages
-from appliance.serial_console.tables import bars, duration, render, safe
+from appliance.serial_console.tables import bars, cut, duration, render, safe
 
 
 def _used(caps: dict[str, Any] | None, window: str) -> str:
@@ -76,7 +76,8 @@ def modem_details(t: Messages, n: int, m: dict[str, Any]) -> list[str]:
         ("number", sim.get("own_number") or "-"),
         ("recoveries", str(m.get("recoveries", 0))),
     ]
-    return [t("modem_details", n=n, port=m["port"])] + [f"  {k:<11}{safe(v)}" for k, v in fields]
+    return [t("modem_details", n=n, port=m["port"])] + [f"  {k:<11}{cut(safe(v), 67)}"
+                                                        for k, v in fields]
 
 
 def inbox_table(t: Messages, messages: list[dict[str, Any]]) -> list[str]:
@@ -102,7 +103,7 @@ def status_lines(t: Messages, status: dict[str, Any]) -> list[str]:
     errors = status.get("last_errors") or []
     if errors:
         lines.append(t("status_errors"))
-        lines += [f"  {e['level']:<8}{safe(e['text'])[:68]}" for e in errors]
+        lines += [f"  {e['level']:<8}{cut(safe(e['text']), 70)}" for e in errors]
     return lines
 
 

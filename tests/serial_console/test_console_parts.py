@@ -11,7 +11,7 @@ from appliance.admin_socket.at_commands import check_syntax, is_read_only
 from appliance.config import ConfigError, config_from_dict
 from appliance.serial_console import commands
 from appliance.serial_console.messages import EN, ZH, language_from
-from appliance.serial_console.tables import bars, cut, render, safe, width
+from appliance.serial_console.tables import bars, cut, render, safe, width, wrap
 
 NEAREST = [
     ("modmes", "modems"), ("mdoem", "modem"), ("stauts", "status"), ("sned", "send"),
@@ -105,6 +105,15 @@ def test_tables_fit_80_columns_with_chinese_text() -> None:
     assert "~" in lines[2]
     assert width("中国") == 4 and cut("中国移动", 5) == "中国~"
     assert bars(3) == "###.." and bars(None) == "....." and bars(9) == "#####"
+
+
+def test_help_lines_wrap_within_80_columns_in_both_languages() -> None:
+    for catalogue in (EN, ZH):
+        for command in commands.COMMANDS:
+            lines = wrap("  " + catalogue[f"help_{command.name}"], indent="      ")
+            assert all(width(line) <= 80 for line in lines)
+            assert "".join(line.strip() for line in lines).replace(" ", "") == \
+                catalogue[f"help_{command.name}"].replace(" ", "")
 
 
 @pytest.mark.parametrize(("admin", "named"), [
