@@ -71,7 +71,12 @@ class Console:
         self.say(self.t("banner_hint"))
         if not self._up():
             self._say_down()
-        self.user = self._login()
+        try:
+            self.user = self._login()
+        except (EOFError, KeyboardInterrupt):  # the line went away, or the user gave up
+            self.say()
+            self.say(self.t("bye"))
+            return 1
         if self.user is None:
             self.say(self.t("login_gave_up"))
             return 1
@@ -104,11 +109,8 @@ class Console:
     def _login(self) -> ConsoleUser | None:
         address = f"serial:{self.term.name}"
         for _ in range(LOGIN_TRIES):
-            try:
-                name = self.secrets.prompt(self.t("login_user")).strip()
-                password = self.secrets.prompt(self.t("login_password"), is_password=True)
-            except (KeyboardInterrupt, EOFError):
-                return None
+            name = self.secrets.prompt(self.t("login_user")).strip()
+            password = self.secrets.prompt(self.t("login_password"), is_password=True)
             if not name:
                 continue
             try:

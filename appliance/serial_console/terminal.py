@@ -64,7 +64,7 @@ class Terminal:
         """prompt_toolkit's line editing and history on a VT100-like terminal; on a dumb one
         the tty's own line editing (erase, kill), as prompt_toolkit's dumb mode would echo
         each typed character of a password."""
-        if self.dumb:
+        if self.dumb or not os.isatty(self.stdin.fileno()):  # a dumb terminal, or a pipe
             return PlainLineReader(self)
         os.environ.setdefault("PROMPT_TOOLKIT_NO_CPR", "1")
         from prompt_toolkit import PromptSession
