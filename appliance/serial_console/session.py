@@ -387,8 +387,12 @@ class Console:
         return path
 
     def do_factory_reset(self, args: list[str]) -> None:
+        from appliance.backup import backup_dir_for
         from appliance.store.db import sqlite_path
 
+        if backup_dir_for(self.config.database.url) is None:  # before anything is stopped
+            raise AdminError("not_supported", "factory-reset erases a SQLite database only; "
+                             "a PostgreSQL database is the fleet's to drop (pg_dump first)")
         self.say(self.t("factory_warning"))
         if not self._confirm(self.t("factory_confirm"), ERASE_WORD):
             self.say(self.t("factory_cancelled"))
