@@ -56,4 +56,22 @@ class ConsentCheck(Check):
             draft.leave_out([w is None for w in why], [w or "" for w in why])
 
 
-__all__ = ["ConsentCheck", "NO_CONSENT", "WITHDRAWN", "marketing_refusal"]
+
+
+def contact_consent(numbers: list[str],
+                    on_file: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """A contact's consent as the contacts API shows it: {state, source, at} when all its
+    numbers agree (the latest record's source and date), state "mixed" when they do not
+    (`numbers` then says each one's), "unknown" when none is on file."""
+    each = {n: on_file.get(n) for n in numbers}
+    states = {(c["state"] if c else "unknown") for c in each.values()}
+    records = sorted((c for c in each.values() if c), key=lambda c: c["at"])
+    latest = records[-1] if records else None
+    state = states.pop() if len(states) == 1 else ("unknown" if not states else "mixed")
+    return {"state": state,
+            "source": latest["source"] if latest and state != "unknown" else None,
+            "at": latest["at"] if latest and state != "unknown" else None,
+            "numbers": {n: (c["state"] if c else "unknown") for n, c in each.items()}}
+
+
+__all__ = ["ConsentCheck", "NO_CONSENT", "WITHDRAWN", "contact_consent", "marketing_refusal"]
