@@ -19,9 +19,11 @@ Consent (policy.consent: marketing goes only to numbers that may get it): a cont
 `"consent": "granted" | "withdrawn" | "unknown"` (or {"state", "source"}) sets it for every
 number of the contact, recorded with source "staff" (or "imported", for an import tool that
 brings consent collected elsewhere). A PUT without "consent" leaves it as it is: consent belongs
-to the number, not to this record. Membership: POST /groups/{id}/members with {"numbers": [...]} and/or
-{"contact_ids": [...]}: a number nobody has gets a nameless contact; DELETE with the same body
-(or ?number=...&contact_id=... in the query) takes them out.
+to the number, not to this record.
+
+Membership: POST /groups/{id}/members with {"numbers": [...]} and/or {"contact_ids": [...]}:
+a number nobody has gets a nameless contact; DELETE with the same body (or
+?number=...&contact_id=... in the query) takes them out.
 """
 
 from __future__ import annotations
