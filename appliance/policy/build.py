@@ -31,7 +31,7 @@ async def build_policy(config: Config, store: Store, clock: Callable[[], datetim
     departments = await store.read(signatures_store.all_signatures)
     checks: list[Check] = [
         ForbiddenWordsCheck(words),
-        UnsubscribeHintCheck(config.policy.unsubscribe_hint),
+        UnsubscribeHintCheck(config.policy),
         SignatureCheck(config.policy, departments),
         ConsentCheck(config.consent, store),
     ]

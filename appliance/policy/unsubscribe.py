@@ -19,6 +19,7 @@ import re
 import unicodedata
 from typing import TYPE_CHECKING
 
+from appliance.config import PolicyConfig
 from appliance.policy.layer import Check
 from appliance.policy.signature import split_tail_mark
 
@@ -62,14 +63,14 @@ class UnsubscribeHintCheck(Check):
 
     name = "unsubscribe_hint"
 
-    def __init__(self, hint: str = "回T退订"):
-        self.hint = hint
+    def __init__(self, config: PolicyConfig):
+        self.config = config  # read at each request, as the signature check does
 
     def prepare(self, request: SendRequest) -> SendRequest:
         if request.category != MARKETING or not isinstance(request.text, str) \
                 or not request.text.strip():
             return request
-        text = with_hint(request.text, self.hint)
+        text = with_hint(request.text, self.config.unsubscribe_hint)
         return request if text == request.text else dataclasses.replace(request, text=text)
 
 

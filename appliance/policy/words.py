@@ -3,9 +3,12 @@ the word and where it was found.
 
 Knows: how a text is folded before matching (NFKC, so full-width ＦＡ is FA; case-folded; and
 with every space, punctuation mark, symbol, mark and invisible format character dropped, so
-"发 票", "发.票", "发_票", "发\\u200b票" are all 发票), and the matcher: one compiled regular
-expression built as a trie of the folded words (the regex engine walks it in C; a plain
-alternation of thousands of words would try each of them at every position).
+"发 票", "发.票", "发_票", "发\\u200b票" are all 发票), and the matcher: the folded words in a
+dict, indexed by their first character with the lengths of the words that start with it, so a
+text is scanned once and most positions cost one dict look-up (a Chinese text's characters are
+mostly not the first character of any word). Measured here with 1,000 words against a 3-part text
+(190 characters): one compiled regex of the words (an alternation, or the same built as a
+trie) took ~120 µs per search; this scan ~35 µs.
 Must not know: HTTP, storage (the list is loaded by `load` and swapped by `set_words` after
 every change through the API), the other rules.
 
@@ -14,12 +17,13 @@ Where a word with Latin letters is not matched: inside a longer Latin word ("sex
 boundaries: a folded match is a match. What the fold costs: "打发。票据" folds to 打发票据 and
 contains 发票; the list's owner chooses words with that in mind (the refusal names the match).
 
-Cost: the text is folded once per request (one pass), then one regex search; measured in
-tests/policy/test_words.py (a 1,000-word list against a 3-part text).
+Cost: the text is folded once per request (one pass, ~45 µs for 190 Chinese characters), then
+scanned once (~35 µs): ~80 µs per check on this machine (tests/policy/test_words.py prints it).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -41,6 +45,7 @@ class WordError(ValueError):
     """A word that cannot be on the list (empty once folded, too long)."""
 
 
+@functools.lru_cache(maxsize=8192)
 def _fold_char(char: str) -> str:
     out = []
     for c in unicodedata.normalize("NFKC", char).casefold():
@@ -55,10 +60,14 @@ def fold(text: str) -> tuple[str, list[int]]:
     folded: list[str] = []
     where: list[int] = []
     for i, char in enumerate(text):
-        if char.isascii():  # the common case, without a Unicode database look-up
+        if char.isascii():  # the common cases first, without a Unicode database look-up
             if char.isalnum():
                 folded.append(char.lower())
                 where.append(i)
+            continue
+        if "\u4e00" <= char <= "\u9fff":  # CJK unified ideographs: NFKC and case leave them
+            folded.append(char)
+            where.append(i)
             continue
         for c in _fold_char(char):
             folded.append(c)
@@ -81,30 +90,6 @@ def fold_word(word: str) -> str:
     return folded
 
 
-def _trie_pattern(words: Iterable[str]) -> str:
-    """One regex matching any of `words` (folded), built as a trie: common prefixes once."""
-    trie: dict = {}
-    for word in words:
-        node = trie
-        for c in word:
-            node = node.setdefault(c, {})
-        node[""] = True
-
-    def render(node: dict) -> str:
-        end = "" in node
-        branches = [re.escape(c) + render(child) for c, child in sorted(node.items()) if c]
-        if not branches:
-            return ""
-        # Longer words first: a word and its extension ("发票" and "发票代开") both match,
-        # and naming the longer one says more.
-        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-        if end:
-            return f"(?:{body})?" if len(branches) > 1 or len(body) > 1 else body + "?"
-        return body
-
-    return render(trie)
-
-
 @dataclass(frozen=True)
 class Found:
     word: str  # as written in the list
@@ -113,31 +98,38 @@ class Found:
 
 
 class WordList:
-    """The forbidden words, compiled for matching."""
+    """The forbidden words, indexed for matching."""
 
     def __init__(self, words: Iterable[str] = ()):
         self.words: dict[str, str] = {}  # folded -> as written (the first one kept)
         for word in words:
             self.words.setdefault(fold_word(word), word.strip())
-        self._pattern = (re.compile(_trie_pattern(self.words)) if self.words else None)
+        # first folded character -> the lengths of the words starting with it, longest first
+        lengths: dict[str, set[int]] = {}
+        for folded in self.words:
+            lengths.setdefault(folded[0], set()).add(len(folded))
+        self._lengths = {c: sorted(n, reverse=True) for c, n in lengths.items()}
 
     def __len__(self) -> int:
         return len(self.words)
 
     def find(self, text: str) -> Found | None:
-        """The first forbidden word in `text`, or None."""
-        if self._pattern is None:
+        """The first forbidden word in `text` (the longest at its position), or None."""
+        if not self.words:
             return None
         folded, where = fold(text)
-        pos = 0
-        while True:
-            m = self._pattern.search(folded, pos)
-            if m is None:
-                return None
-            start, end = where[m.start()], where[m.end() - 1] + 1
-            if self._bounded(text, m.group(), start, end):
-                return Found(self.words[m.group()], text[start:end], start)
-            pos = m.start() + 1
+        words, index = self.words, self._lengths
+        for i, c in enumerate(folded):
+            lengths = index.get(c)
+            if lengths is None:
+                continue
+            for n in lengths:
+                candidate = folded[i:i + n]
+                if candidate in words:
+                    start, end = where[i], where[i + len(candidate) - 1] + 1
+                    if self._bounded(text, candidate, start, end):
+                        return Found(words[candidate], text[start:end], start)
+        return None
 
     @staticmethod
     def _bounded(text: str, word: str, start: int, end: int) -> bool:
