@@ -3,9 +3,10 @@ several contacts share (one handset registered under many names is a known abuse
 campaign's consent or a quota counted per contact is then counted many times), and per group
 the share of contacts with a valid Chinese mobile number.
 
-Knows: what phonenumbers says of a number (valid, its type, its region), and how the report
-is shaped. Numbers are compared by their E.164 form when they parse, else case-folded, so
-"BANK" and "bank" (sender ids, kept as given) are one.
+Knows: what phonenumbers says of a number (valid, its type, its region), the MIIT segments
+(`dispatch.phone.network_of`: a number there is a mobile whatever phonenumbers' metadata says,
+as intake accepts it), and how the report is shaped. Numbers are compared by their E.164 form
+when they parse, else case-folded, so "BANK" and "bank" (sender ids, kept as given) are one.
 Must not know: SQL (`store.number_quality` gives the rows), HTTP.
 
 Why shared numbers can still appear though `contact_number.number` is unique: the stored form
@@ -21,6 +22,8 @@ from typing import Any
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType
+
+from appliance.dispatch.phone import network_of
 
 _MOBILE = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
 _TYPES = {
@@ -44,9 +47,11 @@ def _parse(number: str, region: str) -> phonenumbers.PhoneNumber | None:
 
 def number_problem(number: str, region: str = "CN") -> str | None:
     """Why `number` (as stored) cannot get an SMS from a SIM, or None when it can."""
-    parsed = _parse(number, region)
-    if parsed is None:
-        return "not a phone number (a sender id or short code: it cannot be sent to)"
+    if network_of(number) is not None:  # a mainland mobile segment, known or not to phonenumbers
+        return None
+    parsed = _parse(number, region) if number.startswith("+") else None
+    if parsed is None:  # the book keeps what is not E.164 as given: sender ids, short codes
+        return "not a phone number (a sender id, short code or service number)"
     if not phonenumbers.is_valid_number(parsed):
         return "not a valid number (no such number range)"
     kind = phonenumbers.number_type(parsed)
@@ -56,6 +61,10 @@ def number_problem(number: str, region: str = "CN") -> str | None:
 
 
 def is_cn_mobile(number: str, region: str = "CN") -> bool:
+    """A mainland mobile number: on a MIIT segment (`dispatch.phone`: phonenumbers' metadata
+    lags new segments), or one phonenumbers calls a valid Chinese mobile."""
+    if network_of(number) is not None:
+        return True
     parsed = _parse(number, region)
     return (parsed is not None and phonenumbers.is_valid_number(parsed)
             and phonenumbers.region_code_for_number(parsed) == "CN"
