@@ -83,7 +83,7 @@ async def _reload_words(request: Request) -> None:
         return
     async with _reloading:
         words = await appliance.store.read(words_store.all_words)
-        check.list = await asyncio.to_thread(WordList, words)
+        check.use(await asyncio.to_thread(WordList, words))
 
 
 @bp.route("/words", methods=["GET", "HEAD"])

@@ -7,8 +7,11 @@ convention, or end), what counts as a forged one (another 【...】, or look-ali
 replace, or refuse, per setting). Whose signature a request carries: its origin's department's
 when that department has one, else the box's (auto-answers and the appliance's own messages
 too). A box with no signature configured adds and checks nothing.
-Must not know: HTTP, storage (the department table is read into memory by `load`, and the API
-calls `set_department` after each change), the other rules.
+The appliance's own messages (auto-answers, door "rules"; the box's, door "system") are never
+refused for their signature: it is added or put right, whatever `on_missing`/`on_forged` say,
+since nobody is there to correct and resend them (an unsubscribe confirmation must go).
+Must not know: HTTP, storage (`build_policy` reads the department table into memory, and the
+API calls `set_department` after each change), the other rules.
 
 Why it runs in `prepare`: the signature costs characters, and the part count intake returns
 (`parts`, `encoding`) must be the one the gateway sends.
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
     from appliance.dispatch.intake import SendRequest
 
 PLACEMENTS = ("start", "end")
+OWN_DOORS = ("rules", "system")  # the appliance's own messages: corrected, never refused
 _OPEN = "【〖[［〔〘⟦"
 _CLOSE = "】〗]］〕〙⟧"
 _INNER = rf"[^{re.escape(_OPEN + _CLOSE)}\r\n]{{1,20}}"
@@ -173,6 +177,8 @@ class SignatureCheck(Check):
             name, placement = self.departments[origin.department_id]
         if not name:
             return None
+        if origin.door in OWN_DOORS:
+            return SignatureRule(name, placement or config.signature_placement)
         return SignatureRule(name, placement or config.signature_placement,
                              config.on_missing, config.on_forged)
 

@@ -9,8 +9,8 @@ text is scanned once and most positions cost one dict look-up (a Chinese text's 
 mostly not the first character of any word). Measured here with 1,000 words against a 3-part text
 (190 characters): one compiled regex of the words (an alternation, or the same built as a
 trie) took ~120 µs per search; this scan ~35 µs.
-Must not know: HTTP, storage (the list is loaded by `load` and swapped by `set_words` after
-every change through the API), the other rules.
+Must not know: HTTP, storage (`build_policy` reads the list; the API builds a new WordList
+after every change and swaps it in with `use`), the other rules.
 
 Where a word with Latin letters is not matched: inside a longer Latin word ("sex" is not in
 "Essex"), judged on the text as written, so "s e x" and "s.e.x" still are. Chinese has no word
@@ -152,8 +152,13 @@ class ForbiddenWordsCheck(Check):
         self.list = WordList(words)
 
     def set_words(self, words: Iterable[str]) -> None:
-        """The list from now on (compiled here, then swapped in one assignment)."""
-        self.list = WordList(words)
+        """The list from now on (indexed here, then swapped in one assignment)."""
+        self.use(WordList(words))
+
+    def use(self, words: WordList) -> None:
+        """Match against `words` from the next request on (built off the event loop by the
+        caller: thousands of words take a while to fold)."""
+        self.list = words
 
     def prepare(self, request: SendRequest) -> SendRequest:
         if not isinstance(request.text, str):

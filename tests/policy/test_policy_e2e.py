@@ -118,7 +118,11 @@ async def test_the_signature_is_added_and_counted_in_parts(gateway: Gateway) -> 
     assert response.status_code == 202, response.text
     await wait_for(lambda: sent_texts(gw, B), "the Kannel message")
     assert sent_texts(gw, B) == ["【市政务中心】您的验证码1234"]
-    configure(gw, "policy", on_forged="refuse")
+    configure(gw, "policy", on_forged="refuse", on_missing="refuse")
+    # The box's own messages carry its signature, and are never refused for it.
+    gw.fleet.modems[0].inject_sms(C, "TD")
+    await wait_for(lambda: sent_texts(gw, C), "the unsubscribe confirmation")
+    assert sent_texts(gw, C)[0].startswith("【市政务中心】您已成功退订")
     response = await gw.post("/api/v1/messages", json={"to": A, "text": "〖某某银行〗验证码"})
     assert response.status_code == 422
     assert check(response, "/api/v1/messages")["error"] | {"message": ""} == {

@@ -122,6 +122,16 @@ def test_auto_answers_and_the_boxs_own_messages_carry_the_box_signature(door: st
     assert check.prepare(request("您已成功退订", door=door)).text == "【市政务中心】您已成功退订"
 
 
+@pytest.mark.parametrize("door", ["rules", "system"])
+def test_the_boxs_own_messages_are_corrected_never_refused(door: str) -> None:
+    config = PolicyConfig(signature="市政务中心", on_missing="refuse", on_forged="refuse")
+    check = SignatureCheck(config)
+    assert check.prepare(request("您已成功退订", door=door)).text == "【市政务中心】您已成功退订"
+    assert check.prepare(request("【某店】收到", door=door)).text == "【市政务中心】收到"
+    with pytest.raises(PolicyRefused, match="signature"):
+        check.prepare(request("您已成功退订", door="api"))
+
+
 def test_a_department_signature_can_be_changed_and_removed() -> None:
     check = SignatureCheck(PolicyConfig(signature="市政务中心"))
     check.set_department(3, "税务局", "end")
