@@ -15,6 +15,7 @@ finds an end signature still at the end).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import unicodedata
 from typing import TYPE_CHECKING
@@ -36,16 +37,30 @@ _HINTS = re.compile(
     r"|REPLYSTOP|TEXTSTOP|STOPTOOPTOUT|STOPTOUNSUBSCRIBE")
 
 
+_NOT_ALNUM = re.compile(r"[\W_]+")
+
+
 def _fold(text: str) -> str:
-    """NFKC, upper case, without spaces, punctuation or symbols: "回 T 退订" is 回T退订."""
-    text = unicodedata.normalize("NFKC", text).upper()
-    return "".join(c for c in text if unicodedata.category(c)[0] in ("L", "N"))
+    """NFKC, upper case, without spaces, punctuation or symbols: "回 Ｔ 退订" is 回T退订.
+
+    Spaces, punctuation and symbols go first: NFKC of a Chinese text with full-width
+    punctuation takes its slow path (~100 µs for three parts, measured), of what is left
+    (letters and digits, mostly already normal) a quick check. All of it runs in C."""
+    text = _NOT_ALNUM.sub("", text)
+    if not unicodedata.is_normalized("NFKC", text):
+        text = _NOT_ALNUM.sub("", unicodedata.normalize("NFKC", text))
+    return text.upper()
 
 
 def has_hint(text: str, hint: str = "回T退订") -> bool:
     """Whether `text` already tells how to unsubscribe (the configured hint or a common one)."""
     folded = _fold(text)
-    return _fold(hint) in folded or _HINTS.search(folded) is not None
+    return _fold_hint(hint) in folded or _HINTS.search(folded) is not None
+
+
+@functools.lru_cache(maxsize=16)
+def _fold_hint(hint: str) -> str:
+    return _fold(hint)
 
 
 def with_hint(text: str, hint: str = "回T退订") -> str:

@@ -5,7 +5,7 @@ matcher's cost on a 1,000-word list."""
 from __future__ import annotations
 
 import random
-import time
+import timeit
 
 import pytest
 
@@ -111,11 +111,8 @@ def test_a_thousand_words_against_a_three_part_text_cost_little() -> None:
            "请提前储水。给您带来不便，敬请谅解。如有疑问请致电物业服务中心 12345。"
     text = (base * 3)[:190]  # three UCS2 parts (67 characters each)
     assert count_parts(text).parts == 3
-    runs = 500
-    start = time.perf_counter()
-    for _ in range(runs):
-        words.find(text)
-    per_check = (time.perf_counter() - start) / runs * 1e6
+    # The best of 10 rounds: on a shared machine the mean measures the neighbours.
+    per_check = min(timeit.repeat(lambda: words.find(text), number=50, repeat=10)) / 50 * 1e6
     print(f"\nforbidden words: 1,000 words, {len(text)} characters: {per_check:.0f} µs/check")
-    # ~80 µs here (2 shared cores); the bound leaves room for a slow CI machine.
+    # 45-80 µs here (2 cores shared by busy neighbours); the bound leaves room for a slow box.
     assert per_check < 2000
