@@ -37,7 +37,7 @@ bp = Blueprint("policy", url_prefix="/api/v1/policy")
 MAX_WORDS = 10_000  # per request
 WORD_FIELDS = {"word", "words"}
 SIGNATURE_FIELDS = {"department_id", "signature", "placement"}
-MAX_DEPARTMENT = 2**63 - 1
+MAX_ID = 2**63 - 1  # larger ids cannot exist (integer keys), nor be queried (SQLite)
 _reloading = asyncio.Lock()
 
 
@@ -133,7 +133,7 @@ async def delete_word_by_text(request: Request) -> JSONResponse:
 @bp.delete("/words/<word_id:int>")
 @require_scope("admin")
 async def delete_word(request: Request, word_id: int) -> JSONResponse:
-    if not 0 < word_id <= MAX_DEPARTMENT:
+    if not 0 < word_id <= MAX_ID:
         raise ApiError(404, "not_found", f"no forbidden word with id {word_id}")
     row = await request.app.ctx.appliance.store.write(lambda: words_store.delete_word(word_id))
     if row is None:
@@ -171,7 +171,7 @@ async def set_signature(request: Request) -> JSONResponse:
     body = jb.json_object(request, SIGNATURE_FIELDS)
     department_id = body.get("department_id")
     if not isinstance(department_id, int) or isinstance(department_id, bool) \
-            or not 0 < department_id <= MAX_DEPARTMENT:
+            or not 0 < department_id <= MAX_ID:
         raise jb.bad("department_id", "is required: a department's id (a positive integer)")
     if "signature" not in body:
         raise jb.bad("signature", 'is required: the text inside 【】 (null or "" removes it)')
