@@ -27,6 +27,7 @@ from appliance.store import (
     schema_v7,
     schema_v8,
     schema_v9,
+    schema_v11,
 )
 
 Migration = Callable[[peewee.Database], None]
@@ -120,6 +121,12 @@ def migration_9_android_webhooks(db: peewee.Database) -> None:
     schema_v9.apply(db, dialect(db))
 
 
+def migration_11_content_policy(db: peewee.Database) -> None:
+    """department_signature, forbidden_word and contact_consent: the policy layer's content
+    rules and each number's marketing consent (see `schema_v11`)."""
+    schema_v11.apply(db, dialect(db))
+
+
 MIGRATIONS: list[Migration] = [
     migration_1_initial_schema,
     migration_2_inbound_pdu_hash,
@@ -130,6 +137,7 @@ MIGRATIONS: list[Migration] = [
     migration_7_kannel,
     migration_8_api_key_limits,
     migration_9_android_webhooks,
+    migration_11_content_policy,
 ]
 
 
