@@ -70,7 +70,9 @@ def config_file(tmp_path: Path, *, autodetect: bool = False) -> Path:
     path = tmp_path / "cardgate.toml"
     path.write_text(f'[http]\nlisten = "127.0.0.1:{free_port()}"\n'
                     f'[database]\nurl = "sqlite:///{tmp_path / "cardgate.db"}"\n'
-                    f"[modems]\nautodetect = {str(autodetect).lower()}\nports = []\n")
+                    f"[modems]\nautodetect = {str(autodetect).lower()}\nports = []\n"
+                    # the technician console's socket in the test's folder, not /run/cardgate
+                    f'[admin]\nsocket = "{tmp_path / "admin.sock"}"\n')
     return path
 
 
