@@ -27,6 +27,7 @@ from appliance.store import (
     schema_v7,
     schema_v8,
     schema_v9,
+    schema_v13,
 )
 
 Migration = Callable[[peewee.Database], None]
@@ -120,6 +121,11 @@ def migration_9_android_webhooks(db: peewee.Database) -> None:
     schema_v9.apply(db, dialect(db))
 
 
+def migration_13_approval_and_quotas(db: peewee.Database) -> None:
+    """Approval of sends, quotas and the prepaid ledger (see `schema_v13`)."""
+    schema_v13.apply(db, dialect(db))
+
+
 MIGRATIONS: list[Migration] = [
     migration_1_initial_schema,
     migration_2_inbound_pdu_hash,
@@ -130,6 +136,7 @@ MIGRATIONS: list[Migration] = [
     migration_7_kannel,
     migration_8_api_key_limits,
     migration_9_android_webhooks,
+    migration_13_approval_and_quotas,
 ]
 
 
