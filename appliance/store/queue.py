@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from appliance.store import ledger
 from appliance.store import messages as outbox
 from appliance.store.db import utcnow
 from appliance.store.models import Message, MessageEvent, Part
@@ -158,6 +159,8 @@ def quarantine(items: Iterable[tuple[int, str]], now: datetime | None = None) ->
             (Part.message == msg_id) & (Part.state == P.PENDING.value)).execute()
         MessageEvent.insert(message=msg_id, at=now, old_state=state, new_state=new,
                             detail=reason).execute()
+        if new == M.FAILED.value:
+            ledger.refund_message(msg_id, now, reason)
         done.append(msg_id)
     return done
 
@@ -213,6 +216,7 @@ def fail_message(msg_id: int, reason: str, iccid: str | None = None) -> None:
     outbox.transition_message(msg_id, M.FAILED, reason, iccid, error=reason)
     Part.update(state=P.FAILED.value, error=reason).where(
         (Part.message == msg_id) & (Part.state == P.PENDING.value)).execute()
+    ledger.refund_message(msg_id, utcnow(), reason)
 
 
 def hold_ambiguous(msg_id: int, iccid: str, reason: str) -> None:
@@ -235,6 +239,7 @@ def settle_late_answer(part_id: int, message_reference: int,
     if part is None or part.state != P.AMBIGUOUS.value:
         return None  # settled meanwhile (a status report), or resent
     outbox.transition_part(part_id, P.SENT, message_reference=message_reference, now=now)
+    ledger.charge_part(part_id, now)  # it left after all: charged as any part sent
     msg = Message.get_by_id(part.message_id)
     if msg.state != M.AMBIGUOUS.value:
         return None  # still sending its other parts: their end decides
