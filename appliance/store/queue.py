@@ -219,6 +219,16 @@ def fail_message(msg_id: int, reason: str, iccid: str | None = None) -> None:
     ledger.refund_message(msg_id, utcnow(), reason)
 
 
+def release_held(ids: list[int], detail: str, now: datetime | None = None) -> list[int]:
+    """held -> queued for those of `ids` still held (an approval granted); the ids moved."""
+    now = now or utcnow()
+    moved = []
+    for msg in Message.select().where(Message.id.in_(ids) & (Message.state == M.HELD.value)):
+        outbox.transition_message(msg.id, M.QUEUED, detail, now=now)
+        moved.append(msg.id)
+    return moved
+
+
 def hold_ambiguous(msg_id: int, iccid: str, reason: str) -> None:
     """Every part has been tried and at least one got no answer: the message is `ambiguous`
     (its parts keep their own states: sent ones have their references)."""
@@ -292,5 +302,6 @@ def hand_back(claims: Iterable[tuple[int, str]], reason: str, *,
 __all__ = ["WaitingRow", "cancel", "claimed_message", "fail_message", "find_unreadable",
            "hand_back",
            "hold_ambiguous", "load_waiting", "mark_part_ambiguous", "parts_of", "quarantine",
+           "release_held",
            "requeue_if_claimed", "requeue_unsent", "savepoint", "settle_late_answer", "state_of",
            "unpin"]
