@@ -161,6 +161,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     the demo starts its simulated modems there, on the same event loop.
     """
     from appliance.api.android import bp as android_bp
+    from appliance.api.approvals import bp as approvals_bp
     from appliance.api.blacklist import bp as blacklist_bp
     from appliance.api.contacts import bp as contacts_bp
     from appliance.api.conversations import bp as conversations_bp
@@ -171,6 +172,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     from appliance.api.modems import bp as modems_bp
     from appliance.api.openapi import bp as openapi_bp
     from appliance.api.playsms import bp as playsms_bp
+    from appliance.api.quotas import bp as quotas_bp
     from appliance.api.rules import bp as rules_bp
     from appliance.api.sims import bp as sims_bp
     from appliance.api.webhooks import bp as webhooks_bp
@@ -191,6 +193,8 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     app.blueprint(rules_bp)
     app.blueprint(sims_bp)
     app.blueprint(webhooks_bp)
+    app.blueprint(approvals_bp)
+    app.blueprint(quotas_bp)
     app.blueprint(openapi_bp)  # GET /api/v1/openapi.json: the document only, no UI
     app.blueprint(kannel_bp)
     install_metrics(app)  # GET /metrics, and the HTTP request counter (a response middleware)
