@@ -211,12 +211,15 @@ def savepoint():  # noqa: ANN201 - peewee's context manager
     return Message._meta.database.atomic()
 
 
-def fail_message(msg_id: int, reason: str, iccid: str | None = None) -> None:
-    """The message failed for good: it and its unsent parts, with the reason."""
-    outbox.transition_message(msg_id, M.FAILED, reason, iccid, error=reason)
+def fail_message(msg_id: int, reason: str, iccid: str | None = None, *,
+                 now: datetime | None = None) -> None:
+    """The message failed for good: it and its unsent parts, with the reason; what its parts
+    were charged is refunded (store.ledger)."""
+    now = now or utcnow()
+    outbox.transition_message(msg_id, M.FAILED, reason, iccid, error=reason, now=now)
     Part.update(state=P.FAILED.value, error=reason).where(
         (Part.message == msg_id) & (Part.state == P.PENDING.value)).execute()
-    ledger.refund_message(msg_id, utcnow(), reason)
+    ledger.refund_message(msg_id, now, reason)
 
 
 def release_held(ids: list[int], detail: str, now: datetime | None = None) -> list[int]:
