@@ -51,7 +51,7 @@ def describe(fig: ledger.Figures, left: int) -> str:
     if prepaid is not None and (monthly is None or prepaid <= monthly):
         return (f"{left} left of the {owner} prepaid balance ({fig.account}: balance "
                 f"{fig.balance}, {fig.reserved} reserved by messages waiting to be sent)")
-    return (f"{left} left of the {owner} monthly quota ({fig.account}: {fig.monthly_limit} a "
+    return (f"{left} left of the {owner} monthly quota ({fig.account}: {fig.monthly_limit} parts a "
             f"month, {fig.used} sent this month, {fig.reserved} reserved by messages waiting)")
 
 
