@@ -24,6 +24,11 @@ from appliance.policy.quota import QuotaCheck
 from appliance.store import approvals
 from appliance.store.models import ApiKey, WebhookDelivery
 from tests.api.conftest import Gateway, running, wait_for
+from tests.api.test_openapi import check
+
+A = "/api/v1/approvals"
+ONE, APPROVE, REJECT = f"{A}/{{approval_id}}", f"{A}/{{approval_id}}/approve", \
+    f"{A}/{{approval_id}}/reject"
 
 KEYS = {"alice": ["send", "read", "approve"], "bob": ["read", "approve"],
         "carol": ["send", "read"], "full": ["admin"]}
@@ -73,7 +78,7 @@ async def set_quota(gw: Gateway, account: str, monthly: int | None, **more) -> d
     response = await gw.client.put(f"/api/v1/quotas/{account}", headers=gw.auth("full"),
                                    json={"monthly": monthly, **more})
     assert response.status_code == 200, response.text
-    return response.json()
+    return check(response, "/api/v1/quotas/{account}")
 
 
 # -- approval --------------------------------------------------------------------------------
@@ -91,13 +96,14 @@ async def test_the_approval_cycle_through_the_json_api(tmp_path: Path):
         held = answer["policy"]["approval"]
         assert held["state"] == "pending_approval"
         first = answer["messages"][0]["id"]
-        message = (await gw.get(f"/api/v1/messages/{first}", key="full")).json()
+        message = check(await gw.get(f"/api/v1/messages/{first}", key="full"),
+                        "/api/v1/messages/{message_id}")
         assert message["state"] == "pending_approval"
         await asyncio.sleep(0.3)  # the modems are idle: nothing may leave while it waits
         assert (await gw.get(f"/api/v1/messages/{first}", key="full")).json()["state"] == \
             "pending_approval"
 
-        listing = (await gw.get("/api/v1/approvals?state=pending", key="bob")).json()
+        listing = check(await gw.get("/api/v1/approvals?state=pending", key="bob"), A)
         (shown,) = listing["approvals"]
         assert (shown["id"], shown["recipients"], shown["parts"], shown["text"]) == (
             held["id"], 2, 1, "季度报告已发布")
@@ -106,6 +112,7 @@ async def test_the_approval_cycle_through_the_json_api(tmp_path: Path):
         assert shown["submitter"]["department_id"] == DEPT
 
         own = await gw.post(f"/api/v1/approvals/{held['id']}/approve", key="alice")
+        check(own, APPROVE)
         assert own.status_code == 403
         assert own.json()["error"]["code"] == "own_request"
         assert (await gw.get(f"/api/v1/messages/{first}", key="full")).json()["state"] == \
@@ -113,6 +120,7 @@ async def test_the_approval_cycle_through_the_json_api(tmp_path: Path):
 
         approved = await gw.post(f"/api/v1/approvals/{held['id']}/approve", key="bob")
         assert approved.status_code == 200, approved.text
+        check(approved, APPROVE)
         assert (approved.json()["state"], approved.json()["decided_by"]) == ("approved", "bob")
         for item in answer["messages"]:
             await gw.wait_message(item["id"], {"sent", "delivered"})
@@ -122,6 +130,7 @@ async def test_the_approval_cycle_through_the_json_api(tmp_path: Path):
         assert sorted(event.message_ids) == sorted(m["id"] for m in answer["messages"])
         again = await gw.post(f"/api/v1/approvals/{held['id']}/reject", key="bob",
                               json={"reason": "too late"})
+        check(again, REJECT)
         assert again.status_code == 409
         assert again.json()["error"]["code"] == "already_decided"
 
@@ -129,18 +138,20 @@ async def test_the_approval_cycle_through_the_json_api(tmp_path: Path):
         second = await send(gw, "carol", TO[2:], "促销")
         other = second["policy"]["approval"]["id"]
         no_reason = await gw.post(f"/api/v1/approvals/{other}/reject", key="bob", json={})
+        check(no_reason, REJECT)
         assert no_reason.status_code == 400
         assert no_reason.json()["error"]["field"] == "reason"
         rejected = await gw.post(f"/api/v1/approvals/{other}/reject", key="alice",
                                  json={"reason": "未经审批的促销内容"})
         assert rejected.status_code == 200, rejected.text
+        check(rejected, REJECT)
         assert (rejected.json()["state"], rejected.json()["reason"]) == ("rejected",
                                                                          "未经审批的促销内容")
         mid = second["messages"][0]["id"]
         seen = (await gw.get(f"/api/v1/messages/{mid}", key="carol")).json()
         assert seen["state"] == "cancelled"
         assert seen["error"] == "rejected by alice: 未经审批的促销内容"
-        mine = (await gw.get(f"/api/v1/approvals/{other}", key="carol")).json()
+        mine = check(await gw.get(f"/api/v1/approvals/{other}", key="carol"), ONE)
         assert (mine["state"], mine["decided_by"]) == ("rejected", "alice")
         assert mine["messages"] == [{"id": mid, "to": TO[2], "state": "cancelled"}]
         # carol has no approve scope: she sees her own approvals only.
@@ -200,6 +211,7 @@ async def test_an_over_quota_campaign_is_refused_whole(tmp_path: Path):
         refused = await gw.post("/api/v1/messages", key="alice",
                                 json={"to": TO, "text": long_text})
         assert refused.status_code == 422
+        check(refused, "/api/v1/messages")
         error = refused.json()["error"]
         assert (error["code"], error["field"], error["needed"], error["left"]) == (
             "over_quota", "to", 6, 5)
@@ -213,10 +225,11 @@ async def test_an_over_quota_campaign_is_refused_whole(tmp_path: Path):
         assert fits["policy"]["quota"]["left"] == 1
         for item in fits["messages"]:
             await gw.wait_message(item["id"], {"sent", "delivered"})
-        ledger = (await gw.get(f"/api/v1/ledger?account=department:{DEPT}", key="full")).json()
+        ledger = check(await gw.get(f"/api/v1/ledger?account=department:{DEPT}", key="full"),
+                       "/api/v1/ledger")
         assert [e["kind"] for e in ledger["entries"]] == ["charge"] * 4
         assert ledger["balance"] == sum(e["delta"] for e in ledger["entries"]) == -4
-        (quota,) = (await gw.get("/api/v1/quotas", key="full")).json()["quotas"]
+        (quota,) = check(await gw.get("/api/v1/quotas", key="full"), "/api/v1/quotas")["quotas"]
         assert (quota["used_this_month"], quota["reserved"], quota["left"]) == (4, 0, 1)
         refused = await gw.post("/api/v1/messages", key="carol",
                                 json={"to": TO[:1], "text": long_text})
@@ -229,6 +242,7 @@ async def test_split_mode_sends_to_those_that_fit(tmp_path: Path):
         topped = await gw.post("/api/v1/ledger", key="full", json={
             "account": "user:10", "kind": "topup", "parts": 2, "note": "试用"})
         assert topped.status_code == 201, topped.text
+        check(topped, "/api/v1/ledger")
         assert (topped.json()["balance"], topped.json()["by"]) == (2, "api key full")
         answer = await send(gw, "alice", TO, "hi")
         assert [m["to"] for m in answer["messages"]] == TO[:2]
