@@ -31,6 +31,11 @@ PENDING_APPROVAL = "pending_approval"
 `held`)."""
 
 
+UNATTENDED_DOORS = frozenset({"system", "rules"})
+"""Never held: the appliance's own messages (an unsubscribe confirmation must go at once) and
+the auto-answers an admin set up (their text was decided when the rule was written)."""
+
+
 class ApprovalCheck(Check):
     """Holds the requests that need approval (the last check: only what will be sent waits)."""
 
@@ -43,6 +48,8 @@ class ApprovalCheck(Check):
 
     async def admit(self, draft: Draft) -> None:
         origin = draft.request.origin
+        if origin.door in UNATTENDED_DOORS:
+            return
         department = origin.department_id
         rule = None
         if department is not None:

@@ -67,14 +67,15 @@ class QuotaCheck(Check):
         self._lock = asyncio.Lock()
         self._in_flight: dict[int, tuple[weakref.ref, dict[str, int]]] = {}
 
-    def _taken(self, account: str) -> int:
-        """Parts that requests checked but not yet stored have taken of `account`."""
-        total = 0
+    def _taken(self) -> dict[str, int]:
+        """Parts that requests checked but not yet stored have taken, by account."""
+        total: dict[str, int] = {}
         for key, (ref, parts) in list(self._in_flight.items()):
             if ref() is None:
                 del self._in_flight[key]  # refused after this check: it takes nothing
-            else:
-                total += parts.get(account, 0)
+                continue
+            for account, n in parts.items():
+                total[account] = total.get(account, 0) + n
         return total
 
     async def admit(self, draft: Draft) -> None:
@@ -84,6 +85,10 @@ class QuotaCheck(Check):
         start, end = month_bounds(draft.now, self.tz)
         per = max(draft.count.parts, 1)
         async with self._lock:
+            # Before the read: a request stored (and so no longer in flight) after this point
+            # is counted twice, never not at all, as it would be if its commit came after the
+            # read had begun and its in-flight entry went before this was taken.
+            taken = self._taken()
             figures = await self.store.read(lambda: [
                 ledger.figures(a, start, end)
                 for a in ledger.accounts_of(origin.user_id, origin.department_id)])
@@ -94,7 +99,7 @@ class QuotaCheck(Check):
                 left = fig.left()
                 if left is None:
                     continue
-                left = max(0, left - self._taken(fig.account))
+                left = max(0, left - taken.get(fig.account, 0))
                 if tightest is None or left < tightest[0]:
                     tightest = (left, fig)
             needed = per * len(draft.rows)

@@ -12,17 +12,24 @@ import asyncio
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from appliance.dispatch.intake import SendRequest
 from appliance.hub import ApprovalDecided
+from appliance.pdu import count_parts
 from appliance.policy.approval import ApprovalCheck
-from appliance.policy.layer import Check
+from appliance.policy.layer import Check, Draft
+from appliance.policy.origin import Origin
 from appliance.policy.quota import QuotaCheck
 from appliance.store import approvals
+from appliance.store.db import open_database
+from appliance.store.messages import NewMessage
+from appliance.store.migrations import migrate
 from appliance.store.models import ApiKey, WebhookDelivery
+from appliance.store.writer import Store
 from tests.api.conftest import Gateway, running, wait_for
 from tests.api.test_openapi import check
 
@@ -35,6 +42,7 @@ KEYS = {"alice": ["send", "read", "approve"], "bob": ["read", "approve"],
 DEPT = 2
 BINDINGS = {"alice": (10, DEPT), "carol": (12, DEPT)}  # key -> (user id, department id)
 TO = ["+8613800000001", "+8613800000002", "+8613800000003"]
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
 class BindKeys(Check):
@@ -137,6 +145,8 @@ async def test_the_approval_cycle_through_the_json_api(tmp_path: Path):
         # Another request, rejected with a reason: cancelled, and the submitter sees why.
         second = await send(gw, "carol", TO[2:], "促销")
         other = second["policy"]["approval"]["id"]
+        waiting = check(await gw.get("/api/v1/messages", key="carol"), "/api/v1/messages")
+        assert [m["state"] for m in waiting["messages"]] == ["pending_approval"]
         no_reason = await gw.post(f"/api/v1/approvals/{other}/reject", key="bob", json={})
         check(no_reason, REJECT)
         assert no_reason.status_code == 400
@@ -186,6 +196,25 @@ async def test_only_what_the_rule_names_waits(tmp_path: Path):
         assert "approval" not in small.get("policy", {})
         large = await send(gw, "alice", TO, "通知")
         assert large["policy"]["approval"]["state"] == "pending_approval"
+
+
+@pytest.mark.parametrize(("door", "waits"), [("api", True), ("kannel", True), ("console", True),
+                                             ("system", False), ("rules", False)])
+async def test_the_appliances_own_messages_never_wait(tmp_path: Path, door: str, waits: bool):
+    db = open_database(f"sqlite:///{tmp_path / 'cg.db'}")
+    migrate(db)
+    store = Store(db)
+    await store.start()
+    try:
+        check = ApprovalCheck(store, clock=lambda: NOW, default=approvals.Rule("all"))
+        request = SendRequest(to=TO[:1], text="退订成功", origin=Origin(door=door))
+        draft = Draft(request=request, rows=[NewMessage(TO[0], "退订成功")],
+                      count=count_parts("退订成功"), now=NOW)
+        await check.admit(draft)
+        assert draft.rows[0].hold is waits
+        assert ("approval" in draft.notes) is waits
+    finally:
+        await store.stop()
 
 
 @pytest.mark.parametrize(("rule", "recipients", "category", "waits"), [

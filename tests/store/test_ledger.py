@@ -21,6 +21,7 @@ from appliance.store.messages import (
     add_parts,
     cancel_message,
     claim_messages,
+    expire_due,
 )
 from appliance.store.models import Ledger
 from appliance.store.sims import apply_status_report
@@ -120,6 +121,20 @@ def test_a_failure_after_one_part_refunds_that_part_once(db: peewee.Database):
     assert rows(msg_id) == [(DEPT, -1, "charge"), (DEPT, 1, "refund")]
     start, end = month_bounds(NOW, SHANGHAI)
     assert ledger.used(DEPT, start, end) == 0
+
+
+def test_a_message_expired_after_its_first_part_left_gets_that_part_back(db: peewee.Database):
+    with db.atomic():
+        ledger.set_quota(DEPT, 100, None, NOW)
+        (msg_id,) = accept_messages([NewMessage("+8613800000001", "hi", parts_count=2,
+                                                charge_to=(DEPT,),
+                                                expires_at=NOW + timedelta(hours=1))], now=NOW)
+    part_ids = claimed(db, msg_id, 2)
+    send_parts(db, part_ids[:1])
+    with db.atomic():  # its SIM went away: back in the queue, pinned, until it expires
+        queue.requeue_unsent([msg_id], "SIM lost", resend_ambiguous=False)
+        assert expire_due(NOW + timedelta(hours=2)) == [msg_id]
+    assert rows(msg_id) == [(DEPT, -1, "charge"), (DEPT, 1, "refund")]
 
 
 def test_a_submitter_without_a_quota_is_never_charged(db: peewee.Database):
