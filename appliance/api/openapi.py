@@ -613,20 +613,22 @@ def _paths() -> dict[str, dict[str, Any]]:
             (200, r("Approval"), "rejected"), body=r("ApprovalReject"), params=[APPROVAL_ID],
             errors=(404, 409))},
         "/api/v1/quotas": with_head(op(
-            "Every account with a quota: limit, prepaid, use this month, reserved, balance",
-            "admin", (200, r("QuotaList"), "the quotas"))),
+            "Accounts with a quota: limit, prepaid, use this month, reserved, balance (an "
+            "admin: every one; another key: its own user's and department's)",
+            "read", (200, r("QuotaList"), "the quotas"))),
         "/api/v1/quotas/{account}": {"put": op(
             "Set an account's monthly limit (parts; null: none) and whether it is prepaid",
             "admin", (200, r("Quota"), "the account's standing"), body=r("QuotaInput"),
             params=[ACCOUNT])},
         "/api/v1/ledger": {
-            **with_head(op("Ledger rows, newest first (with `account`: its balance too)",
-                           "admin", (200, r("LedgerPage"), "a page"),
+            **with_head(op("Ledger rows, newest first (with `account`: its balance too; "
+                           "an admin: every account, another key: its own)",
+                           "read", (200, r("LedgerPage"), "a page"),
                            params=[query("account", STR, "user:<id> or department:<id>"),
                                    query("before", ID, "before this row id"),
                                    query("limit", {**INT, "minimum": 1, "maximum": 1000,
                                                    "default": 100})],
-                           errors=(400,))),
+                           errors=(400, 404))),
             "post": op("Add a topup or an adjustment (in parts)", "admin",
                        (201, r("LedgerAdded"), "the row, and the balance after it"),
                        body=r("LedgerInput"))},

@@ -1,8 +1,9 @@
 """`GET /api/v1/quotas`, `PUT /api/v1/quotas/{account}`, `GET /api/v1/ledger?account=`,
-`POST /api/v1/ledger`: quotas and prepaid balances in message parts (admin).
+`POST /api/v1/ledger`: quotas and prepaid balances in message parts.
 
 Knows: the JSON shapes of quotas and ledger rows; that the month shown is the dispatch time
-zone's.
+zone's; who sees what: an admin key every account, another key with `read` only the accounts
+of its own user and department (a key bound to neither: none); only an admin changes them.
 Must not know: SQL (store.ledger), how a request is checked against them (policy.quota).
 
 An account is `user:<id>` or `department:<id>`. A ledger row is only ever added: a topup, or
@@ -19,7 +20,7 @@ from sanic.response import JSONResponse, json
 
 from appliance.api import jsonbody as jb
 from appliance.api import query
-from appliance.api.auth import require_scope
+from appliance.api.auth import origin_of, require_scope
 from appliance.api.errors import ApiError
 from appliance.policy.quota import month_bounds
 from appliance.store import ledger
@@ -44,11 +45,24 @@ def _month(request: Request) -> tuple[datetime, datetime]:
     return month_bounds(dispatcher.now(), dispatcher.tz)
 
 
+def _visible(request: Request) -> list[str] | None:
+    """The accounts the caller may see: None for every one (admin)."""
+    caller = request.ctx.caller
+    if "admin" in caller.scopes:
+        return None
+    origin = origin_of(request, caller, "api")
+    return [ledger.account_name(kind, n) for kind, n in (("user", origin.user_id),
+                                                         ("department", origin.department_id))
+            if n is not None]
+
+
 @bp.route("/quotas", methods=["GET", "HEAD"])
-@require_scope("admin")
+@require_scope("read")
 async def list_quotas(request: Request) -> JSONResponse:
     start, end = _month(request)
-    rows = await request.app.ctx.appliance.store.read(lambda: ledger.list_figures(start, end))
+    among = _visible(request)
+    rows = await request.app.ctx.appliance.store.read(
+        lambda: ledger.list_figures(start, end, among))
     return json({"month_start": start.isoformat(), "quotas": [f.as_dict() for f in rows]})
 
 
@@ -81,7 +95,7 @@ def _row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.route("/ledger", methods=["GET", "HEAD"])
-@require_scope("admin")
+@require_scope("read")
 async def list_ledger(request: Request) -> JSONResponse:
     """Newest first; `account` (user:<id> / department:<id>), `before` a row id to page back.
     With an account, its balance (the sum of all its rows) too."""
@@ -93,9 +107,12 @@ async def list_ledger(request: Request) -> JSONResponse:
         raise query.bad("account", exc.message) from None
     before = query.integer(request, "before", 1, query.MAX_ID)
     limit = query.integer(request, "limit", 1, LIST_MAX) or LIST_DEFAULT
+    among = _visible(request)
+    if account is not None and among is not None and account not in among:
+        raise ApiError(404, "not_found", f"no account {account} of yours")
 
     def read() -> tuple[list[dict[str, Any]], int | None]:
-        rows = ledger.entries(account, before=before, limit=limit)
+        rows = ledger.entries(account, among=among, before=before, limit=limit)
         return rows, None if account is None else ledger.balance(account)
 
     rows, balance = await request.app.ctx.appliance.store.read(read)

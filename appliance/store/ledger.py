@@ -141,10 +141,13 @@ def figures(account: str, start: datetime, end: datetime) -> Figures:
                    reserved=reserved(account), balance=balance(account))
 
 
-def list_figures(start: datetime, end: datetime) -> list[Figures]:
-    """Every account with a quota row, by name."""
-    return [figures(q.account, start, end)
-            for q in Quota.select(Quota.account).order_by(Quota.account)]
+def list_figures(start: datetime, end: datetime,
+                 among: list[str] | None = None) -> list[Figures]:
+    """Every account with a quota row (or those of them `among`), by name."""
+    query = Quota.select(Quota.account)
+    if among is not None:
+        query = query.where(Quota.account.in_(among))
+    return [figures(q.account, start, end) for q in query.order_by(Quota.account)]
 
 
 def set_quota(account: str, monthly_limit: int | None, prepaid: bool | None,
@@ -196,12 +199,15 @@ def row_view(row: Ledger) -> dict[str, Any]:
             "message_id": row.message_id, "by": row.actor, "at": row.at, "note": row.note}
 
 
-def entries(account: str | None = None, *, before: int | None = None,
-            limit: int = 100) -> list[dict[str, Any]]:
-    """Ledger rows, newest first; of one account, before a row id (paging back)."""
+def entries(account: str | None = None, *, among: list[str] | None = None,
+            before: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Ledger rows, newest first; of one account (or of those `among`), before a row id
+    (paging back)."""
     query = Ledger.select()
     if account is not None:
         query = query.where(Ledger.account == account)
+    if among is not None:
+        query = query.where(Ledger.account.in_(among))
     if before is not None:
         query = query.where(Ledger.id < before)
     return [row_view(r) for r in query.order_by(Ledger.id.desc()).limit(limit)]

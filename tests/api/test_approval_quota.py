@@ -318,3 +318,20 @@ async def test_quota_and_ledger_input_is_checked(tmp_path: Path):
         denied = await gw.post("/api/v1/ledger", key="alice",
                                json={"account": "user:10", "parts": 100})
         assert denied.status_code == 403  # only an admin tops up
+
+
+async def test_only_an_admin_sees_every_account(tmp_path: Path):
+    # The API's own view of a key (auth.origin_of) binds it to no user or department on this
+    # branch (BindKeys acts on send requests only): such a key sees no account.
+    async with gateway(tmp_path) as gw:
+        for account in ("user:10", f"department:{DEPT}", "department:9"):
+            await set_quota(gw, account, 100)
+        await gw.post("/api/v1/ledger", key="full", json={"account": "user:10", "parts": 5})
+        everything = check(await gw.get("/api/v1/quotas", key="full"), "/api/v1/quotas")
+        assert len(everything["quotas"]) == 3
+        seen = check(await gw.get("/api/v1/quotas", key="bob"), "/api/v1/quotas")
+        assert seen["quotas"] == []
+        assert (await gw.get("/api/v1/ledger", key="bob")).json()["entries"] == []
+        other = await gw.get("/api/v1/ledger?account=user:10", key="bob")
+        check(other, "/api/v1/ledger")
+        assert other.status_code == 404
