@@ -37,8 +37,10 @@ def default_profiles_dir() -> Path:
 class Appliance:
     """Everything that runs inside `cardgate run`, minus the HTTP server."""
 
-    def __init__(self, config: Config, *, clock=None, rng=None):
+    def __init__(self, config: Config, *, clock=None, rng=None, config_path: Path | None = None):
         self.config = config
+        self.config_path = config_path
+        """The file the config came from (backups include it); None when built in code."""
         self.clock = clock  # injected by tests: () -> aware datetime
         self.rng = rng
         self.started = False
@@ -63,6 +65,11 @@ class Appliance:
         self.auth_gate = AddressGate()  # key checks (scrypt) bounded per client address
         self.key_rates = KeyRates()  # each key's own requests per minute
         self.kannel_reports = None  # Kannel delivery reports (compat.kannel_reports)
+        self.admin_socket = None
+        """The technician console's local socket (admin_socket.server.AdminSocketServer)."""
+        self.admin_accounts = None
+        """Who may log in at the console (admin_socket.accounts_bridge.AccountsBackend); None:
+        the accounts in the database."""
 
     async def start(self) -> None:
         from appliance.contacts.blacklist import Blacklist
@@ -112,6 +119,7 @@ class Appliance:
         await self.inbox.start()
         await self.rules.start()  # after the dispatcher: the catch-up may send replies
         await self.pool.start()
+        await self._start_admin_socket()
         self.started = True
         self.started_at = time.monotonic()
         log.info("appliance started: %d port(s) watched", len(self.pool.static.present))
@@ -124,8 +132,26 @@ class Appliance:
         self.kannel_reports = KannelReports(self.store, self.hub, self.webhooks)
         await self.kannel_reports.start()
 
+    async def _start_admin_socket(self) -> None:
+        from appliance.admin_socket.server import AdminSocketError, AdminSocketServer
+        from appliance.backup import backup_dir_for
+
+        server = AdminSocketServer(self, self.config.admin.socket, accounts=self.admin_accounts,
+                                   backup_dir=backup_dir_for(self.config.database.url))
+        try:
+            await server.start()
+        except AdminSocketError as exc:
+            # The gateway's work goes on without it; the technician console says it cannot
+            # reach the appliance and shows what the database holds.
+            log.error("%s; the technician console cannot reach this appliance", exc)
+            return
+        self.admin_socket = server
+
     async def stop(self) -> None:
         self.started = False
+        if self.admin_socket is not None:  # first: no console request into parts stopping
+            await self.admin_socket.stop()
+            self.admin_socket = None
         if self.rules is not None:
             await self.rules.stop()  # before the dispatcher it submits replies to
         # The dispatcher first: it lets sends in flight finish (a modem closed under a +CMGS
@@ -172,7 +198,9 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     from appliance.api.modems import bp as modems_bp
     from appliance.api.openapi import bp as openapi_bp
     from appliance.api.playsms import bp as playsms_bp
+    from appliance.api.policy import bp as policy_bp
     from appliance.api.quotas import bp as quotas_bp
+    from appliance.api.reports import bp as reports_bp
     from appliance.api.rules import bp as rules_bp
     from appliance.api.sims import bp as sims_bp
     from appliance.api.webhooks import bp as webhooks_bp
@@ -193,6 +221,8 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     app.blueprint(rules_bp)
     app.blueprint(sims_bp)
     app.blueprint(webhooks_bp)
+    app.blueprint(policy_bp)
+    app.blueprint(reports_bp)
     app.blueprint(approvals_bp)
     app.blueprint(quotas_bp)
     app.blueprint(openapi_bp)  # GET /api/v1/openapi.json: the document only, no UI
@@ -217,9 +247,9 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
 
 
 def run_appliance(config: Config, *, banner: str | None = None, on_start=None,
-                  on_stop=None) -> None:
+                  on_stop=None, config_path: Path | None = None) -> None:
     """`cardgate run`: serve until SIGTERM/SIGINT, in this one process."""
-    appliance = Appliance(config)
+    appliance = Appliance(config, config_path=config_path)
     app = create_app(appliance, on_start=on_start, on_stop=on_stop)
     if banner:
         @app.after_server_start

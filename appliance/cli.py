@@ -64,7 +64,8 @@ def _seconds(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="cardgate", description="SMS gateway on a pool of GSM modems")
     sub = parser.add_subparsers(dest="command",
-                                metavar="{run,demo,sim,apikey,quota,balance,approval}",
+                                metavar="{run,demo,sim,apikey,console,backup,restore,quota,"
+                                        "balance,approval}",
                                 required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="run the appliance")
@@ -82,6 +83,22 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--count", type=_positive_int, required=True)
     sim.add_argument("--dir", type=Path, required=True)
     sim.add_argument("--latency", type=_seconds, default=0.0)
+
+    console = sub.add_parser("console", help="the technician console (serial line or stdin)")
+    console.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH)
+    console.add_argument("--device", type=Path, default=None, metavar="TTY",
+                         help="serial line to run on at 115200 baud (default: this terminal)")
+
+    backup = sub.add_parser("backup", help="back up the database and the config as one file")
+    backup.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH)
+    backup.add_argument("--output", type=Path, default=None, metavar="FILE",
+                        help="the archive to write (default: backups/ beside the database)")
+    restore = sub.add_parser("restore", help="restore a backup into a (fresh) data folder")
+    restore.add_argument("file", type=Path)
+    restore.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH)
+    restore.add_argument("--force", action="store_true",
+                         help="replace an existing database (kept beside it, renamed); stop "
+                              "the appliance first")
 
     apikey = sub.add_parser("apikey", help="manage API keys")
     apikey_sub = apikey.add_subparsers(dest="apikey_command",
@@ -149,7 +166,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args.config)
     _setup_logging(config.log.level)
     _check_database(config.database.url)
-    _serve("http.listen", config.http.listen, lambda: run_appliance(config))
+    _serve("http.listen", config.http.listen,
+           lambda: run_appliance(config, config_path=args.config))
     return 0
 
 
@@ -272,6 +290,63 @@ def cmd_apikey_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_console(args: argparse.Namespace) -> int:
+    from appliance.serial_console.session import ConsoleStartError, run_console
+
+    config = _load(args.config)
+    try:
+        return run_console(config, config_path=args.config, device=args.device)
+    except ConsoleStartError as exc:
+        raise CliError(str(exc)) from None
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from appliance.backup import BackupError, backup_dir_for, create_backup, default_backup_path
+
+    config = _load(args.config)
+    try:
+        folder = backup_dir_for(config.database.url)
+        output = args.output or default_backup_path(folder or Path("."))
+        manifest = create_backup(config.database.url, args.config, output)
+    except BackupError as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"--output: cannot write {exc.filename or ''}: {exc.strerror}") from None
+    print(f"backup written: {output} (schema {manifest['schema_version']}, "
+          f"{', '.join(manifest['members'])})")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from appliance.backup import BackupError, restore_backup
+
+    url = None
+    if args.config.exists():
+        config = _load(args.config)
+        url = config.database.url
+        from appliance.serial_console.client import AdminClient
+
+        if AdminClient(config.admin.socket).available():
+            raise CliError(f"the appliance is running (it answers on {config.admin.socket}): "
+                           "stop it before restoring")
+    try:
+        done = restore_backup(args.file, url, args.config, force=args.force)
+    except BackupError as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"restore: {exc.strerror}: {exc.filename or ''}") from None
+    print(f"restored {args.file} (made {done['manifest']['created_at']}) into {done['database']}")
+    if "replaced" in done:
+        print(f"  the database that was there is kept as {done['replaced']}")
+    if "config" in done:
+        _load(Path(done["config"]))  # written as archived: say now if it does not load here
+        print(f"  config written to {done['config']}")
+    if "config_beside" in done:
+        print(f"  {args.config} differs from the archived config, which is written beside it "
+              f"as {done['config_beside']}: compare and merge by hand")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -282,6 +357,9 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_demo(args)
         if args.command == "sim":
             return cmd_sim(args)
+        if args.command in ("console", "backup", "restore"):
+            return {"console": cmd_console, "backup": cmd_backup,
+                    "restore": cmd_restore}[args.command](args)
         if args.command == "apikey":
             commands = {"create": cmd_apikey_create, "list": cmd_apikey_list,
                         "limit": cmd_apikey_limit, "revoke": cmd_apikey_revoke}

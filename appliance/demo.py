@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from appliance.config import Config, DatabaseConfig, HttpConfig, ModemsConfig
+from appliance.config import AdminConfig, Config, DatabaseConfig, HttpConfig, ModemsConfig
 
 
 def demo_config(data: Path, port: int) -> Config:
@@ -19,7 +19,22 @@ def demo_config(data: Path, port: int) -> Config:
         database=DatabaseConfig(url=f"sqlite:///{data / 'cardgate.db'}"),
         modems=ModemsConfig(autodetect=False, ports=[str(data / "ports" / "modem*")],
                             poll_interval=10.0),
+        admin=AdminConfig(socket=str(data / "admin.sock")),
     )
+
+
+def write_console_config(config: Config, path: Path) -> None:
+    """The demo's settings as a config file, so `cardgate console --config FILE` (and
+    `cardgate backup --config FILE`) find its socket and database."""
+    ports = ", ".join(f'"{p}"' for p in config.modems.ports)
+    path.write_text("\n".join([
+        "# written by `cardgate demo` at each start: its settings, for the console and backup",
+        "[http]", f'listen = "{config.http.listen}"',
+        "[database]", f'url = "{config.database.url}"',
+        "[modems]", "autodetect = false", f"ports = [{ports}]",
+        f"poll_interval = {config.modems.poll_interval}",
+        "[admin]", f'socket = "{config.admin.socket}"', "",
+    ]), encoding="utf-8")
 
 
 def run_demo(*, modems: int, port: int, data: Path, latency: float) -> int:
@@ -35,6 +50,8 @@ def run_demo(*, modems: int, port: int, data: Path, latency: float) -> int:
     for stale in ports.glob("modem*"):  # symlinks left by a demo that was killed
         stale.unlink()
     config = demo_config(data, port)
+    console_config = data.resolve() / "cardgate.toml"
+    write_console_config(config, console_config)
     # A fresh key per run: a name derived from the folder's contents came out the same on the
     # third run over one folder, and the demo stopped on "an API key named ... already exists".
     key = create_api_key_sync(config.database.url, f"demo-{os.urandom(4).hex()}",
@@ -59,8 +76,10 @@ def run_demo(*, modems: int, port: int, data: Path, latency: float) -> int:
         f"       curl -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\",
         f"            -d '{{\"to\": \"+8613800138000\", \"text\": \"你好 cardgate\"}}' "
         f"{base}/api/v1/messages",
+        f"  technician console: cardgate console --config {console_config}",
         "  stop with Ctrl-C",
         "",
     ])
-    run_appliance(config, banner=banner, on_start=start_fleet, on_stop=stop_fleet)
+    run_appliance(config, banner=banner, on_start=start_fleet, on_stop=stop_fleet,
+                  config_path=console_config)
     return 0

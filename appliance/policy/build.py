@@ -2,7 +2,9 @@
 
 Knows: every check module and the order they must run in (content before recipients before
 money before holds: a refused word costs nothing; a duplicate is not charged; only what will
-be sent waits for approval).
+be sent waits for approval). Within content: forbidden words first, on the text as the
+submitter wrote it; then the unsubscribe hint; then the signature, last, so that an
+end-placed signature ends the text and the part count includes all three.
 Must not know: HTTP, modems.
 """
 
@@ -14,18 +16,39 @@ from datetime import datetime
 
 from appliance.config import Config
 from appliance.policy.approval import ApprovalCheck
+from appliance.policy.consent import ConsentCheck
 from appliance.policy.layer import Check, PolicyLayer
 from appliance.policy.quota import QuotaCheck
+from appliance.policy.signature import SignatureCheck
+from appliance.policy.unsubscribe import UnsubscribeHintCheck
+from appliance.policy.words import ForbiddenWordsCheck
+from appliance.store import forbidden_words as words_store
+from appliance.store import signatures as signatures_store
 from appliance.store.approvals import Rule
 from appliance.store.writer import Store
 
 
 async def build_policy(config: Config, store: Store, clock: Callable[[], datetime]) -> PolicyLayer:
     """The layer every send passes (intake's `submit_request` runs it)."""
-    checks: list[Check] = []
-    # Money, then holds.
-    checks.append(QuotaCheck(store, zoneinfo.ZoneInfo(config.dispatch.timezone),
-                             config.quotas.on_excess))
+    words = await store.read(words_store.all_words)
+    departments = await store.read(signatures_store.all_signatures)
     a = config.approval
-    checks.append(ApprovalCheck(store, clock, Rule(a.mode, a.above, tuple(a.categories))))
+    checks: list[Check] = [
+        ForbiddenWordsCheck(words),
+        UnsubscribeHintCheck(config.policy),
+        SignatureCheck(config.policy, departments),
+        ConsentCheck(config.consent, store),
+        # Money, then holds.
+        QuotaCheck(store, zoneinfo.ZoneInfo(config.dispatch.timezone), config.quotas.on_excess),
+        ApprovalCheck(store, clock, Rule(a.mode, a.above, tuple(a.categories))),
+    ]
     return PolicyLayer(checks)
+
+
+def check_named(layer: PolicyLayer | None, name: str) -> Check | None:
+    """The layer's check called `name` (the API updates the words and signatures it holds in
+    memory after each change), or None when the layer has none."""
+    for check in (layer.checks if layer is not None else ()):
+        if check.name == name:
+            return check
+    return None

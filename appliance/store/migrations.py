@@ -27,6 +27,7 @@ from appliance.store import (
     schema_v7,
     schema_v8,
     schema_v9,
+    schema_v11,
     schema_v13,
 )
 
@@ -121,6 +122,10 @@ def migration_9_android_webhooks(db: peewee.Database) -> None:
     schema_v9.apply(db, dialect(db))
 
 
+def migration_11_content_policy(db: peewee.Database) -> None:
+    """department_signature, forbidden_word and contact_consent: the policy layer's content
+    rules and each number's marketing consent (see `schema_v11`)."""
+    schema_v11.apply(db, dialect(db))
 def migration_13_approval_and_quotas(db: peewee.Database) -> None:
     """Approval of sends, quotas and the prepaid ledger (see `schema_v13`)."""
     schema_v13.apply(db, dialect(db))
@@ -136,6 +141,7 @@ MIGRATIONS: list[Migration] = [
     migration_7_kannel,
     migration_8_api_key_limits,
     migration_9_android_webhooks,
+    migration_11_content_policy,
     migration_13_approval_and_quotas,
 ]
 

@@ -422,6 +422,35 @@ class KannelMessage(BaseModel):
     open = pw.BooleanField(default=False, index=True)
 
 
+class DepartmentSignature(BaseModel):
+    """A department's 【signature】 (migration 11): the text inside the brackets, and where it
+    goes (None: the box default). No foreign key: departments are another step's table."""
+
+    department_id = pw.IntegerField(primary_key=True)
+    signature = pw.CharField(max_length=16)
+    placement = pw.CharField(max_length=8, null=True)  # start / end
+    updated_at = UtcDateTimeField(default=utcnow)
+
+
+class ForbiddenWord(BaseModel):
+    """One word of the forbidden-word list (migration 11), as entered and as matched."""
+
+    id = pw.AutoField()
+    word = pw.CharField(max_length=100)
+    normalized = pw.CharField(max_length=100, unique=True)
+    created_at = UtcDateTimeField(default=utcnow)
+
+
+class ContactConsent(BaseModel):
+    """A number's marketing consent (migration 11): granted / withdrawn, with where it came
+    from (imported / reply / staff) and when. No row: unknown."""
+
+    id = pw.AutoField()
+    number = pw.CharField(max_length=32, unique=True)
+    state = pw.CharField(max_length=16)
+    source = pw.CharField(max_length=16)
+    detail = pw.TextField(default="")
+    at = UtcDateTimeField(default=utcnow)
 # -- approval and quotas (migration 13) -------------------------------------------------------
 
 
@@ -526,6 +555,9 @@ ALL_MODELS: list[type[BaseModel]] = [
     WebhookDelivery,
     MessageOption,
     KannelMessage,
+    DepartmentSignature,
+    ForbiddenWord,
+    ContactConsent,
     ApprovalRule,
     Approval,
     ApprovalMessage,
@@ -542,8 +574,11 @@ __all__ = [
     "ApprovalRule",
     "BaseModel",
     "BlacklistEntry",
+    "DepartmentSignature",
+    "ForbiddenWord",
     "Campaign",
     "Contact",
+    "ContactConsent",
     "ContactGroup",
     "ContactNumber",
     "GroupMember",

@@ -22,7 +22,14 @@ import pytest
 from sanic import Sanic
 
 from appliance.app import Appliance, create_app
-from appliance.config import Config, DatabaseConfig, DispatchConfig, HttpConfig, ModemsConfig
+from appliance.config import (
+    AdminConfig,
+    Config,
+    DatabaseConfig,
+    DispatchConfig,
+    HttpConfig,
+    ModemsConfig,
+)
 from appliance.sim import SimFleet
 from appliance.store.service import create_api_key_sync
 
@@ -122,6 +129,7 @@ def make_config(tmp: Path, ports_dir: Path, **dispatch: Any) -> Config:
         modems=ModemsConfig(autodetect=False, ports=[str(ports_dir / "modem*")],
                             poll_interval=0.2, command_timeout=2.0, send_timeout=5.0),
         dispatch=DispatchConfig(**caps),
+        admin=AdminConfig(socket=str(tmp / "admin.sock")),  # not the system's /run/cardgate
     )
 
 

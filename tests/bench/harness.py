@@ -166,6 +166,9 @@ status_report = {"true" if self.status_report else "false"}
 
 [log]
 level = "{self.log_level}"
+
+[admin]
+socket = "{self.db_path.parent / 'admin.sock'}"
 """, encoding="utf-8")
 
     def start_sim(self) -> None:
