@@ -1,5 +1,7 @@
 """`GET /api/v1/approvals`, `GET /api/v1/approvals/{id}`, `POST .../{id}/approve`,
-`POST .../{id}/reject` (`{"reason": "..."}`): the send requests held for an approver.
+`POST .../{id}/reject` (`{"reason": "..."}`): the send requests held for an approver; and
+`GET /api/v1/approval-rules`, `PUT|DELETE /api/v1/approval-rules/{department_id}`: which
+requests need one (the box default of `[approval]`, and each department's own rule).
 
 Knows: the JSON shapes of approvals and who may see and decide them: a key with the `approve`
 scope (or `admin`) sees every approval and decides, but never its own request (403
@@ -20,6 +22,7 @@ from appliance.api import jsonbody as jb
 from appliance.api import query
 from appliance.api.auth import Caller, origin_of, require_scope
 from appliance.api.errors import ApiError
+from appliance.config import CATEGORIES
 from appliance.policy import approval as policy
 from appliance.store import approvals
 from appliance.store.approvals import ApprovalProblem, Decider
@@ -49,6 +52,40 @@ def _approver(caller: Caller) -> bool:
 def _problem(exc: ApprovalProblem) -> ApiError:
     extra = {"field": exc.field} if exc.field else {}
     return ApiError(STATUS[exc.code], exc.code, exc.message, **extra)
+
+
+@bp.route("/approval-rules", methods=["GET", "HEAD"])
+@require_scope("read")
+async def list_rules(request: Request) -> JSONResponse:
+    a = request.app.ctx.appliance.config.approval
+    default = approvals.Rule(a.mode, a.above, tuple(a.categories))
+    rows = await request.app.ctx.appliance.store.read(approvals.list_rules)
+    return json({"default": default.as_dict(), "departments": rows})
+
+
+@bp.put("/approval-rules/<department_id:int>")
+@require_scope("admin")
+async def put_rule(request: Request, department_id: int) -> JSONResponse:
+    body = jb.json_object(request, {"mode", "above", "categories"})
+    if not 0 < department_id <= query.MAX_ID:
+        raise ApiError(404, "not_found", f"no department {department_id}")
+    try:
+        rule = approvals.check_rule(body.get("mode"), body.get("above", 0),
+                                    body.get("categories", []), CATEGORIES)
+    except ApprovalProblem as exc:
+        raise _problem(exc) from None
+    await request.app.ctx.appliance.store.write(lambda: approvals.set_rule(department_id, rule))
+    return json({"department_id": department_id, **rule.as_dict()})
+
+
+@bp.delete("/approval-rules/<department_id:int>")
+@require_scope("admin")
+async def delete_rule(request: Request, department_id: int) -> JSONResponse:
+    found = await request.app.ctx.appliance.store.write(
+        lambda: approvals.delete_rule(department_id))
+    if not found:
+        raise ApiError(404, "not_found", f"department {department_id} has no rule of its own")
+    return json({"department_id": department_id, "deleted": True})
 
 
 @bp.route("/approvals", methods=["GET", "HEAD"])

@@ -377,6 +377,17 @@ SCHEMAS: dict[str, Schema] = {
         "submitter", "created_at", "decided_by", "decided_at", "reason")),
     "ApprovalPage": obj({"approvals": array(ref("Approval")), "next_before": INT_OR_NULL},
                         "all"),
+    "ApprovalRule": obj({
+        "mode": {"type": "string", "enum": ["none", "all", "above", "category"]},
+        "above": {**INT, "minimum": 0, "description": "mode above: more recipients than this "
+                                                      "need approval"},
+        "categories": array({"type": "string", "enum": list(PRIORITY)},
+                            description="mode category: these need approval")},
+        ("mode",), closed=True),
+    "ApprovalRules": obj({
+        "default": obj({"mode": STR, "above": INT, "categories": array(STR)}, "all"),
+        "departments": array(obj({"department_id": ID, "mode": STR, "above": INT,
+                                  "categories": array(STR)}, "all"))}, "all"),
     "ApprovalReject": obj({"reason": {**STR, "minLength": 1, "maxLength": 500}}, ("reason",),
                           closed=True),
     # quotas and the ledger
@@ -483,6 +494,7 @@ RULE_ID = path_param("rule_id", ID, "a rule's id")
 WEBHOOK_ID = path_param("webhook_id", ID, "a webhook endpoint's id")
 APPROVAL_ID = path_param("approval_id", ID, "an approval's id (POST /messages answers it in "
                                             "`policy.approval.id`)")
+DEPARTMENT_ID = path_param("department_id", ID, "a department's id")
 ACCOUNT = path_param("account", STR, "user:<id> or department:<id>")
 NUMBER = path_param("number", STR, 'a number in any form ("+" as %2B)')
 WHOLE_RULE = {**ref("RuleInput"), "required": ["name", "actions"]}
@@ -683,6 +695,17 @@ def _paths() -> dict[str, dict[str, Any]]:
         "/api/v1/webhooks/{webhook_id}/test": {"post": op(
             "Queue a webhook.test delivery", "admin", (202, r("WebhookTest"), "queued"),
             params=[WEBHOOK_ID], errors=(404, 503))},
+        "/api/v1/approval-rules": with_head(op(
+            "Which requests wait for approval: the box default ([approval]) and each "
+            "department's own rule", "read", (200, r("ApprovalRules"), "the rules"))),
+        "/api/v1/approval-rules/{department_id}": {
+            "put": op("Set a department's own approval rule", "admin",
+                      (200, obj({"department_id": ID, "mode": STR, "above": INT,
+                                 "categories": array(STR)}, "all"), "the rule"),
+                      body=r("ApprovalRule"), params=[DEPARTMENT_ID], errors=(404,)),
+            "delete": op("Remove a department's own rule (the box default applies)", "admin",
+                         (200, obj({"department_id": ID, "deleted": BOOL}, "all"), "removed"),
+                         params=[DEPARTMENT_ID], errors=(404,))},
         "/api/v1/approvals": with_head(op(
             "Send requests held for approval, newest first (an approver: all; another key: "
             "its own)", "read", (200, r("ApprovalPage"), "a page"),

@@ -186,8 +186,18 @@ async def test_the_approval_cycle_through_the_json_api(tmp_path: Path):
 async def test_only_what_the_rule_names_waits(tmp_path: Path):
     async with gateway(tmp_path) as gw:
         check_of(gw, ApprovalCheck).default = approvals.Rule("category", 0, ("marketing",))
-        await gw.appliance.store.write(
-            lambda: approvals.set_rule(DEPT, approvals.Rule("above", 2)))
+        rules = "/api/v1/approval-rules/{department_id}"
+        bad = await gw.client.put(f"/api/v1/approval-rules/{DEPT}", headers=gw.auth("full"),
+                                  json={"mode": "category", "categories": ["spam"]})
+        assert check(bad, rules)["error"]["field"] == "categories"
+        put = await gw.client.put(f"/api/v1/approval-rules/{DEPT}", headers=gw.auth("full"),
+                                  json={"mode": "above", "above": 2})
+        assert check(put, rules) == {"department_id": DEPT, "mode": "above", "above": 2,
+                                     "categories": []}
+        listed = check(await gw.get("/api/v1/approval-rules", key="bob"),
+                       "/api/v1/approval-rules")
+        assert listed["departments"] == [{"department_id": DEPT, "mode": "above", "above": 2,
+                                          "categories": []}]
         plain = await send(gw, "full", TO[:1], "广告", category="marketing")  # box default
         assert plain["policy"]["approval"]["state"] == "pending_approval"
         notice = await send(gw, "full", TO[:1], "通知")
