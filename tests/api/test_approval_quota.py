@@ -345,3 +345,21 @@ async def test_only_an_admin_sees_every_account(tmp_path: Path):
         other = await gw.get("/api/v1/ledger?account=user:10", key="bob")
         check(other, "/api/v1/ledger")
         assert other.status_code == 404
+
+
+async def test_over_quota_through_the_kannel_and_playsms_doors(tmp_path: Path):
+    async with gateway(tmp_path) as gw:
+        await set_quota(gw, f"department:{DEPT}", 1)
+        kannel = await gw.client.get("/cgi-bin/sendsms", params={
+            "username": "alice", "password": gw.keys["alice"], "to": " ".join(TO[:2]),
+            "text": "hello"})
+        assert kannel.status_code == 403
+        assert kannel.text.startswith("this send needs 2 parts; 1 left of the department's "
+                                      "monthly quota")
+        assert kannel.text.endswith("(over_quota), rejected")
+        playsms = await gw.client.get("/index.php", params={
+            "app": "ws", "op": "pv", "u": "carol", "h": gw.keys["carol"],
+            "to": ",".join(TO[:2]), "msg": "hello"})
+        assert playsms.json()["error"] == "103"  # playSMS: not enough credit
+        listed = (await gw.get("/api/v1/messages", key="full")).json()["messages"]
+        assert listed == []
