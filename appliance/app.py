@@ -189,6 +189,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     the demo starts its simulated modems there, on the same event loop.
     """
     from appliance.api.android import bp as android_bp
+    from appliance.api.approvals import bp as approvals_bp
     from appliance.api.blacklist import bp as blacklist_bp
     from appliance.api.contacts import bp as contacts_bp
     from appliance.api.conversations import bp as conversations_bp
@@ -200,6 +201,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     from appliance.api.openapi import bp as openapi_bp
     from appliance.api.playsms import bp as playsms_bp
     from appliance.api.policy import bp as policy_bp
+    from appliance.api.quotas import bp as quotas_bp
     from appliance.api.reports import bp as reports_bp
     from appliance.api.rules import bp as rules_bp
     from appliance.api.sims import bp as sims_bp
@@ -223,6 +225,8 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     app.blueprint(webhooks_bp)
     app.blueprint(policy_bp)
     app.blueprint(reports_bp)
+    app.blueprint(approvals_bp)
+    app.blueprint(quotas_bp)
     app.blueprint(openapi_bp)  # GET /api/v1/openapi.json: the document only, no UI
     app.blueprint(kannel_bp)
     install_metrics(app)  # GET /metrics, and the HTTP request counter (a response middleware)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from appliance import cli_money
 from appliance.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
 
 EXIT_USAGE = 2
@@ -63,7 +64,8 @@ def _seconds(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="cardgate", description="SMS gateway on a pool of GSM modems")
     sub = parser.add_subparsers(dest="command",
-                                metavar="{run,demo,sim,apikey,console,backup,restore}",
+                                metavar="{run,demo,sim,apikey,console,backup,restore,quota,"
+                                        "balance,approval}",
                                 required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="run the appliance")
@@ -116,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = apikey_sub.add_parser("revoke", help="revoke a key (its callers get 401)")
     revoke.add_argument("name")
     revoke.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH)
+    cli_money.add_parsers(sub, _Parser)
     return parser
 
 
@@ -361,6 +364,8 @@ def main(argv: list[str] | None = None) -> int:
             commands = {"create": cmd_apikey_create, "list": cmd_apikey_list,
                         "limit": cmd_apikey_limit, "revoke": cmd_apikey_revoke}
             return commands[args.apikey_command](args)
+        if args.command in ("quota", "balance", "approval"):
+            return cli_money.run(args, _load, CliError)
         raise CliError(f"unknown command {args.command!r}")
     except CliError as exc:
         print(f"cardgate: {exc}", file=sys.stderr)

@@ -398,6 +398,44 @@ class AdminConfig:
                               f"got {len(self.socket.encode())}")
         if self.lang not in ("", "zh", "en"):
             raise ConfigError(f'admin.lang: must be "zh", "en" or "", got "{self.lang}"')
+APPROVAL_MODES = ("none", "all", "above", "category")
+CATEGORIES = ("otp", "alert", "notice", "marketing")  # dispatch.balancer.PRIORITY's keys
+
+
+@dataclass
+class ApprovalConfig:
+    """The box's default approval rule; a department's own rule (approval_rule) overrides it."""
+
+    mode: str = "none"
+    """Which send requests wait for an approver: "none", "all", "above" (more than `above`
+    recipients) or "category" (one of `categories`)."""
+    above: int = 100
+    """mode "above": a request to more recipients than this needs approval."""
+    categories: list[str] = field(default_factory=lambda: ["marketing"])
+    """mode "category": the categories that need approval."""
+
+    def validate(self) -> None:
+        if self.mode not in APPROVAL_MODES:
+            raise ConfigError(f"approval.mode: must be one of {', '.join(APPROVAL_MODES)}, "
+                              f'got "{self.mode}"')
+        if self.above < 0:
+            raise ConfigError(f"approval.above: must be an integer >= 0, got {self.above}")
+        for name in self.categories:
+            if name not in CATEGORIES:
+                raise ConfigError(f"approval.categories: unknown category \"{name}\" (known: "
+                                  f"{', '.join(CATEGORIES)})")
+
+
+@dataclass
+class QuotasConfig:
+    on_excess: str = "refuse"
+    """A request larger than what is left of a quota or a prepaid balance: "refuse" it whole,
+    or "split": accept the recipients that fit and leave the rest out ("over quota")."""
+
+    def validate(self) -> None:
+        if self.on_excess not in ("refuse", "split"):
+            raise ConfigError(f'quotas.on_excess: must be "refuse" or "split", got '
+                              f'"{self.on_excess}"')
 
 
 @dataclass
@@ -415,6 +453,8 @@ class Config:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     consent: ConsentConfig = field(default_factory=ConsentConfig)
     admin: AdminConfig = field(default_factory=AdminConfig)
+    approval: ApprovalConfig = field(default_factory=ApprovalConfig)
+    quotas: QuotasConfig = field(default_factory=QuotasConfig)
 
     def validate(self) -> None:
         for f in dataclasses.fields(self):

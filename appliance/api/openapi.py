@@ -86,13 +86,15 @@ NUMBER_TEXT: Schema = {"type": "string", "minLength": 1, "maxLength": 64,
                                       "or a sender name / short code"}
 NUMBERS: Schema = {"oneOf": [NUMBER_TEXT, array(NUMBER_TEXT)],
                    "description": "one number, or a list of them"}
-SCOPES = ("send", "read", "admin")
+SCOPES = ("send", "read", "approve", "admin")
 
 # -- schemas ---------------------------------------------------------------------------------
 
 MESSAGE_FIELDS: dict[str, Schema] = {
     "id": ID, "to": STR, "text": STR,
-    "state": {"type": "string", "enum": [s.value for s in MessageState]},
+    "state": {"type": "string", "enum": [*(s.value for s in MessageState), "pending_approval"],
+              "description": "pending_approval: held until an approver decides (stored as "
+                             "held; see /api/v1/approvals)"},
     "category": STR, "priority": INT, "client_ref": STR_OR_NULL,
     "sim": nullable({**STR, "description": "the ICCID of the SIM it left through"}),
     "parts_count": INT, "attempts": INT, "error": STR_OR_NULL,
@@ -357,6 +359,56 @@ SCHEMAS: dict[str, Schema] = {
                     "counts": {"type": "object"}}, ("id", "url", "events", "enabled")),
     "WebhookList": obj({"webhooks": array(ref("Webhook")), "events": array(STR)}, "all"),
     "WebhookTest": obj({"delivery": ID, "event": STR}, "all"),
+    # approval
+    "Approval": obj({
+        "id": ID,
+        "state": {"type": "string", "enum": ["pending_approval", "approved", "rejected"]},
+        "category": STR, "text": STR, "recipients": INT,
+        "parts": {**INT, "description": "parts per message"},
+        "first_recipients": array(STR),
+        "submitter": obj({"door": STR, "address": STR, "api_key_id": INT_OR_NULL,
+                          "user_id": INT_OR_NULL, "department_id": INT_OR_NULL,
+                          "role": STR_OR_NULL}, "all"),
+        "created_at": TIME, "decided_by": STR_OR_NULL, "decided_at": TIME_OR_NULL,
+        "reason": nullable({**STR, "description": "why it was rejected"}),
+        "messages": array(obj({"id": ID, "to": STR, "state": STR}, "all"),
+                          description="(one approval only) its messages"),
+    }, ("id", "state", "category", "text", "recipients", "parts", "first_recipients",
+        "submitter", "created_at", "decided_by", "decided_at", "reason")),
+    "ApprovalPage": obj({"approvals": array(ref("Approval")), "next_before": INT_OR_NULL},
+                        "all"),
+    "ApprovalRule": obj({
+        "mode": {"type": "string", "enum": ["none", "all", "above", "category"]},
+        "above": {**INT, "minimum": 0, "description": "mode above: more recipients than this "
+                                                      "need approval"},
+        "categories": array({"type": "string", "enum": list(PRIORITY)},
+                            description="mode category: these need approval")},
+        ("mode",), closed=True),
+    "ApprovalRules": obj({
+        "default": obj({"mode": STR, "above": INT, "categories": array(STR)}, "all"),
+        "departments": array(obj({"department_id": ID, "mode": STR, "above": INT,
+                                  "categories": array(STR)}, "all"))}, "all"),
+    "ApprovalReject": obj({"reason": {**STR, "minLength": 1, "maxLength": 500}}, ("reason",),
+                          closed=True),
+    # quotas and the ledger
+    "Quota": obj({"account": STR, "monthly_limit": INT_OR_NULL, "prepaid": BOOL,
+                  "used_this_month": INT, "reserved": INT, "balance": INT,
+                  "left": nullable({**INT, "description": "parts that may still be accepted; "
+                                                          "null: no bound"})}, "all"),
+    "QuotaList": obj({"month_start": TIME, "quotas": array(ref("Quota"))}, "all"),
+    "QuotaInput": obj({"monthly": nullable({**INT, "minimum": 0}),
+                       "prepaid": BOOL}, ("monthly",), closed=True),
+    "LedgerEntry": obj({"id": ID, "account": STR, "delta": INT,
+                        "kind": {"type": "string",
+                                 "enum": ["topup", "charge", "refund", "adjust"]},
+                        "message_id": INT_OR_NULL, "by": STR, "at": TIME, "note": STR}, "all"),
+    "LedgerPage": obj({"entries": array(ref("LedgerEntry")), "next_before": INT_OR_NULL,
+                       "account": STR, "balance": INT}, ("entries", "next_before")),
+    "LedgerInput": obj({"account": STR, "kind": {"type": "string", "enum": ["topup", "adjust"],
+                                                 "default": "topup"},
+                        "parts": INT, "note": {**STR, "maxLength": 500}},
+                       ("account", "parts"), closed=True),
+    "LedgerAdded": {"allOf": [ref("LedgerEntry"), obj({"balance": INT}, "all")]},
 }
 
 # -- operations ------------------------------------------------------------------------------
@@ -440,8 +492,17 @@ CONTACT_ID = path_param("contact_id", ID, "a contact's id")
 GROUP_ID = path_param("group_id", ID, "a group's id")
 RULE_ID = path_param("rule_id", ID, "a rule's id")
 WEBHOOK_ID = path_param("webhook_id", ID, "a webhook endpoint's id")
+APPROVAL_ID = path_param("approval_id", ID, "an approval's id (POST /messages answers it in "
+                                            "`policy.approval.id`)")
+DEPARTMENT_ID = path_param("department_id", ID, "a department's id")
+ACCOUNT = path_param("account", STR, "user:<id> or department:<id>")
 NUMBER = path_param("number", STR, 'a number in any form ("+" as %2B)')
 WHOLE_RULE = {**ref("RuleInput"), "required": ["name", "actions"]}
+
+
+def _optional_body(operation: dict[str, Any]) -> dict[str, Any]:
+    operation["requestBody"]["required"] = False
+    return operation
 
 
 def _health() -> dict[str, Any]:
@@ -634,6 +695,57 @@ def _paths() -> dict[str, dict[str, Any]]:
         "/api/v1/webhooks/{webhook_id}/test": {"post": op(
             "Queue a webhook.test delivery", "admin", (202, r("WebhookTest"), "queued"),
             params=[WEBHOOK_ID], errors=(404, 503))},
+        "/api/v1/approval-rules": with_head(op(
+            "Which requests wait for approval: the box default ([approval]) and each "
+            "department's own rule", "read", (200, r("ApprovalRules"), "the rules"))),
+        "/api/v1/approval-rules/{department_id}": {
+            "put": op("Set a department's own approval rule", "admin",
+                      (200, obj({"department_id": ID, "mode": STR, "above": INT,
+                                 "categories": array(STR)}, "all"), "the rule"),
+                      body=r("ApprovalRule"), params=[DEPARTMENT_ID], errors=(404,)),
+            "delete": op("Remove a department's own rule (the box default applies)", "admin",
+                         (200, obj({"department_id": ID, "deleted": BOOL}, "all"), "removed"),
+                         params=[DEPARTMENT_ID], errors=(404,))},
+        "/api/v1/approvals": with_head(op(
+            "Send requests held for approval, newest first (an approver: all; another key: "
+            "its own)", "read", (200, r("ApprovalPage"), "a page"),
+            params=[query("state", {"type": "string",
+                                    "enum": ["pending", "approved", "rejected"]}),
+                    query("before", ID, "before this id"),
+                    query("limit", {**INT, "minimum": 1, "maximum": 500, "default": 100})],
+            errors=(400,))),
+        "/api/v1/approvals/{approval_id}": with_head(op(
+            "An approval and its messages", "read", (200, r("Approval"), "the approval"),
+            params=[APPROVAL_ID], errors=(404,))),
+        "/api/v1/approvals/{approval_id}/approve": {"post": _optional_body(op(
+            "Approve: its held messages are queued (never the approver's own request: 403 "
+            "own_request)", "approve", (200, r("Approval"), "approved"), params=[APPROVAL_ID],
+            body=obj({}, closed=True, description="nothing: no body, or {}"),
+            errors=(404, 409)))},
+        "/api/v1/approvals/{approval_id}/reject": {"post": op(
+            "Reject with a reason: its held messages are cancelled", "approve",
+            (200, r("Approval"), "rejected"), body=r("ApprovalReject"), params=[APPROVAL_ID],
+            errors=(404, 409))},
+        "/api/v1/quotas": with_head(op(
+            "Accounts with a quota: limit, prepaid, use this month, reserved, balance (an "
+            "admin: every one; another key: its own user's and department's)",
+            "read", (200, r("QuotaList"), "the quotas"))),
+        "/api/v1/quotas/{account}": {"put": op(
+            "Set an account's monthly limit (parts; null: none) and whether it is prepaid",
+            "admin", (200, r("Quota"), "the account's standing"), body=r("QuotaInput"),
+            params=[ACCOUNT])},
+        "/api/v1/ledger": {
+            **with_head(op("Ledger rows, newest first (with `account`: its balance too; "
+                           "an admin: every account, another key: its own)",
+                           "read", (200, r("LedgerPage"), "a page"),
+                           params=[query("account", STR, "user:<id> or department:<id>"),
+                                   query("before", ID, "before this row id"),
+                                   query("limit", {**INT, "minimum": 1, "maximum": 1000,
+                                                   "default": 100})],
+                           errors=(400, 404))),
+            "post": op("Add a topup or an adjustment (in parts)", "admin",
+                       (201, r("LedgerAdded"), "the row, and the balance after it"),
+                       body=r("LedgerInput"))},
     }
 
 

@@ -10,30 +10,37 @@ Must not know: HTTP, modems.
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Callable
 from datetime import datetime
 
 from appliance.config import Config
+from appliance.policy.approval import ApprovalCheck
 from appliance.policy.consent import ConsentCheck
 from appliance.policy.layer import Check, PolicyLayer
+from appliance.policy.quota import QuotaCheck
 from appliance.policy.signature import SignatureCheck
 from appliance.policy.unsubscribe import UnsubscribeHintCheck
 from appliance.policy.words import ForbiddenWordsCheck
 from appliance.store import forbidden_words as words_store
 from appliance.store import signatures as signatures_store
+from appliance.store.approvals import Rule
 from appliance.store.writer import Store
 
 
 async def build_policy(config: Config, store: Store, clock: Callable[[], datetime]) -> PolicyLayer:
     """The layer every send passes (intake's `submit_request` runs it)."""
-    del clock  # each check takes what it needs
     words = await store.read(words_store.all_words)
     departments = await store.read(signatures_store.all_signatures)
+    a = config.approval
     checks: list[Check] = [
         ForbiddenWordsCheck(words),
         UnsubscribeHintCheck(config.policy),
         SignatureCheck(config.policy, departments),
         ConsentCheck(config.consent, store),
+        # Money, then holds.
+        QuotaCheck(store, zoneinfo.ZoneInfo(config.dispatch.timezone), config.quotas.on_excess),
+        ApprovalCheck(store, clock, Rule(a.mode, a.above, tuple(a.categories))),
     ]
     return PolicyLayer(checks)
 

@@ -39,7 +39,7 @@ from typing import Any
 from appliance.store.db import utcnow
 from appliance.store.models import ApiKey, Webhook
 
-SCOPES = frozenset({"send", "read", "admin"})
+SCOPES = frozenset({"send", "read", "approve", "admin"})
 
 KEY_PREFIX = "cg_"
 _PREFIX_ALPHABET = string.ascii_lowercase + string.digits  # no "_": the key splits on it

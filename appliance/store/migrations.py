@@ -28,6 +28,7 @@ from appliance.store import (
     schema_v8,
     schema_v9,
     schema_v11,
+    schema_v13,
 )
 
 Migration = Callable[[peewee.Database], None]
@@ -125,6 +126,9 @@ def migration_11_content_policy(db: peewee.Database) -> None:
     """department_signature, forbidden_word and contact_consent: the policy layer's content
     rules and each number's marketing consent (see `schema_v11`)."""
     schema_v11.apply(db, dialect(db))
+def migration_13_approval_and_quotas(db: peewee.Database) -> None:
+    """Approval of sends, quotas and the prepaid ledger (see `schema_v13`)."""
+    schema_v13.apply(db, dialect(db))
 
 
 MIGRATIONS: list[Migration] = [
@@ -138,6 +142,7 @@ MIGRATIONS: list[Migration] = [
     migration_8_api_key_limits,
     migration_9_android_webhooks,
     migration_11_content_policy,
+    migration_13_approval_and_quotas,
 ]
 
 

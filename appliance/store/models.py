@@ -451,6 +451,83 @@ class ContactConsent(BaseModel):
     source = pw.CharField(max_length=16)
     detail = pw.TextField(default="")
     at = UtcDateTimeField(default=utcnow)
+# -- approval and quotas (migration 13) -------------------------------------------------------
+
+
+class ApprovalRule(BaseModel):
+    """A department's own approval rule; the box default (`[approval]`) applies otherwise."""
+
+    department_id = pw.IntegerField(primary_key=True)
+    mode = pw.CharField(max_length=16)  # none / all / above / category
+    above = pw.IntegerField(default=0)  # mode "above": more recipients than this need approval
+    categories = pw.TextField(default="")  # mode "category": comma-separated
+    updated_at = UtcDateTimeField(default=utcnow)
+
+
+class Approval(BaseModel):
+    """One send request waiting for (or decided by) an approver; its messages wait `held`."""
+
+    state = pw.CharField(max_length=16)  # pending / approved / rejected
+    door = pw.CharField(max_length=16)
+    address = pw.CharField(max_length=64, default="")
+    api_key_id = pw.IntegerField(null=True)
+    user_id = pw.IntegerField(null=True)
+    department_id = pw.IntegerField(null=True)
+    role = pw.CharField(max_length=16, null=True)
+    category = pw.CharField(max_length=32)
+    text = pw.TextField()
+    recipients = pw.IntegerField()
+    parts = pw.IntegerField()
+    created_at = UtcDateTimeField(default=utcnow)
+    decided_by = pw.CharField(default="")
+    decided_by_key_id = pw.IntegerField(null=True)
+    decided_by_user_id = pw.IntegerField(null=True)
+    decided_at = UtcDateTimeField(null=True)
+    reason = pw.TextField(default="")
+
+    class Meta:
+        indexes = ((("state", "id"), False),)
+
+
+class ApprovalMessage(BaseModel):
+    """A message an approval holds (written with the message, in its transaction)."""
+
+    message = pw.ForeignKeyField(Message, primary_key=True, on_delete="CASCADE")
+    approval = pw.ForeignKeyField(Approval, index=True, on_delete="CASCADE")
+
+
+class Quota(BaseModel):
+    """An account's monthly limit (parts; None: no limit) and whether it is prepaid."""
+
+    account = pw.CharField(primary_key=True, max_length=32)  # user:<id> / department:<id>
+    monthly_limit = pw.IntegerField(null=True)
+    prepaid = pw.BooleanField(default=False)
+    updated_at = UtcDateTimeField(default=utcnow)
+
+
+class Ledger(BaseModel):
+    """One change of an account's balance, in parts; rows are only ever added."""
+
+    account = pw.CharField(max_length=32)
+    delta = pw.IntegerField()
+    kind = pw.CharField(max_length=16)  # topup / charge / refund / adjust
+    message_id = pw.IntegerField(null=True, index=True)  # no FK: the ledger outlives messages
+    actor = pw.CharField(default="")  # who: an API key, a CLI user, "dispatch"
+    at = UtcDateTimeField(default=utcnow)
+    note = pw.TextField(default="")
+
+    class Meta:
+        indexes = ((("account", "at"), False),)
+
+
+class MessageCharge(BaseModel):
+    """An account a message is charged to (written with the message)."""
+
+    message = pw.ForeignKeyField(Message, on_delete="CASCADE")
+    account = pw.CharField(max_length=32, index=True)
+
+    class Meta:
+        primary_key = pw.CompositeKey("message", "account")
 
 
 ALL_MODELS: list[type[BaseModel]] = [
@@ -481,11 +558,20 @@ ALL_MODELS: list[type[BaseModel]] = [
     DepartmentSignature,
     ForbiddenWord,
     ContactConsent,
+    ApprovalRule,
+    Approval,
+    ApprovalMessage,
+    Quota,
+    Ledger,
+    MessageCharge,
 ]
 
 __all__ = [
     "ALL_MODELS",
     "ApiKey",
+    "Approval",
+    "ApprovalMessage",
+    "ApprovalRule",
     "BaseModel",
     "BlacklistEntry",
     "DepartmentSignature",
@@ -499,12 +585,15 @@ __all__ = [
     "InboundMessage",
     "InboxMessage",
     "KannelMessage",
+    "Ledger",
     "Message",
+    "MessageCharge",
     "MessageEvent",
     "MessageOption",
     "Modem",
     "Part",
     "QuarantinedPdu",
+    "Quota",
     "Rule",
     "RuleLog",
     "Setting",
