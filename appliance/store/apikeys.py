@@ -121,22 +121,31 @@ def _hash(key: str, salt: bytes, n: int, r: int, p: int) -> bytes:
     )
 
 
-def hash_api_key(key: str) -> str:
-    """The stored form: scrypt$n$r$p$salt_hex$hash_hex (parameters kept, so they can grow)."""
+def hash_secret(secret: str) -> str:
+    """The stored form of a secret (an API key, a user's password):
+    scrypt$n$r$p$salt_hex$hash_hex (parameters kept, so they can grow)."""
     salt = secrets.token_bytes(16)
-    digest = _hash(key, salt, **_SCRYPT)
+    digest = _hash(secret, salt, **_SCRYPT)
     return "scrypt${n}${r}${p}$".format(**_SCRYPT) + f"{salt.hex()}${digest.hex()}"
 
 
-def _matches(key: str, stored: str) -> bool:
+hash_api_key = hash_secret
+
+
+def secret_matches(secret: str, stored: str) -> bool:
+    """Whether `secret` hashes to `stored` (scrypt, constant-time compare); False for a stored
+    form that is not ours."""
     try:
         algo, n, r, p, salt_hex, digest_hex = stored.split("$")
         if algo != "scrypt":
             return False
-        digest = _hash(key, bytes.fromhex(salt_hex), int(n), int(r), int(p))
+        digest = _hash(secret, bytes.fromhex(salt_hex), int(n), int(r), int(p))
     except ValueError:
         return False
     return hmac.compare_digest(digest, bytes.fromhex(digest_hex))
+
+
+_matches = secret_matches
 
 
 def create_api_key(name: str, scopes: list[str], *, rate_per_minute: int | None = None,
@@ -294,6 +303,8 @@ __all__ = [
     "find_candidates",
     "has_scope",
     "hash_api_key",
+    "hash_secret",
+    "secret_matches",
     "key_is_active",
     "key_prefix",
     "match_candidates",

@@ -27,6 +27,7 @@ from appliance.store import (
     schema_v7,
     schema_v8,
     schema_v9,
+    schema_v10,
 )
 
 Migration = Callable[[peewee.Database], None]
@@ -120,6 +121,12 @@ def migration_9_android_webhooks(db: peewee.Database) -> None:
     schema_v9.apply(db, dialect(db))
 
 
+def migration_10_accounts_and_audit(db: peewee.Database) -> None:
+    """Departments, users, login attempts and locks, console sessions, API keys bound to a
+    user or department, and the hash-chained append-only audit log (see schema_v10)."""
+    schema_v10.apply(db, dialect(db))
+
+
 MIGRATIONS: list[Migration] = [
     migration_1_initial_schema,
     migration_2_inbound_pdu_hash,
@@ -130,6 +137,7 @@ MIGRATIONS: list[Migration] = [
     migration_7_kannel,
     migration_8_api_key_limits,
     migration_9_android_webhooks,
+    migration_10_accounts_and_audit,
 ]
 
 
