@@ -63,6 +63,10 @@ class Appliance:
         self.auth_gate = AddressGate()  # key checks (scrypt) bounded per client address
         self.key_rates = KeyRates()  # each key's own requests per minute
         self.kannel_reports = None  # Kannel delivery reports (compat.kannel_reports)
+        self.accounts = None
+        """accounts.service.Accounts: console logins, passwords, sessions."""
+        self.audit = None
+        """audit.AuditLog: the hash-chained record of who did what."""
 
     async def start(self) -> None:
         from appliance.contacts.blacklist import Blacklist
@@ -79,6 +83,7 @@ class Appliance:
         migrate(self.db)
         self.store = Store(self.db)
         await self.store.start()
+        self._start_accounts()
         # Before anything publishes: its subscription must see the first event.
         self.webhooks = Deliverer(self.config.webhooks, self.store, self.hub, clock=self.clock,
                                   rng=self.rng)
@@ -115,6 +120,13 @@ class Appliance:
         self.started = True
         self.started_at = time.monotonic()
         log.info("appliance started: %d port(s) watched", len(self.pool.static.present))
+
+    def _start_accounts(self) -> None:
+        from appliance.accounts.service import Accounts
+        from appliance.audit import AuditLog
+
+        self.audit = AuditLog(self.store, self.clock)
+        self.accounts = Accounts(self.config.accounts, self.store, clock=self.clock)
 
     async def _start_kannel_reports(self) -> None:
         from appliance.compat.kannel_reports import KannelReports
@@ -161,6 +173,8 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     the demo starts its simulated modems there, on the same event loop.
     """
     from appliance.api.android import bp as android_bp
+    from appliance.api.audit import bp as audit_bp
+    from appliance.api.audit_trail import install_audit_trail
     from appliance.api.blacklist import bp as blacklist_bp
     from appliance.api.contacts import bp as contacts_bp
     from appliance.api.conversations import bp as conversations_bp
@@ -173,6 +187,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     from appliance.api.playsms import bp as playsms_bp
     from appliance.api.rules import bp as rules_bp
     from appliance.api.sims import bp as sims_bp
+    from appliance.api.users import bp as users_bp
     from appliance.api.webhooks import bp as webhooks_bp
 
     app = Sanic(f"cardgate_{next(_app_numbers)}", configure_logging=False)
@@ -191,6 +206,9 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     app.blueprint(rules_bp)
     app.blueprint(sims_bp)
     app.blueprint(webhooks_bp)
+    app.blueprint(users_bp)
+    app.blueprint(audit_bp)
+    install_audit_trail(app)  # an audit entry for each change made through the admin API
     app.blueprint(openapi_bp)  # GET /api/v1/openapi.json: the document only, no UI
     app.blueprint(kannel_bp)
     install_metrics(app)  # GET /metrics, and the HTTP request counter (a response middleware)

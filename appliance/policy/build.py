@@ -18,6 +18,11 @@ from appliance.store.writer import Store
 
 async def build_policy(config: Config, store: Store, clock: Callable[[], datetime]) -> PolicyLayer:
     """The layer every send passes (intake's `submit_request` runs it)."""
-    del config, store, clock  # each check takes what it needs
+    from appliance.audit import AuditLog
+    from appliance.audit.check import AuditCheck
+
+    del config  # each check takes what it needs
     checks: list[Check] = []
+    # LAST: the audit entry records the request as the other checks left it.
+    checks.append(AuditCheck(AuditLog(store, clock)))
     return PolicyLayer(checks)
