@@ -28,6 +28,7 @@ from appliance.api import jsonbody as jb
 from appliance.api.audit_trail import api_actor
 from appliance.api.auth import require_scope
 from appliance.api.errors import ApiError
+from appliance.api.query import MAX_ID
 from appliance.store import accounts as accounts_store
 from appliance.store.accounts import AccountError
 
@@ -69,9 +70,16 @@ async def _hash(request: Request, name: str, password: Any) -> str:
         raise jb.bad("password", str(exc)) from None
 
 
+def _known(value: int, what: str) -> int:
+    """A path id the database can hold (else no such thing: 404, not an overflow)."""
+    if not 0 < value <= MAX_ID:
+        raise ApiError(404, "not_found", f"no {what} with id {value}")
+    return value
+
+
 def _department_id(value: Any) -> int | None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                              or value < 1):
+                              or not 0 < value <= MAX_ID):
         raise jb.bad("department_id", "must be a department's id or null")
     return value
 
@@ -106,6 +114,7 @@ async def create_user(request: Request) -> JSONResponse:
 
 
 async def _user_or_404(request: Request, user_id: int):
+    _known(user_id, "user")
     user = await request.app.ctx.appliance.store.read(lambda: accounts_store.get_user(user_id))
     if user is None:
         raise ApiError(404, "not_found", f"no user with id {user_id}")
@@ -115,12 +124,14 @@ async def _user_or_404(request: Request, user_id: int):
 @bp.route("/users/<user_id:int>", methods=["GET", "HEAD"])
 @require_scope("admin")
 async def get_user(request: Request, user_id: int) -> JSONResponse:
+    _known(user_id, "user")
     return json(user_json(await _user_or_404(request, user_id)))
 
 
 @bp.patch("/users/<user_id:int>")
 @require_scope("admin")
 async def change_user(request: Request, user_id: int) -> JSONResponse:
+    _known(user_id, "user")
     body = jb.json_object(request, PATCH_FIELDS)
     if not body:
         raise ApiError(400, "invalid_field", f"nothing to change (fields: "
@@ -147,6 +158,7 @@ async def change_user(request: Request, user_id: int) -> JSONResponse:
 @bp.post("/users/<user_id:int>/unlock")
 @require_scope("admin")
 async def unlock_user(request: Request, user_id: int) -> JSONResponse:
+    _known(user_id, "user")
     actor = api_actor(request)
     user = await _write(request, lambda: manage.unlock_user(actor, user_id))
     if user is None:
@@ -177,6 +189,7 @@ async def create_department(request: Request) -> JSONResponse:
 @bp.route("/departments/<department_id:int>", methods=["GET", "HEAD"])
 @require_scope("admin")
 async def get_department(request: Request, department_id: int) -> JSONResponse:
+    _known(department_id, "department")
     row = await request.app.ctx.appliance.store.read(
         lambda: accounts_store.get_department(department_id))
     if row is None:
@@ -187,6 +200,7 @@ async def get_department(request: Request, department_id: int) -> JSONResponse:
 @bp.patch("/departments/<department_id:int>")
 @require_scope("admin")
 async def change_department(request: Request, department_id: int) -> JSONResponse:
+    _known(department_id, "department")
     body = jb.json_object(request, DEPARTMENT_FIELDS)
     changes = {k: jb.text(v, k, limit=64 if k == "name" else 32, required=k == "name")
                for k, v in body.items()}
@@ -200,6 +214,7 @@ async def change_department(request: Request, department_id: int) -> JSONRespons
 @bp.delete("/departments/<department_id:int>")
 @require_scope("admin")
 async def delete_department(request: Request, department_id: int) -> JSONResponse:
+    _known(department_id, "department")
     actor = api_actor(request)
     if not await _write(request, lambda: manage.delete_department(actor, department_id)):
         raise ApiError(404, "not_found", f"no department with id {department_id}")
