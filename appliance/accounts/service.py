@@ -47,6 +47,8 @@ from appliance.store.db import utcnow
 SCRYPT_AT_ONCE = 2
 TOUCH_EVERY = timedelta(seconds=60)  # a session's last use is written at most this often
 TOKEN_PREFIX = "cgs_"
+KEEP_SESSIONS = timedelta(days=1)  # ended or expired sessions are deleted after this
+KEEP_ATTEMPTS = timedelta(days=90)  # the login history kept (the audit log keeps its own)
 
 
 class LoginRefused(Exception):
@@ -186,8 +188,14 @@ class Accounts:
         digest = token_hash(token)
         now = self.clock()
         expires = now + timedelta(seconds=self.config.session_max_seconds)
-        await self.store.write(lambda: accounts_store.insert_session(
-            digest, user.id, address, door, now, expires))
+
+        def insert() -> None:
+            # The tables are pruned at each login: sessions and attempts stay as many as the
+            # users' activity, with no timer of their own.
+            accounts_store.prune(now - KEEP_SESSIONS, now - KEEP_ATTEMPTS)
+            accounts_store.insert_session(digest, user.id, address, door, now, expires)
+
+        await self.store.write(insert)
         return token
 
     async def session_user(self, token: str) -> UserInfo | None:

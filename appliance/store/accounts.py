@@ -230,13 +230,6 @@ def record_attempt(name: str, address: str, door: str, success: bool, reason: st
                         success=success, reason=reason)
 
 
-def recent_attempts(name: str, limit: int = 50) -> list[dict[str, Any]]:
-    rows = (LoginAttempt.select().where(LoginAttempt.name == name)
-            .order_by(LoginAttempt.id.desc()).limit(limit))
-    return [{"at": r.at, "address": r.address, "door": r.door, "success": bool(r.success),
-             "reason": r.reason} for r in rows]
-
-
 @dataclass(frozen=True)
 class LockRow:
     subject: str
@@ -306,11 +299,14 @@ def end_user_sessions(user_id: int, now: datetime | None = None) -> int:
         (UserSession.user == user_id) & UserSession.ended_at.is_null()).execute()
 
 
-def prune_sessions(before: datetime) -> int:
-    """Delete sessions that ended or expired before `before` (they can never be used again)."""
-    return UserSession.delete().where(
-        (UserSession.expires_at < before)
-        | (UserSession.ended_at.is_null(False) & (UserSession.ended_at < before))).execute()
+def prune(sessions_before: datetime, attempts_before: datetime) -> int:
+    """Delete sessions that ended or expired before `sessions_before` (they can never be used
+    again) and login attempts older than `attempts_before`; how many rows went."""
+    gone = UserSession.delete().where(
+        (UserSession.expires_at < sessions_before)
+        | (UserSession.ended_at.is_null(False) & (UserSession.ended_at < sessions_before))
+    ).execute()
+    return gone + LoginAttempt.delete().where(LoginAttempt.at < attempts_before).execute()
 
 
 def session_deadline(last_seen_at: datetime, idle_seconds: float, expires_at: datetime

@@ -60,28 +60,41 @@ def entry_hash(prev_hash: str, entry: dict[str, Any]) -> str:
     return hashlib.sha256(prev_hash.encode() + b"\n" + body.encode()).hexdigest()
 
 
-def _lock_appenders() -> None:
+def _database() -> peewee.Database:
     db = AuditEntry._meta.database
-    if isinstance(getattr(db, "obj", db), peewee.PostgresqlDatabase):
-        db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (AUDIT_LOCK_KEY,))
+    return getattr(db, "obj", None) or db
+
+
+_INSERT_COLUMNS = ("seq", "at", "actor_kind", "actor_id", "actor_name", "address", "door",
+                   "action", "target", "detail", "prev_hash", "hash")
 
 
 def append_entry(*, at: datetime, action: str, actor_kind: str, actor_id: str = "",
                  actor_name: str = "", address: str = "", door: str = "", target: str = "",
                  detail: dict[str, Any] | None = None) -> int:
     """Append one entry in the caller's transaction; its seq. Texts are cut to their columns'
-    sizes before hashing, so what is stored is what was hashed."""
-    _lock_appenders()
-    last = (AuditEntry.select(AuditEntry.seq, AuditEntry.hash)
-            .order_by(AuditEntry.seq.desc()).limit(1).tuples().first())
+    sizes before hashing, so what is stored is what was hashed.
+
+    Plain SQL, not peewee's query builder: building the two statements cost ~0.8 ms per entry
+    on this machine, ten times the statements themselves, and a send request pays one entry."""
+    db = _database()
+    if isinstance(db, peewee.PostgresqlDatabase):
+        db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (AUDIT_LOCK_KEY,))
+    last = db.execute_sql(
+        'SELECT "seq", "hash" FROM "audit_entry" ORDER BY "seq" DESC LIMIT 1').fetchone()
     seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
     texts = {"actor_kind": actor_kind, "actor_id": actor_id, "actor_name": actor_name,
              "address": address, "door": door, "action": action, "target": target}
     entry: dict[str, Any] = {name: str(value or "")[:LIMITS[name]]
                              for name, value in texts.items()}
-    entry.update(seq=seq, at=at.astimezone(UTC), detail=canonical_detail(detail))
+    entry.update(seq=seq, at=at.astimezone(UTC), detail=canonical_detail(detail),
+                 prev_hash=prev_hash)
     entry["hash"] = entry_hash(prev_hash, entry)
-    AuditEntry.insert(prev_hash=prev_hash, **entry).execute()
+    values = [entry[c] for c in _INSERT_COLUMNS]
+    values[1] = AuditEntry.at.db_value(entry["at"])  # the stored text form of the time
+    columns = ", ".join(f'"{c}"' for c in _INSERT_COLUMNS)
+    marks = ", ".join([db.param] * len(_INSERT_COLUMNS))
+    db.execute_sql(f'INSERT INTO "audit_entry" ({columns}) VALUES ({marks})', values)
     return seq
 
 

@@ -145,3 +145,16 @@ async def test_session_tokens_are_stored_hashed(accounts, store):
     token = await accounts.create_session(user)
     stored = await store.read(lambda: [s.token_hash for s in UserSession.select()])
     assert len(stored) == 1 and token not in stored[0] and len(stored[0]) == 64
+
+
+async def test_old_sessions_and_attempts_are_pruned_at_login(accounts, store, clock):
+    from appliance.store.models import UserSession
+
+    user = await accounts.authenticate("alice", "first-pass-1", "10.0.0.5")
+    old = await accounts.create_session(user)
+    await accounts.end_session(old)
+    clock.advance(91 * 86400)
+    user = await accounts.authenticate("alice", "first-pass-1", "10.0.0.5")
+    await accounts.create_session(user)
+    assert await store.read(lambda: UserSession.select().count()) == 1
+    assert await store.read(lambda: LoginAttempt.select().count()) == 1  # today's only
