@@ -99,7 +99,7 @@ class Appliance:
                                    default_region=self.config.contacts.default_region)
         await self.blacklist.load()
         self.dispatcher.recipient_block = self.blacklist
-        self.policy = await build_policy(self.config, self.store, self.clock)
+        self.policy = await build_policy(self.config, self.store, self.clock, self.audit)
         self.dispatcher.policy = self.policy
         self.inbox = Inbox(self.config.inbox, self.store, self.hub, clock=self.clock,
                            on_status_report=self.dispatcher.apply_status_report,
@@ -155,6 +155,8 @@ class Appliance:
         # After the publishers (their last events get their rows), before the store.
         if self.webhooks is not None:
             await self.webhooks.stop()
+        if self.audit is not None:  # the sends' entries still queued
+            await self.audit.drain()
         if self.store is not None:
             await self.store.stop()
         if self.db is not None:

@@ -79,9 +79,13 @@ class Accounts:
         self.policy = LockPolicy.from_config(config)
         self._scrypt = asyncio.Semaphore(SCRYPT_AT_ONCE)
 
-    async def _check(self, password: str, stored: str) -> bool:
+    async def _check(self, password: str, stored: str | None) -> bool:
+        """scrypt off the loop; `stored` None (no such user): against the dummy hash, made
+        on the same thread the first time, so an unknown name costs what a wrong password
+        does."""
         async with self._scrypt:
-            return await asyncio.to_thread(password_matches, password, stored)
+            return await asyncio.to_thread(
+                lambda: password_matches(password, stored or dummy_hash()) and bool(stored))
 
     # -- login ---------------------------------------------------------------------------
 
@@ -98,7 +102,7 @@ class Accounts:
                 name, address, door, False, "locked", now))
             raise LoginRefused("locked", wait)
         found = await self.store.read(lambda: accounts_store.password_hash_of(name))
-        ok = await self._check(password, found[1] if found else dummy_hash())
+        ok = await self._check(password, found[1] if found else None)
         actor = Actor("user" if found else "anonymous", str(found[0].id) if found else "",
                       name[:128], address, door)
         if found and ok:
@@ -192,7 +196,8 @@ class Accounts:
         def insert() -> None:
             # The tables are pruned at each login: sessions and attempts stay as many as the
             # users' activity, with no timer of their own.
-            accounts_store.prune(now - KEEP_SESSIONS, now - KEEP_ATTEMPTS)
+            accounts_store.prune(now - KEEP_SESSIONS, now - KEEP_ATTEMPTS,
+                                 now - timedelta(seconds=self.policy.forget_after), now)
             accounts_store.insert_session(digest, user.id, address, door, now, expires)
 
         await self.store.write(insert)

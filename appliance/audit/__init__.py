@@ -11,12 +11,18 @@ Actions (dotted, so `?action=user` lists every user change):
 - `user.create`, `user.change`, `user.unlock`; `department.create|change|delete`;
 - `apikey.create`, `apikey.revoke`, `apikey.limit`;
 - `message.send` (one per accepted send request: `check.AuditCheck`);
-- changes made through the admin API (`api_changes`): `rule.*`, `blacklist.*`, `webhook.*`,
-  `group.*`, `contact.*`, `message.cancel`.
+- changes made through the admin API (`api.audit_trail`): `rule.*`, `blacklist.*`,
+  `webhook.*`, `group.*`, `contact.*`, `message.cancel`.
+
+`AuditLog.record` waits for the entry's commit (an admin change, a login); `enqueue` does not
+(a send: its answer must not wait for a second transaction): entries enqueued meanwhile go to
+the writer together as ONE job, and `drain` waits for them (the appliance drains before it
+stops its store).
 """
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import logging
 from dataclasses import dataclass
@@ -63,13 +69,43 @@ def append(actor: Actor, action: str, target: str = "", detail: dict[str, Any] |
 
 
 class AuditLog:
-    """Entries written from the event loop, through the store's single writer."""
+    """Entries written from the event loop, through the store's single writer (bulk lane)."""
 
     def __init__(self, store, clock=None) -> None:
         self.store = store
         self.clock = clock or utcnow
+        self._queued: list[tuple[Actor, str, str, dict[str, Any] | None, datetime]] = []
+        self._flush: asyncio.Task | None = None
 
     async def record(self, actor: Actor, action: str, target: str = "",
                      detail: dict[str, Any] | None = None) -> int:
+        """Write an entry and wait for its commit; its seq."""
         at = self.clock()
         return await self.store.write(lambda: append(actor, action, target, detail, at=at))
+
+    def enqueue(self, actor: Actor, action: str, target: str = "",
+                detail: dict[str, Any] | None = None) -> None:
+        """Write an entry soon, without waiting (timestamped now)."""
+        self._queued.append((actor, action, target, detail, self.clock()))
+        if self._flush is None:
+            self._flush = asyncio.ensure_future(self._write_queued())
+
+    async def _write_queued(self) -> None:
+        batch: list = []
+        try:
+            while self._queued:
+                batch, self._queued = self._queued, []
+                await self.store.write(lambda batch=batch: [
+                    append(actor, action, target, detail, at=at)
+                    for actor, action, target, detail, at in batch])
+        except Exception:  # logged: the changes they record are made, and must stay
+            log.exception("could not write %d audit entries (%s...)", len(batch),
+                          batch[0][1] if batch else "")
+            self._queued.clear()
+        finally:
+            self._flush = None
+
+    async def drain(self) -> None:
+        """Wait until every enqueued entry is written (or failed)."""
+        while self._flush is not None:
+            await asyncio.shield(self._flush)

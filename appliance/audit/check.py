@@ -10,24 +10,19 @@ duplicates left out). One entry per request, handed to the writer's bulk lane af
 messages committed, and NOT waited for: the request's answer does not wait for a second
 transaction (waiting for it took single-recipient ingestion from ~2,200 to ~600 requests/s
 here, `python -m tests.bench ingest`); the entries of requests accepted meanwhile go to the
-writer together, as one job that joins the next group commit. The writer drains its queue
-before it stops, so an entry is lost only by a crash in the milliseconds between the two
-commits. A failure to write it is logged and does not fail the
-request, whose messages are already on disk.
+writer together, as one job that joins the next group commit (`AuditLog.enqueue`). The
+appliance drains the log before it stops its store, so an entry is lost only by a crash in
+the milliseconds between the two commits. A failure to write it is logged and does not fail
+the request, whose messages are already on disk.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import logging
-from datetime import datetime
 
-from appliance.audit import Actor, AuditLog, append
+from appliance.audit import Actor, AuditLog
 from appliance.policy.layer import Check, Draft
 from appliance.policy.origin import Origin
-
-log = logging.getLogger(__name__)
 
 FIRST_RECIPIENTS = 5
 
@@ -60,33 +55,8 @@ class AuditCheck(Check):
 
     def __init__(self, audit: AuditLog) -> None:
         self.audit = audit
-        self._queued: list[tuple[Actor, str, dict, datetime]] = []
-        self._flush: asyncio.Task | None = None
 
     async def accepted(self, draft: Draft, ids: list[int]) -> None:
-        if not ids:
-            return
-        self._queued.append((actor_of(draft.request.origin), f"message:{ids[0]}",
-                             send_detail(draft, ids), self.audit.clock()))
-        if self._flush is None:
-            self._flush = asyncio.ensure_future(self._write_queued())
-
-    async def _write_queued(self) -> None:
-        """Hand what is queued to the writer as ONE job (concurrent requests' entries share
-        it: one savepoint, one hand-back), again until nothing is left."""
-        try:
-            while self._queued:
-                batch, self._queued = self._queued, []
-                await self.audit.store.write(lambda batch=batch: [
-                    append(actor, "message.send", target, detail, at=at)
-                    for actor, target, detail, at in batch])
-        except Exception:  # the messages are on disk; a missing entry must not undo that
-            log.exception("could not write the audit entries of %d send(s)", len(batch))
-            self._queued.clear()
-        finally:
-            self._flush = None
-
-    async def drain(self) -> None:
-        """Wait until every queued entry is written (tests; a clean stop)."""
-        while self._flush is not None:
-            await asyncio.shield(self._flush)
+        if ids:
+            self.audit.enqueue(actor_of(draft.request.origin), "message.send",
+                               f"message:{ids[0]}", send_detail(draft, ids))

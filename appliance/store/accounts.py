@@ -299,14 +299,20 @@ def end_user_sessions(user_id: int, now: datetime | None = None) -> int:
         (UserSession.user == user_id) & UserSession.ended_at.is_null()).execute()
 
 
-def prune(sessions_before: datetime, attempts_before: datetime) -> int:
-    """Delete sessions that ended or expired before `sessions_before` (they can never be used
-    again) and login attempts older than `attempts_before`; how many rows went."""
+def prune(sessions_before: datetime, attempts_before: datetime, locks_before: datetime,
+          now: datetime) -> int:
+    """Delete what can never matter again: sessions that ended or expired before
+    `sessions_before`, login attempts older than `attempts_before`, and failure counts whose
+    last failure is older than `locks_before` and whose lock (if any) is over. How many rows
+    went."""
     gone = UserSession.delete().where(
         (UserSession.expires_at < sessions_before)
         | (UserSession.ended_at.is_null(False) & (UserSession.ended_at < sessions_before))
     ).execute()
-    return gone + LoginAttempt.delete().where(LoginAttempt.at < attempts_before).execute()
+    gone += LoginAttempt.delete().where(LoginAttempt.at < attempts_before).execute()
+    return gone + LoginLock.delete().where(
+        (LoginLock.last_failure_at < locks_before)
+        & (LoginLock.locked_until.is_null() | (LoginLock.locked_until < now))).execute()
 
 
 def session_deadline(last_seen_at: datetime, idle_seconds: float, expires_at: datetime

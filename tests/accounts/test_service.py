@@ -150,6 +150,11 @@ async def test_session_tokens_are_stored_hashed(accounts, store):
 async def test_old_sessions_and_attempts_are_pruned_at_login(accounts, store, clock):
     from appliance.store.models import UserSession
 
+    from appliance.store.models import LoginLock
+
+    with pytest.raises(LoginRefused):
+        await accounts.authenticate("mallory", "guess-guess", "10.0.0.66")
+    assert await store.read(lambda: LoginLock.select().count()) == 2  # user:, address:
     user = await accounts.authenticate("alice", "first-pass-1", "10.0.0.5")
     old = await accounts.create_session(user)
     await accounts.end_session(old)
@@ -158,3 +163,4 @@ async def test_old_sessions_and_attempts_are_pruned_at_login(accounts, store, cl
     await accounts.create_session(user)
     assert await store.read(lambda: UserSession.select().count()) == 1
     assert await store.read(lambda: LoginAttempt.select().count()) == 1  # today's only
+    assert await store.read(lambda: LoginLock.select().count()) == 0  # forgotten counts
