@@ -21,7 +21,7 @@ import json as jsonlib
 from typing import Any
 
 from sanic import Blueprint, Request
-from sanic.response import JSONResponse, json
+from sanic.response import HTTPResponse, JSONResponse, json
 
 from appliance.api import jsonbody as jb
 from appliance.api import query
@@ -79,7 +79,7 @@ async def verify_audit(request: Request) -> JSONResponse:
                  "first_bad": bad})
 
 
-@bp.route("/audit/export", methods=["GET"])
+@bp.route("/audit/export", methods=["GET", "HEAD"])
 @require_scope("admin")
 async def export_audit(request: Request):
     query.refuse_unknown(request, {"format", "since_time"})
@@ -87,10 +87,11 @@ async def export_audit(request: Request):
     if fmt not in FORMATS:
         raise query.bad("format", f'must be one of {", ".join(FORMATS)}, got {fmt[:20]!r}')
     since_time = query.time(request, "since_time")
+    headers = {"Content-Disposition": f'attachment; filename="cardgate-audit.{fmt}"'}
+    if request.method == "HEAD":  # the answer's headers, without reading the log
+        return HTTPResponse(status=200, content_type=FORMATS[fmt], headers=headers)
     store = request.app.ctx.appliance.store
-    response = await request.respond(
-        content_type=FORMATS[fmt],
-        headers={"Content-Disposition": f'attachment; filename="cardgate-audit.{fmt}"'})
+    response = await request.respond(content_type=FORMATS[fmt], headers=headers)
     if fmt == "csv":
         await response.send(csv_header())
     seq = 0

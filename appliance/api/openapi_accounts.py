@@ -118,5 +118,5 @@ def paths(p) -> dict[str, dict[str, Any]]:
         "/api/v1/audit/verify": p.with_head(p.op(
             "Check the hash chain; the first broken entry, if any", "admin",
             (200, r("AuditVerify"), "the check"))),
-        "/api/v1/audit/export": {"get": export},
+        "/api/v1/audit/export": p.with_head(export),
     }

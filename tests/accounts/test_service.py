@@ -148,9 +148,7 @@ async def test_session_tokens_are_stored_hashed(accounts, store):
 
 
 async def test_old_sessions_and_attempts_are_pruned_at_login(accounts, store, clock):
-    from appliance.store.models import UserSession
-
-    from appliance.store.models import LoginLock
+    from appliance.store.models import LoginLock, UserSession
 
     with pytest.raises(LoginRefused):
         await accounts.authenticate("mallory", "guess-guess", "10.0.0.66")
