@@ -32,6 +32,7 @@ from appliance.accounts.lockout import (
     user_subject,
 )
 from appliance.accounts.passwords import (
+    MAX_LENGTH,
     PasswordRefused,
     check_new_password,
     dummy_hash,
@@ -83,6 +84,9 @@ class Accounts:
         """scrypt off the loop; `stored` None (no such user): against the dummy hash, made
         on the same thread the first time, so an unknown name costs what a wrong password
         does."""
+        # No password may be longer than MAX_LENGTH: a longer one is cut just past it (it still
+        # cannot match), so a megabyte typed at the prompt costs what a short one does.
+        password = password[:MAX_LENGTH + 1]
         async with self._scrypt:
             return await asyncio.to_thread(
                 lambda: password_matches(password, stored or dummy_hash()) and bool(stored))
