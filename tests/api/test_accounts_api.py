@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from appliance.accounts.service import LoginRefused
+from appliance.store.accounts import create_department
 from appliance.store.apikeys import create_api_key
 from appliance.store.service import run_in_database
 from tests.api.conftest import running
@@ -104,16 +105,21 @@ async def test_users_and_departments_end_to_end(gw):
     assert "reset-pass-3" not in (await get("/api/v1/audit?limit=500", "admin")).text
 
 
-async def test_admin_changes_and_sends_are_audited_and_the_chain_verifies(gw):
-    department = run_in_database(gw.db_url, lambda: __import__(
-        "appliance.store.accounts", fromlist=["x"]).create_department("运维部", "运维"))
-    key = run_in_database(gw.db_url, lambda: create_api_key(
+async def test_admin_changes_and_sends_are_audited_and_the_chain_verifies(tmp_path):
+    url = f"sqlite:///{tmp_path / 'cg.db'}"  # the file `running` serves (before it starts)
+    department = run_in_database(url, lambda: create_department("运维部", "运维"))
+    key = run_in_database(url, lambda: create_api_key(
         "plc-7", ["send"], department_id=department["id"]))
+    async with running(tmp_path, modems=1, keys=KEYS) as gw:
+        await _audited_end_to_end(gw, department, key)
+
+
+async def _audited_end_to_end(gw, department, key):
     r = await gw.client.post("/api/v1/messages", headers={"Authorization": f"Bearer {key}"},
                              json={"to": ["+8613800138000", "+8613900139000"],
                                    "text": "水泵 3 号过热"})
     assert r.status_code == 202, r.text
-    ids = r.json()["ids"] if "ids" in r.json() else [m["id"] for m in r.json()["messages"]]
+    ids = [m["id"] for m in r.json()["messages"]]
 
     r = await gw.post("/api/v1/blacklist", "admin", json={"number": "+8613700137000",
                                                           "reason": "asked"})
