@@ -7,10 +7,12 @@ Must not know: what any route does, SQL.
 
 One response middleware records every such change after it succeeded, so the write endpoints
 of rules, the blacklist, webhooks, contacts and groups (and any added later) are covered
-without each handler repeating it. Not here: sends (`POST /messages`: the policy layer's
-`audit.check.AuditCheck` records them with what only it knows), the dry run (changes nothing),
-and the account endpoints (`api.users` writes its entries with the change, in one
-transaction). The entry is written after the change committed, through the writer's bulk lane.
+without each handler repeating it; so are the Android API's webhook registrations and
+cancellations (its handlers leave their caller in `request.ctx.caller` as the JSON API's do).
+Not here: sends (`POST /messages`: the policy layer's `audit.check.AuditCheck` records them
+with what only it knows), the dry run (changes nothing), and the account endpoints
+(`api.users` writes its entries with the change, in one transaction). The entry is written
+after the change committed, through the writer's bulk lane.
 """
 
 from __future__ import annotations
@@ -35,16 +37,20 @@ RESOURCE_NAMES = {"rules": "rule", "webhooks": "webhook", "groups": "group",
                   "contacts": "contact", "blacklist": "blacklist", "messages": "message"}
 SPECIAL = {"messages:DELETE": "message.cancel", "groups/members:POST": "group.members.add",
            "groups/members:DELETE": "group.members.remove", "rules/order:POST": "rule.order",
-           "webhooks/test:POST": "webhook.test"}
+           "webhooks/test:POST": "webhook.test", "android/messages:DELETE": "message.cancel",
+           "android/webhooks:POST": "android.webhook.create",
+           "android/webhooks:DELETE": "android.webhook.delete"}
+ANDROID = ("messages", "webhooks")  # the Android API's routes at the root
 
 
 def api_actor(request: Request) -> Actor:
     """The caller of an API request as the audit log names it."""
     caller: Caller | None = getattr(request.ctx, "caller", None)
     address = client_address(request)
+    door = "api" if request.path.startswith("/api/") else "android"
     if caller is None:
-        return Actor("anonymous", "", "", address, "api")
-    return Actor("api_key", str(caller.key_id), caller.name, address, "api")
+        return Actor("anonymous", "", "", address, door)
+    return Actor("api_key", str(caller.key_id), caller.name, address, door)
 
 
 def _shape(request: Request) -> tuple[str, list[str]] | None:
@@ -53,10 +59,15 @@ def _shape(request: Request) -> tuple[str, list[str]] | None:
     if route is None:
         return None
     segments = route.path.strip("/").split("/")
+    params = [str(v) for v in request.match_info.values()]
+    if segments[0] in ANDROID and request.method == "DELETE" or segments == ["webhooks"]:
+        # The Android API's doors: its webhook endpoints (registered with a send key) and
+        # its cancellations are changes too; its POST /messages is a send (AuditCheck).
+        return f"android/{segments[0]}", params
     if segments[:2] != ["api", "v1"] or len(segments) < 3:
         return None
     names = [s for s in segments[2:] if not s.startswith("<")]
-    return "/".join(names), [str(v) for v in request.match_info.values()]
+    return "/".join(names), params
 
 
 def action_of(method: str, resource: str) -> str:
@@ -109,7 +120,8 @@ def install_audit_trail(app: Sanic) -> None:
         if audit is None:
             return
         action = action_of(request.method, resource)
-        target = resource.split("/")[0] + (":" + ",".join(params) if params else "")
+        target = resource.removeprefix("android/").split("/")[0] + (
+            ":" + ",".join(params) if params else "")
         detail = {"method": request.method, "path": request.path, "status": response.status,
                   "body": _body(request)}
         if request.method == "POST" and not params and (created := _created_id(response)):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
@@ -129,6 +130,11 @@ async def _audited_end_to_end(gw, department, key):
     assert r.status_code == 201, r.text
     webhook_id = r.json()["id"]
 
+    basic = base64.b64encode(f"full:{gw.keys['full']}".encode()).decode()
+    r = await gw.client.post("/webhooks", headers={"Authorization": f"Basic {basic}"},
+                             json={"url": "http://127.0.0.1:9/android", "event": "sms:received"})
+    assert r.status_code == 201, r.text
+
     entries = (await gw.get("/api/v1/audit?order=asc", "admin")).json()["entries"]
     by_action = {e["action"]: e for e in entries}
     send = by_action["message.send"]
@@ -143,6 +149,10 @@ async def _audited_end_to_end(gw, department, key):
     hook = by_action["webhook.create"]
     assert hook["target"] == f"webhooks:{webhook_id}"
     assert "secret" not in hook["detail"]["body"] or hook["detail"]["body"]["secret"] == "***"
+
+    android = by_action["android.webhook.create"]
+    assert (android["door"], android["actor"]["name"]) == ("android", "full")
+    assert android["target"] == f"webhooks:{r.json()['id']}"
 
     r = await gw.get("/api/v1/audit/verify", "admin")
     assert r.json() == {"ok": True, "entries": len(entries), "first_bad": None,

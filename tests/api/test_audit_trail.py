@@ -32,3 +32,12 @@ def test_secrets_are_redacted_at_any_depth():
     body = {"url": "http://x", "secret": "s3", "nested": [{"password": "p", "n": 1}]}
     assert redact(body) == {"url": "http://x", "secret": "***",
                             "nested": [{"password": "***", "n": 1}]}
+
+
+@pytest.mark.parametrize(("method", "resource", "action"), [
+    ("POST", "android/webhooks", "android.webhook.create"),
+    ("DELETE", "android/webhooks", "android.webhook.delete"),
+    ("DELETE", "android/messages", "message.cancel"),
+])
+def test_android_api_changes(method, resource, action):
+    assert action_of(method, resource) == action
