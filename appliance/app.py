@@ -187,6 +187,8 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     from appliance.api.modems import bp as modems_bp
     from appliance.api.openapi import bp as openapi_bp
     from appliance.api.playsms import bp as playsms_bp
+    from appliance.api.policy import bp as policy_bp
+    from appliance.api.reports import bp as reports_bp
     from appliance.api.rules import bp as rules_bp
     from appliance.api.sims import bp as sims_bp
     from appliance.api.users import bp as users_bp
@@ -208,6 +210,8 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     app.blueprint(rules_bp)
     app.blueprint(sims_bp)
     app.blueprint(webhooks_bp)
+    app.blueprint(policy_bp)
+    app.blueprint(reports_bp)
     app.blueprint(users_bp)
     app.blueprint(audit_bp)
     install_audit_trail(app)  # an audit entry for each change made through the admin API

@@ -317,6 +317,70 @@ class WebhooksConfig:
                               f"({self.backoff_cap}), got {self.backoff_base}")
 
 
+SIGNATURE_MIN, SIGNATURE_MAX = 2, 8
+"""Characters inside 【】: the carriers' rule for a signature (单位简称)."""
+SIGNATURE_FORBIDDEN = "【】[]［］〖〗〔〕〘〙()（）<>《》{}｛｝"
+
+
+def signature_problem(name: str) -> str | None:
+    """Why `name` (the text inside 【】) cannot be a signature, or None when it can."""
+    if not SIGNATURE_MIN <= len(name) <= SIGNATURE_MAX:
+        return (f"must be {SIGNATURE_MIN} to {SIGNATURE_MAX} characters inside 【】, got "
+                f"{len(name)}")
+    if any(c in SIGNATURE_FORBIDDEN or c.isspace() or ord(c) < 32 for c in name):
+        return "must not contain brackets, spaces or control characters"
+    return None
+
+
+@dataclass
+class PolicyConfig:
+    signature: str = ""
+    """The box's signature, the text inside 【】 (e.g. "市政务中心"; "【市政务中心】" is read the
+    same): every message without a department signature carries it, auto-answers and the
+    appliance's own messages too. Empty: no signature is added or checked."""
+    signature_placement: str = "start"
+    """Where the signature goes: "start" (the carriers' convention) or "end"."""
+    on_missing: str = "add"
+    """A text without the signature: "add" it, or "refuse" the request."""
+    on_forged: str = "replace"
+    """A text carrying another 【signature】 (or one in look-alike brackets: [ ] 〖〗 ［］) at
+    its start or end: "replace" it with the sender's own, or "refuse" the request."""
+    unsubscribe_hint: str = "回T退订"
+    """Appended to a marketing message that carries no unsubscribe hint of its own."""
+
+    def validate(self) -> None:
+        name = self.signature.strip()
+        if name.startswith("【") and name.endswith("】"):
+            name = name[1:-1]
+        self.signature = name
+        if name:
+            problem = signature_problem(name)
+            if problem:
+                raise ConfigError(f'policy.signature: {problem} ("{name}")')
+        choices = {"signature_placement": ("start", "end"), "on_missing": ("add", "refuse"),
+                   "on_forged": ("replace", "refuse")}
+        for key, allowed in choices.items():
+            if getattr(self, key) not in allowed:
+                raise ConfigError(f'policy.{key}: must be "{allowed[0]}" or "{allowed[1]}", '
+                                  f'got "{getattr(self, key)}"')
+        hint = self.unsubscribe_hint.strip()
+        if not hint or len(hint) > 20 or any(ord(c) < 32 for c in hint):
+            raise ConfigError("policy.unsubscribe_hint: must be 1 to 20 characters, without "
+                              "control characters")
+        self.unsubscribe_hint = hint
+
+
+@dataclass
+class ConsentConfig:
+    required_for_marketing: bool = False
+    """Marketing messages go only to numbers whose consent is granted (imported as such, a
+    订阅/START reply, or entered by staff); the others are left out with the reason. A number
+    that withdrew its consent (退订/TD/STOP) never gets marketing, whatever this says."""
+
+    def validate(self) -> None:
+        pass
+
+
 @dataclass
 class AccountsConfig:
     lockout_after: int = 5
@@ -373,6 +437,8 @@ class Config:
     contacts: ContactsConfig = field(default_factory=ContactsConfig)
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
     accounts: AccountsConfig = field(default_factory=AccountsConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    consent: ConsentConfig = field(default_factory=ConsentConfig)
 
     def validate(self) -> None:
         for f in dataclasses.fields(self):

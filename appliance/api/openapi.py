@@ -130,7 +130,9 @@ SCHEMAS: dict[str, Schema] = {
         "messages": array(obj({"id": ID, "to": STR}, "all")),
         "parts": {**INT, "description": "parts per message"},
         "encoding": {"type": "string", "enum": ["gsm7", "ucs2"]},
-        "rejected": array(ref("Rejected"), description="recipients on the blacklist"),
+        "rejected": array(ref("Rejected"), description="recipients left out: on the "
+                                                       "blacklist, or by a policy rule (no "
+                                                       "marketing consent...)"),
     }, "all"),
     "MessagePart": obj({
         "index": INT, "state": {"type": "string", "enum": [s.value for s in PartState]},
@@ -209,11 +211,27 @@ SCHEMAS: dict[str, Schema] = {
                    "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
                    "description": "your own fields (at most 16 KB as JSON)"},
         "groups": {**array(ID, maxItems=100), "description": "group ids (POST only)"},
+        "consent": ref("ConsentInput"),
     }, closed=True),
     "Contact": obj({"id": ID, "name": STR, "numbers": array(STR),
                     "groups": array(obj({"id": ID, "name": STR}, "all")),
                     "fields": {"type": "object"}, "note": STR, "created_at": TIME,
-                    "updated_at": TIME_OR_NULL}, ("id", "name", "numbers")),
+                    "updated_at": TIME_OR_NULL, "consent": ref("Consent")},
+                   ("id", "name", "numbers")),
+    "Consent": obj({
+        "state": {"type": "string", "enum": ["granted", "withdrawn", "unknown", "mixed"],
+                  "description": "mixed: its numbers disagree (see numbers)"},
+        "source": nullable({"type": "string", "enum": ["imported", "reply", "staff"]}),
+        "at": TIME_OR_NULL,
+        "numbers": {"type": "object", "additionalProperties": {
+            "type": "string", "enum": ["granted", "withdrawn", "unknown"]}},
+    }, "all", description="marketing consent of the contact's numbers"),
+    "ConsentInput": {"oneOf": [
+        {"type": "string", "enum": ["granted", "withdrawn", "unknown"]},
+        obj({"state": {"type": "string", "enum": ["granted", "withdrawn", "unknown"]},
+             "source": {"type": "string", "enum": ["staff", "imported"], "default": "staff"}},
+            ("state",), closed=True)],
+        "description": "sets the consent of every number of the contact"},
     "ContactList": obj({"contacts": array(ref("Contact")), "total": INT, "limit": INT,
                         "offset": INT}, "all"),
     "GroupInput": obj({"name": {**STR, "minLength": 1, "maxLength": 255},
@@ -236,6 +254,48 @@ SCHEMAS: dict[str, Schema] = {
         "cancelled": array(ID, description="waiting messages to it, cancelled")}, "all")]},
     "BlacklistList": obj({"blacklist": array(ref("BlacklistEntry")), "total": INT,
                           "limit": INT, "offset": INT}, "all"),
+    # content policy and reports
+    "WordInput": obj({"word": {**STR, "minLength": 1, "maxLength": 50},
+                      "words": array({**STR, "minLength": 1, "maxLength": 50},
+                                     minItems=1, maxItems=10_000)},
+                     closed=True, description='"word" or "words" (or a text/plain body, '
+                                              'one word per line)'),
+    "Word": obj({"id": ID, "word": STR,
+                 "normalized": {**STR, "description": "as matched: NFKC, case-folded, "
+                                                      "without spaces and punctuation"},
+                 "created_at": TIME_OR_NULL}, ("id", "word", "normalized")),
+    "WordList": obj({"words": array(ref("Word")), "total": INT, "limit": INT, "offset": INT},
+                    "all"),
+    "WordsAdded": obj({"added": array(ref("Word")),
+                       "already": array(STR, description="listed already (same when folded)")},
+                      "all"),
+    "WordDeleted": {"allOf": [ref("Word"), obj({"deleted": BOOL}, "all")]},
+    "SignatureInput": obj({
+        "department_id": ID,
+        "signature": nullable({**STR, "maxLength": 20,
+                               "description": "2 to 8 characters inside 【】 (brackets "
+                                              "optional); null or \"\" removes it"}),
+        "placement": nullable({"type": "string", "enum": ["start", "end"],
+                               "description": "null: the box default"}),
+    }, ("department_id", "signature"), closed=True),
+    "DepartmentSignature": obj({"department_id": ID, "signature": STR_OR_NULL,
+                                "placement": STR_OR_NULL, "updated_at": TIME_OR_NULL}, "all"),
+    "Signatures": obj({
+        "default": obj({"signature": STR, "placement": STR, "on_missing": STR,
+                        "on_forged": STR, "unsubscribe_hint": STR}, "all",
+                       description="the [policy] section of the config file"),
+        "departments": array(ref("DepartmentSignature")),
+    }, "all"),
+    "NumberQuality": obj({
+        "contacts": INT,
+        "invalid": array(obj({"contact_id": ID, "name": STR, "number": STR_OR_NULL,
+                              "why": STR}, "all")),
+        "shared": array(obj({"number": STR, "as_stored": array(STR),
+                             "contacts": array(obj({"id": ID, "name": STR}, "all"))}, "all")),
+        "groups": array(obj({"id": ID, "name": STR, "members": INT, "valid_mobile": INT,
+                             "share": nullable({"type": "number", "minimum": 0,
+                                                "maximum": 1})}, "all")),
+    }, "all"),
     # rules
     "RuleAction": obj({
         "type": {"type": "string", "enum": list(ACTION_TYPES)},
@@ -304,7 +364,9 @@ SCHEMAS: dict[str, Schema] = {
 ERROR_TEXT = {400: "invalid body or parameter (the field is named)", 401: "no or a wrong key",
               403: "the key lacks the scope, or is used from outside its networks",
               404: "no such resource (or not the caller's)", 409: "conflict",
-              422: "every recipient is on the blacklist (`rejected` lists them)",
+              422: "every recipient is on the blacklist (`rejected` lists them), or a policy "
+                   "rule refused the request (`code` names it: forbidden_word, "
+                   "signature_missing, signature_forged, no_recipient_left...)",
               429: "too many failed attempts, or the key's rate (Retry-After)",
               503: "not running yet"}
 
@@ -499,6 +561,35 @@ def _paths() -> dict[str, dict[str, Any]]:
             "Take a number off the blacklist", "admin",
             (200, obj({"number": STR, "removed": BOOL}, "all"), "removed"),
             params=[NUMBER], errors=(400, 404))},
+        "/api/v1/policy/words": {
+            **with_head(op("The forbidden-word list", "admin", (200, r("WordList"), "a page"),
+                           params=[query("limit", {**INT, "minimum": 1, "maximum": 500,
+                                                   "default": 500}),
+                                   query("offset", {**INT, "minimum": 0, "default": 0}),
+                                   query("q", {**STR, "maxLength": 100})],
+                           errors=(400,))),
+            "post": op("Add words (JSON, or text/plain with one word per line)", "admin",
+                       (201, r("WordsAdded"), "added"), body=r("WordInput"),
+                       also=(200, r("WordsAdded"), "every word was listed already"))
+            | {"requestBody": {"required": True, "content": {
+                "application/json": {"schema": r("WordInput")},
+                "text/plain": {"schema": STR}}}},
+            "delete": op("Remove a word given as ?word=", "admin",
+                         (200, r("WordDeleted"), "removed"),
+                         params=[{**query("word", {**STR, "minLength": 1, "maxLength": 200}),
+                                  "required": True}], errors=(400, 404))},
+        "/api/v1/policy/words/{word_id}": {"delete": op(
+            "Remove a word", "admin", (200, r("WordDeleted"), "removed"),
+            params=[path_param("word_id", ID, "the word's id")], errors=(404,))},
+        "/api/v1/policy/signatures": {
+            **with_head(op("Signature settings: the box's and each department's", "admin",
+                           (200, r("Signatures"), "the settings"))),
+            "put": op("Set or remove a department's signature", "admin",
+                      (200, r("DepartmentSignature"), "as it is now"),
+                      body=r("SignatureInput"))},
+        "/api/v1/reports/number-quality": with_head(op(
+            "Invalid numbers, numbers shared by several contacts, valid mobiles per group",
+            "read", (200, r("NumberQuality"), "the report"))),
         "/api/v1/rules": {
             **with_head(op("Auto-answer rules in order, and those that no longer compile",
                            "read", (200, r("RuleList"), "the rules"), errors=(503,))),

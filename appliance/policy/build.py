@@ -2,7 +2,9 @@
 
 Knows: every check module and the order they must run in (content before recipients before
 money before holds: a refused word costs nothing; a duplicate is not charged; only what will
-be sent waits for approval).
+be sent waits for approval). Within content: forbidden words first, on the text as the
+submitter wrote it; then the unsubscribe hint; then the signature, last, so that an
+end-placed signature ends the text and the part count includes all three.
 Must not know: HTTP, modems.
 """
 
@@ -13,7 +15,13 @@ from datetime import datetime
 
 from appliance.audit import AuditLog
 from appliance.config import Config
+from appliance.policy.consent import ConsentCheck
 from appliance.policy.layer import Check, PolicyLayer
+from appliance.policy.signature import SignatureCheck
+from appliance.policy.unsubscribe import UnsubscribeHintCheck
+from appliance.policy.words import ForbiddenWordsCheck
+from appliance.store import forbidden_words as words_store
+from appliance.store import signatures as signatures_store
 from appliance.store.writer import Store
 
 
@@ -23,8 +31,23 @@ async def build_policy(config: Config, store: Store, clock: Callable[[], datetim
     appliance's log (one is made on `store` if none is given)."""
     from appliance.audit.check import AuditCheck
 
-    del config  # each check takes what it needs
-    checks: list[Check] = []
+    words = await store.read(words_store.all_words)
+    departments = await store.read(signatures_store.all_signatures)
+    checks: list[Check] = [
+        ForbiddenWordsCheck(words),
+        UnsubscribeHintCheck(config.policy),
+        SignatureCheck(config.policy, departments),
+        ConsentCheck(config.consent, store),
+    ]
     # LAST: the audit entry records the request as the other checks left it.
     checks.append(AuditCheck(audit or AuditLog(store, clock)))
     return PolicyLayer(checks)
+
+
+def check_named(layer: PolicyLayer | None, name: str) -> Check | None:
+    """The layer's check called `name` (the API updates the words and signatures it holds in
+    memory after each change), or None when the layer has none."""
+    for check in (layer.checks if layer is not None else ()):
+        if check.name == name:
+            return check
+    return None

@@ -28,6 +28,7 @@ from appliance.store import (
     schema_v8,
     schema_v9,
     schema_v10,
+    schema_v11,
 )
 
 Migration = Callable[[peewee.Database], None]
@@ -127,6 +128,12 @@ def migration_10_accounts_and_audit(db: peewee.Database) -> None:
     schema_v10.apply(db, dialect(db))
 
 
+def migration_11_content_policy(db: peewee.Database) -> None:
+    """department_signature, forbidden_word and contact_consent: the policy layer's content
+    rules and each number's marketing consent (see `schema_v11`)."""
+    schema_v11.apply(db, dialect(db))
+
+
 MIGRATIONS: list[Migration] = [
     migration_1_initial_schema,
     migration_2_inbound_pdu_hash,
@@ -138,6 +145,7 @@ MIGRATIONS: list[Migration] = [
     migration_8_api_key_limits,
     migration_9_android_webhooks,
     migration_10_accounts_and_audit,
+    migration_11_content_policy,
 ]
 
 

@@ -503,6 +503,40 @@ class AuditEntry(BaseModel):
         indexes = ((("action", "seq"), False), (("at",), False))
 
 
+# -- migration 11: the content rules -------------------------------------------------------
+
+
+class DepartmentSignature(BaseModel):
+    """A department's 【signature】 (migration 11): the text inside the brackets, and where it
+    goes (None: the box default). No foreign key: departments are another step's table."""
+
+    department_id = pw.IntegerField(primary_key=True)
+    signature = pw.CharField(max_length=16)
+    placement = pw.CharField(max_length=8, null=True)  # start / end
+    updated_at = UtcDateTimeField(default=utcnow)
+
+
+class ForbiddenWord(BaseModel):
+    """One word of the forbidden-word list (migration 11), as entered and as matched."""
+
+    id = pw.AutoField()
+    word = pw.CharField(max_length=100)
+    normalized = pw.CharField(max_length=100, unique=True)
+    created_at = UtcDateTimeField(default=utcnow)
+
+
+class ContactConsent(BaseModel):
+    """A number's marketing consent (migration 11): granted / withdrawn, with where it came
+    from (imported / reply / staff) and when. No row: unknown."""
+
+    id = pw.AutoField()
+    number = pw.CharField(max_length=32, unique=True)
+    state = pw.CharField(max_length=16)
+    source = pw.CharField(max_length=16)
+    detail = pw.TextField(default="")
+    at = UtcDateTimeField(default=utcnow)
+
+
 ALL_MODELS: list[type[BaseModel]] = [
     Sim,
     Modem,
@@ -534,6 +568,9 @@ ALL_MODELS: list[type[BaseModel]] = [
     LoginLock,
     UserSession,
     AuditEntry,
+    DepartmentSignature,
+    ForbiddenWord,
+    ContactConsent,
 ]
 
 __all__ = [
@@ -547,8 +584,11 @@ __all__ = [
     "UserSession",
     "BaseModel",
     "BlacklistEntry",
+    "DepartmentSignature",
+    "ForbiddenWord",
     "Campaign",
     "Contact",
+    "ContactConsent",
     "ContactGroup",
     "ContactNumber",
     "GroupMember",
