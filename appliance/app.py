@@ -72,6 +72,10 @@ class Appliance:
         self.admin_accounts = None
         """Who may log in at the console (admin_socket.accounts_bridge.AccountsBackend); None:
         the accounts in the database."""
+        self.accounts = None
+        """accounts.service.Accounts: console logins, passwords, sessions."""
+        self.audit = None
+        """audit.AuditLog: the hash-chained record of who did what."""
 
     async def start(self) -> None:
         from appliance.contacts.blacklist import Blacklist
@@ -88,6 +92,7 @@ class Appliance:
         migrate(self.db)
         self.store = Store(self.db)
         await self.store.start()
+        self._start_accounts()
         # Before anything publishes: its subscription must see the first event.
         self.webhooks = Deliverer(self.config.webhooks, self.store, self.hub, clock=self.clock,
                                   rng=self.rng)
@@ -103,7 +108,7 @@ class Appliance:
                                    default_region=self.config.contacts.default_region)
         await self.blacklist.load()
         self.dispatcher.recipient_block = self.blacklist
-        self.policy = await build_policy(self.config, self.store, self.clock)
+        self.policy = await build_policy(self.config, self.store, self.clock, self.audit)
         self.dispatcher.policy = self.policy
         self.inbox = Inbox(self.config.inbox, self.store, self.hub, clock=self.clock,
                            on_status_report=self.dispatcher.apply_status_report,
@@ -125,6 +130,13 @@ class Appliance:
         self.started = True
         self.started_at = time.monotonic()
         log.info("appliance started: %d port(s) watched", len(self.pool.static.present))
+
+    def _start_accounts(self) -> None:
+        from appliance.accounts.service import Accounts
+        from appliance.audit import AuditLog
+
+        self.audit = AuditLog(self.store, self.clock)
+        self.accounts = Accounts(self.config.accounts, self.store, clock=self.clock)
 
     async def _start_kannel_reports(self) -> None:
         from appliance.compat.kannel_reports import KannelReports
@@ -171,6 +183,8 @@ class Appliance:
         # After the publishers (their last events get their rows), before the store.
         if self.webhooks is not None:
             await self.webhooks.stop()
+        if self.audit is not None:  # the sends' entries still queued
+            await self.audit.drain()
         if self.store is not None:
             await self.store.stop()
         if self.db is not None:
@@ -190,6 +204,8 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     """
     from appliance.api.android import bp as android_bp
     from appliance.api.approvals import bp as approvals_bp
+    from appliance.api.audit import bp as audit_bp
+    from appliance.api.audit_trail import install_audit_trail
     from appliance.api.blacklist import bp as blacklist_bp
     from appliance.api.contacts import bp as contacts_bp
     from appliance.api.conversations import bp as conversations_bp
@@ -205,6 +221,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     from appliance.api.reports import bp as reports_bp
     from appliance.api.rules import bp as rules_bp
     from appliance.api.sims import bp as sims_bp
+    from appliance.api.users import bp as users_bp
     from appliance.api.webhooks import bp as webhooks_bp
 
     app = Sanic(f"cardgate_{next(_app_numbers)}", configure_logging=False)
@@ -227,6 +244,9 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     app.blueprint(reports_bp)
     app.blueprint(approvals_bp)
     app.blueprint(quotas_bp)
+    app.blueprint(users_bp)
+    app.blueprint(audit_bp)
+    install_audit_trail(app)  # an audit entry for each change made through the admin API
     app.blueprint(openapi_bp)  # GET /api/v1/openapi.json: the document only, no UI
     app.blueprint(kannel_bp)
     install_metrics(app)  # GET /metrics, and the HTTP request counter (a response middleware)

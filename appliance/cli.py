@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from appliance import cli_money
+from appliance.cli_accounts import add_parsers as add_account_parsers
 from appliance.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
 
 EXIT_USAGE = 2
@@ -64,8 +65,8 @@ def _seconds(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="cardgate", description="SMS gateway on a pool of GSM modems")
     sub = parser.add_subparsers(dest="command",
-                                metavar="{run,demo,sim,apikey,console,backup,restore,quota,"
-                                        "balance,approval}",
+                                metavar="{run,demo,sim,apikey,user,department,audit,console,"
+                                        "backup,restore,quota,balance,approval}",
                                 required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="run the appliance")
@@ -108,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH)
     create.add_argument("--name", default="")
     create.add_argument("--scopes", default="send,read")
+    create.add_argument("--user", default=None, metavar="NAME",
+                        help="bind the key to a user: its sends count as theirs")
+    create.add_argument("--department", default=None, metavar="NAME",
+                        help="bind the key to a department: its sends count as the "
+                             "department's")
     _limit_options(create)
     listing = apikey_sub.add_parser("list", help="every key: name, prefix, scopes, limits, use")
     listing.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH)
@@ -119,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("name")
     revoke.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH)
     cli_money.add_parsers(sub, _Parser)
+    add_account_parsers(sub, _Parser)
     return parser
 
 
@@ -195,8 +202,9 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 
 def cmd_apikey_create(args: argparse.Namespace) -> int:
-    from appliance.store.apikeys import SCOPES
-    from appliance.store.service import DatabaseUnavailable, create_api_key_sync
+    from appliance.audit import Actor, append
+    from appliance.store.apikeys import SCOPES, create_api_key
+    from appliance.store.service import DatabaseUnavailable, run_in_database
 
     config = _load(args.config)
     scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
@@ -207,11 +215,32 @@ def cmd_apikey_create(args: argparse.Namespace) -> int:
         raise CliError("--scopes: at least one scope is needed")
     name = args.name or f"key-{os.urandom(3).hex()}"
     limits = _limits(args)
+
+    def create() -> str:
+        from appliance.store import accounts as accounts_store
+
+        binding: dict[str, int | None] = {}
+        if args.user:
+            user = accounts_store.get_user_by_name(args.user)
+            if user is None:
+                raise ValueError(f'--user: no user named "{args.user}"')
+            binding["user_id"] = user.id
+        if args.department:
+            binding["department_id"] = accounts_store.department_id_by_name(args.department)
+        key = create_api_key(name, scopes, **limits, **binding)
+        append(Actor.command_line(), "apikey.create", f"apikey:{name}",
+               {"scopes": scopes, **{k: v for k, v in limits.items() if k != "allowed_from"},
+                "allowed_from": list(limits.get("allowed_from", ())), **binding})
+        return key
+
     try:
-        key = create_api_key_sync(config.database.url, name, scopes, **limits)
+        key = run_in_database(config.database.url, create)
     except (ValueError, DatabaseUnavailable) as exc:
         raise CliError(str(exc)) from None
-    print(f"created API key {name!r} with scopes {','.join(scopes)}; it is shown only once:")
+    bound = (f" for user {args.user!r}" if args.user else "") + (
+        f" for department {args.department!r}" if args.department else "")
+    print(f"created API key {name!r} with scopes {','.join(scopes)}{bound}; "
+          f"it is shown only once:")
     print(key)
     return 0
 
@@ -265,8 +294,9 @@ def cmd_apikey_limit(args: argparse.Namespace) -> int:
     if not limits:
         raise CliError("apikey limit: give --rate-per-minute and/or --allow-from")
     try:
-        now = run_in_database(config.database.url,
-                              lambda: set_api_key_limits(args.name, **limits))
+        now = run_in_database(config.database.url, lambda: _audited(
+            "apikey.limit", args.name, set_api_key_limits(args.name, **limits),
+            {k: list(v) if isinstance(v, tuple) else v for k, v in limits.items()}))
     except (ValueError, DatabaseUnavailable) as exc:
         raise CliError(str(exc)) from None
     print(f"API key {args.name!r}: "
@@ -275,13 +305,23 @@ def cmd_apikey_limit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audited(action: str, name: str, outcome: T, detail: dict) -> T:
+    """`outcome`, after an audit entry of the change (in the same transaction) if it was made."""
+    from appliance.audit import Actor, append
+
+    if outcome:
+        append(Actor.command_line(), action, f"apikey:{name}", detail)
+    return outcome
+
+
 def cmd_apikey_revoke(args: argparse.Namespace) -> int:
     from appliance.store.apikeys import revoke_api_key
     from appliance.store.service import DatabaseUnavailable, run_in_database
 
     config = _load(args.config)
     try:
-        found = run_in_database(config.database.url, lambda: revoke_api_key(args.name))
+        found = run_in_database(config.database.url, lambda: _audited(
+            "apikey.revoke", args.name, revoke_api_key(args.name), {}))
     except DatabaseUnavailable as exc:
         raise CliError(str(exc)) from None
     if not found:
@@ -366,6 +406,11 @@ def main(argv: list[str] | None = None) -> int:
             return commands[args.apikey_command](args)
         if args.command in ("quota", "balance", "approval"):
             return cli_money.run(args, _load, CliError)
+        if args.command in ("user", "department", "audit"):
+            from appliance import cli_accounts
+
+            return {"user": cli_accounts.cmd_user, "department": cli_accounts.cmd_department,
+                    "audit": cli_accounts.cmd_audit}[args.command](args)
         raise CliError(f"unknown command {args.command!r}")
     except CliError as exc:
         print(f"cardgate: {exc}", file=sys.stderr)

@@ -398,6 +398,8 @@ class AdminConfig:
                               f"got {len(self.socket.encode())}")
         if self.lang not in ("", "zh", "en"):
             raise ConfigError(f'admin.lang: must be "zh", "en" or "", got "{self.lang}"')
+
+
 APPROVAL_MODES = ("none", "all", "above", "category")
 CATEGORIES = ("otp", "alert", "notice", "marketing")  # dispatch.balancer.PRIORITY's keys
 
@@ -439,6 +441,49 @@ class QuotasConfig:
 
 
 @dataclass
+class AccountsConfig:
+    lockout_after: int = 5
+    """Failed logins in a row for one user before it is locked out for a while."""
+    address_lockout_after: int = 20
+    """Failed logins in a row from one client address (whatever the names tried) before the
+    address is locked out for a while."""
+    lockout_base_seconds: float = 30.0
+    """The first lockout; each further failure while the count is over the bound doubles it."""
+    lockout_max_seconds: float = 3600.0
+    """The longest lockout."""
+    forget_failures_after: float = 86400.0
+    """Seconds without a failure after which a user's or an address's count starts again."""
+    session_idle_seconds: float = 1800.0
+    """A console session unused this long ends."""
+    session_max_seconds: float = 43200.0
+    """A console session ends this long after login, however busy."""
+    min_password_length: int = 8
+    """The shortest password a user may choose (never below 8)."""
+
+    def validate(self) -> None:
+        for name in ("lockout_after", "address_lockout_after"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"accounts.{name}: must be an integer >= 1, got "
+                                  f"{getattr(self, name)}")
+        for name in ("lockout_base_seconds", "lockout_max_seconds", "forget_failures_after",
+                     "session_idle_seconds", "session_max_seconds"):
+            value = getattr(self, name)
+            if not (value > 0 and math.isfinite(value)):
+                raise ConfigError(f"accounts.{name}: must be a number > 0, got {value}")
+        if self.lockout_base_seconds > self.lockout_max_seconds:
+            raise ConfigError(f"accounts.lockout_base_seconds: must be <= "
+                              f"accounts.lockout_max_seconds ({self.lockout_max_seconds}), "
+                              f"got {self.lockout_base_seconds}")
+        if self.session_idle_seconds > self.session_max_seconds:
+            raise ConfigError(f"accounts.session_idle_seconds: must be <= "
+                              f"accounts.session_max_seconds ({self.session_max_seconds}), "
+                              f"got {self.session_idle_seconds}")
+        if not 8 <= self.min_password_length <= 128:
+            raise ConfigError(f"accounts.min_password_length: must be from 8 to 128, got "
+                              f"{self.min_password_length}")
+
+
+@dataclass
 class Config:
     http: HttpConfig = field(default_factory=HttpConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
@@ -450,6 +495,7 @@ class Config:
     log: LogConfig = field(default_factory=LogConfig)
     contacts: ContactsConfig = field(default_factory=ContactsConfig)
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
+    accounts: AccountsConfig = field(default_factory=AccountsConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     consent: ConsentConfig = field(default_factory=ConsentConfig)
     admin: AdminConfig = field(default_factory=AdminConfig)

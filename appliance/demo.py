@@ -35,6 +35,27 @@ def write_console_config(config: Config, path: Path) -> None:
         f"poll_interval = {config.modems.poll_interval}",
         "[admin]", f'socket = "{config.admin.socket}"', "",
     ]), encoding="utf-8")
+def demo_admin(url: str) -> str:
+    """A fresh first password for the demo's `admin` user (created on the first run, reset on
+    the next): it must be changed at the first login, so it never survives one."""
+    from appliance.accounts import manage
+    from appliance.accounts.passwords import random_password
+    from appliance.audit import SYSTEM
+    from appliance.store import accounts as accounts_store
+    from appliance.store.service import run_in_database
+
+    password = random_password()
+    hashed = manage.prepare_password("admin", password)
+
+    def ensure() -> None:
+        user = accounts_store.get_user_by_name("admin")
+        if user is None:
+            manage.add_user(SYSTEM, "admin", "admin", hashed, display_name="Administrator")
+        else:
+            manage.reset_password(SYSTEM, user.id, hashed)
+
+    run_in_database(url, ensure)
+    return password
 
 
 def run_demo(*, modems: int, port: int, data: Path, latency: float) -> int:
@@ -56,6 +77,7 @@ def run_demo(*, modems: int, port: int, data: Path, latency: float) -> int:
     # third run over one folder, and the demo stopped on "an API key named ... already exists".
     key = create_api_key_sync(config.database.url, f"demo-{os.urandom(4).hex()}",
                               ["send", "read", "admin"])
+    password = demo_admin(config.database.url)
     fleet = SimFleet(modems, str(ports), latency=latency, record=True)
 
     async def start_fleet() -> None:
@@ -72,6 +94,7 @@ def run_demo(*, modems: int, port: int, data: Path, latency: float) -> int:
         f"cardgate demo: {modems} simulated modem(s), data in {data.resolve()}",
         f"  address: {base}/  (HTTP API under /api/v1/; the web console is not built yet)",
         f"  API key (admin): {key}",
+        f"  console login: admin / {password}  (first login: choose a new password)",
         f"  try: curl -H 'Authorization: Bearer {key}' {base}/api/v1/modems",
         f"       curl -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\",
         f"            -d '{{\"to\": \"+8613800138000\", \"text\": \"你好 cardgate\"}}' "

@@ -750,6 +750,13 @@ def _paths() -> dict[str, dict[str, Any]]:
 
 
 def build_document() -> dict[str, Any]:
+    import sys
+
+    from appliance.api import openapi_accounts
+
+    here = sys.modules[__name__]
+    SCHEMAS.update(openapi_accounts.schemas(here))
+    paths = {**_paths(), **openapi_accounts.paths(here)}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -764,7 +771,7 @@ def build_document() -> dict[str, Any]:
                 "doors and `/metrics` keep their own formats and are not described here."),
         },
         "servers": [{"url": "/"}],
-        "paths": _paths(),
+        "paths": paths,
         "components": {
             "schemas": copy.deepcopy(SCHEMAS),
             "securitySchemes": {"bearer": {

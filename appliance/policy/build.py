@@ -14,6 +14,7 @@ import zoneinfo
 from collections.abc import Callable
 from datetime import datetime
 
+from appliance.audit import AuditLog
 from appliance.config import Config
 from appliance.policy.approval import ApprovalCheck
 from appliance.policy.consent import ConsentCheck
@@ -28,8 +29,12 @@ from appliance.store.approvals import Rule
 from appliance.store.writer import Store
 
 
-async def build_policy(config: Config, store: Store, clock: Callable[[], datetime]) -> PolicyLayer:
-    """The layer every send passes (intake's `submit_request` runs it)."""
+async def build_policy(config: Config, store: Store, clock: Callable[[], datetime],
+                       audit: AuditLog | None = None) -> PolicyLayer:
+    """The layer every send passes (intake's `submit_request` runs it). `audit`: the
+    appliance's log (one is made on `store` if none is given)."""
+    from appliance.audit.check import AuditCheck
+
     words = await store.read(words_store.all_words)
     departments = await store.read(signatures_store.all_signatures)
     a = config.approval
@@ -42,6 +47,8 @@ async def build_policy(config: Config, store: Store, clock: Callable[[], datetim
         QuotaCheck(store, zoneinfo.ZoneInfo(config.dispatch.timezone), config.quotas.on_excess),
         ApprovalCheck(store, clock, Rule(a.mode, a.above, tuple(a.categories))),
     ]
+    # LAST: the audit entry records the request as the other checks left it.
+    checks.append(AuditCheck(audit or AuditLog(store, clock)))
     return PolicyLayer(checks)
 
 

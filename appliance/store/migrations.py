@@ -27,6 +27,7 @@ from appliance.store import (
     schema_v7,
     schema_v8,
     schema_v9,
+    schema_v10,
     schema_v11,
     schema_v13,
 )
@@ -122,6 +123,12 @@ def migration_9_android_webhooks(db: peewee.Database) -> None:
     schema_v9.apply(db, dialect(db))
 
 
+def migration_10_accounts_and_audit(db: peewee.Database) -> None:
+    """Departments, users, login attempts and locks, console sessions, API keys bound to a
+    user or department, and the hash-chained append-only audit log (see schema_v10)."""
+    schema_v10.apply(db, dialect(db))
+
+
 def migration_11_content_policy(db: peewee.Database) -> None:
     """department_signature, forbidden_word and contact_consent: the policy layer's content
     rules and each number's marketing consent (see `schema_v11`)."""
@@ -141,6 +148,7 @@ MIGRATIONS: list[Migration] = [
     migration_7_kannel,
     migration_8_api_key_limits,
     migration_9_android_webhooks,
+    migration_10_accounts_and_audit,
     migration_11_content_policy,
     migration_13_approval_and_quotas,
 ]

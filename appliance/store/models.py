@@ -181,6 +181,8 @@ class ApiKey(BaseModel):
     revoked = pw.BooleanField(default=False)
     rate_per_minute = pw.IntegerField(null=True)  # migration 8: None = no limit of its own
     allowed_from = pw.TextField(default="")  # migration 8: CIDR networks, comma-separated
+    user_id = pw.IntegerField(null=True)  # migration 10: whose sends the key's are
+    department_id = pw.IntegerField(null=True)  # migration 10: ... or which department's
 
     @property
     def scope_set(self) -> frozenset[str]:
@@ -422,6 +424,88 @@ class KannelMessage(BaseModel):
     open = pw.BooleanField(default=False, index=True)
 
 
+# -- migration 10: accounts and the audit log ------------------------------------------------
+
+
+class Department(BaseModel):
+    id = pw.AutoField()
+    name = pw.CharField(unique=True, max_length=64)
+    short_name = pw.CharField(max_length=32, default="")  # 简称: what its signature shows
+    created_at = UtcDateTimeField(default=utcnow)
+
+
+class User(BaseModel):
+    id = pw.AutoField()
+    name = pw.CharField(unique=True, max_length=64)
+    display_name = pw.CharField(max_length=128, default="")
+    role = pw.CharField(max_length=16)  # accounts.roles.ROLES
+    department = pw.ForeignKeyField(Department, null=True, backref="users",
+                                    column_name="department_id")
+    disabled = pw.BooleanField(default=False)
+    must_change_password = pw.BooleanField(default=True)
+    password_hash = pw.TextField()  # "scrypt$n$r$p$salt_hex$hash_hex", as API keys
+    password_changed_at = UtcDateTimeField(null=True)
+    created_at = UtcDateTimeField(default=utcnow)
+    last_login_at = UtcDateTimeField(null=True)
+
+    class Meta:
+        table_name = "app_user"  # "user" is reserved in PostgreSQL
+
+
+class LoginAttempt(BaseModel):
+    id = pw.AutoField()
+    at = UtcDateTimeField(default=utcnow)
+    name = pw.CharField(max_length=64)  # as typed (an unknown name too)
+    address = pw.CharField(max_length=64, default="")
+    door = pw.CharField(max_length=16, default="console")
+    success = pw.BooleanField(default=False)
+    reason = pw.CharField(max_length=32, default="")  # ok / invalid / disabled / locked
+
+    class Meta:
+        indexes = ((("name", "at"), False),)
+
+
+class LoginLock(BaseModel):
+    subject = pw.CharField(primary_key=True, max_length=128)  # user:<name> / address:<ip>
+    failures = pw.IntegerField(default=0)
+    last_failure_at = UtcDateTimeField()
+    locked_until = UtcDateTimeField(null=True)
+
+
+class UserSession(BaseModel):
+    id = pw.AutoField()
+    token_hash = pw.CharField(unique=True, max_length=64)  # sha256 hex of the token
+    user = pw.ForeignKeyField(User, backref="sessions", on_delete="CASCADE",
+                              column_name="user_id")
+    address = pw.CharField(max_length=64, default="")
+    door = pw.CharField(max_length=16, default="console")
+    created_at = UtcDateTimeField(default=utcnow)
+    last_seen_at = UtcDateTimeField(default=utcnow)
+    expires_at = UtcDateTimeField()  # the absolute end, whatever the activity
+    ended_at = UtcDateTimeField(null=True)
+
+
+class AuditEntry(BaseModel):
+    seq = pw.IntegerField(primary_key=True)
+    at = UtcDateTimeField()
+    actor_kind = pw.CharField(max_length=16)
+    actor_id = pw.CharField(max_length=64, default="")
+    actor_name = pw.CharField(max_length=128, default="")
+    address = pw.CharField(max_length=64, default="")
+    door = pw.CharField(max_length=16, default="")
+    action = pw.CharField(max_length=64)
+    target = pw.CharField(max_length=255, default="")
+    detail = pw.TextField(default="{}")  # canonical JSON (sorted keys)
+    prev_hash = pw.CharField(max_length=64)
+    hash = pw.CharField(max_length=64)
+
+    class Meta:
+        indexes = ((("action", "seq"), False), (("at",), False))
+
+
+# -- migration 11: the content rules -------------------------------------------------------
+
+
 class DepartmentSignature(BaseModel):
     """A department's 【signature】 (migration 11): the text inside the brackets, and where it
     goes (None: the box default). No foreign key: departments are another step's table."""
@@ -555,6 +639,12 @@ ALL_MODELS: list[type[BaseModel]] = [
     WebhookDelivery,
     MessageOption,
     KannelMessage,
+    Department,
+    User,
+    LoginAttempt,
+    LoginLock,
+    UserSession,
+    AuditEntry,
     DepartmentSignature,
     ForbiddenWord,
     ContactConsent,
@@ -572,6 +662,12 @@ __all__ = [
     "Approval",
     "ApprovalMessage",
     "ApprovalRule",
+    "AuditEntry",
+    "Department",
+    "LoginAttempt",
+    "LoginLock",
+    "User",
+    "UserSession",
     "BaseModel",
     "BlacklistEntry",
     "DepartmentSignature",
