@@ -71,12 +71,20 @@ class Operations:
         if account.role not in CONSOLE_ROLES:
             raise AdminError("not_allowed", f"user {account.name!r} is {account.role}: the "
                              "console is for technicians and administrators")
-        return {"name": account.name, "role": account.role}
+        return {"name": account.name, "role": account.role,
+                "must_change_password": account.must_change_password}
 
     async def op_passwd(self, args: dict[str, Any]) -> dict[str, Any]:
         name = _text(args, "name", limit=64)
         await self.accounts.change_password(name, _text(args, "password", limit=1024),
                                             by=str(args.get("user") or ""))
+        return {"name": name}
+
+    async def op_change_own_password(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A user's own new password (the first login's change), given the current one."""
+        name = _text(args, "name", limit=64)
+        await self.accounts.change_own_password(name, _text(args, "old", limit=1024),
+                                                _text(args, "new", limit=1024))
         return {"name": name}
 
     # -- what the box is doing -----------------------------------------------------------------

@@ -48,7 +48,7 @@ class AdminSocketServer:
                  backup_dir: Path | None = None) -> None:
         self.path = Path(path)
         self.logs = logs or LogRing()
-        self.operations = Operations(appliance, accounts or StoreAccounts(appliance.store),
+        self.operations = Operations(appliance, accounts or StoreAccounts(appliance),
                                      self.logs, backup_dir)
         self._server: asyncio.AbstractServer | None = None
         self._connections: set[asyncio.Task[None]] = set()

@@ -115,14 +115,41 @@ class Console:
                 continue
             try:
                 try:
-                    return self.online_auth.verify(name, password, address)
+                    auth = self.online_auth
+                    user = auth.verify(name, password, address)
                 except ApplianceDown:
-                    return self.offline_auth.verify(name, password, address)
+                    auth = self.offline_auth
+                    user = auth.verify(name, password, address)
+                if user.must_change_password and not self._first_password(auth, user, password):
+                    return None
+                return user
             except LoginFailed as exc:
                 self.say(self.t("login_failed", message=safe(exc)))
                 if exc.retry_after:
                     self.say(self.t("login_retry_after", seconds=int(exc.retry_after + 0.999)))
         return None
+
+    def _first_password(self, auth: Authenticator, user: ConsoleUser, current: str) -> bool:
+        """A password set by an admin (or the demo) is changed before anything else: no such
+        password survives the first login. False: the user gave up (logged out)."""
+        self.say(self.t("must_change", name=safe(user.name)))
+        for _ in range(LOGIN_TRIES):
+            first = self.secrets.prompt(self.t("passwd_new", name=safe(user.name)),
+                                        is_password=True)
+            second = self.secrets.prompt(self.t("passwd_again"), is_password=True)
+            if not first:
+                return False
+            if first != second:
+                self.say(self.t("passwd_mismatch"))
+                continue
+            try:
+                auth.change_own_password(user.name, current, first)
+            except (LoginFailed, ApplianceDown) as exc:
+                self.say(self.t("login_failed", message=safe(exc)))
+                continue
+            self.say(self.t("passwd_done", name=safe(user.name)))
+            return True
+        return False
 
     def execute(self, line: str) -> bool:
         """Run one command line; False when the session ends."""
@@ -450,7 +477,7 @@ def run_console(config: Config, *, config_path: Path | None = None, device: Path
     client = AdminClient(config.admin.socket)
     console = Console(config, terminal, config_path=config_path, client=client,
                       online_auth=online_auth or SocketAuthenticator(client),
-                      offline_auth=offline_auth or DatabaseAuthenticator(config.database.url))
+                      offline_auth=offline_auth or DatabaseAuthenticator(config))
     return console.run()
 
 
