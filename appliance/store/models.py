@@ -607,7 +607,8 @@ class Ledger(BaseModel):
 class MessageCharge(BaseModel):
     """An account a message is charged to (written with the message)."""
 
-    message = pw.ForeignKeyField(Message, on_delete="CASCADE")
+    # No index of its own: the primary key (message_id, account) serves look-ups by message.
+    message = pw.ForeignKeyField(Message, on_delete="CASCADE", index=False)
     account = pw.CharField(max_length=32, index=True)
 
     class Meta:
