@@ -63,10 +63,17 @@ class StoreAccounts:
 
     async def change_password(self, name: str, password: str, *, by: str) -> None:
         from appliance.accounts import manage
+        from appliance.accounts.roles import may
         from appliance.audit import Actor
         from appliance.store import accounts as accounts_store
 
-        actor = Actor("user", "", by, "", "serial")
+        # Setting another user's password is user administration: an admin's right only (a
+        # technician who could reset the admin's password could become the admin).
+        caller = await self.appliance.store.read(lambda: accounts_store.get_user_by_name(by))
+        if caller is None or (caller.name != name and not may(caller, "admin")):
+            raise AdminError("not_allowed", "only an administrator may set another user's "
+                             "password")
+        actor = Actor("user", str(caller.id), caller.name, "", "serial")
         min_length = self.appliance.config.accounts.min_password_length
         try:
             hashed = await asyncio.to_thread(manage.prepare_password, name, password, min_length)

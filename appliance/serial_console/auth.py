@@ -86,8 +86,6 @@ class DatabaseAuthenticator:
         from appliance.store.service import DatabaseUnavailable, run_in_database
         from appliance.store.writer import Store
 
-        run_in_database(self.config.database.url, lambda: None)  # DatabaseUnavailable, named
-
         async def main() -> T:
             db = open_database(self.config.database.url)
             migrate(db)
@@ -99,23 +97,23 @@ class DatabaseAuthenticator:
                 await store.stop()
                 db.close()
 
-        with ThreadPoolExecutor(1) as thread:
-            try:
+        try:
+            # A database that cannot be used is named (DatabaseUnavailable), for a login and
+            # for a first password alike: never a traceback at the login prompt.
+            run_in_database(self.config.database.url, lambda: None)
+            with ThreadPoolExecutor(1) as thread:
                 return thread.submit(asyncio.run, main()).result()
-            except DatabaseUnavailable as exc:
-                raise LoginFailed(str(exc)) from None
+        except DatabaseUnavailable as exc:
+            raise LoginFailed(str(exc)) from None
 
     def verify(self, name: str, password: str, address: str) -> ConsoleUser:
         from appliance.accounts.service import LoginRefused
-        from appliance.store.service import DatabaseUnavailable
 
         try:
             user = self._run(lambda accounts: accounts.authenticate(name, password, address,
                                                                     door="serial"))
         except LoginRefused as exc:
             raise LoginFailed(str(exc), exc.retry_after or None) from None
-        except DatabaseUnavailable as exc:
-            raise LoginFailed(str(exc)) from None
         if user.role not in CONSOLE_ROLES:
             raise LoginFailed(f"user {user.name!r} is {user.role}: the console is for "
                               "technicians and administrators")

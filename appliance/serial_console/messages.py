@@ -21,7 +21,8 @@ EN: dict[str, str] = {
     "login_password": "password: ",
     "login_ok": "Logged in as {name} ({role}).",
     "must_change": "The password of {name} was set by an administrator: choose your own now "
-                   "(at least 8 characters; empty to log out).",
+                   "(at least {min} characters; empty to log out).",
+    "must_change_refused": "Password not changed: {message}",
     "login_failed": "Login failed: {message}",
     "login_retry_after": "Too many failures: try again in {seconds} s.",
     "login_gave_up": "Too many failed logins; the console stops.",
@@ -124,7 +125,9 @@ ZH: dict[str, str] = {
     "login_user": "用户名：",
     "login_password": "密码：",
     "login_ok": "已登录：{name}（{role}）。",
-    "must_change": "{name} 的密码由管理员设置，请现在设置自己的密码（至少 8 个字符；留空则退出）。",
+    "must_change": "{name} 的密码由管理员设置，请现在设置自己的密码"
+                   "（至少 {min} 个字符；留空则退出）。",
+    "must_change_refused": "密码未修改：{message}",
     "login_failed": "登录失败：{message}",
     "login_retry_after": "失败次数过多，请 {seconds} 秒后再试。",
     "login_gave_up": "登录失败次数过多，控制台退出。",

@@ -120,8 +120,8 @@ class Console:
                 except ApplianceDown:
                     auth = self.offline_auth
                     user = auth.verify(name, password, address)
-                if user.must_change_password and not self._first_password(auth, user, password):
-                    return None
+                if user.must_change_password:
+                    self._first_password(auth, user, password)
                 return user
             except LoginFailed as exc:
                 self.say(self.t("login_failed", message=safe(exc)))
@@ -129,27 +129,35 @@ class Console:
                     self.say(self.t("login_retry_after", seconds=int(exc.retry_after + 0.999)))
         return None
 
-    def _first_password(self, auth: Authenticator, user: ConsoleUser, current: str) -> bool:
+    def _first_password(self, auth: Authenticator, user: ConsoleUser, current: str) -> None:
         """A password set by an admin (or the demo) is changed before anything else: no such
-        password survives the first login. False: the user gave up (logged out)."""
-        self.say(self.t("must_change", name=safe(user.name)))
+        password survives the first login. EOFError when the user gives up (an empty
+        password: logged out), LoginFailed after LOGIN_TRIES refusals."""
+        from appliance.accounts.passwords import MIN_LENGTH
+
+        shortest = max(self.config.accounts.min_password_length, MIN_LENGTH)
+        self.say(self.t("must_change", name=safe(user.name), min=shortest))
         for _ in range(LOGIN_TRIES):
             first = self.secrets.prompt(self.t("passwd_new", name=safe(user.name)),
                                         is_password=True)
-            second = self.secrets.prompt(self.t("passwd_again"), is_password=True)
             if not first:
-                return False
+                raise EOFError
+            second = self.secrets.prompt(self.t("passwd_again"), is_password=True)
             if first != second:
                 self.say(self.t("passwd_mismatch"))
                 continue
             try:
-                auth.change_own_password(user.name, current, first)
-            except (LoginFailed, ApplianceDown) as exc:
-                self.say(self.t("login_failed", message=safe(exc)))
+                try:
+                    auth.change_own_password(user.name, current, first)
+                except ApplianceDown:  # stopped since the login: the database file, then
+                    auth = self.offline_auth
+                    auth.change_own_password(user.name, current, first)
+            except LoginFailed as exc:
+                self.say(self.t("must_change_refused", message=safe(exc)))
                 continue
             self.say(self.t("passwd_done", name=safe(user.name)))
-            return True
-        return False
+            return
+        raise LoginFailed("the password was not changed")
 
     def execute(self, line: str) -> bool:
         """Run one command line; False when the session ends."""

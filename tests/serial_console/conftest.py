@@ -1,9 +1,9 @@
 """A running appliance on simulated modems with its admin socket in the test's folder, and
 the technician console spawned on a real pseudo-terminal (pexpect) against it.
 
-The one stand-in: `PasswordTable`, the accounts backend the admin socket asks to check a
-password (the accounts package is built elsewhere). Everything else is real: the appliance,
-its SQLite file, the modems on ptys, the socket, `cardgate console` as a technician runs it.
+Everything is real: the appliance, its SQLite file, the users in it (made with the accounts
+package's own `manage.add_user`), the modems on ptys, the socket, `cardgate console` as a
+technician runs it.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import sys
 import threading
 from collections.abc import Iterator
@@ -21,11 +22,12 @@ import pexpect
 import pytest
 from sanic import Sanic
 
-from appliance.admin_socket.accounts_bridge import Account
-from appliance.admin_socket.protocol import AdminError
+from appliance.accounts import manage
 from appliance.app import Appliance, create_app
+from appliance.audit import SYSTEM
 from appliance.config import load_config
 from appliance.sim import SimFleet
+from appliance.store.service import run_in_database
 from tests.api.conftest import free_port
 
 Sanic.test_mode = True
@@ -33,28 +35,31 @@ CARDGATE = str(Path(sys.executable).with_name("cardgate"))
 TIMEOUT = 20
 
 
-class PasswordTable:
-    """The password check behind the admin socket's `login`/`passwd` (test double)."""
-
-    def __init__(self, users: dict[str, tuple[str, str]]) -> None:
-        self.users = dict(users)  # name -> (password, role)
-        self.attempts: list[tuple[str, str]] = []
-
-    async def authenticate(self, name: str, password: str, address: str) -> Account:
-        self.attempts.append((name, address))
-        known = self.users.get(name)
-        if known is None or known[0] != password:
-            raise AdminError("login_failed", "wrong user name or password", retry_after=None)
-        return Account(name=name, role=known[1])
-
-    async def change_password(self, name: str, password: str, *, by: str) -> None:
-        if name not in self.users:
-            raise AdminError("not_found", f"no user {name!r}")
-        self.users[name] = (password, self.users[name][1])
-
-
 USERS = {"tech": ("s3cret-tech", "technician"), "boss": ("s3cret-boss", "admin"),
          "clerk": ("s3cret-clerk", "operator"), "watcher": ("s3cret-watch", "viewer")}
+
+
+def add_users(url: str, users: dict[str, tuple[str, str]], *,
+              must_change_password: bool = False) -> None:
+    """Users made as an administrator makes them (`manage.add_user`: the first password must
+    be changed); unless `must_change_password`, each one has already chosen its own."""
+    hashes = {name: manage.prepare_password(name, password)
+              for name, (password, _) in users.items()}
+
+    def add() -> None:
+        for name, (_, role) in users.items():
+            user = manage.add_user(SYSTEM, name, role, hashes[name])
+            if not must_change_password:
+                manage.change_user(SYSTEM, user.id, {"must_change_password": False})
+
+    run_in_database(url, add)
+
+
+def database_rows(tmp: Path, sql: str, *params: object) -> list[tuple]:
+    """Rows of the test's database file, read as an auditor would (login_attempt,
+    audit_entry...)."""
+    with sqlite3.connect(tmp / "cardgate.db") as db:
+        return db.execute(sql, params).fetchall()
 
 
 def write_config(tmp: Path, *, lang: str = "", with_modems: bool = True) -> Path:
@@ -79,7 +84,6 @@ class Rig:
     appliance: Appliance
     fleet: SimFleet
     loop: asyncio.AbstractEventLoop
-    accounts: PasswordTable
     spawned: list[pexpect.spawn] = field(default_factory=list)
 
     def console(self, lang: str = "en", term: str = "vt100") -> pexpect.spawn:
@@ -105,7 +109,7 @@ def running_appliance(tmp: Path, *, modems: int = 2) -> Iterator[Rig]:
     loop = asyncio.new_event_loop()
     started = threading.Event()
     box: dict = {}
-    accounts = PasswordTable(USERS)
+    add_users(config.database.url, USERS)
 
     async def serve() -> None:
         box["stop"] = asyncio.Event()
@@ -114,7 +118,6 @@ def running_appliance(tmp: Path, *, modems: int = 2) -> Iterator[Rig]:
                 for modem in fleet.modems:
                     modem.auto_status_report = 0.3
                 appliance = Appliance(config, config_path=config_path)
-                appliance.admin_accounts = accounts
                 app = create_app(appliance)
                 server = await app.create_server(host=config.http.host, port=config.http.port,
                                                  return_asyncio_server=True, access_log=False)
@@ -126,7 +129,7 @@ def running_appliance(tmp: Path, *, modems: int = 2) -> Iterator[Rig]:
                         if appliance.pool and len(appliance.pool.ready()) >= modems:
                             break
                         await asyncio.sleep(0.05)
-                    box["rig"] = Rig(tmp, config_path, appliance, fleet, loop, accounts)
+                    box["rig"] = Rig(tmp, config_path, appliance, fleet, loop)
                     started.set()
                     await box["stop"].wait()
                 finally:

@@ -125,3 +125,17 @@ def test_help_lines_wrap_within_80_columns_in_both_languages() -> None:
 def test_admin_config_errors_name_the_key(admin: dict, named: str) -> None:
     with pytest.raises(ConfigError, match=named):
         config_from_dict({"admin": admin})
+
+
+@pytest.mark.parametrize("step", ["verify", "change_own_password"])
+def test_an_unusable_database_is_named_at_the_offline_login(tmp_path, step: str) -> None:  # noqa: ANN001
+    """With the appliance down, a database file that cannot be used is one line naming it, for
+    the login and for the first password's change alike (never a traceback)."""
+    from appliance.serial_console.auth import DatabaseAuthenticator, LoginFailed
+
+    (tmp_path / "file").write_text("not a folder")
+    url = f"sqlite:///{tmp_path / 'file' / 'cardgate.db'}"
+    auth = DatabaseAuthenticator(config_from_dict({"database": {"url": url}}))
+    args = ("tech", "old-password", "serial:/dev/ttyS0" if step == "verify" else "new-password")
+    with pytest.raises(LoginFailed, match=r"database sqlite:///.*file/cardgate\.db"):
+        getattr(auth, step)(*args)

@@ -13,7 +13,8 @@ import pexpect
 import pytest
 from pexpect import fdpexpect
 
-from tests.serial_console.conftest import CARDGATE, Rig, login
+from appliance.accounts.passwords import password_matches
+from tests.serial_console.conftest import CARDGATE, Rig, database_rows, login
 
 pytestmark = pytest.mark.slow
 
@@ -135,7 +136,10 @@ def test_passwd_sets_a_new_password_that_logs_in(rig: Rig) -> None:
     child.sendline("n3w-pass")
     child.expect("Password of clerk changed.")
     child.expect("boss@cardgate>")
-    assert rig.accounts.users["clerk"][0] == "n3w-pass"
+    [(stored, must_change)] = database_rows(
+        rig.tmp, "SELECT password_hash, must_change_password FROM app_user WHERE name = ?",
+        "clerk")
+    assert password_matches("n3w-pass", stored) and must_change == 1
     child.sendline("history")  # the passwords are not in the command history
     child.expect("boss@cardgate>")
     child.sendline("quit")
@@ -144,6 +148,7 @@ def test_passwd_sets_a_new_password_that_logs_in(rig: Rig) -> None:
 
 
 def test_wrong_passwords_and_other_roles_are_refused(rig: Rig) -> None:
+    [(before,)] = database_rows(rig.tmp, "SELECT coalesce(max(id), 0) FROM login_attempt")
     child = rig.console("en")
     login(child, "tech", "wrong")
     child.expect("Login failed: wrong user name or password")
@@ -154,7 +159,12 @@ def test_wrong_passwords_and_other_roles_are_refused(rig: Rig) -> None:
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 1
-    assert all(address.startswith("serial:/dev/pts/") for _, address in rig.accounts.attempts)
+    attempts = database_rows(rig.tmp, "SELECT name, address, door, success, reason FROM "
+                             "login_attempt WHERE id > ? ORDER BY id", before)
+    assert [(name, ok, reason) for name, _, _, ok, reason in attempts] == [
+        ("tech", 0, "invalid"), ("watcher", 1, "ok"), ("nobody", 0, "invalid")]
+    assert all(address.startswith("serial:/dev/pts/") and door == "serial"
+               for _, address, door, _, _ in attempts)
 
 
 def test_in_chinese(rig: Rig) -> None:

@@ -4,8 +4,6 @@ how to start the appliance; commands that need it say that instead of failing.""
 from __future__ import annotations
 
 import hashlib
-import os
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,11 +17,10 @@ from appliance.store.acceptance import NewMessage, accept_messages
 from appliance.store.inbox import receive_part
 from appliance.store.service import run_in_database
 from appliance.store.sims import list_sims, upsert_modem_and_sim
-from tests.serial_console.conftest import login, write_config
+from tests.serial_console.conftest import CARDGATE, USERS, add_users, login, write_config
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 12, 1, 8, 30, tzinfo=UTC)
 
 
@@ -42,13 +39,19 @@ def fill(url: str) -> None:
     run_in_database(url, write)
 
 
+def down_console(tmp: Path, config: Path, lang: str = "en") -> pexpect.spawn:
+    """The plain `cardgate console` of a box whose appliance is not running."""
+    env = {"PATH": "/usr/bin:/bin", "LANG": "zh_CN.UTF-8" if lang == "zh" else "C.UTF-8",
+           "TERM": "vt100", "PROMPT_TOOLKIT_NO_CPR": "1", "HOME": str(tmp)}
+    return pexpect.spawn(CARDGATE, ["console", "--config", str(config)], env=env,
+                         dimensions=(24, 80), encoding="utf-8", timeout=20)
+
+
 def test_down_mode_shows_the_database_and_how_to_start(tmp_path: Path) -> None:
     config = write_config(tmp_path, with_modems=False)
     fill(f"sqlite:///{tmp_path / 'cardgate.db'}")
-    env = {**os.environ, "LANG": "C.UTF-8", "TERM": "vt100", "PYTHONPATH": str(ROOT)}
-    child = pexpect.spawn(sys.executable, ["-m", "tests.serial_console.down_console",
-                                           str(config)], env=env, cwd=str(ROOT),
-                          dimensions=(24, 80), encoding="utf-8", timeout=20)
+    add_users(f"sqlite:///{tmp_path / 'cardgate.db'}", USERS)
+    child = down_console(tmp_path, config)
     try:
         child.expect("The appliance is not running")
         child.expect("Start it with 'restart'")

@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 
 from appliance.admin_socket.server import AdminSocketError, AdminSocketServer
-from tests.serial_console.conftest import USERS, PasswordTable
 
 
 def server(path: Path) -> AdminSocketServer:
-    return AdminSocketServer(None, path, accounts=PasswordTable(USERS))
+    return AdminSocketServer(None, path)
 
 
 async def test_a_stale_socket_file_is_replaced(tmp_path: Path) -> None:
