@@ -1,7 +1,8 @@
 """The console's logins through the real accounts, on a pseudo-terminal: a password set by an
 administrator (`cardgate user add`, `passwd` at the console) is changed at the first login, in
 English and Chinese, with the appliance running and with it down; lockout after repeated wrong
-passwords; an administrator or a technician resets another user's password; the audit log records the
+passwords; an administrator or a technician resets another user's password; the audit log
+records the
 console's logins as door "serial"."""
 
 from __future__ import annotations
