@@ -2,8 +2,7 @@
 administrator (`cardgate user add`, `passwd` at the console) is changed at the first login, in
 English and Chinese, with the appliance running and with it down; lockout after repeated wrong
 passwords; an administrator or a technician resets another user's password; the audit log
-records the
-console's logins as door "serial"."""
+records the console's logins as door "serial"."""
 
 from __future__ import annotations
 
