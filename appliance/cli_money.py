@@ -78,7 +78,9 @@ def add_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     approval_sub = approval.add_subparsers(dest="approval_command", metavar="{rule,rules}",
                                            required=True, parser_class=parser_class)
     rule = approval_sub.add_parser("rule", help="set (or --clear) a department's own rule")
-    rule.add_argument("--department-id", type=_positive_id, required=True, metavar="ID")
+    which = rule.add_mutually_exclusive_group(required=True)
+    which.add_argument("--department", metavar="NAME", help="a department, by name")
+    which.add_argument("--department-id", type=_positive_id, metavar="ID")
     rule.add_argument("--mode", choices=("none", "all", "above", "category"))
     rule.add_argument("--above", type=_whole, default=0, metavar="N",
                       help="mode above: more recipients than this need approval")
@@ -103,14 +105,21 @@ def _account(args: argparse.Namespace) -> str:
             raise AccountError(f'--user: no user named "{args.user}"', "user")
         return account_name("user", user.id)
     if args.department is not None:
-        try:
-            return account_name("department",
-                                accounts_store.department_id_by_name(args.department))
-        except AccountError as exc:
-            raise AccountError(f"--department: {exc}", "department") from None
+        return account_name("department", _department_named(args.department))
     if args.user_id is not None:
         return account_name("user", args.user_id)
     return account_name("department", args.department_id)
+
+
+def _department_named(name: str) -> int:
+    """The id of the department called `name` (AccountError naming the option if none)."""
+    from appliance.store import accounts as accounts_store
+    from appliance.store.accounts import AccountError
+
+    try:
+        return accounts_store.department_id_by_name(name)
+    except AccountError as exc:
+        raise AccountError(f"--department: {exc}", "department") from None
 
 
 def _month(config: Config) -> tuple[datetime, datetime]:
@@ -212,17 +221,28 @@ def _approval_rule(args: argparse.Namespace, url: str, fail: type[Exception]) ->
     from appliance.store import approvals
     from appliance.store.service import run_in_database
 
-    department = args.department_id
+    def department() -> int:
+        if args.department is None:
+            return args.department_id
+        return _department_named(args.department)
+
     if args.clear:
         if args.mode is not None:
             raise fail("approval rule: give --mode or --clear, not both")
-        found = run_in_database(url, lambda: approvals.delete_rule(department))
-        print(f"department {department}: " + ("its own rule removed; the box default applies"
-                                              if found else "had no rule of its own"))
+        found, number = run_in_database(url, lambda: (
+            approvals.delete_rule(n := department()), n))
+        print(f"department {number}: " + ("its own rule removed; the box default applies"
+                                          if found else "had no rule of its own"))
         return
     if args.mode is None:
         raise fail("approval rule: give --mode none|all|above|category (or --clear)")
     categories = [c.strip() for c in args.categories.split(",") if c.strip()]
     rule = approvals.check_rule(args.mode, args.above, categories, CATEGORIES)
-    run_in_database(url, lambda: approvals.set_rule(department, rule))
-    print(f"department {department}: {_rule_text(rule.as_dict())}")
+
+    def set_rule() -> int:
+        number = department()
+        approvals.set_rule(number, rule)
+        return number
+
+    number = run_in_database(url, set_rule)
+    print(f"department {number}: {_rule_text(rule.as_dict())}")

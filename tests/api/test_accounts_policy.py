@@ -136,6 +136,10 @@ async def test_quotas_by_name_from_the_command_line_then_over_quota(tmp_path: Pa
     ]:
         one_line_error(cardgate(*args, "--config", config), needle)
     assert run_in_database(url, lambda: ledger.entries()) == before  # nothing changed
+    assert ok("approval", "rule", "--department", "档案馆", "--mode", "all", "--config",
+              config).strip() == "department 2: all"
+    one_line_error(cardgate("approval", "rule", "--department", "无此部门", "--mode", "all",
+                            "--config", config), "--department: no department named")
 
     async with running(tmp_path, keys={"full": ["admin"]}) as gw:
         gw.keys.update({"hall": hall, "clerk": clerk})
