@@ -211,6 +211,12 @@ async def test_a_users_other_key_cannot_decide_their_own_request(tmp_path: Path)
         before = await gw.post(f"/api/v1/approvals/{held['id']}/approve", key="carol-2")
         assert before.status_code == 403
         assert before.json()["error"]["code"] == "forbidden"  # an operator's key
+        # ... that sees the approvals of its user's requests, whichever key submitted them.
+        seen = check(await gw.get("/api/v1/approvals", key="carol-2"), A)["approvals"]
+        assert [a["id"] for a in seen] == [held["id"]]
+        assert check(await gw.get(f"{A}/{held['id']}", key="carol-2"), ONE)["state"] == \
+            "pending_approval"
+        assert (await gw.get(f"{A}/{held['id']}", key="vera")).status_code == 404
         promoted = await gw.client.patch(f"/api/v1/users/{IDS['carol']}",
                                          headers=gw.auth("full"), json={"role": "approver"})
         assert promoted.status_code == 200, promoted.text
