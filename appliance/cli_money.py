@@ -5,8 +5,9 @@ store.ledger and store.approvals, on the configured database).
 Knows: these sub-commands' arguments and output.
 Must not know: SQL, how the rules are applied (policy.quota, policy.approval).
 
-Accounts are named by id (`--user-id N`, `--department-id N`): users and departments live in
-the accounts tables, and their names are resolved there.
+Accounts are named by name (`--user NAME`, `--department NAME`) or by id (`--user-id N`,
+`--department-id N`): names are resolved in the accounts tables, in the same transaction as the
+change (an unknown name is one line on stderr, exit 2, and nothing is changed).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ def _whole(text: str) -> int:
 
 def _account_options(parser: argparse.ArgumentParser) -> None:
     who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", metavar="NAME", help="a user, by name")
+    who.add_argument("--department", metavar="NAME", help="a department, by name")
     who.add_argument("--user-id", type=_positive_id, metavar="ID")
     who.add_argument("--department-id", type=_positive_id, metavar="ID")
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH)
@@ -75,7 +78,9 @@ def add_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     approval_sub = approval.add_subparsers(dest="approval_command", metavar="{rule,rules}",
                                            required=True, parser_class=parser_class)
     rule = approval_sub.add_parser("rule", help="set (or --clear) a department's own rule")
-    rule.add_argument("--department-id", type=_positive_id, required=True, metavar="ID")
+    which = rule.add_mutually_exclusive_group(required=True)
+    which.add_argument("--department", metavar="NAME", help="a department, by name")
+    which.add_argument("--department-id", type=_positive_id, metavar="ID")
     rule.add_argument("--mode", choices=("none", "all", "above", "category"))
     rule.add_argument("--above", type=_whole, default=0, metavar="N",
                       help="mode above: more recipients than this need approval")
@@ -88,11 +93,33 @@ def add_parsers(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
 
 
 def _account(args: argparse.Namespace) -> str:
+    """The ledger account the options name ("user:N" / "department:N"); a name is looked up
+    (AccountError naming the option when there is none). Runs inside `run_in_database`."""
+    from appliance.store import accounts as accounts_store
+    from appliance.store.accounts import AccountError
     from appliance.store.ledger import account_name
 
+    if args.user is not None:
+        user = accounts_store.get_user_by_name(args.user)
+        if user is None:
+            raise AccountError(f'--user: no user named "{args.user}"', "user")
+        return account_name("user", user.id)
+    if args.department is not None:
+        return account_name("department", _department_named(args.department))
     if args.user_id is not None:
         return account_name("user", args.user_id)
     return account_name("department", args.department_id)
+
+
+def _department_named(name: str) -> int:
+    """The id of the department called `name` (AccountError naming the option if none)."""
+    from appliance.store import accounts as accounts_store
+    from appliance.store.accounts import AccountError
+
+    try:
+        return accounts_store.department_id_by_name(name)
+    except AccountError as exc:
+        raise AccountError(f"--department: {exc}", "department") from None
 
 
 def _month(config: Config) -> tuple[datetime, datetime]:
@@ -114,18 +141,22 @@ def run(args: argparse.Namespace, load: Any, fail: type[Exception]) -> int:
     """Run the sub-command; `load(path)` reads the config, `fail(message)` is raised for a
     problem (printed as one line, exit 2)."""
     from appliance.store import approvals, ledger
+    from appliance.store.accounts import AccountError
     from appliance.store.service import DatabaseUnavailable, run_in_database
 
     config: Config = load(args.config)
     url = config.database.url
     try:
         if args.command == "quota" and args.quota_command == "set":
-            account = _account(args)
             monthly = None if args.no_limit else args.monthly
             start, end = _month(config)
-            fig = run_in_database(url, lambda: (ledger.set_quota(account, monthly, None),
-                                                ledger.figures(account, start, end))[1])
-            print(_describe(fig))
+
+            def set_quota() -> Any:
+                account = _account(args)
+                ledger.set_quota(account, monthly, None)
+                return ledger.figures(account, start, end)
+
+            print(_describe(run_in_database(url, set_quota)))
         elif args.command == "quota":
             start, end = _month(config)
             rows = run_in_database(url, lambda: ledger.list_figures(start, end))
@@ -134,18 +165,25 @@ def run(args: argparse.Namespace, load: Any, fail: type[Exception]) -> int:
             for fig in rows:
                 print(_describe(fig))
         elif args.command == "balance" and args.balance_command in ("topup", "adjust"):
-            account, kind = _account(args), args.balance_command
+            kind = args.balance_command
             actor = f"cli ({getpass.getuser()})"
-            row = run_in_database(url, lambda: ledger.append(
-                account, args.parts, kind, actor, note=args.note))
-            total = run_in_database(url, lambda: ledger.balance(account))
+
+            def change() -> tuple[str, dict, int]:
+                account = _account(args)
+                row = ledger.append(account, args.parts, kind, actor, note=args.note)
+                return account, row, ledger.balance(account)
+
+            account, row, total = run_in_database(url, change)
             print(f"{account}: {kind} {row['delta']:+d} parts; balance {total}")
         elif args.command == "balance":
-            account = _account(args)
             start, end = _month(config)
-            fig, rows = run_in_database(url, lambda: (
-                ledger.figures(account, start, end),
-                ledger.entries(account, limit=max(0, args.entries))))
+
+            def standing() -> tuple[Any, list]:
+                account = _account(args)
+                return (ledger.figures(account, start, end),
+                        ledger.entries(account, limit=max(0, args.entries)))
+
+            fig, rows = run_in_database(url, standing)
             print(_describe(fig))
             for r in rows:
                 print(f"  {r['at']:%Y-%m-%d %H:%M} UTC\t{r['kind']}\t{r['delta']:+d}\t"
@@ -158,7 +196,7 @@ def run(args: argparse.Namespace, load: Any, fail: type[Exception]) -> int:
             print(f"default\t{_rule_text(default.as_dict())}")
             for r in run_in_database(url, approvals.list_rules):
                 print(f"department {r['department_id']}\t{_rule_text(r)}")
-    except (ledger.LedgerInvalid, approvals.ApprovalProblem) as exc:
+    except (ledger.LedgerInvalid, approvals.ApprovalProblem, AccountError) as exc:
         raise fail(_option_named(str(exc))) from None
     except DatabaseUnavailable as exc:
         raise fail(str(exc)) from None
@@ -183,17 +221,28 @@ def _approval_rule(args: argparse.Namespace, url: str, fail: type[Exception]) ->
     from appliance.store import approvals
     from appliance.store.service import run_in_database
 
-    department = args.department_id
+    def department() -> int:
+        if args.department is None:
+            return args.department_id
+        return _department_named(args.department)
+
     if args.clear:
         if args.mode is not None:
             raise fail("approval rule: give --mode or --clear, not both")
-        found = run_in_database(url, lambda: approvals.delete_rule(department))
-        print(f"department {department}: " + ("its own rule removed; the box default applies"
-                                              if found else "had no rule of its own"))
+        found, number = run_in_database(url, lambda: (
+            approvals.delete_rule(n := department()), n))
+        print(f"department {number}: " + ("its own rule removed; the box default applies"
+                                          if found else "had no rule of its own"))
         return
     if args.mode is None:
         raise fail("approval rule: give --mode none|all|above|category (or --clear)")
     categories = [c.strip() for c in args.categories.split(",") if c.strip()]
     rule = approvals.check_rule(args.mode, args.above, categories, CATEGORIES)
-    run_in_database(url, lambda: approvals.set_rule(department, rule))
-    print(f"department {department}: {_rule_text(rule.as_dict())}")
+
+    def set_rule() -> int:
+        number = department()
+        approvals.set_rule(number, rule)
+        return number
+
+    number = run_in_database(url, set_rule)
+    print(f"department {number}: {_rule_text(rule.as_dict())}")

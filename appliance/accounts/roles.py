@@ -10,6 +10,17 @@ Actions:
 - `admin`: users, departments, API keys, rules, settings, the audit log;
 - `diagnose`: the technician's tools (modems, SIMs, signal, AT traffic, test sends).
 A user who must change their password may do nothing until they have (first login).
+
+An API key bound to a user (`cardgate apikey create --user NAME`) can do no more than that
+user's role allows: `key_scopes` is the one place a key's scopes and its user's role meet (the
+API's `auth` asks it for every key it verifies). A key's scopes are the actions of the same
+names (`send`, `read`, `approve`, `admin`; the `admin` scope stands for all four), and a bound
+key may do their intersection with the role's actions: a key with `admin` bound to an operator
+sends and reads; a key with `send` bound to a viewer has no scope left. `diagnose` has no key
+scope (the technician's tools are the consoles'), so a technician's key reads at most. A key
+bound to a disabled user is refused outright (store.apikeys counts it as revoked). A user who
+must change their password keeps their keys' rights: the first-login rule is about the
+password, which a key does not use.
 """
 
 from __future__ import annotations
@@ -27,6 +38,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "technician": frozenset({"read", "diagnose"}),
 }
 
+KEY_SCOPES = ("send", "read", "approve", "admin")
+"""The actions an API key can be given (store.apikeys.SCOPES): the same names."""
+
 assert set(PERMISSIONS) == set(ROLES)
 assert all(actions <= set(ACTIONS) for actions in PERMISSIONS.values())
 
@@ -42,6 +56,15 @@ def check_role(role: str) -> str:
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r} (one of {', '.join(ROLES)})")
     return role
+
+
+def key_scopes(scopes: frozenset[str], role: str | None) -> frozenset[str]:
+    """What a key with `scopes` may do when bound to a user of `role` (None: a key bound to no
+    user, or to a department only, keeps its scopes). An unknown role allows nothing."""
+    if role is None:
+        return scopes
+    granted = set(KEY_SCOPES) if "admin" in scopes else set(scopes) & set(KEY_SCOPES)
+    return frozenset(granted & PERMISSIONS.get(role, frozenset()))
 
 
 def may(user: Subject, action: str) -> bool:

@@ -6,7 +6,8 @@ requests need one (the box default of `[approval]`, and each department's own ru
 Knows: the JSON shapes of approvals and who may see and decide them: a key with the `approve`
 scope (or `admin`) sees every approval and decides, but never its own request (403
 `own_request`: the same user when both are bound to users, else the same key); any other key
-with `read` sees only the approvals of its own requests (the submitter sees the outcome).
+with `read` sees only the approvals of its own requests (the submitter sees the outcome): a
+key bound to a user, those of the user's requests, whichever of their keys submitted them.
 Must not know: SQL (store.approvals), what a decision does to the messages (policy.approval).
 """
 
@@ -47,6 +48,16 @@ def view(data: dict[str, Any]) -> dict[str, Any]:
 
 def _approver(caller: Caller) -> bool:
     return "approve" in caller.scopes or "admin" in caller.scopes
+
+
+def _mine(caller: Caller) -> dict[str, int | None]:
+    """Whose approvals the caller sees: every one (an approver), else its user's (whichever
+    of the user's keys submitted), else its key's."""
+    if _approver(caller):
+        return {}
+    if caller.user_id is not None:
+        return {"submitter_user": caller.user_id}
+    return {"submitter_key": caller.key_id}
 
 
 def _problem(exc: ApprovalProblem) -> ApiError:
@@ -98,20 +109,18 @@ async def list_approvals(request: Request) -> JSONResponse:
         raise query.bad("state", f"must be one of {', '.join(approvals.STATES)}")
     before = query.integer(request, "before", 1, query.MAX_ID)
     limit = query.integer(request, "limit", 1, LIST_MAX) or LIST_DEFAULT
-    caller = request.ctx.caller
-    mine = None if _approver(caller) else caller.key_id
+    mine = _mine(request.ctx.caller)
     rows = await request.app.ctx.appliance.store.read(lambda: approvals.listing(
-        state=state, submitter_key=mine, before=before, limit=limit))
+        state=state, before=before, limit=limit, **mine))
     return json(query.page("approvals", rows, ascending=False, since=None, before=before,
                            view=view))
 
 
 async def _get(request: Request, approval_id: int) -> dict[str, Any]:
-    caller = request.ctx.caller
-    mine = None if _approver(caller) else caller.key_id
+    mine = _mine(request.ctx.caller)
     try:
         return await request.app.ctx.appliance.store.read(
-            lambda: approvals.get(approval_id, submitter_key=mine))
+            lambda: approvals.get(approval_id, **mine))
     except ApprovalProblem as exc:
         raise _problem(exc) from None
 

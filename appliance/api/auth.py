@@ -27,6 +27,10 @@ was revoked, and its limits, are read again (one primary-key read, no scrypt) at
 REVALIDATE_SECONDS: a revocation or a new limit made by another process (the CLI) takes effect
 within that, a revocation made through `KeyCache.forget_key` at once.
 
+A key bound to a user may do no more than the user's role allows: the Caller's scopes are the
+key's within the role's (`accounts.roles.key_scopes`), read again with the revocation, so a
+user demoted or moved by an administrator takes effect within REVALIDATE_SECONDS too.
+
 A key's own limits (`cardgate apikey create|limit --rate-per-minute --allow-from`) apply to
 every door that takes a key (JSON API, Kannel, playSMS...), after the key is verified:
 - used from an address outside its networks: 403 `address_not_allowed`, naming the address
@@ -45,17 +49,18 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from sanic import Request
 
+from appliance.accounts.roles import key_scopes
 from appliance.api.errors import ApiError
 from appliance.policy.origin import Origin
 from appliance.store.apikeys import (
     KeyLimits,
     find_candidates,
-    key_limits,
     key_prefix,
+    key_standing,
     match_candidates,
 )
 
@@ -78,11 +83,20 @@ class Caller:
 
     key_id: int
     name: str
-    scopes: frozenset[str]
+    scopes: frozenset[str]  # what it may do: the key's scopes within its user's role
     limits: KeyLimits = KeyLimits()
     user_id: int | None = None
     department_id: int | None = None
     role: str | None = None
+    key_scopes: frozenset[str] = frozenset()  # as the key was made (named in a 403)
+
+    @classmethod
+    def bound(cls, key_id: int, name: str, declared: frozenset[str], limits: KeyLimits,
+              user_id: int | None, department_id: int | None, role: str | None) -> Caller:
+        """The caller a key is, its scopes cut to its user's role (`roles.key_scopes`, the
+        one place the two meet)."""
+        return cls(key_id, name, key_scopes(declared, role), limits, user_id, department_id,
+                   role, declared)
 
 
 class KeyCache:
@@ -285,9 +299,11 @@ async def authenticate_key(request: Request, key: str) -> Caller:
         if not recheck:
             return _within_limits(request, caller)
         key_id = caller.key_id
-        limits = await appliance.store.read(lambda: key_limits(key_id))
-        if limits is not None:
-            caller = replace(caller, limits=limits)
+        standing = await appliance.store.read(lambda: key_standing(key_id))
+        if standing is not None:  # the user may have been demoted or moved meanwhile
+            caller = Caller.bound(caller.key_id, caller.name, caller.key_scopes,
+                                  standing.limits, caller.user_id, standing.department_id,
+                                  standing.role)
             cache.put(digest, caller)
             return _within_limits(request, caller)
         cache.forget_key(key_id)
@@ -308,9 +324,8 @@ async def authenticate_key(request: Request, key: str) -> Caller:
         if record is None or record.revoked:
             _refuse_if_throttled(request)
             raise _failure(request, "the API key is not valid (unknown or revoked)")
-        caller = Caller(key_id=record.id, name=record.name, scopes=record.scope_set,
-                        limits=record.limits, user_id=record.user_id,
-                        department_id=record.department_id, role=record.role)
+        caller = Caller.bound(record.id, record.name, record.scope_set, record.limits,
+                              record.user_id, record.department_id, record.role)
         cache.put(digest, caller)
         return caller
 
@@ -372,11 +387,21 @@ async def authorize(request: Request, scope: str) -> Caller:
     """The caller, if it presents a valid key with `scope` (or "admin"); else a 401/403 JSON
     error. For a handler whose need of a key depends on config (GET /metrics)."""
     caller = await authenticate(request)
-    if scope not in caller.scopes and "admin" not in caller.scopes:
-        raise ApiError(403, "forbidden",
-                       f"the API key {caller.name!r} lacks the {scope!r} scope")
+    refuse_without(caller, scope)
     request.ctx.caller = caller
     return caller
+
+
+def refuse_without(caller: Caller, scope: str) -> None:
+    """A 403 naming the scope unless the caller has it (or "admin"); when the key has it but
+    its user's role does not allow it, the 403 says so."""
+    if scope in caller.scopes or "admin" in caller.scopes:
+        return
+    if caller.role is not None and (scope in caller.key_scopes or "admin" in caller.key_scopes):
+        raise ApiError(403, "forbidden",
+                       f"the API key {caller.name!r} is bound to a user whose role "
+                       f"({caller.role}) does not allow {scope!r}")
+    raise ApiError(403, "forbidden", f"the API key {caller.name!r} lacks the {scope!r} scope")
 
 
 def require_scope(scope: str) -> Callable:

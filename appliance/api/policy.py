@@ -29,6 +29,7 @@ from appliance.config import signature_problem
 from appliance.policy.build import check_named
 from appliance.policy.signature import PLACEMENTS, SignatureCheck
 from appliance.policy.words import ForbiddenWordsCheck, WordError, WordList, fold_word
+from appliance.store import accounts as accounts_store
 from appliance.store import forbidden_words as words_store
 from appliance.store import signatures as signatures_store
 
@@ -188,6 +189,11 @@ async def set_signature(request: Request) -> JSONResponse:
     if placement is not None and placement not in PLACEMENTS:
         raise jb.bad("placement", 'must be "start", "end" or null (the box default)')
     appliance = request.app.ctx.appliance
+    if signature and await appliance.store.read(
+            lambda: accounts_store.get_department(department_id)) is None:
+        # Removing one is allowed whatever the id: it may be a deleted department's.
+        raise jb.bad("department_id", f"no department with id {department_id} (make it "
+                                      f"first: POST /api/v1/departments)")
     await appliance.store.write(
         lambda: signatures_store.set_signature(department_id, signature, placement))
     check = check_named(appliance.policy, "signature")

@@ -10,7 +10,9 @@ Must not know: SQL (store.accounts), password rules and hashing (accounts), lock
   "disabled", "must_change_password", "password"}; `POST /users/{id}/unlock` clears the
   user's lockout after failed logins.
 - `GET /departments`, `POST /departments` {"name", "short_name"?} → 201,
-  `GET|PATCH|DELETE /departments/{id}` (a department with users or keys: 409).
+  `GET|PATCH|DELETE /departments/{id}` (a department with users or keys: 409). A short name
+  of 2 to 8 characters is the department's signature when it has none of its own
+  (policy.signature): the policy's check is told of each change.
 Every change and its audit entry are one transaction on the writer.
 """
 
@@ -29,6 +31,8 @@ from appliance.api.audit_trail import api_actor
 from appliance.api.auth import require_scope
 from appliance.api.errors import ApiError
 from appliance.api.query import MAX_ID
+from appliance.policy.build import check_named
+from appliance.policy.signature import SignatureCheck
 from appliance.store import accounts as accounts_store
 from appliance.store.accounts import AccountError
 
@@ -183,6 +187,7 @@ async def create_department(request: Request) -> JSONResponse:
     short = jb.text(body.get("short_name", ""), "short_name", limit=32)
     actor = api_actor(request)
     department = await _write(request, lambda: manage.add_department(actor, name, short))
+    _signature_knows(request, department["id"], department["short_name"])
     return json(department_json(department), status=201)
 
 
@@ -208,6 +213,7 @@ async def change_department(request: Request, department_id: int) -> JSONRespons
     row = await _write(request, lambda: manage.change_department(actor, department_id, changes))
     if row is None:
         raise ApiError(404, "not_found", f"no department with id {department_id}")
+    _signature_knows(request, department_id, row["short_name"])
     return json(department_json(row))
 
 
@@ -218,4 +224,13 @@ async def delete_department(request: Request, department_id: int) -> JSONRespons
     actor = api_actor(request)
     if not await _write(request, lambda: manage.delete_department(actor, department_id)):
         raise ApiError(404, "not_found", f"no department with id {department_id}")
+    _signature_knows(request, department_id, None)
     return json({"deleted": department_id})
+
+
+def _signature_knows(request: Request, department_id: int, short_name: str | None) -> None:
+    """The policy's signature check holds the departments' short names in memory (a
+    department's signature when it has none of its own): tell it of the change."""
+    check = check_named(request.app.ctx.appliance.policy, "signature")
+    if isinstance(check, SignatureCheck):
+        check.set_short_name(department_id, short_name)

@@ -23,6 +23,7 @@ from appliance.policy.quota import QuotaCheck
 from appliance.policy.signature import SignatureCheck
 from appliance.policy.unsubscribe import UnsubscribeHintCheck
 from appliance.policy.words import ForbiddenWordsCheck
+from appliance.store import accounts as accounts_store
 from appliance.store import forbidden_words as words_store
 from appliance.store import signatures as signatures_store
 from appliance.store.approvals import Rule
@@ -37,11 +38,12 @@ async def build_policy(config: Config, store: Store, clock: Callable[[], datetim
 
     words = await store.read(words_store.all_words)
     departments = await store.read(signatures_store.all_signatures)
+    short_names = await store.read(accounts_store.short_names)
     a = config.approval
     checks: list[Check] = [
         ForbiddenWordsCheck(words),
         UnsubscribeHintCheck(config.policy),
-        SignatureCheck(config.policy, departments),
+        SignatureCheck(config.policy, departments, short_names),
         ConsentCheck(config.consent, store),
         # Money, then holds.
         QuotaCheck(store, zoneinfo.ZoneInfo(config.dispatch.timezone), config.quotas.on_excess),

@@ -8,7 +8,8 @@ left out "over quota").
 Must not know: how parts are charged and refunded (store.ledger, on the send path), HTTP.
 
 The accounts are the submitter's user and department (Origin.user_id / department_id) that
-have a quota row; a submitter with none is not counted. The messages accepted carry those
+have a quota row; a submitter with none is not counted. A refusal names the account and
+whose it is (the department's or user's name: `holder`). The messages accepted carry those
 accounts (`NewMessage.charge_to`), written with them, so every part sent is charged.
 
 Two requests of one account checked at once must not both take the last parts: the check of
@@ -28,6 +29,7 @@ from datetime import datetime, tzinfo
 from appliance.dispatch.intake import PolicyRefused
 from appliance.policy.layer import Check, Draft
 from appliance.store import ledger
+from appliance.store.accounts import holder_name
 from appliance.store.writer import Store
 
 OVER_QUOTA = "over quota"
@@ -42,16 +44,18 @@ def month_bounds(now: datetime, tz: tzinfo) -> tuple[datetime, datetime]:
     return start, start.replace(year=year, month=month)
 
 
-def describe(fig: ledger.Figures, left: int) -> str:
-    """Which bound is the tightest, in words: "of the department's monthly quota (...)"."""
+def describe(fig: ledger.Figures, left: int, holder: str | None = None) -> str:
+    """Which bound is the tightest, in words: "of the department's monthly quota (...)";
+    `holder`: the department's or user's name, shown beside the account."""
     owner = "department's" if fig.account.startswith("department:") else "user's"
+    account = fig.account if holder is None else f"{fig.account} “{holder}”"
     monthly = None if fig.monthly_limit is None else \
         fig.monthly_limit - fig.used - fig.reserved
     prepaid = fig.balance - fig.reserved if fig.prepaid else None
     if prepaid is not None and (monthly is None or prepaid <= monthly):
-        return (f"{left} left of the {owner} prepaid balance ({fig.account}: balance "
+        return (f"{left} left of the {owner} prepaid balance ({account}: balance "
                 f"{fig.balance}, {fig.reserved} reserved by messages waiting to be sent)")
-    return (f"{left} left of the {owner} monthly quota ({fig.account}: {fig.monthly_limit} parts a "
+    return (f"{left} left of the {owner} monthly quota ({account}: {fig.monthly_limit} parts a "
             f"month, {fig.used} sent this month, {fig.reserved} reserved by messages waiting)")
 
 
@@ -107,10 +111,12 @@ class QuotaCheck(Check):
                 left, fig = tightest
                 fits = left // per
                 if self.on_excess != "split" or fits == 0:
+                    holder = await self.store.read(lambda: holder_name(fig.account))
+                    details = {} if holder is None else {"holder": holder}
                     raise PolicyRefused(
                         "over_quota", "to", f"this send needs {needed} parts; "
-                        f"{describe(fig, left)}", status=422, needed=needed, left=left,
-                        account=fig.account)
+                        f"{describe(fig, left, holder)}", status=422, needed=needed,
+                        left=left, account=fig.account, **details)
                 draft.leave_out([n < fits for n in range(len(draft.rows))], OVER_QUOTA)
                 needed = per * len(draft.rows)
             accounts = tuple(f.account for f in figures)

@@ -5,13 +5,19 @@ Knows: what a signature looks like (2 to 8 characters inside 【】), where it g
 convention, or end), what counts as a forged one (another 【...】, or look-alike brackets
 [ ] ［］ 〖〗 〔〕 pretending to be one) and what to do about a missing or forged one (add /
 replace, or refuse, per setting). Whose signature a request carries: its origin's department's
-when that department has one, else the box's (auto-answers and the appliance's own messages
-too). A box with no signature configured adds and checks nothing.
+own signature when it has one (`PUT /api/v1/policy/signatures`); else, when the department has
+a short name (简称, `cardgate department add NAME --short 简称`, the accounts' field) of 2 to 8
+characters that is a valid signature (no brackets, spaces or control characters), 【short name】;
+else the box's (auto-answers and the appliance's own messages too). A short name that is not a
+valid signature (one character, nine or more...) is ignored: the box's applies. A box with no
+signature configured, whose department has neither, adds and checks nothing.
 The appliance's own messages (auto-answers, door "rules"; the box's, door "system") are never
 refused for their signature: it is added or put right, whatever `on_missing`/`on_forged` say,
 since nobody is there to correct and resend them (an unsubscribe confirmation must go).
-Must not know: HTTP, storage (`build_policy` reads the department table into memory, and the
-API calls `set_department` after each change), the other rules.
+Must not know: HTTP, storage (`build_policy` reads the signatures and the departments' short
+names into memory; the API calls `set_department` / `set_short_name` after each change it
+makes; a short name changed from the command line while the appliance runs is seen at its next
+start), the other rules.
 
 Why it runs in `prepare`: the signature costs characters, and the part count intake returns
 (`parts`, `encoding`) must be the one the gateway sends.
@@ -150,11 +156,24 @@ class SignatureCheck(Check):
     name = "signature"
 
     def __init__(self, config: PolicyConfig,
-                 departments: Iterable[tuple[int, str, str | None]] = ()):
+                 departments: Iterable[tuple[int, str, str | None]] = (),
+                 short_names: Iterable[tuple[int, str]] = ()):
         self.config = config
         self.departments: dict[int, tuple[str, str | None]] = {}
+        self.short_names: dict[int, str] = {}
         for department_id, signature, placement in departments:
             self.set_department(department_id, signature, placement)
+        for department_id, short_name in short_names:
+            self.set_short_name(department_id, short_name)
+
+    def set_short_name(self, department_id: int, short_name: str | None) -> None:
+        """The department's short name from now on (None: the department is gone): its
+        signature when it has none of its own, if it can be one (see the module docstring)."""
+        short_name = (short_name or "").strip()
+        if short_name and signature_problem(short_name) is None:
+            self.short_names[department_id] = short_name
+        else:
+            self.short_names.pop(department_id, None)
 
     def set_department(self, department_id: int, signature: str | None,
                        placement: str | None = None) -> None:
@@ -173,8 +192,11 @@ class SignatureCheck(Check):
         """The signature a request from `origin` carries; None when nothing is configured."""
         config = self.config
         name, placement = config.signature, None
-        if origin.department_id is not None and origin.department_id in self.departments:
-            name, placement = self.departments[origin.department_id]
+        department = origin.department_id
+        if department is not None and department in self.departments:
+            name, placement = self.departments[department]
+        elif department is not None and department in self.short_names:
+            name = self.short_names[department]
         if not name:
             return None
         if origin.door in OWN_DOORS:

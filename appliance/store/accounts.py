@@ -97,6 +97,12 @@ def list_departments() -> list[dict[str, Any]]:
     return [department_view(d) for d in Department.select().order_by(Department.id)]
 
 
+def short_names() -> list[tuple[int, str]]:
+    """(id, short name) of every department that has one (the policy's signatures)."""
+    return list(Department.select(Department.id, Department.short_name)
+                .where(Department.short_name != "").order_by(Department.id).tuples())
+
+
 def get_department(department_id: int) -> dict[str, Any] | None:
     row = Department.get_or_none(Department.id == department_id)
     return department_view(row) if row is not None else None
@@ -107,6 +113,19 @@ def department_id_by_name(name: str) -> int:
     if row is None:
         raise AccountError(f'no department named "{name}"', "department")
     return row.id
+
+
+def holder_name(account: str) -> str | None:
+    """The name of the user or department a ledger account ("user:N" / "department:N") is
+    kept for, or None when there is no such user or department (the ledger has no foreign
+    key: quotas are set by id)."""
+    kind, _, number = account.partition(":")
+    if not number.isdigit():
+        return None
+    table = {"user": User, "department": Department}.get(kind)
+    if table is None:
+        return None
+    return table.select(table.name).where(table.id == int(number)).scalar()
 
 
 def update_department(department_id: int, *, name: str | None = None,

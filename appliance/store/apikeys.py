@@ -18,7 +18,8 @@ An unknown prefix therefore answers faster than a wrong secret. That tells nothi
 having: prefixes are not secret (they are shown in lists), and the 192-bit secret is what is
 guessed. `verify_api_key` does all three in one call, for the CLI and scripts.
 The API layer caches a verified key rather than hash on every request, and asks
-`key_limits` now and then whether it was revoked (or its limits changed) meanwhile.
+`key_standing` now and then whether it was revoked (or its limits, or its user's role or
+department, changed) meanwhile.
 
 Limits of a key's own (migration 8): `rate_per_minute` (requests per minute, None: none) and
 `allowed_from` (the networks, in CIDR form, it may be used from; empty: anywhere).
@@ -235,22 +236,29 @@ class KeyCandidate:
         return frozenset(s for s in self.scopes.split(",") if s)
 
 
+def _binding(user_id: int | None, department_id: int | None
+             ) -> tuple[bool, int | None, str | None]:
+    """(whether the key counts as revoked, its department, its user's role) for a key bound
+    to `user_id` / `department_id`: a key bound to a user carries the user's role and
+    department (unless the key names a department of its own), and counts as revoked while
+    the user is disabled (or gone)."""
+    if user_id is None:
+        return False, department_id, None
+    user = (User.select(User.role, User.department, User.disabled)
+            .where(User.id == user_id).tuples().first())
+    if user is None or user[2]:
+        return True, department_id, None
+    return False, department_id if department_id is not None else user[1], user[0]
+
+
 def find_candidates(prefix: str) -> list[KeyCandidate]:
     """The stored keys with this prefix (one indexed read; meant for `Store.read`), with their
-    binding: a key bound to a user carries the user's role and department (unless the key
-    names a department of its own), and counts as revoked while the user is disabled."""
+    binding (`_binding`)."""
     out = []
     for row in ApiKey.select().where(ApiKey.prefix == prefix):
-        revoked, department, role = bool(row.revoked), row.department_id, None
-        if row.user_id is not None:
-            user = (User.select(User.role, User.department, User.disabled)
-                    .where(User.id == row.user_id).tuples().first())
-            if user is None or user[2]:
-                revoked = True
-            else:
-                role = user[0]
-                department = department if department is not None else user[1]
-        out.append(KeyCandidate(row.id, row.name, row.scopes or "", revoked, row.key_hash,
+        gone, department, role = _binding(row.user_id, row.department_id)
+        out.append(KeyCandidate(row.id, row.name, row.scopes or "", bool(row.revoked) or gone,
+                                row.key_hash,
                                 KeyLimits.stored(row.rate_per_minute, row.allowed_from),
                                 row.user_id, department, role))
     return out
@@ -285,18 +293,29 @@ def key_is_active(key_id: int) -> bool:
     return revoked is not None and not revoked
 
 
-def key_limits(key_id: int) -> KeyLimits | None:
-    """The limits of the key with this id, or None if it is gone or revoked (one primary-key
-    read, no scrypt: for a key the caller has already verified)."""
+@dataclass(frozen=True)
+class KeyStanding:
+    """What may change about a verified key without its secret changing: its limits, and its
+    user's role and department (an administrator demotes or moves the user)."""
+
+    limits: KeyLimits
+    department_id: int | None
+    role: str | None
+
+
+def key_standing(key_id: int) -> KeyStanding | None:
+    """The limits and binding of the key with this id, or None if it is gone or revoked, or its
+    user was disabled (or deleted): the key goes with them. A primary-key read or two, no
+    scrypt: for a key the caller has already verified."""
     row = (ApiKey.select(ApiKey.revoked, ApiKey.rate_per_minute, ApiKey.allowed_from,
-                         ApiKey.user_id)
+                         ApiKey.user_id, ApiKey.department_id)
            .where(ApiKey.id == key_id).tuples().first())
     if row is None or row[0]:
         return None
-    if row[3] is not None and not User.select().where(
-            (User.id == row[3]) & (User.disabled == False)).exists():  # noqa: E712
-        return None  # its user was disabled (or deleted): the key goes with them
-    return KeyLimits.stored(row[1], row[2])
+    gone, department, role = _binding(row[3], row[4])
+    if gone:
+        return None
+    return KeyStanding(KeyLimits.stored(row[1], row[2]), department, role)
 
 
 def revoke_api_key(name: str) -> bool:
@@ -327,7 +346,8 @@ __all__ = [
     "KeyLimits",
     "check_networks",
     "check_rate",
-    "key_limits",
+    "KeyStanding",
+    "key_standing",
     "list_api_keys",
     "set_api_key_limits",
     "create_api_key",

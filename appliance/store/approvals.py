@@ -183,18 +183,26 @@ def _view(row: Approval, messages: list[tuple[int, str, str]] | None = None) -> 
     }
 
 
-def _visible(row: Approval | None, submitter_key: int | None) -> bool:
-    """Whether the caller may see it: an approver sees every one (`submitter_key` None), a
-    submitter its own. Orphans (their messages were never committed) are nobody's."""
-    if row is None or (submitter_key is not None and row.api_key_id != submitter_key):
+def _visible(row: Approval | None, submitter_key: int | None,
+             submitter_user: int | None = None) -> bool:
+    """Whether the caller may see it: an approver sees every one (`submitter_key` and
+    `submitter_user` None), a submitter its own: a user's (whichever of their keys sent it),
+    else a key's. Orphans (their messages were never committed) are nobody's."""
+    if row is None:
+        return False
+    if submitter_user is not None:
+        if row.user_id != submitter_user:
+            return False
+    elif submitter_key is not None and row.api_key_id != submitter_key:
         return False
     return ApprovalMessage.select().where(ApprovalMessage.approval == row.id).exists()
 
 
-def get(approval_id: int, *, submitter_key: int | None = None) -> dict[str, Any]:
+def get(approval_id: int, *, submitter_key: int | None = None,
+        submitter_user: int | None = None) -> dict[str, Any]:
     """One approval with its messages' ids and states; ApprovalProblem not_found."""
     row = Approval.get_or_none(Approval.id == approval_id)
-    if not _visible(row, submitter_key):
+    if not _visible(row, submitter_key, submitter_user):
         raise ApprovalProblem("not_found", f"no approval with id {approval_id}")
     messages = list(_messages(approval_id).tuples())
     view = _view(row, messages)
@@ -203,14 +211,18 @@ def get(approval_id: int, *, submitter_key: int | None = None) -> dict[str, Any]
 
 
 def listing(*, state: str | None = None, submitter_key: int | None = None,
-            before: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    """Approvals newest first (those with messages); of one state, of one submitting key."""
+            submitter_user: int | None = None, before: int | None = None,
+            limit: int = 100) -> list[dict[str, Any]]:
+    """Approvals newest first (those with messages); of one state, of one submitting user
+    (whichever key) or else of one submitting key."""
     linked = ApprovalMessage.select(ApprovalMessage.message).where(
         ApprovalMessage.approval == Approval.id)
     query = Approval.select().where(peewee.fn.EXISTS(linked))
     if state is not None:
         query = query.where(Approval.state == state)
-    if submitter_key is not None:
+    if submitter_user is not None:
+        query = query.where(Approval.user_id == submitter_user)
+    elif submitter_key is not None:
         query = query.where(Approval.api_key_id == submitter_key)
     if before is not None:
         query = query.where(Approval.id < before)

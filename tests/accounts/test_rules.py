@@ -13,7 +13,7 @@ from appliance.accounts.passwords import (
     hash_password,
     password_matches,
 )
-from appliance.accounts.roles import ACTIONS, PERMISSIONS, ROLES, may
+from appliance.accounts.roles import ACTIONS, KEY_SCOPES, PERMISSIONS, ROLES, key_scopes, may
 from appliance.store.accounts import UserInfo
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -48,6 +48,34 @@ def test_must_change_password_or_disabled_may_do_nothing(role):
     for action in ACTIONS:
         assert not may(user(role, must_change=True), action)
         assert not may(user(role, disabled=True), action)
+
+
+ALL = "send,read,approve,admin"
+
+
+@pytest.mark.parametrize(("scopes", "role", "effective"), [
+    ("send,read", None, "send,read"),  # bound to no user (or a department only): as made
+    ("admin", None, "admin"),
+    ("admin", "admin", ALL),
+    ("admin", "approver", "send,read,approve"),
+    ("admin", "operator", "send,read"),
+    ("admin", "viewer", "read"),
+    ("admin", "technician", "read"),  # diagnose has no key scope
+    ("send,read,approve", "operator", "send,read"),
+    ("read,approve", "approver", "read,approve"),
+    ("send", "viewer", ""),  # nothing left
+    ("send,read", "admin", "send,read"),  # the role does not add to the key
+    ("send,read", "nosuchrole", ""),
+])
+def test_a_bound_keys_scopes_are_cut_to_its_users_role(scopes, role, effective):
+    want = frozenset(s for s in effective.split(",") if s)
+    assert key_scopes(frozenset(scopes.split(",")), role) == want
+
+
+def test_the_key_scopes_are_the_stores():
+    from appliance.store.apikeys import SCOPES
+
+    assert set(KEY_SCOPES) == SCOPES and set(KEY_SCOPES) <= set(ACTIONS)
 
 
 def test_an_unknown_action_is_a_programming_error():

@@ -29,6 +29,7 @@ from appliance.config import (
     DispatchConfig,
     HttpConfig,
     ModemsConfig,
+    PolicyConfig,
 )
 from appliance.sim import SimFleet
 from appliance.store.service import create_api_key_sync
@@ -120,7 +121,8 @@ class Gateway:
         return await wait_for(state, f"message {message_id} in {sorted(states)}")
 
 
-def make_config(tmp: Path, ports_dir: Path, **dispatch: Any) -> Config:
+def make_config(tmp: Path, ports_dir: Path, policy: PolicyConfig | None = None,
+                **dispatch: Any) -> Config:
     caps = {"per_sim_per_minute": 0, "per_sim_per_hour": 0, "per_sim_per_day": 0}
     caps.update(dispatch)
     return Config(
@@ -130,6 +132,7 @@ def make_config(tmp: Path, ports_dir: Path, **dispatch: Any) -> Config:
                             poll_interval=0.2, command_timeout=2.0, send_timeout=5.0),
         dispatch=DispatchConfig(**caps),
         admin=AdminConfig(socket=str(tmp / "admin.sock")),  # not the system's /run/cardgate
+        policy=policy or PolicyConfig(),
     )
 
 
@@ -138,9 +141,10 @@ DEFAULT_KEYS = {"full": ["send", "read"], "reader": ["read"], "sender": ["send"]
 
 @contextlib.asynccontextmanager
 async def running(tmp: Path, *, modems: int = 2, keys: dict[str, list[str]] | None = None,
-                  **dispatch: Any) -> AsyncIterator[Gateway]:
+                  policy: PolicyConfig | None = None, **dispatch: Any
+                  ) -> AsyncIterator[Gateway]:
     ports_dir = tmp / "ports"
-    config = make_config(tmp, ports_dir, **dispatch)
+    config = make_config(tmp, ports_dir, policy, **dispatch)
     plain = {name: create_api_key_sync(config.database.url, name, scopes)
              for name, scopes in (keys or DEFAULT_KEYS).items()}
     async with SimFleet(modems, ports_dir, latency=0.0, record=True) as fleet:

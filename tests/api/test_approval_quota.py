@@ -1,22 +1,23 @@
 """Approval and quotas end to end: the JSON API over simulated modems on ptys, a real SQLite
-file, the appliance's own policy layer.
-
-API keys are not bound to users and departments on this branch (the accounts tables are
-another step's): `BindKeys`, a policy check placed first in the real layer, gives a key's
-requests the user and department such a binding would, as Origin carries them.
+file, the appliance's own policy layer, and API keys bound to real users and a department
+(made with the accounts' own functions before the appliance starts): a key's sends come from
+its user and department as `auth.origin_of` gives them, and it may do no more than its user's
+role allows.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from appliance.accounts import manage
+from appliance.api import auth
+from appliance.audit import Actor
 from appliance.dispatch.intake import SendRequest
 from appliance.hub import ApprovalDecided
 from appliance.pdu import count_parts
@@ -25,50 +26,57 @@ from appliance.policy.layer import Check, Draft
 from appliance.policy.origin import Origin
 from appliance.policy.quota import QuotaCheck
 from appliance.store import approvals
+from appliance.store.apikeys import create_api_key
 from appliance.store.db import open_database
 from appliance.store.messages import NewMessage
 from appliance.store.migrations import migrate
-from appliance.store.models import ApiKey, WebhookDelivery
+from appliance.store.models import WebhookDelivery
+from appliance.store.service import run_in_database
 from appliance.store.writer import Store
-from tests.api.conftest import Gateway, running, wait_for
+from tests.api.conftest import FakeClock, Gateway, running, wait_for
 from tests.api.test_openapi import check
 
 A = "/api/v1/approvals"
 ONE, APPROVE, REJECT = f"{A}/{{approval_id}}", f"{A}/{{approval_id}}/approve", \
     f"{A}/{{approval_id}}/reject"
 
-KEYS = {"alice": ["send", "read", "approve"], "bob": ["read", "approve"],
-        "carol": ["send", "read"], "full": ["admin"]}
-DEPT = 2
-BINDINGS = {"alice": (10, DEPT), "carol": (12, DEPT)}  # key -> (user id, department id)
+USERS = {"alice": "approver", "bob": "approver", "carol": "operator", "vera": "viewer"}
+BOUND = {  # key name -> (its user, its scopes)
+    "alice": ("alice", ["send", "read", "approve"]),
+    "bob": ("bob", ["read", "approve"]),
+    "carol": ("carol", ["send", "read"]),
+    "carol-2": ("carol", ["send", "read", "approve"]),  # more than an operator may use
+    "vera": ("vera", ["read", "approve"]),  # ditto for a viewer
+}
+KEYS = {"full": ["admin"]}  # bound to nobody
 TO = ["+8613800000001", "+8613800000002", "+8613800000003"]
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+DEPT = 1  # the first department made (办公室)
+IDS = {"alice": 1, "bob": 2, "carol": 3, "vera": 4}  # the users, in the order made
 
 
-class BindKeys(Check):
-    """Stands in for the accounts step's key binding: a bound key's requests come from its
-    user and department."""
+def make_accounts(url: str) -> dict[str, str]:
+    """The department, its users and their bound keys; the plaintext keys by name."""
 
-    name = "bind_keys"
+    def make() -> dict[str, str]:
+        actor = Actor.command_line()
+        department = manage.add_department(actor, "办公室")
+        assert department["id"] == DEPT
+        for name, role in USERS.items():
+            user = manage.add_user(actor, name, role, "-", department_id=DEPT)
+            assert user.id == IDS[name]
+        return {key: create_api_key(key, scopes, user_id=IDS[user])
+                for key, (user, scopes) in BOUND.items()}
 
-    def __init__(self, bindings: dict[int, tuple[int, int]]):
-        self.bindings = bindings
-
-    def prepare(self, request: SendRequest) -> SendRequest:
-        bound = self.bindings.get(request.origin.api_key_id)
-        if bound is None:
-            return request
-        origin = dataclasses.replace(request.origin, user_id=bound[0], department_id=bound[1])
-        return dataclasses.replace(request, origin=origin)
+    return run_in_database(url, make)
 
 
 @contextlib.asynccontextmanager
 async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
+    bound = make_accounts(f"sqlite:///{tmp_path / 'cg.db'}")
     async with running(tmp_path, keys=KEYS) as gw:
+        gw.keys.update(bound)
         await gw.wait_ready()
-        ids = await gw.appliance.store.read(lambda: {k.name: k.id for k in ApiKey.select()})
-        gw.appliance.dispatcher.policy.checks.insert(
-            0, BindKeys({ids[name]: bound for name, bound in BINDINGS.items()}))
         yield gw
 
 
@@ -116,7 +124,7 @@ async def test_the_approval_cycle_through_the_json_api(tmp_path: Path):
         assert (shown["id"], shown["recipients"], shown["parts"], shown["text"]) == (
             held["id"], 2, 1, "季度报告已发布")
         assert shown["first_recipients"] == TO[:2]
-        assert shown["submitter"]["user_id"] == 10
+        assert shown["submitter"]["user_id"] == IDS["alice"]
         assert shown["submitter"]["department_id"] == DEPT
 
         own = await gw.post(f"/api/v1/approvals/{held['id']}/approve", key="alice")
@@ -125,6 +133,13 @@ async def test_the_approval_cycle_through_the_json_api(tmp_path: Path):
         assert own.json()["error"]["code"] == "own_request"
         assert (await gw.get(f"/api/v1/messages/{first}", key="full")).json()["state"] == \
             "pending_approval"
+        # Keys with the approve scope bound to an operator and a viewer: their roles say no.
+        for key, role in (("carol-2", "operator"), ("vera", "viewer")):
+            denied = await gw.post(f"/api/v1/approvals/{held['id']}/approve", key=key)
+            assert denied.status_code == 403, denied.text
+            assert denied.json()["error"]["code"] == "forbidden"
+            assert f"role ({role}) does not allow 'approve'" in \
+                denied.json()["error"]["message"]
 
         approved = await gw.post(f"/api/v1/approvals/{held['id']}/approve", key="bob")
         assert approved.status_code == 200, approved.text
@@ -181,6 +196,39 @@ async def test_the_approval_cycle_through_the_json_api(tmp_path: Path):
             return got.count("approval.decided") == 2
 
         await wait_for(both_queued, "two approval.decided webhook deliveries")
+
+
+async def test_a_users_other_key_cannot_decide_their_own_request(tmp_path: Path):
+    # carol (an operator) submits with one key; promoted to approver by an admin, her other
+    # key may approve, but not her own request: the users are compared, not the keys.
+    async with gateway(tmp_path) as gw:
+        clock = FakeClock()
+        gw.appliance.key_cache = auth.KeyCache(clock=clock)
+        await gw.appliance.store.write(lambda: approvals.set_rule(DEPT, approvals.Rule("all")))
+        answer = await send(gw, "carol", TO[:1], "停水通知")
+        held = answer["policy"]["approval"]
+        assert held["state"] == "pending_approval"
+        before = await gw.post(f"/api/v1/approvals/{held['id']}/approve", key="carol-2")
+        assert before.status_code == 403
+        assert before.json()["error"]["code"] == "forbidden"  # an operator's key
+        # ... that sees the approvals of its user's requests, whichever key submitted them.
+        seen = check(await gw.get("/api/v1/approvals", key="carol-2"), A)["approvals"]
+        assert [a["id"] for a in seen] == [held["id"]]
+        assert check(await gw.get(f"{A}/{held['id']}", key="carol-2"), ONE)["state"] == \
+            "pending_approval"
+        assert (await gw.get(f"{A}/{held['id']}", key="vera")).status_code == 404
+        promoted = await gw.client.patch(f"/api/v1/users/{IDS['carol']}",
+                                         headers=gw.auth("full"), json={"role": "approver"})
+        assert promoted.status_code == 200, promoted.text
+        clock.now += auth.REVALIDATE_SECONDS  # the cached key's role is read again
+        own = await gw.post(f"/api/v1/approvals/{held['id']}/approve", key="carol-2")
+        assert own.status_code == 403, own.text
+        assert own.json()["error"]["code"] == "own_request"
+        approved = await gw.post(f"/api/v1/approvals/{held['id']}/approve", key="bob")
+        assert approved.status_code == 200, approved.text
+        (item,) = answer["messages"]
+        await gw.wait_message(item["id"], {"sent", "delivered"})
+        assert [a.submit.to for m in gw.fleet.modems for a in m.accepted] == TO[:1]
 
 
 async def test_only_what_the_rule_names_waits(tmp_path: Path):
@@ -256,8 +304,9 @@ async def test_an_over_quota_campaign_is_refused_whole(tmp_path: Path):
             "over_quota", "to", 6, 5)
         assert error["message"] == (
             "to: this send needs 6 parts; 5 left of the department's monthly quota "
-            "(department:2: 5 parts a month, 0 sent this month, 0 reserved by messages "
-            "waiting)")
+            "(department:1 “办公室”: 5 parts a month, 0 sent this month, 0 reserved by "
+            "messages waiting)")
+        assert (error["account"], error["holder"]) == ("department:1", "办公室")
         listed = (await gw.get("/api/v1/messages", key="full")).json()["messages"]
         assert listed == []  # nothing of it was stored
         fits = await send(gw, "alice", TO[:2], long_text)
@@ -279,7 +328,7 @@ async def test_split_mode_sends_to_those_that_fit(tmp_path: Path):
     async with gateway(tmp_path) as gw:
         check_of(gw, QuotaCheck).on_excess = "split"
         topped = await gw.post("/api/v1/ledger", key="full", json={
-            "account": "user:10", "kind": "topup", "parts": 2, "note": "试用"})
+            "account": f"user:{IDS['alice']}", "kind": "topup", "parts": 2, "note": "试用"})
         assert topped.status_code == 201, topped.text
         check(topped, "/api/v1/ledger")
         assert (topped.json()["balance"], topped.json()["by"]) == (2, "api key full")
@@ -288,7 +337,7 @@ async def test_split_mode_sends_to_those_that_fit(tmp_path: Path):
         assert answer["rejected"] == [{"to": TO[2], "reason": "over quota"}]
         for item in answer["messages"]:
             await gw.wait_message(item["id"], {"sent", "delivered"})
-        ledger = (await gw.get("/api/v1/ledger?account=user:10", key="full")).json()
+        ledger = (await gw.get(f"/api/v1/ledger?account=user:{IDS['alice']}", key="full")).json()
         assert [(e["kind"], e["delta"]) for e in ledger["entries"]] == [
             ("charge", -1), ("charge", -1), ("topup", 2)]
         assert ledger["balance"] == 0
@@ -326,23 +375,23 @@ async def test_quota_and_ledger_input_is_checked(tmp_path: Path):
             assert response.status_code == 400, response.text
             assert response.json()["error"]["field"] == field
         denied = await gw.post("/api/v1/ledger", key="alice",
-                               json={"account": "user:10", "parts": 100})
+                               json={"account": "user:1", "parts": 100})
         assert denied.status_code == 403  # only an admin tops up
 
 
 async def test_only_an_admin_sees_every_account(tmp_path: Path):
-    # The API's own view of a key (auth.origin_of) binds it to no user or department on this
-    # branch (BindKeys acts on send requests only): such a key sees no account.
+    # A key bound to bob sees bob's account and his department's, no other.
+    alice, bob = f"user:{IDS['alice']}", f"user:{IDS['bob']}"
     async with gateway(tmp_path) as gw:
-        for account in ("user:10", f"department:{DEPT}", "department:9"):
+        for account in (alice, bob, f"department:{DEPT}", "department:9"):
             await set_quota(gw, account, 100)
-        await gw.post("/api/v1/ledger", key="full", json={"account": "user:10", "parts": 5})
+        await gw.post("/api/v1/ledger", key="full", json={"account": alice, "parts": 5})
         everything = check(await gw.get("/api/v1/quotas", key="full"), "/api/v1/quotas")
-        assert len(everything["quotas"]) == 3
+        assert len(everything["quotas"]) == 4
         seen = check(await gw.get("/api/v1/quotas", key="bob"), "/api/v1/quotas")
-        assert seen["quotas"] == []
+        assert sorted(q["account"] for q in seen["quotas"]) == [f"department:{DEPT}", bob]
         assert (await gw.get("/api/v1/ledger", key="bob")).json()["entries"] == []
-        other = await gw.get("/api/v1/ledger?account=user:10", key="bob")
+        other = await gw.get(f"/api/v1/ledger?account={alice}", key="bob")
         check(other, "/api/v1/ledger")
         assert other.status_code == 404
 

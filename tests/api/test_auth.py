@@ -66,8 +66,8 @@ async def test_a_remembered_key_costs_no_read_until_its_recheck(gateway: Gateway
     gateway.appliance.key_cache = auth.KeyCache(clock=clock)
     assert (await gateway.get(MODEMS)).status_code == 200
     checked: list[int] = []
-    real = apikeys.key_limits
-    monkeypatch.setattr(auth, "key_limits", lambda key_id: checked.append(key_id)
+    real = apikeys.key_standing
+    monkeypatch.setattr(auth, "key_standing", lambda key_id: checked.append(key_id)
                         or real(key_id))
     for _ in range(3):
         assert (await gateway.get(MODEMS)).status_code == 200

@@ -133,6 +133,14 @@ async def test_the_signature_is_added_and_counted_in_parts(gateway: Gateway) -> 
 async def test_department_signatures_over_the_api(gateway: Gateway) -> None:
     gw = gateway
     path = "/api/v1/policy/signatures"
+    unknown = await gw.client.put(path, headers=gw.auth("admin"),
+                                  json={"department_id": 4, "signature": "【税务局】"})
+    assert (unknown.status_code, unknown.json()["error"]["field"]) == (400, "department_id")
+    assert "no department with id 4" in unknown.json()["error"]["message"]
+    for name in ("办公室", "档案馆", "园林局", "税务局"):  # ids 1 to 4
+        made = await gw.client.post("/api/v1/departments", headers=gw.auth("admin"),
+                                    json={"name": name})
+        assert made.status_code == 201, made.text
     response = await gw.client.put(path, headers=gw.auth("admin"),
                                    json={"department_id": 4, "signature": "【税务局】",
                                          "placement": "end"})

@@ -155,3 +155,35 @@ def test_an_empty_or_missing_text_is_left_for_intake_to_refuse() -> None:
 ])
 def test_split_tail_mark(text: str, want: tuple[str, str]) -> None:
     assert split_tail_mark(text) == want
+
+
+@pytest.mark.parametrize(("department", "want"), [
+    (1, "【七部门】停水"),  # its own signature wins over its short name
+    (2, "【市税务局】停水"),  # no signature of its own: 【short name】
+    (3, "【税务】停水"),  # 2 characters: the shortest allowed
+    (4, "【城市管理综合执法】停水"),  # 8 characters: the longest allowed
+    (5, "【市政务中心】停水"),  # 1 character: not a signature, the box's
+    (6, "【市政务中心】停水"),  # 9 characters: ditto
+    (7, "【市政务中心】停水"),  # brackets inside: ditto
+    (8, "【市政务中心】停水"),  # a space inside: ditto
+    (9, "【市政务中心】停水"),  # no short name
+])
+def test_a_short_name_is_the_signature_of_a_department_without_one(department: int,
+                                                                     want: str) -> None:
+    check = SignatureCheck(PolicyConfig(signature="市政务中心"), [(1, "七部门", None)],
+                           [(1, "七部"), (2, "市税务局"), (3, "税务"), (4, "城市管理综合执法"),
+                            (5, "税"), (6, "市城市管理综合执法"), (7, "【税务】"),
+                            (8, "市 税务")])
+    assert check.prepare(request("停水", department)).text == want
+
+
+def test_a_short_name_changed_or_gone_is_followed() -> None:
+    check = SignatureCheck(PolicyConfig(signature=""), short_names=[(2, "市税务局")])
+    assert check.prepare(request("缴税", 2)).text == "【市税务局】缴税"
+    check.set_short_name(2, "税务局")
+    assert check.prepare(request("缴税", 2)).text == "【税务局】缴税"
+    check.set_short_name(2, "税")  # too short to be one: no signature (the box has none)
+    assert check.prepare(request("缴税", 2)).text == "缴税"
+    check.set_short_name(2, "税务局")
+    check.set_short_name(2, None)  # the department was deleted
+    assert check.prepare(request("缴税", 2)).text == "缴税"
