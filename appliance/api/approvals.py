@@ -5,7 +5,9 @@ requests need one (the box default of `[approval]`, and each department's own ru
 
 Knows: the JSON shapes of approvals and who may see and decide them: a key with the `approve`
 scope (or `admin`) sees every approval and decides, but never its own request (403
-`own_request`: the same user when both are bound to users, else the same key); any other key
+`own_request`: the same user when both are bound to users, else the same key), and, when the
+approver belongs to a department, only that department's requests (403 `other_department`;
+an admin decides for every department); any other key
 with `read` sees only the approvals of its own requests (the submitter sees the outcome): a
 key bound to a user, those of the user's requests, whichever of their keys submitted them.
 Must not know: SQL (store.approvals), what a decision does to the messages (policy.approval).
@@ -32,7 +34,8 @@ bp = Blueprint("approvals", url_prefix="/api/v1")
 
 LIST_DEFAULT = 100
 LIST_MAX = 500
-STATUS = {"not_found": 404, "own_request": 403, "already_decided": 409, "invalid_field": 400}
+STATUS = {"not_found": 404, "own_request": 403, "other_department": 403,
+          "already_decided": 409, "invalid_field": 400}
 
 
 def _iso(value: Any) -> Any:
@@ -134,7 +137,9 @@ async def get_approval(request: Request, approval_id: int) -> JSONResponse:
 def _decider(request: Request) -> Decider:
     caller = request.ctx.caller
     origin = origin_of(request, caller, "api")
-    return Decider(name=caller.name, api_key_id=caller.key_id, user_id=origin.user_id)
+    return Decider(name=caller.name, api_key_id=caller.key_id, user_id=origin.user_id,
+                   department_id=origin.department_id,
+                   every_department="admin" in caller.scopes)
 
 
 @bp.post("/approvals/<approval_id:int>/approve")

@@ -719,11 +719,13 @@ def _paths() -> dict[str, dict[str, Any]]:
             params=[APPROVAL_ID], errors=(404,))),
         "/api/v1/approvals/{approval_id}/approve": {"post": _optional_body(op(
             "Approve: its held messages are queued (never the approver's own request: 403 "
-            "own_request)", "approve", (200, r("Approval"), "approved"), params=[APPROVAL_ID],
+            "own_request; a department's approver decides that department's requests: 403 "
+            "other_department)", "approve", (200, r("Approval"), "approved"), params=[APPROVAL_ID],
             body=obj({}, closed=True, description="nothing: no body, or {}"),
             errors=(404, 409)))},
         "/api/v1/approvals/{approval_id}/reject": {"post": op(
-            "Reject with a reason: its held messages are cancelled", "approve",
+            "Reject with a reason: its held messages are cancelled (the same deciders as "
+            "approve)", "approve",
             (200, r("Approval"), "rejected"), body=r("ApprovalReject"), params=[APPROVAL_ID],
             errors=(404, 409))},
         "/api/v1/quotas": with_head(op(

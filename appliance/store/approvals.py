@@ -133,6 +133,16 @@ class Decider:
     name: str
     api_key_id: int | None = None
     user_id: int | None = None
+    department_id: int | None = None
+    """The approver's department: a department's approver decides that department's requests
+    (the approval rule is per department, and so is the responsibility)."""
+    every_department: bool = False  # an admin decides for every department
+
+    def may_decide_for(self, row: Approval) -> bool:
+        """An approver without a department (box-wide) or an admin decides any request; one
+        of a department, that department's and those of no department."""
+        return (self.every_department or self.department_id is None
+                or row.department_id is None or row.department_id == self.department_id)
 
     def is_submitter_of(self, row: Approval) -> bool:
         """An approver cannot decide their own request: the same user when both are bound to
@@ -239,6 +249,9 @@ def _pending(approval_id: int, decider: Decider) -> Approval:
     if decider.is_submitter_of(row):
         raise ApprovalProblem("own_request", "an approver cannot approve or reject their own "
                                              "request: another approver must decide")
+    if not decider.may_decide_for(row):
+        raise ApprovalProblem("other_department", f"approval {approval_id} is for another "
+                              "department's request: its own approvers (or an admin) decide")
     return row
 
 

@@ -47,12 +47,14 @@ BOUND = {  # key name -> (its user, its scopes)
     "carol": ("carol", ["send", "read"]),
     "carol-2": ("carol", ["send", "read", "approve"]),  # more than an operator may use
     "vera": ("vera", ["read", "approve"]),  # ditto for a viewer
+    "otto": ("otto", ["read", "approve"]),  # an approver of another department
 }
 KEYS = {"full": ["admin"]}  # bound to nobody
 TO = ["+8613800000001", "+8613800000002", "+8613800000003"]
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 DEPT = 1  # the first department made (办公室)
-IDS = {"alice": 1, "bob": 2, "carol": 3, "vera": 4}  # the users, in the order made
+IDS = {"alice": 1, "bob": 2, "carol": 3, "vera": 4, "otto": 5}  # the users, in the order made
+OTHER_DEPT = 2  # 财务科: otto approves its requests, not 办公室's
 
 
 def make_accounts(url: str) -> dict[str, str]:
@@ -65,6 +67,10 @@ def make_accounts(url: str) -> dict[str, str]:
         for name, role in USERS.items():
             user = manage.add_user(actor, name, role, "-", department_id=DEPT)
             assert user.id == IDS[name]
+        other = manage.add_department(actor, "财务科")
+        assert other["id"] == OTHER_DEPT
+        otto = manage.add_user(actor, "otto", "approver", "-", department_id=OTHER_DEPT)
+        assert otto.id == IDS["otto"]
         return {key: create_api_key(key, scopes, user_id=IDS[user])
                 for key, (user, scopes) in BOUND.items()}
 
@@ -229,6 +235,21 @@ async def test_a_users_other_key_cannot_decide_their_own_request(tmp_path: Path)
         (item,) = answer["messages"]
         await gw.wait_message(item["id"], {"sent", "delivered"})
         assert [a.submit.to for m in gw.fleet.modems for a in m.accepted] == TO[:1]
+
+
+async def test_an_approver_decides_only_their_own_departments_requests(tmp_path: Path):
+    async with gateway(tmp_path) as gw:
+        await gw.appliance.store.write(lambda: approvals.set_rule(DEPT, approvals.Rule("all")))
+        held = (await send(gw, "carol", TO[:1], "停水通知"))["policy"]["approval"]
+        other = await gw.post(f"/api/v1/approvals/{held['id']}/approve", key="otto")
+        assert other.status_code == 403, other.text
+        error = other.json()["error"]
+        assert error["code"] == "other_department"
+        assert "another department's request" in error["message"]
+        assert check(await gw.get(f"{A}/{held['id']}", key="full"), ONE)["state"] == \
+            "pending_approval"  # nothing decided
+        by_admin = await gw.post(f"/api/v1/approvals/{held['id']}/approve", key="full")
+        assert by_admin.status_code == 200, by_admin.text  # an admin decides for every one
 
 
 async def test_only_what_the_rule_names_waits(tmp_path: Path):
