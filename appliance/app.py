@@ -21,6 +21,8 @@ from appliance.api.errors import install_error_handlers
 from appliance.config import Config
 from appliance.hub import EventHub
 from appliance.policy.build import build_policy
+from appliance.policy.maintenance import Maintenance, rules_from_config
+from appliance.policy.recipient_cap import RecipientCap
 from appliance.pool.pool import ModemPool
 from appliance.pool.publish import HubPublisher
 
@@ -54,6 +56,11 @@ class Appliance:
         """contacts.blacklist.Blacklist: intake's per-recipient check, rules' unsubscribe."""
         self.policy = None
         """policy.layer.PolicyLayer: the enterprise rules every send passes (intake runs it)."""
+        self.maintenance = None
+        """policy.maintenance.Maintenance: quiet hours and maintenance (the dispatcher holds
+        by it; PUT /api/v1/maintenance switches it)."""
+        self.recipient_caps = None
+        """policy.recipient_cap.RecipientCap: the per-send cap and departments' own."""
         self.webhooks = None
         """The webhook Deliverer (appliance.webhooks): durable signed POSTs of hub events."""
         self.hub = EventHub()
@@ -94,7 +101,16 @@ class Appliance:
                                    default_region=self.config.contacts.default_region)
         await self.blacklist.load()
         self.dispatcher.recipient_block = self.blacklist
-        self.policy = await build_policy(self.config, self.store, self.clock)
+        self.maintenance = Maintenance(self.store, rules_from_config(self.config),
+                                       self.dispatcher.now)
+        await self.maintenance.load()
+        self.dispatcher.holds = self.maintenance.schedule
+        self.recipient_caps = RecipientCap(self.store,
+                                           self.config.policy_limits.max_recipients_per_send)
+        await self.recipient_caps.load()
+        self.policy = await build_policy(self.config, self.store, self.dispatcher.now,
+                                         maintenance=self.maintenance,
+                                         recipient_caps=self.recipient_caps)
         self.dispatcher.policy = self.policy
         self.inbox = Inbox(self.config.inbox, self.store, self.hub, clock=self.clock,
                            on_status_report=self.dispatcher.apply_status_report,
@@ -166,11 +182,13 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     from appliance.api.conversations import bp as conversations_bp
     from appliance.api.inbox import bp as inbox_bp
     from appliance.api.kannel import bp as kannel_bp
+    from appliance.api.maintenance import bp as maintenance_bp
     from appliance.api.messages import bp as messages_bp
     from appliance.api.metrics import install_metrics
     from appliance.api.modems import bp as modems_bp
     from appliance.api.openapi import bp as openapi_bp
     from appliance.api.playsms import bp as playsms_bp
+    from appliance.api.recipient_caps import bp as recipient_caps_bp
     from appliance.api.rules import bp as rules_bp
     from appliance.api.sims import bp as sims_bp
     from appliance.api.webhooks import bp as webhooks_bp
@@ -191,6 +209,8 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     app.blueprint(rules_bp)
     app.blueprint(sims_bp)
     app.blueprint(webhooks_bp)
+    app.blueprint(maintenance_bp)
+    app.blueprint(recipient_caps_bp)
     app.blueprint(openapi_bp)  # GET /api/v1/openapi.json: the document only, no UI
     app.blueprint(kannel_bp)
     install_metrics(app)  # GET /metrics, and the HTTP request counter (a response middleware)

@@ -74,6 +74,11 @@ class Check:
     async def accepted(self, draft: Draft, ids: list[int]) -> None:
         """Record what this rule must about the messages now stored (`ids` match draft.rows)."""
 
+    def abandoned(self, draft: Draft) -> None:
+        """The draft this rule admitted was not stored after all (a later rule refused it, or
+        the store failed): undo what `admit` reserved. Synchronous: it also runs when the
+        request is cancelled."""
+
 
 class PolicyLayer:
     """The checks, in the order they run. An empty layer lets every valid request through."""
@@ -95,3 +100,7 @@ class PolicyLayer:
     async def accepted(self, draft: Draft, ids: list[int]) -> None:
         for check in self.checks:
             await check.accepted(draft, ids)
+
+    def abandoned(self, draft: Draft) -> None:
+        for check in self.checks:
+            check.abandoned(draft)

@@ -27,6 +27,7 @@ from appliance.store import (
     schema_v7,
     schema_v8,
     schema_v9,
+    schema_v12,
 )
 
 Migration = Callable[[peewee.Database], None]
@@ -120,6 +121,12 @@ def migration_9_android_webhooks(db: peewee.Database) -> None:
     schema_v9.apply(db, dialect(db))
 
 
+def migration_12_submitter_and_dedupe(db: peewee.Database) -> None:
+    """message.door/address/api_key_id/user_id/department_id (who submitted it),
+    message.content_hash with dedupe's index, and policy_recipient_cap (see schema_v12)."""
+    schema_v12.apply(db, dialect(db))
+
+
 MIGRATIONS: list[Migration] = [
     migration_1_initial_schema,
     migration_2_inbound_pdu_hash,
@@ -130,6 +137,7 @@ MIGRATIONS: list[Migration] = [
     migration_7_kannel,
     migration_8_api_key_limits,
     migration_9_android_webhooks,
+    migration_12_submitter_and_dedupe,
 ]
 
 
