@@ -20,9 +20,9 @@ The window (`[dedupe] window`, in `[dispatch] timezone`):
 What counts as sent: a message with the same identity to the same number accepted within the
 window and not cancelled, failed or expired (queued and held ones count: a double click must
 not send twice). The same number twice in one request is also a duplicate. A retry under the
-same client_ref is not a duplicate of itself: acceptance answers it with the stored ids. Two identical
-requests in flight at once: the second waits (at most IN_FLIGHT_WAIT) for the first to be
-stored, then sees it.
+same client_ref is not a duplicate of itself: acceptance answers it with the stored ids. Two
+identical requests in flight at once: the second waits (at most IN_FLIGHT_WAIT) for the first
+to be stored, then sees it.
 
 A duplicate is left out (`Draft.leave_out`) with the reason "duplicate of message N accepted
 at T", reported in the response's `rejected`; a request whose every recipient is a duplicate
@@ -31,7 +31,8 @@ is refused by the layer (`no_recipient_left`).
 Lifting it (`SendRequest.skip_dedupe`; JSON `"skip_dedupe": true`): allowed for the categories
 alert and otp (an alarm repeated is a new alarm; a one-time code asked again is a new code), and
 for an admin (an admin API key, a user with the admin role); anyone else is refused
-(`skip_dedupe_not_allowed`, 403) rather than silently deduplicated.
+(`skip_dedupe_not_allowed`, 403) rather than silently deduplicated. Answers (EXEMPT_DOORS:
+auto-answer rules, the appliance's own messages) are not deduplicated.
 """
 
 from __future__ import annotations
@@ -54,6 +55,10 @@ if TYPE_CHECKING:
     from appliance.dispatch.intake import SendRequest
 
 SKIP_CATEGORIES = frozenset({"alert", "otp"})
+EXEMPT_DOORS = frozenset({"rules", "system"})
+"""Answers, not sends: an auto-answer rule replies each time it is asked (its own cooldown
+and loop limit bound it), and the appliance's own messages (the unsubscribe confirmation)
+answer the recipient's request. Dedupe guards what staff and devices submit."""
 IN_FLIGHT_WAIT = 2.0
 """Seconds a request waits for an identical one being stored to commit. Past it (the other was
 refused by a later rule, or its store failed) the wait ends and the outbox alone decides."""
@@ -115,7 +120,8 @@ class Dedupe(Check):
             return dataclasses.replace(row, content_hash=h)
 
         draft.rows = [stamp(r) for r in draft.rows]
-        if not self.enabled or draft.request.skip_dedupe:
+        if (not self.enabled or draft.request.skip_dedupe
+                or draft.request.origin.door in EXEMPT_DOORS):
             return
         await self._wait_for_in_flight(draft)
         since = self.window_start(draft.now)

@@ -22,7 +22,14 @@ import pytest
 from sanic import Sanic
 
 from appliance.app import Appliance, create_app
-from appliance.config import Config, DatabaseConfig, DispatchConfig, HttpConfig, ModemsConfig
+from appliance.config import (
+    Config,
+    DatabaseConfig,
+    DispatchConfig,
+    HttpConfig,
+    ModemsConfig,
+    QuietHoursConfig,
+)
 from appliance.sim import SimFleet
 from appliance.store.service import create_api_key_sync
 
@@ -122,6 +129,10 @@ def make_config(tmp: Path, ports_dir: Path, **dispatch: Any) -> Config:
         modems=ModemsConfig(autodetect=False, ports=[str(ports_dir / "modem*")],
                             poll_interval=0.2, command_timeout=2.0, send_timeout=5.0),
         dispatch=DispatchConfig(**caps),
+        # Tests run at any hour on a real clock: quiet hours (on by default, 21:00-08:00
+        # Shanghai) would hold their notices at night. tests/policy turns them on with a fake
+        # clock.
+        quiet_hours=QuietHoursConfig(enabled=False),
     )
 
 
@@ -130,9 +141,14 @@ DEFAULT_KEYS = {"full": ["send", "read"], "reader": ["read"], "sender": ["send"]
 
 @contextlib.asynccontextmanager
 async def running(tmp: Path, *, modems: int = 2, keys: dict[str, list[str]] | None = None,
+                  configure: Callable[[Config], None] | None = None,
                   **dispatch: Any) -> AsyncIterator[Gateway]:
+    """`configure`: changes to the config beyond [dispatch] (e.g. quiet hours, dedupe)."""
     ports_dir = tmp / "ports"
     config = make_config(tmp, ports_dir, **dispatch)
+    if configure is not None:
+        configure(config)
+        config.validate()
     plain = {name: create_api_key_sync(config.database.url, name, scopes)
              for name, scopes in (keys or DEFAULT_KEYS).items()}
     async with SimFleet(modems, ports_dir, latency=0.0, record=True) as fleet:
