@@ -32,7 +32,7 @@ Lifting it (`SendRequest.skip_dedupe`; JSON `"skip_dedupe": true`): allowed for 
 alert and otp (an alarm repeated is a new alarm; a one-time code asked again is a new code), and
 for an admin (an admin API key, a user with the admin role); anyone else is refused
 (`skip_dedupe_not_allowed`, 403) rather than silently deduplicated. Answers (EXEMPT_DOORS:
-auto-answer rules, the appliance's own messages) are not deduplicated.
+auto-answer rules) are not deduplicated.
 """
 
 from __future__ import annotations
@@ -55,10 +55,10 @@ if TYPE_CHECKING:
     from appliance.dispatch.intake import SendRequest
 
 SKIP_CATEGORIES = frozenset({"alert", "otp"})
-EXEMPT_DOORS = frozenset({"rules", "system"})
-"""Answers, not sends: an auto-answer rule replies each time it is asked (its own cooldown
-and loop limit bound it), and the appliance's own messages (the unsubscribe confirmation)
-answer the recipient's request. Dedupe guards what staff and devices submit."""
+EXEMPT_DOORS = frozenset({"rules"})
+"""Answers, not sends: an auto-answer rule (the unsubscribe confirmation among them) replies
+each time it is asked, bounded by its own cooldown and loop limit. Dedupe guards what staff
+and devices submit."""
 IN_FLIGHT_WAIT = 2.0
 """Seconds a request waits for an identical one being stored to commit. Past it (the other was
 refused by a later rule, or its store failed) the wait ends and the outbox alone decides."""
