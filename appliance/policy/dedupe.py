@@ -93,7 +93,8 @@ class Dedupe(Check):
         self._in_flight: dict[tuple[int, str], tuple[asyncio.Event, float]] = {}
         """(content hash, recipient) of rows admitted and not yet stored -> (set once they
         are stored or given up, monotonic deadline)."""
-        self._drafts: dict[int, asyncio.Event] = {}  # id(draft) -> its rows' event
+        self._drafts: dict[int, tuple[asyncio.Event, list[tuple[int, str]]]] = {}
+        """id(draft) -> its event and the keys it marked."""
 
     def window_start(self, now: datetime) -> datetime:
         if self.window_hours is not None:
@@ -124,6 +125,9 @@ class Dedupe(Check):
                 or draft.request.origin.door in EXEMPT_DOORS):
             return
         await self._wait_for_in_flight(draft)
+        # Marked before the read, with no await between the wait and the mark: a request
+        # arriving while this one reads waits for this one to be stored.
+        self._mark_in_flight(draft)
         since = self.window_start(draft.now)
         found: dict[tuple[int, str], tuple[int, datetime]] = {}
         by_hash: dict[int, list[str]] = {}
@@ -155,7 +159,6 @@ class Dedupe(Check):
             seen.add(key)
         if not all(keep):
             draft.leave_out(keep, reasons)
-        self._mark_in_flight(draft)
 
     async def _wait_for_in_flight(self, draft: Draft) -> None:
         if not self._in_flight:
@@ -181,17 +184,18 @@ class Dedupe(Check):
             now = time.monotonic()
             self._in_flight = {k: v for k, v in self._in_flight.items()
                                if v[1] > now and not v[0].is_set()}
-        for row in draft.rows:
-            self._in_flight[(row.content_hash, row.recipient)] = (event, deadline)
-        self._drafts[id(draft)] = event
+        keys = [(row.content_hash, row.recipient) for row in draft.rows]
+        for key in keys:
+            self._in_flight[key] = (event, deadline)
+        self._drafts[id(draft)] = (event, keys)
 
     def _release(self, draft: Draft) -> None:
-        event = self._drafts.pop(id(draft), None)
-        if event is None:
+        mark = self._drafts.pop(id(draft), None)
+        if mark is None:
             return
+        event, keys = mark
         event.set()
-        for row in draft.rows:
-            key = (row.content_hash, row.recipient)
+        for key in keys:
             if self._in_flight.get(key, (None,))[0] is event:
                 del self._in_flight[key]
 

@@ -26,7 +26,7 @@ def copies_since(content_hash: int, recipients: Sequence[str], since: datetime,
                  replay_of: tuple[str, str, str] | None = None,
                  ) -> dict[str, tuple[int, datetime]]:
     """recipient -> (id, created_at) of the latest message with this content hash accepted
-    for it at or after `since` and not cancelled, failed or expired. One indexed read per
+    for it after `since` and not cancelled, failed or expired. One indexed read per
     CHUNK recipients. `replay_of` (submitter_kind, submitter_id, client_ref): messages stored
     under that key are not copies but the request itself, retried (acceptance answers it with
     the same ids)."""
@@ -38,7 +38,7 @@ def copies_since(content_hash: int, recipients: Sequence[str], since: datetime,
                          Message.submitter_kind, Message.submitter_id, Message.client_ref)
                  .where((Message.content_hash == content_hash)
                         & Message.recipient.in_(wanted[i:i + CHUNK])
-                        & (Message.created_at >= since)
+                        & (Message.created_at > since)
                         & Message.state.not_in(NOT_SENT))
                  .order_by(Message.id)
                  .tuples())
