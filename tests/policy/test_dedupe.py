@@ -151,8 +151,9 @@ def test_who_may_lift_dedupe(store, category, privileged, role, allowed):
 
 async def test_answers_from_rules_are_not_deduplicated(store):
     dedupe = check(store)
-    await accept(store, dedupe, [A], at(7, 10), origin=Origin(door="rules"))
-    assert not (await accept(store, dedupe, [A], at(7, 11), origin=Origin(door="rules")))[0].rejected
+    rules = Origin(door="rules")
+    await accept(store, dedupe, [A], at(7, 10), origin=rules)
+    assert not (await accept(store, dedupe, [A], at(7, 11), origin=rules))[0].rejected
 
 
 async def test_two_identical_requests_at_once_send_once(store):
