@@ -140,3 +140,34 @@ def test_the_index_hands_out_no_held_category_and_an_alert_is_not_stuck_behind_t
     assert [w.message_id for w in index.pinned_to("8986001", now, held)] == [61]
     assert len(list(index.heads(per_lane=8, now=now))) == 9  # nothing held: both lanes
     assert [w.message_id for w in index.pinned_to("8986001", now)] == [60, 61]
+
+
+@pytest.mark.parametrize(("section", "values", "error"), [
+    ("quiet_hours", {"start": "9pm"}, 'quiet_hours.start: must be a time of day "HH:MM"'),
+    ("quiet_hours", {"categories": ["alert"]}, "quiet_hours.categories[0]: must be"),
+    ("maintenance", {"windows": ["2026-12-05T22:00"]}, "maintenance.windows[0]: must be"),
+    ("dedupe", {"window": "1d"}, 'dedupe.window: must be "working_day" or a number of hours'),
+    ("dedupe", {"holidays": ["2026-13-01"]}, "dedupe.holidays[0]: not a date"),
+    ("dedupe", {"working_weekend_days": ["2026-12-07"]},
+     "dedupe.working_weekend_days: 2026-12-07 is not a Saturday or Sunday"),
+    ("policy_limits", {"max_recipients_per_send": -1},
+     "policy_limits.max_recipients_per_send: must be an integer >= 0"),
+    ("policy", {"x": 1}, "policy: unknown key"),
+])
+def test_bad_settings_are_named(section, values, error):
+    from appliance.config import ConfigError, config_from_dict
+
+    with pytest.raises(ConfigError) as refused:
+        config_from_dict({section: values})
+    assert error in str(refused.value)
+
+
+def test_the_defaults():
+    from appliance.config import Config
+    from appliance.policy.maintenance import rules_from_config
+
+    config = Config()
+    assert (config.dedupe.enabled, config.dedupe.window) == (True, "working_day")
+    rules = rules_from_config(config)
+    assert rules.quiet == QUIET and rules.windows == ()
+    assert config.policy_limits.max_recipients_per_send == 0
