@@ -56,6 +56,7 @@ from appliance.dispatch.balancer import PRIORITY, priority_of
 from appliance.dispatch.phone import InvalidNumber, normalize_number
 from appliance.pdu import PartCount, count_parts
 from appliance.pdu.split import capacity
+from appliance.policy.content_id import content_hash
 from appliance.policy.layer import Draft
 from appliance.policy.origin import Origin
 from appliance.store.kannel import KannelFields
@@ -286,6 +287,7 @@ def check_request(request: SendRequest, now: datetime, default_ttl: float,
         raise NotPermitted("priority", f"{priority} would overtake alerts (at most "
                                        f"{MAX_UNPRIVILEGED_PRIORITY} without the admin scope)")
     origin = request.origin
+    identity = content_hash(request.text)  # once per request (dedupe looks it up)
     rows = [NewMessage(recipient=r, text=request.text, priority=priority,
                        category=request.category, campaign_id=request.campaign_id,
                        submitter_kind=request.submitter_kind, submitter_id=request.submitter_id,
@@ -294,7 +296,7 @@ def check_request(request: SendRequest, now: datetime, default_ttl: float,
                        force_ucs2=request.force_ucs2, message_class=request.message_class,
                        kannel=request.kannel, door=origin.door, address=origin.address,
                        api_key_id=origin.api_key_id, user_id=origin.user_id,
-                       department_id=origin.department_id)
+                       department_id=origin.department_id, content_hash=identity)
             for r in recipients]
     return Validated(rows, count)
 

@@ -4,11 +4,11 @@ Knows: what makes two messages the same (their content identity), the window, wh
 the rule for one send, and how a duplicate is reported.
 Must not know: HTTP, modems, SQL (appliance.store.dedupe reads the outbox).
 
-Content identity (`content_hash`): the text as it will be sent — after the checks that rewrite
-it (signature, unsubscribe hint), which is why this check runs late in the layer — normalised
-(Unicode NFC, leading and trailing white space removed, every run of white space one space), as
-the first 8 bytes of its sha256, a signed 64-bit integer. Every message gets it (stored on its
-row, even when dedupe is off or lifted), so turning dedupe on, or a later send, sees it.
+Content identity (appliance.policy.content_id): the text as it will be sent — after the checks
+that rewrite it (signature, unsubscribe hint) in `prepare`; this check runs late in the layer,
+so a row whose text a check replaced in `admit` is identified again — normalised and hashed.
+Intake stamps every row with it (stored, even when dedupe is off or lifted), so turning dedupe
+on, or a later send, sees it.
 
 The window (`[dedupe] window`, in `[dispatch] timezone`):
 - "working_day" (the default): since the same clock time on the previous working day —
@@ -39,13 +39,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
-import re
 import time
-import unicodedata
 from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
+from appliance.policy.content_id import content_hash, normalise
 from appliance.policy.layer import Check, Draft
 from appliance.policy.workdays import WorkCalendar
 from appliance.store import dedupe as dedupe_store
@@ -62,16 +60,6 @@ and devices submit."""
 IN_FLIGHT_WAIT = 2.0
 """Seconds a request waits for an identical one being stored to commit. Past it (the other was
 refused by a later rule, or its store failed) the wait ends and the outbox alone decides."""
-_SPACE = re.compile(r"\s+")
-
-
-def normalise(text: str) -> str:
-    return _SPACE.sub(" ", unicodedata.normalize("NFC", text).strip())
-
-
-def content_hash(text: str) -> int:
-    digest = hashlib.sha256(normalise(text).encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def may_skip(request: SendRequest) -> bool:
@@ -112,15 +100,13 @@ class Dedupe(Check):
         return request
 
     async def admit(self, draft: Draft) -> None:
-        hashes: dict[str, int] = {}
-
-        def stamp(row):  # noqa: ANN001, ANN202 - NewMessage
-            h = hashes.get(row.text)
-            if h is None:
-                h = hashes[row.text] = content_hash(row.text)
-            return dataclasses.replace(row, content_hash=h)
-
-        draft.rows = [stamp(r) for r in draft.rows]
+        # Intake stamped every row with the hash of the request's text; a row whose text a
+        # check has changed since gets its own (rows share one text object: `is` is enough).
+        text = draft.request.text
+        if any(r.text is not text or r.content_hash is None for r in draft.rows):
+            draft.rows = [r if r.text is text and r.content_hash is not None
+                          else dataclasses.replace(r, content_hash=content_hash(r.text))
+                          for r in draft.rows]
         if (not self.enabled or draft.request.skip_dedupe
                 or draft.request.origin.door in EXEMPT_DOORS):
             return
@@ -214,4 +200,4 @@ def build_dedupe(config, store: Store, tz: tzinfo) -> Dedupe:  # noqa: ANN001 - 
                                                      section.working_weekend_days),
                   window_hours=section.window_hours())
 
-__all__ = ["Dedupe", "build_dedupe", "content_hash", "may_skip", "normalise"]
+__all__ = ["Dedupe", "build_dedupe", "content_hash", "may_skip", "normalise"]  # re-exported
