@@ -167,17 +167,20 @@ class HoldSchedule:
     def __init__(self, rules: HoldRules):
         self.rules = rules
         self._state: HoldState | None = None
+        self._held: frozenset[str] = frozenset()
 
     def state(self, now: datetime) -> HoldState:
         state = self._state
         if (state is None or state.computed_at is None or now < state.computed_at
                 or (state.valid_until is not None and now >= state.valid_until)):
             state = self._state = self.rules.state_at(now)
+            self._held = frozenset(state.held)
         return state
 
     def held(self, now: datetime) -> frozenset[str]:
         """The categories that may not be sent at `now` (empty when nothing is held)."""
-        return frozenset(self.state(now).held)
+        self.state(now)
+        return self._held
 
     def wake_at(self, now: datetime) -> datetime | None:
         """When the held categories next change (the dispatcher looks again then)."""
