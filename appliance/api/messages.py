@@ -2,8 +2,16 @@
 `DELETE /api/v1/messages/{id}`.
 
 POST answers 202 with the accepted messages, and "rejected": the recipients left out because
-they are on the blacklist, each with its reason (an empty list when none was). When every
-recipient is blacklisted it answers 422 "blacklisted", with the same "rejected" list.
+they are on the blacklist or are duplicates (policy.dedupe), each with its reason (an empty list
+when none was), and "policy" when a rule has more to say (`waiting`: quiet hours or maintenance
+hold it until a time). When every recipient is blacklisted it answers 422 "blacklisted", with
+the same "rejected" list; a policy refusal answers with its own code (recipient_cap,
+no_recipient_left, skip_dedupe_not_allowed...). `"skip_dedupe": true` lifts dedupe for one send
+(alert, otp or an admin key).
+
+GET shows who submitted a message (`submitted_by`: door, address, API key, user, department)
+and, for a queued message held back now, `waiting` (reason, until); the listing filters by
+`door` and `department_id`.
 
 Knows: the JSON shapes of the messages API and how a request maps to the intake service.
 Must not know: validation rules (intake does that), storage, modems.
