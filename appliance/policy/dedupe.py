@@ -57,9 +57,11 @@ EXEMPT_DOORS = frozenset({"rules"})
 """Answers, not sends: an auto-answer rule (the unsubscribe confirmation among them) replies
 each time it is asked, bounded by its own cooldown and loop limit. Dedupe guards what staff
 and devices submit."""
-IN_FLIGHT_WAIT = 2.0
-"""Seconds a request waits for an identical one being stored to commit. Past it (the other was
-refused by a later rule, or its store failed) the wait ends and the outbox alone decides."""
+IN_FLIGHT_WAIT = 10.0
+"""Seconds a request waits at most for an identical one being stored to commit (a refused or
+failed one releases it at once: `abandoned`); then the outbox alone decides."""
+IN_FLIGHT_MARK = 60.0
+"""Seconds a mark counts at most: a safety net, should a release ever be missed."""
 
 
 def may_skip(request: SendRequest) -> bool:
@@ -165,7 +167,7 @@ class Dedupe(Check):
 
     def _mark_in_flight(self, draft: Draft) -> None:
         event = asyncio.Event()
-        deadline = time.monotonic() + IN_FLIGHT_WAIT
+        deadline = time.monotonic() + IN_FLIGHT_MARK
         if len(self._in_flight) > 10_000:  # given-up entries past their deadline
             now = time.monotonic()
             self._in_flight = {k: v for k, v in self._in_flight.items()

@@ -77,7 +77,7 @@ class Check:
     def abandoned(self, draft: Draft) -> None:
         """The draft this rule admitted was not stored after all (a later rule refused it, or
         the store failed): undo what `admit` reserved. Synchronous: it also runs when the
-        request is cancelled."""
+        request is cancelled. Called on every check, also one whose `admit` never ran."""
 
 
 class PolicyLayer:
