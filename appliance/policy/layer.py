@@ -13,7 +13,9 @@ Intake's `submit_request` calls the layer twice:
    request (over quota, too many recipients). A check that needs the database reads through
    the store's readers (never on the event loop).
 After the rows are committed, `await accepted(draft, ids)` lets a check record what it must
-(an approval request, a dedupe mark) about the messages now on disk.
+(an approval request, a dedupe mark) about the messages now on disk; when they are not (a later
+check refused, the store failed, the caller went away), `abandoned(draft)` lets each check undo
+what it reserved in `admit` (dedupe's in-flight marks, a quota held).
 
 A refusal is `PolicyRefused(code, field, message)`: a clear error naming the rule, which each
 door renders in its own words (JSON API: `{"error": {"code", "message", "field"}}`).
