@@ -64,6 +64,10 @@ IN_FLIGHT_MARK = 60.0
 """Seconds a mark counts at most: a safety net, should a release ever be missed."""
 
 
+_Lookup = tuple[int, list[str], datetime, "tuple[str, str, str] | None"]
+"""copies_since's arguments: content hash, recipients, since, replay_of."""
+
+
 def may_skip(request: SendRequest) -> bool:
     """Whether this submitter may lift dedupe for this send (see the module docstring)."""
     return (request.category in SKIP_CATEGORIES or request.privileged
@@ -85,6 +89,8 @@ class Dedupe(Check):
         are stored or given up, monotonic deadline)."""
         self._drafts: dict[int, tuple[asyncio.Event, list[tuple[int, str]]]] = {}
         """id(draft) -> its event and the keys it marked."""
+        self._lookups: list[tuple[list[_Lookup], asyncio.Future]] = []
+        self._reading: set[asyncio.Task] = set()
 
     def window_start(self, now: datetime) -> datetime:
         if self.window_hours is not None:
@@ -124,9 +130,8 @@ class Dedupe(Check):
         request = draft.request
         replay_of = None if request.client_ref is None else (
             request.submitter_kind, request.submitter_id, request.client_ref)
-        for h, recipients in by_hash.items():
-            copies = await self.store.read(
-                lambda h=h, r=recipients: dedupe_store.copies_since(h, r, since, replay_of))
+        lookups = [(h, recipients, since, replay_of) for h, recipients in by_hash.items()]
+        for (h, _, _, _), copies in zip(lookups, await self._look_up(lookups), strict=True):
             found.update(((h, number), copy) for number, copy in copies.items())
         keep: list[bool] = []
         reasons: list[str] = []
@@ -147,6 +152,40 @@ class Dedupe(Check):
             seen.add(key)
         if not all(keep):
             draft.leave_out(keep, reasons)
+
+    async def _look_up(self, lookups: list[_Lookup]) -> list[dict[str, tuple[int, datetime]]]:
+        """The copies for each look-up. Requests arriving in the same turn of the event loop
+        share one read job: the hop to a reader thread cost more than the indexed read
+        (measured: 32 single-recipient requests at once, ~0.2 ms of CPU each)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future = loop.create_future()
+        if not self._lookups:
+            loop.call_soon(self._flush_lookups)
+        self._lookups.append((lookups, future))
+        return await future
+
+    def _flush_lookups(self) -> None:
+        batch, self._lookups = self._lookups, []
+
+        def read() -> list[list[dict[str, tuple[int, datetime]]]]:
+            return [[dedupe_store.copies_since(*lookup) for lookup in lookups]
+                    for lookups, _ in batch]
+
+        async def run() -> None:
+            try:
+                results = await self.store.read(read)
+            except Exception as exc:  # noqa: BLE001 - each request hears of it
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                return
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+        task = asyncio.get_running_loop().create_task(run(), name="dedupe-read")
+        self._reading.add(task)
+        task.add_done_callback(self._reading.discard)
 
     async def _wait_for_in_flight(self, draft: Draft) -> None:
         if not self._in_flight:
