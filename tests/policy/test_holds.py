@@ -171,3 +171,30 @@ def test_the_defaults():
     rules = rules_from_config(config)
     assert rules.quiet == QUIET and rules.windows == ()
     assert config.policy_limits.max_recipients_per_send == 0
+
+
+@pytest.mark.parametrize(("category", "now", "send_at", "reason", "until"), [
+    ("notice", at(7, 22), None, QUIET_HOURS, at(8, 8)),
+    ("alert", at(7, 22), None, None, None),
+    ("notice", at(7, 12), at(7, 23), QUIET_HOURS, at(8, 8)),  # scheduled into quiet hours
+    ("notice", at(7, 22), at(8, 9), None, None),  # scheduled after them
+    ("marketing", at(7, 12), None, None, None),
+])
+async def test_the_note_a_submitter_gets(category, now, send_at, reason, until):
+    from appliance.dispatch.intake import SendRequest, check_request
+    from appliance.policy.hold_note import HoldNote
+    from appliance.policy.layer import Draft
+
+    request = SendRequest(to=["+8613800138000"], text="通知", category=category,
+                          send_at=send_at)
+    valid = check_request(request, now, 86400.0)
+    draft = Draft(request=request, rows=valid.rows, count=valid.count, now=now)
+    await HoldNote(HoldSchedule(rules())).admit(draft)
+    note = draft.notes.get("waiting")
+    if reason is None:
+        assert note is None
+    else:
+        assert note["reason"] == reason
+        assert datetime.fromisoformat(note["until"]) == until
+        assert note["message"] == (f"held back by quiet hours: {category} messages go at "
+                                   f"{until.isoformat()}")
