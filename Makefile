@@ -1,10 +1,13 @@
-# cardgate: `make demo` runs the appliance on simulated modems, `make test` runs every test.
+# cardgate: `make demo` runs the appliance on simulated modems, `make test` runs every test,
+# `sudo make install` installs it on Raspberry Pi OS / Debian 12 (systemd/install.sh says where
+# everything goes), `sudo make uninstall` removes it but keeps settings and data (PURGE=1: those
+# too). `make install DESTDIR=/tmp/stage` stages the same tree and touches nothing else.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean system-deps
+.PHONY: demo test bench lint clean system-deps install uninstall
 
 # Debian's python3 has no ensurepip until python3-venv is installed: do it when we may.
 $(STAMP): pyproject.toml
@@ -34,6 +37,15 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check appliance tests
+
+# DESTDIR: stage under it; CONSOLE=ttyAMA0: enable the technician console on that line;
+# PACKAGE, PIP_ARGS: what pip installs into /opt/cardgate and how (tests: a wheel, offline).
+install:
+	@DESTDIR="$(DESTDIR)" PYTHON="$(PYTHON)" PACKAGE="$(PACKAGE)" PIP_ARGS="$(PIP_ARGS)" \
+	  CONSOLE="$(CONSOLE)" bash systemd/install.sh install
+
+uninstall:
+	@DESTDIR="$(DESTDIR)" PURGE="$(PURGE)" bash systemd/install.sh uninstall
 
 clean:
 	rm -rf $(VENV) build *.egg-info demo-data

@@ -20,6 +20,7 @@ from appliance.api.auth import AddressGate, FailureThrottle, KeyCache, KeyRates
 from appliance.api.errors import install_error_handlers
 from appliance.config import Config
 from appliance.hub import EventHub
+from appliance.notify import notify_systemd
 from appliance.policy.build import build_policy
 from appliance.policy.maintenance import Maintenance, rules_from_config
 from appliance.policy.recipient_cap import RecipientCap
@@ -28,19 +29,22 @@ from appliance.pool.publish import HubPublisher
 
 log = logging.getLogger(__name__)
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 _app_numbers = itertools.count(1)
 
 
 def default_profiles_dir() -> Path:
-    return PACKAGE_ROOT / "firmware-config" / "modems"
+    from appliance.modem.profile import DEFAULT_PROFILES_DIR
+
+    return DEFAULT_PROFILES_DIR
 
 
 class Appliance:
     """Everything that runs inside `cardgate run`, minus the HTTP server."""
 
-    def __init__(self, config: Config, *, clock=None, rng=None):
+    def __init__(self, config: Config, *, clock=None, rng=None, config_path: Path | None = None):
         self.config = config
+        self.config_path = config_path
+        """The file the config came from (backups include it); None when built in code."""
         self.clock = clock  # injected by tests: () -> aware datetime
         self.rng = rng
         self.started = False
@@ -70,6 +74,15 @@ class Appliance:
         self.auth_gate = AddressGate()  # key checks (scrypt) bounded per client address
         self.key_rates = KeyRates()  # each key's own requests per minute
         self.kannel_reports = None  # Kannel delivery reports (compat.kannel_reports)
+        self.admin_socket = None
+        """The technician console's local socket (admin_socket.server.AdminSocketServer)."""
+        self.admin_accounts = None
+        """Who may log in at the console (admin_socket.accounts_bridge.AccountsBackend); None:
+        the accounts in the database."""
+        self.accounts = None
+        """accounts.service.Accounts: console logins, passwords, sessions."""
+        self.audit = None
+        """audit.AuditLog: the hash-chained record of who did what."""
 
     async def start(self) -> None:
         from appliance.contacts.blacklist import Blacklist
@@ -86,6 +99,7 @@ class Appliance:
         migrate(self.db)
         self.store = Store(self.db)
         await self.store.start()
+        self._start_accounts()
         # Before anything publishes: its subscription must see the first event.
         self.webhooks = Deliverer(self.config.webhooks, self.store, self.hub, clock=self.clock,
                                   rng=self.rng)
@@ -108,7 +122,7 @@ class Appliance:
         self.recipient_caps = RecipientCap(self.store,
                                            self.config.policy_limits.max_recipients_per_send)
         await self.recipient_caps.load()
-        self.policy = await build_policy(self.config, self.store, self.dispatcher.now,
+        self.policy = await build_policy(self.config, self.store, self.clock, self.audit,
                                          maintenance=self.maintenance,
                                          recipient_caps=self.recipient_caps)
         self.dispatcher.policy = self.policy
@@ -128,9 +142,17 @@ class Appliance:
         await self.inbox.start()
         await self.rules.start()  # after the dispatcher: the catch-up may send replies
         await self.pool.start()
+        await self._start_admin_socket()
         self.started = True
         self.started_at = time.monotonic()
         log.info("appliance started: %d port(s) watched", len(self.pool.static.present))
+
+    def _start_accounts(self) -> None:
+        from appliance.accounts.service import Accounts
+        from appliance.audit import AuditLog
+
+        self.audit = AuditLog(self.store, self.clock)
+        self.accounts = Accounts(self.config.accounts, self.store, clock=self.clock)
 
     async def _start_kannel_reports(self) -> None:
         from appliance.compat.kannel_reports import KannelReports
@@ -140,8 +162,26 @@ class Appliance:
         self.kannel_reports = KannelReports(self.store, self.hub, self.webhooks)
         await self.kannel_reports.start()
 
+    async def _start_admin_socket(self) -> None:
+        from appliance.admin_socket.server import AdminSocketError, AdminSocketServer
+        from appliance.backup import backup_dir_for
+
+        server = AdminSocketServer(self, self.config.admin.socket, accounts=self.admin_accounts,
+                                   backup_dir=backup_dir_for(self.config.database.url))
+        try:
+            await server.start()
+        except AdminSocketError as exc:
+            # The gateway's work goes on without it; the technician console says it cannot
+            # reach the appliance and shows what the database holds.
+            log.error("%s; the technician console cannot reach this appliance", exc)
+            return
+        self.admin_socket = server
+
     async def stop(self) -> None:
         self.started = False
+        if self.admin_socket is not None:  # first: no console request into parts stopping
+            await self.admin_socket.stop()
+            self.admin_socket = None
         if self.rules is not None:
             await self.rules.stop()  # before the dispatcher it submits replies to
         # The dispatcher first: it lets sends in flight finish (a modem closed under a +CMGS
@@ -159,6 +199,8 @@ class Appliance:
         # After the publishers (their last events get their rows), before the store.
         if self.webhooks is not None:
             await self.webhooks.stop()
+        if self.audit is not None:  # the sends' entries still queued
+            await self.audit.drain()
         if self.store is not None:
             await self.store.stop()
         if self.db is not None:
@@ -177,6 +219,9 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     the demo starts its simulated modems there, on the same event loop.
     """
     from appliance.api.android import bp as android_bp
+    from appliance.api.approvals import bp as approvals_bp
+    from appliance.api.audit import bp as audit_bp
+    from appliance.api.audit_trail import install_audit_trail
     from appliance.api.blacklist import bp as blacklist_bp
     from appliance.api.contacts import bp as contacts_bp
     from appliance.api.conversations import bp as conversations_bp
@@ -188,9 +233,13 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     from appliance.api.modems import bp as modems_bp
     from appliance.api.openapi import bp as openapi_bp
     from appliance.api.playsms import bp as playsms_bp
+    from appliance.api.policy import bp as policy_bp
+    from appliance.api.quotas import bp as quotas_bp
     from appliance.api.recipient_caps import bp as recipient_caps_bp
+    from appliance.api.reports import bp as reports_bp
     from appliance.api.rules import bp as rules_bp
     from appliance.api.sims import bp as sims_bp
+    from appliance.api.users import bp as users_bp
     from appliance.api.webhooks import bp as webhooks_bp
 
     app = Sanic(f"cardgate_{next(_app_numbers)}", configure_logging=False)
@@ -211,6 +260,13 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     app.blueprint(webhooks_bp)
     app.blueprint(maintenance_bp)
     app.blueprint(recipient_caps_bp)
+    app.blueprint(policy_bp)
+    app.blueprint(reports_bp)
+    app.blueprint(approvals_bp)
+    app.blueprint(quotas_bp)
+    app.blueprint(users_bp)
+    app.blueprint(audit_bp)
+    install_audit_trail(app)  # an audit entry for each change made through the admin API
     app.blueprint(openapi_bp)  # GET /api/v1/openapi.json: the document only, no UI
     app.blueprint(kannel_bp)
     install_metrics(app)  # GET /metrics, and the HTTP request counter (a response middleware)
@@ -233,10 +289,11 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
 
 
 def run_appliance(config: Config, *, banner: str | None = None, on_start=None,
-                  on_stop=None) -> None:
+                  on_stop=None, config_path: Path | None = None) -> None:
     """`cardgate run`: serve until SIGTERM/SIGINT, in this one process."""
-    appliance = Appliance(config)
+    appliance = Appliance(config, config_path=config_path)
     app = create_app(appliance, on_start=on_start, on_stop=on_stop)
+    notify_systemd(app, appliance)  # under systemd: READY, STATUS, STOPPING, the watchdog
     if banner:
         @app.after_server_start
         async def _banner(app: Sanic) -> None:

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from appliance import cli_money
+from appliance.cli_accounts import add_parsers as add_account_parsers
 from appliance.config import DEFAULT_CONFIG_PATH, Config, ConfigError, load_config
 
 EXIT_USAGE = 2
@@ -62,8 +64,10 @@ def _seconds(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="cardgate", description="SMS gateway on a pool of GSM modems")
-    sub = parser.add_subparsers(dest="command", metavar="{run,demo,sim,apikey}", required=True,
-                                parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command",
+                                metavar="{run,demo,sim,apikey,user,department,audit,console,"
+                                        "backup,restore,quota,balance,approval}",
+                                required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="run the appliance")
     run.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH)
@@ -81,6 +85,22 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--dir", type=Path, required=True)
     sim.add_argument("--latency", type=_seconds, default=0.0)
 
+    console = sub.add_parser("console", help="the technician console (serial line or stdin)")
+    console.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH)
+    console.add_argument("--device", type=Path, default=None, metavar="TTY",
+                         help="serial line to run on at 115200 baud (default: this terminal)")
+
+    backup = sub.add_parser("backup", help="back up the database and the config as one file")
+    backup.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH)
+    backup.add_argument("--output", type=Path, default=None, metavar="FILE",
+                        help="the archive to write (default: backups/ beside the database)")
+    restore = sub.add_parser("restore", help="restore a backup into a (fresh) data folder")
+    restore.add_argument("file", type=Path)
+    restore.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH)
+    restore.add_argument("--force", action="store_true",
+                         help="replace an existing database (kept beside it, renamed); stop "
+                              "the appliance first")
+
     apikey = sub.add_parser("apikey", help="manage API keys")
     apikey_sub = apikey.add_subparsers(dest="apikey_command",
                                        metavar="{create,list,limit,revoke}", required=True,
@@ -89,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH)
     create.add_argument("--name", default="")
     create.add_argument("--scopes", default="send,read")
+    create.add_argument("--user", default=None, metavar="NAME",
+                        help="bind the key to a user: its sends count as theirs")
+    create.add_argument("--department", default=None, metavar="NAME",
+                        help="bind the key to a department: its sends count as the "
+                             "department's")
     _limit_options(create)
     listing = apikey_sub.add_parser("list", help="every key: name, prefix, scopes, limits, use")
     listing.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH)
@@ -99,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = apikey_sub.add_parser("revoke", help="revoke a key (its callers get 401)")
     revoke.add_argument("name")
     revoke.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH)
+    cli_money.add_parsers(sub, _Parser)
+    add_account_parsers(sub, _Parser)
     return parser
 
 
@@ -146,7 +173,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args.config)
     _setup_logging(config.log.level)
     _check_database(config.database.url)
-    _serve("http.listen", config.http.listen, lambda: run_appliance(config))
+    _serve("http.listen", config.http.listen,
+           lambda: run_appliance(config, config_path=args.config))
     return 0
 
 
@@ -174,8 +202,9 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 
 def cmd_apikey_create(args: argparse.Namespace) -> int:
-    from appliance.store.apikeys import SCOPES
-    from appliance.store.service import DatabaseUnavailable, create_api_key_sync
+    from appliance.audit import Actor, append
+    from appliance.store.apikeys import SCOPES, create_api_key
+    from appliance.store.service import DatabaseUnavailable, run_in_database
 
     config = _load(args.config)
     scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
@@ -186,11 +215,32 @@ def cmd_apikey_create(args: argparse.Namespace) -> int:
         raise CliError("--scopes: at least one scope is needed")
     name = args.name or f"key-{os.urandom(3).hex()}"
     limits = _limits(args)
+
+    def create() -> str:
+        from appliance.store import accounts as accounts_store
+
+        binding: dict[str, int | None] = {}
+        if args.user:
+            user = accounts_store.get_user_by_name(args.user)
+            if user is None:
+                raise ValueError(f'--user: no user named "{args.user}"')
+            binding["user_id"] = user.id
+        if args.department:
+            binding["department_id"] = accounts_store.department_id_by_name(args.department)
+        key = create_api_key(name, scopes, **limits, **binding)
+        append(Actor.command_line(), "apikey.create", f"apikey:{name}",
+               {"scopes": scopes, **{k: v for k, v in limits.items() if k != "allowed_from"},
+                "allowed_from": list(limits.get("allowed_from", ())), **binding})
+        return key
+
     try:
-        key = create_api_key_sync(config.database.url, name, scopes, **limits)
+        key = run_in_database(config.database.url, create)
     except (ValueError, DatabaseUnavailable) as exc:
         raise CliError(str(exc)) from None
-    print(f"created API key {name!r} with scopes {','.join(scopes)}; it is shown only once:")
+    bound = (f" for user {args.user!r}" if args.user else "") + (
+        f" for department {args.department!r}" if args.department else "")
+    print(f"created API key {name!r} with scopes {','.join(scopes)}{bound}; "
+          f"it is shown only once:")
     print(key)
     return 0
 
@@ -244,8 +294,9 @@ def cmd_apikey_limit(args: argparse.Namespace) -> int:
     if not limits:
         raise CliError("apikey limit: give --rate-per-minute and/or --allow-from")
     try:
-        now = run_in_database(config.database.url,
-                              lambda: set_api_key_limits(args.name, **limits))
+        now = run_in_database(config.database.url, lambda: _audited(
+            "apikey.limit", args.name, set_api_key_limits(args.name, **limits),
+            {k: list(v) if isinstance(v, tuple) else v for k, v in limits.items()}))
     except (ValueError, DatabaseUnavailable) as exc:
         raise CliError(str(exc)) from None
     print(f"API key {args.name!r}: "
@@ -254,18 +305,85 @@ def cmd_apikey_limit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audited(action: str, name: str, outcome: T, detail: dict) -> T:
+    """`outcome`, after an audit entry of the change (in the same transaction) if it was made."""
+    from appliance.audit import Actor, append
+
+    if outcome:
+        append(Actor.command_line(), action, f"apikey:{name}", detail)
+    return outcome
+
+
 def cmd_apikey_revoke(args: argparse.Namespace) -> int:
     from appliance.store.apikeys import revoke_api_key
     from appliance.store.service import DatabaseUnavailable, run_in_database
 
     config = _load(args.config)
     try:
-        found = run_in_database(config.database.url, lambda: revoke_api_key(args.name))
+        found = run_in_database(config.database.url, lambda: _audited(
+            "apikey.revoke", args.name, revoke_api_key(args.name), {}))
     except DatabaseUnavailable as exc:
         raise CliError(str(exc)) from None
     if not found:
         raise CliError(f'no API key named "{args.name}"')
     print(f"API key {args.name!r} revoked (a running appliance refuses it within seconds)")
+    return 0
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    from appliance.serial_console.session import ConsoleStartError, run_console
+
+    config = _load(args.config)
+    try:
+        return run_console(config, config_path=args.config, device=args.device)
+    except ConsoleStartError as exc:
+        raise CliError(str(exc)) from None
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from appliance.backup import BackupError, backup_dir_for, create_backup, default_backup_path
+
+    config = _load(args.config)
+    try:
+        folder = backup_dir_for(config.database.url)
+        output = args.output or default_backup_path(folder or Path("."))
+        manifest = create_backup(config.database.url, args.config, output)
+    except BackupError as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"--output: cannot write {exc.filename or ''}: {exc.strerror}") from None
+    print(f"backup written: {output} (schema {manifest['schema_version']}, "
+          f"{', '.join(manifest['members'])})")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from appliance.backup import BackupError, restore_backup
+
+    url = None
+    if args.config.exists():
+        config = _load(args.config)
+        url = config.database.url
+        from appliance.serial_console.client import AdminClient
+
+        if AdminClient(config.admin.socket).available():
+            raise CliError(f"the appliance is running (it answers on {config.admin.socket}): "
+                           "stop it before restoring")
+    try:
+        done = restore_backup(args.file, url, args.config, force=args.force)
+    except BackupError as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"restore: {exc.strerror}: {exc.filename or ''}") from None
+    print(f"restored {args.file} (made {done['manifest']['created_at']}) into {done['database']}")
+    if "replaced" in done:
+        print(f"  the database that was there is kept as {done['replaced']}")
+    if "config" in done:
+        _load(Path(done["config"]))  # written as archived: say now if it does not load here
+        print(f"  config written to {done['config']}")
+    if "config_beside" in done:
+        print(f"  {args.config} differs from the archived config, which is written beside it "
+              f"as {done['config_beside']}: compare and merge by hand")
     return 0
 
 
@@ -279,10 +397,20 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_demo(args)
         if args.command == "sim":
             return cmd_sim(args)
+        if args.command in ("console", "backup", "restore"):
+            return {"console": cmd_console, "backup": cmd_backup,
+                    "restore": cmd_restore}[args.command](args)
         if args.command == "apikey":
             commands = {"create": cmd_apikey_create, "list": cmd_apikey_list,
                         "limit": cmd_apikey_limit, "revoke": cmd_apikey_revoke}
             return commands[args.apikey_command](args)
+        if args.command in ("quota", "balance", "approval"):
+            return cli_money.run(args, _load, CliError)
+        if args.command in ("user", "department", "audit"):
+            from appliance import cli_accounts
+
+            return {"user": cli_accounts.cmd_user, "department": cli_accounts.cmd_department,
+                    "audit": cli_accounts.cmd_audit}[args.command](args)
         raise CliError(f"unknown command {args.command!r}")
     except CliError as exc:
         print(f"cardgate: {exc}", file=sys.stderr)

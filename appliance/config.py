@@ -317,6 +317,172 @@ class WebhooksConfig:
                               f"({self.backoff_cap}), got {self.backoff_base}")
 
 
+SIGNATURE_MIN, SIGNATURE_MAX = 2, 8
+"""Characters inside 【】: the carriers' rule for a signature (单位简称)."""
+SIGNATURE_FORBIDDEN = "【】[]［］〖〗〔〕〘〙()（）<>《》{}｛｝"
+
+
+def signature_problem(name: str) -> str | None:
+    """Why `name` (the text inside 【】) cannot be a signature, or None when it can."""
+    if not SIGNATURE_MIN <= len(name) <= SIGNATURE_MAX:
+        return (f"must be {SIGNATURE_MIN} to {SIGNATURE_MAX} characters inside 【】, got "
+                f"{len(name)}")
+    if any(c in SIGNATURE_FORBIDDEN or c.isspace() or ord(c) < 32 for c in name):
+        return "must not contain brackets, spaces or control characters"
+    return None
+
+
+@dataclass
+class PolicyConfig:
+    signature: str = ""
+    """The box's signature, the text inside 【】 (e.g. "市政务中心"; "【市政务中心】" is read the
+    same): every message without a department signature carries it, auto-answers and the
+    appliance's own messages too. Empty: no signature is added or checked."""
+    signature_placement: str = "start"
+    """Where the signature goes: "start" (the carriers' convention) or "end"."""
+    on_missing: str = "add"
+    """A text without the signature: "add" it, or "refuse" the request."""
+    on_forged: str = "replace"
+    """A text carrying another 【signature】 (or one in look-alike brackets: [ ] 〖〗 ［］) at
+    its start or end: "replace" it with the sender's own, or "refuse" the request."""
+    unsubscribe_hint: str = "回T退订"
+    """Appended to a marketing message that carries no unsubscribe hint of its own."""
+
+    def validate(self) -> None:
+        name = self.signature.strip()
+        if name.startswith("【") and name.endswith("】"):
+            name = name[1:-1]
+        self.signature = name
+        if name:
+            problem = signature_problem(name)
+            if problem:
+                raise ConfigError(f'policy.signature: {problem} ("{name}")')
+        choices = {"signature_placement": ("start", "end"), "on_missing": ("add", "refuse"),
+                   "on_forged": ("replace", "refuse")}
+        for key, allowed in choices.items():
+            if getattr(self, key) not in allowed:
+                raise ConfigError(f'policy.{key}: must be "{allowed[0]}" or "{allowed[1]}", '
+                                  f'got "{getattr(self, key)}"')
+        hint = self.unsubscribe_hint.strip()
+        if not hint or len(hint) > 20 or any(ord(c) < 32 for c in hint):
+            raise ConfigError("policy.unsubscribe_hint: must be 1 to 20 characters, without "
+                              "control characters")
+        self.unsubscribe_hint = hint
+
+
+@dataclass
+class ConsentConfig:
+    required_for_marketing: bool = False
+    """Marketing messages go only to numbers whose consent is granted (imported as such, a
+    订阅/START reply, or entered by staff); the others are left out with the reason. A number
+    that withdrew its consent (退订/TD/STOP) never gets marketing, whatever this says."""
+
+    def validate(self) -> None:
+        pass
+
+
+@dataclass
+class AdminConfig:
+    socket: str = "/run/cardgate/admin.sock"
+    """The local admin socket the technician's console talks to (a unix socket, mode 0660:
+    the service user and its group may use it; nobody else)."""
+    lang: str = ""
+    """The technician console's language, "zh" or "en"; empty: from the LANG variable."""
+
+    def validate(self) -> None:
+        if not self.socket.startswith("/"):
+            raise ConfigError(f'admin.socket: must be an absolute path, got "{self.socket}"')
+        # sockaddr_un holds 108 bytes with the final NUL: a longer path cannot be bound.
+        if len(self.socket.encode()) > 107:
+            raise ConfigError(f"admin.socket: a unix socket path may be at most 107 bytes, "
+                              f"got {len(self.socket.encode())}")
+        if self.lang not in ("", "zh", "en"):
+            raise ConfigError(f'admin.lang: must be "zh", "en" or "", got "{self.lang}"')
+
+
+APPROVAL_MODES = ("none", "all", "above", "category")
+CATEGORIES = ("otp", "alert", "notice", "marketing")  # dispatch.balancer.PRIORITY's keys
+
+
+@dataclass
+class ApprovalConfig:
+    """The box's default approval rule; a department's own rule (approval_rule) overrides it."""
+
+    mode: str = "none"
+    """Which send requests wait for an approver: "none", "all", "above" (more than `above`
+    recipients) or "category" (one of `categories`)."""
+    above: int = 100
+    """mode "above": a request to more recipients than this needs approval."""
+    categories: list[str] = field(default_factory=lambda: ["marketing"])
+    """mode "category": the categories that need approval."""
+
+    def validate(self) -> None:
+        if self.mode not in APPROVAL_MODES:
+            raise ConfigError(f"approval.mode: must be one of {', '.join(APPROVAL_MODES)}, "
+                              f'got "{self.mode}"')
+        if self.above < 0:
+            raise ConfigError(f"approval.above: must be an integer >= 0, got {self.above}")
+        for name in self.categories:
+            if name not in CATEGORIES:
+                raise ConfigError(f"approval.categories: unknown category \"{name}\" (known: "
+                                  f"{', '.join(CATEGORIES)})")
+
+
+@dataclass
+class QuotasConfig:
+    on_excess: str = "refuse"
+    """A request larger than what is left of a quota or a prepaid balance: "refuse" it whole,
+    or "split": accept the recipients that fit and leave the rest out ("over quota")."""
+
+    def validate(self) -> None:
+        if self.on_excess not in ("refuse", "split"):
+            raise ConfigError(f'quotas.on_excess: must be "refuse" or "split", got '
+                              f'"{self.on_excess}"')
+
+
+@dataclass
+class AccountsConfig:
+    lockout_after: int = 5
+    """Failed logins in a row for one user before it is locked out for a while."""
+    address_lockout_after: int = 20
+    """Failed logins in a row from one client address (whatever the names tried) before the
+    address is locked out for a while."""
+    lockout_base_seconds: float = 30.0
+    """The first lockout; each further failure while the count is over the bound doubles it."""
+    lockout_max_seconds: float = 3600.0
+    """The longest lockout."""
+    forget_failures_after: float = 86400.0
+    """Seconds without a failure after which a user's or an address's count starts again."""
+    session_idle_seconds: float = 1800.0
+    """A console session unused this long ends."""
+    session_max_seconds: float = 43200.0
+    """A console session ends this long after login, however busy."""
+    min_password_length: int = 8
+    """The shortest password a user may choose (never below 8)."""
+
+    def validate(self) -> None:
+        for name in ("lockout_after", "address_lockout_after"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"accounts.{name}: must be an integer >= 1, got "
+                                  f"{getattr(self, name)}")
+        for name in ("lockout_base_seconds", "lockout_max_seconds", "forget_failures_after",
+                     "session_idle_seconds", "session_max_seconds"):
+            value = getattr(self, name)
+            if not (value > 0 and math.isfinite(value)):
+                raise ConfigError(f"accounts.{name}: must be a number > 0, got {value}")
+        if self.lockout_base_seconds > self.lockout_max_seconds:
+            raise ConfigError(f"accounts.lockout_base_seconds: must be <= "
+                              f"accounts.lockout_max_seconds ({self.lockout_max_seconds}), "
+                              f"got {self.lockout_base_seconds}")
+        if self.session_idle_seconds > self.session_max_seconds:
+            raise ConfigError(f"accounts.session_idle_seconds: must be <= "
+                              f"accounts.session_max_seconds ({self.session_max_seconds}), "
+                              f"got {self.session_idle_seconds}")
+        if not 8 <= self.min_password_length <= 128:
+            raise ConfigError(f"accounts.min_password_length: must be from 8 to 128, got "
+                              f"{self.min_password_length}")
+
+
 @dataclass
 class DedupeConfig:
     enabled: bool = True
@@ -424,6 +590,12 @@ class Config:
     log: LogConfig = field(default_factory=LogConfig)
     contacts: ContactsConfig = field(default_factory=ContactsConfig)
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
+    accounts: AccountsConfig = field(default_factory=AccountsConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    consent: ConsentConfig = field(default_factory=ConsentConfig)
+    admin: AdminConfig = field(default_factory=AdminConfig)
+    approval: ApprovalConfig = field(default_factory=ApprovalConfig)
+    quotas: QuotasConfig = field(default_factory=QuotasConfig)
     dedupe: DedupeConfig = field(default_factory=DedupeConfig)
     policy_limits: PolicyLimitsConfig = field(default_factory=PolicyLimitsConfig)
     quiet_hours: QuietHoursConfig = field(default_factory=QuietHoursConfig)

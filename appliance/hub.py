@@ -102,6 +102,20 @@ class PoolChanged(Event):
     at: datetime = field(default_factory=_now)
 
 
+@dataclass(frozen=True)
+class ApprovalDecided(Event):
+    """An approver approved or rejected a held send request (policy.approval): its messages
+    were released to the queue, or cancelled with the reason."""
+
+    kind: ClassVar[str] = "approval.decided"
+    approval_id: int
+    state: str  # approved / rejected
+    decided_by: str
+    reason: str = ""
+    message_ids: tuple[int, ...] = ()
+    at: datetime = field(default_factory=_now)
+
+
 class Subscription:
     """One subscriber's bounded queue of events."""
 
@@ -203,6 +217,7 @@ class EventHub:
 
 
 __all__ = [
+    "ApprovalDecided",
     "Event",
     "EventHub",
     "MessageStateChanged",

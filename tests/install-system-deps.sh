@@ -2,10 +2,12 @@
 # System packages the test suite uses beyond Python: umockdev (fake USB ttys and uevents for the
 # pyudev hot-plug test), postgresql (a throwaway server for tests/store/test_postgresql.py; about
 # 7-13 s to install), libnetsds-kannel-perl (a real Kannel client, NetSDS::Kannel, for
-# tests/compat). Installed from Debian's packages when we are root and apt-get exists;
+# tests/compat), systemd (systemd-analyze, systemd-sysusers and systemd-tmpfiles, for
+# tests/install: the units verified, the user and folders made in a staged root; a container
+# image may lack it). Installed from Debian's packages when we are root and apt-get exists;
 # otherwise the tests that need them are skipped with the reason, never faked.
 set -u
-packages=(umockdev gir1.2-umockdev-1.0 python3-gi postgresql libnetsds-kannel-perl)
+packages=(umockdev gir1.2-umockdev-1.0 python3-gi postgresql libnetsds-kannel-perl systemd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -74,7 +74,7 @@ def test_apikey_create_without_a_name_makes_one_up(config: Path) -> None:
 
 def test_apikey_unknown_scope_is_one_line_and_creates_nothing(config: Path) -> None:
     one_line_error(cardgate("apikey", "create", "--config", config, "--name", "x",
-                            "--scopes", "send,fly"), "'fly'", "admin, read, send")
+                            "--scopes", "send,fly"), "'fly'", "admin, approve, read, send")
     # The name is still free: nothing was stored.
     assert cardgate("apikey", "create", "--config", config, "--name", "x").returncode == 0
 

@@ -7,6 +7,7 @@ import json
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from appliance.accounts.passwords import password_matches
 
 pytestmark = pytest.mark.slow  # end to end: run with -m 'not slow' for the fast layer
 
@@ -101,6 +104,7 @@ def test_demo_serves_modems_sends_and_stops_cleanly(demo: Demo) -> None:
     address = demo.wait_for_line(r"address: (http://127\.0\.0\.1:(\d+))/").group(1)
     assert address == f"http://127.0.0.1:{demo.port}"
     key = demo.wait_for_line(r"API key \(admin\): (cg_\S+)").group(1)
+    password = demo.wait_for_line(r"console login: admin / (\S+)").group(1)
     headers = {"Authorization": f"Bearer {key}"}
 
     with httpx.Client(base_url=address, headers=headers, timeout=10) as client:
@@ -134,6 +138,12 @@ def test_demo_serves_modems_sends_and_stops_cleanly(demo: Demo) -> None:
     assert demo.stop() == 0, demo.stderr
     assert "Traceback" not in demo.stderr
     assert not list((demo.data / "ports").glob("modem[0-9]")), "symlinks left behind"
+    # The printed first-login password is the admin's, and must be changed at first login.
+    con = sqlite3.connect(demo.data / "cardgate.db")
+    stored, must_change = con.execute(
+        "SELECT password_hash, must_change_password FROM app_user WHERE name = 'admin'").fetchone()
+    con.close()
+    assert must_change == 1 and password_matches(password, stored)
 
 
 def test_demo_runs_again_over_the_same_folder(tmp_path: Path) -> None:

@@ -105,6 +105,7 @@ async def _caller(request: Request, scope: str) -> Caller:
         raise _Refused(401, "the login is not the name of this API key")
     if scope not in caller.scopes and "admin" not in caller.scopes:
         raise _Refused(403, f"the API key {caller.name!r} lacks the {scope!r} scope")
+    request.ctx.caller = caller  # the audit trail names who changed what (api.audit_trail)
     return caller
 
 

@@ -72,12 +72,17 @@ WAITING_PER_ADDRESS = 8  # ... and waiting for their turn; beyond, 429
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: the key's id and name, and what it may do."""
+    """Who is calling: the key's id and name, what it may do, and whom its sends count for
+    (the user or department the key is bound to, `cardgate apikey create --user/--department`).
+    """
 
     key_id: int
     name: str
     scopes: frozenset[str]
     limits: KeyLimits = KeyLimits()
+    user_id: int | None = None
+    department_id: int | None = None
+    role: str | None = None
 
 
 class KeyCache:
@@ -257,8 +262,11 @@ def client_address(request: Request) -> str:
 
 
 def origin_of(request: Request, caller: Caller, door: str) -> Origin:
-    """Who submits through this key and door, for the policy layer and the message's record."""
-    return Origin(door=door, address=client_address(request), api_key_id=caller.key_id)
+    """Who submits through this key and door, for the policy layer and the message's record:
+    a key bound to a user or department brings them (a device's sends count as its
+    department's)."""
+    return Origin(door=door, address=client_address(request), api_key_id=caller.key_id,
+                  user_id=caller.user_id, department_id=caller.department_id, role=caller.role)
 
 
 def _digest(key: str) -> str:
@@ -301,7 +309,8 @@ async def authenticate_key(request: Request, key: str) -> Caller:
             _refuse_if_throttled(request)
             raise _failure(request, "the API key is not valid (unknown or revoked)")
         caller = Caller(key_id=record.id, name=record.name, scopes=record.scope_set,
-                        limits=record.limits)
+                        limits=record.limits, user_id=record.user_id,
+                        department_id=record.department_id, role=record.role)
         cache.put(digest, caller)
         return caller
 

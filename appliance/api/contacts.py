@@ -12,9 +12,18 @@ giving it to a second one answers 409 "number_taken", naming the number and the 
 has it (`contact_id`), and nothing is changed.
 
 PUT replaces a contact (a field left out takes its empty value); PATCH changes only the fields
-given. Membership: POST /groups/{id}/members with {"numbers": [...]} and/or
-{"contact_ids": [...]}: a number nobody has gets a nameless contact; DELETE with the same body
-(or ?number=...&contact_id=... in the query) takes them out.
+given.
+
+Consent (policy.consent: marketing goes only to numbers that may get it): a contact shows
+`consent: {state, source, at, numbers}` from its numbers' records; POST/PUT/PATCH with
+`"consent": "granted" | "withdrawn" | "unknown"` (or {"state", "source"}) sets it for every
+number of the contact, recorded with source "staff" (or "imported", for an import tool that
+brings consent collected elsewhere). A PUT without "consent" leaves it as it is: consent belongs
+to the number, not to this record.
+
+Membership: POST /groups/{id}/members with {"numbers": [...]} and/or {"contact_ids": [...]}:
+a number nobody has gets a nameless contact; DELETE with the same body (or
+?number=...&contact_id=... in the query) takes them out.
 """
 
 from __future__ import annotations
@@ -27,11 +36,15 @@ from sanic.response import JSONResponse, json
 from appliance.api import jsonbody as jb
 from appliance.api.auth import require_scope
 from appliance.api.errors import ApiError
+from appliance.policy.consent import contact_consent
+from appliance.store import consent as consent_store
 from appliance.store import contacts as book
 
 bp = Blueprint("contacts", url_prefix="/api/v1")
 
-CONTACT_FIELDS = {"name", "numbers", "note", "fields", "groups"}
+CONTACT_FIELDS = {"name", "numbers", "note", "fields", "groups", "consent"}
+CONSENT_FIELDS = {"state", "source"}
+CONSENT_SOURCES = ("staff", "imported")  # "reply" is the rules engine's to write
 GROUP_FIELDS = {"name", "note"}
 MEMBER_FIELDS = {"numbers", "contact_ids"}
 MAX_NUMBERS = 20  # per contact
@@ -39,9 +52,47 @@ MAX_MEMBERS = 10_000  # per request
 
 
 def contact_view(c: dict[str, Any]) -> dict[str, Any]:
-    return {"id": c["id"], "name": c["name"], "numbers": c["numbers"], "groups": c["groups"],
-            "fields": c["fields"], "note": c["note"], "created_at": jb.iso(c["created_at"]),
-            "updated_at": jb.iso(c["updated_at"])}
+    out = {"id": c["id"], "name": c["name"], "numbers": c["numbers"], "groups": c["groups"],
+           "fields": c["fields"], "note": c["note"], "created_at": jb.iso(c["created_at"]),
+           "updated_at": jb.iso(c["updated_at"])}
+    if "consent" in c:
+        out["consent"] = {**c["consent"], "at": jb.iso(c["consent"]["at"])}
+    return out
+
+
+def with_consent(contacts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The contacts with their numbers' consent (in the store's thread: one query)."""
+    on_file = consent_store.of_numbers(n for c in contacts for n in c["numbers"])
+    for c in contacts:
+        c["consent"] = contact_consent(c["numbers"], on_file)
+    return contacts
+
+
+def _consent_input(body: dict[str, Any]) -> tuple[str, str] | None:
+    """(state, source) a body sets, or None when it says nothing of consent."""
+    if "consent" not in body:
+        return None
+    value = body["consent"]
+    if isinstance(value, str):
+        value = {"state": value}
+    if not isinstance(value, dict) or set(value) - CONSENT_FIELDS or "state" not in value:
+        raise jb.bad("consent", 'must be a state ("granted", "withdrawn", "unknown") or '
+                                '{"state", "source"}')
+    if value["state"] not in consent_store.STATES:
+        raise jb.bad("consent", f"state must be one of {', '.join(consent_store.STATES)}")
+    source = value.get("source", "staff")
+    if source not in CONSENT_SOURCES:
+        raise jb.bad("consent", f"source must be one of {', '.join(CONSENT_SOURCES)}")
+    return value["state"], source
+
+
+def _set_consent(contact: dict[str, Any], consent: tuple[str, str] | None) -> dict[str, Any]:
+    """In the store's thread, in the same transaction as the contact's change."""
+    if consent is not None:
+        state, source = consent
+        detail = "entered through the contacts API" if source == "staff" else "imported"
+        consent_store.record_many(contact["numbers"], state, source, detail)
+    return with_consent([contact])[0]
 
 
 def group_view(g: dict[str, Any]) -> dict[str, Any]:
@@ -111,8 +162,13 @@ async def list_contacts(request: Request) -> JSONResponse:
     q = jb.text(request.args.get("q", ""), "q", limit=100)
     group = request.args.get("group")
     group_id = jb.query_int(request, "group", 0, low=1) if group else None
-    page, total = await _run(request, lambda: book.list_contacts(
-        q.strip(), group_id=group_id, limit=limit, offset=offset), write=False)
+
+    def page_with_consent() -> tuple[list[dict[str, Any]], int]:
+        page, total = book.list_contacts(q.strip(), group_id=group_id, limit=limit,
+                                         offset=offset)
+        return with_consent(page), total
+
+    page, total = await _run(request, page_with_consent, write=False)
     return json({"contacts": [contact_view(c) for c in page], "total": total,
                  "limit": limit, "offset": offset})
 
@@ -123,9 +179,10 @@ async def create_contact(request: Request) -> JSONResponse:
     body = jb.json_object(request, CONTACT_FIELDS)
     given = _contact_input(request, body, replace=True)
     group_ids = jb.ids(body.get("groups", []), "groups", limit=100)
-    made = await _run(request, lambda: book.create_contact(
+    consent = _consent_input(body)
+    made = await _run(request, lambda: _set_consent(book.create_contact(
         given["name"], given["numbers"], note=given["note"], fields=given["fields"],
-        group_ids=group_ids), named_in={book.GroupNotFound: "groups"})
+        group_ids=group_ids), consent), named_in={book.GroupNotFound: "groups"})
     return json(contact_view(made), status=201)
 
 
@@ -133,8 +190,8 @@ async def create_contact(request: Request) -> JSONResponse:
 @require_scope("read")
 async def get_contact(request: Request, contact_id: int) -> JSONResponse:
     _check_id("contact", contact_id)
-    return json(contact_view(await _run(request, lambda: book.get_contact(contact_id),
-                                        write=False)))
+    return json(contact_view(await _run(
+        request, lambda: with_consent([book.get_contact(contact_id)])[0], write=False)))
 
 
 @bp.route("/contacts/<contact_id:int>", methods=["PUT", "PATCH"])
@@ -143,8 +200,9 @@ async def update_contact(request: Request, contact_id: int) -> JSONResponse:
     _check_id("contact", contact_id)
     body = jb.json_object(request, CONTACT_FIELDS - {"groups"})
     given = _contact_input(request, body, replace=request.method == "PUT")
-    return json(contact_view(await _run(request, lambda: book.update_contact(contact_id,
-                                                                             **given))))
+    consent = _consent_input(body)
+    return json(contact_view(await _run(request, lambda: _set_consent(
+        book.update_contact(contact_id, **given), consent))))
 
 
 @bp.delete("/contacts/<contact_id:int>")

@@ -1,6 +1,9 @@
 """`POST /api/v1/messages`, `GET /api/v1/messages` (a listing), `GET /api/v1/messages/{id}`,
 `DELETE /api/v1/messages/{id}`.
 
+A message held for an approval still open shows its state as `pending_approval` (stored as
+`held`; see policy.approval).
+
 POST answers 202 with the accepted messages, and "rejected": the recipients left out because
 they are on the blacklist or are duplicates (policy.dedupe), each with its reason (an empty list
 when none was), and "policy" when a rule has more to say (`waiting`: quiet hours or maintenance
@@ -48,7 +51,9 @@ from appliance.dispatch.intake import (
     submit_request,
 )
 from appliance.dispatch.phone import InvalidNumber, normalize_number
+from appliance.policy.approval import PENDING_APPROVAL
 from appliance.policy.origin import DOORS
+from appliance.store.approvals import approval_of
 from appliance.store.messages import (
     IdempotencyConflict,
     MessageNotFound,
@@ -247,10 +252,20 @@ async def _load(request: Request, message_id: int) -> dict[str, Any]:
         raise not_found
     owner = _owner(request.ctx.caller)
     try:
-        data = await store.read(lambda: get_message(message_id, owner=owner))
+        data, links = await store.read(lambda: (get_message(message_id, owner=owner),
+                                                approval_of([message_id])))
     except MessageNotFound:
         raise not_found from None
+    data = _shown_state(data, links)
     data["waiting"] = _waiting(request, data)
+    return data
+
+
+def _shown_state(data: dict[str, Any], links: dict[int, tuple[int, str]]) -> dict[str, Any]:
+    """A message held for an approval still open shows as `pending_approval` (stored: held)."""
+    link = links.get(data["id"])
+    if data["state"] == MessageState.HELD.value and link is not None and link[1] == "pending":
+        data["state"] = PENDING_APPROVAL
     return data
 
 
@@ -314,10 +329,16 @@ async def list_all(request: Request) -> JSONResponse:
         raise query.bad("door", f"unknown door {door[:40]!r} (known: {', '.join(DOORS)})")
     department = query.integer(request, "department_id", 1, query.MAX_ID)
     owner = _owner(request.ctx.caller)
-    rows = await request.app.ctx.appliance.store.read(lambda: list_messages(
-        owner=owner, since=since, before=before, limit=limit, states=states,
-        recipient=recipient, sim=sim, client_ref=client_ref, created_from=start,
-        created_to=end, door=door, department_id=department, ascending=ascending))
+
+    def read() -> list[dict[str, Any]]:
+        rows = list_messages(
+            owner=owner, since=since, before=before, limit=limit, states=states,
+            recipient=recipient, sim=sim, client_ref=client_ref, created_from=start,
+            created_to=end, door=door, department_id=department, ascending=ascending)
+        links = approval_of([r["id"] for r in rows if r["state"] == MessageState.HELD.value])
+        return [_shown_state(r, links) for r in rows]
+
+    rows = await request.app.ctx.appliance.store.read(read)
     return json(query.page("messages", rows, ascending=ascending, since=since,
                            before=before, view=summary_view))
 

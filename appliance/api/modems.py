@@ -114,10 +114,9 @@ def gone_view(known: dict) -> dict:
     }
 
 
-@bp.route("/modems", methods=["GET", "HEAD"])
-@require_scope("read")
-async def list_modems(request: Request) -> JSONResponse:
-    appliance = request.app.ctx.appliance
+async def modems_listing(appliance) -> list[dict]:
+    """Every modem: those on a supervised port (sorted by port), then those gone. Shared by
+    this endpoint and the admin socket (the technician console numbers them in this order)."""
     sups = sorted(appliance.pool.all(), key=lambda s: s.status.port)
     history = appliance.pool.history
     views = [modem_view(s, appliance.counters_for(s), history.get(s.status.identity.imei))
@@ -127,4 +126,10 @@ async def list_modems(request: Request) -> JSONResponse:
     known = await appliance.store.read(known_modems)
     views += [gone_view(k) for k in known
               if k["imei"] not in present_imeis and k["port"] not in present_ports]
-    return json({"modems": views})
+    return views
+
+
+@bp.route("/modems", methods=["GET", "HEAD"])
+@require_scope("read")
+async def list_modems(request: Request) -> JSONResponse:
+    return json({"modems": await modems_listing(request.app.ctx.appliance)})

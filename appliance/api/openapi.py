@@ -87,13 +87,15 @@ NUMBER_TEXT: Schema = {"type": "string", "minLength": 1, "maxLength": 64,
                                       "or a sender name / short code"}
 NUMBERS: Schema = {"oneOf": [NUMBER_TEXT, array(NUMBER_TEXT)],
                    "description": "one number, or a list of them"}
-SCOPES = ("send", "read", "admin")
+SCOPES = ("send", "read", "approve", "admin")
 
 # -- schemas ---------------------------------------------------------------------------------
 
 MESSAGE_FIELDS: dict[str, Schema] = {
     "id": ID, "to": STR, "text": STR,
-    "state": {"type": "string", "enum": [s.value for s in MessageState]},
+    "state": {"type": "string", "enum": [*(s.value for s in MessageState), "pending_approval"],
+              "description": "pending_approval: held until an approver decides (stored as "
+                             "held; see /api/v1/approvals)"},
     "category": STR, "priority": INT, "client_ref": STR_OR_NULL,
     "sim": nullable({**STR, "description": "the ICCID of the SIM it left through"}),
     "parts_count": INT, "attempts": INT, "error": STR_OR_NULL,
@@ -145,7 +147,8 @@ SCHEMAS: dict[str, Schema] = {
         "parts": {**INT, "description": "parts per message"},
         "encoding": {"type": "string", "enum": ["gsm7", "ucs2"]},
         "rejected": array(ref("Rejected"), description="recipients left out: on the "
-                                                       "blacklist, or duplicates (dedupe)"),
+                                                       "blacklist, or by a policy rule (a "
+                                                       "duplicate, no marketing consent...)"),
         "policy": {"type": "object", "description": "what the policy rules tell besides, "
                    "e.g. `waiting`: held back by quiet hours or maintenance until a time",
                    "properties": {"waiting": {**HOLD, "properties": {
@@ -251,11 +254,27 @@ SCHEMAS: dict[str, Schema] = {
                    "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
                    "description": "your own fields (at most 16 KB as JSON)"},
         "groups": {**array(ID, maxItems=100), "description": "group ids (POST only)"},
+        "consent": ref("ConsentInput"),
     }, closed=True),
     "Contact": obj({"id": ID, "name": STR, "numbers": array(STR),
                     "groups": array(obj({"id": ID, "name": STR}, "all")),
                     "fields": {"type": "object"}, "note": STR, "created_at": TIME,
-                    "updated_at": TIME_OR_NULL}, ("id", "name", "numbers")),
+                    "updated_at": TIME_OR_NULL, "consent": ref("Consent")},
+                   ("id", "name", "numbers")),
+    "Consent": obj({
+        "state": {"type": "string", "enum": ["granted", "withdrawn", "unknown", "mixed"],
+                  "description": "mixed: its numbers disagree (see numbers)"},
+        "source": nullable({"type": "string", "enum": ["imported", "reply", "staff"]}),
+        "at": TIME_OR_NULL,
+        "numbers": {"type": "object", "additionalProperties": {
+            "type": "string", "enum": ["granted", "withdrawn", "unknown"]}},
+    }, "all", description="marketing consent of the contact's numbers"),
+    "ConsentInput": {"oneOf": [
+        {"type": "string", "enum": ["granted", "withdrawn", "unknown"]},
+        obj({"state": {"type": "string", "enum": ["granted", "withdrawn", "unknown"]},
+             "source": {"type": "string", "enum": ["staff", "imported"], "default": "staff"}},
+            ("state",), closed=True)],
+        "description": "sets the consent of every number of the contact"},
     "ContactList": obj({"contacts": array(ref("Contact")), "total": INT, "limit": INT,
                         "offset": INT}, "all"),
     "GroupInput": obj({"name": {**STR, "minLength": 1, "maxLength": 255},
@@ -278,6 +297,48 @@ SCHEMAS: dict[str, Schema] = {
         "cancelled": array(ID, description="waiting messages to it, cancelled")}, "all")]},
     "BlacklistList": obj({"blacklist": array(ref("BlacklistEntry")), "total": INT,
                           "limit": INT, "offset": INT}, "all"),
+    # content policy and reports
+    "WordInput": obj({"word": {**STR, "minLength": 1, "maxLength": 50},
+                      "words": array({**STR, "minLength": 1, "maxLength": 50},
+                                     minItems=1, maxItems=10_000)},
+                     closed=True, description='"word" or "words" (or a text/plain body, '
+                                              'one word per line)'),
+    "Word": obj({"id": ID, "word": STR,
+                 "normalized": {**STR, "description": "as matched: NFKC, case-folded, "
+                                                      "without spaces and punctuation"},
+                 "created_at": TIME_OR_NULL}, ("id", "word", "normalized")),
+    "WordList": obj({"words": array(ref("Word")), "total": INT, "limit": INT, "offset": INT},
+                    "all"),
+    "WordsAdded": obj({"added": array(ref("Word")),
+                       "already": array(STR, description="listed already (same when folded)")},
+                      "all"),
+    "WordDeleted": {"allOf": [ref("Word"), obj({"deleted": BOOL}, "all")]},
+    "SignatureInput": obj({
+        "department_id": ID,
+        "signature": nullable({**STR, "maxLength": 20,
+                               "description": "2 to 8 characters inside 【】 (brackets "
+                                              "optional); null or \"\" removes it"}),
+        "placement": nullable({"type": "string", "enum": ["start", "end"],
+                               "description": "null: the box default"}),
+    }, ("department_id", "signature"), closed=True),
+    "DepartmentSignature": obj({"department_id": ID, "signature": STR_OR_NULL,
+                                "placement": STR_OR_NULL, "updated_at": TIME_OR_NULL}, "all"),
+    "Signatures": obj({
+        "default": obj({"signature": STR, "placement": STR, "on_missing": STR,
+                        "on_forged": STR, "unsubscribe_hint": STR}, "all",
+                       description="the [policy] section of the config file"),
+        "departments": array(ref("DepartmentSignature")),
+    }, "all"),
+    "NumberQuality": obj({
+        "contacts": INT,
+        "invalid": array(obj({"contact_id": ID, "name": STR, "number": STR_OR_NULL,
+                              "why": STR}, "all")),
+        "shared": array(obj({"number": STR, "as_stored": array(STR),
+                             "contacts": array(obj({"id": ID, "name": STR}, "all"))}, "all")),
+        "groups": array(obj({"id": ID, "name": STR, "members": INT, "valid_mobile": INT,
+                             "share": nullable({"type": "number", "minimum": 0,
+                                                "maximum": 1})}, "all")),
+    }, "all"),
     # rules
     "RuleAction": obj({
         "type": {"type": "string", "enum": list(ACTION_TYPES)},
@@ -339,6 +400,56 @@ SCHEMAS: dict[str, Schema] = {
                     "counts": {"type": "object"}}, ("id", "url", "events", "enabled")),
     "WebhookList": obj({"webhooks": array(ref("Webhook")), "events": array(STR)}, "all"),
     "WebhookTest": obj({"delivery": ID, "event": STR}, "all"),
+    # approval
+    "Approval": obj({
+        "id": ID,
+        "state": {"type": "string", "enum": ["pending_approval", "approved", "rejected"]},
+        "category": STR, "text": STR, "recipients": INT,
+        "parts": {**INT, "description": "parts per message"},
+        "first_recipients": array(STR),
+        "submitter": obj({"door": STR, "address": STR, "api_key_id": INT_OR_NULL,
+                          "user_id": INT_OR_NULL, "department_id": INT_OR_NULL,
+                          "role": STR_OR_NULL}, "all"),
+        "created_at": TIME, "decided_by": STR_OR_NULL, "decided_at": TIME_OR_NULL,
+        "reason": nullable({**STR, "description": "why it was rejected"}),
+        "messages": array(obj({"id": ID, "to": STR, "state": STR}, "all"),
+                          description="(one approval only) its messages"),
+    }, ("id", "state", "category", "text", "recipients", "parts", "first_recipients",
+        "submitter", "created_at", "decided_by", "decided_at", "reason")),
+    "ApprovalPage": obj({"approvals": array(ref("Approval")), "next_before": INT_OR_NULL},
+                        "all"),
+    "ApprovalRule": obj({
+        "mode": {"type": "string", "enum": ["none", "all", "above", "category"]},
+        "above": {**INT, "minimum": 0, "description": "mode above: more recipients than this "
+                                                      "need approval"},
+        "categories": array({"type": "string", "enum": list(PRIORITY)},
+                            description="mode category: these need approval")},
+        ("mode",), closed=True),
+    "ApprovalRules": obj({
+        "default": obj({"mode": STR, "above": INT, "categories": array(STR)}, "all"),
+        "departments": array(obj({"department_id": ID, "mode": STR, "above": INT,
+                                  "categories": array(STR)}, "all"))}, "all"),
+    "ApprovalReject": obj({"reason": {**STR, "minLength": 1, "maxLength": 500}}, ("reason",),
+                          closed=True),
+    # quotas and the ledger
+    "Quota": obj({"account": STR, "monthly_limit": INT_OR_NULL, "prepaid": BOOL,
+                  "used_this_month": INT, "reserved": INT, "balance": INT,
+                  "left": nullable({**INT, "description": "parts that may still be accepted; "
+                                                          "null: no bound"})}, "all"),
+    "QuotaList": obj({"month_start": TIME, "quotas": array(ref("Quota"))}, "all"),
+    "QuotaInput": obj({"monthly": nullable({**INT, "minimum": 0}),
+                       "prepaid": BOOL}, ("monthly",), closed=True),
+    "LedgerEntry": obj({"id": ID, "account": STR, "delta": INT,
+                        "kind": {"type": "string",
+                                 "enum": ["topup", "charge", "refund", "adjust"]},
+                        "message_id": INT_OR_NULL, "by": STR, "at": TIME, "note": STR}, "all"),
+    "LedgerPage": obj({"entries": array(ref("LedgerEntry")), "next_before": INT_OR_NULL,
+                       "account": STR, "balance": INT}, ("entries", "next_before")),
+    "LedgerInput": obj({"account": STR, "kind": {"type": "string", "enum": ["topup", "adjust"],
+                                                 "default": "topup"},
+                        "parts": INT, "note": {**STR, "maxLength": 500}},
+                       ("account", "parts"), closed=True),
+    "LedgerAdded": {"allOf": [ref("LedgerEntry"), obj({"balance": INT}, "all")]},
 }
 
 # -- operations ------------------------------------------------------------------------------
@@ -348,7 +459,8 @@ ERROR_TEXT = {400: "invalid body or parameter (the field is named)", 401: "no or
                    "policy refusal such as skip_dedupe_not_allowed)",
               404: "no such resource (or not the caller's)", 409: "conflict",
               422: "every recipient is on the blacklist (`rejected` lists them), or a policy "
-                   "rule refuses the send (`code` names it: recipient_cap, "
+                   "rule refused the request (`code` names it: forbidden_word, "
+                   "signature_missing, signature_forged, recipient_cap, "
                    "no_recipient_left...)",
               429: "too many failed attempts, or the key's rate (Retry-After)",
               503: "not running yet"}
@@ -423,9 +535,17 @@ CONTACT_ID = path_param("contact_id", ID, "a contact's id")
 GROUP_ID = path_param("group_id", ID, "a group's id")
 RULE_ID = path_param("rule_id", ID, "a rule's id")
 WEBHOOK_ID = path_param("webhook_id", ID, "a webhook endpoint's id")
+APPROVAL_ID = path_param("approval_id", ID, "an approval's id (POST /messages answers it in "
+                                            "`policy.approval.id`)")
 DEPARTMENT_ID = path_param("department_id", ID, "a department's id")
+ACCOUNT = path_param("account", STR, "user:<id> or department:<id>")
 NUMBER = path_param("number", STR, 'a number in any form ("+" as %2B)')
 WHOLE_RULE = {**ref("RuleInput"), "required": ["name", "actions"]}
+
+
+def _optional_body(operation: dict[str, Any]) -> dict[str, Any]:
+    operation["requestBody"]["required"] = False
+    return operation
 
 
 def _health() -> dict[str, Any]:
@@ -548,6 +668,35 @@ def _paths() -> dict[str, dict[str, Any]]:
             "Take a number off the blacklist", "admin",
             (200, obj({"number": STR, "removed": BOOL}, "all"), "removed"),
             params=[NUMBER], errors=(400, 404))},
+        "/api/v1/policy/words": {
+            **with_head(op("The forbidden-word list", "admin", (200, r("WordList"), "a page"),
+                           params=[query("limit", {**INT, "minimum": 1, "maximum": 500,
+                                                   "default": 500}),
+                                   query("offset", {**INT, "minimum": 0, "default": 0}),
+                                   query("q", {**STR, "maxLength": 100})],
+                           errors=(400,))),
+            "post": op("Add words (JSON, or text/plain with one word per line)", "admin",
+                       (201, r("WordsAdded"), "added"), body=r("WordInput"),
+                       also=(200, r("WordsAdded"), "every word was listed already"))
+            | {"requestBody": {"required": True, "content": {
+                "application/json": {"schema": r("WordInput")},
+                "text/plain": {"schema": STR}}}},
+            "delete": op("Remove a word given as ?word=", "admin",
+                         (200, r("WordDeleted"), "removed"),
+                         params=[{**query("word", {**STR, "minLength": 1, "maxLength": 200}),
+                                  "required": True}], errors=(400, 404))},
+        "/api/v1/policy/words/{word_id}": {"delete": op(
+            "Remove a word", "admin", (200, r("WordDeleted"), "removed"),
+            params=[path_param("word_id", ID, "the word's id")], errors=(404,))},
+        "/api/v1/policy/signatures": {
+            **with_head(op("Signature settings: the box's and each department's", "admin",
+                           (200, r("Signatures"), "the settings"))),
+            "put": op("Set or remove a department's signature", "admin",
+                      (200, r("DepartmentSignature"), "as it is now"),
+                      body=r("SignatureInput"))},
+        "/api/v1/reports/number-quality": with_head(op(
+            "Invalid numbers, numbers shared by several contacts, valid mobiles per group",
+            "read", (200, r("NumberQuality"), "the report"))),
         "/api/v1/rules": {
             **with_head(op("Auto-answer rules in order, and those that no longer compile",
                            "read", (200, r("RuleList"), "the rules"), errors=(503,))),
@@ -608,10 +757,68 @@ def _paths() -> dict[str, dict[str, Any]]:
         "/api/v1/webhooks/{webhook_id}/test": {"post": op(
             "Queue a webhook.test delivery", "admin", (202, r("WebhookTest"), "queued"),
             params=[WEBHOOK_ID], errors=(404, 503))},
+        "/api/v1/approval-rules": with_head(op(
+            "Which requests wait for approval: the box default ([approval]) and each "
+            "department's own rule", "read", (200, r("ApprovalRules"), "the rules"))),
+        "/api/v1/approval-rules/{department_id}": {
+            "put": op("Set a department's own approval rule", "admin",
+                      (200, obj({"department_id": ID, "mode": STR, "above": INT,
+                                 "categories": array(STR)}, "all"), "the rule"),
+                      body=r("ApprovalRule"), params=[DEPARTMENT_ID], errors=(404,)),
+            "delete": op("Remove a department's own rule (the box default applies)", "admin",
+                         (200, obj({"department_id": ID, "deleted": BOOL}, "all"), "removed"),
+                         params=[DEPARTMENT_ID], errors=(404,))},
+        "/api/v1/approvals": with_head(op(
+            "Send requests held for approval, newest first (an approver: all; another key: "
+            "its own)", "read", (200, r("ApprovalPage"), "a page"),
+            params=[query("state", {"type": "string",
+                                    "enum": ["pending", "approved", "rejected"]}),
+                    query("before", ID, "before this id"),
+                    query("limit", {**INT, "minimum": 1, "maximum": 500, "default": 100})],
+            errors=(400,))),
+        "/api/v1/approvals/{approval_id}": with_head(op(
+            "An approval and its messages", "read", (200, r("Approval"), "the approval"),
+            params=[APPROVAL_ID], errors=(404,))),
+        "/api/v1/approvals/{approval_id}/approve": {"post": _optional_body(op(
+            "Approve: its held messages are queued (never the approver's own request: 403 "
+            "own_request)", "approve", (200, r("Approval"), "approved"), params=[APPROVAL_ID],
+            body=obj({}, closed=True, description="nothing: no body, or {}"),
+            errors=(404, 409)))},
+        "/api/v1/approvals/{approval_id}/reject": {"post": op(
+            "Reject with a reason: its held messages are cancelled", "approve",
+            (200, r("Approval"), "rejected"), body=r("ApprovalReject"), params=[APPROVAL_ID],
+            errors=(404, 409))},
+        "/api/v1/quotas": with_head(op(
+            "Accounts with a quota: limit, prepaid, use this month, reserved, balance (an "
+            "admin: every one; another key: its own user's and department's)",
+            "read", (200, r("QuotaList"), "the quotas"))),
+        "/api/v1/quotas/{account}": {"put": op(
+            "Set an account's monthly limit (parts; null: none) and whether it is prepaid",
+            "admin", (200, r("Quota"), "the account's standing"), body=r("QuotaInput"),
+            params=[ACCOUNT])},
+        "/api/v1/ledger": {
+            **with_head(op("Ledger rows, newest first (with `account`: its balance too; "
+                           "an admin: every account, another key: its own)",
+                           "read", (200, r("LedgerPage"), "a page"),
+                           params=[query("account", STR, "user:<id> or department:<id>"),
+                                   query("before", ID, "before this row id"),
+                                   query("limit", {**INT, "minimum": 1, "maximum": 1000,
+                                                   "default": 100})],
+                           errors=(400, 404))),
+            "post": op("Add a topup or an adjustment (in parts)", "admin",
+                       (201, r("LedgerAdded"), "the row, and the balance after it"),
+                       body=r("LedgerInput"))},
     }
 
 
 def build_document() -> dict[str, Any]:
+    import sys
+
+    from appliance.api import openapi_accounts
+
+    here = sys.modules[__name__]
+    SCHEMAS.update(openapi_accounts.schemas(here))
+    paths = {**_paths(), **openapi_accounts.paths(here)}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -626,7 +833,7 @@ def build_document() -> dict[str, Any]:
                 "doors and `/metrics` keep their own formats and are not described here."),
         },
         "servers": [{"url": "/"}],
-        "paths": _paths(),
+        "paths": paths,
         "components": {
             "schemas": copy.deepcopy(SCHEMAS),
             "securitySchemes": {"bearer": {

@@ -45,10 +45,8 @@ def sim_view(row: dict[str, Any], live: dict[str, Any] | None, counters: dict[st
     }
 
 
-@bp.route("/sims", methods=["GET", "HEAD"])
-@require_scope("read")
-async def list_all(request: Request) -> JSONResponse:
-    appliance = request.app.ctx.appliance
+async def sims_listing(appliance) -> list[dict[str, Any]]:
+    """Every SIM known (shared by this endpoint and the admin socket)."""
     rows = await appliance.store.read(list_sims)
     live = {}
     for sup in appliance.pool.all() if appliance.pool else []:
@@ -60,4 +58,10 @@ async def list_all(request: Request) -> JSONResponse:
     views = [sim_view(row, live.get(row["iccid"]),
                       dispatcher.counters_for(row["iccid"]) if dispatcher else {}, limits)
              for row in rows]
-    return json({"sims": views})
+    return views
+
+
+@bp.route("/sims", methods=["GET", "HEAD"])
+@require_scope("read")
+async def list_all(request: Request) -> JSONResponse:
+    return json({"sims": await sims_listing(request.app.ctx.appliance)})

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -265,6 +265,26 @@ class Dispatcher:
             raise
         ctx.pending.discard(message_id)
         self.emit(message_id, M.CANCELLED.value)
+
+    async def release(self, ids: Iterable[int] | Callable[[], Iterable[int]],
+                      detail: str = "released") -> list[int]:
+        """Move held messages to the queue (held -> queued, durably) and index them, as
+        accepted ones are; the ids moved (one no longer held, e.g. expired, stays as it is).
+
+        `ids` may be a store function run first in the same transaction, returning the ids
+        (an approval's decision: approved and released commit together, or neither)."""
+        now = self.now()
+
+        def job() -> list[int]:
+            chosen = ids() if callable(ids) else ids
+            return queue_store.release_held(list(chosen), detail, now)
+
+        moved = await self.ctx.store.write(job)
+        if moved:
+            await self.reload_waiting(moved)
+            for mid in moved:
+                self.emit(mid, M.QUEUED.value)
+        return moved
 
     async def reload_waiting(self, ids: list[int] | None, *,
                              not_before: datetime | None = None,

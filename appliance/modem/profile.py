@@ -27,6 +27,7 @@ type raises ProfileError naming the file and the key):
 from __future__ import annotations
 
 import dataclasses
+import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,8 +36,18 @@ from appliance.typed_toml import build
 
 GENERIC = "generic"
 
-# firmware-config/ sits at the top of the repository, two levels above this package.
-DEFAULT_PROFILES_DIR = Path(__file__).resolve().parents[2] / "firmware-config" / "modems"
+
+def _shipped_profiles_dir() -> Path:
+    """firmware-config/modems at the top of the checkout (two levels above this package) when
+    running from one; an installed wheel carries them in <prefix>/share/cardgate/modems
+    (pyproject's data-files)."""
+    checkout = Path(__file__).resolve().parents[2] / "firmware-config" / "modems"
+    if checkout.is_dir():
+        return checkout
+    return Path(sys.prefix) / "share" / "cardgate" / "modems"
+
+
+DEFAULT_PROFILES_DIR = _shipped_profiles_dir()
 
 
 class ProfileError(ValueError):

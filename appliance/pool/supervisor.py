@@ -233,6 +233,16 @@ class ModemSupervisor:
         self._set_state(PoolState.gone, reason)
         self._ended = True
 
+    async def restart(self, reason: str) -> None:
+        """Close the port and bring the modem up again (a technician's `restart <n>`): the
+        supervision loop finds no modem and reopens it at once. A part in flight on this
+        modem ends as the driver reports a closed port (not sent, or ambiguous)."""
+        if self._ended:
+            return
+        self._set_state(PoolState.resting, reason)
+        await self._close_modem()
+        self._wake.set()
+
     async def stop(self, reason: str = "stopped") -> None:
         """End supervision: the port vanished or the appliance stops."""
         self.mark_gone(reason)

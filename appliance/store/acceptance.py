@@ -20,7 +20,14 @@ import peewee
 
 from appliance.store import kannel as kannel_store
 from appliance.store.db import utcnow
-from appliance.store.models import KannelMessage, Message, MessageEvent, MessageOption
+from appliance.store.models import (
+    ApprovalMessage,
+    KannelMessage,
+    Message,
+    MessageCharge,
+    MessageEvent,
+    MessageOption,
+)
 from appliance.store.states import MessageState
 
 M = MessageState
@@ -62,6 +69,11 @@ class NewMessage:
     force_ucs2: bool = False  # encode as UCS2 even when GSM-7 would do (Kannel coding=2)
     message_class: int | None = None  # TP-DCS message class 0-3 (0 = flash)
     kannel: kannel_store.KannelFields | None = None  # a Kannel sendsms request's own fields
+    approval_id: int | None = None
+    """The approval this message waits for (with `hold`): linked in the same transaction."""
+    charge_to: tuple[str, ...] = ()
+    """The quota accounts its sent parts are charged to (store.ledger), linked with it."""
+
     # Who submitted it, through which door (policy.origin.Origin, flattened: the store knows
     # no policy); None where a caller did not say (messages from before migration 12).
     door: str | None = None
@@ -183,6 +195,13 @@ def _insert_extras(rows: list[tuple[int, NewMessage]]) -> None:
     kannel = [kannel_store.row(mid, r.kannel) for mid, r in rows if r.kannel is not None]
     if kannel:
         _insert_rows(KannelMessage, kannel_store.COLUMNS, kannel)
+    # A held message is never without its approval, a charged one never without its account.
+    approvals = [(mid, r.approval_id) for mid, r in rows if r.approval_id is not None]
+    if approvals:
+        _insert_rows(ApprovalMessage, _APPROVAL_COLUMNS, approvals)
+    charges = [(mid, account) for mid, r in rows for account in r.charge_to]
+    if charges:
+        _insert_rows(MessageCharge, _CHARGE_COLUMNS, charges)
 
 
 def accept_many(requests: list[list[NewMessage]],
@@ -249,6 +268,9 @@ _MESSAGE_COLUMNS = tuple(f.column_name for f in (
 ))
 _OPTION_COLUMNS = tuple(f.column_name for f in (
     MessageOption.message, MessageOption.force_ucs2, MessageOption.message_class))
+_APPROVAL_COLUMNS = tuple(f.column_name for f in (ApprovalMessage.message,
+                                                   ApprovalMessage.approval))
+_CHARGE_COLUMNS = tuple(f.column_name for f in (MessageCharge.message, MessageCharge.account))
 _EVENT_COLUMNS = tuple(f.column_name for f in (
     MessageEvent.message, MessageEvent.at, MessageEvent.old_state, MessageEvent.new_state,
     MessageEvent.detail, MessageEvent.sim,

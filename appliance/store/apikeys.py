@@ -37,9 +37,9 @@ from datetime import datetime
 from typing import Any
 
 from appliance.store.db import utcnow
-from appliance.store.models import ApiKey, Webhook
+from appliance.store.models import ApiKey, Department, User, Webhook
 
-SCOPES = frozenset({"send", "read", "admin"})
+SCOPES = frozenset({"send", "read", "approve", "admin"})
 
 KEY_PREFIX = "cg_"
 _PREFIX_ALPHABET = string.ascii_lowercase + string.digits  # no "_": the key splits on it
@@ -121,27 +121,39 @@ def _hash(key: str, salt: bytes, n: int, r: int, p: int) -> bytes:
     )
 
 
-def hash_api_key(key: str) -> str:
-    """The stored form: scrypt$n$r$p$salt_hex$hash_hex (parameters kept, so they can grow)."""
+def hash_secret(secret: str) -> str:
+    """The stored form of a secret (an API key, a user's password):
+    scrypt$n$r$p$salt_hex$hash_hex (parameters kept, so they can grow)."""
     salt = secrets.token_bytes(16)
-    digest = _hash(key, salt, **_SCRYPT)
+    digest = _hash(secret, salt, **_SCRYPT)
     return "scrypt${n}${r}${p}$".format(**_SCRYPT) + f"{salt.hex()}${digest.hex()}"
 
 
-def _matches(key: str, stored: str) -> bool:
+hash_api_key = hash_secret
+
+
+def secret_matches(secret: str, stored: str) -> bool:
+    """Whether `secret` hashes to `stored` (scrypt, constant-time compare); False for a stored
+    form that is not ours."""
     try:
         algo, n, r, p, salt_hex, digest_hex = stored.split("$")
         if algo != "scrypt":
             return False
-        digest = _hash(key, bytes.fromhex(salt_hex), int(n), int(r), int(p))
+        digest = _hash(secret, bytes.fromhex(salt_hex), int(n), int(r), int(p))
     except ValueError:
         return False
     return hmac.compare_digest(digest, bytes.fromhex(digest_hex))
 
 
+_matches = secret_matches
+
+
 def create_api_key(name: str, scopes: list[str], *, rate_per_minute: int | None = None,
-                   allowed_from: Any = ()) -> str:
-    """Store a new key named `name`; return the plaintext key (the only time it exists)."""
+                   allowed_from: Any = (), user_id: int | None = None,
+                   department_id: int | None = None) -> str:
+    """Store a new key named `name`; return the plaintext key (the only time it exists).
+    `user_id`/`department_id` bind it: its sends count as that user's (and the user's
+    department's) or that department's."""
     rate = check_rate(rate_per_minute)
     networks = check_networks(allowed_from)
     name = name.strip()
@@ -157,8 +169,14 @@ def create_api_key(name: str, scopes: list[str], *, rate_per_minute: int | None 
         raise ValueError(f'an API key named "{name}" already exists')
     prefix = "".join(secrets.choice(_PREFIX_ALPHABET) for _ in range(8))
     key = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(24)}"  # 24 bytes -> 32 characters
+    if user_id is not None and not User.select().where(User.id == user_id).exists():
+        raise ValueError(f"no user with id {user_id}")
+    if department_id is not None and not Department.select().where(
+            Department.id == department_id).exists():
+        raise ValueError(f"no department with id {department_id}")
     ApiKey.create(name=name, prefix=prefix, key_hash=hash_api_key(key), scopes=",".join(clean),
-                  rate_per_minute=rate, allowed_from=",".join(networks))
+                  rate_per_minute=rate, allowed_from=",".join(networks), user_id=user_id,
+                  department_id=department_id)
     return key
 
 
@@ -185,7 +203,8 @@ def list_api_keys() -> list[dict[str, Any]]:
     return [{"name": k.name, "prefix": k.prefix, "scopes": sorted(k.scope_set),
              "revoked": bool(k.revoked), "created_at": k.created_at,
              "last_used_at": k.last_used_at, "rate_per_minute": k.rate_per_minute,
-             "allowed_from": [n for n in (k.allowed_from or "").split(",") if n]}
+             "allowed_from": [n for n in (k.allowed_from or "").split(",") if n],
+             "user_id": k.user_id, "department_id": k.department_id}
             for k in ApiKey.select().order_by(ApiKey.id)]
 
 
@@ -207,6 +226,9 @@ class KeyCandidate:
     revoked: bool
     key_hash: str
     limits: KeyLimits = KeyLimits()
+    user_id: int | None = None
+    department_id: int | None = None
+    role: str | None = None  # the bound user's
 
     @property
     def scope_set(self) -> frozenset[str]:
@@ -214,10 +236,24 @@ class KeyCandidate:
 
 
 def find_candidates(prefix: str) -> list[KeyCandidate]:
-    """The stored keys with this prefix (one indexed read; meant for `Store.read`)."""
-    return [KeyCandidate(row.id, row.name, row.scopes or "", bool(row.revoked), row.key_hash,
-                         KeyLimits.stored(row.rate_per_minute, row.allowed_from))
-            for row in ApiKey.select().where(ApiKey.prefix == prefix)]
+    """The stored keys with this prefix (one indexed read; meant for `Store.read`), with their
+    binding: a key bound to a user carries the user's role and department (unless the key
+    names a department of its own), and counts as revoked while the user is disabled."""
+    out = []
+    for row in ApiKey.select().where(ApiKey.prefix == prefix):
+        revoked, department, role = bool(row.revoked), row.department_id, None
+        if row.user_id is not None:
+            user = (User.select(User.role, User.department, User.disabled)
+                    .where(User.id == row.user_id).tuples().first())
+            if user is None or user[2]:
+                revoked = True
+            else:
+                role = user[0]
+                department = department if department is not None else user[1]
+        out.append(KeyCandidate(row.id, row.name, row.scopes or "", revoked, row.key_hash,
+                                KeyLimits.stored(row.rate_per_minute, row.allowed_from),
+                                row.user_id, department, role))
+    return out
 
 
 def match_candidates(key: str, candidates: list[KeyCandidate]) -> KeyCandidate | None:
@@ -252,10 +288,14 @@ def key_is_active(key_id: int) -> bool:
 def key_limits(key_id: int) -> KeyLimits | None:
     """The limits of the key with this id, or None if it is gone or revoked (one primary-key
     read, no scrypt: for a key the caller has already verified)."""
-    row = (ApiKey.select(ApiKey.revoked, ApiKey.rate_per_minute, ApiKey.allowed_from)
+    row = (ApiKey.select(ApiKey.revoked, ApiKey.rate_per_minute, ApiKey.allowed_from,
+                         ApiKey.user_id)
            .where(ApiKey.id == key_id).tuples().first())
     if row is None or row[0]:
         return None
+    if row[3] is not None and not User.select().where(
+            (User.id == row[3]) & (User.disabled == False)).exists():  # noqa: E712
+        return None  # its user was disabled (or deleted): the key goes with them
     return KeyLimits.stored(row[1], row[2])
 
 
@@ -294,6 +334,8 @@ __all__ = [
     "find_candidates",
     "has_scope",
     "hash_api_key",
+    "hash_secret",
+    "secret_matches",
     "key_is_active",
     "key_prefix",
     "match_candidates",

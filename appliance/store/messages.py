@@ -35,6 +35,7 @@ from typing import Any
 
 import peewee
 
+from appliance.store import ledger
 from appliance.store.acceptance import (
     Acceptance,
     IdempotencyConflict,
@@ -295,6 +296,8 @@ def expire_due(now: datetime) -> list[int]:
     for msg in due:
         _move(msg, M.EXPIRED, "expired before it could be sent", now=now)
         _fail_pending_parts(msg.id, "expired")
+        # A long message whose first parts left before its SIM went away: those come back.
+        ledger.refund_message(msg.id, now, "expired")
     return [m.id for m in due]
 
 

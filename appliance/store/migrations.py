@@ -27,7 +27,10 @@ from appliance.store import (
     schema_v7,
     schema_v8,
     schema_v9,
+    schema_v10,
+    schema_v11,
     schema_v12,
+    schema_v13,
 )
 
 Migration = Callable[[peewee.Database], None]
@@ -121,6 +124,23 @@ def migration_9_android_webhooks(db: peewee.Database) -> None:
     schema_v9.apply(db, dialect(db))
 
 
+def migration_10_accounts_and_audit(db: peewee.Database) -> None:
+    """Departments, users, login attempts and locks, console sessions, API keys bound to a
+    user or department, and the hash-chained append-only audit log (see schema_v10)."""
+    schema_v10.apply(db, dialect(db))
+
+
+def migration_11_content_policy(db: peewee.Database) -> None:
+    """department_signature, forbidden_word and contact_consent: the policy layer's content
+    rules and each number's marketing consent (see `schema_v11`)."""
+    schema_v11.apply(db, dialect(db))
+
+
+def migration_13_approval_and_quotas(db: peewee.Database) -> None:
+    """Approval of sends, quotas and the prepaid ledger (see `schema_v13`)."""
+    schema_v13.apply(db, dialect(db))
+
+
 def migration_12_submitter_and_dedupe(db: peewee.Database) -> None:
     """message.door/address/api_key_id/user_id/department_id (who submitted it),
     message.content_hash with dedupe's index, and policy_recipient_cap (see schema_v12)."""
@@ -137,6 +157,11 @@ MIGRATIONS: list[Migration] = [
     migration_7_kannel,
     migration_8_api_key_limits,
     migration_9_android_webhooks,
+    migration_10_accounts_and_audit,
+    migration_11_content_policy,
+    migration_13_approval_and_quotas,
+    # Last, whatever its number: a database already at the version before it (main's
+    # order: 10, 11, 13) must get it next.
     migration_12_submitter_and_dedupe,
 ]
 

@@ -193,6 +193,8 @@ class ApiKey(BaseModel):
     revoked = pw.BooleanField(default=False)
     rate_per_minute = pw.IntegerField(null=True)  # migration 8: None = no limit of its own
     allowed_from = pw.TextField(default="")  # migration 8: CIDR networks, comma-separated
+    user_id = pw.IntegerField(null=True)  # migration 10: whose sends the key's are
+    department_id = pw.IntegerField(null=True)  # migration 10: ... or which department's
 
     @property
     def scope_set(self) -> frozenset[str]:
@@ -434,6 +436,197 @@ class KannelMessage(BaseModel):
     open = pw.BooleanField(default=False, index=True)
 
 
+# -- migration 10: accounts and the audit log ------------------------------------------------
+
+
+class Department(BaseModel):
+    id = pw.AutoField()
+    name = pw.CharField(unique=True, max_length=64)
+    short_name = pw.CharField(max_length=32, default="")  # 简称: what its signature shows
+    created_at = UtcDateTimeField(default=utcnow)
+
+
+class User(BaseModel):
+    id = pw.AutoField()
+    name = pw.CharField(unique=True, max_length=64)
+    display_name = pw.CharField(max_length=128, default="")
+    role = pw.CharField(max_length=16)  # accounts.roles.ROLES
+    department = pw.ForeignKeyField(Department, null=True, backref="users",
+                                    column_name="department_id")
+    disabled = pw.BooleanField(default=False)
+    must_change_password = pw.BooleanField(default=True)
+    password_hash = pw.TextField()  # "scrypt$n$r$p$salt_hex$hash_hex", as API keys
+    password_changed_at = UtcDateTimeField(null=True)
+    created_at = UtcDateTimeField(default=utcnow)
+    last_login_at = UtcDateTimeField(null=True)
+
+    class Meta:
+        table_name = "app_user"  # "user" is reserved in PostgreSQL
+
+
+class LoginAttempt(BaseModel):
+    id = pw.AutoField()
+    at = UtcDateTimeField(default=utcnow)
+    name = pw.CharField(max_length=64)  # as typed (an unknown name too)
+    address = pw.CharField(max_length=64, default="")
+    door = pw.CharField(max_length=16, default="console")
+    success = pw.BooleanField(default=False)
+    reason = pw.CharField(max_length=32, default="")  # ok / invalid / disabled / locked
+
+    class Meta:
+        indexes = ((("name", "at"), False),)
+
+
+class LoginLock(BaseModel):
+    subject = pw.CharField(primary_key=True, max_length=128)  # user:<name> / address:<ip>
+    failures = pw.IntegerField(default=0)
+    last_failure_at = UtcDateTimeField()
+    locked_until = UtcDateTimeField(null=True)
+
+
+class UserSession(BaseModel):
+    id = pw.AutoField()
+    token_hash = pw.CharField(unique=True, max_length=64)  # sha256 hex of the token
+    user = pw.ForeignKeyField(User, backref="sessions", on_delete="CASCADE",
+                              column_name="user_id")
+    address = pw.CharField(max_length=64, default="")
+    door = pw.CharField(max_length=16, default="console")
+    created_at = UtcDateTimeField(default=utcnow)
+    last_seen_at = UtcDateTimeField(default=utcnow)
+    expires_at = UtcDateTimeField()  # the absolute end, whatever the activity
+    ended_at = UtcDateTimeField(null=True)
+
+
+class AuditEntry(BaseModel):
+    seq = pw.IntegerField(primary_key=True)
+    at = UtcDateTimeField()
+    actor_kind = pw.CharField(max_length=16)
+    actor_id = pw.CharField(max_length=64, default="")
+    actor_name = pw.CharField(max_length=128, default="")
+    address = pw.CharField(max_length=64, default="")
+    door = pw.CharField(max_length=16, default="")
+    action = pw.CharField(max_length=64)
+    target = pw.CharField(max_length=255, default="")
+    detail = pw.TextField(default="{}")  # canonical JSON (sorted keys)
+    prev_hash = pw.CharField(max_length=64)
+    hash = pw.CharField(max_length=64)
+
+    class Meta:
+        indexes = ((("action", "seq"), False), (("at",), False))
+
+
+# -- migration 11: the content rules -------------------------------------------------------
+
+
+class DepartmentSignature(BaseModel):
+    """A department's 【signature】 (migration 11): the text inside the brackets, and where it
+    goes (None: the box default). No foreign key: departments are another step's table."""
+
+    department_id = pw.IntegerField(primary_key=True)
+    signature = pw.CharField(max_length=16)
+    placement = pw.CharField(max_length=8, null=True)  # start / end
+    updated_at = UtcDateTimeField(default=utcnow)
+
+
+class ForbiddenWord(BaseModel):
+    """One word of the forbidden-word list (migration 11), as entered and as matched."""
+
+    id = pw.AutoField()
+    word = pw.CharField(max_length=100)
+    normalized = pw.CharField(max_length=100, unique=True)
+    created_at = UtcDateTimeField(default=utcnow)
+
+
+class ContactConsent(BaseModel):
+    """A number's marketing consent (migration 11): granted / withdrawn, with where it came
+    from (imported / reply / staff) and when. No row: unknown."""
+
+    id = pw.AutoField()
+    number = pw.CharField(max_length=32, unique=True)
+    state = pw.CharField(max_length=16)
+    source = pw.CharField(max_length=16)
+    detail = pw.TextField(default="")
+    at = UtcDateTimeField(default=utcnow)
+# -- approval and quotas (migration 13) -------------------------------------------------------
+
+
+class ApprovalRule(BaseModel):
+    """A department's own approval rule; the box default (`[approval]`) applies otherwise."""
+
+    department_id = pw.IntegerField(primary_key=True)
+    mode = pw.CharField(max_length=16)  # none / all / above / category
+    above = pw.IntegerField(default=0)  # mode "above": more recipients than this need approval
+    categories = pw.TextField(default="")  # mode "category": comma-separated
+    updated_at = UtcDateTimeField(default=utcnow)
+
+
+class Approval(BaseModel):
+    """One send request waiting for (or decided by) an approver; its messages wait `held`."""
+
+    state = pw.CharField(max_length=16)  # pending / approved / rejected
+    door = pw.CharField(max_length=16)
+    address = pw.CharField(max_length=64, default="")
+    api_key_id = pw.IntegerField(null=True)
+    user_id = pw.IntegerField(null=True)
+    department_id = pw.IntegerField(null=True)
+    role = pw.CharField(max_length=16, null=True)
+    category = pw.CharField(max_length=32)
+    text = pw.TextField()
+    recipients = pw.IntegerField()
+    parts = pw.IntegerField()
+    created_at = UtcDateTimeField(default=utcnow)
+    decided_by = pw.CharField(default="")
+    decided_by_key_id = pw.IntegerField(null=True)
+    decided_by_user_id = pw.IntegerField(null=True)
+    decided_at = UtcDateTimeField(null=True)
+    reason = pw.TextField(default="")
+
+    class Meta:
+        indexes = ((("state", "id"), False),)
+
+
+class ApprovalMessage(BaseModel):
+    """A message an approval holds (written with the message, in its transaction)."""
+
+    message = pw.ForeignKeyField(Message, primary_key=True, on_delete="CASCADE")
+    approval = pw.ForeignKeyField(Approval, index=True, on_delete="CASCADE")
+
+
+class Quota(BaseModel):
+    """An account's monthly limit (parts; None: no limit) and whether it is prepaid."""
+
+    account = pw.CharField(primary_key=True, max_length=32)  # user:<id> / department:<id>
+    monthly_limit = pw.IntegerField(null=True)
+    prepaid = pw.BooleanField(default=False)
+    updated_at = UtcDateTimeField(default=utcnow)
+
+
+class Ledger(BaseModel):
+    """One change of an account's balance, in parts; rows are only ever added."""
+
+    account = pw.CharField(max_length=32)
+    delta = pw.IntegerField()
+    kind = pw.CharField(max_length=16)  # topup / charge / refund / adjust
+    message_id = pw.IntegerField(null=True, index=True)  # no FK: the ledger outlives messages
+    actor = pw.CharField(default="")  # who: an API key, a CLI user, "dispatch"
+    at = UtcDateTimeField(default=utcnow)
+    note = pw.TextField(default="")
+
+    class Meta:
+        indexes = ((("account", "at"), False),)
+
+
+class MessageCharge(BaseModel):
+    """An account a message is charged to (written with the message)."""
+
+    # No index of its own: the primary key (message_id, account) serves look-ups by message.
+    message = pw.ForeignKeyField(Message, on_delete="CASCADE", index=False)
+    account = pw.CharField(max_length=32, index=True)
+
+    class Meta:
+        primary_key = pw.CompositeKey("message", "account")
+
+
 class PolicyRecipientCap(BaseModel):
     """A department's own per-send recipient cap (migration 12), overriding
     `[policy_limits] max_recipients_per_send`. Keyed by the department's id (no foreign key:
@@ -469,29 +662,59 @@ ALL_MODELS: list[type[BaseModel]] = [
     WebhookDelivery,
     MessageOption,
     KannelMessage,
+    Department,
+    User,
+    LoginAttempt,
+    LoginLock,
+    UserSession,
+    AuditEntry,
+    DepartmentSignature,
+    ForbiddenWord,
+    ContactConsent,
+    ApprovalRule,
+    Approval,
+    ApprovalMessage,
+    Quota,
+    Ledger,
+    MessageCharge,
     PolicyRecipientCap,
 ]
 
 __all__ = [
     "ALL_MODELS",
     "ApiKey",
+    "Approval",
+    "ApprovalMessage",
+    "ApprovalRule",
+    "AuditEntry",
+    "Department",
+    "LoginAttempt",
+    "LoginLock",
+    "User",
+    "UserSession",
     "BaseModel",
     "BlacklistEntry",
+    "DepartmentSignature",
+    "ForbiddenWord",
     "Campaign",
     "Contact",
+    "ContactConsent",
     "ContactGroup",
     "ContactNumber",
     "GroupMember",
     "InboundMessage",
     "InboxMessage",
     "KannelMessage",
+    "Ledger",
     "Message",
+    "MessageCharge",
     "MessageEvent",
     "MessageOption",
     "Modem",
     "Part",
     "PolicyRecipientCap",
     "QuarantinedPdu",
+    "Quota",
     "Rule",
     "RuleLog",
     "Setting",

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from appliance.store import ledger
 from appliance.store import messages as outbox
 from appliance.store.db import utcnow
 from appliance.store.models import Message, MessageEvent, Part
@@ -160,6 +161,8 @@ def quarantine(items: Iterable[tuple[int, str]], now: datetime | None = None) ->
             (Part.message == msg_id) & (Part.state == P.PENDING.value)).execute()
         MessageEvent.insert(message=msg_id, at=now, old_state=state, new_state=new,
                             detail=reason).execute()
+        if new == M.FAILED.value:
+            ledger.refund_message(msg_id, now, reason)
         done.append(msg_id)
     return done
 
@@ -210,11 +213,25 @@ def savepoint():  # noqa: ANN201 - peewee's context manager
     return Message._meta.database.atomic()
 
 
-def fail_message(msg_id: int, reason: str, iccid: str | None = None) -> None:
-    """The message failed for good: it and its unsent parts, with the reason."""
-    outbox.transition_message(msg_id, M.FAILED, reason, iccid, error=reason)
+def fail_message(msg_id: int, reason: str, iccid: str | None = None, *,
+                 now: datetime | None = None) -> None:
+    """The message failed for good: it and its unsent parts, with the reason; what its parts
+    were charged is refunded (store.ledger)."""
+    now = now or utcnow()
+    outbox.transition_message(msg_id, M.FAILED, reason, iccid, error=reason, now=now)
     Part.update(state=P.FAILED.value, error=reason).where(
         (Part.message == msg_id) & (Part.state == P.PENDING.value)).execute()
+    ledger.refund_message(msg_id, now, reason)
+
+
+def release_held(ids: list[int], detail: str, now: datetime | None = None) -> list[int]:
+    """held -> queued for those of `ids` still held (an approval granted); the ids moved."""
+    now = now or utcnow()
+    moved = []
+    for msg in Message.select().where(Message.id.in_(ids) & (Message.state == M.HELD.value)):
+        outbox.transition_message(msg.id, M.QUEUED, detail, now=now)
+        moved.append(msg.id)
+    return moved
 
 
 def hold_ambiguous(msg_id: int, iccid: str, reason: str) -> None:
@@ -237,6 +254,7 @@ def settle_late_answer(part_id: int, message_reference: int,
     if part is None or part.state != P.AMBIGUOUS.value:
         return None  # settled meanwhile (a status report), or resent
     outbox.transition_part(part_id, P.SENT, message_reference=message_reference, now=now)
+    ledger.charge_part(part_id, now)  # it left after all: charged as any part sent
     msg = Message.get_by_id(part.message_id)
     if msg.state != M.AMBIGUOUS.value:
         return None  # still sending its other parts: their end decides
@@ -289,5 +307,6 @@ def hand_back(claims: Iterable[tuple[int, str]], reason: str, *,
 __all__ = ["WaitingRow", "cancel", "claimed_message", "fail_message", "find_unreadable",
            "hand_back",
            "hold_ambiguous", "load_waiting", "mark_part_ambiguous", "parts_of", "quarantine",
+           "release_held",
            "requeue_if_claimed", "requeue_unsent", "savepoint", "settle_late_answer", "state_of",
            "unpin"]

@@ -20,6 +20,7 @@ from typing import Any
 
 import peewee
 
+from appliance.store import ledger
 from appliance.store import messages as outbox
 from appliance.store.models import Message, MessageEvent, Part, SimCounter
 from appliance.store.sims import COUNTER_WINDOWS
@@ -164,11 +165,13 @@ def mark_part_sending(part_id: int, now: datetime | None = None) -> None:
 
 
 def mark_part_sent(part_id: int, message_reference: int, now: datetime) -> None:
-    """sending -> sent, with the +CMGS reference and when."""
+    """sending -> sent, with the +CMGS reference and when; charged to its message's quota
+    accounts (if any: store.ledger)."""
     db, sql = _db_and_sql()
     params = (P.SENT.value, _utc(now), message_reference, part_id, P.SENDING.value)
     if _rowcount(db, sql.part_sent, params) != 1:
         outbox.transition_part(part_id, P.SENT, message_reference=message_reference, now=now)
+    ledger.charge_part(part_id, now)  # a part is charged as it is sent, in the same commit
 
 
 def mark_message_sent(msg_id: int, detail: str, sim: str, now: datetime) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from peewee import fn
 
+from appliance.store import ledger
 from appliance.store.db import utcnow
 from appliance.store.models import (
     InboundMessage,
@@ -284,4 +285,6 @@ def apply_status_report(*, iccid: str, message_reference: int, recipient: str, s
         return (msg.id, None)
     MessageEvent.create(message=msg.id, at=now, old_state=msg.state, new_state=target.value,
                         detail=f"status report {status:#04x}", sim=iccid)
+    if target is M.FAILED:
+        ledger.refund_message(msg.id, now, error)
     return (msg.id, target.value)

@@ -42,7 +42,8 @@ STATE_EVENTS: dict[str, str] = {
     "ambiguous": "message.ambiguous",
     "cancelled": "message.cancelled",
 }
-EVENTS: tuple[str, ...] = (SMS_RECEIVED, *STATE_EVENTS.values())
+APPROVAL_DECIDED = "approval.decided"  # a held send request approved or rejected
+EVENTS: tuple[str, ...] = (SMS_RECEIVED, *STATE_EVENTS.values(), APPROVAL_DECIDED)
 ALL_EVENTS = "*"
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
@@ -433,6 +434,13 @@ def record_sms(received: list[dict[str, Any]], now: datetime, *,
     return written
 
 
+def record_approvals(decided: list[dict[str, Any]], now: datetime) -> int:
+    """Deliveries for ApprovalDecided events (their `as_dict()`: approval_id, state,
+    decided_by, reason, message_ids, at)."""
+    items = [(APPROVAL_DECIDED, {k: v for k, v in d.items() if k != "event"}) for d in decided]
+    return _fan_out(items, now)
+
+
 def catch_up_sms(now: datetime, limit: int = FAN_OUT_CHUNK) -> tuple[list[int], bool]:
     """At start: inbox messages after the cursor (stored, but their deliveries never written:
     a crash between the inbox's commit and ours), complete or partial, turned into deliveries.
@@ -609,9 +617,11 @@ def counts() -> dict[str, int]:
 
 
 __all__ = [
-    "ALL_EVENTS", "DELIVERED", "EVENTS", "FAILED", "PENDING", "SMS_RECEIVED", "STATE_EVENTS",
+    "ALL_EVENTS", "APPROVAL_DECIDED", "DELIVERED", "EVENTS", "FAILED", "PENDING", "SMS_RECEIVED",
+    "STATE_EVENTS",
     "TEST_EVENT", "Due", "Outcome", "WebhookInvalid", "WebhookNotFound", "apply_outcomes",
-    "bring_forward", "catch_up_sms", "check_events", "check_url", "counts", "create_endpoint",
+    "bring_forward", "catch_up_sms", "record_approvals", "check_events", "check_url", "counts",
+    "create_endpoint",
     "delete_endpoint", "delivery", "due_deliveries", "enqueue_test", "enqueue_url",
     "get_endpoint", "inbox_available", "list_endpoints", "next_due_at", "prune",
     "record_message_events", "record_sms", "update_endpoint",

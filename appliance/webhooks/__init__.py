@@ -8,7 +8,7 @@ What a receiver gets: `POST <url>` with a JSON body
 `{"id": <delivery id>, "event": "sms.received", "created_at": "...", "data": {...}}` and headers
 - `X-Cardgate-Event`: the event name (`sms.received`, `message.sent`, `message.delivered`,
   `message.failed`, `message.expired`, `message.ambiguous`, `message.cancelled`,
-  `webhook.test`, or a rules engine's own name);
+  `approval.decided`, `webhook.test`, or a rules engine's own name);
 - `X-Cardgate-Delivery`: the delivery's id. The same id comes again when a delivery is retried
   (the receiver's 2xx was lost, or the box restarted after the POST but before recording it):
   delivery is at least once, so receivers dedupe by this id;
@@ -53,6 +53,10 @@ Catch-up after a crash (between an event's commit and its delivery rows):
   missed: an SmsReceived dropped by the hub (a subscriber 10,000 events behind) is delivered only
   at the next start; and a message whose row id is below one already delivered when the crash
   came (only if the inbox ever wrote a message's row before the message was complete).
+- approval decisions: the hub's ApprovalDecided is the only path (`approval.decided`, data:
+  approval_id, state, decided_by, reason, message_ids, at); one decided just before a crash,
+  or dropped by the hub, is not delivered. The decision itself is on disk, and the messages'
+  own `message.cancelled` events (a rejection) are caught up as above.
 '''
 
 from appliance.webhooks.deliverer import Deliverer

@@ -38,7 +38,13 @@ from typing import Any
 import httpx
 
 from appliance.config import WebhooksConfig
-from appliance.hub import EventHub, MessageStateChanged, SmsReceived, Subscription
+from appliance.hub import (
+    ApprovalDecided,
+    EventHub,
+    MessageStateChanged,
+    SmsReceived,
+    Subscription,
+)
 from appliance.store import webhooks as q
 from appliance.store.db import utcnow
 from appliance.webhooks import android, signing
@@ -116,7 +122,8 @@ class Deliverer:
             # LAN devices: the box's proxy settings (if any) are not for them.
             trust_env=False, transport=transport, limits=limits)
         self._subscription = self.hub.subscribe(
-            "webhooks", [SmsReceived, MessageStateChanged], maxsize=SUBSCRIPTION_SIZE)
+            "webhooks", [SmsReceived, MessageStateChanged, ApprovalDecided],
+            maxsize=SUBSCRIPTION_SIZE)
         self._inbox_table = await self.store.read(q.inbox_available)
         if await self._endpoints_enabled():
             await self._catch_up()
@@ -222,6 +229,7 @@ class Deliverer:
             except Exception:  # a failed read must not end the fan-out; as if enabled
                 log.exception("webhooks: could not tell whether an endpoint is enabled")
             received = []
+            decided: list[dict[str, Any]] = []
             look = False
             for event in batch:
                 if isinstance(event, SmsReceived):
@@ -233,10 +241,12 @@ class Deliverer:
                                      "partial": event.partial, "at": event.at})
                 elif isinstance(event, MessageStateChanged) and event.state in q.STATE_EVENTS:
                     look = True
-            if not received and not look:
+                elif isinstance(event, ApprovalDecided):
+                    decided.append(event.as_dict())
+            if not received and not look and not decided:
                 continue
             try:
-                await self._write_rows(received, look)
+                await self._write_rows(received, look, decided)
             except Exception:
                 # The message events are read from their rows at the next wake (their cursor
                 # did not move). The SMS of this batch are caught up at the next start only
@@ -245,12 +255,15 @@ class Deliverer:
                               "(inbox ids %s)", len(batch),
                               [r["inbox_id"] for r in received][:20])
 
-    async def _write_rows(self, received: list[dict[str, Any]], look: bool) -> None:
+    async def _write_rows(self, received: list[dict[str, Any]], look: bool,
+                          decided: list[dict[str, Any]] | None = None) -> None:
         now = self.clock()
         inbox_table = self._inbox_table
 
         def job() -> tuple[int, bool]:
             written = q.record_sms(received, now, inbox_table=inbox_table)
+            if decided:
+                written += q.record_approvals(decided, now)
             more = False
             if look:
                 more_written, more = q.record_message_events(now)

@@ -23,6 +23,7 @@ from sanic import Sanic
 
 from appliance.app import Appliance, create_app
 from appliance.config import (
+    AdminConfig,
     Config,
     DatabaseConfig,
     DispatchConfig,
@@ -129,6 +130,7 @@ def make_config(tmp: Path, ports_dir: Path, **dispatch: Any) -> Config:
         modems=ModemsConfig(autodetect=False, ports=[str(ports_dir / "modem*")],
                             poll_interval=0.2, command_timeout=2.0, send_timeout=5.0),
         dispatch=DispatchConfig(**caps),
+        admin=AdminConfig(socket=str(tmp / "admin.sock")),  # not the system's /run/cardgate
         # Tests run at any hour on a real clock: quiet hours (on by default, 21:00-08:00
         # Shanghai) would hold their notices at night. tests/policy turns them on with a fake
         # clock.

@@ -169,6 +169,9 @@ enabled = false  # benchmarks measure throughput at any hour (dedupe stays on: i
 
 [log]
 level = "{self.log_level}"
+
+[admin]
+socket = "{self.db_path.parent / 'admin.sock'}"
 """, encoding="utf-8")
 
     def start_sim(self) -> None:

@@ -21,6 +21,7 @@ import pytest
 
 from appliance.app import Appliance
 from appliance.config import (
+    AdminConfig,
     Config,
     DatabaseConfig,
     DispatchConfig,
@@ -65,6 +66,7 @@ def make_config(tmp_path: Path, *, send_timeout: float = 5.0, **dispatch: Any) -
         modems=ModemsConfig(autodetect=False, ports=[str(tmp_path / "ports" / "modem*")],
                             poll_interval=60.0, command_timeout=3.0, send_timeout=send_timeout),
         dispatch=dispatch_config(**dispatch),
+        admin=AdminConfig(socket=str(tmp_path / "admin.sock")),  # not the system's /run/cardgate
         quiet_hours=QuietHoursConfig(enabled=False),  # tests run at any hour on a real clock
     )
 

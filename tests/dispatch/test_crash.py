@@ -76,6 +76,8 @@ send_timeout = 5.0
 per_sim_per_minute = 0
 per_sim_per_hour = 0
 per_sim_per_day = 0
+[admin]
+socket = "{tmp_path / 'admin.sock'}"
 """, encoding="utf-8")
     key = subprocess.run([sys.executable, "-m", "appliance", "apikey", "create", "--config",
                           str(config)], check=True, capture_output=True, text=True,

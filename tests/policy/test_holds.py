@@ -152,7 +152,7 @@ def test_the_index_hands_out_no_held_category_and_an_alert_is_not_stuck_behind_t
      "dedupe.working_weekend_days: 2026-12-07 is not a Saturday or Sunday"),
     ("policy_limits", {"max_recipients_per_send": -1},
      "policy_limits.max_recipients_per_send: must be an integer >= 0"),
-    ("policy", {"x": 1}, "policy: unknown key"),
+    ("quiet", {"x": 1}, "quiet: unknown key"),
 ])
 def test_bad_settings_are_named(section, values, error):
     from appliance.config import ConfigError, config_from_dict

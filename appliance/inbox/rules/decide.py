@@ -154,13 +154,14 @@ class Decider:
     def _decide_unsubscribe(self, decision: Decision, intent: str, now: datetime) -> None:
         message = decision.message
         number = message.number
+        reason = f"replied {message.text.strip()[:40]!r} to SIM {message.sim}"
         if intent == "unsubscribe":
-            reason = f"replied {message.text.strip()[:40]!r} to SIM {message.sim}"
             decision.steps.append(Step("blacklist", None, BUILTIN, "unsubscribe", number,
                                        reason=reason))
             text = self.config.unsubscribe_reply
         else:
-            decision.steps.append(Step("unblacklist", None, BUILTIN, "resubscribe", number))
+            decision.steps.append(Step("unblacklist", None, BUILTIN, "resubscribe", number,
+                                       reason=reason))
             text = self.config.resubscribe_reply
         if not text:
             return

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from appliance.config import RulesConfig
+from appliance.contacts.numbers import stored_or_given
 from appliance.dispatch.intake import (
     AllRecipientsBlocked,
     InvalidRequest,
@@ -46,6 +47,7 @@ from appliance.inbox.rules.definition import Rule, RuleError, compile_rule
 from appliance.inbox.rules.evaluate import Received, Sender
 from appliance.inbox.rules.text import normalize_text
 from appliance.policy.origin import Origin
+from appliance.store import consent as consent_store
 from appliance.store import contacts as contacts_store
 from appliance.store import inbox as inbox_store
 from appliance.store import rules as rules_store
@@ -279,6 +281,8 @@ class RulesEngine:
                     else:
                         gone = await self.blacklist.remove(step.number)
                         step.detail = "removed" if gone else "was not listed"
+                    if step.rule_id is None:  # the recipient's own word: their consent too
+                        await self._record_consent(step)
                 except Exception as exc:  # noqa: BLE001 - logged with the action
                     step.outcome, step.detail = "failed", str(exc)
         sends = [s for s in steps if s.kind == "send"]
@@ -286,6 +290,16 @@ class RulesEngine:
         for step in steps:
             if step.kind == "webhook":
                 await self._post(step)
+
+    async def _record_consent(self, step: Step) -> None:
+        """A 退订/TD/STOP withdraws the number's marketing consent, a 订阅/START grants it
+        (policy.consent): kept apart from the blacklist, so that taking a number off the
+        blacklist by hand does not bring its marketing back."""
+        state = "withdrawn" if step.kind == "blacklist" else "granted"
+        number = stored_or_given(step.number, self.default_region)
+        at = self.clock()
+        await self.store.write(lambda: consent_store.record(number, state, "reply",
+                                                            step.reason, at))
 
     async def _send(self, step: Step) -> None:
         request = SendRequest(to=list(step.to), text=step.text, client_ref=step.client_ref,

@@ -1,0 +1,166 @@
+"""A running appliance on simulated modems with its admin socket in the test's folder, and
+the technician console spawned on a real pseudo-terminal (pexpect) against it.
+
+The one stand-in: `PasswordTable`, the accounts backend the admin socket asks to check a
+password (the accounts package is built elsewhere). Everything else is real: the appliance,
+its SQLite file, the modems on ptys, the socket, `cardgate console` as a technician runs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pexpect
+import pytest
+from sanic import Sanic
+
+from appliance.admin_socket.accounts_bridge import Account
+from appliance.admin_socket.protocol import AdminError
+from appliance.app import Appliance, create_app
+from appliance.config import load_config
+from appliance.sim import SimFleet
+from tests.api.conftest import free_port
+
+Sanic.test_mode = True
+CARDGATE = str(Path(sys.executable).with_name("cardgate"))
+TIMEOUT = 20
+
+
+class PasswordTable:
+    """The password check behind the admin socket's `login`/`passwd` (test double)."""
+
+    def __init__(self, users: dict[str, tuple[str, str]]) -> None:
+        self.users = dict(users)  # name -> (password, role)
+        self.attempts: list[tuple[str, str]] = []
+
+    async def authenticate(self, name: str, password: str, address: str) -> Account:
+        self.attempts.append((name, address))
+        known = self.users.get(name)
+        if known is None or known[0] != password:
+            raise AdminError("login_failed", "wrong user name or password", retry_after=None)
+        return Account(name=name, role=known[1])
+
+    async def change_password(self, name: str, password: str, *, by: str) -> None:
+        if name not in self.users:
+            raise AdminError("not_found", f"no user {name!r}")
+        self.users[name] = (password, self.users[name][1])
+
+
+USERS = {"tech": ("s3cret-tech", "technician"), "boss": ("s3cret-boss", "admin"),
+         "clerk": ("s3cret-clerk", "operator"), "watcher": ("s3cret-watch", "viewer")}
+
+
+def write_config(tmp: Path, *, lang: str = "", with_modems: bool = True) -> Path:
+    path = tmp / "cardgate.toml"
+    path.write_text("\n".join([
+        "[http]", f'listen = "127.0.0.1:{free_port()}"',
+        "[database]", f'url = "sqlite:///{tmp / "cardgate.db"}"',
+        "[modems]", "autodetect = false",
+        f'ports = ["{tmp / "ports" / "modem*"}"]' if with_modems else "ports = []",
+        "poll_interval = 0.5", "command_timeout = 2.0", "send_timeout = 5.0",
+        "[dispatch]", "per_sim_per_minute = 0", "per_sim_per_hour = 200",
+        "per_sim_per_day = 1000",
+        "[admin]", f'socket = "{tmp / "admin.sock"}"', f'lang = "{lang}"', "",
+    ]), encoding="utf-8")
+    return path
+
+
+@dataclass
+class Rig:
+    tmp: Path
+    config_path: Path
+    appliance: Appliance
+    fleet: SimFleet
+    loop: asyncio.AbstractEventLoop
+    accounts: PasswordTable
+    spawned: list[pexpect.spawn] = field(default_factory=list)
+
+    def console(self, lang: str = "en", term: str = "vt100") -> pexpect.spawn:
+        env = {"PATH": "/usr/bin:/bin", "LANG": "zh_CN.UTF-8" if lang == "zh" else "C.UTF-8",
+               "TERM": term, "PROMPT_TOOLKIT_NO_CPR": "1", "HOME": str(self.tmp)}
+        child = pexpect.spawn(CARDGATE, ["console", "--config", str(self.config_path)],
+                              env=env, dimensions=(24, 80), encoding="utf-8",
+                              timeout=TIMEOUT)
+        self.spawned.append(child)
+        return child
+
+    def run(self, coro):  # noqa: ANN001, ANN201 - run a coroutine on the appliance's loop
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(TIMEOUT)
+
+
+@contextlib.contextmanager
+def running_appliance(tmp: Path, *, modems: int = 2) -> Iterator[Rig]:
+    """The appliance (HTTP server included, as `cardgate run` has it) on its own loop."""
+    config_path = write_config(tmp)
+    config = load_config(config_path)
+    root_level = logging.getLogger().level
+    logging.getLogger().setLevel(config.log.level)  # as `cardgate run` sets it up
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    box: dict = {}
+    accounts = PasswordTable(USERS)
+
+    async def serve() -> None:
+        box["stop"] = asyncio.Event()
+        try:
+            async with SimFleet(modems, tmp / "ports", latency=0.0, record=True) as fleet:
+                for modem in fleet.modems:
+                    modem.auto_status_report = 0.3
+                appliance = Appliance(config, config_path=config_path)
+                appliance.admin_accounts = accounts
+                app = create_app(appliance)
+                server = await app.create_server(host=config.http.host, port=config.http.port,
+                                                 return_asyncio_server=True, access_log=False)
+                await server.startup()
+                await server.before_start()
+                await server.after_start()
+                try:
+                    for _ in range(400):
+                        if appliance.pool and len(appliance.pool.ready()) >= modems:
+                            break
+                        await asyncio.sleep(0.05)
+                    box["rig"] = Rig(tmp, config_path, appliance, fleet, loop, accounts)
+                    started.set()
+                    await box["stop"].wait()
+                finally:
+                    await server.before_stop()
+                    closing = server.close()
+                    if closing is not None:
+                        await closing
+                    await server.after_stop()
+        finally:
+            started.set()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    assert started.wait(60) and "rig" in box, "the appliance did not start"
+    rig = box["rig"]
+    try:
+        yield rig
+    finally:
+        for child in rig.spawned:
+            child.close(force=True)
+        loop.call_soon_threadsafe(box["stop"].set)
+        thread.join(60)
+        loop.close()
+        logging.getLogger().setLevel(root_level)
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    with running_appliance(tmp_path_factory.mktemp("console")) as running:
+        yield running
+
+
+def login(child: pexpect.spawn, name: str = "tech", password: str | None = None) -> None:
+    child.expect("user:|用户名：")
+    child.sendline(name)
+    child.expect("password:|密码：")
+    child.sendline(password if password is not None else USERS[name][0])
