@@ -22,6 +22,8 @@ from appliance.config import Config
 from appliance.hub import EventHub
 from appliance.notify import notify_systemd
 from appliance.policy.build import build_policy
+from appliance.policy.maintenance import Maintenance, rules_from_config
+from appliance.policy.recipient_cap import RecipientCap
 from appliance.pool.pool import ModemPool
 from appliance.pool.publish import HubPublisher
 
@@ -58,6 +60,11 @@ class Appliance:
         """contacts.blacklist.Blacklist: intake's per-recipient check, rules' unsubscribe."""
         self.policy = None
         """policy.layer.PolicyLayer: the enterprise rules every send passes (intake runs it)."""
+        self.maintenance = None
+        """policy.maintenance.Maintenance: quiet hours and maintenance (the dispatcher holds
+        by it; PUT /api/v1/maintenance switches it)."""
+        self.recipient_caps = None
+        """policy.recipient_cap.RecipientCap: the per-send cap and departments' own."""
         self.webhooks = None
         """The webhook Deliverer (appliance.webhooks): durable signed POSTs of hub events."""
         self.hub = EventHub()
@@ -108,7 +115,16 @@ class Appliance:
                                    default_region=self.config.contacts.default_region)
         await self.blacklist.load()
         self.dispatcher.recipient_block = self.blacklist
-        self.policy = await build_policy(self.config, self.store, self.clock, self.audit)
+        self.maintenance = Maintenance(self.store, rules_from_config(self.config),
+                                       self.dispatcher.now)
+        await self.maintenance.load()
+        self.dispatcher.holds = self.maintenance.schedule
+        self.recipient_caps = RecipientCap(self.store,
+                                           self.config.policy_limits.max_recipients_per_send)
+        await self.recipient_caps.load()
+        self.policy = await build_policy(self.config, self.store, self.clock, self.audit,
+                                         maintenance=self.maintenance,
+                                         recipient_caps=self.recipient_caps)
         self.dispatcher.policy = self.policy
         self.inbox = Inbox(self.config.inbox, self.store, self.hub, clock=self.clock,
                            on_status_report=self.dispatcher.apply_status_report,
@@ -211,6 +227,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     from appliance.api.conversations import bp as conversations_bp
     from appliance.api.inbox import bp as inbox_bp
     from appliance.api.kannel import bp as kannel_bp
+    from appliance.api.maintenance import bp as maintenance_bp
     from appliance.api.messages import bp as messages_bp
     from appliance.api.metrics import install_metrics
     from appliance.api.modems import bp as modems_bp
@@ -218,6 +235,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     from appliance.api.playsms import bp as playsms_bp
     from appliance.api.policy import bp as policy_bp
     from appliance.api.quotas import bp as quotas_bp
+    from appliance.api.recipient_caps import bp as recipient_caps_bp
     from appliance.api.reports import bp as reports_bp
     from appliance.api.rules import bp as rules_bp
     from appliance.api.sims import bp as sims_bp
@@ -240,6 +258,8 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     app.blueprint(rules_bp)
     app.blueprint(sims_bp)
     app.blueprint(webhooks_bp)
+    app.blueprint(maintenance_bp)
+    app.blueprint(recipient_caps_bp)
     app.blueprint(policy_bp)
     app.blueprint(reports_bp)
     app.blueprint(approvals_bp)

@@ -484,6 +484,101 @@ class AccountsConfig:
 
 
 @dataclass
+class DedupeConfig:
+    enabled: bool = True
+    """The same text to the same number is not sent twice within `window` (policy.dedupe)."""
+    window: str = "working_day"
+    """"working_day": since the same clock time on the previous working day (weekends,
+    `holidays` and `working_weekend_days` counted, in dispatch.timezone); or "<N>h": the last
+    N hours (e.g. "24h")."""
+    holidays: list[str] = field(default_factory=list)
+    """Public holidays on weekdays, as dates "YYYY-MM-DD": not working days."""
+    working_weekend_days: list[str] = field(default_factory=list)
+    """Saturdays and Sundays that are working days (调休), as dates "YYYY-MM-DD"."""
+
+    def window_hours(self) -> float | None:
+        """The window in hours, or None for "working_day"."""
+        if self.window == "working_day":
+            return None
+        return float(self.window[:-1])
+
+    def validate(self) -> None:
+        import re
+
+        from appliance.policy.workdays import WorkCalendar
+
+        if self.window != "working_day":
+            match = re.fullmatch(r"(\d{1,4}(?:\.\d+)?)h", self.window)
+            if match is None or not 0 < float(match.group(1)) <= 8784:
+                raise ConfigError(f'dedupe.window: must be "working_day" or a number of hours '
+                                  f'such as "24h" (at most 8784h), got "{self.window}"')
+        try:
+            calendar = WorkCalendar.from_strings(self.holidays, self.working_weekend_days)
+        except ValueError as exc:
+            raise ConfigError(f"dedupe.{exc}") from None
+        for day in calendar.working_weekend_days:
+            if day.weekday() < 5:
+                raise ConfigError(f"dedupe.working_weekend_days: {day.isoformat()} is not a "
+                                  "Saturday or Sunday")
+
+
+@dataclass
+class PolicyLimitsConfig:
+    max_recipients_per_send: int = 0
+    """Recipients one send may have: the number agreed with the SMS provider (0: no cap of its
+    own; dispatch.max_recipients still bounds every request). A department's own cap, set
+    through PUT /api/v1/recipient-caps/{department_id}, overrides it."""
+
+    def validate(self) -> None:
+        if self.max_recipients_per_send < 0:
+            raise ConfigError(f"policy_limits.max_recipients_per_send: must be an integer >= 0, "
+                              f"got {self.max_recipients_per_send}")
+
+
+@dataclass
+class QuietHoursConfig:
+    enabled: bool = True
+    start: str = "21:00"
+    """Local time (dispatch.timezone) from which the categories below wait."""
+    end: str = "08:00"
+    """Local time at which they go again (before `start`: the span crosses midnight)."""
+    categories: list[str] = field(default_factory=lambda: ["notice", "marketing"])
+    """Message categories held during quiet hours (alert and otp always pass)."""
+
+    def validate(self) -> None:
+        from appliance.policy.holds import parse_clock
+
+        for name in ("start", "end"):
+            try:
+                parse_clock(getattr(self, name), f"quiet_hours.{name}")
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+        for i, category in enumerate(self.categories):
+            if category not in ("notice", "marketing"):
+                raise ConfigError(f'quiet_hours.categories[{i}]: must be "notice" or '
+                                  f'"marketing" (alerts and one-time codes always pass), got '
+                                  f'"{category}"')
+
+
+@dataclass
+class MaintenanceConfig:
+    windows: list[str] = field(default_factory=list)
+    """Maintenance windows, "START/END" in local ISO time (e.g.
+    "2026-12-05T22:00/2026-12-06T02:00"): every message but alerts waits during them.
+    PUT /api/v1/maintenance switches maintenance on or off at once."""
+
+    def validate(self) -> None:
+        import zoneinfo
+
+        from appliance.policy.holds import windows_from_strings
+
+        try:
+            windows_from_strings(self.windows, zoneinfo.ZoneInfo("UTC"), "maintenance.windows")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+
+
+@dataclass
 class Config:
     http: HttpConfig = field(default_factory=HttpConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
@@ -501,6 +596,10 @@ class Config:
     admin: AdminConfig = field(default_factory=AdminConfig)
     approval: ApprovalConfig = field(default_factory=ApprovalConfig)
     quotas: QuotasConfig = field(default_factory=QuotasConfig)
+    dedupe: DedupeConfig = field(default_factory=DedupeConfig)
+    policy_limits: PolicyLimitsConfig = field(default_factory=PolicyLimitsConfig)
+    quiet_hours: QuietHoursConfig = field(default_factory=QuietHoursConfig)
+    maintenance: MaintenanceConfig = field(default_factory=MaintenanceConfig)
 
     def validate(self) -> None:
         for f in dataclasses.fields(self):

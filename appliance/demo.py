@@ -9,7 +9,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from appliance.config import AdminConfig, Config, DatabaseConfig, HttpConfig, ModemsConfig
+from appliance.config import (
+    AdminConfig,
+    Config,
+    DatabaseConfig,
+    HttpConfig,
+    ModemsConfig,
+    QuietHoursConfig,
+)
 
 
 def demo_config(data: Path, port: int) -> Config:
@@ -20,6 +27,8 @@ def demo_config(data: Path, port: int) -> Config:
         modems=ModemsConfig(autodetect=False, ports=[str(data / "ports" / "modem*")],
                             poll_interval=10.0),
         admin=AdminConfig(socket=str(data / "admin.sock")),
+        # A demo is tried at any hour: a notice sent at 22:00 must go, not wait for 08:00.
+        quiet_hours=QuietHoursConfig(enabled=False),
     )
 
 

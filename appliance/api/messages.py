@@ -5,8 +5,16 @@ A message held for an approval still open shows its state as `pending_approval` 
 `held`; see policy.approval).
 
 POST answers 202 with the accepted messages, and "rejected": the recipients left out because
-they are on the blacklist, each with its reason (an empty list when none was). When every
-recipient is blacklisted it answers 422 "blacklisted", with the same "rejected" list.
+they are on the blacklist or are duplicates (policy.dedupe), each with its reason (an empty list
+when none was), and "policy" when a rule has more to say (`waiting`: quiet hours or maintenance
+hold it until a time). When every recipient is blacklisted it answers 422 "blacklisted", with
+the same "rejected" list; a policy refusal answers with its own code (recipient_cap,
+no_recipient_left, skip_dedupe_not_allowed...). `"skip_dedupe": true` lifts dedupe for one send
+(alert, otp or an admin key).
+
+GET shows who submitted a message (`submitted_by`: door, address, API key, user, department)
+and, for a queued message held back now, `waiting` (reason, until); the listing filters by
+`door` and `department_id`.
 
 Knows: the JSON shapes of the messages API and how a request maps to the intake service.
 Must not know: validation rules (intake does that), storage, modems.
@@ -44,6 +52,7 @@ from appliance.dispatch.intake import (
 )
 from appliance.dispatch.phone import InvalidNumber, normalize_number
 from appliance.policy.approval import PENDING_APPROVAL
+from appliance.policy.origin import DOORS
 from appliance.store.approvals import approval_of
 from appliance.store.messages import (
     IdempotencyConflict,
@@ -55,7 +64,8 @@ from appliance.store.states import InvalidTransition, MessageState
 
 bp = Blueprint("messages", url_prefix="/api/v1")
 
-KNOWN_FIELDS = {"to", "text", "priority", "category", "send_at", "ttl", "client_ref"}
+KNOWN_FIELDS = {"to", "text", "priority", "category", "send_at", "ttl", "client_ref",
+                "skip_dedupe"}
 MAX_ID = 2**63 - 1  # larger ids cannot exist (SQLite/PostgreSQL integer keys) nor be queried
 
 
@@ -136,14 +146,19 @@ def summary_view(data: dict[str, Any]) -> dict[str, Any]:
             "error": data["error"] or None, "send_at": _iso(data["send_at"]),
             "expires_at": _iso(data["expires_at"]), "created_at": _iso(data["created_at"]),
             "updated_at": _iso(data["updated_at"]), "sent_at": _iso(data["sent_at"]),
-            "final_at": _iso(data["final_at"])}
+            "final_at": _iso(data["final_at"]),
+            "submitted_by": {"door": data["door"], "address": data["address"] or None,
+                             "api_key_id": data["api_key_id"], "user_id": data["user_id"],
+                             "department_id": data["department_id"]}}
 
 
 def message_view(data: dict[str, Any]) -> dict[str, Any]:
     """The API's view of a stored message (store.messages.get_message): its summary, its
-    parts and its history."""
+    parts and its history; `waiting`: why a queued message is held back now (quiet hours,
+    maintenance) and until when, else null."""
     return {
         **summary_view(data),
+        "waiting": data.get("waiting"),
         "parts": [{
             "index": p["index"], "state": p["state"], "sim": p["sim"],
             "message_reference": p["message_reference"], "error": p["error"] or None,
@@ -159,6 +174,10 @@ def message_view(data: dict[str, Any]) -> dict[str, Any]:
 @require_scope("send")
 async def post_messages(request: Request) -> JSONResponse:
     body = _body(request)
+    skip_dedupe = body.get("skip_dedupe", False)
+    if not isinstance(skip_dedupe, bool):
+        raise ApiError(400, "invalid_field", "skip_dedupe: must be true or false",
+                       field="skip_dedupe")
     to = body.get("to")
     if isinstance(to, str):
         to = [to]
@@ -178,7 +197,7 @@ async def post_messages(request: Request) -> JSONResponse:
         priority=body.get("priority"), send_at=_parse_time(body.get("send_at"), "send_at"),
         ttl=ttl, client_ref=body.get("client_ref"), submitter_kind="api_key",
         submitter_id=str(caller.key_id), privileged="admin" in caller.scopes,
-        origin=origin_of(request, caller, "api"), skip_dedupe=body.get("skip_dedupe") is True)
+        origin=origin_of(request, caller, "api"), skip_dedupe=skip_dedupe)
     dispatcher = request.app.ctx.appliance.dispatcher
     try:
         accepted = await submit_request(dispatcher, send)
@@ -237,7 +256,9 @@ async def _load(request: Request, message_id: int) -> dict[str, Any]:
                                                 approval_of([message_id])))
     except MessageNotFound:
         raise not_found from None
-    return _shown_state(data, links)
+    data = _shown_state(data, links)
+    data["waiting"] = _waiting(request, data)
+    return data
 
 
 def _shown_state(data: dict[str, Any], links: dict[int, tuple[int, str]]) -> dict[str, Any]:
@@ -248,8 +269,21 @@ def _shown_state(data: dict[str, Any], links: dict[int, tuple[int, str]]) -> dic
     return data
 
 
+def _waiting(request: Request, data: dict[str, Any]) -> dict[str, Any] | None:
+    """Why a queued message is not being sent now: quiet hours or maintenance hold its
+    category (policy.holds), until when."""
+    appliance = request.app.ctx.appliance
+    maintenance = getattr(appliance, "maintenance", None)
+    if data["state"] != MessageState.QUEUED.value or maintenance is None:
+        return None
+    hold = maintenance.schedule.state(appliance.dispatcher.now()).hold_of(data["category"])
+    if hold is None:
+        return None
+    return {"reason": hold.reason, "until": _iso(hold.until)}
+
+
 LIST_PARAMS = {"since", "before", "limit", "order", "state", "to", "sim", "client_ref",
-               "created_from", "created_to"}
+               "created_from", "created_to", "door", "department_id"}
 LIST_DEFAULT = 100
 LIST_MAX = 1000
 
@@ -259,7 +293,8 @@ LIST_MAX = 1000
 async def list_all(request: Request) -> JSONResponse:
     """The caller's messages (an admin key: everyone's), newest first, or oldest first after
     `since` (a client polls with `next_since`); `before` pages back (`next_before`). Filters:
-    `state` (comma-separated), `to`, `sim`, `client_ref`, `created_from`, `created_to`."""
+    `state` (comma-separated), `to`, `sim`, `client_ref`, `created_from`, `created_to`,
+    `door` and `department_id` (who submitted it)."""
     query.refuse_unknown(request, LIST_PARAMS)
     since = query.integer(request, "since", 0, query.MAX_ID)
     before = query.integer(request, "before", 1, query.MAX_ID)
@@ -289,13 +324,17 @@ async def list_all(request: Request) -> JSONResponse:
     start, end = query.time(request, "created_from"), query.time(request, "created_to")
     if start is not None and end is not None and end < start:
         raise query.bad("created_to", "must not be before `created_from`")
+    door = query.one(request, "door")
+    if door is not None and door not in DOORS:
+        raise query.bad("door", f"unknown door {door[:40]!r} (known: {', '.join(DOORS)})")
+    department = query.integer(request, "department_id", 1, query.MAX_ID)
     owner = _owner(request.ctx.caller)
 
     def read() -> list[dict[str, Any]]:
         rows = list_messages(
             owner=owner, since=since, before=before, limit=limit, states=states,
             recipient=recipient, sim=sim, client_ref=client_ref, created_from=start,
-            created_to=end, ascending=ascending)
+            created_to=end, door=door, department_id=department, ascending=ascending)
         links = approval_of([r["id"] for r in rows if r["state"] == MessageState.HELD.value])
         return [_shown_state(r, links) for r in rows]
 

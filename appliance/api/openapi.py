@@ -30,6 +30,7 @@ from appliance.dispatch.balancer import PRIORITY
 from appliance.dispatch.intake import MAX_RECIPIENTS, MAX_TEXT_CHARS
 from appliance.inbox.rules.definition import ACTION_TYPES
 from appliance.inbox.rules.matching import KINDS
+from appliance.policy.origin import DOORS
 from appliance.pool.supervisor import PoolState
 from appliance.store.states import MessageState, PartState
 from appliance.store.webhooks import EVENTS
@@ -100,7 +101,16 @@ MESSAGE_FIELDS: dict[str, Schema] = {
     "parts_count": INT, "attempts": INT, "error": STR_OR_NULL,
     "send_at": TIME_OR_NULL, "expires_at": TIME_OR_NULL, "created_at": TIME,
     "updated_at": TIME_OR_NULL, "sent_at": TIME_OR_NULL, "final_at": TIME_OR_NULL,
+    "submitted_by": obj({
+        "door": nullable({"type": "string", "enum": list(DOORS),
+                          "description": "how it came in (null: before this was recorded)"}),
+        "address": nullable({**STR, "description": "the client's IP address"}),
+        "api_key_id": INT_OR_NULL, "user_id": INT_OR_NULL, "department_id": INT_OR_NULL,
+    }, "all", description="who submitted it, through which door"),
 }
+HOLD = obj({"reason": {"type": "string", "enum": ["quiet_hours", "maintenance"]},
+            "until": nullable({**TIME, "description": "null: until maintenance is off"})},
+           "all")
 
 
 SCHEMAS: dict[str, Schema] = {
@@ -126,6 +136,10 @@ SCHEMAS: dict[str, Schema] = {
         "client_ref": nullable({**STR, "minLength": 1, "maxLength": 64,
                                 "description": "idempotency key: a replay answers the same "
                                                "ids; a different request under it is a 409"}),
+        "skip_dedupe": {**BOOL, "default": False,
+                        "description": "send even if the same text went to a number within "
+                                       "the dedupe window: for alert and otp, or an admin "
+                                       "key (else 403 skip_dedupe_not_allowed)"},
     }, ("to", "text"), closed=True),
     "Rejected": obj({"to": STR, "reason": STR}, "all"),
     "MessageAccepted": obj({
@@ -133,9 +147,33 @@ SCHEMAS: dict[str, Schema] = {
         "parts": {**INT, "description": "parts per message"},
         "encoding": {"type": "string", "enum": ["gsm7", "ucs2"]},
         "rejected": array(ref("Rejected"), description="recipients left out: on the "
-                                                       "blacklist, or by a policy rule (no "
-                                                       "marketing consent...)"),
+                                                       "blacklist, or by a policy rule (a "
+                                                       "duplicate, no marketing consent...)"),
+        "policy": {"type": "object", "description": "what the policy rules tell besides, "
+                   "e.g. `waiting`: held back by quiet hours or maintenance until a time",
+                   "properties": {"waiting": {**HOLD, "properties": {
+                       **HOLD["properties"], "message": STR}}}},
+    }, ("messages", "parts", "encoding", "rejected")),
+    "Maintenance": obj({
+        "on": {**BOOL, "description": "maintenance switched on by hand, in force now"},
+        "since": TIME_OR_NULL, "until": TIME_OR_NULL, "reason": STR_OR_NULL, "by": STR_OR_NULL,
+        "windows": array(obj({"start": TIME, "end": TIME}, "all"),
+                         description="configured windows not yet over"),
+        "held": {"type": "object", "additionalProperties": HOLD,
+                 "description": "category -> why it waits now, until when"},
     }, "all"),
+    "MaintenanceInput": obj({
+        "on": BOOL, "until": nullable({**TIME, "description": "with a time zone; in the "
+                                                             "future"}),
+        "reason": {**STR, "maxLength": 200}}, ("on",), closed=True),
+    "RecipientCaps": obj({
+        "default": {**INT, "description": "[policy_limits] max_recipients_per_send (0: none)"},
+        "departments": array(obj({"department_id": ID, "max_recipients": ID}, "all")),
+    }, "all"),
+    "RecipientCapInput": obj({"max_recipients": {**INT, "minimum": 1, "maximum": 1_000_000}},
+                             ("max_recipients",), closed=True),
+    "RecipientCap": obj({"department_id": ID, "max_recipients": ID}, "all"),
+    "RecipientCapRemoved": obj({"department_id": ID, "removed": BOOL}, "all"),
     "MessagePart": obj({
         "index": INT, "state": {"type": "string", "enum": [s.value for s in PartState]},
         "sim": STR_OR_NULL, "message_reference": INT_OR_NULL, "error": STR_OR_NULL,
@@ -144,7 +182,10 @@ SCHEMAS: dict[str, Schema] = {
     "MessageEvent": obj({"at": TIME, "from": STR_OR_NULL, "to": STR, "detail": STR_OR_NULL,
                          "sim": STR_OR_NULL}, "all"),
     "Message": obj({**MESSAGE_FIELDS, "parts": array(ref("MessagePart")),
-                    "events": array(ref("MessageEvent"))}, "all"),
+                    "events": array(ref("MessageEvent")),
+                    "waiting": nullable({**HOLD, "description": "a queued message held back "
+                                                                "now, why and until when"})},
+                   "all"),
     "MessageSummary": obj(MESSAGE_FIELDS, "all"),  # in listings: no parts, no history
     "MessagePage": obj({
         "messages": array(ref("MessageSummary")),
@@ -414,11 +455,13 @@ SCHEMAS: dict[str, Schema] = {
 # -- operations ------------------------------------------------------------------------------
 
 ERROR_TEXT = {400: "invalid body or parameter (the field is named)", 401: "no or a wrong key",
-              403: "the key lacks the scope, or is used from outside its networks",
+              403: "the key lacks the scope, or is used from outside its networks (or a "
+                   "policy refusal such as skip_dedupe_not_allowed)",
               404: "no such resource (or not the caller's)", 409: "conflict",
               422: "every recipient is on the blacklist (`rejected` lists them), or a policy "
                    "rule refused the request (`code` names it: forbidden_word, "
-                   "signature_missing, signature_forged, no_recipient_left...)",
+                   "signature_missing, signature_forged, recipient_cap, "
+                   "no_recipient_left...)",
               429: "too many failed attempts, or the key's rate (Retry-After)",
               503: "not running yet"}
 
@@ -538,7 +581,10 @@ def _paths() -> dict[str, dict[str, Any]]:
                         query("sim", {**STR, "maxLength": 22}, "the sending SIM's ICCID"),
                         query("client_ref", {**STR, "maxLength": 255}),
                         query("created_from", TIME, "accepted at or after"),
-                        query("created_to", TIME, "accepted at or before")],
+                        query("created_to", TIME, "accepted at or before"),
+                        query("door", {"type": "string", "enum": list(DOORS)},
+                              "submitted through this door"),
+                        query("department_id", ID, "submitted by this department")],
                 errors=(400,))),
             "post": op(
                 "Send a message to one or many recipients", "send",
@@ -692,6 +738,22 @@ def _paths() -> dict[str, dict[str, Any]]:
                         body=r("WebhookInput"), params=[WEBHOOK_ID], errors=(404,)),
             "delete": op("Delete an endpoint and its pending deliveries", "admin",
                          (204, None, "deleted"), params=[WEBHOOK_ID], errors=(404,))},
+        "/api/v1/maintenance": {
+            **with_head(op("What quiet hours and maintenance hold now", "read",
+                           (200, r("Maintenance"), "the holds"))),
+            "put": op("Maintenance on (every message but alerts waits) or off, at once",
+                      "admin", (200, r("Maintenance"), "the holds now"),
+                      body=r("MaintenanceInput"))},
+        "/api/v1/recipient-caps": with_head(op(
+            "The per-send recipient cap and departments' own", "read",
+            (200, r("RecipientCaps"), "the caps"))),
+        "/api/v1/recipient-caps/{department_id}": {
+            "put": op("Set a department's own per-send recipient cap", "admin",
+                      (200, r("RecipientCap"), "set"), body=r("RecipientCapInput"),
+                      params=[DEPARTMENT_ID], errors=(404,)),
+            "delete": op("Remove a department's own cap (the default applies)", "admin",
+                         (200, r("RecipientCapRemoved"), "removed"), params=[DEPARTMENT_ID],
+                         errors=(404,))},
         "/api/v1/webhooks/{webhook_id}/test": {"post": op(
             "Queue a webhook.test delivery", "admin", (202, r("WebhookTest"), "queued"),
             params=[WEBHOOK_ID], errors=(404, 503))},

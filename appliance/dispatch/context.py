@@ -26,6 +26,7 @@ from appliance.dispatch import rates
 from appliance.dispatch.pending import PendingIndex
 from appliance.dispatch.slots import SimSlot
 from appliance.hub import EventHub, MessageStateChanged
+from appliance.policy.holds import HoldSchedule
 from appliance.store import sims as sim_store
 from appliance.store.writer import Store
 
@@ -92,6 +93,9 @@ class DispatchContext:
         self.listeners: list[EventListener] = []
         self.hub = hub if hub is not None else EventHub()
         """Where every committed change is published (webhooks, the live console, metrics)."""
+        self.holds: HoldSchedule | None = None
+        """Quiet hours and maintenance (policy.holds): categories not to claim now. Set by
+        the appliance; None holds nothing."""
         self.running = False
         self.problems: dict[str, Problem] = {}
         self._wake = asyncio.Event()

@@ -37,6 +37,7 @@ from appliance.dispatch.sender import Carry, MessageSender
 from appliance.dispatch.slots import SimSlot
 from appliance.hub import EventHub, MessagesAccepted
 from appliance.modem.contract import InboundStatusReport
+from appliance.policy.holds import HoldSchedule
 from appliance.policy.layer import PolicyLayer
 from appliance.pool.events import (
     ModemIdentified,
@@ -102,6 +103,16 @@ class Dispatcher:
     recent_share = property(lambda self: self.ctx.recent_share)
     listeners = property(lambda self: self.ctx.listeners)
     running = property(lambda self: self.ctx.running)
+
+    @property
+    def holds(self) -> HoldSchedule | None:
+        """Quiet hours and maintenance: what may not be claimed now (set by the appliance)."""
+        return self.ctx.holds
+
+    @holds.setter
+    def holds(self, value: HoldSchedule | None) -> None:
+        self.ctx.holds = value
+        self.wake()
 
     @property
     def clock(self) -> Callable[[], datetime]:
@@ -222,7 +233,8 @@ class Dispatcher:
                                 parts=max(req.parts_count, 1), priority=req.priority,
                                 campaign_id=req.campaign_id, sticky_sim=None,
                                 created_at=accepted.at),
-                send_at=req.send_at, expires_at=req.expires_at, pinned_sim=req.via_sim), now)
+                send_at=req.send_at, expires_at=req.expires_at, pinned_sim=req.via_sim,
+                category=req.category), now)
         self.wake()
 
     async def cancel(self, message_id: int, reason: str = "cancelled") -> None:
@@ -304,7 +316,8 @@ class Dispatcher:
                                 campaign_id=row.campaign_id, sticky_sim=None,
                                 created_at=row.created_at),
                 send_at=row.send_at, expires_at=row.expires_at, pinned_sim=row.sim,
-                not_before=not_before, avoid_sims=frozenset() if row.sim else avoid_sims),
+                not_before=not_before, avoid_sims=frozenset() if row.sim else avoid_sims,
+                category=row.category),
                 now)
         for mid in ids or []:
             if mid not in found:

@@ -56,6 +56,7 @@ from appliance.dispatch.balancer import PRIORITY, priority_of
 from appliance.dispatch.phone import InvalidNumber, normalize_number
 from appliance.pdu import PartCount, count_parts
 from appliance.pdu.split import capacity
+from appliance.policy.content_id import content_hash
 from appliance.policy.layer import Draft
 from appliance.policy.origin import Origin
 from appliance.store.kannel import KannelFields
@@ -285,13 +286,17 @@ def check_request(request: SendRequest, now: datetime, default_ttl: float,
             and not request.privileged:
         raise NotPermitted("priority", f"{priority} would overtake alerts (at most "
                                        f"{MAX_UNPRIVILEGED_PRIORITY} without the admin scope)")
+    origin = request.origin
+    identity = content_hash(request.text)  # once per request (dedupe looks it up)
     rows = [NewMessage(recipient=r, text=request.text, priority=priority,
                        category=request.category, campaign_id=request.campaign_id,
                        submitter_kind=request.submitter_kind, submitter_id=request.submitter_id,
                        client_ref=request.client_ref, send_at=send_at, expires_at=expires_at,
                        ttl=float(ttl), parts_count=count.parts, via_sim=request.via_sim,
                        force_ucs2=request.force_ucs2, message_class=request.message_class,
-                       kannel=request.kannel)
+                       kannel=request.kannel, door=origin.door, address=origin.address,
+                       api_key_id=origin.api_key_id, user_id=origin.user_id,
+                       department_id=origin.department_id, content_hash=identity)
             for r in recipients]
     return Validated(rows, count)
 
@@ -321,12 +326,17 @@ async def submit_request(dispatcher: Dispatcher, request: SendRequest) -> Accept
         if not rows:
             raise AllRecipientsBlocked(rejected)
     draft = Draft(request=request, rows=rows, count=valid.count, now=now, rejected=rejected)
-    if policy is not None:
-        await policy.admit(draft)
-        if not draft.rows:
-            raise _nobody_left(draft.rejected)
-    rows = draft.rows
-    ids = await dispatcher.submit(rows)
+    try:
+        if policy is not None:
+            await policy.admit(draft)
+            if not draft.rows:
+                raise _nobody_left(draft.rejected)
+        rows = draft.rows
+        ids = await dispatcher.submit(rows)
+    except BaseException:
+        if policy is not None:
+            policy.abandoned(draft)
+        raise
     if policy is not None:
         await policy.accepted(draft, ids)
     if block is not None:

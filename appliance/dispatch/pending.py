@@ -38,6 +38,7 @@ class Waiting:
     pinned_sim: str | None = None  # parts already left through this SIM: the rest must too
     not_before: datetime | None = None  # retry backoff after a transient failure
     avoid_sims: frozenset[str] = frozenset()  # SIMs that just failed it
+    category: str = "notice"  # quiet hours and maintenance hold messages by category
 
     @property
     def message_id(self) -> int:
@@ -48,7 +49,9 @@ class Waiting:
         return max(times) if times else None
 
 
-LaneKey = tuple[int, Hashable | None]
+LaneKey = tuple[int, Hashable | None, str]
+"""(priority, campaign, category): a lane holds one category, so a held category (quiet
+hours, maintenance) is skipped whole, and an alert never waits behind held notices."""
 _LATER = ("later",)  # where-markers for the two places outside the lanes
 _PINNED = ("pinned",)
 
@@ -85,7 +88,7 @@ class PendingIndex:
             self._pinned.setdefault(item.pinned_sim, OrderedDict())[item.message_id] = item
             self._where[item.message_id] = _PINNED
             return
-        key = (item.pending.priority, item.pending.campaign_id)
+        key = (item.pending.priority, item.pending.campaign_id, item.category)
         self._lanes.setdefault(key, OrderedDict())[item.message_id] = item
         self._where[item.message_id] = key
 
@@ -133,18 +136,24 @@ class PendingIndex:
             moved += 1
         return moved
 
-    def heads(self, per_lane: int, now: datetime) -> Iterator[Waiting]:
-        """Up to `per_lane` due messages from the head of every lane, higher priority first.
-        Pinned messages are not among them (see `pinned_to`)."""
+    def heads(self, per_lane: int, now: datetime,
+              held: frozenset[str] = frozenset()) -> Iterator[Waiting]:
+        """Up to `per_lane` due messages from the head of every lane, higher priority first,
+        but none of a `held` category. Pinned messages are not among them (see `pinned_to`)."""
         self.promote(now)
         for key in sorted(self._lanes, key=lambda k: -k[0]):
+            if held and key[2] in held:
+                continue
             yield from itertools.islice(self._lanes[key].values(), per_lane)
 
-    def pinned_to(self, iccid: str, now: datetime | None = None) -> Iterator[Waiting]:
-        """Due messages that must go through `iccid`, oldest first."""
+    def pinned_to(self, iccid: str, now: datetime | None = None,
+                  held: frozenset[str] = frozenset()) -> Iterator[Waiting]:
+        """Due messages that must go through `iccid`, oldest first, none of a `held`
+        category."""
         if now is not None:
             self.promote(now)
-        yield from self._pinned.get(iccid, {}).values()
+        bucket = self._pinned.get(iccid, {}).values()
+        yield from (w for w in bucket if w.category not in held) if held else bucket
 
     def pinned_sims(self) -> list[str]:
         """SIMs that have messages waiting for them (due ones; see `pinned_to`)."""

@@ -76,12 +76,15 @@ class Scheduler:
             for iccid, slot in ctx.slots.items():
                 if iccid not in attached and slot.attached:
                     attached[iccid] = slot.view(ctx.limits, now, ctx.tz)
+        # Quiet hours and maintenance: a held category is not handed out now (one cached
+        # look-up per round; empty, and free, when no hold is in force).
+        held = ctx.holds.held(now) if ctx.holds is not None else frozenset()
         pinned = {}
         for iccid in views:
-            item = next(iter(ctx.pending.pinned_to(iccid, now)), None)
+            item = next(iter(ctx.pending.pinned_to(iccid, now, held)), None)
             if item is not None:
                 pinned[iccid] = item
-        heads = list(ctx.pending.heads(per_lane=max(8, 4 * len(free)), now=now))
+        heads = list(ctx.pending.heads(per_lane=max(8, 4 * len(free)), now=now, held=held))
         return RoundInput(
             now=now, free=views, attached=attached, pinned=pinned, heads=heads,
             sticky_of=ctx.sticky.get, recent_share=ctx.recent_share,
@@ -180,5 +183,9 @@ class Scheduler:
         due = self.ctx.pending.next_due(now)
         if due is not None:
             times.append(due)
+        if self.ctx.holds is not None:  # a hold ends (or begins): look again then
+            change = self.ctx.holds.wake_at(now)
+            if change is not None and change > now:
+                times.append(change)
         soonest = min(times, default=now + timedelta(seconds=self.idle_tick))
         return max(0.01, min(self.idle_tick, (soonest - now).total_seconds()))

@@ -13,7 +13,9 @@ Intake's `submit_request` calls the layer twice:
    request (over quota, too many recipients). A check that needs the database reads through
    the store's readers (never on the event loop).
 After the rows are committed, `await accepted(draft, ids)` lets a check record what it must
-(an approval request, a dedupe mark) about the messages now on disk.
+(an approval request, a dedupe mark) about the messages now on disk; when they are not (a later
+check refused, the store failed, the caller went away), `abandoned(draft)` lets each check undo
+what it reserved in `admit` (dedupe's in-flight marks, a quota held).
 
 A refusal is `PolicyRefused(code, field, message)`: a clear error naming the rule, which each
 door renders in its own words (JSON API: `{"error": {"code", "message", "field"}}`).
@@ -74,6 +76,11 @@ class Check:
     async def accepted(self, draft: Draft, ids: list[int]) -> None:
         """Record what this rule must about the messages now stored (`ids` match draft.rows)."""
 
+    def abandoned(self, draft: Draft) -> None:
+        """The draft this rule admitted was not stored after all (a later rule refused it, or
+        the store failed): undo what `admit` reserved. Synchronous: it also runs when the
+        request is cancelled. Called on every check, also one whose `admit` never ran."""
+
 
 class PolicyLayer:
     """The checks, in the order they run. An empty layer lets every valid request through."""
@@ -95,3 +102,7 @@ class PolicyLayer:
     async def accepted(self, draft: Draft, ids: list[int]) -> None:
         for check in self.checks:
             await check.accepted(draft, ids)
+
+    def abandoned(self, draft: Draft) -> None:
+        for check in self.checks:
+            check.abandoned(draft)

@@ -74,6 +74,15 @@ class NewMessage:
     charge_to: tuple[str, ...] = ()
     """The quota accounts its sent parts are charged to (store.ledger), linked with it."""
 
+    # Who submitted it, through which door (policy.origin.Origin, flattened: the store knows
+    # no policy); None where a caller did not say (messages from before migration 12).
+    door: str | None = None
+    address: str | None = None
+    api_key_id: int | None = None
+    user_id: int | None = None
+    department_id: int | None = None
+    content_hash: int | None = None
+    """policy.dedupe's identity of the text as sent (a signed 64-bit integer)."""
 
 
 # -- the insert ------------------------------------------------------------------------------
@@ -151,7 +160,8 @@ def accept_new(requests: list[NewMessage], now: datetime | None = None) -> Accep
             None if req.send_at is None else send_at_value(req.send_at),
             None if req.expires_at is None else expires_at_value(req.expires_at),
             req.parts_count, 0, "", now_db, now_db, now_db if state == queued else None,
-            req.via_sim,
+            req.via_sim, req.door, req.address, req.api_key_id, req.user_id,
+            req.department_id, req.content_hash,
         ))
         new_at.append(n)
         new_states.append(state)
@@ -253,7 +263,8 @@ _MESSAGE_COLUMNS = tuple(f.column_name for f in (
     Message.campaign, Message.submitter_kind, Message.submitter_id, Message.client_ref,
     Message.client_ref_seq, Message.send_at, Message.expires_at, Message.parts_count,
     Message.attempts, Message.error, Message.created_at, Message.updated_at, Message.queued_at,
-    Message.sim,
+    Message.sim, Message.door, Message.address, Message.api_key_id, Message.user_id,
+    Message.department_id, Message.content_hash,
 ))
 _OPTION_COLUMNS = tuple(f.column_name for f in (
     MessageOption.message, MessageOption.force_ucs2, MessageOption.message_class))

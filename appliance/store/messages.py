@@ -114,6 +114,11 @@ def get_message(msg_id: int, *, owner: tuple[str, str] | None = None) -> dict[st
         "queued_at": msg.queued_at,
         "sent_at": msg.sent_at,
         "final_at": msg.final_at,
+        "door": msg.door,
+        "address": msg.address,
+        "api_key_id": msg.api_key_id,
+        "user_id": msg.user_id,
+        "department_id": msg.department_id,
         "parts": [
             {
                 "id": p.id,
@@ -143,10 +148,12 @@ def list_messages(*, owner: tuple[str, str] | None = None, since: int | None = N
                   states: list[str] | None = None, recipient: str | None = None,
                   sim: str | None = None, client_ref: str | None = None,
                   created_from: datetime | None = None, created_to: datetime | None = None,
+                  door: str | None = None, department_id: int | None = None,
                   ascending: bool = False) -> list[dict[str, Any]]:
     """Messages for a listing, without their parts and history: `owner` (submitter_kind,
     submitter_id) sees only its own; ids after `since` / before `before`; the filters are
-    ANDed. Newest first unless `ascending`."""
+    ANDed (`door`, `department_id`: who submitted it, migration 12). Newest first unless
+    `ascending`."""
     m = Message
     where = []
     if owner is not None:
@@ -167,9 +174,14 @@ def list_messages(*, owner: tuple[str, str] | None = None, since: int | None = N
         where.append(m.created_at >= created_from)
     if created_to is not None:
         where.append(m.created_at <= created_to)
+    if door is not None:
+        where.append(m.door == door)
+    if department_id is not None:
+        where.append(m.department_id == department_id)
     query = (m.select(m.id, m.recipient, m.text, m.state, m.category, m.priority,
                       m.client_ref, m.sim, m.parts_count, m.attempts, m.error, m.send_at,
-                      m.expires_at, m.created_at, m.updated_at, m.sent_at, m.final_at)
+                      m.expires_at, m.created_at, m.updated_at, m.sent_at, m.final_at,
+                      m.door, m.address, m.api_key_id, m.user_id, m.department_id)
              .order_by(m.id.asc() if ascending else m.id.desc()).limit(limit))
     if where:
         query = query.where(*where)

@@ -29,6 +29,7 @@ from appliance.store import (
     schema_v9,
     schema_v10,
     schema_v11,
+    schema_v12,
     schema_v13,
 )
 
@@ -133,9 +134,17 @@ def migration_11_content_policy(db: peewee.Database) -> None:
     """department_signature, forbidden_word and contact_consent: the policy layer's content
     rules and each number's marketing consent (see `schema_v11`)."""
     schema_v11.apply(db, dialect(db))
+
+
 def migration_13_approval_and_quotas(db: peewee.Database) -> None:
     """Approval of sends, quotas and the prepaid ledger (see `schema_v13`)."""
     schema_v13.apply(db, dialect(db))
+
+
+def migration_12_submitter_and_dedupe(db: peewee.Database) -> None:
+    """message.door/address/api_key_id/user_id/department_id (who submitted it),
+    message.content_hash with dedupe's index, and policy_recipient_cap (see schema_v12)."""
+    schema_v12.apply(db, dialect(db))
 
 
 MIGRATIONS: list[Migration] = [
@@ -150,6 +159,7 @@ MIGRATIONS: list[Migration] = [
     migration_9_android_webhooks,
     migration_10_accounts_and_audit,
     migration_11_content_policy,
+    migration_12_submitter_and_dedupe,
     migration_13_approval_and_quotas,
 ]
 

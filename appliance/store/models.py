@@ -108,6 +108,15 @@ class Message(BaseModel):
     queued_at = UtcDateTimeField(null=True)
     sent_at = UtcDateTimeField(null=True)
     final_at = UtcDateTimeField(null=True)
+    # Migration 12: who submitted it, through which door (policy.origin.Origin); NULL on
+    # messages accepted before that version.
+    door = pw.CharField(null=True, max_length=16)
+    address = pw.CharField(null=True, max_length=64)
+    api_key_id = pw.IntegerField(null=True)
+    user_id = pw.IntegerField(null=True)
+    department_id = pw.IntegerField(null=True)
+    content_hash = pw.BigIntegerField(null=True)
+    """policy.dedupe.content_hash of the text as sent: dedupe looks it up with the recipient."""
 
     class Meta:
         indexes = (
@@ -117,6 +126,9 @@ class Message(BaseModel):
             (("submitter_kind", "submitter_id", "client_ref", "client_ref_seq"), True),
             # Conversation threads and blacklist cancels find messages by recipient (migration 4).
             (("recipient", "id"), False),
+            # Migration 12: dedupe's look-up, and the listing by department.
+            (("content_hash", "recipient", "created_at"), False),
+            (("department_id", "id"), False),
         )
 
 
@@ -615,6 +627,16 @@ class MessageCharge(BaseModel):
         primary_key = pw.CompositeKey("message", "account")
 
 
+class PolicyRecipientCap(BaseModel):
+    """A department's own per-send recipient cap (migration 12), overriding
+    `[policy_limits] max_recipients_per_send`. Keyed by the department's id (no foreign key:
+    departments are another part's table, and a cap may be set before it exists)."""
+
+    department_id = pw.IntegerField(primary_key=True)
+    max_recipients = pw.IntegerField()
+    updated_at = UtcDateTimeField(default=utcnow)
+
+
 ALL_MODELS: list[type[BaseModel]] = [
     Sim,
     Modem,
@@ -655,6 +677,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     Quota,
     Ledger,
     MessageCharge,
+    PolicyRecipientCap,
 ]
 
 __all__ = [
@@ -689,6 +712,7 @@ __all__ = [
     "MessageOption",
     "Modem",
     "Part",
+    "PolicyRecipientCap",
     "QuarantinedPdu",
     "Quota",
     "Rule",

@@ -37,6 +37,7 @@ class WaitingRow:
     expires_at: datetime | None
     sim: str | None
     parts_count: int
+    category: str = "notice"
 
 
 def _aware(value: object, name: str, *, optional: bool) -> datetime | None:
@@ -51,14 +52,14 @@ def _aware(value: object, name: str, *, optional: bool) -> datetime | None:
 
 _WAITING_FIELDS = (Message.id, Message.recipient, Message.priority, Message.campaign,
                    Message.created_at, Message.send_at, Message.expires_at, Message.sim,
-                   Message.parts_count)
+                   Message.parts_count, Message.category)
 
 
 def _row(raw: tuple) -> WaitingRow:
     """A raw row as plain values, or ValueError naming what later code could not use. Raw
     tuples are converted here, one row at a time, so one unreadable value fails its row and
     not the whole read."""
-    (mid, recipient, priority, campaign, created, send_at, expires, sim, parts) = raw
+    (mid, recipient, priority, campaign, created, send_at, expires, sim, parts, category) = raw
     if not isinstance(recipient, str) or not recipient:
         raise ValueError(f"recipient is not a number: {recipient!r}")
     if not isinstance(priority, int):
@@ -71,7 +72,8 @@ def _row(raw: tuple) -> WaitingRow:
         created_at=_aware(times[0], "created_at", optional=False),  # type: ignore[arg-type]
         send_at=_aware(times[1], "send_at", optional=True),
         expires_at=_aware(times[2], "expires_at", optional=True),
-        sim=sim, parts_count=parts if isinstance(parts, int) else 0)
+        sim=sim, parts_count=parts if isinstance(parts, int) else 0,
+        category=category if isinstance(category, str) else "notice")
 
 
 def load_waiting(ids: Iterable[int] | None = None

@@ -30,6 +30,7 @@ from appliance.config import (
     HttpConfig,
     ModemsConfig,
     PolicyConfig,
+    QuietHoursConfig,
 )
 from appliance.sim import SimFleet
 from appliance.store.service import create_api_key_sync
@@ -133,6 +134,10 @@ def make_config(tmp: Path, ports_dir: Path, policy: PolicyConfig | None = None,
         dispatch=DispatchConfig(**caps),
         admin=AdminConfig(socket=str(tmp / "admin.sock")),  # not the system's /run/cardgate
         policy=policy or PolicyConfig(),
+        # Tests run at any hour on a real clock: quiet hours (on by default, 21:00-08:00
+        # Shanghai) would hold their notices at night. tests/policy turns them on with a fake
+        # clock.
+        quiet_hours=QuietHoursConfig(enabled=False),
     )
 
 
@@ -141,10 +146,16 @@ DEFAULT_KEYS = {"full": ["send", "read"], "reader": ["read"], "sender": ["send"]
 
 @contextlib.asynccontextmanager
 async def running(tmp: Path, *, modems: int = 2, keys: dict[str, list[str]] | None = None,
-                  policy: PolicyConfig | None = None, **dispatch: Any
-                  ) -> AsyncIterator[Gateway]:
+                  policy: PolicyConfig | None = None,
+                  configure: Callable[[Config], None] | None = None,
+                  **dispatch: Any) -> AsyncIterator[Gateway]:
+    """`policy`: the [policy] section; `configure`: other changes to the config beyond
+    [dispatch] (e.g. quiet hours, dedupe)."""
     ports_dir = tmp / "ports"
     config = make_config(tmp, ports_dir, policy, **dispatch)
+    if configure is not None:
+        configure(config)
+        config.validate()
     plain = {name: create_api_key_sync(config.database.url, name, scopes)
              for name, scopes in (keys or DEFAULT_KEYS).items()}
     async with SimFleet(modems, ports_dir, latency=0.0, record=True) as fleet:

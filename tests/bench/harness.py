@@ -164,6 +164,9 @@ per_sim_per_day = 0
 per_sim_per_month = 0
 status_report = {"true" if self.status_report else "false"}
 
+[quiet_hours]
+enabled = false  # benchmarks measure throughput at any hour (dedupe stays on: its cost counts)
+
 [log]
 level = "{self.log_level}"
 

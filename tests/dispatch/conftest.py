@@ -20,7 +20,14 @@ from typing import Any
 import pytest
 
 from appliance.app import Appliance
-from appliance.config import AdminConfig, Config, DatabaseConfig, DispatchConfig, ModemsConfig
+from appliance.config import (
+    AdminConfig,
+    Config,
+    DatabaseConfig,
+    DispatchConfig,
+    ModemsConfig,
+    QuietHoursConfig,
+)
 from appliance.dispatch.engine import Dispatcher
 from appliance.sim import SimFleet
 from appliance.store.messages import NewMessage, get_message
@@ -60,6 +67,7 @@ def make_config(tmp_path: Path, *, send_timeout: float = 5.0, **dispatch: Any) -
                             poll_interval=60.0, command_timeout=3.0, send_timeout=send_timeout),
         dispatch=dispatch_config(**dispatch),
         admin=AdminConfig(socket=str(tmp_path / "admin.sock")),  # not the system's /run/cardgate
+        quiet_hours=QuietHoursConfig(enabled=False),  # tests run at any hour on a real clock
     )
 
 

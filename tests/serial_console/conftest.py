@@ -72,7 +72,9 @@ def write_config(tmp: Path, *, lang: str = "", with_modems: bool = True) -> Path
         "poll_interval = 0.5", "command_timeout = 2.0", "send_timeout = 5.0",
         "[dispatch]", "per_sim_per_minute = 0", "per_sim_per_hour = 200",
         "per_sim_per_day = 1000",
-        "[admin]", f'socket = "{tmp / "admin.sock"}"', f'lang = "{lang}"', "",
+        "[admin]", f'socket = "{tmp / "admin.sock"}"', f'lang = "{lang}"',
+        # Tests run at any hour: quiet hours (on by default) would hold their sends at night.
+        "[quiet_hours]", "enabled = false", "",
     ]), encoding="utf-8")
     return path
 

@@ -122,6 +122,7 @@ def test_fresh_database_reaches_the_newest_version(pg_url: str):
 PG_TYPES = {
     "AUTO": "integer", "INT": "integer", "VARCHAR": "character varying", "TEXT": "text",
     "DATETIME": "timestamp without time zone", "BOOL": "boolean", "FLOAT": "real",
+    "BIGINT": "bigint",  # message.content_hash (migration 12)
 }
 
 

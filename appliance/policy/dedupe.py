@@ -1,0 +1,244 @@
+"""Dedupe: the same text to the same number is not sent twice within the window.
+
+Knows: what makes two messages the same (their content identity), the window, who may lift
+the rule for one send, and how a duplicate is reported.
+Must not know: HTTP, modems, SQL (appliance.store.dedupe reads the outbox).
+
+Content identity (appliance.policy.content_id): the text as it will be sent — after the checks
+that rewrite it (signature, unsubscribe hint) in `prepare`; this check runs late in the layer,
+so a row whose text a check replaced in `admit` is identified again — normalised and hashed.
+Intake stamps every row with it (stored, even when dedupe is off or lifted), so turning dedupe
+on, or a later send, sees it.
+
+The window (`[dedupe] window`, in `[dispatch] timezone`):
+- "working_day" (the default): since the same clock time on the previous working day —
+  appliance.policy.workdays: weekends skipped, `[dedupe] holidays` are days off,
+  `working_weekend_days` (调休) are working days. A notice sent Friday 16:00 is a duplicate
+  when sent again on Monday at 15:59, not at 16:00;
+- "<N>h": the last N hours.
+
+What counts as sent: a message with the same identity to the same number accepted within the
+window and not cancelled, failed or expired (queued and held ones count: a double click must
+not send twice). The same number twice in one request is also a duplicate. A retry under the
+same client_ref is not a duplicate of itself: acceptance answers it with the stored ids. Two
+identical requests in flight at once: the second waits (at most IN_FLIGHT_WAIT) for the first
+to be stored, then sees it.
+
+A duplicate is left out (`Draft.leave_out`) with the reason "duplicate of message N accepted
+at T", reported in the response's `rejected`; a request whose every recipient is a duplicate
+is refused by the layer (`no_recipient_left`).
+
+Lifting it (`SendRequest.skip_dedupe`; JSON `"skip_dedupe": true`): allowed for the categories
+alert and otp (an alarm repeated is a new alarm; a one-time code asked again is a new code), and
+for an admin (an admin API key, a user with the admin role); anyone else is refused
+(`skip_dedupe_not_allowed`, 403) rather than silently deduplicated. Answers (EXEMPT_DOORS:
+auto-answer rules) are not deduplicated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from datetime import datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING
+
+from appliance.policy.content_id import content_hash, normalise
+from appliance.policy.layer import Check, Draft
+from appliance.policy.workdays import WorkCalendar
+from appliance.store import dedupe as dedupe_store
+from appliance.store.writer import Store
+
+if TYPE_CHECKING:
+    from appliance.dispatch.intake import SendRequest
+
+SKIP_CATEGORIES = frozenset({"alert", "otp"})
+EXEMPT_DOORS = frozenset({"rules"})
+"""Answers, not sends: an auto-answer rule (the unsubscribe confirmation among them) replies
+each time it is asked, bounded by its own cooldown and loop limit. Dedupe guards what staff
+and devices submit."""
+IN_FLIGHT_WAIT = 10.0
+"""Seconds a request waits at most for an identical one being stored to commit (a refused or
+failed one releases it at once: `abandoned`); then the outbox alone decides."""
+IN_FLIGHT_MARK = 60.0
+"""Seconds a mark counts at most: a safety net, should a release ever be missed."""
+
+
+_Lookup = tuple[int, list[str], datetime, "tuple[str, str, str] | None"]
+"""copies_since's arguments: content hash, recipients, since, replay_of."""
+
+
+def may_skip(request: SendRequest) -> bool:
+    """Whether this submitter may lift dedupe for this send (see the module docstring)."""
+    return (request.category in SKIP_CATEGORIES or request.privileged
+            or request.origin.role == "admin")
+
+
+class Dedupe(Check):
+    name = "dedupe"
+
+    def __init__(self, store: Store, *, enabled: bool, tz: tzinfo,
+                 calendar: WorkCalendar | None = None, window_hours: float | None = None):
+        self.store = store
+        self.enabled = enabled
+        self.tz = tz
+        self.calendar = calendar or WorkCalendar()
+        self.window_hours = window_hours  # None: one working day
+        self._in_flight: dict[tuple[int, str], tuple[asyncio.Event, float]] = {}
+        """(content hash, recipient) of rows admitted and not yet stored -> (set once they
+        are stored or given up, monotonic deadline)."""
+        self._drafts: dict[int, tuple[asyncio.Event, list[tuple[int, str]]]] = {}
+        """id(draft) -> its event and the keys it marked."""
+        self._lookups: list[tuple[list[_Lookup], asyncio.Future]] = []
+        self._reading: set[asyncio.Task] = set()
+
+    def window_start(self, now: datetime) -> datetime:
+        if self.window_hours is not None:
+            return now - timedelta(hours=self.window_hours)
+        return self.calendar.one_working_day_before(now, self.tz)
+
+    def prepare(self, request: SendRequest) -> SendRequest:
+        if request.skip_dedupe and not may_skip(request):
+            from appliance.dispatch.intake import PolicyRefused
+
+            raise PolicyRefused(
+                "skip_dedupe_not_allowed", "skip_dedupe",
+                f"skip_dedupe is allowed only for the categories alert and otp, or for an "
+                f"admin; this {request.category} message may not lift dedupe", status=403)
+        return request
+
+    async def admit(self, draft: Draft) -> None:
+        # Intake stamped every row with the hash of the request's text; a row whose text a
+        # check has changed since gets its own (rows share one text object: `is` is enough).
+        text = draft.request.text
+        if any(r.text is not text or r.content_hash is None for r in draft.rows):
+            draft.rows = [r if r.text is text and r.content_hash is not None
+                          else dataclasses.replace(r, content_hash=content_hash(r.text))
+                          for r in draft.rows]
+        if (not self.enabled or draft.request.skip_dedupe
+                or draft.request.origin.door in EXEMPT_DOORS):
+            return
+        await self._wait_for_in_flight(draft)
+        # Marked before the read, with no await between the wait and the mark: a request
+        # arriving while this one reads waits for this one to be stored.
+        self._mark_in_flight(draft)
+        since = self.window_start(draft.now)
+        found: dict[tuple[int, str], tuple[int, datetime]] = {}
+        by_hash: dict[int, list[str]] = {}
+        for row in draft.rows:
+            by_hash.setdefault(row.content_hash, []).append(row.recipient)
+        request = draft.request
+        replay_of = None if request.client_ref is None else (
+            request.submitter_kind, request.submitter_id, request.client_ref)
+        lookups = [(h, recipients, since, replay_of) for h, recipients in by_hash.items()]
+        for (h, _, _, _), copies in zip(lookups, await self._look_up(lookups), strict=True):
+            found.update(((h, number), copy) for number, copy in copies.items())
+        keep: list[bool] = []
+        reasons: list[str] = []
+        seen: set[tuple[int, str]] = set()
+        for row in draft.rows:
+            key = (row.content_hash, row.recipient)
+            copy = found.get(key)
+            if copy is not None:
+                keep.append(False)
+                reasons.append(f"duplicate of message {copy[0]} accepted at "
+                               f"{copy[1].astimezone(self.tz).isoformat(timespec='seconds')}")
+            elif key in seen:
+                keep.append(False)
+                reasons.append("duplicate of an earlier recipient of this request")
+            else:
+                keep.append(True)
+                reasons.append("")
+            seen.add(key)
+        if not all(keep):
+            draft.leave_out(keep, reasons)
+
+    async def _look_up(self, lookups: list[_Lookup]) -> list[dict[str, tuple[int, datetime]]]:
+        """The copies for each look-up. Requests arriving in the same turn of the event loop
+        share one read job: the hop to a reader thread cost more than the indexed read
+        (measured: 32 single-recipient requests at once, ~0.2 ms of CPU each)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future = loop.create_future()
+        if not self._lookups:
+            loop.call_soon(self._flush_lookups)
+        self._lookups.append((lookups, future))
+        return await future
+
+    def _flush_lookups(self) -> None:
+        batch, self._lookups = self._lookups, []
+
+        def read() -> list[list[dict[str, tuple[int, datetime]]]]:
+            return [[dedupe_store.copies_since(*lookup) for lookup in lookups]
+                    for lookups, _ in batch]
+
+        async def run() -> None:
+            try:
+                results = await self.store.read(read)
+            except Exception as exc:  # noqa: BLE001 - each request hears of it
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                return
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+        task = asyncio.get_running_loop().create_task(run(), name="dedupe-read")
+        self._reading.add(task)
+        task.add_done_callback(self._reading.discard)
+
+    async def _wait_for_in_flight(self, draft: Draft) -> None:
+        if not self._in_flight:
+            return
+        now = time.monotonic()
+        events = []
+        for row in draft.rows:
+            entry = self._in_flight.get((row.content_hash, row.recipient))
+            if entry is not None and entry[1] > now and not entry[0].is_set():
+                events.append(entry[0])
+        if events:
+            waits = [asyncio.ensure_future(e.wait()) for e in set(events)]
+            try:
+                await asyncio.wait(waits, timeout=IN_FLIGHT_WAIT)
+            finally:
+                for w in waits:
+                    w.cancel()
+
+    def _mark_in_flight(self, draft: Draft) -> None:
+        event = asyncio.Event()
+        deadline = time.monotonic() + IN_FLIGHT_MARK
+        if len(self._in_flight) > 10_000:  # given-up entries past their deadline
+            now = time.monotonic()
+            self._in_flight = {k: v for k, v in self._in_flight.items()
+                               if v[1] > now and not v[0].is_set()}
+        keys = [(row.content_hash, row.recipient) for row in draft.rows]
+        for key in keys:
+            self._in_flight[key] = (event, deadline)
+        self._drafts[id(draft)] = (event, keys)
+
+    def _release(self, draft: Draft) -> None:
+        mark = self._drafts.pop(id(draft), None)
+        if mark is None:
+            return
+        event, keys = mark
+        event.set()
+        for key in keys:
+            if self._in_flight.get(key, (None,))[0] is event:
+                del self._in_flight[key]
+
+    async def accepted(self, draft: Draft, ids: list[int]) -> None:
+        self._release(draft)
+
+    def abandoned(self, draft: Draft) -> None:
+        self._release(draft)
+
+
+def build_dedupe(config, store: Store, tz: tzinfo) -> Dedupe:  # noqa: ANN001 - config.Config
+    """The check as `[dedupe]` configures it."""
+    section = config.dedupe
+    return Dedupe(store, enabled=section.enabled, tz=tz,
+                  calendar=WorkCalendar.from_strings(section.holidays,
+                                                     section.working_weekend_days),
+                  window_hours=section.window_hours())
+
+__all__ = ["Dedupe", "build_dedupe", "content_hash", "may_skip", "normalise"]  # re-exported
