@@ -420,8 +420,8 @@ SCHEMAS: dict[str, Schema] = {
                         "all"),
     "ApprovalRule": obj({
         "mode": {"type": "string", "enum": ["none", "all", "above", "category"]},
-        "above": {**INT, "minimum": 0, "description": "mode above: more recipients than this "
-                                                      "need approval"},
+        "above": {**INT, "minimum": 0, "maximum": 1_000_000,
+                  "description": "mode above: more recipients than this need approval"},
         "categories": array({"type": "string", "enum": list(PRIORITY)},
                             description="mode category: these need approval")},
         ("mode",), closed=True),

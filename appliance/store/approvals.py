@@ -29,6 +29,7 @@ MODES = ("none", "all", "above", "category")
 STATES = ("pending", "approved", "rejected")
 FIRST_RECIPIENTS = 5  # shown with an approval, so the approver sees whom it goes to
 MAX_REASON = 500
+MAX_ABOVE = 1_000_000
 
 
 class ApprovalProblem(ValueError):
@@ -69,9 +70,11 @@ def check_rule(mode: Any, above: Any, categories: Any, known_categories: tuple[s
     if mode not in MODES:
         raise ApprovalProblem("invalid_field", f"mode: must be one of {', '.join(MODES)}",
                               "mode")
-    if isinstance(above, bool) or not isinstance(above, int) or above < 0:
-        raise ApprovalProblem("invalid_field", "above: must be a whole number of recipients "
-                                               ">= 0", "above")
+    # At most MAX_ABOVE: it is stored in a 32-bit column (more recipients than any request
+    # may have means "never" anyway).
+    if isinstance(above, bool) or not isinstance(above, int) or not 0 <= above <= MAX_ABOVE:
+        raise ApprovalProblem("invalid_field", f"above: must be a whole number of recipients "
+                                               f"from 0 to {MAX_ABOVE}", "above")
     if not isinstance(categories, list | tuple) or not all(
             isinstance(c, str) and c in known_categories for c in categories):
         raise ApprovalProblem("invalid_field", f"categories: must be a list of "

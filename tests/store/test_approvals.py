@@ -137,6 +137,7 @@ def test_department_rules_are_stored_and_checked(db: peewee.Database):
     assert approvals.rule_of(2) == approvals.Rule("category", 0, ("marketing",))
     assert approvals.rule_of(3) is None
     for mode, above, categories, field in [("some", 0, [], "mode"), ("above", -1, [], "above"),
+                                           ("above", 2**63, [], "above"),
                                            ("category", 0, [], "categories"),
                                            ("category", 0, ["spam"], "categories")]:
         with pytest.raises(ApprovalProblem) as err:
