@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from appliance.dispatch import intake
-from appliance.store.service import create_api_key_sync
+from appliance.store.apikeys import create_api_key
 from tests.api.conftest import Gateway
 from tests.api.test_messages import _error, message_count
 
@@ -165,7 +165,10 @@ async def test_head_works_on_every_get_route(gateway: Gateway) -> None:
               and not route.path.startswith("cgi-bin/") and route.path != "index.php"]
     assert len(routes) >= 3
     # Some listings are the admin's alone (the forbidden-word list, signatures).
-    admin = create_api_key_sync(gateway.db_url, "head-admin", ["admin"])
+    # Through the appliance's own writer: a second connection opened on the event loop would
+    # block it, and wait on a write lock the writer may hold meanwhile ("database is locked").
+    admin = await gateway.appliance.store.write(
+        lambda: create_api_key("head-admin", ["admin"]))
     for route in routes:
         path = "/" + route.path.replace("<message_id:int>", str(msg_id))
         # Other ids name nothing here (404 to both); a number names an empty thread (200).
