@@ -222,6 +222,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     from appliance.api.approvals import bp as approvals_bp
     from appliance.api.audit import bp as audit_bp
     from appliance.api.audit_trail import install_audit_trail
+    from appliance.api.backup import bp as backup_bp
     from appliance.api.blacklist import bp as blacklist_bp
     from appliance.api.contacts import bp as contacts_bp
     from appliance.api.conversations import bp as conversations_bp
@@ -263,6 +264,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     app.blueprint(policy_bp)
     app.blueprint(reports_bp)
     app.blueprint(approvals_bp)
+    app.blueprint(backup_bp)
     app.blueprint(quotas_bp)
     app.blueprint(users_bp)
     app.blueprint(audit_bp)

@@ -486,6 +486,17 @@ PAGING = [query("limit", {**INT, "minimum": 1, "maximum": 500, "default": 50}),
           query("offset", {**INT, "minimum": 0, "default": 0})]
 
 
+def _backup_op() -> dict[str, Any]:
+    """POST /api/v1/backup: no body; the archive itself (application/gzip) as the answer."""
+    backup = op("A backup of the database and settings, made now: the checked .tar.gz that "
+                "`cardgate restore` takes (a copy is kept in the data folder's backups/)",
+                "admin", (200, None, "the archive"), errors=(409, 503),
+                body=obj({}, closed=True, description="nothing: no body, or {}"))
+    backup["responses"]["200"]["content"] = {
+        "application/gzip": {"schema": {"type": "string", "format": "binary"}}}
+    return backup
+
+
 def op(summary: str, scope: str | None, ok: tuple[int, Schema | None, str], *,
        body: Schema | None = None, params: list | None = None,
        errors: tuple[int, ...] = (),
@@ -738,6 +749,7 @@ def _paths() -> dict[str, dict[str, Any]]:
                         body=r("WebhookInput"), params=[WEBHOOK_ID], errors=(404,)),
             "delete": op("Delete an endpoint and its pending deliveries", "admin",
                          (204, None, "deleted"), params=[WEBHOOK_ID], errors=(404,))},
+        "/api/v1/backup": {"post": _optional_body(_backup_op())},
         "/api/v1/maintenance": {
             **with_head(op("What quiet hours and maintenance hold now", "read",
                            (200, r("Maintenance"), "the holds"))),
