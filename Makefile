@@ -29,8 +29,12 @@ demo: $(STAMP)
 system-deps:
 	@bash tests/install-system-deps.sh
 
+# Whole files per worker (--dist loadfile: a module's fixtures are made once). Three workers
+# even on two cores: most tests wait on pseudo-terminals, sockets and timers, not the CPU.
+TEST_WORKERS ?= 3
+
 test: $(STAMP) system-deps
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench
