@@ -68,6 +68,17 @@ def append(actor: Actor, action: str, target: str = "", detail: dict[str, Any] |
         detail=detail)
 
 
+def append_many(entries: list[tuple[Actor, str, str, dict[str, Any] | None, datetime]],
+                ) -> list[int]:
+    """Write entries (actor, action, target, detail, at), in order, in the transaction
+    already open (synchronous): one read of the chain's end for all; their seqs."""
+    return audit_store.append_entries([
+        {"at": at, "action": action, "actor_kind": actor.kind, "actor_id": actor.id,
+         "actor_name": actor.name, "address": actor.address, "door": actor.door,
+         "target": target, "detail": detail}
+        for actor, action, target, detail, at in entries])
+
+
 class AuditLog:
     """Entries written from the event loop, through the store's single writer (bulk lane)."""
 
@@ -95,9 +106,7 @@ class AuditLog:
         try:
             while self._queued:
                 batch, self._queued = self._queued, []
-                await self.store.write(lambda batch=batch: [
-                    append(actor, action, target, detail, at=at)
-                    for actor, action, target, detail, at in batch])
+                await self.store.write(lambda batch=batch: append_many(batch))
         except Exception:  # logged: the changes they record are made, and must stay
             log.exception("could not write %d audit entries (%s...)", len(batch),
                           batch[0][1] if batch else "")

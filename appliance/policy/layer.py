@@ -83,26 +83,42 @@ class Check:
 
 
 class PolicyLayer:
-    """The checks, in the order they run. An empty layer lets every valid request through."""
+    """The checks, in the order they run. An empty layer lets every valid request through.
+
+    Each moment calls only the checks that override it (most checks act at one or two of the
+    four): awaiting a do-nothing coroutine for each of ten checks, twice per request, was a
+    measurable share of a single-recipient send's CPU. The checks are fixed once the layer is
+    built (a tuple)."""
 
     def __init__(self, checks: Sequence[Check] = ()):
-        self.checks = list(checks)
+        self.checks = tuple(checks)
+        self._preparing = _overriding(self.checks, "prepare")
+        self._admitting = _overriding(self.checks, "admit")
+        self._accepting = _overriding(self.checks, "accepted")
+        self._abandoning = _overriding(self.checks, "abandoned")
 
     def prepare(self, request: SendRequest) -> SendRequest:
-        for check in self.checks:
+        for check in self._preparing:
             request = check.prepare(request)
         return request
 
     async def admit(self, draft: Draft) -> None:
-        for check in self.checks:
+        for check in self._admitting:
             if not draft.rows:
                 return
             await check.admit(draft)
 
     async def accepted(self, draft: Draft, ids: list[int]) -> None:
-        for check in self.checks:
+        for check in self._accepting:
             await check.accepted(draft, ids)
 
     def abandoned(self, draft: Draft) -> None:
-        for check in self.checks:
+        for check in self._abandoning:
             check.abandoned(draft)
+
+
+def _overriding(checks: tuple[Check, ...], method: str) -> tuple[Check, ...]:
+    """The checks whose `method` is their own, not Check's do-nothing default."""
+    default = getattr(Check, method)
+    return tuple(c for c in checks if getattr(type(c), method) is not default
+                 or method in vars(c))

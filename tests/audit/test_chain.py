@@ -143,3 +143,23 @@ def test_filters_and_since(db):
     assert audit_store.list_entries(action="rul") == []
     late = list(audit_store.iter_entries(since_time=T0 + timedelta(seconds=7), batch=2))
     assert [r["seq"] for r in late] == [8, 9, 10]
+
+
+def test_entries_appended_as_a_group_chain_like_single_ones(db):
+    """AuditLog writes the send requests' entries as a group (one read of the chain's end):
+    the group continues the chain, and stores what one-by-one appends would have."""
+    from appliance.audit import append_many
+
+    fill(db, 3)
+    group = [(ADMIN, "message.send", f"message:{i}", {"n": i, "名字": "张三"},
+              T0 + timedelta(minutes=i)) for i in range(5)]
+    with db.atomic():
+        assert append_many(group) == [4, 5, 6, 7, 8]
+        assert append_many([]) == []
+    fill(db, 1)  # a single append after the group chains to its last entry
+    check = audit_store.verify_chain(batch=4)
+    assert check.ok and check.entries == 9
+    rows = db.execute_sql('SELECT "seq", "target", "detail" FROM "audit_entry" '
+                          'WHERE "seq" BETWEEN 4 AND 8 ORDER BY "seq"').fetchall()
+    assert [(r[0], r[1], json.loads(r[2])["n"]) for r in rows] == \
+        [(4 + i, f"message:{i}", i) for i in range(5)]
