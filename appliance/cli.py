@@ -388,6 +388,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from appliance.memory import keep_large_buffers_out_of_the_heap
+
+    keep_large_buffers_out_of_the_heap()  # scrypt's 16 MiB, returned after each check
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
