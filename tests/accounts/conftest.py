@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-
-from appliance.store.db import open_database
-from appliance.store.migrations import migrate
-from appliance.store.writer import Store
 
 
 class Clock:
@@ -31,12 +25,3 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    db = open_database(f"sqlite:///{tmp_path / 'cg.db'}")
-    migrate(db)
-    s = Store(db)
-    await s.start()
-    yield s
-    await s.stop()
-    db.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import zoneinfo
-from collections.abc import AsyncIterator
 from datetime import date, datetime
 from pathlib import Path
 
@@ -32,17 +31,6 @@ A, B, C = "+8613800138000", "+8613900139000", "+8618600186000"
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 12, day, hour, minute, tzinfo=SH)
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    db = open_database(f"sqlite:///{tmp_path / 'cg.db'}")
-    migrate(db)
-    s = Store(db)
-    await s.start()
-    yield s
-    await s.stop()
-    db.close()
 
 
 def draft(to: list[str], now: datetime, text: str = TEXT, **kw) -> Draft:

@@ -3,31 +3,15 @@ smaller), none; and the caps kept in the table across a restart."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from appliance.dispatch.intake import PolicyRefused, SendRequest
 from appliance.policy.origin import Origin
 from appliance.policy.recipient_cap import RecipientCap
-from appliance.store.db import open_database
-from appliance.store.migrations import migrate
-from appliance.store.writer import Store
 
 NUMBERS = [f"+86138001380{i:02d}" for i in range(20)]
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    db = open_database(f"sqlite:///{tmp_path / 'cg.db'}")
-    migrate(db)
-    s = Store(db)
-    await s.start()
-    yield s
-    await s.stop()
-    db.close()
 
 
 @pytest.mark.parametrize(("default", "department", "count", "refusal"), [
