@@ -38,6 +38,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "technician": frozenset({"read", "diagnose"}),
 }
 
+CONSOLE_ROLES = frozenset(role for role, may_do in PERMISSIONS.items() if "diagnose" in may_do)
+"""Who may log in at the technician console: the roles that may use the technician's tools."""
+
 KEY_SCOPES = ("send", "read", "approve", "admin")
 """The actions an API key can be given (store.apikeys.SCOPES): the same names."""
 

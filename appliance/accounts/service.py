@@ -59,6 +59,7 @@ class LoginRefused(Exception):
     def __init__(self, reason: str, retry_after: int = 0) -> None:
         messages = {"invalid": "wrong user name or password",
                     "disabled": "this account is disabled",
+                    "role": "this account's role may not log in here",
                     "locked": f"too many failed logins; try again in {retry_after} s"}
         super().__init__(messages.get(reason, reason))
         self.reason = reason
@@ -94,9 +95,12 @@ class Accounts:
     # -- login ---------------------------------------------------------------------------
 
     async def authenticate(self, name: str, password: str, address: str,
-                           door: str = "console") -> UserInfo:
+                           door: str = "console",
+                           roles: frozenset[str] | None = None) -> UserInfo:
         """The user, if `name` and `password` are right and neither the user nor the address
-        is locked out; else LoginRefused."""
+        is locked out; else LoginRefused. `roles`: the roles this door admits (the serial
+        console: admin and technician); a right password of another role is refused as
+        "role", recorded as such, not as a success, and not counted towards a lockout."""
         now = self.clock()
         subjects = [user_subject(name), address_subject(address)]
         locks = await self.store.read(lambda: accounts_store.lock_rows(subjects))
@@ -114,6 +118,9 @@ class Accounts:
             if user.disabled:
                 await self.store.write(lambda: self._refused_disabled(actor, now))
                 raise LoginRefused("disabled")
+            if roles is not None and user.role not in roles:
+                await self.store.write(lambda: self._refused_role(actor, user.role, now))
+                raise LoginRefused("role")
             await self.store.write(lambda: self._succeeded(actor, user, subjects, now))
             return user
         wait = await self.store.write(lambda: self._failed(actor, subjects, now))
@@ -127,6 +134,11 @@ class Accounts:
         accounts_store.record_login(user.id, now)
         append(actor, "login.success", f"user:{user.name}",
                {"must_change_password": user.must_change_password}, at=now)
+
+    def _refused_role(self, actor: Actor, role: str, now: datetime) -> None:
+        accounts_store.record_attempt(actor.name, actor.address, actor.door, False, "role", now)
+        append(actor, "login.failure", f"user:{actor.name}", {"reason": "role", "role": role},
+               at=now)
 
     def _refused_disabled(self, actor: Actor, now: datetime) -> None:
         accounts_store.record_attempt(actor.name, actor.address, actor.door, False,

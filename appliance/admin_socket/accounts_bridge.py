@@ -15,6 +15,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from appliance.accounts.roles import CONSOLE_ROLES
 from appliance.admin_socket.protocol import AdminError
 
 
@@ -55,8 +56,12 @@ class StoreAccounts:
         from appliance.accounts.service import LoginRefused
 
         try:
-            user = await self._accounts.authenticate(name, password, address, door="serial")
+            user = await self._accounts.authenticate(name, password, address, door="serial",
+                                                     roles=CONSOLE_ROLES)
         except LoginRefused as exc:
+            if exc.reason == "role":
+                raise AdminError("not_allowed", f"user {name!r}: the console is for "
+                                 "technicians and administrators") from None
             raise AdminError("login_failed", str(exc),
                              retry_after=exc.retry_after or None) from None
         return Account(user.name, user.role, user.must_change_password)

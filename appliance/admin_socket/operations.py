@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance import __version__
+from appliance.accounts.roles import CONSOLE_ROLES
 from appliance.admin_socket import at_commands
 from appliance.admin_socket.accounts_bridge import AccountsBackend
 from appliance.admin_socket.logring import LogRing
@@ -35,7 +36,6 @@ FOLLOW_MESSAGE_LIMIT = 300.0
 TRAFFIC_POLL = 0.2
 LOG_POLL = 0.3
 AT_TIMEOUT = 10.0
-CONSOLE_ROLES = frozenset({"admin", "technician"})
 
 
 def _text(args: dict[str, Any], name: str, *, limit: int = 2000) -> str:

@@ -14,13 +14,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from appliance.accounts.roles import CONSOLE_ROLES
 from appliance.admin_socket.protocol import AdminError
 from appliance.config import Config
 from appliance.serial_console.client import AdminClient
 
 T = TypeVar("T")
 
-CONSOLE_ROLES = frozenset({"admin", "technician"})
 
 
 @dataclass(frozen=True)
@@ -110,13 +110,13 @@ class DatabaseAuthenticator:
         from appliance.accounts.service import LoginRefused
 
         try:
-            user = self._run(lambda accounts: accounts.authenticate(name, password, address,
-                                                                    door="serial"))
+            user = self._run(lambda accounts: accounts.authenticate(
+                name, password, address, door="serial", roles=CONSOLE_ROLES))
         except LoginRefused as exc:
+            if exc.reason == "role":
+                raise LoginFailed(f"user {name!r}: the console is for technicians and "
+                                  "administrators") from None
             raise LoginFailed(str(exc), exc.retry_after or None) from None
-        if user.role not in CONSOLE_ROLES:
-            raise LoginFailed(f"user {user.name!r} is {user.role}: the console is for "
-                              "technicians and administrators")
         return ConsoleUser(user.name, user.role, user.must_change_password)
 
     def change_own_password(self, name: str, old: str, new: str) -> None:

@@ -124,9 +124,10 @@ class Console:
                     self._first_password(auth, user, password)
                 return user
             except LoginFailed as exc:
-                self.say(self.t("login_failed", message=safe(exc)))
-                if exc.retry_after:
+                if exc.retry_after:  # locked out: said once, in the console's language
                     self.say(self.t("login_retry_after", seconds=int(exc.retry_after + 0.999)))
+                else:
+                    self.say(self.t("login_failed", message=safe(exc)))
         return None
 
     def _first_password(self, auth: Authenticator, user: ConsoleUser, current: str) -> None:

@@ -156,10 +156,16 @@ def test_a_technician_resets_the_admin_password_which_must_then_be_changed(rig: 
 
 def test_an_operator_cannot_use_the_console_to_reset_passwords(rig: Rig) -> None:
     before = stored(rig.tmp, "boss")
+    seq = last_seq(rig.tmp)
     child = rig.console("en")
     login(child, "clerk")
     child.expect("the console is for technicians and administrators")
     assert stored(rig.tmp, "boss") == before
+    # Refused as a role, not logged in then turned away: no login.success for clerk.
+    entries = database_rows(rig.tmp, "SELECT action, detail FROM audit_entry WHERE seq > ? "
+                            "AND target = 'user:clerk' ORDER BY seq", seq)
+    assert [action for action, _ in entries] == ["login.failure"]
+    assert '"reason": "role"' in entries[0][1] or '"reason":"role"' in entries[0][1]
 
 
 def test_repeated_wrong_passwords_lock_the_user_out(rig: Rig) -> None:
