@@ -15,7 +15,6 @@ Must not know: SQL (store.approvals), what a decision does to the messages (poli
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sanic import Blueprint, Request
@@ -25,6 +24,7 @@ from appliance.api import jsonbody as jb
 from appliance.api import query
 from appliance.api.auth import Caller, origin_of, require_scope
 from appliance.api.errors import ApiError
+from appliance.api.jsonbody import iso
 from appliance.config import CATEGORIES
 from appliance.policy import approval as policy
 from appliance.store import approvals
@@ -38,13 +38,9 @@ STATUS = {"not_found": 404, "own_request": 403, "other_department": 403,
           "already_decided": 409, "invalid_field": 400}
 
 
-def _iso(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
-
-
 def view(data: dict[str, Any]) -> dict[str, Any]:
     """An approval as the API shows it (its state: pending_approval / approved / rejected)."""
-    out = {k: _iso(v) for k, v in data.items()}
+    out = {k: iso(v) for k, v in data.items()}
     out["state"] = policy.shown_state(data["state"])
     return out
 

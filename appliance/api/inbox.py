@@ -16,13 +16,13 @@ A bad parameter is a 400 naming it; an unknown parameter is one too (a typo such
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sanic import Blueprint, Request
 from sanic.response import JSONResponse, json
 
 from appliance.api.auth import require_scope
+from appliance.api.jsonbody import iso
 from appliance.api.query import MAX_ID, bad, integer, one, order, page, refuse_unknown, time
 from appliance.inbox.handler import number_of
 from appliance.store import inbox as inbox_store
@@ -32,10 +32,6 @@ bp = Blueprint("inbox", url_prefix="/api/v1")
 KNOWN_PARAMS = {"since", "before", "limit", "number", "sim", "from", "to", "order"}
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
-
-
-def _iso(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def inbox_view(data: dict[str, Any]) -> dict[str, Any]:
@@ -48,13 +44,13 @@ def inbox_view(data: dict[str, Any]) -> dict[str, Any]:
         "text": data["text"],
         "sim": data["sim"],
         "modem": data["modem"] or None,
-        "smsc_at": _iso(data["smsc_at"]),
-        "received_at": _iso(data["received_at"]),
-        "updated_at": _iso(data["updated_at"]),
+        "smsc_at": iso(data["smsc_at"]),
+        "received_at": iso(data["received_at"]),
+        "updated_at": iso(data["updated_at"]),
         "partial": data["partial"],
         "parts": data["parts_total"],
         "parts_received": data["parts_received"],
-        "handled_at": _iso(data["handled_at"]),
+        "handled_at": iso(data["handled_at"]),
     }
 
 

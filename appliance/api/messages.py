@@ -42,6 +42,7 @@ from sanic.response import JSONResponse, json
 from appliance.api import query
 from appliance.api.auth import Caller, origin_of, require_scope
 from appliance.api.errors import ApiError
+from appliance.api.jsonbody import iso
 from appliance.dispatch.intake import (
     AllRecipientsBlocked,
     InvalidRequest,
@@ -133,20 +134,16 @@ def _parse_time(value: Any, name: str) -> datetime | None:
                        field=name) from None
 
 
-def _iso(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
-
-
 def summary_view(data: dict[str, Any]) -> dict[str, Any]:
     """A message in a listing (store.messages.list_messages): no parts, no history."""
     return {"id": data["id"], "to": data["recipient"], "text": data["text"],
             "state": data["state"], "category": data["category"], "priority": data["priority"],
             "client_ref": data["client_ref"], "sim": data["sim"],
             "parts_count": data["parts_count"], "attempts": data["attempts"],
-            "error": data["error"] or None, "send_at": _iso(data["send_at"]),
-            "expires_at": _iso(data["expires_at"]), "created_at": _iso(data["created_at"]),
-            "updated_at": _iso(data["updated_at"]), "sent_at": _iso(data["sent_at"]),
-            "final_at": _iso(data["final_at"]),
+            "error": data["error"] or None, "send_at": iso(data["send_at"]),
+            "expires_at": iso(data["expires_at"]), "created_at": iso(data["created_at"]),
+            "updated_at": iso(data["updated_at"]), "sent_at": iso(data["sent_at"]),
+            "final_at": iso(data["final_at"]),
             "submitted_by": {"door": data["door"], "address": data["address"] or None,
                              "api_key_id": data["api_key_id"], "user_id": data["user_id"],
                              "department_id": data["department_id"]}}
@@ -162,10 +159,10 @@ def message_view(data: dict[str, Any]) -> dict[str, Any]:
         "parts": [{
             "index": p["index"], "state": p["state"], "sim": p["sim"],
             "message_reference": p["message_reference"], "error": p["error"] or None,
-            "sent_at": _iso(p["sent_at"]), "report_status": p["report_status"],
-            "report_at": _iso(p["report_at"]),
+            "sent_at": iso(p["sent_at"]), "report_status": p["report_status"],
+            "report_at": iso(p["report_at"]),
         } for p in data["parts"]],
-        "events": [{"at": _iso(e["at"]), "from": e["old_state"], "to": e["new_state"],
+        "events": [{"at": iso(e["at"]), "from": e["old_state"], "to": e["new_state"],
                     "detail": e["detail"], "sim": e["sim"]} for e in data["events"]],
     }
 
@@ -279,7 +276,7 @@ def _waiting(request: Request, data: dict[str, Any]) -> dict[str, Any] | None:
     hold = maintenance.schedule.state(appliance.dispatcher.now()).hold_of(data["category"])
     if hold is None:
         return None
-    return {"reason": hold.reason, "until": _iso(hold.until)}
+    return {"reason": hold.reason, "until": iso(hold.until)}
 
 
 LIST_PARAMS = {"since", "before", "limit", "order", "state", "to", "sim", "client_ref",

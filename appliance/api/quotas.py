@@ -22,6 +22,7 @@ from appliance.api import jsonbody as jb
 from appliance.api import query
 from appliance.api.auth import origin_of, require_scope
 from appliance.api.errors import ApiError
+from appliance.api.jsonbody import iso
 from appliance.policy.quota import month_bounds
 from appliance.store import ledger
 from appliance.store.ledger import LedgerInvalid
@@ -30,10 +31,6 @@ bp = Blueprint("quotas", url_prefix="/api/v1")
 
 LIST_DEFAULT = 100
 LIST_MAX = 1000
-
-
-def _iso(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def _invalid(exc: LedgerInvalid) -> ApiError:
@@ -91,7 +88,7 @@ async def put_quota(request: Request, account: str) -> JSONResponse:
 
 
 def _row(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: _iso(v) for k, v in row.items()}
+    return {k: iso(v) for k, v in row.items()}
 
 
 @bp.route("/ledger", methods=["GET", "HEAD"])

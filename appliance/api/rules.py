@@ -20,6 +20,7 @@ from sanic.response import JSONResponse, json
 
 from appliance.api.auth import require_scope
 from appliance.api.errors import ApiError
+from appliance.api.jsonbody import iso
 from appliance.inbox.rules.definition import RULE_FIELDS, RuleError, parse_rule
 from appliance.store import rules as rules_store
 
@@ -45,12 +46,8 @@ def _body(request: Request) -> dict[str, Any]:
     return body
 
 
-def _iso(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
-
-
 def rule_view(rule: dict[str, Any]) -> dict[str, Any]:
-    return {k: _iso(v) for k, v in rule.items()}
+    return {k: iso(v) for k, v in rule.items()}
 
 
 def _position(body: dict[str, Any]) -> int | None:

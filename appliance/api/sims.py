@@ -12,22 +12,18 @@ the calendar month, as the balancer counts them.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sanic import Blueprint, Request
 from sanic.response import JSONResponse, json
 
 from appliance.api.auth import require_scope
+from appliance.api.jsonbody import iso
 from appliance.dispatch.rates import RateLimits
 from appliance.dispatch.slots import CAP_COUNTERS
 from appliance.store.sims import list_sims
 
 bp = Blueprint("sims", url_prefix="/api/v1")
-
-def _iso(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
-
 
 def sim_view(row: dict[str, Any], live: dict[str, Any] | None, counters: dict[str, Any],
              limits: RateLimits) -> dict[str, Any]:
@@ -36,7 +32,7 @@ def sim_view(row: dict[str, Any], live: dict[str, Any] | None, counters: dict[st
         "operator": row["operator"] or None, "operator_code": row["operator_code"] or None,
         "own_number": row["own_number"] or None, "enabled": bool(row["enabled"]),
         "state": row["state"], "barred_reason": row["barred_reason"] or None,
-        "last_seen_at": _iso(row["last_seen_at"]), "created_at": _iso(row["created_at"]),
+        "last_seen_at": iso(row["last_seen_at"]), "created_at": iso(row["created_at"]),
         "port": live["port"] if live else None,
         "modem_state": live["state"] if live else None,
         "counters": counters,
