@@ -27,6 +27,7 @@ import weakref
 from datetime import datetime, tzinfo
 
 from appliance.dispatch.intake import PolicyRefused
+from appliance.dispatch.rates import next_window_start, window_start
 from appliance.policy.layer import Check, Draft
 from appliance.store import ledger
 from appliance.store.accounts import holder_name
@@ -36,12 +37,10 @@ OVER_QUOTA = "over quota"
 
 
 def month_bounds(now: datetime, tz: tzinfo) -> tuple[datetime, datetime]:
-    """The local calendar month around `now`: [its 1st 00:00, the next 1st 00:00), aware."""
-    local = now.astimezone(tz)
-    start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    year, month = (start.year + 1, 1) if start.month == 12 else (start.year, start.month + 1)
-    # A ZoneInfo datetime takes its offset from its wall clock: replace() is exact here.
-    return start, start.replace(year=year, month=month)
+    """The local calendar month around `now`: [its 1st 00:00, the next 1st 00:00), aware, in
+    `tz` (the caps' own calendar windows, so a quota month and a SIM's month agree)."""
+    return (window_start("month", now, tz).astimezone(tz),
+            next_window_start("month", now, tz).astimezone(tz))
 
 
 def describe(fig: ledger.Figures, left: int, holder: str | None = None) -> str:
