@@ -103,13 +103,14 @@ class Accounts:
         "role", recorded as such, not as a success, and not counted towards a lockout."""
         now = self.clock()
         subjects = [user_subject(name), address_subject(address)]
-        locks = await self.store.read(lambda: accounts_store.lock_rows(subjects))
+        # One read for both (a hop to a reader thread costs more than either query).
+        locks, found = await self.store.read(lambda: (
+            accounts_store.lock_rows(subjects), accounts_store.password_hash_of(name)))
         wait = max((retry_after(lock.locked_until, now) for lock in locks.values()), default=0)
         if wait:
             await self.store.write(lambda: accounts_store.record_attempt(
                 name, address, door, False, "locked", now))
             raise LoginRefused("locked", wait)
-        found = await self.store.read(lambda: accounts_store.password_hash_of(name))
         ok = await self._check(password, found[1] if found else None)
         actor = Actor("user" if found else "anonymous", str(found[0].id) if found else "",
                       name[:128], address, door)
