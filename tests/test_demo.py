@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from appliance.accounts.passwords import password_matches
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow  # end to end: run with -m 'not slow' for the fast layer
 
@@ -26,10 +27,6 @@ CARDGATE = Path(sys.executable).parent / "cardgate"
 WAIT = 60.0  # bound on every wait; a test fails when it runs out, it never passes by it
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def command(*args: str | Path) -> list[str]:

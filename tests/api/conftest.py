@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from appliance.config import (
 )
 from appliance.sim import SimFleet
 from appliance.store.service import create_api_key_sync
+from tests.ports import free_port
 
 # Several apps start in one process here (one per test). sanic's TouchUp rewrites methods of the
 # Sanic class at each app's startup; outside test mode the second rewrite fails (it re-reads
@@ -54,10 +54,6 @@ class FakeClock:
         return self.now
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def wait_for(check: Callable[[], Awaitable[Any] | Any], what: str,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import httpx
 import pytest
 
 from appliance.sim import read_jsonl
+from tests.ports import free_port as _free_port
 
 pytestmark = pytest.mark.slow  # end to end: run with -m 'not slow' for the fast layer
 
@@ -28,10 +28,6 @@ MESSAGES = 300
 BOUND = 60.0  # seconds any one wait may take before the test fails as hung
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _cardgate(*args: str, **kwargs) -> subprocess.Popen:  # type: ignore[no-untyped-def]

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.ports import free_port
+
 CARDGATE = Path(sys.executable).parent / "cardgate"
 WAIT = 30.0  # bound on every wait; a test fails when it runs out, it never passes by it
 WATCHDOG_USEC = 200_000  # 0.2 s: pings every 0.1 s
@@ -60,10 +62,6 @@ class FakeSystemd:
         self.sock.close()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def config_file(tmp_path: Path, *, autodetect: bool = False) -> Path:

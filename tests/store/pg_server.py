@@ -24,7 +24,6 @@ import itertools
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -34,6 +33,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+
+from tests.ports import free_port as _free_port
 
 ENV_URL = "CARDGATE_TEST_POSTGRESQL_URL"
 SUPERUSER = "cardgate"
@@ -65,10 +66,6 @@ def find_binaries() -> tuple[Path, Path] | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _run_as(user: pwd.struct_passwd | None, args: list[str], **kw: Any) -> str:
