@@ -31,6 +31,7 @@ from appliance.store import (
     schema_v11,
     schema_v12,
     schema_v13,
+    schema_v15,
 )
 
 Migration = Callable[[peewee.Database], None]
@@ -147,6 +148,12 @@ def migration_12_submitter_and_dedupe(db: peewee.Database) -> None:
     schema_v12.apply(db, dialect(db))
 
 
+def migration_15_history_and_replies(db: peewee.Database) -> None:
+    """Indexes for the console's history filters, and reply_thread (the replies list and its
+    unread counts, kept by a trigger on inbox_message; see `schema_v15`)."""
+    schema_v15.apply(db, dialect(db))
+
+
 MIGRATIONS: list[Migration] = [
     migration_1_initial_schema,
     migration_2_inbound_pdu_hash,
@@ -161,6 +168,7 @@ MIGRATIONS: list[Migration] = [
     migration_11_content_policy,
     migration_12_submitter_and_dedupe,
     migration_13_approval_and_quotas,
+    migration_15_history_and_replies,
 ]
 
 

@@ -129,6 +129,10 @@ class Message(BaseModel):
             # Migration 12: dedupe's look-up, and the listing by department.
             (("content_hash", "recipient", "created_at"), False),
             (("department_id", "id"), False),
+            # Migration 15: the console history's filters, read newest first by id.
+            (("state", "id"), False),
+            (("sim", "id"), False),
+            (("user_id", "id"), False),
         )
 
 
@@ -637,6 +641,15 @@ class PolicyRecipientCap(BaseModel):
     updated_at = UtcDateTimeField(default=utcnow)
 
 
+class ReplyThread(BaseModel):
+    """A number that wrote to us (migration 15): its newest inbox message, kept by a trigger
+    on inbox_message, and the newest one the console has shown (unread: the ones after it)."""
+
+    number = pw.CharField(primary_key=True)
+    last_inbox_id = pw.IntegerField(index=True)
+    read_upto_id = pw.IntegerField(default=0)
+
+
 ALL_MODELS: list[type[BaseModel]] = [
     Sim,
     Modem,
@@ -678,6 +691,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     Ledger,
     MessageCharge,
     PolicyRecipientCap,
+    ReplyThread,
 ]
 
 __all__ = [
@@ -714,6 +728,7 @@ __all__ = [
     "Part",
     "PolicyRecipientCap",
     "QuarantinedPdu",
+    "ReplyThread",
     "Quota",
     "Rule",
     "RuleLog",
