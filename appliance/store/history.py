@@ -39,6 +39,8 @@ from appliance.store.models import (
 )
 
 MAX_PAGE = 200
+MAX_CHUNK = 2000
+"""Rows per read for an export (a page on screen is at most MAX_PAGE)."""
 MAX_CONTACT_NUMBERS = 500
 """The numbers a contact filter may stand for (every contact whose name matches, each with
 its numbers): beyond this the filter says to be more precise."""
@@ -141,10 +143,11 @@ def _id_range(model: type[peewee.Model], stamp: peewee.Field, since: datetime | 
 
 
 def _page(query: peewee.ModelSelect, pk: peewee.Field, where: list[peewee.Expression],
-          before: int | None, after: int | None, limit: int) -> tuple[list[Any], int | None,
-                                                                      int | None]:
-    """Keyset paging: (rows newest first, older, newer) for `where`."""
-    limit = max(1, min(limit, MAX_PAGE))
+          before: int | None, after: int | None, limit: int, probe_newer: bool = True,
+          ) -> tuple[list[Any], int | None, int | None]:
+    """Keyset paging: (rows newest first, older, newer) for `where`. `probe_newer` False: an
+    export's chunk, which never goes back (`newer` stays None)."""
+    limit = max(1, min(limit, MAX_PAGE if probe_newer else MAX_CHUNK))
 
     def select(*conditions: peewee.Expression) -> peewee.ModelSelect:
         every = [*where, *conditions]
@@ -166,7 +169,8 @@ def _page(query: peewee.ModelSelect, pk: peewee.Field, where: list[peewee.Expres
     more_older = len(rows) > limit
     rows = rows[:limit]
     older = rows[-1].id if more_older else None
-    newer = rows[0].id if before is not None and rows and probe(pk > rows[0].id) else None
+    newer = (rows[0].id if probe_newer and before is not None and rows
+             and probe(pk > rows[0].id) else None)
     return rows, older, newer
 
 
@@ -212,14 +216,14 @@ _OUT_COLUMNS = (Message.id, Message.created_at, Message.recipient, Message.text,
 
 
 def outbound_page(f: OutboundFilter, *, before: int | None = None, after: int | None = None,
-                  limit: int = 50) -> Page:
+                  limit: int = 50, probe_newer: bool = True) -> Page:
     """One page of outbound messages matching `f`, newest first, with the names the console
     shows (contact, user, campaign, SIM label) looked up for that page only."""
     where = _outbound_where(f)
     if where is None:
         return Page()
     rows, older, newer = _page(Message.select(*_OUT_COLUMNS), Message.id, where, before,
-                               after, limit)
+                               after, limit, probe_newer)
     return Page(_outbound_dicts(rows), older, newer)
 
 
@@ -227,7 +231,7 @@ def _outbound_dicts(rows: list[Message]) -> list[dict[str, Any]]:
     names = contacts_for_numbers(r.recipient for r in rows)
     users = _user_names({r.user_id for r in rows if r.user_id is not None})
     campaigns = _campaign_names({r.campaign_id for r in rows if r.campaign_id is not None})
-    sims = _sim_labels({r.sim for r in rows if r.sim})
+    sims = sim_labels({r.sim for r in rows if r.sim})
     return [{"id": r.id, "at": r.created_at, "number": r.recipient,
              "contact": (names.get(r.recipient) or {}).get("name"), "text": r.text,
              "state": r.state, "sim": r.sim, "sim_label": sims.get(r.sim, ""),
@@ -256,19 +260,19 @@ _IN_COLUMNS = (InboxMessage.id, InboxMessage.received_at, InboxMessage.number,
 
 
 def inbound_page(f: InboundFilter, *, before: int | None = None, after: int | None = None,
-                 limit: int = 50) -> Page:
+                 limit: int = 50, probe_newer: bool = True) -> Page:
     """One page of received messages matching `f`, newest first."""
     where = _inbound_where(f)
     if where is None:
         return Page()
     rows, older, newer = _page(InboxMessage.select(*_IN_COLUMNS), InboxMessage.id, where,
-                               before, after, limit)
+                               before, after, limit, probe_newer)
     return Page(_inbound_dicts(rows), older, newer)
 
 
 def _inbound_dicts(rows: list[InboxMessage]) -> list[dict[str, Any]]:
     names = contacts_for_numbers(r.number for r in rows)
-    sims = _sim_labels({r.sim for r in rows if r.sim})
+    sims = sim_labels({r.sim for r in rows if r.sim})
     return [{"id": r.id, "at": r.received_at, "number": r.number, "sender": r.sender,
              "contact": (names.get(r.number) or {}).get("name"), "text": r.text,
              "sim": r.sim, "sim_label": sims.get(r.sim, ""), "partial": bool(r.partial),
@@ -292,7 +296,8 @@ def _campaign_names(ids: set[int]) -> dict[int, str]:
             for r in Campaign.select(Campaign.id, Campaign.name).where(Campaign.id.in_(ids))}
 
 
-def _sim_labels(iccids: set[str]) -> dict[str, str]:
+def sim_labels(iccids: set[str]) -> dict[str, str]:
+    """ICCID -> the SIM's label (or its own number), for the SIMs a page names."""
     if not iccids:
         return {}
     return {r.iccid: r.label or r.own_number or ""
@@ -405,6 +410,6 @@ def last_inbound_sim(numbers: Iterable[str]) -> str | None:
 
 
 __all__ = ["InboundFilter", "MAX_CONTACT_NUMBERS", "MAX_PAGE", "OutboundFilter", "Page",
-           "TooManyNumbers", "filter_choices", "first_id_at_or_after", "has_unread",
+           "MAX_CHUNK", "TooManyNumbers", "filter_choices", "first_id_at_or_after", "has_unread",
            "inbound_page", "last_inbound_sim", "mark_read", "numbers_of_contacts_named",
-           "outbound_page", "reply_threads", "unread_threads"]
+           "outbound_page", "reply_threads", "sim_labels", "unread_threads"]
