@@ -99,6 +99,13 @@ def test_a_reply_in_place_goes_out_through_the_sim_written_to(console, new_page,
     # The state follows live (message.state) until the modem has taken it.
     sent.locator(".state", has_text="sent").or_(
         sent.locator(".state", has_text="delivered")).wait_for(timeout=20_000)
+    from appliance.store.models import Message
+
+    def reply_sim() -> str | None:
+        return (Message.select(Message.sim).where(Message.recipient == number)
+                .order_by(Message.id.desc()).first().sim)
+
+    assert console.run(console.appliance.store.read(reply_sim)) == iccid
     modem = console.gateway.fleet.modems[1]
     assert any("好的，马上重发。" in p.submit.text and p.submit.to == number
                for p in modem.accepted), "the reply did not leave through the SIM written to"
