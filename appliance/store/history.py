@@ -151,7 +151,7 @@ def _page(query: peewee.ModelSelect, pk: peewee.Field, where: list[peewee.Expres
 
     def select(*conditions: peewee.Expression) -> peewee.ModelSelect:
         every = [*where, *conditions]
-        return query.where(*every) if every else query
+        return (query.where(*every) if every else query).dicts()
 
     def probe(condition: peewee.Expression) -> bool:
         return select(condition).limit(1).exists()
@@ -161,16 +161,16 @@ def _page(query: peewee.ModelSelect, pk: peewee.Field, where: list[peewee.Expres
         more_newer = len(rows) > limit
         rows = rows[:limit]
         rows.reverse()
-        newer = rows[0].id if more_newer else None
-        older = rows[-1].id if rows and probe(pk < rows[-1].id) else None
+        newer = rows[0]["id"] if more_newer else None
+        older = rows[-1]["id"] if rows and probe(pk < rows[-1]["id"]) else None
         return rows, older, newer
     cond = [pk < before] if before is not None else []
     rows = list(select(*cond).order_by(pk.desc()).limit(limit + 1))
     more_older = len(rows) > limit
     rows = rows[:limit]
-    older = rows[-1].id if more_older else None
-    newer = (rows[0].id if probe_newer and before is not None and rows
-             and probe(pk > rows[0].id) else None)
+    older = rows[-1]["id"] if more_older else None
+    newer = (rows[0]["id"] if probe_newer and before is not None and rows
+             and probe(pk > rows[0]["id"]) else None)
     return rows, older, newer
 
 
@@ -227,18 +227,18 @@ def outbound_page(f: OutboundFilter, *, before: int | None = None, after: int | 
     return Page(_outbound_dicts(rows), older, newer)
 
 
-def _outbound_dicts(rows: list[Message]) -> list[dict[str, Any]]:
-    names = contacts_for_numbers(r.recipient for r in rows)
-    users = _user_names({r.user_id for r in rows if r.user_id is not None})
-    campaigns = _campaign_names({r.campaign_id for r in rows if r.campaign_id is not None})
-    sims = sim_labels({r.sim for r in rows if r.sim})
-    return [{"id": r.id, "at": r.created_at, "number": r.recipient,
-             "contact": (names.get(r.recipient) or {}).get("name"), "text": r.text,
-             "state": r.state, "sim": r.sim, "sim_label": sims.get(r.sim, ""),
-             "user_id": r.user_id, "user": users.get(r.user_id),
-             "campaign_id": r.campaign_id, "campaign": campaigns.get(r.campaign_id),
-             "parts": r.parts_count, "error": r.error, "sent_at": r.sent_at,
-             "final_at": r.final_at, "submitter_kind": r.submitter_kind} for r in rows]
+def _outbound_dicts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    names = contacts_for_numbers(r["recipient"] for r in rows)
+    users = _user_names({r["user_id"] for r in rows if r["user_id"] is not None})
+    campaigns = _campaign_names({r["campaign"] for r in rows if r["campaign"] is not None})
+    sims = sim_labels({r["sim"] for r in rows if r["sim"]})
+    return [{"id": r["id"], "at": r["created_at"], "number": r["recipient"],
+             "contact": (names.get(r["recipient"]) or {}).get("name"), "text": r["text"],
+             "state": r["state"], "sim": r["sim"], "sim_label": sims.get(r["sim"], ""),
+             "user_id": r["user_id"], "user": users.get(r["user_id"]),
+             "campaign_id": r["campaign"], "campaign": campaigns.get(r["campaign"]),
+             "parts": r["parts_count"], "error": r["error"], "sent_at": r["sent_at"],
+             "final_at": r["final_at"], "submitter_kind": r["submitter_kind"]} for r in rows]
 
 
 def _inbound_where(f: InboundFilter) -> list[peewee.Expression] | None:
@@ -270,13 +270,13 @@ def inbound_page(f: InboundFilter, *, before: int | None = None, after: int | No
     return Page(_inbound_dicts(rows), older, newer)
 
 
-def _inbound_dicts(rows: list[InboxMessage]) -> list[dict[str, Any]]:
-    names = contacts_for_numbers(r.number for r in rows)
-    sims = sim_labels({r.sim for r in rows if r.sim})
-    return [{"id": r.id, "at": r.received_at, "number": r.number, "sender": r.sender,
-             "contact": (names.get(r.number) or {}).get("name"), "text": r.text,
-             "sim": r.sim, "sim_label": sims.get(r.sim, ""), "partial": bool(r.partial),
-             "smsc_at": r.smsc_at} for r in rows]
+def _inbound_dicts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    names = contacts_for_numbers(r["number"] for r in rows)
+    sims = sim_labels({r["sim"] for r in rows if r["sim"]})
+    return [{"id": r["id"], "at": r["received_at"], "number": r["number"],
+             "sender": r["sender"], "contact": (names.get(r["number"]) or {}).get("name"),
+             "text": r["text"], "sim": r["sim"], "sim_label": sims.get(r["sim"], ""),
+             "partial": bool(r["partial"]), "smsc_at": r["smsc_at"]} for r in rows]
 
 
 # -- names for a page ----------------------------------------------------------------------------

@@ -228,3 +228,23 @@ def test_a_viewer_may_read_replies_but_not_answer(console):
                            data={"text": "x", "csrf_token": _csrf(http.get(
                                "/console/history").text)})
         assert answer.status_code == 403
+
+
+def test_every_history_string_has_chinese():
+    from pathlib import Path
+
+    from appliance.console_web import history_export
+    from appliance.console_web.i18n import catalog
+
+    root = Path(__file__).resolve().parents[2]
+    used = set()
+    for path in (root / "web" / "templates" / "history").glob("*.html"):
+        used |= set(re.findall(r"""_\(["']([^"']+)["']""", path.read_text(encoding="utf-8")))
+    for path in (root / "appliance" / "console_web").glob("history*.py"):
+        source = path.read_text(encoding="utf-8")
+        used |= set(re.findall(r'text\(request, "([^"]+)"', source.replace('"\n', '').replace(
+            '                                            "', "")))
+    used |= {name for name, _ in history_export.OUTBOUND_COLUMNS + history_export.INBOUND_COLUMNS}
+    chinese = catalog()
+    missing = sorted(u for u in used if u not in chinese)
+    assert not missing, missing
