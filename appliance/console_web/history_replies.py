@@ -54,24 +54,24 @@ def _before_id(request: Request) -> int | None:
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else None
 
 
-async def _threads(request: Request) -> store_history.Page:
+async def _threads(request: Request) -> dict[str, Any]:
     before = _before_id(request)
-    return await request.app.ctx.appliance.store.read(
-        lambda: store_history.reply_threads(before=before, limit=THREADS))
+    found, unread = await request.app.ctx.appliance.store.read(
+        lambda: (store_history.reply_threads(before=before, limit=THREADS),
+                 store_history.unread_threads()))
+    return {"found": found, "unread_threads": unread, "quote": quote}
 
 
 @bp.get("/replies")
 @page("read")
 async def replies(request: Request) -> HTTPResponse:
-    return render(request, "history/replies.html", found=await _threads(request),
-                  quote=quote)
+    return render(request, "history/replies.html", **await _threads(request))
 
 
 @bp.get("/replies/list")
 @page("read")
 async def replies_list(request: Request) -> HTTPResponse:
-    return fragment(request, "history/_threads.html", found=await _threads(request),
-                    quote=quote)
+    return fragment(request, "history/_threads.html", **await _threads(request))
 
 
 def _number(request: Request, raw: str) -> str | None:
