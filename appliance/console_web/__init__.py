@@ -8,10 +8,12 @@ Must not know: what any page does.
 from __future__ import annotations
 
 import importlib
-
-from sanic import Sanic
+from typing import TYPE_CHECKING
 
 from appliance.console_web.assets import STATIC_DIR
+
+if TYPE_CHECKING:  # the package imports without sanic (the install test's bare venv)
+    from sanic import Sanic
 
 # Pages run only the box's own scripts (no inline script, no eval: htmx is configured with
 # allowEval false), talk only to the box, and cannot be framed by another site.
