@@ -229,3 +229,11 @@ def test_a_missing_console_page_is_an_html_page_and_the_api_stays_json(console):
         assert "页面不存在" in missing.text and "/console/no-such-page" in missing.text
         api = http.get("/api/v1/no-such-thing")
         assert api.status_code == 404 and api.json()["error"]["code"] == "not_found"
+
+
+def test_console_pages_say_their_server_time(console):
+    with client(console) as http:
+        form = http.get(LOGIN)
+        timing = form.headers["server-timing"]
+        assert re.fullmatch(r"app;dur=\d+\.\d\d", timing)
+        assert "server-timing" not in http.get("/api/v1/health").headers
