@@ -43,6 +43,13 @@ def install_console(app: Sanic) -> None:
                use_content_range=False, stream_large_files=False)
 
     app.ctx.error_page = error_page
+    app.ctx.console_streams = set()
+
+    @app.before_server_stop
+    async def _end_streams(app) -> None:
+        from appliance.console_web.sse import end_streams
+
+        end_streams(app)
 
     @app.on_request
     async def _console_clock(request) -> None:
