@@ -32,6 +32,7 @@ from appliance.store import (
     schema_v12,
     schema_v13,
     schema_v14,
+    schema_v16,
 )
 
 Migration = Callable[[peewee.Database], None]
@@ -155,6 +156,11 @@ def migration_14_campaign_control(db: peewee.Database) -> None:
     schema_v14.apply(db, dialect(db))
 
 
+def migration_16_compose_templates_and_schedules(db: peewee.Database) -> None:
+    """message_template and send_schedule: the console's compose page (see `schema_v16`)."""
+    schema_v16.apply(db, dialect(db))
+
+
 MIGRATIONS: list[Migration] = [
     migration_1_initial_schema,
     migration_2_inbound_pdu_hash,
@@ -170,6 +176,7 @@ MIGRATIONS: list[Migration] = [
     migration_12_submitter_and_dedupe,
     migration_13_approval_and_quotas,
     migration_14_campaign_control,
+    migration_16_compose_templates_and_schedules,
 ]
 
 
