@@ -22,7 +22,7 @@ from appliance.compose import send as compose_send
 from appliance.compose.checks import count_as_sent
 from appliance.compose.imports import ImportStash
 from appliance.compose.merge import placeholders
-from appliance.compose.recipients import KINDS, check_candidates
+from appliance.compose.recipients import KINDS
 from appliance.compose.review import (
     CATEGORIES,
     PRIORITIES,
@@ -33,7 +33,7 @@ from appliance.compose.review import (
 from appliance.console_web.guard import page
 from appliance.console_web.render import fragment, render
 from appliance.contacts.tabular import TableError, read_table
-from appliance.dispatch.intake import InvalidRequest, PolicyRefused, SendRequest
+from appliance.dispatch.intake import InvalidRequest, SendRequest
 from appliance.store import compose as compose_store
 from appliance.store import contacts as contacts_store
 
@@ -304,4 +304,4 @@ async def schedule_action(request, schedule_id: int, op: str) -> HTTPResponse:  
     return redirect("/console/schedules")
 
 
-__all__ = ["bp", "check_candidates", "PolicyRefused"]
+__all__ = ["bp"]
