@@ -64,9 +64,12 @@ async def _page_context(request, form: ComposeForm | None = None, **extra: Any) 
     store = _appliance(request).store
     groups = await store.read(compose_store.group_names)
     templates = await store.read(compose_store.list_templates)
-    ctx = {"form": form or ComposeForm(), "groups": groups, "templates": templates,
+    form = form or ComposeForm()
+    held = _stash(request).get(request.ctx.user.id, form.import_token) \
+        if form.import_token else None
+    ctx = {"form": form, "groups": groups, "templates": templates,
            "categories": CATEGORIES, "priorities": list(PRIORITIES), "errors": {},
-           "review": None, "held": None, "kinds": KINDS}
+           "review": None, "held": held, "kinds": KINDS}
     ctx.update(extra)
     return ctx
 

@@ -149,3 +149,48 @@ def test_recurring_send_is_listed_paused_and_deleted(console, http):
     assert "Paused" in http.get("/console/schedules").text
     http.post(f"/console/schedules/{sid}/delete")
     assert f'data-schedule="{sid}"' not in http.get("/console/schedules").text
+
+
+def test_contact_search_template_and_a_later_send(console, http):
+    console.run(console.appliance.store.write(
+        lambda: contacts_store.create_contact("孙悟空", ["+8613600136077"])))
+    found = http.get("/console/compose/contacts", params={"q": "悟空"})
+    assert 'data-add-number="+8613600136077"' in found.text
+    saved = http.post("/console/compose", data={"text": "明天放假一天", "template_name": "放假",
+                                                "action": "save_template"})
+    assert 'id="template-saved"' in saved.text and 'data-text="明天放假一天"' in saved.text
+    template = re.search(r'<option value="(\d+)" data-text="明天放假一天"', saved.text).group(1)
+    assert "明天放假一天</textarea>" in http.get(f"/console/compose?template={template}").text
+    form = {"to": "13600136077", "text": "明天放假一天", "when": "at",
+            "send_at": "2099-01-01T09:00"}
+    assert "at most a year ahead" in http.post("/console/compose",
+                                               data={**form, "action": "send"}).text
+    later = console.appliance.dispatcher.now().replace(microsecond=0)
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+    local = (later + timedelta(days=2)).astimezone(ZoneInfo("Asia/Shanghai"))
+    form["send_at"] = local.strftime("%Y-%m-%dT%H:%M")
+    sent = http.post("/console/compose", data={**form, "action": "send"})
+    assert "Accepted: message" in sent.text
+    [row] = [m for m in messages(console, recipient="+8613600136077") if m.send_at]
+    assert row.send_at == local.replace(second=0)
+    assert row.state == "queued"
+
+
+def test_forbidden_word_is_shown_next_to_the_text(console, http):
+    from appliance.policy.build import check_named
+
+    words = check_named(console.appliance.policy, "forbidden_words")
+    old = words.list
+    words.set_words(["代开发票"])
+    try:
+        counter = http.post("/console/compose/count", data={"text": "本公司代开发票"})
+        assert 'id="counter-refusal"' in counter.text and "代开发票" in counter.text
+        review = http.post("/console/compose", data={"to": "13800138000",
+                                                     "text": "本公司代开发票",
+                                                     "action": "send"})
+        assert 'data-check="forbidden_words"' in review.text
+        assert 'id="confirm-send"' not in review.text
+        assert not messages(console, text="本公司代开发票")
+    finally:
+        words.use(old)
