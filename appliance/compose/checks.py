@@ -17,6 +17,7 @@ Must not know: HTTP, SQL (reads go through the store's readers as the checks do)
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -75,6 +76,8 @@ class Finding:
     message: str
     field: str = "text"
     code: str = ""
+    details: dict = dataclasses.field(default_factory=dict)
+    """A refusal's facts (PolicyRefused.details: the word found, the parts left...)."""
 
 
 @dataclass
@@ -100,7 +103,7 @@ async def dry_run(policy: PolicyLayer | None, request: SendRequest, now: datetim
     if counted.refusal is not None:
         exc = counted.refusal
         result.findings.append(Finding(_check_of(exc.code), False, exc.message, exc.field,
-                                       exc.code))
+                                       exc.code, dict(exc.details)))
         return result
     prepared = policy.prepare(request) if policy is not None else request
     if prepared.text != request.text:
@@ -128,7 +131,7 @@ async def dry_run(policy: PolicyLayer | None, request: SendRequest, now: datetim
                 await check.admit(draft)
             except PolicyRefused as exc:
                 result.findings.append(Finding(check.name, False, exc.message, exc.field,
-                                               exc.code))
+                                               exc.code, dict(exc.details)))
                 continue
             left = draft.rejected[before:]
             if left:

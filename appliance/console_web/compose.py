@@ -39,6 +39,16 @@ from appliance.store import contacts as contacts_store
 
 bp = Blueprint("console_compose", url_prefix="/console")
 
+REFUSALS = {
+    # A policy refusal's code -> its English text with the refusal's details as {fields}
+    # (translated in web/i18n/compose.json); a code not here shows the rule's own message.
+    "forbidden_word": "The text contains the forbidden word “{word}”.",
+    "signature_missing": "The text must carry the signature {expected}.",
+    "signature_forged": "The text carries the signature {found}, not the sender's {expected}.",
+    "over_quota": "This send needs {needed} parts; {left} are left of the quota.",
+    "recipient_cap": "{recipients} recipients: at most {max_recipients} per send.",
+    "no_recipient_left": "Every recipient was left out by the rules.",
+}
 PROBLEMS_SHOWN = 200  # rows of the validation report shown; the counts cover all
 PREVIEW_ROWS = 10
 
@@ -69,7 +79,7 @@ async def _page_context(request, form: ComposeForm | None = None, **extra: Any) 
         if form.import_token else None
     ctx = {"form": form, "groups": groups, "templates": templates,
            "categories": CATEGORIES, "priorities": list(PRIORITIES), "errors": {},
-           "review": None, "held": held, "kinds": KINDS}
+           "review": None, "held": held, "kinds": KINDS, "refusals": REFUSALS}
     ctx.update(extra)
     return ctx
 
@@ -205,7 +215,7 @@ async def compose_count(request) -> HTTPResponse:  # noqa: ANN001
             to=[], text=form.text, category=form.category, origin=request.ctx.origin,
             priority=PRIORITIES.get(form.priority)))
     return fragment(request, "compose/_counter.html", counted=counted,
-                    keys=placeholders(form.text))
+                    keys=placeholders(form.text), refusals=REFUSALS)
 
 
 @bp.get("/compose/contacts")

@@ -185,7 +185,11 @@ def test_forbidden_word_is_shown_next_to_the_text(console, http):
     words.set_words(["代开发票"])
     try:
         counter = http.post("/console/compose/count", data={"text": "本公司代开发票"})
-        assert 'id="counter-refusal"' in counter.text and "代开发票" in counter.text
+        assert 'id="counter-refusal"' in counter.text
+        assert "forbidden word “代开发票”" in counter.text
+        zh = http.post("/console/compose/count", data={"text": "本公司代开发票"},
+                       headers={"Accept-Language": "zh-CN"})
+        assert "内容含有违禁词“代开发票”" in zh.text
         review = http.post("/console/compose", data={"to": "13800138000",
                                                      "text": "本公司代开发票",
                                                      "action": "send"})
