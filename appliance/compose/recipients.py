@@ -73,9 +73,16 @@ class Problem:
     kind: str  # one of KINDS
     raw: str
     reason: str
+    """Why, in English; `{fields}` filled from `values` (the page translates `reason`, then
+    fills them: `text` is the English)."""
     number: str | None = None
     row: int | None = None
     source: str = ""
+    values: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.reason.format(**self.values) if self.values else self.reason
 
 
 @dataclass
@@ -169,9 +176,9 @@ def check_candidates(candidates: Iterable[Candidate], *, region: str = "CN",
         raw = c.raw.strip()
         try:
             number = normalize_number(raw, region)
-        except InvalidNumber as exc:
-            checked.problems.append(Problem(INVALID, raw, str(exc) if raw else "no number",
-                                            None, c.row, c.source))
+        except InvalidNumber:
+            checked.problems.append(Problem(INVALID, raw, "not a valid phone number" if raw
+                                            else "no number", None, c.row, c.source))
             continue
         why = number_problem(number, region)
         if why:
@@ -179,15 +186,19 @@ def check_candidates(candidates: Iterable[Candidate], *, region: str = "CN",
             continue
         if number in seen:
             first = seen[number]
-            where = f"row {first.row}" if first.row else f"“{first.raw}”"
-            checked.problems.append(Problem(DUPLICATE, raw, f"the same number as {where}",
-                                            number, c.row, c.source))
+            if first.row:
+                why, values = "the same number as row {row}", {"row": first.row}
+            else:
+                why, values = "the same number as “{first}”", {"first": first.raw}
+            checked.problems.append(Problem(DUPLICATE, raw, why, number, c.row, c.source,
+                                            values))
             continue
         seen[number] = c
         reason = blocked(number) if blocked is not None else None
         if reason is not None:
-            checked.problems.append(Problem(BLACKLISTED, raw, reason or "on the blacklist",
-                                            number, c.row, c.source))
+            checked.problems.append(Problem(BLACKLISTED, raw, "on the blacklist: {why}"
+                                            if reason else "on the blacklist", number, c.row,
+                                            c.source, {"why": reason} if reason else {}))
             continue
         if consent is not None:
             refusal = marketing_refusal(consent.get(number), consent_required)

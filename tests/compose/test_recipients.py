@@ -92,9 +92,9 @@ def test_check_reports_invalid_duplicate_blacklisted_unconsented():
     assert [(p.row, p.kind) for p in checked.problems] == [
         (2, INVALID), (3, DUPLICATE), (4, BLACKLISTED), (5, UNCONSENTED), (6, INVALID),
         (7, INVALID)]
-    assert "row 1" in checked.problems[1].reason
-    assert checked.problems[2].reason == "replied TD"
-    assert "fixed line" in checked.problems[4].reason
+    assert checked.problems[1].text == "the same number as row 1"
+    assert checked.problems[2].text == "on the blacklist: replied TD"
+    assert "fixed line" in checked.problems[4].text
     # Consent only matters when it is asked for (a marketing send); required: granted only.
     strict = check_candidates(cands, blocked=blocked.get, consent=consent,
                               consent_required=True)
