@@ -92,7 +92,7 @@ def test_import_lists_bad_rows_and_sends_only_when_confirmed(console, page, logi
                      "Dave of Beta: the office is closed on Friday."]
 
 
-def test_send_to_a_group_creates_messages_that_go_out(console, page, login):
+def test_send_to_a_group_creates_messages_that_go_out(console, new_page, login, shot):
     def book():
         g = contacts_store.create_group("Night shift")
         ids = [contacts_store.create_contact(f"Worker {i}", [f"+86135001350{i:02d}"])["id"]
@@ -101,13 +101,17 @@ def test_send_to_a_group_creates_messages_that_go_out(console, page, login):
         return g["id"]
 
     group = console.run(console.appliance.store.write(book))
+    page = new_page(locale="zh-CN")
     login(page, "operator")
     page.goto("/console/compose")
-    page.click("text=Contacts and groups")
+    page.click("text=联系人与分组")
     page.check(f"input[name=group_id][value='{group}']")
-    page.fill("#text", "Fire drill at 20:00 tonight.")
+    page.fill("#text", "今晚20:00消防演练，请各班组按预案疏散。")
     page.click("button[value=review]")
     page.wait_for_selector("#estimate")
+    assert "3 个接收人" in page.locator("#review-recipients").inner_text()
+    assert "预计" in page.locator("#estimate").inner_text()
+    shot(page, "compose-review-zh")
     page.click("#confirm-send")
     page.wait_for_url("**/console/campaigns/*")
     campaign = int(page.url.rsplit("/", 1)[1])
