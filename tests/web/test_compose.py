@@ -198,3 +198,13 @@ def test_forbidden_word_is_shown_next_to_the_text(console, http):
         assert not messages(console, text="本公司代开发票")
     finally:
         words.use(old)
+
+
+def test_a_viewer_may_not_compose(console):
+    name, password = console.users["viewer"]
+    with httpx.Client(base_url=console.base_url, timeout=30.0) as client:
+        form = client.get(LOGIN)
+        client.post(LOGIN, data={"name": name, "password": password,
+                                 "csrf_token": _csrf(form.text), "next": "/console/compose"})
+        assert client.get("/console/compose").status_code == 403
+        assert client.get("/console/schedules").status_code == 403
