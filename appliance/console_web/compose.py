@@ -157,7 +157,7 @@ async def compose_post(request) -> HTTPResponse:  # noqa: ANN001
         _stash(request).drop(form.import_token)
     if done.campaign_id is not None:
         return redirect(f"/console/campaigns/{done.campaign_id}")
-    return render(request, "compose/sent.html", done=done, form=form)
+    return render(request, "compose/sent.html", done=done, form=form, send_at=result.send_at)
 
 
 def _default_name(text: str) -> str:

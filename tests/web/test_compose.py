@@ -171,7 +171,7 @@ def test_contact_search_template_and_a_later_send(console, http):
     local = (later + timedelta(days=2)).astimezone(ZoneInfo("Asia/Shanghai"))
     form["send_at"] = local.strftime("%Y-%m-%dT%H:%M")
     sent = http.post("/console/compose", data={**form, "action": "send"})
-    assert "Accepted: message" in sent.text
+    assert "Accepted: message" in sent.text and 'id="sent-at"' in sent.text
     [row] = [m for m in messages(console, recipient="+8613600136077") if m.send_at]
     assert row.send_at == local.replace(second=0)
     assert row.state == "queued"
