@@ -34,8 +34,11 @@ class Held:
     def candidates(self) -> list[Candidate]:
         if self.number_col is None:
             return []
+        # Table.row_numbers comes with the contacts lane's later tabular (the file's own row
+        # numbers, "row 57" as Excel shows it); without it rows count from 1.
         return candidates_from_table(self.table.columns, self.table.rows, self.number_col,
-                                     self.name_col)
+                                     self.name_col, getattr(self.table, "row_numbers", None)
+                                     or None)
 
 
 def guess_number_column(table: Table) -> int | None:

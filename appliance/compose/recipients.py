@@ -150,16 +150,21 @@ def guess_columns(columns: Sequence[str]) -> tuple[int | None, int | None]:
 
 
 def candidates_from_table(columns: Sequence[str], rows: Iterable[Sequence[str]],
-                          number_col: int, name_col: int | None = None) -> list[Candidate]:
-    """One candidate per row; the other columns become its merge fields (by header)."""
+                          number_col: int, name_col: int | None = None,
+                          row_numbers: Sequence[int] | None = None) -> list[Candidate]:
+    """One candidate per row; the other columns become its merge fields (by header).
+    `row_numbers`: each row's number in the user's file (`Table.row_numbers`, as the
+    spreadsheet numbers it), else the rows are numbered from 1."""
     out = []
     for i, row in enumerate(rows, start=1):
+        row_no = row_numbers[i - 1] if row_numbers is not None and i <= len(row_numbers) \
+            else i
         cells = [(c or "").strip() for c in row]
         raw = cells[number_col] if number_col < len(cells) else ""
         name = cells[name_col] if name_col is not None and name_col < len(cells) else ""
         extra = {columns[j].strip(): v for j, v in enumerate(cells)
                  if j not in (number_col, name_col) and j < len(columns) and columns[j].strip()}
-        out.append(Candidate(raw=raw, source="import", name=name, fields=extra, row=i))
+        out.append(Candidate(raw=raw, source="import", name=name, fields=extra, row=row_no))
     return out
 
 

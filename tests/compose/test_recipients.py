@@ -77,6 +77,10 @@ def test_table_rows_become_candidates_with_fields():
                                                             ["李四", " 13900139000 "]], 1, 0)
     assert cands[0] == Candidate("13800138000", "import", "张三", {"公司": "甲公司"}, 1)
     assert cands[1].raw == "13900139000" and cands[1].row == 2 and cands[1].fields == {}
+    # The file's own row numbers when the reader gives them (header = row 1, blanks skipped).
+    numbered = candidates_from_table(["手机"], [["13800138000"], ["13900139000"]], 0,
+                                     row_numbers=[2, 5])
+    assert [c.row for c in numbered] == [2, 5]
 
 
 def test_check_reports_invalid_duplicate_blacklisted_unconsented():
