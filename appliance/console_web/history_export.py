@@ -13,9 +13,9 @@ threads, the workbook is saved on a worker thread, and the file is then streamed
 
 Formula injection (OWASP "CSV Injection"): a cell that starts with = + - @ (or a tab or CR)
 is a formula to Excel and LibreOffice, and SMS text is hostile (`=HYPERLINK(...)`,
-`@SUM(...)`, `-2+3+cmd|' /C calc'!A0`). Such a cell gets a leading apostrophe. A bare
-E.164 number (+8613800138000) is left as it is: to a spreadsheet it is a number, it cannot
-call anything, and an apostrophe in every number cell would be noise.
+`@SUM(...)`, `-2+3+cmd|' /C calc'!A0`). Every text cell goes through contacts.tabular's
+`safe_cell` (the one rule of the console's exports): such a cell gets a leading apostrophe; a
+plain number such as +8613800138000 stays as it is.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import asyncio
 import csv
 import io
 import os
-import re
 import tempfile
 from collections.abc import Callable
 from datetime import datetime
@@ -35,13 +34,12 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sanic import Request
 
+from appliance.contacts.tabular import safe_cell
 from appliance.store import history as store_history
 
 CHUNK = 1000
 XLSX_MAX_ROWS = 1_048_575  # Excel's sheet limit, less the header row
 BOM = "\ufeff".encode()
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"\+[0-9]{3,20}")
 
 Column = tuple[str, Callable[[dict[str, Any], ZoneInfo], Any]]
 
@@ -74,11 +72,8 @@ INBOUND_COLUMNS: tuple[Column, ...] = (
 
 
 def excel_safe(value: Any) -> Any:
-    """`value` as a spreadsheet cell that cannot be a formula (see the module docstring)."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START) \
-            and not _PLAIN_NUMBER.fullmatch(value):
-        return "'" + value
-    return value
+    """A text cell through `safe_cell` (see the module docstring); numbers stay numbers."""
+    return safe_cell(value) if isinstance(value, str) else value
 
 
 def columns_of(tab: str) -> tuple[Column, ...]:

@@ -31,7 +31,9 @@ from appliance.store import (
     schema_v11,
     schema_v12,
     schema_v13,
+    schema_v14,
     schema_v15,
+    schema_v16,
 )
 
 Migration = Callable[[peewee.Database], None]
@@ -154,6 +156,18 @@ def migration_15_history_and_replies(db: peewee.Database) -> None:
     schema_v15.apply(db, dialect(db))
 
 
+def migration_14_campaign_control(db: peewee.Database) -> None:
+    """campaign.user_id/department_id/state/state_changed_by/state_changed_at (pause, resume,
+    cancel by its creator) and the index message(campaign_id, state, id) that counts a
+    campaign's progress (see `schema_v14`)."""
+    schema_v14.apply(db, dialect(db))
+
+
+def migration_16_compose_templates_and_schedules(db: peewee.Database) -> None:
+    """message_template and send_schedule: the console's compose page (see `schema_v16`)."""
+    schema_v16.apply(db, dialect(db))
+
+
 MIGRATIONS: list[Migration] = [
     migration_1_initial_schema,
     migration_2_inbound_pdu_hash,
@@ -168,6 +182,10 @@ MIGRATIONS: list[Migration] = [
     migration_11_content_policy,
     migration_12_submitter_and_dedupe,
     migration_13_approval_and_quotas,
+    migration_14_campaign_control,
+    migration_16_compose_templates_and_schedules,
+    # Appended after main's entries: a database main already migrated is at version 15
+    # (compose's step, 15th in this list); numbers are the list positions.
     migration_15_history_and_replies,
 ]
 

@@ -168,7 +168,9 @@ def test_an_export_with_a_bad_filter_is_the_page_with_the_message(console, seede
 
 def test_excel_safe_table():
     assert excel_safe("=1+1") == "'=1+1"
-    assert excel_safe("+86 138") == "'+86 138"
+    assert excel_safe("+86 138") == "+86 138"  # a number as people write it
+    assert excel_safe("-2+3") == "'-2+3"
+    assert excel_safe("+1+cmd|' /C calc'!A0") == "'+1+cmd|' /C calc'!A0"
     assert excel_safe("+8613800138000") == "+8613800138000"
     assert excel_safe("\t=x") == "'\t=x"
     assert excel_safe("plain = text") == "plain = text"
