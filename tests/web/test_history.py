@@ -250,3 +250,18 @@ def test_every_history_string_has_chinese():
     chinese = catalog()
     missing = sorted(u for u in used if u not in chinese)
     assert not missing, missing
+
+
+def test_a_sender_name_has_its_thread_but_no_reply_form(console):
+    store = console.appliance.store
+
+    def write() -> None:
+        now = datetime.now(UTC)
+        InboxMessage.create(sim=SIM_A, sender="BANK-INFO", number="BANK-INFO",
+                            text="您的验证码 1234", smsc_at=now, received_at=now)
+
+    console.run(store.write(write))
+    with logged_in(console, "operator") as http:
+        thread = http.get("/console/replies/BANK-INFO")
+        assert thread.status_code == 200 and "您的验证码 1234" in thread.text
+        assert 'id="no-reply"' in thread.text and 'id="reply-form"' not in thread.text
