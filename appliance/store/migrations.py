@@ -31,6 +31,7 @@ from appliance.store import (
     schema_v11,
     schema_v12,
     schema_v13,
+    schema_v14,
 )
 
 Migration = Callable[[peewee.Database], None]
@@ -147,6 +148,13 @@ def migration_12_submitter_and_dedupe(db: peewee.Database) -> None:
     schema_v12.apply(db, dialect(db))
 
 
+def migration_14_campaign_control(db: peewee.Database) -> None:
+    """campaign.user_id/department_id/state/state_changed_by/state_changed_at (pause, resume,
+    cancel by its creator) and the index message(campaign_id, state, id) that counts a
+    campaign's progress (see `schema_v14`)."""
+    schema_v14.apply(db, dialect(db))
+
+
 MIGRATIONS: list[Migration] = [
     migration_1_initial_schema,
     migration_2_inbound_pdu_hash,
@@ -161,6 +169,7 @@ MIGRATIONS: list[Migration] = [
     migration_11_content_policy,
     migration_12_submitter_and_dedupe,
     migration_13_approval_and_quotas,
+    migration_14_campaign_control,
 ]
 
 
