@@ -14,9 +14,16 @@ user_id=3, department_id=1, priority=0))`.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
+import peewee
+
+from appliance.store import messages as outbox
 from appliance.store.db import utcnow
-from appliance.store.models import Campaign
+from appliance.store.models import Approval, ApprovalMessage, Campaign, Message
+from appliance.store.states import TERMINAL_MESSAGE_STATES, MessageState
+
+M = MessageState
 
 MAX_NAME = 255
 STATES = ("active", "paused", "cancelled")
@@ -48,4 +55,265 @@ def create_campaign(name: str, *, created_by: str = "", user_id: int | None = No
     return row.id
 
 
-__all__ = ["CampaignProblem", "MAX_NAME", "STATES", "create_campaign"]
+# -- reading ----------------------------------------------------------------------------------
+
+WAITING = (M.HELD.value, M.QUEUED.value)
+UNSETTLED = (M.HELD.value, M.QUEUED.value, M.SENDING.value)
+"""States in which a message has not left yet (a campaign with none of them has finished
+sending; `sent` ones may still turn delivered or failed)."""
+
+_final_figures: dict[int, dict[str, int]] = {}
+"""Figures of campaigns whose every message is in a final state: they never change again, so
+they are counted once per process (the list shows old campaigns without counting them anew)."""
+
+
+def _count(ids: list[int]) -> dict[int, dict[str, int]]:
+    """{campaign id: {state: count}}, counted from the index (campaign_id, state, id)."""
+    out: dict[int, dict[str, int]] = {cid: {} for cid in ids}
+    todo = [cid for cid in ids if cid not in _final_figures]
+    for cid in ids:
+        if cid in _final_figures:
+            out[cid] = dict(_final_figures[cid])
+    if todo:
+        query = (Message.select(Message.campaign, Message.state, peewee.fn.COUNT(Message.id))
+                 .where(Message.campaign.in_(todo))
+                 .group_by(Message.campaign, Message.state).tuples())
+        for cid, state, n in query:
+            out[cid][state] = n
+        for cid in todo:
+            if out[cid] and all(M(s) in TERMINAL_MESSAGE_STATES for s in out[cid]):
+                _final_figures[cid] = dict(out[cid])
+    return out
+
+
+def figures_of(states: dict[str, int]) -> dict[str, int]:
+    """A campaign's progress as the console shows it: waiting (held or queued), sending, sent,
+    delivered, failed (failed, expired, or ambiguous: not known to have arrived), cancelled,
+    total, and done (the settled ones: delivered, failed, cancelled) with percentages."""
+    g = states.get
+    fig = {
+        "waiting": g(M.HELD.value, 0) + g(M.QUEUED.value, 0),
+        "held": g(M.HELD.value, 0),
+        "sending": g(M.SENDING.value, 0),
+        "sent": g(M.SENT.value, 0),
+        "delivered": g(M.DELIVERED.value, 0),
+        "failed": g(M.FAILED.value, 0) + g(M.EXPIRED.value, 0) + g(M.AMBIGUOUS.value, 0),
+        "cancelled": g(M.CANCELLED.value, 0),
+    }
+    fig["total"] = sum(states.values())
+    total = fig["total"] or 1
+    for name in ("waiting", "sending", "sent", "delivered", "failed", "cancelled"):
+        fig[f"{name}_pct"] = round(100.0 * fig[name] / total, 2)
+    fig["unsettled"] = fig["waiting"] + fig["sending"]
+    return fig
+
+
+def _view(row: Campaign, states: dict[str, int]) -> dict[str, Any]:
+    fig = figures_of(states)
+    shown = row.state
+    if row.state == "active" and fig["total"] and not fig["unsettled"]:
+        shown = "finished"
+    return {"id": row.id, "name": row.name, "created_by": row.created_by,
+            "user_id": row.user_id, "department_id": row.department_id,
+            "priority": row.priority, "created_at": row.created_at, "state": row.state,
+            "shown_state": shown, "state_changed_by": row.state_changed_by or None,
+            "state_changed_at": row.state_changed_at, "figures": fig}
+
+
+def get_campaign(campaign_id: int) -> dict[str, Any]:
+    """One campaign with its progress figures and its approval (None, or the approval's id,
+    state, reason, decider); CampaignProblem not_found."""
+    row = Campaign.get_or_none(Campaign.id == campaign_id)
+    if row is None:
+        raise CampaignProblem("not_found", f"no campaign {campaign_id}")
+    view = _view(row, _count([campaign_id])[campaign_id])
+    view["approval"] = _approval_of_campaign(campaign_id)
+    return view
+
+
+def _approval_of_campaign(campaign_id: int) -> dict[str, Any] | None:
+    first = (Message.select(Message.id).where(Message.campaign == campaign_id)
+             .order_by(Message.id).limit(1).scalar())
+    if first is None:
+        return None
+    row = (Approval.select().join(ApprovalMessage, on=ApprovalMessage.approval == Approval.id)
+           .where(ApprovalMessage.message == first).first())
+    if row is None:
+        return None
+    return {"id": row.id, "state": row.state, "reason": row.reason or None,
+            "decided_by": row.decided_by or None, "decided_at": row.decided_at,
+            "user_id": row.user_id, "seen": row.submitter_seen_at is not None}
+
+
+def listing(*, before: int | None = None, limit: int = 20,
+            user_id: int | None = None) -> list[dict[str, Any]]:
+    """Campaigns newest first (keyset: those with an id below `before`), with their figures;
+    of one creator when `user_id` is given."""
+    query = Campaign.select()
+    if user_id is not None:
+        query = query.where(Campaign.user_id == user_id)
+    if before is not None:
+        query = query.where(Campaign.id < before)
+    rows = list(query.order_by(Campaign.id.desc()).limit(limit))
+    counts = _count([r.id for r in rows])
+    return [_view(r, counts[r.id]) for r in rows]
+
+
+def recipients(campaign_id: int, *, state: str | None = None, after: int | None = None,
+               limit: int = 100) -> list[dict[str, Any]]:
+    """A campaign's messages in id order from after `after` (keyset), of one state or of the
+    console's group of states ("waiting", "failed"): recipient, state, error, SIM, times."""
+    query = Message.select(Message.id, Message.recipient, Message.state, Message.error,
+                           Message.sim, Message.parts_count, Message.updated_at,
+                           Message.sent_at, Message.final_at).where(
+        Message.campaign == campaign_id)
+    if state is not None:
+        group = STATE_GROUPS.get(state, (state,))
+        query = query.where(Message.state.in_(group))
+    if after is not None:
+        query = query.where(Message.id > after)
+    return [{"id": r.id, "to": r.recipient, "state": r.state, "error": r.error or None,
+             "sim": r.sim, "parts": r.parts_count, "updated_at": r.updated_at,
+             "sent_at": r.sent_at, "final_at": r.final_at}
+            for r in query.order_by(Message.id).limit(limit)]
+
+
+STATE_GROUPS: dict[str, tuple[str, ...]] = {
+    "waiting": WAITING,
+    "failed": (M.FAILED.value, M.EXPIRED.value, M.AMBIGUOUS.value),
+}
+FILTERS = ("waiting", "sending", "sent", "delivered", "failed", "cancelled")
+
+
+# -- control ----------------------------------------------------------------------------------
+
+
+def _load(campaign_id: int) -> Campaign:
+    row = Campaign.get_or_none(Campaign.id == campaign_id)
+    if row is None:
+        raise CampaignProblem("not_found", f"no campaign {campaign_id}")
+    return row
+
+
+def _set_state(row: Campaign, state: str, actor: str, now: datetime) -> None:
+    changed = Campaign.update(state=state, state_changed_by=actor[:255],
+                              state_changed_at=now).where(
+        (Campaign.id == row.id) & (Campaign.state == row.state)).execute()
+    if changed != 1:
+        raise CampaignProblem("state", f"campaign {row.id} changed meanwhile")
+
+
+def _ids(campaign_id: int, states: tuple[str, ...]) -> list[int]:
+    return list(Message.select(Message.id).where(
+        (Message.campaign == campaign_id) & Message.state.in_(states)
+    ).order_by(Message.id).tuples().iterator())
+
+
+def _waiting_for_approval(campaign_id: int) -> bool:
+    return (ApprovalMessage.select().join(Approval)
+            .join(Message, on=ApprovalMessage.message == Message.id)
+            .where((Message.campaign == campaign_id) & (Message.state == M.HELD.value)
+                   & (Approval.state == "pending")).exists())
+
+
+def pause(campaign_id: int, actor: str, now: datetime | None = None) -> list[int]:
+    """Pause: its queued messages are held (queued -> held, "paused by <actor>") so no SIM
+    claims them; those a SIM has claimed, or part of which has left (pinned), finish. The
+    ids held, which the dispatcher drops from its queue (dispatch.campaigns.pause)."""
+    now = now or utcnow()
+    row = _load(campaign_id)
+    if row.state != "active":
+        raise CampaignProblem("state", f"campaign {campaign_id} is {row.state}, not active")
+    if _waiting_for_approval(campaign_id):
+        raise CampaignProblem("state", f"campaign {campaign_id} waits for approval: nothing "
+                                       "of it is sending yet")
+    _set_state(row, "paused", actor, now)
+    return outbox.move_many([i for (i,) in _ids(campaign_id, (M.QUEUED.value,))], [M.QUEUED],
+                            M.HELD, f"campaign paused by {actor}", now=now, unpinned_only=True)
+
+
+def resume(campaign_id: int, actor: str, now: datetime | None = None) -> list[int]:
+    """Resume a paused campaign: active again; the ids of its held messages that wait for no
+    approval, which the caller releases (held -> queued) in this same transaction
+    (Dispatcher.release, as an approval's decision is)."""
+    now = now or utcnow()
+    row = _load(campaign_id)
+    if row.state != "paused":
+        raise CampaignProblem("state", f"campaign {campaign_id} is {row.state}, not paused")
+    _set_state(row, "active", actor, now)
+    held = {i for (i,) in _ids(campaign_id, (M.HELD.value,))}
+    if held:
+        waiting = (ApprovalMessage.select(ApprovalMessage.message).join(Approval)
+                   .join(Message, on=ApprovalMessage.message == Message.id)
+                   .where((Message.campaign == campaign_id) & (Message.state == M.HELD.value)
+                          & (Approval.state == "pending")).tuples())
+        held -= {mid for (mid,) in waiting}
+    return sorted(held)
+
+
+def cancel(campaign_id: int, actor: str,
+           now: datetime | None = None) -> tuple[list[int], list[int]]:
+    """Cancel what has not left: its held and queued messages (not those pinned to a SIM, part
+    of which has left: they finish) are cancelled, "campaign cancelled by <actor>". Returns
+    (the ids cancelled, the ids `sending`): of those, the dispatcher still cancels the ones
+    waiting unstarted in a SIM's queue (Dispatcher.cancel); the others finish."""
+    now = now or utcnow()
+    row = _load(campaign_id)
+    if row.state == "cancelled":
+        raise CampaignProblem("state", f"campaign {campaign_id} is already cancelled")
+    _set_state(row, "cancelled", actor, now)
+    why = f"campaign cancelled by {actor}"
+    cancelled = outbox.move_many([i for (i,) in _ids(campaign_id, WAITING)],
+                                 [M.HELD, M.QUEUED], M.CANCELLED, why, now=now, error=why,
+                                 unpinned_only=True)
+    return cancelled, [i for (i,) in _ids(campaign_id, (M.SENDING.value,))]
+
+
+def may_control(row: dict[str, Any], user_id: int, is_admin: bool) -> bool:
+    """The creator of a campaign, or an admin, pauses, resumes and cancels it."""
+    return is_admin or (row["user_id"] is not None and row["user_id"] == user_id)
+
+
+# -- the submitter's notice of decisions ------------------------------------------------------
+
+
+def unseen_decisions(user_id: int) -> int:
+    """How many of `user_id`'s approval requests were decided and not yet seen by them."""
+    return (Approval.select().where((Approval.user_id == user_id)
+                                    & Approval.submitter_seen_at.is_null()
+                                    & (Approval.state != "pending")).count())
+
+
+def recent_decisions(user_id: int, limit: int = 10) -> list[dict[str, Any]]:
+    """`user_id`'s decided approval requests not yet seen, newest first, each with the
+    campaign of its messages (None for a send outside a campaign)."""
+    rows = list(Approval.select().where(
+        (Approval.user_id == user_id) & Approval.submitter_seen_at.is_null()
+        & (Approval.state != "pending")).order_by(Approval.id.desc()).limit(limit))
+    out = []
+    for r in rows:
+        campaign = (Message.select(Message.campaign)
+                    .join(ApprovalMessage, on=ApprovalMessage.message == Message.id)
+                    .where(ApprovalMessage.approval == r.id).limit(1).scalar())
+        out.append({"id": r.id, "state": r.state, "reason": r.reason or None,
+                    "decided_by": r.decided_by or None, "decided_at": r.decided_at,
+                    "text": r.text, "recipients": r.recipients, "campaign_id": campaign})
+    return out
+
+
+def mark_seen(user_id: int, approval_ids: list[int] | None = None,
+              now: datetime | None = None) -> int:
+    """The submitter has seen these decisions (all of theirs when None); how many."""
+    cond = ((Approval.user_id == user_id) & Approval.submitter_seen_at.is_null()
+            & (Approval.state != "pending"))
+    if approval_ids is not None:
+        if not approval_ids:
+            return 0
+        cond &= Approval.id.in_(approval_ids)
+    return Approval.update(submitter_seen_at=now or utcnow()).where(cond).execute()
+
+
+__all__ = ["CampaignProblem", "FILTERS", "MAX_NAME", "STATES", "STATE_GROUPS", "cancel",
+           "create_campaign", "figures_of", "get_campaign", "listing", "mark_seen",
+           "may_control", "pause", "recent_decisions", "recipients", "resume",
+           "unseen_decisions"]

@@ -257,6 +257,49 @@ def transition_message(
                  error=error)
 
 
+MOVE_CHUNK = 500  # ids per IN (...) clause: SQLite's old bound on host parameters is 999
+
+
+def move_many(ids: Iterable[int], old_states: Iterable[MessageState | str],
+              new: MessageState | str, detail: str = "", *, now: datetime,
+              error: str | None = None, unpinned_only: bool = False) -> list[int]:
+    """`_move` for many messages at once: those of `ids` now in one of `old_states` go to
+    `new` (each old -> new checked against the table first), with one event each; the ids
+    moved. Set-wise (an UPDATE and an INSERT per 500 ids), so a campaign of 100,000 is
+    paused or released in seconds, not minutes. `unpinned_only`: leave out queued messages
+    pinned to a SIM (a part of them has left: they finish)."""
+    new = MessageState(new)
+    olds = [MessageState(s).value for s in old_states]
+    for old in olds:
+        check_transition(old, new)
+    changes: dict[str, Any] = {"state": new.value, "updated_at": now}
+    if new is M.QUEUED:
+        changes["queued_at"] = now
+    if new in TERMINAL_MESSAGE_STATES:
+        changes["final_at"] = now
+    if error is not None:
+        changes["error"] = error
+    wanted = list(ids)
+    moved: list[int] = []
+    for i in range(0, len(wanted), MOVE_CHUNK):
+        cond = Message.id.in_(wanted[i:i + MOVE_CHUNK]) & Message.state.in_(olds)
+        if unpinned_only:
+            cond &= Message.sim.is_null()
+        rows = list(Message.select(Message.id, Message.state, Message.sim).where(cond).tuples())
+        if not rows:
+            continue
+        chunk = [mid for mid, _, _ in rows]
+        Message.update(**changes).where(Message.id.in_(chunk) & Message.state.in_(olds)).execute()
+        MessageEvent.insert_many(
+            [{"message": mid, "at": now, "old_state": old, "new_state": new.value,
+              "detail": detail, "sim": sim} for mid, old, sim in rows]).execute()
+        if new in TERMINAL_MESSAGE_STATES:
+            Part.update(state=P.FAILED.value, error=detail).where(
+                Part.message.in_(chunk) & (Part.state == P.PENDING.value)).execute()
+        moved += chunk
+    return moved
+
+
 def _fail_pending_parts(msg_id: int, reason: str) -> None:
     Part.update(state=P.FAILED.value, error=reason).where(
         (Part.message == msg_id) & (Part.state == P.PENDING.value)
@@ -518,6 +561,7 @@ __all__ = [
     "claim_messages",
     "expire_due",
     "get_message",
+    "move_many",
     "next_concat_ref",
     "recover_after_crash",
     "release_claims_for_sim",
