@@ -104,6 +104,20 @@ def _may_control(request: Request, campaign: dict[str, Any]) -> bool:
     return campaigns_store.may_control(campaign, user.id, _is_admin(request))
 
 
+async def _recipients(request: Request, campaign_id: int
+                      ) -> tuple[str | None, int | None, list[dict[str, Any]], int | None]:
+    """(state filter, after, one page of recipients, the `after` of the next page or None)."""
+    state = request.args.get("state")
+    if state not in campaigns_store.FILTERS:
+        state = None
+    after = _int(request, "after")
+    rows = await request.app.ctx.appliance.store.read(lambda: campaigns_store.recipients(
+        campaign_id, state=state, after=after, limit=RECIPIENTS_PAGE + 1))
+    more = len(rows) > RECIPIENTS_PAGE
+    rows = rows[:RECIPIENTS_PAGE]
+    return state, after, rows, rows[-1]["id"] if more else None
+
+
 async def _detail(request: Request, campaign_id: int, *, status: int = 200,
                   error: str | None = None, done: str | None = None) -> HTTPResponse:
     campaign = await _campaign(request, campaign_id)
@@ -116,17 +130,9 @@ async def _detail(request: Request, campaign_id: int, *, status: int = 200,
             and approval["state"] != "pending"):
         # The submitter is looking at the outcome: it is no longer news.
         await store.write(lambda: campaigns_store.mark_seen(user.id, [approval["id"]]))
-    state = request.args.get("state")
-    if state not in campaigns_store.FILTERS:
-        state = None
-    after = _int(request, "after")
-    recipients = await store.read(lambda: campaigns_store.recipients(
-        campaign_id, state=state, after=after, limit=RECIPIENTS_PAGE + 1))
-    more = len(recipients) > RECIPIENTS_PAGE
-    recipients = recipients[:RECIPIENTS_PAGE]
+    state, after, recipients, next_after = await _recipients(request, campaign_id)
     return render(request, "campaigns/detail.html", status=status, campaign=campaign,
-                  recipients=recipients, state=state, after=after,
-                  next_after=recipients[-1]["id"] if more else None,
+                  recipients=recipients, state=state, after=after, next_after=next_after,
                   filters=campaigns_store.FILTERS, may_control=_may_control(request, campaign),
                   error=error, done=done, decisions=await _decisions(request))
 
@@ -147,6 +153,14 @@ async def campaign_progress(request: Request, campaign_id: int) -> HTTPResponse:
         return fragment(request, "campaigns/_gone.html", status=404)
     return fragment(request, "campaigns/_progress.html", campaign=campaign,
                     may_control=_may_control(request, campaign))
+
+
+@bp.get("/campaigns/<campaign_id:int>/recipients")
+@page("read")
+async def campaign_recipients(request: Request, campaign_id: int) -> HTTPResponse:
+    """The recipients table alone (its live refresh: states and errors as they change)."""
+    _, _, recipients, _ = await _recipients(request, campaign_id)
+    return fragment(request, "campaigns/_recipients.html", recipients=recipients)
 
 
 CONTROLS = {"pause": control.pause, "resume": control.resume, "cancel": control.cancel}

@@ -108,16 +108,19 @@ def figures_of(states: dict[str, int]) -> dict[str, int]:
     return fig
 
 
-def _view(row: Campaign, states: dict[str, int]) -> dict[str, Any]:
+def _view(row: Campaign, states: dict[str, int],
+          approval: dict[str, Any] | None) -> dict[str, Any]:
     fig = figures_of(states)
     shown = row.state
-    if row.state == "active" and fig["total"] and not fig["unsettled"]:
+    if approval is not None and approval["state"] in ("pending", "rejected"):
+        shown = "awaiting_approval" if approval["state"] == "pending" else "rejected"
+    elif row.state == "active" and fig["total"] and not fig["unsettled"]:
         shown = "finished"
     return {"id": row.id, "name": row.name, "created_by": row.created_by,
             "user_id": row.user_id, "department_id": row.department_id,
             "priority": row.priority, "created_at": row.created_at, "state": row.state,
             "shown_state": shown, "state_changed_by": row.state_changed_by or None,
-            "state_changed_at": row.state_changed_at, "figures": fig}
+            "state_changed_at": row.state_changed_at, "figures": fig, "approval": approval}
 
 
 def get_campaign(campaign_id: int) -> dict[str, Any]:
@@ -126,23 +129,33 @@ def get_campaign(campaign_id: int) -> dict[str, Any]:
     row = Campaign.get_or_none(Campaign.id == campaign_id)
     if row is None:
         raise CampaignProblem("not_found", f"no campaign {campaign_id}")
-    view = _view(row, _count([campaign_id])[campaign_id])
-    view["approval"] = _approval_of_campaign(campaign_id)
-    return view
+    return _view(row, _count([campaign_id])[campaign_id],
+                 _approvals_of([campaign_id]).get(campaign_id))
 
 
-def _approval_of_campaign(campaign_id: int) -> dict[str, Any] | None:
-    first = (Message.select(Message.id).where(Message.campaign == campaign_id)
-             .order_by(Message.id).limit(1).scalar())
-    if first is None:
-        return None
-    row = (Approval.select().join(ApprovalMessage, on=ApprovalMessage.approval == Approval.id)
-           .where(ApprovalMessage.message == first).first())
-    if row is None:
-        return None
-    return {"id": row.id, "state": row.state, "reason": row.reason or None,
-            "decided_by": row.decided_by or None, "decided_at": row.decided_at,
-            "user_id": row.user_id, "seen": row.submitter_seen_at is not None}
+def _approvals_of(campaign_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The approval each campaign's messages were held for (those that had one), found from
+    each campaign's first message (a campaign is one send request)."""
+    first: dict[int, int] = {}
+    for cid in campaign_ids:
+        mid = (Message.select(Message.id).where(Message.campaign == cid)
+               .order_by(Message.id).limit(1).scalar())
+        if mid is not None:
+            first[mid] = cid
+    if not first:
+        return {}
+    rows = (Approval.select(Approval.id, Approval.state, Approval.reason, Approval.decided_by,
+                            Approval.decided_at, Approval.user_id, Approval.submitter_seen_at,
+                            ApprovalMessage.message.alias("message_id"))
+            .join(ApprovalMessage, on=ApprovalMessage.approval == Approval.id)
+            .where(ApprovalMessage.message.in_(list(first))).dicts())
+    out = {}
+    for row in rows:
+        out[first[row["message_id"]]] = {
+            "id": row["id"], "state": row["state"], "reason": row["reason"] or None,
+            "decided_by": row["decided_by"] or None, "decided_at": row["decided_at"],
+            "user_id": row["user_id"], "seen": row["submitter_seen_at"] is not None}
+    return out
 
 
 def listing(*, before: int | None = None, limit: int = 20,
@@ -155,8 +168,9 @@ def listing(*, before: int | None = None, limit: int = 20,
     if before is not None:
         query = query.where(Campaign.id < before)
     rows = list(query.order_by(Campaign.id.desc()).limit(limit))
-    counts = _count([r.id for r in rows])
-    return [_view(r, counts[r.id]) for r in rows]
+    ids = [r.id for r in rows]
+    counts, approvals = _count(ids), _approvals_of(ids)
+    return [_view(r, counts[r.id], approvals.get(r.id)) for r in rows]
 
 
 def recipients(campaign_id: int, *, state: str | None = None, after: int | None = None,
