@@ -13,6 +13,7 @@ user_id=3, department_id=1, priority=0))`.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -62,27 +63,56 @@ UNSETTLED = (M.HELD.value, M.QUEUED.value, M.SENDING.value)
 """States in which a message has not left yet (a campaign with none of them has finished
 sending; `sent` ones may still turn delivered or failed)."""
 
-_final_figures: dict[int, dict[str, int]] = {}
+_final_figures: dict[tuple, dict[str, int]] = {}
 """Figures of campaigns whose every message is in a final state: they never change again, so
 they are counted once per process (the list shows old campaigns without counting them anew)."""
 
 
-def _count(ids: list[int]) -> dict[int, dict[str, int]]:
-    """{campaign id: {state: count}}, counted from the index (campaign_id, state, id)."""
-    out: dict[int, dict[str, int]] = {cid: {} for cid in ids}
-    todo = [cid for cid in ids if cid not in _final_figures]
-    for cid in ids:
-        if cid in _final_figures:
-            out[cid] = dict(_final_figures[cid])
+SETTLED_TTL = 30.0
+"""Seconds the list reuses the figures of a campaign with nothing waiting or being sent (only
+a late delivery report can still change them); a campaign's own page always counts anew."""
+_settled_figures: dict[tuple, tuple[float, dict[str, int]]] = {}
+
+
+def _key(row: Campaign) -> tuple:
+    """A campaign's key in the caches: its database file, id and creation time (another
+    database, a test's or a restored backup's, may have another campaign under the same id)."""
+    db = Message._meta.database
+    return (getattr(getattr(db, "obj", None) or db, "database", None), row.id, row.created_at)
+
+
+def _count(rows: list[Campaign], *, settled_ttl: float = 0.0) -> dict[int, dict[str, int]]:
+    """{campaign id: {state: count}}, counted from the index (campaign_id, state, id); with
+    `settled_ttl`, settled campaigns counted less than that many seconds ago are not counted
+    again (the list: twenty campaigns of 50,000 each would otherwise cost a million index
+    entries per view)."""
+    out: dict[int, dict[str, int]] = {row.id: {} for row in rows}
+    clock = time.monotonic()
+    keys = {row.id: _key(row) for row in rows}
+    todo = []
+    for cid, key in keys.items():
+        if key in _final_figures:
+            out[cid] = dict(_final_figures[key])
+        elif settled_ttl and key in _settled_figures \
+                and clock - _settled_figures[key][0] < settled_ttl:
+            out[cid] = dict(_settled_figures[key][1])
+        else:
+            todo.append(cid)
     if todo:
         query = (Message.select(Message.campaign, Message.state, peewee.fn.COUNT(Message.id))
                  .where(Message.campaign.in_(todo))
                  .group_by(Message.campaign, Message.state).tuples())
         for cid, state, n in query:
             out[cid][state] = n
+        for cache in (_final_figures, _settled_figures):
+            if len(cache) > 10_000:  # bounded: a busy box's years of campaigns
+                cache.clear()
         for cid in todo:
-            if out[cid] and all(M(s) in TERMINAL_MESSAGE_STATES for s in out[cid]):
-                _final_figures[cid] = dict(out[cid])
+            states = out[cid]
+            if states and all(M(s) in TERMINAL_MESSAGE_STATES for s in states):
+                _final_figures[keys[cid]] = dict(states)
+            elif states and not any(s in UNSETTLED for s in states):
+                _settled_figures[keys[cid]] = (clock, dict(states))
     return out
 
 
@@ -129,7 +159,7 @@ def get_campaign(campaign_id: int) -> dict[str, Any]:
     row = Campaign.get_or_none(Campaign.id == campaign_id)
     if row is None:
         raise CampaignProblem("not_found", f"no campaign {campaign_id}")
-    return _view(row, _count([campaign_id])[campaign_id],
+    return _view(row, _count([row])[campaign_id],
                  _approvals_of([campaign_id]).get(campaign_id))
 
 
@@ -169,7 +199,7 @@ def listing(*, before: int | None = None, limit: int = 20,
         query = query.where(Campaign.id < before)
     rows = list(query.order_by(Campaign.id.desc()).limit(limit))
     ids = [r.id for r in rows]
-    counts, approvals = _count(ids), _approvals_of(ids)
+    counts, approvals = _count(rows, settled_ttl=SETTLED_TTL), _approvals_of(ids)
     return [_view(r, counts[r.id], approvals.get(r.id)) for r in rows]
 
 
