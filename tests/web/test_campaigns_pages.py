@@ -4,6 +4,7 @@ the submitter's notice of a decision."""
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -127,6 +128,9 @@ def test_reject_needs_a_reason_and_the_submitter_sees_it(console):
             assert 'id="decisions"' not in http.get("/console/campaigns").text
         view = console.run(cs.states(console, cid))
         assert view["figures"]["cancelled"] == 7
+        entries = wait_until(lambda: console.run(_audit(console, "approval.reject")))
+        assert entries[0]["target"] == f"approval:{approval_id}"
+        assert json.loads(entries[0]["detail"])["reason"] == "Wrong <date>"
     finally:
         console.run(_no_department(console, "operator"))
 
@@ -152,6 +156,12 @@ def test_nobody_approves_their_own_request(console):
         wait_until(lambda: console.run(cs.states(console, cid))["figures"]["unsettled"] == 0)
     finally:
         console.run(_no_department(console, "approver"))
+
+
+async def _audit(console, action: str) -> list:
+    from appliance.store import audit as audit_store
+
+    return await console.appliance.store.read(lambda: audit_store.list_entries(action=action))
 
 
 async def _no_department(console, role: str) -> None:
