@@ -219,3 +219,21 @@ def test_event_stream_names_unknown_kinds_and_streams_events(console):
                     if '"state":"sent"' in line or '"state":"delivered"' in line:
                         break
             assert seen, "no message.state event for the message"
+
+
+def test_a_missing_console_page_is_an_html_page_and_the_api_stays_json(console):
+    with client(console, "zh-CN") as http:
+        missing = http.get("/console/no-such-page")
+        assert missing.status_code == 404
+        assert missing.headers["content-type"].startswith("text/html")
+        assert "页面不存在" in missing.text and "/console/no-such-page" in missing.text
+        api = http.get("/api/v1/no-such-thing")
+        assert api.status_code == 404 and api.json()["error"]["code"] == "not_found"
+
+
+def test_console_pages_say_their_server_time(console):
+    with client(console) as http:
+        form = http.get(LOGIN)
+        timing = form.headers["server-timing"]
+        assert re.fullmatch(r"app;dur=\d+\.\d\d", timing)
+        assert "server-timing" not in http.get("/api/v1/health").headers
