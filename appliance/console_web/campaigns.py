@@ -215,11 +215,19 @@ async def decisions_seen(request: Request) -> HTTPResponse:
 
 
 def _capacities(dispatcher: Any) -> tuple[list[SimCapacity], int]:
-    """The SIMs able to send now as the estimate sees them, and the parts waiting ahead."""
+    """The SIMs able to send now as the estimate sees them, and what waits ahead.
+
+    The compose lane's Dispatcher.send_capacity is the one place for this; until it is merged
+    here, the same figures from the dispatcher's caps and slots. (Merging: keep only the
+    first line.)"""
+    if hasattr(dispatcher, "send_capacity"):
+        return dispatcher.send_capacity()
     now = dispatcher.now()
     limits = dispatcher.limits
     sims = []
+    backlog = len(dispatcher.pending)
     for slot in dispatcher.slots.values():
+        backlog += slot.queue.qsize()
         if not slot.attached:
             continue
         left = None
@@ -227,7 +235,7 @@ def _capacities(dispatcher: Any) -> tuple[list[SimCapacity], int]:
             left = max(limits.per_day - slot.counters.sent_within("day", now), 0)
         sims.append(SimCapacity(per_minute=limits.per_minute, per_hour=limits.per_hour,
                                 per_day=limits.per_day, day_left=left))
-    return sims, len(dispatcher.pending)
+    return sims, backlog
 
 
 def _decider(request: Request) -> Decider:
