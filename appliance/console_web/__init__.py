@@ -33,6 +33,7 @@ LANE_BLUEPRINTS = [
     "appliance.console_web.sse",
     "appliance.console_web.users",
     "appliance.console_web.compose",
+    "appliance.console_web.campaigns",
 ]
 
 
