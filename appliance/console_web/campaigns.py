@@ -26,7 +26,7 @@ from appliance.console_web.guard import page
 from appliance.console_web.render import fragment, render, text
 from appliance.console_web.session import client_address
 from appliance.dispatch import campaigns as control
-from appliance.dispatch.estimate import SimCapacity, estimate_finish
+from appliance.dispatch.estimate import estimate_finish
 from appliance.policy import approval as approval_policy
 from appliance.store import accounts as accounts_store
 from appliance.store import approvals as approvals_store
@@ -214,30 +214,6 @@ async def decisions_seen(request: Request) -> HTTPResponse:
 # -- approvals --------------------------------------------------------------------------------
 
 
-def _capacities(dispatcher: Any) -> tuple[list[SimCapacity], int]:
-    """The SIMs able to send now as the estimate sees them, and what waits ahead.
-
-    The compose lane's Dispatcher.send_capacity is the one place for this; until it is merged
-    here, the same figures from the dispatcher's caps and slots. (Merging: keep only the
-    first line.)"""
-    if hasattr(dispatcher, "send_capacity"):
-        return dispatcher.send_capacity()
-    now = dispatcher.now()
-    limits = dispatcher.limits
-    sims = []
-    backlog = len(dispatcher.pending)
-    for slot in dispatcher.slots.values():
-        backlog += slot.queue.qsize()
-        if not slot.attached:
-            continue
-        left = None
-        if limits.per_day:
-            left = max(limits.per_day - slot.counters.sent_within("day", now), 0)
-        sims.append(SimCapacity(per_minute=limits.per_minute, per_hour=limits.per_hour,
-                                per_day=limits.per_day, day_left=left))
-    return sims, backlog
-
-
 def _decider(request: Request) -> Decider:
     user = request.ctx.user
     return Decider(name=user.name, user_id=user.id, department_id=user.department_id,
@@ -265,7 +241,7 @@ async def _approvals_page(request: Request, *, status: int = 200,
         return pending, decided, users, departments
 
     pending, decided, users, departments = await appliance.store.read(load)
-    sims, backlog = _capacities(appliance.dispatcher)
+    sims, backlog = appliance.dispatcher.send_capacity()
     now = appliance.dispatcher.now()
     decider = _decider(request)
     for a in pending:
