@@ -31,6 +31,7 @@ from appliance.store import (
     schema_v11,
     schema_v12,
     schema_v13,
+    schema_v18,
 )
 
 Migration = Callable[[peewee.Database], None]
@@ -147,6 +148,12 @@ def migration_12_submitter_and_dedupe(db: peewee.Database) -> None:
     schema_v12.apply(db, dialect(db))
 
 
+def migration_18_today_indexes(db: peewee.Database) -> None:
+    """message(sent_at) and message(final_at, state): the dashboard's counts of today as
+    index range scans (see `schema_v18`)."""
+    schema_v18.apply(db, dialect(db))
+
+
 MIGRATIONS: list[Migration] = [
     migration_1_initial_schema,
     migration_2_inbound_pdu_hash,
@@ -161,6 +168,7 @@ MIGRATIONS: list[Migration] = [
     migration_11_content_policy,
     migration_12_submitter_and_dedupe,
     migration_13_approval_and_quotas,
+    migration_18_today_indexes,
 ]
 
 

@@ -129,6 +129,9 @@ class Message(BaseModel):
             # Migration 12: dedupe's look-up, and the listing by department.
             (("content_hash", "recipient", "created_at"), False),
             (("department_id", "id"), False),
+            # Migration 18: the dashboard's "today" as range counts.
+            (("sent_at",), False),
+            (("state", "final_at"), False),
         )
 
 
