@@ -235,7 +235,8 @@ class Operations:
         backlog = _int(args, "backlog", 20, low=0, high=500)
         async for line in follow(sup.traffic, backlog, poll=TRAFFIC_POLL,
                                  until=lambda: sup.status.state.value == "gone"):
-            await emit(line.format())
+            if line is not None:
+                await emit(line.format())
         return {"port": sup.status.port, "state": "gone"}
 
     async def op_restart_modem(self, args: dict[str, Any]) -> dict[str, Any]:

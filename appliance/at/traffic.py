@@ -186,11 +186,14 @@ class TrafficLog:
 
 
 async def follow(log: TrafficLog, backlog: int, *, poll: float = 0.2,
-                 until: Callable[[], bool] = lambda: False) -> AsyncIterator[TrafficLine]:
+                 until: Callable[[], bool] = lambda: False,
+                 idle: float | None = None) -> AsyncIterator[TrafficLine | None]:
     """The last `backlog` lines of `log`, then each new line as it is recorded, until `until()`
-    holds (checked after each look at the ring) or the consumer stops iterating. The ring is
-    in memory: looking at it every `poll` seconds costs nothing worth an event."""
+    holds (checked after each look at the ring) or the consumer stops iterating. With `idle`,
+    None is yielded after that many seconds without a line (a stream's keep-alive). The ring
+    is in memory: looking at it every `poll` seconds costs nothing worth an event."""
     seen = log.recorded - min(max(backlog, 0), len(log))
+    quiet = 0.0
     while True:
         lines = log.since(seen)
         seen = log.recorded
@@ -198,4 +201,8 @@ async def follow(log: TrafficLog, backlog: int, *, poll: float = 0.2,
             yield line
         if until():
             return
+        quiet = 0.0 if lines else quiet + poll
+        if idle is not None and quiet >= idle:
+            quiet = 0.0
+            yield None
         await asyncio.sleep(poll)

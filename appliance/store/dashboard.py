@@ -12,6 +12,7 @@ proportion to the whole table (a million messages on a Pi): every figure is a bo
 - queue depth by priority:  store.metrics' query over message(state, priority, id), waiting range
 - a SIM's last failure:     message(sim, state), newest entry of its failed and ambiguous ranges
 - recent replies:           the inbox's newest rows by id (store.inbox.list_messages)
+Each part is its own read, so a live page re-reads only what an event changed.
 "Today" is the caller's: the local calendar day's bounds in UTC (dispatch.rates.window_start).
 tests/store/test_dashboard_queries.py checks the plans.
 """
@@ -19,7 +20,7 @@ tests/store/test_dashboard_queries.py checks the plans.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -60,15 +61,11 @@ class LastFailure:
 
 @dataclass(frozen=True)
 class DashboardFigures:
-    """What the dashboard shows from the store, at one instant (one read transaction)."""
+    """Today's counts and the queue, at one instant (one read transaction)."""
 
     today: TodayCounts
     queue_by_priority: dict[int, int]
     """priority -> messages waiting (queued or held), highest priority first."""
-    last_failures: dict[str, LastFailure] = field(default_factory=dict)
-    """ICCID -> the newest failed or ambiguous message claimed by that SIM."""
-    recent_replies: list[dict[str, Any]] = field(default_factory=list)
-    """The newest inbox messages, newest first (store.inbox.message_dict, with "contact")."""
 
     @property
     def queued(self) -> int:
@@ -128,14 +125,16 @@ def last_failures(iccids: Iterable[str]) -> dict[str, LastFailure]:
     return out
 
 
-def read_dashboard(start: datetime, end: datetime, iccids: Iterable[str] = (),
-                   replies: int = 8) -> DashboardFigures:
-    """Every stored figure of the dashboard, in one read transaction (run by Store.read)."""
-    return DashboardFigures(today=today_counts(start, end), queue_by_priority=queue_by_priority(),
-                            last_failures=last_failures(iccids),
-                            recent_replies=inbox.list_messages(limit=replies, ascending=False))
+def read_figures(start: datetime, end: datetime) -> DashboardFigures:
+    """Today's counts ([start, end)) and the queue by priority, in one read transaction."""
+    return DashboardFigures(today=today_counts(start, end), queue_by_priority=queue_by_priority())
 
 
-__all__ = ["DashboardFigures", "FAILURE_STATES", "LastFailure", "TodayCounts",
+def recent_replies(limit: int = 8) -> list[dict[str, Any]]:
+    """The newest inbox messages, newest first (store.inbox.message_dict, with "contact")."""
+    return inbox.list_messages(limit=limit, ascending=False)
+
+
+__all__ = ["DashboardFigures", "FAILURE_STATES", "FINAL_STATES", "LastFailure", "TodayCounts",
            "finished_between_query", "last_failure_query", "last_failures", "queue_by_priority",
-           "read_dashboard", "sent_between_query", "today_counts"]
+           "read_figures", "recent_replies", "sent_between_query", "today_counts"]

@@ -190,7 +190,7 @@ async def test_follow_gives_the_backlog_then_new_lines() -> None:
 
     async def read() -> None:
         async for line in follow(log, 2, poll=0.01, until=lambda: done):
-            got.append(line.text)
+            got.append(line.text if line else "(idle)")
 
     task = asyncio.create_task(read())
     await asyncio.sleep(0.05)
@@ -199,3 +199,16 @@ async def test_follow_gives_the_backlog_then_new_lines() -> None:
     done = True
     await asyncio.wait_for(task, 1)
     assert got == ["AT+OLD2", "AT+OLD3", "+CSQ: 20,99"]
+
+
+async def test_follow_says_when_it_has_been_idle() -> None:
+    from appliance.at.traffic import follow
+
+    log = TrafficLog(maxlen=10)
+    log.record(">", "AT")
+    stream = follow(log, 5, poll=0.01, idle=0.03)
+    assert (await anext(stream)).text == "AT"
+    assert await anext(stream) is None  # nothing new for 0.03 s: a keep-alive
+    log.record("<", "OK")
+    assert (await anext(stream)).text == "OK"
+    await stream.aclose()

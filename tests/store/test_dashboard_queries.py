@@ -70,7 +70,7 @@ def test_the_counts_of_today_leave_yesterday_and_tomorrow_out(db: peewee.Databas
     assert today == dashboard.TodayCounts(sent=4, delivered=2, failed=1, expired=1, cancelled=0)
 
 
-def test_the_figures_in_one_read(db: peewee.Database) -> None:
+def test_the_queue_the_failures_and_the_replies(db: peewee.Database) -> None:
     morning = DAY_START + timedelta(hours=2)
     for priority in (0, 0, 9):
         _message("queued", priority=priority)
@@ -83,18 +83,19 @@ def test_the_figures_in_one_read(db: peewee.Database) -> None:
                             number=f"+861390013900{n}", text=f"<b>reply {n}</b>",
                             smsc_at=morning, received_at=morning)
 
-    figures = dashboard.read_dashboard(DAY_START, DAY_END, ["8986A", "8986B", "8986C"],
-                                       replies=3)
+    figures = dashboard.read_figures(DAY_START, DAY_END)
+    failures = dashboard.last_failures(["8986A", "8986B", "8986C"])
+    replies = dashboard.recent_replies(3)
 
     assert figures.queue_by_priority == {9: 1, 0: 3}
     assert list(figures.queue_by_priority) == [9, 0]  # highest priority first
     assert figures.queued == 4
     assert figures.today.failed == 2 and figures.today.sent == 2
-    assert figures.last_failures["8986A"].message_id == newest.id
-    assert figures.last_failures["8986A"].error == "no answer to +CMGS"
-    assert figures.last_failures["8986B"].error == "failed"  # no text: the state says it
-    assert "8986C" not in figures.last_failures
-    assert [r["text"] for r in figures.recent_replies] == [
+    assert failures["8986A"].message_id == newest.id
+    assert failures["8986A"].error == "no answer to +CMGS"
+    assert failures["8986B"].error == "failed"  # no text: the state says it
+    assert "8986C" not in failures
+    assert [r["text"] for r in replies] == [
         "<b>reply 9</b>", "<b>reply 8</b>", "<b>reply 7</b>"]  # stored as received
 
 
