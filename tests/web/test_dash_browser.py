@@ -49,6 +49,21 @@ def test_the_dashboard_shows_both_modems_and_counts_a_send_live(console, page, l
     assert page.evaluate("window.notReloaded") is True  # changed in place, no reload
     shot(page, "dashboard-en")
 
+    # The radio gets better: the health poll reads it, the pool tells it, the row redraws.
+    iccid = _ready_modems(console)[1].status.identity.sim.iccid
+    console.run(_set_signal(console, iccid, 30))
+    row = page.locator(f'#dash-modems tr[data-iccid="{iccid}"]')
+    expect(row.locator(".bars")).to_have_attribute("aria-label", "Signal 5 of 5")
+    assert page.evaluate("window.notReloaded") is True
+
+
+async def _set_signal(console, iccid: str, csq: int) -> None:
+    for modem in console.gateway.fleet.modems:
+        if modem.profile.iccid == iccid:
+            modem.set_signal(csq)
+            return
+    raise AssertionError(f"no simulated modem holds {iccid}")
+
 
 def test_the_modem_page_streams_at_traffic_and_restarts_the_modem(console, page, login, shot):
     sup = _ready_modems(console)[0]
