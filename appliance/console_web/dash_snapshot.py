@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from appliance.api.modems import modem_view, modems_listing
-from appliance.api.sims import sims_listing
+from appliance.api.sims import caps_view, sims_listing
 from appliance.dispatch.balancer import PRIORITY
-from appliance.dispatch.rates import next_window_start, window_start
+from appliance.dispatch.rates import RateLimits, next_window_start, window_start
 from appliance.hub import PoolChanged
 from appliance.store.dashboard import (
     DashboardFigures,
@@ -90,6 +90,8 @@ class ModemRow:
     dbm: int | None
     caps: list[CapUse] = field(default_factory=list)
     queued_on_sim: int = 0
+    resting_until: datetime | None = None
+    """When the dispatcher lets a rested SIM send again."""
     last_error: str = ""
     last_error_at: datetime | None = None
 
@@ -129,26 +131,31 @@ class DashboardSnapshot:
     replies: list[dict[str, Any]]
 
 
-def _status(modem_state: str, sim_row: dict[str, Any] | None, counters: dict[str, Any],
-            now: datetime) -> tuple[str, str]:
-    """The state a person reads, and why."""
+def _status(modem_state: str, sim_row: dict[str, Any] | None,
+            counters: dict[str, Any]) -> tuple[str, str]:
+    """The state a person reads, and why (a SIM the dispatcher rests says until when in
+    `ModemRow.resting_until` instead)."""
     if modem_state == "gone":
         return "gone", ""
     if counters.get("barred") or (sim_row and sim_row.get("state") == "barred"):
         return "barred", (counters.get("barred_reason") or (sim_row or {}).get("barred_reason")
                           or "")
-    resting_until = counters.get("resting_until")
-    if modem_state == "ready" and resting_until:
-        return "resting", f"until {resting_until}"
+    if modem_state == "ready" and counters.get("resting_until"):
+        return "resting", ""
     return modem_state, ""
 
 
-def _caps(sim_row: dict[str, Any] | None) -> list[CapUse]:
+def _resting_until(counters: dict[str, Any]) -> datetime | None:
+    value = counters.get("resting_until")
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _caps(caps: dict[str, dict[str, Any]]) -> list[CapUse]:
     """The sliding minute, hour and day (capped or not: the use shows either way) and the
     month when it has a cap."""
-    if not sim_row:
-        return []
-    caps = sim_row.get("caps") or {}
     return [CapUse(window, int(caps[window]["used"] or 0), int(caps[window]["limit"] or 0))
             for window in CAP_WINDOWS
             if window in caps and (window != "month" or caps[window]["limit"])]
@@ -163,8 +170,10 @@ def _last_error(reason: str, failure: LastFailure | None) -> tuple[str, datetime
 
 
 def build_rows(modems: list[dict[str, Any]], sims: list[dict[str, Any]],
-               failures: dict[str, LastFailure], now: datetime) -> list[ModemRow]:
-    """Every modem (present first, then gone), then every SIM no modem row holds."""
+               failures: dict[str, LastFailure], limits: RateLimits) -> list[ModemRow]:
+    """Every modem (present first, then gone), then every SIM no modem row holds. A SIM the
+    store has not recorded yet (it was seen a moment ago) shows its caps from its modem's
+    counters."""
     sims_by_iccid = {s["iccid"]: s for s in sims}
     rows: list[ModemRow] = []
     shown: set[str] = set()
@@ -173,7 +182,7 @@ def build_rows(modems: list[dict[str, Any]], sims: list[dict[str, Any]],
         iccid = sim.get("iccid") or ""
         sim_row = sims_by_iccid.get(iccid) if iccid else None
         counters = m.get("counters") or (sim_row or {}).get("counters") or {}
-        status, why = _status(m["state"], sim_row, counters, now)
+        status, why = _status(m["state"], sim_row, counters)
         modem_reason = m.get("state_reason") or "" if m["state"] != "ready" else ""
         reason = why or modem_reason
         # A modem that is not working says why; that is its last error (a gone one's reason
@@ -182,6 +191,12 @@ def build_rows(modems: list[dict[str, Any]], sims: list[dict[str, Any]],
         error, error_at = _last_error(trouble, failures.get(iccid))
         if iccid:
             shown.add(iccid)
+        if sim_row:
+            caps = _caps(sim_row["caps"])
+        elif iccid and m["state"] != "gone":
+            caps = _caps(caps_view(counters, limits))
+        else:
+            caps = []
         rows.append(ModemRow(
             key=modem_key(m.get("imei"), m["port"]), port=m["port"] or "", status=status,
             reason=reason, manufacturer=m.get("manufacturer") or "", model=m.get("model") or "",
@@ -190,8 +205,10 @@ def build_rows(modems: list[dict[str, Any]], sims: list[dict[str, Any]],
             own_number=sim.get("own_number") or (sim_row or {}).get("own_number") or "",
             registration=m.get("registration") or "unknown",
             bars=int((m.get("signal") or {}).get("bars") or 0),
-            dbm=(m.get("signal") or {}).get("dbm"), caps=_caps(sim_row),
+            dbm=(m.get("signal") or {}).get("dbm"),
+            caps=caps,
             queued_on_sim=int(counters.get("queued_on_sim") or 0),
+            resting_until=_resting_until(counters) if status == "resting" else None,
             last_error=error, last_error_at=error_at))
     for s in sims:
         if s["iccid"] in shown:
@@ -203,7 +220,7 @@ def build_rows(modems: list[dict[str, Any]], sims: list[dict[str, Any]],
             key=None, port="", status=status, reason=s.get("barred_reason") or "",
             manufacturer="", model="", imei="", iccid=s["iccid"], operator=s.get("operator") or "",
             own_number=s.get("own_number") or "", registration="unknown", bars=0, dbm=None,
-            caps=_caps(s), last_error=error, last_error_at=error_at))
+            caps=_caps(s.get("caps") or {}), last_error=error, last_error_at=error_at))
     return rows
 
 
@@ -225,12 +242,11 @@ def today_bounds(appliance: Any, now: datetime) -> tuple[datetime, datetime]:
 
 async def modem_rows(appliance: Any) -> list[ModemRow]:
     """Every modem and SIM, with caps, state and last error (the dashboard's table)."""
-    now = _now(appliance)
     modems, sims = await asyncio.gather(modems_listing(appliance), sims_listing(appliance))
     iccids = sorted({s["iccid"] for s in sims}
                     | {m["sim"]["iccid"] for m in modems if m["sim"].get("iccid")})
     failures = await appliance.store.read(lambda: last_failures(iccids))
-    return build_rows(modems, sims, failures, now)
+    return build_rows(modems, sims, failures, RateLimits.from_config(appliance.config.dispatch))
 
 
 async def today_figures(appliance: Any) -> DashboardFigures:

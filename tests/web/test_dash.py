@@ -12,10 +12,12 @@ from datetime import UTC, datetime
 import httpx
 
 from appliance.console_web import dash_snapshot as snap
+from appliance.dispatch.rates import RateLimits
 from appliance.store.dashboard import DashboardFigures, LastFailure, TodayCounts
 from tests.web.test_console_core import _csrf, client, log_in
 
 NOW = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
+LIMITS = RateLimits(per_minute=6, per_hour=200, per_day=1000)
 
 
 def _modem(port: str, state: str = "ready", iccid: str = "8986A", **extra) -> dict:
@@ -46,7 +48,7 @@ def test_a_row_per_modem_then_the_sims_no_modem_holds() -> None:
                 reason="not connected")],
         [_sim("8986A", used=200), _sim("8986B"), _sim("8986C"),
          _sim("8986D", state="barred", port=None, barred_reason="3 barring refusals")],
-        {"8986A": failure, "8986C": failure}, NOW)
+        {"8986A": failure, "8986C": failure}, LIMITS)
     assert [(r.iccid, r.status) for r in rows] == [
         ("8986A", "ready"), ("8986B", "resting"), ("8986C", "gone"), ("8986D", "barred")]
     ready, resting, gone, barred = rows
@@ -64,11 +66,19 @@ def test_a_row_per_modem_then_the_sims_no_modem_holds() -> None:
 
 def test_a_sim_the_dispatcher_rests_or_bars_shows_so() -> None:
     resting = snap.build_rows([_modem("/dev/ttyUSB2", counters={
-        "resting_until": "2026-12-02T02:05:00+00:00"})], [_sim("8986A")], {}, NOW)[0]
+        "resting_until": "2026-12-02T02:05:00+00:00"})], [_sim("8986A")], {}, LIMITS)[0]
     assert resting.status == "resting"
+    assert resting.resting_until == datetime(2026, 12, 2, 2, 5, tzinfo=UTC)
     barred = snap.build_rows([_modem("/dev/ttyUSB2", counters={
-        "barred": True, "barred_reason": "registration denied"})], [_sim("8986A")], {}, NOW)[0]
+        "barred": True, "barred_reason": "registration denied"})], [_sim("8986A")], {}, LIMITS)[0]
     assert (barred.status, barred.reason) == ("barred", "registration denied")
+
+
+def test_a_sim_not_stored_yet_shows_its_caps_from_its_modems_counters() -> None:
+    row = snap.build_rows([_modem("/dev/ttyUSB2", counters={
+        "sent_last_60s": 2, "sent_last_hour": 9, "sent_last_24h": 40})], [], {}, LIMITS)[0]
+    assert [(c.window, c.used, c.limit) for c in row.caps] == [
+        ("minute", 2, 6), ("hour", 9, 200), ("day", 40, 1000)]
 
 
 def test_a_modem_without_an_imei_is_found_by_its_port() -> None:
