@@ -47,14 +47,22 @@ def test_the_dashboard_shows_both_modems_and_counts_a_send_live(console, page, l
 
     expect(page.locator("#fig-sent")).to_have_text(str(sent_before + 1), timeout=20_000)
     assert page.evaluate("window.notReloaded") is True  # changed in place, no reload
-    shot(page, "dashboard-en")
 
     # The radio gets better: the health poll reads it, the pool tells it, the row redraws.
     iccid = _ready_modems(console)[1].status.identity.sim.iccid
     console.run(_set_signal(console, iccid, 30))
     row = page.locator(f'#dash-modems tr[data-iccid="{iccid}"]')
     expect(row.locator(".bars")).to_have_attribute("aria-label", "Signal 5 of 5")
+
+    # A reply arrives: it shows at once, as text (SMS text is hostile).
+    hostile = '<img src=x onerror="window.pwned=1">dash<script>window.pwned=2</script>'
+    modem = console.gateway.fleet.modems[0]
+    console.loop.call_soon_threadsafe(modem.inject_sms, "+8613700137000", hostile)
+    expect(page.locator("#dash-replies td.text").first).to_have_text(hostile)
+    assert page.locator("#dash-replies img, #dash-replies script").count() == 0
+    assert page.evaluate("window.pwned") is None
     assert page.evaluate("window.notReloaded") is True
+    shot(page, "dashboard-en")
 
 
 async def _set_signal(console, iccid: str, csq: int) -> None:
