@@ -31,6 +31,8 @@ from appliance.store import (
     schema_v11,
     schema_v12,
     schema_v13,
+    schema_v14,
+    schema_v16,
     schema_v18,
 )
 
@@ -148,8 +150,20 @@ def migration_12_submitter_and_dedupe(db: peewee.Database) -> None:
     schema_v12.apply(db, dialect(db))
 
 
+def migration_14_campaign_control(db: peewee.Database) -> None:
+    """campaign.user_id/department_id/state/state_changed_by/state_changed_at (pause, resume,
+    cancel by its creator) and the index message(campaign_id, state, id) that counts a
+    campaign's progress (see `schema_v14`)."""
+    schema_v14.apply(db, dialect(db))
+
+
+def migration_16_compose_templates_and_schedules(db: peewee.Database) -> None:
+    """message_template and send_schedule: the console's compose page (see `schema_v16`)."""
+    schema_v16.apply(db, dialect(db))
+
+
 def migration_18_today_indexes(db: peewee.Database) -> None:
-    """message(sent_at) and message(final_at, state): the dashboard's counts of today as
+    """message(sent_at) and message(state, final_at): the dashboard's counts of today as
     index range scans (see `schema_v18`)."""
     schema_v18.apply(db, dialect(db))
 
@@ -168,6 +182,8 @@ MIGRATIONS: list[Migration] = [
     migration_11_content_policy,
     migration_12_submitter_and_dedupe,
     migration_13_approval_and_quotas,
+    migration_14_campaign_control,
+    migration_16_compose_templates_and_schedules,
     migration_18_today_indexes,
 ]
 

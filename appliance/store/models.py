@@ -79,6 +79,15 @@ class Campaign(BaseModel):
     created_by = pw.CharField(default="")
     priority = pw.IntegerField(default=0)
     created_at = UtcDateTimeField(default=utcnow)
+    # Migration 14: its creator (the console's user), and pause / resume / cancel.
+    user_id = pw.IntegerField(null=True)
+    department_id = pw.IntegerField(null=True)
+    state = pw.CharField(default="active", max_length=16)  # active / paused / cancelled
+    state_changed_by = pw.CharField(default="")
+    state_changed_at = UtcDateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("user_id", "id"), False),)
 
 
 class Message(BaseModel):
@@ -129,6 +138,8 @@ class Message(BaseModel):
             # Migration 12: dedupe's look-up, and the listing by department.
             (("content_hash", "recipient", "created_at"), False),
             (("department_id", "id"), False),
+            # Migration 14: a campaign's progress by state, and its recipients by state.
+            (("campaign", "state", "id"), False),
             # Migration 18: the dashboard's "today" as range counts.
             (("sent_at",), False),
             (("state", "final_at"), False),
@@ -583,9 +594,11 @@ class Approval(BaseModel):
     decided_by_user_id = pw.IntegerField(null=True)
     decided_at = UtcDateTimeField(null=True)
     reason = pw.TextField(default="")
+    # Migration 14: when the submitter saw the decision (the console's notice of outcomes).
+    submitter_seen_at = UtcDateTimeField(null=True)
 
     class Meta:
-        indexes = ((("state", "id"), False),)
+        indexes = ((("state", "id"), False), (("user_id", "submitter_seen_at"), False))
 
 
 class ApprovalMessage(BaseModel):
