@@ -15,11 +15,18 @@
     }, REFRESH_MS);
   }
 
-  function liveMark(id, source) {
+  // The "Live" mark is grey until the stream is open (nothing is missed from then on: the
+  // server subscribes before it answers) and while it is down. After a drop (the browser
+  // reconnects by itself) `reopened` re-fetches what may have changed meanwhile.
+  function liveMark(id, source, reopened) {
     var mark = document.getElementById(id);
-    if (!mark) { return; }
-    source.addEventListener("open", function () { mark.classList.remove("off"); });
-    source.addEventListener("error", function () { mark.classList.add("off"); });
+    var opened = false;
+    source.addEventListener("open", function () {
+      if (mark) { mark.classList.remove("off"); }
+      if (opened && reopened) { reopened(); }
+      opened = true;
+    });
+    source.addEventListener("error", function () { if (mark) { mark.classList.add("off"); } });
   }
 
   function dashboard() {
@@ -35,7 +42,7 @@
         else if (kind === "message.accepted") { figures(); }
         else { figures(); modems(); }  // a state change moves the counts and a SIM's caps
       });
-    liveMark("dash-live", source);
+    liveMark("dash-live", source, function () { modems(); figures(); replies(); });
   }
 
   function modemPage() {
@@ -45,9 +52,10 @@
     var status = document.getElementById("modem-status");
     status.dataset.src = root.dataset.statusSrc;
     var refreshStatus = refresher("modem-status");
-    window.cardgate.listen(["pool.changed"], function (kind, data) {
+    var events = window.cardgate.listen(["pool.changed"], function (kind, data) {
       if (data.port === port) { refreshStatus(); }
     });
+    liveMark(null, events, refreshStatus);
     var log = document.getElementById("at-log");
     if (log) {
       var traffic = new EventSource(log.dataset.stream);
