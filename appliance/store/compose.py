@@ -19,47 +19,19 @@ from typing import Any
 
 import peewee as pw
 
-from appliance.store.db import UtcDateTimeField, utcnow
-from appliance.store.models import BaseModel, Contact, ContactGroup, ContactNumber, GroupMember
+from appliance.store.db import utcnow
+from appliance.store.models import (
+    Contact,
+    ContactGroup,
+    ContactNumber,
+    GroupMember,
+    MessageTemplate,
+    SendSchedule,
+)
 
 MAX_TEMPLATES = 500
-MAX_TEMPLATE_NAME = 100
+MAX_TEMPLATE_NAME = 100  # models.MessageTemplate.name's length
 SCHEDULE_STATES = ("active", "paused")
-
-
-class MessageTemplate(BaseModel):
-    id = pw.AutoField()
-    name = pw.CharField(max_length=MAX_TEMPLATE_NAME, unique=True)
-    text = pw.TextField()
-    category = pw.CharField(max_length=16, default="notice")
-    created_by = pw.CharField(default="")
-    created_at = UtcDateTimeField(default=utcnow)
-    updated_at = UtcDateTimeField(default=utcnow)
-
-    class Meta:
-        table_name = "message_template"
-
-
-class SendSchedule(BaseModel):
-    id = pw.AutoField()
-    name = pw.CharField()
-    kind = pw.CharField(max_length=16)  # daily / weekly / monthly / cron
-    cron = pw.CharField(max_length=100)
-    timezone = pw.CharField(max_length=64)
-    spec = pw.TextField()  # JSON: text, category, priority, numbers, group_ids
-    state = pw.CharField(max_length=16, default="active")
-    next_at = UtcDateTimeField(null=True)
-    last_fired_at = UtcDateTimeField(null=True)
-    last_result = pw.TextField(default="")
-    fired = pw.IntegerField(default=0)
-    created_by = pw.CharField(default="")
-    user_id = pw.IntegerField(null=True)
-    department_id = pw.IntegerField(null=True)
-    role = pw.CharField(max_length=16, null=True)
-    created_at = UtcDateTimeField(default=utcnow)
-
-    class Meta:
-        table_name = "send_schedule"
 
 
 class TemplateProblem(ValueError):

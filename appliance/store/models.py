@@ -653,6 +653,47 @@ class PolicyRecipientCap(BaseModel):
     updated_at = UtcDateTimeField(default=utcnow)
 
 
+class MessageTemplate(BaseModel):
+    """A named text staff pick on the compose page (migration 16)."""
+
+    id = pw.AutoField()
+    name = pw.CharField(max_length=100, unique=True)
+    text = pw.TextField()
+    category = pw.CharField(max_length=16, default="notice")
+    created_by = pw.CharField(default="")
+    created_at = UtcDateTimeField(default=utcnow)
+    updated_at = UtcDateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "message_template"
+
+
+class SendSchedule(BaseModel):
+    """A recurring send (migration 16): claimed per firing by a conditional update of
+    next_at (store.compose)."""
+
+    id = pw.AutoField()
+    name = pw.CharField()
+    kind = pw.CharField(max_length=16)  # daily / weekly / monthly / cron
+    cron = pw.CharField(max_length=100)
+    timezone = pw.CharField(max_length=64)
+    spec = pw.TextField()  # JSON: text, category, priority, numbers, group_ids
+    state = pw.CharField(max_length=16, default="active")
+    next_at = UtcDateTimeField(null=True)
+    last_fired_at = UtcDateTimeField(null=True)
+    last_result = pw.TextField(default="")
+    fired = pw.IntegerField(default=0)
+    created_by = pw.CharField(default="")
+    user_id = pw.IntegerField(null=True)
+    department_id = pw.IntegerField(null=True)
+    role = pw.CharField(max_length=16, null=True)
+    created_at = UtcDateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "send_schedule"
+        indexes = ((("state", "next_at"), False),)  # the runner reads the earliest due
+
+
 ALL_MODELS: list[type[BaseModel]] = [
     Sim,
     Modem,
@@ -694,10 +735,14 @@ ALL_MODELS: list[type[BaseModel]] = [
     Ledger,
     MessageCharge,
     PolicyRecipientCap,
+    MessageTemplate,
+    SendSchedule,
 ]
 
 __all__ = [
     "ALL_MODELS",
+    "MessageTemplate",
+    "SendSchedule",
     "ApiKey",
     "Approval",
     "ApprovalMessage",
