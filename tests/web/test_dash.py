@@ -137,6 +137,15 @@ def test_the_fragments_and_the_modem_page(console) -> None:
         assert http.get("/console/modems/p-bm9uZQ").status_code == 404
 
 
+def test_a_restart_without_the_forms_token_is_refused(console) -> None:
+    sup = console.appliance.pool.ready()[0]
+    since = sup.status.since
+    with _logged_in(console, "admin") as http:
+        refused = http.post(f"/console/modems/{sup.status.identity.imei}/restart")
+        assert refused.status_code == 403 and "CSRF" in refused.text
+    assert sup.status.state.value == "ready" and sup.status.since == since
+
+
 def test_the_dashboard_in_chinese(console) -> None:
     name, password = console.users["operator"]
     with client(console, "zh-CN") as http:
