@@ -33,6 +33,7 @@ from appliance.store import (
     schema_v13,
     schema_v14,
     schema_v16,
+    schema_v18,
 )
 
 Migration = Callable[[peewee.Database], None]
@@ -161,6 +162,12 @@ def migration_16_compose_templates_and_schedules(db: peewee.Database) -> None:
     schema_v16.apply(db, dialect(db))
 
 
+def migration_18_today_indexes(db: peewee.Database) -> None:
+    """message(sent_at) and message(state, final_at): the dashboard's counts of today as
+    index range scans (see `schema_v18`)."""
+    schema_v18.apply(db, dialect(db))
+
+
 MIGRATIONS: list[Migration] = [
     migration_1_initial_schema,
     migration_2_inbound_pdu_hash,
@@ -177,6 +184,7 @@ MIGRATIONS: list[Migration] = [
     migration_13_approval_and_quotas,
     migration_14_campaign_control,
     migration_16_compose_templates_and_schedules,
+    migration_18_today_indexes,
 ]
 
 
