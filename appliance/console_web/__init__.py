@@ -30,9 +30,11 @@ SECURITY_HEADERS = {
 
 LANE_BLUEPRINTS = [
     "appliance.console_web.auth_pages",
+    "appliance.console_web.dash",
     "appliance.console_web.sse",
     "appliance.console_web.users",
     "appliance.console_web.compose",
+    "appliance.console_web.campaigns",
     "appliance.console_web.history",
 ]
 

@@ -34,6 +34,7 @@ from appliance.store import (
     schema_v14,
     schema_v15,
     schema_v16,
+    schema_v18,
 )
 
 Migration = Callable[[peewee.Database], None]
@@ -168,6 +169,12 @@ def migration_16_compose_templates_and_schedules(db: peewee.Database) -> None:
     schema_v16.apply(db, dialect(db))
 
 
+def migration_18_today_indexes(db: peewee.Database) -> None:
+    """message(sent_at) and message(state, final_at): the dashboard's counts of today as
+    index range scans (see `schema_v18`)."""
+    schema_v18.apply(db, dialect(db))
+
+
 MIGRATIONS: list[Migration] = [
     migration_1_initial_schema,
     migration_2_inbound_pdu_hash,
@@ -184,8 +191,9 @@ MIGRATIONS: list[Migration] = [
     migration_13_approval_and_quotas,
     migration_14_campaign_control,
     migration_16_compose_templates_and_schedules,
-    # Appended after main's entries: a database main already migrated is at version 15
-    # (compose's step, 15th in this list); numbers are the list positions.
+    migration_18_today_indexes,
+    # Appended after main's entries: a database main already migrated keeps its numbers
+    # (the version is the position in this list).
     migration_15_history_and_replies,
 ]
 
