@@ -190,11 +190,9 @@ MIGRATIONS: list[Migration] = [
     migration_12_submitter_and_dedupe,
     migration_13_approval_and_quotas,
     migration_14_campaign_control,
-    migration_16_compose_templates_and_schedules,
-    migration_18_today_indexes,
-    # Appended after main's entries: a database main already migrated keeps its numbers
-    # (the version is the position in this list).
     migration_15_history_and_replies,
+    migration_16_compose_templates_and_schedules,
+    migration_18_today_indexes,  # 17 until the address book's migration lands before it
 ]
 
 
