@@ -15,6 +15,7 @@ PostgreSQL.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,6 +25,7 @@ from appliance.store.db import utcnow
 from appliance.store.models import Contact, ContactGroup, ContactNumber, GroupMember
 
 MAX_PAGE = 500
+_CHUNK = 500  # ids or numbers per IN (...): SQLite bounds the parameters of a statement
 
 
 class ContactNotFound(LookupError):
@@ -191,23 +193,89 @@ def delete_contact(contact_id: int) -> None:
     Contact.delete().where(Contact.id == contact_id).execute()
 
 
-def list_contacts(q: str = "", *, group_id: int | None = None, limit: int = 50,
-                  offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-    """Contacts by name then id, `limit` from `offset`, and how many match in all. `q` matches
-    a part of the name or of a number (case-insensitive for the name)."""
+def _number_needle(q: str) -> str:
+    """What to look for among numbers: a typed number without its spaces, dashes and
+    brackets ("138 0013-8000" finds +8613800138000), other text as it is."""
+    squeezed = re.sub(r"[\s().-]", "", q)
+    return squeezed if re.fullmatch(r"\+?[0-9]+", squeezed) else q
+
+
+def _matching(q: str, group_id: int | None) -> peewee.ModelSelect:
     query = Contact.select()
+    q = q.strip()
     if q:
         # contains(): ILIKE with "%" and "_" in `q` escaped (they mean themselves).
         with_number = (ContactNumber.select(ContactNumber.contact)
-                       .where(ContactNumber.number.contains(q)))
+                       .where(ContactNumber.number.contains(_number_needle(q))))
         query = query.where(Contact.name.contains(q) | Contact.id.in_(with_number))
     if group_id is not None:
         query = query.where(Contact.id.in_(
             GroupMember.select(GroupMember.contact).where(GroupMember.group == group_id)))
+    return query
+
+
+def list_contacts(q: str = "", *, group_id: int | None = None, limit: int = 50,
+                  offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """Contacts by name then id, `limit` from `offset`, and how many match in all. `q` matches
+    a part of the name or of a number (case-insensitive for the name)."""
+    query = _matching(q, group_id)
     total = query.count()
     page = list(query.order_by(Contact.name, Contact.id)
                 .limit(max(1, min(limit, MAX_PAGE))).offset(max(0, offset)))
     return _contact_dicts(page), total
+
+
+def count_contacts(q: str = "", *, group_id: int | None = None) -> int:
+    return _matching(q, group_id).count()
+
+
+def page_contacts(q: str = "", *, group_id: int | None = None, after: int | None = None,
+                  before: int | None = None, limit: int = 50) -> dict[str, Any]:
+    """A page of contacts by (name, id), keyset-paged so page 2,000 of 100,000 contacts costs
+    what page 1 does: the page after the contact `after` or before the contact `before` (an
+    id; a contact deleted since is the first page). {"contacts", "has_prev", "has_next"}."""
+    limit = max(1, min(limit, MAX_PAGE))
+    key = peewee.Tuple(Contact.name, Contact.id)
+    query = _matching(q, group_id)
+    edge = Contact.get_or_none(Contact.id == (after or before)) if (after or before) else None
+    if edge is not None and after:
+        query = query.where(key > peewee.Tuple(edge.name, edge.id)).order_by(
+            Contact.name, Contact.id)
+    elif edge is not None:
+        query = query.where(key < peewee.Tuple(edge.name, edge.id)).order_by(
+            Contact.name.desc(), Contact.id.desc())
+    else:
+        query = query.order_by(Contact.name, Contact.id)
+    rows = list(query.limit(limit + 1))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if edge is not None and before:
+        rows.reverse()
+        has_prev, has_next = more, True
+    else:
+        has_prev, has_next = edge is not None, more
+    return {"contacts": _contact_dicts(rows), "has_prev": has_prev, "has_next": has_next}
+
+
+def contacts_after(after_id: int, limit: int = 1000, *,
+                   group_id: int | None = None) -> list[dict[str, Any]]:
+    """Contacts by id after `after_id` (an export reads the whole book a batch at a time)."""
+    query = _matching("", group_id).where(Contact.id > after_id)
+    return _contact_dicts(list(query.order_by(Contact.id).limit(limit)))
+
+
+def custom_field_keys(*, group_id: int | None = None) -> list[str]:
+    """Every key of the contacts' own fields, in the order first met (an export's columns)."""
+    keys: dict[str, None] = {}
+    query = _matching("", group_id).select(Contact.fields).where(Contact.fields != "{}")
+    for (text,) in query.tuples().iterator():
+        try:
+            value = json.loads(text or "{}")
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            keys.update(dict.fromkeys(value))
+    return list(keys)
 
 
 def contact_for_number(number: str) -> dict[str, Any] | None:
@@ -218,14 +286,17 @@ def contact_for_number(number: str) -> dict[str, Any] | None:
 
 
 def contacts_for_numbers(numbers: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """{number: {"id", "name"}} for those of `numbers` that belong to a contact (one query:
-    conversation lists and inbox pages name many numbers at once)."""
+    """{number: {"id", "name"}} for those of `numbers` that belong to a contact (one query
+    per 500 numbers: conversation lists and inbox pages name many numbers at once, an import
+    tens of thousands, and SQLite bounds the parameters of one statement)."""
     numbers = list(set(numbers))
-    if not numbers:
-        return {}
-    rows = (ContactNumber.select(ContactNumber.number, Contact.id, Contact.name)
-            .join(Contact).where(ContactNumber.number.in_(numbers)).objects())
-    return {r.number: {"id": r.id, "name": r.name} for r in rows}
+    out: dict[str, dict[str, Any]] = {}
+    for i in range(0, len(numbers), _CHUNK):
+        rows = (ContactNumber.select(ContactNumber.number, Contact.id, Contact.name)
+                .join(Contact).where(ContactNumber.number.in_(numbers[i:i + _CHUNK]))
+                .objects())
+        out.update({r.number: {"id": r.id, "name": r.name} for r in rows})
+    return out
 
 
 def numbers_of_contact(contact_id: int) -> list[str]:
@@ -369,10 +440,100 @@ def group_ids_of_number(number: str) -> set[int]:
             .where(ContactNumber.number == number)}
 
 
+# -- import ----------------------------------------------------------------------------------
+
+
+def group_ids_by_name(names: Iterable[str], *, create: bool) -> tuple[dict[str, int], list[str]]:
+    """{name: id} for the groups named, and (with `create`) the names of those made now."""
+    names = list(dict.fromkeys(n for n in names if n))
+    found: dict[str, int] = {}
+    for i in range(0, len(names), _CHUNK):
+        found.update({g.name: g.id for g in ContactGroup.select(ContactGroup.id, ContactGroup.name)
+                      .where(ContactGroup.name.in_(names[i:i + _CHUNK]))})
+    made = [n for n in names if n not in found] if create else []
+    for name in made:
+        found[name] = ContactGroup.create(name=name, note="", created_at=utcnow()).id
+    return found, made
+
+
+def import_contacts(items: list[dict[str, Any]], *, update_existing: bool,
+                    group_ids: Iterable[int] = (), consent_detail: str = "") -> dict[str, Any]:
+    """One batch of an import, in the caller's transaction. Each item is {"name", "numbers"
+    (stored form, unique in the batch), "groups" (names), "consent" (a state or None),
+    "note" (or None), "fields"}. An item whose numbers nobody has becomes a contact; one whose
+    numbers belong to one contact updates it (`update_existing`: a name or note given
+    replaces, numbers, groups and fields are added) or is skipped; one whose numbers belong
+    to two contacts is skipped as a conflict. Groups named and missing are made; every item
+    imported also joins `group_ids`. Consent given is recorded with source "imported".
+    Returns {"created", "updated", "skipped", "conflicts", "groups_made"}."""
+    from appliance.store import consent as consent_store  # a sibling; imported where used
+
+    owners = contacts_for_numbers(n for item in items for n in item["numbers"])
+    by_name, made = group_ids_by_name((g for item in items for g in item["groups"]),
+                                      create=True)
+    extra = list(dict.fromkeys(group_ids))
+    for gid in extra:
+        _load_group(gid)
+    out: dict[str, Any] = {"created": 0, "updated": 0, "skipped": 0, "conflicts": 0,
+                           "groups_made": made}
+    now = utcnow()
+    new_numbers: list[dict[str, Any]] = []
+    members: set[tuple[int, int]] = set()
+    touched: list[int] = []
+    for item in items:
+        ids = {owners[n]["id"] for n in item["numbers"] if n in owners}
+        if len(ids) > 1:
+            out["conflicts"] += 1
+            continue
+        if ids and not update_existing:
+            out["skipped"] += 1
+            continue
+        if ids:
+            cid = ids.pop()
+            contact = Contact.get_by_id(cid)
+            changes: dict[str, Any] = {"updated_at": now}
+            if item["name"]:
+                changes["name"] = item["name"]
+            if item.get("note"):
+                changes["note"] = item["note"]
+            if item["fields"]:
+                changes["fields"] = json.dumps({**_fields_of(contact), **item["fields"]},
+                                               ensure_ascii=False)
+            Contact.update(**changes).where(Contact.id == cid).execute()
+            touched.append(cid)
+            out["updated"] += 1
+        else:
+            cid = Contact.create(name=item["name"], note=item.get("note") or "",
+                                 fields=json.dumps(item["fields"], ensure_ascii=False),
+                                 created_at=now, updated_at=now).id
+            out["created"] += 1
+        new_numbers += [{"contact": cid, "number": n} for n in item["numbers"]
+                        if n not in owners]
+        for n in item["numbers"]:
+            owners[n] = {"id": cid, "name": item["name"]}
+        members.update((by_name[g], cid) for g in item["groups"])
+        members.update((gid, cid) for gid in extra)
+        if item.get("consent"):
+            consent_store.record_many(item["numbers"], item["consent"], "imported",
+                                      consent_detail, now)
+    for i in range(0, len(new_numbers), _CHUNK):
+        ContactNumber.insert_many(new_numbers[i:i + _CHUNK]).execute()
+    if touched and members:
+        for i in range(0, len(touched), _CHUNK):
+            members -= set(GroupMember.select(GroupMember.group, GroupMember.contact)
+                           .where(GroupMember.contact.in_(touched[i:i + _CHUNK])).tuples())
+    rows = [{"group": g, "contact": c} for g, c in sorted(members)]
+    for i in range(0, len(rows), _CHUNK):
+        GroupMember.insert_many(rows[i:i + _CHUNK]).execute()
+    return out
+
+
 __all__ = [
     "ContactNotFound", "GroupNameTaken", "GroupNotFound", "NumberTaken",
     "add_contacts_to_group", "add_number_to_group", "contact_for_number",
-    "contact_id_for_number", "contacts_for_numbers", "create_contact", "create_group",
+    "contact_id_for_number", "contacts_after", "contacts_for_numbers", "count_contacts",
+    "create_contact", "create_group", "custom_field_keys", "group_ids_by_name",
+    "import_contacts", "page_contacts",
     "delete_contact", "delete_group", "get_contact", "get_group", "group_by_name",
     "group_ids_of_number", "list_contacts", "list_groups", "numbers_of_contact",
     "remove_contacts_from_group", "remove_number_from_group", "update_contact", "update_group",
