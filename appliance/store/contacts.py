@@ -345,6 +345,10 @@ def group_by_name(name: str) -> dict[str, Any] | None:
     return _group_dict(group, _member_count(group.id)) if group is not None else None
 
 
+def group_names() -> set[str]:
+    return {name for (name,) in ContactGroup.select(ContactGroup.name).tuples()}
+
+
 def list_groups() -> list[dict[str, Any]]:
     counts = dict(GroupMember.select(GroupMember.group, peewee.fn.COUNT(GroupMember.id))
                   .group_by(GroupMember.group).tuples())
@@ -532,7 +536,7 @@ __all__ = [
     "ContactNotFound", "GroupNameTaken", "GroupNotFound", "NumberTaken",
     "add_contacts_to_group", "add_number_to_group", "contact_for_number",
     "contact_id_for_number", "contacts_after", "contacts_for_numbers", "count_contacts",
-    "create_contact", "create_group", "custom_field_keys", "group_ids_by_name",
+    "create_contact", "create_group", "custom_field_keys", "group_ids_by_name", "group_names",
     "import_contacts", "page_contacts",
     "delete_contact", "delete_group", "get_contact", "get_group", "group_by_name",
     "group_ids_of_number", "list_contacts", "list_groups", "numbers_of_contact",
