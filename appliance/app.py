@@ -242,6 +242,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     from appliance.api.sims import bp as sims_bp
     from appliance.api.users import bp as users_bp
     from appliance.api.webhooks import bp as webhooks_bp
+    from appliance.console_web import install_console
 
     app = Sanic(f"cardgate_{next(_app_numbers)}", configure_logging=False)
     # sanic-ext would otherwise extend the app on its own and fetch its UI assets from a CDN.
@@ -274,6 +275,7 @@ def create_app(appliance: Appliance, *, on_start=None, on_stop=None) -> Sanic:
     install_metrics(app)  # GET /metrics, and the HTTP request counter (a response middleware)
     app.blueprint(playsms_bp)
     app.blueprint(android_bp)
+    install_console(app)  # GET / and /console/...: the web console; /static/: its assets
 
     @app.before_server_start
     async def _start(app: Sanic) -> None:
