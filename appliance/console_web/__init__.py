@@ -29,6 +29,7 @@ LANE_BLUEPRINTS = [
     "appliance.console_web.auth_pages",
     "appliance.console_web.sse",
     "appliance.console_web.users",
+    "appliance.console_web.contacts",
 ]
 
 

@@ -134,6 +134,7 @@ class Row:
     the first occurrence)."""
 
     line: int
+    index: int = 0  # in table.rows: a report shows the row's own cells
     name: str = ""
     numbers: list[str] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
@@ -162,7 +163,7 @@ def plan_rows(table: Table, roles: Sequence[str], region: str) -> list[Row]:
     out: list[Row] = []
     for index, cells in enumerate(table.rows):
         line = table.row_numbers[index] if table.row_numbers else index + 2
-        row = Row(line=line)
+        row = Row(line=line, index=index)
         out.append(row)
         raw_numbers: list[str] = []
         for i, role in enumerate(roles):
