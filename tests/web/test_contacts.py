@@ -100,7 +100,7 @@ def test_groups_members_and_export(console, as_role):
     assert r.status_code == 400 and "Not valid phone numbers: 12" in r.text
     r = http.post(f"{group_url}/members", data={"csrf_token": csrf,
                                                 "numbers": "13800138201，138 0013 8202"})
-    assert r.status_code == 200 and "2 numbers added" in r.text
+    assert r.status_code == 200 and "Numbers added to the group: 2." in r.text
     assert "+8613800138202" in r.text
     listing = http.get("/console/groups").text
     assert re.search(r"销售部</a></td><td class=\"num\">2</td>", listing)
