@@ -14,16 +14,24 @@ Must not know: SQL, how a row becomes a contact (contacts.importing, contacts.se
 from __future__ import annotations
 
 import asyncio
+import hmac
+import logging
 import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
 
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, redirect
 
 from appliance.console_web.guard import page
 from appliance.console_web.render import render, text
+from appliance.console_web.session import load_session
 from appliance.contacts import importing, service, tabular
 from appliance.contacts.uploads import UploadStash
 from appliance.store import contacts as book
+
+log = logging.getLogger(__name__)
 
 ROLE_LABELS = {"name": "Name", "number": "Phone number", "group": "Group",
                "consent": "Marketing consent", "note": "Note", "field": "Custom field",
@@ -56,6 +64,7 @@ MAPPING_ERRORS = {
     "unknown_role": "Choose one of the listed meanings.",
     "length": "The form does not match the file: start again.",
 }
+MAX_UPLOAD_BODY = tabular.MAX_BYTES + 64 * 1024  # the file and the form's other parts
 _SEPARATORS = re.compile(r"[\s,;，；、|/]+")
 _PHONE_INNER = re.compile(r"(?<=\d)[ \-](?=\d)")
 
@@ -170,28 +179,83 @@ async def preview(request: Request, token: str) -> HTTPResponse:
                   groups=groups, role_labels=ROLE_LABELS, errors={})
 
 
+@dataclass
+class ImportJob:
+    """A confirmed import running on the appliance's loop: a big file takes longer than a
+    browser waits for one answer (100,000 rows: about a minute on a Pi), so the page that
+    follows shows its progress from here (memory, not the database) until it is done."""
+
+    owner: str
+    filename: str
+    group_id: int | None
+    written: int = 0
+    total: int = 0
+    done: dict[str, Any] | None = None
+    failed: str = ""
+    finished_at: float = 0.0
+    task: asyncio.Task | None = field(default=None, repr=False)
+
+
+def _jobs(request: Request) -> dict[str, ImportJob]:
+    ctx = request.app.ctx
+    jobs = getattr(ctx, "contacts_import_jobs", None)
+    if jobs is None:
+        jobs = ctx.contacts_import_jobs = {}
+    now = time.monotonic()
+    for token in [t for t, j in jobs.items() if j.finished_at and now - j.finished_at > 3600]:
+        del jobs[token]
+    return jobs
+
+
+async def _run_job(request: Request, job: ImportJob, token: str, upload,  # noqa: ANN001
+                   update_existing: bool, detail: str) -> None:
+    def progress(written: int, total: int) -> None:
+        job.written, job.total = written, total
+
+    try:
+        job.done = await service.run_import(
+            request.app.ctx.appliance.store, upload.table, upload.roles, _region(request),
+            update_existing=update_existing,
+            group_ids=[job.group_id] if job.group_id else [], detail=detail,
+            progress=progress)
+    except book.GroupNotFound:
+        job.failed = text(request, "A chosen group no longer exists.")
+    except Exception:  # noqa: BLE001 - said on the page; the rows written so far stay
+        log.exception("contacts import from %s failed", upload.filename)
+        job.failed = text(request, "The import stopped on an error after {n} rows; the rows "
+                                   "before were saved.", n=job.written)
+    finally:
+        job.finished_at = time.monotonic()
+        await asyncio.to_thread(_stash(request).drop, job.owner, token)
+
+
 async def confirm(request: Request, token: str) -> HTTPResponse:
+    jobs = _jobs(request)
+    if token in jobs:  # confirmed twice (a double click, a reload): one import
+        return redirect(f"/console/contacts/import/{token}/done")
     upload = await _upload(request, token)
     if upload is None:
         return _gone(request)
     if not upload.roles:
         return redirect(f"/console/contacts/import/{token}")
     form = request.form or {}
-    update_existing = form.get("existing") == "update"
     group = form.get("group") or ""
-    group_ids = [int(group)] if group.isdigit() else []
-    user = request.ctx.user
-    detail = f"imported from {upload.filename} in the web console by {user.name}"
-    try:
-        done = await service.run_import(request.app.ctx.appliance.store, upload.table,
-                                        upload.roles, _region(request),
-                                        update_existing=update_existing, group_ids=group_ids,
-                                        detail=detail)
-    except book.GroupNotFound:
-        return redirect(f"/console/contacts/import/{token}/preview")
-    await asyncio.to_thread(_stash(request).drop, _owner(request), token)
-    return render(request, "contacts/import_done.html", done=done, filename=upload.filename,
-                  group_id=group_ids[0] if group_ids else None)
+    job = jobs[token] = ImportJob(owner=_owner(request), filename=upload.filename,
+                                  group_id=int(group) if group.isdigit() else None)
+    detail = f"imported from {upload.filename} in the web console by {request.ctx.user.name}"
+    job.task = asyncio.get_running_loop().create_task(_run_job(
+        request, job, token, upload, form.get("existing") == "update", detail))
+    # A small file is done at once: answer with its result rather than a progress page.
+    await asyncio.wait([job.task], timeout=3.0)
+    return redirect(f"/console/contacts/import/{token}/done")
+
+
+async def status(request: Request, token: str) -> HTTPResponse:
+    job = _jobs(request).get(token)
+    if job is None or not hmac.compare_digest(job.owner, _owner(request)):
+        return _gone(request)
+    return render(request, "contacts/import_done.html", job=job, done=job.done,
+                  filename=job.filename, group_id=job.group_id)
 
 
 async def cancel(request: Request, token: str) -> HTTPResponse:
@@ -204,8 +268,27 @@ def add_routes(bp: Blueprint) -> None:
     token = "<token:str>"  # its shape is checked by the stash (contacts.uploads)
     bp.add_route(page("send")(upload_form), "/contacts/import", methods=["GET"],
                  name="import_form")
-    bp.add_route(page("send")(upload), "/contacts/import", methods=["POST"],
-                 name="import_upload")
+    guarded_upload = page("send")(upload)
+
+    async def upload_streamed(request: Request) -> HTTPResponse:
+        """The upload's body read here, up to the file limit: the box's request limit
+        (1 MB, app.py) is for API calls, and a spreadsheet of contacts is bigger. Only a
+        logged-in user's body is read; the guard then checks role and CSRF as for any form."""
+        await load_session(request)
+        if request.ctx.user is not None:
+            body = bytearray()
+            while (chunk := await request.stream.read()) is not None:
+                body += chunk
+                if len(body) > MAX_UPLOAD_BODY:
+                    return render(request, "contacts/import_upload.html", status=413,
+                                  errors={"file": _table_error(
+                                      request, tabular.TableError("too_big", ""))})
+            request.body = bytes(body)
+            request.parsed_form = request.parsed_files = None
+        return await guarded_upload(request)
+
+    bp.add_route(upload_streamed, "/contacts/import", methods=["POST"], name="import_upload",
+                 stream=True)
     bp.add_route(page("send")(mapping), f"/contacts/import/{token}", methods=["GET"],
                  name="import_mapping")
     bp.add_route(page("send")(save_mapping), f"/contacts/import/{token}", methods=["POST"],
@@ -214,6 +297,8 @@ def add_routes(bp: Blueprint) -> None:
                  name="import_preview")
     bp.add_route(page("send")(confirm), f"/contacts/import/{token}/confirm",
                  methods=["POST"], name="import_confirm")
+    bp.add_route(page("send")(status), f"/contacts/import/{token}/done", methods=["GET"],
+                 name="import_status")
     bp.add_route(page("send")(cancel), f"/contacts/import/{token}/cancel",
                  methods=["POST"], name="import_cancel")
 

@@ -11,7 +11,7 @@ Must not know: SQL (`store.contacts`, `store.consent`), HTTP, HTML, languages.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from appliance.contacts import importing
@@ -67,11 +67,13 @@ async def plan_import(store: Store, table: Table, roles: list[str],
 
 async def run_import(store: Store, table: Table, roles: list[str], region: str, *,
                      update_existing: bool, group_ids: Iterable[int] = (),
-                     detail: str = "") -> dict[str, Any]:
+                     detail: str = "",
+                     progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Import `table` as confirmed: the plan made again (the book may have changed since the
     preview), then its rows written IMPORT_BATCH at a time; each batch checks again who has
-    a number, inside its own transaction. {"created", "updated", "skipped", "conflicts",
-    "invalid", "duplicate", "groups_made"}."""
+    a number, inside its own transaction; `progress(rows written, rows to write)` after
+    each. {"created", "updated", "skipped", "conflicts", "invalid", "duplicate",
+    "groups_made"}."""
     rows, summary = await plan_import(store, table, roles, region)
     chosen = importing.importable(rows, update_existing=update_existing)
     group_ids = list(group_ids)
@@ -88,6 +90,8 @@ async def run_import(store: Store, table: Table, roles: list[str], region: str, 
         for key in ("created", "updated", "skipped", "conflicts"):
             out[key] += done[key]
         out["groups_made"] += done["groups_made"]
+        if progress is not None:
+            progress(min(i + IMPORT_BATCH, len(chosen)), len(chosen))
     return out
 
 

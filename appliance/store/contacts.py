@@ -460,6 +460,32 @@ def group_ids_by_name(names: Iterable[str], *, create: bool) -> tuple[dict[str, 
     return found, made
 
 
+# Rows as tuples of these: peewee builds a multi-row INSERT from tuples several times faster
+# than from dicts (an import writes 100,000 rows).
+_CONTACT_COLUMNS = [Contact.name, Contact.note, Contact.fields, Contact.created_at,
+                    Contact.updated_at]
+
+
+def _insert_contacts(rows: list[tuple[Any, ...]]) -> list[int]:
+    """Insert contacts in a few statements; their ids in order. PostgreSQL says them
+    (RETURNING); SQLite gives a multi-row INSERT consecutive rowids after the largest (one
+    writer, no AUTOINCREMENT gaps), which is checked rather than trusted."""
+    db = Contact._meta.database
+    ids: list[int] = []
+    for i in range(0, len(rows), 100):  # 5 parameters a row: under SQLite's bound
+        chunk = rows[i:i + 100]
+        insert = Contact.insert_many(chunk, fields=_CONTACT_COLUMNS)
+        if db.returning_clause:
+            ids += [r.id for r in insert.returning(Contact.id).execute()]
+            continue
+        last = insert.execute()
+        first = last - len(chunk) + 1
+        if Contact.select().where(Contact.id.between(first, last)).count() != len(chunk):
+            raise RuntimeError("contact ids of a bulk insert are not consecutive")
+        ids += range(first, last + 1)
+    return ids
+
+
 def import_contacts(items: list[dict[str, Any]], *, update_existing: bool,
                     group_ids: Iterable[int] = (), consent_detail: str = "") -> dict[str, Any]:
     """One batch of an import, in the caller's transaction. Each item is {"name", "numbers"
@@ -481,18 +507,17 @@ def import_contacts(items: list[dict[str, Any]], *, update_existing: bool,
     out: dict[str, Any] = {"created": 0, "updated": 0, "skipped": 0, "conflicts": 0,
                            "groups_made": made}
     now = utcnow()
-    new_numbers: list[dict[str, Any]] = []
-    members: set[tuple[int, int]] = set()
+    placed: list[tuple[int, dict[str, Any]]] = []  # (contact id, item) of every item written
+    fresh: list[dict[str, Any]] = []
     touched: list[int] = []
+    claimed: set[str] = set()  # numbers of this batch's new contacts
     for item in items:
         ids = {owners[n]["id"] for n in item["numbers"] if n in owners}
         if len(ids) > 1:
             out["conflicts"] += 1
-            continue
-        if ids and not update_existing:
+        elif ids and not update_existing:
             out["skipped"] += 1
-            continue
-        if ids:
+        elif ids:
             cid = ids.pop()
             contact = Contact.get_by_id(cid)
             changes: dict[str, Any] = {"updated_at": now}
@@ -505,30 +530,36 @@ def import_contacts(items: list[dict[str, Any]], *, update_existing: bool,
                                                ensure_ascii=False)
             Contact.update(**changes).where(Contact.id == cid).execute()
             touched.append(cid)
+            placed.append((cid, item))
             out["updated"] += 1
+        elif claimed.isdisjoint(item["numbers"]):
+            claimed.update(item["numbers"])
+            fresh.append(item)
         else:
-            cid = Contact.create(name=item["name"], note=item.get("note") or "",
-                                 fields=json.dumps(item["fields"], ensure_ascii=False),
-                                 created_at=now, updated_at=now).id
-            out["created"] += 1
-        new_numbers += [{"contact": cid, "number": n} for n in item["numbers"]
-                        if n not in owners]
-        for n in item["numbers"]:
-            owners[n] = {"id": cid, "name": item["name"]}
-        members.update((by_name[g], cid) for g in item["groups"])
-        members.update((gid, cid) for gid in extra)
-        if item.get("consent"):
-            consent_store.record_many(item["numbers"], item["consent"], "imported",
-                                      consent_detail, now)
-    for i in range(0, len(new_numbers), _CHUNK):
-        ContactNumber.insert_many(new_numbers[i:i + _CHUNK]).execute()
+            out["skipped"] += 1  # a number twice in one batch: the planner prevents it
+    new_ids = _insert_contacts([
+        (item["name"], item.get("note") or "", json.dumps(item["fields"], ensure_ascii=False),
+         now, now) for item in fresh])
+    placed += zip(new_ids, fresh, strict=True)
+    out["created"] = len(fresh)
+    numbers = [(cid, n) for cid, item in placed for n in item["numbers"] if n not in owners]
+    for i in range(0, len(numbers), _CHUNK):
+        ContactNumber.insert_many(numbers[i:i + _CHUNK],
+                                  fields=[ContactNumber.contact, ContactNumber.number]).execute()
+    members = {(by_name[g], cid) for cid, item in placed for g in item["groups"]}
+    members |= {(gid, cid) for cid, _ in placed for gid in extra}
     if touched and members:
         for i in range(0, len(touched), _CHUNK):
             members -= set(GroupMember.select(GroupMember.group, GroupMember.contact)
                            .where(GroupMember.contact.in_(touched[i:i + _CHUNK])).tuples())
-    rows = [{"group": g, "contact": c} for g, c in sorted(members)]
+    rows = sorted(members)
     for i in range(0, len(rows), _CHUNK):
-        GroupMember.insert_many(rows[i:i + _CHUNK]).execute()
+        GroupMember.insert_many(rows[i:i + _CHUNK],
+                                fields=[GroupMember.group, GroupMember.contact]).execute()
+    consent = {n: item["consent"] for _, item in placed if item.get("consent")
+               for n in item["numbers"]}
+    if consent:
+        consent_store.record_states(consent, "imported", consent_detail, now)
     return out
 
 

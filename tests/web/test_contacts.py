@@ -162,12 +162,19 @@ def test_import_steps_write_nothing_before_the_confirmation(console, as_role):
     assert "手机号码无效：1380013830" in preview and "与第 2 行号码相同" in preview
     assert _read(console, lambda: book.count_contacts("王")) == 0
     assert _read(console, lambda: book.group_by_name("导入组")) is None
-    r = http.post(mapping_url + "/confirm", data={"csrf_token": csrf, "existing": "update"})
-    assert r.status_code == 200 and re.search(r'id="done-created">新增联系人 2 个', r.text)
+    r = http.post(mapping_url + "/confirm", data={"csrf_token": csrf, "existing": "update"},
+                  follow_redirects=True)
+    assert r.status_code == 200 and str(r.url).endswith("/done")
+    assert re.search(r'id="done-created">新增联系人 2 个', r.text)
     assert _read(console, lambda: book.count_contacts("王")) == 2
     assert _read(console, lambda: book.group_by_name("导入组"))["members"] == 2
-    # The upload is gone once imported.
+    # The upload is gone once imported; confirming again is the same one import.
     assert http.get(mapping_url).status_code == 404
+    r = http.post(mapping_url + "/confirm", data={"csrf_token": csrf, "existing": "update"},
+                  follow_redirects=True)
+    assert re.search(r'id="done-created">新增联系人 2 个', r.text)
+    assert other.get(mapping_url + "/done").status_code == 404
+    assert _read(console, lambda: book.count_contacts("王")) == 2
 
 
 @pytest.mark.parametrize("data, name, message", [
@@ -181,6 +188,16 @@ def test_unreadable_uploads_are_named_next_to_the_field(console, as_role, data, 
     r = _upload(as_role("operator"), data, name)
     assert r.status_code == 400
     assert re.search(r'id="file-error">[^<]*' + re.escape(message), r.text)
+
+
+def test_a_big_upload_passes_the_api_size_limit_up_to_its_own(console, as_role):
+    http = as_role("operator")
+    rows = "".join(f"大表{i},139{i:08d}\r\n" for i in range(60_000))
+    r = _upload(http, ("姓名,手机\r\n" + rows).encode("gb18030"), "big.csv")
+    assert len(rows) > 1024 * 1024 and r.status_code in (302, 303)
+    assert "60,000" in http.get(r.headers["location"]).text
+    r = _upload(http, b"x" * (21 * 1024 * 1024), "huge.csv")
+    assert r.status_code == 413 and "too large" in r.text
 
 
 def test_a_viewer_reads_but_cannot_change(console, as_role):
