@@ -196,3 +196,33 @@ def test_stash_keeps_a_table_for_its_owner_only(tmp_path):
     assert stash.sweep() == 2 and list((tmp_path / "up").iterdir()) == []
     stash.close()
     assert not (tmp_path / "up").exists()
+
+
+@pytest.mark.parametrize("raw", [
+    "13800138000", "138 0013 8000", "138-0013-8000", "(138)00138000", "+86 138 0013 8000",
+    "19912345678", "17012345678", "14012345678", "10012345678", "0571 8888 8888",
+    "1380013800", "+8613800138000", "BANK", "10086",
+])
+def test_the_import_fast_path_agrees_with_the_one_normaliser(raw):
+    from appliance.contacts.numbers import InvalidNumber, stored_number
+
+    def outcome(fn):
+        try:
+            return fn(raw, "CN")
+        except InvalidNumber:
+            return "invalid"
+
+    assert outcome(importing._stored) == outcome(stored_number)
+
+
+async def test_consent_of_many_numbers_in_one_go(store):
+    await store.write(lambda: consent_store.record(C, "granted", "staff"))
+    await store.write(lambda: consent_store.record_states(
+        {A: "granted", B: "withdrawn", C: "unknown"}, "imported", "list.csv"))
+    got = await store.read(lambda: consent_store.of_numbers([A, B, C]))
+    assert (got[A]["state"], got[B]["state"], C in got) == ("granted", "withdrawn", False)
+    assert got[A]["source"] == "imported" and got[A]["detail"] == "list.csv"
+    await store.write(lambda: consent_store.record_states({A: "withdrawn"}, "imported"))
+    assert (await store.read(lambda: consent_store.of_numbers([A])))[A]["state"] == "withdrawn"
+    with pytest.raises(ValueError):
+        consent_store.record_states({A: "maybe"}, "imported")
