@@ -82,6 +82,8 @@ class Appliance:
         self.accounts = None
         """accounts.service.Accounts: console logins, passwords, sessions."""
         self.audit = None
+        self.schedules = None
+        """compose.runner.ScheduleRunner: the console's recurring sends."""
         """audit.AuditLog: the hash-chained record of who did what."""
 
     async def start(self) -> None:
@@ -141,6 +143,7 @@ class Appliance:
         await self.dispatcher.start()
         await self.inbox.start()
         await self.rules.start()  # after the dispatcher: the catch-up may send replies
+        await self._start_schedules()
         await self.pool.start()
         await self._start_admin_socket()
         self.started = True
@@ -153,6 +156,16 @@ class Appliance:
 
         self.audit = AuditLog(self.store, self.clock)
         self.accounts = Accounts(self.config.accounts, self.store, clock=self.clock)
+
+    async def _start_schedules(self) -> None:
+        from appliance.compose.runner import ScheduleRunner
+
+        self.schedules = ScheduleRunner(
+            self.store, self.dispatcher, region=self.config.contacts.default_region,
+            blocked=self.blacklist.blocked_reason,
+            consent_required=self.config.consent.required_for_marketing,
+            clock=self.dispatcher.now)
+        await self.schedules.start()
 
     async def _start_kannel_reports(self) -> None:
         from appliance.compat.kannel_reports import KannelReports
@@ -182,6 +195,8 @@ class Appliance:
         if self.admin_socket is not None:  # first: no console request into parts stopping
             await self.admin_socket.stop()
             self.admin_socket = None
+        if self.schedules is not None:  # before the dispatcher it submits to
+            await self.schedules.stop()
         if self.rules is not None:
             await self.rules.stop()  # before the dispatcher it submits replies to
         # The dispatcher first: it lets sends in flight finish (a modem closed under a +CMGS

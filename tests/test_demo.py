@@ -98,7 +98,7 @@ def wait_until(check, what: str):
 
 
 def test_demo_serves_modems_sends_and_stops_cleanly(demo: Demo) -> None:
-    address = demo.wait_for_line(r"address: (http://127\.0\.0\.1:(\d+))/").group(1)
+    address = demo.wait_for_line(r"web console: (http://127\.0\.0\.1:(\d+))/").group(1)
     assert address == f"http://127.0.0.1:{demo.port}"
     key = demo.wait_for_line(r"API key \(admin\): (cg_\S+)").group(1)
     password = demo.wait_for_line(r"console login: admin / (\S+)").group(1)
@@ -126,6 +126,15 @@ def test_demo_serves_modems_sends_and_stops_cleanly(demo: Demo) -> None:
         view = wait_until(sent, "the demo message to be sent")
         assert view["to"] == "+8613800138000"
         assert view["sim"] in {m["sim"]["iccid"] for m in modems}
+
+    # The printed console login works, and leads to the first password change.
+    with httpx.Client(base_url=address, timeout=10) as browser:
+        form = browser.get("/", follow_redirects=True)
+        assert form.status_code == 200 and 'action="/console/login"' in form.text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+        login = browser.post("/console/login", data={"name": "admin", "password": password,
+                                                     "csrf_token": token})
+        assert login.status_code == 302 and login.headers["location"] == "/console/password"
 
     # The simulators' durable record (DIR/modemN.jsonl) shows what went on the air.
     records = [json.loads(line) for path in (demo.data / "ports").glob("modem*.jsonl")

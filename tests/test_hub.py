@@ -70,3 +70,15 @@ async def test_the_pool_events_reach_the_hub_as_plain_values():
     assert (lost.change, lost.port, lost.sim, lost.detail) == (
         "SimLost", "/dev/ttyUSB0", "8986001", {"reason": "unplugged"})
     assert reg.change == "RegistrationChanged" and reg.detail["denied"] is True
+
+
+def test_a_modems_status_reaches_the_hub_with_its_signal():
+    from appliance.pool.events import ModemStatusChanged
+    from appliance.pool.publish import as_hub_event
+
+    event = as_hub_event(ModemStatusChanged(port="/dev/ttyUSB2", iccid="8986003", state="resting",
+                                            reason="not answering", bars=2, dbm=-95))
+    assert event is not None and event.kind == "pool.changed"
+    assert (event.change, event.port, event.sim) == ("ModemStatusChanged", "/dev/ttyUSB2",
+                                                     "8986003")
+    assert event.detail == {"state": "resting", "reason": "not answering", "bars": 2, "dbm": -95}

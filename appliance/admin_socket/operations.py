@@ -229,28 +229,15 @@ class Operations:
 
     async def op_follow_traffic(self, args: dict[str, Any], emit: Emit) -> dict[str, Any]:
         """The modem's last lines of AT traffic, then each new one, until the client closes."""
+        from appliance.at.traffic import follow
+
         sup = self._supervisor(args)
         backlog = _int(args, "backlog", 20, low=0, high=500)
-        shown = sup.traffic.tail(backlog)
-        for line in shown:
-            await emit(line.format())
-        last = shown[-1] if shown else None
-        while True:
-            await asyncio.sleep(TRAFFIC_POLL)
-            lines = sup.traffic.lines()
-            # Lines are objects kept in a ring: what follows the last one shown is new (if it
-            # fell off the ring meanwhile, everything there is new).
-            start = 0
-            for i in range(len(lines) - 1, -1, -1):
-                if lines[i] is last:
-                    start = i + 1
-                    break
-            for line in lines[start:]:
+        async for line in follow(sup.traffic, backlog, poll=TRAFFIC_POLL,
+                                 until=lambda: sup.status.state.value == "gone"):
+            if line is not None:
                 await emit(line.format())
-            if lines[start:]:
-                last = lines[-1]
-            if sup.status.state.value == "gone":
-                return {"port": sup.status.port, "state": "gone"}
+        return {"port": sup.status.port, "state": "gone"}
 
     async def op_restart_modem(self, args: dict[str, Any]) -> dict[str, Any]:
         sup = self._supervisor(args)

@@ -69,6 +69,12 @@ def _decode(token: str) -> threads.Cursor:
     return threads.Cursor(at=when.astimezone(UTC), direction=threads.INBOUND, id=0)
 
 
+encode_cursor = _encode
+"""The opaque `next_before` of a cursor (the console's thread pages use the same form)."""
+decode_cursor = _decode
+"""A cursor from `next_before` or an ISO 8601 time; ApiError 400 when it is neither."""
+
+
 def _item_view(item: dict[str, Any]) -> dict[str, Any]:
     out = {"direction": item["direction"], "id": item["id"], "number": item["number"],
            "text": item["text"], "sim": item["sim"], "at": jb.iso(item["at"])}

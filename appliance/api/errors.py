@@ -102,7 +102,8 @@ def install_error_handlers(app: Sanic) -> None:
                                "Allow": ", ".join(allowed)}
             message = f"{request.method} is not allowed on {request.path}" + (
                 f" (allowed: {', '.join(allowed)})" if allowed else "")
-        response = error_response(status, _SANIC_CODES.get(status, "error"), message)
+        page = await _page_for(request, status, message)
+        response = page or error_response(status, _SANIC_CODES.get(status, "error"), message)
         for name, value in (getattr(exc, "headers", None) or {}).items():
             response.headers[name] = value  # Allow on a 405, as RFC 9110 §15.5.6 requires
         return response
@@ -110,4 +111,12 @@ def install_error_handlers(app: Sanic) -> None:
     @app.exception(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(500, "internal", "internal error; see the appliance log")
+        page = await _page_for(request, 500, "internal error; see the appliance log")
+        return page or error_response(500, "internal", "internal error; see the appliance log")
+
+
+async def _page_for(request: Request, status: int, message: str):
+    """The web console's own error page for its paths (`app.ctx.error_page`, set by the
+    console), so a browser never lands on JSON; None elsewhere."""
+    page = getattr(request.app.ctx, "error_page", None)
+    return await page(request, status, message) if page is not None else None

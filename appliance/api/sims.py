@@ -25,6 +25,12 @@ from appliance.store.sims import list_sims
 
 bp = Blueprint("sims", url_prefix="/api/v1")
 
+def caps_view(counters: dict[str, Any], limits: RateLimits) -> dict[str, dict[str, Any]]:
+    """Per cap window: the cap that applies (0: none) and the parts it counts now."""
+    return {window: {"limit": limits.cap(window), "used": counters.get(key)}
+            for window, key in CAP_COUNTERS.items()}
+
+
 def sim_view(row: dict[str, Any], live: dict[str, Any] | None, counters: dict[str, Any],
              limits: RateLimits) -> dict[str, Any]:
     return {
@@ -36,8 +42,7 @@ def sim_view(row: dict[str, Any], live: dict[str, Any] | None, counters: dict[st
         "port": live["port"] if live else None,
         "modem_state": live["state"] if live else None,
         "counters": counters,
-        "caps": {window: {"limit": limits.cap(window), "used": counters.get(key)}
-                 for window, key in CAP_COUNTERS.items()},
+        "caps": caps_view(counters, limits),
     }
 
 

@@ -9,17 +9,24 @@ ring: a PDU line (the hex written after the +CMGS prompt, the hex body of a +CMG
 +CDS answer) decodes to the message text, one-time codes included, so it is shown only as its
 first octets (up to the destination address of an SMS-SUBMIT) and its length.
 Must not know: the serial port, the parser, or what any other line means.
+
+Followers (the technician console's `traffic <n>`, the web console's modem page) read the ring
+with `follow()`: the last lines, then each new one. The ring counts every line it ever took, so
+"what came after the n-th line" needs no comparison of line objects, and a follower that fell
+behind by more than the ring simply gets the whole ring.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections import deque
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-__all__ = ["TO_MODEM", "FROM_MODEM", "TrafficLine", "TrafficLog", "mask_pdu", "printable",
-           "redact"]
+__all__ = ["TO_MODEM", "FROM_MODEM", "TrafficLine", "TrafficLog", "follow", "mask_pdu",
+           "printable", "redact"]
 
 MASK = "****"
 
@@ -136,6 +143,12 @@ class TrafficLog:
         if maxlen < 1:
             raise ValueError("maxlen must be at least 1")
         self._lines: deque[TrafficLine] = deque(maxlen=maxlen)
+        self._recorded = 0
+
+    @property
+    def recorded(self) -> int:
+        """Lines recorded since the log was made (those fallen off the ring included)."""
+        return self._recorded
 
     @property
     def maxlen(self) -> int:
@@ -148,6 +161,17 @@ class TrafficLog:
             raise ValueError(f"direction must be '>' or '<', not {direction!r}")
         self._lines.append(TrafficLine(time.time(), direction,
                                        redact(printable(mask_pdu(data)))))
+        self._recorded += 1
+
+    def since(self, recorded: int) -> list[TrafficLine]:
+        """The lines recorded after the first `recorded` ones, as far as the ring still holds
+        them (`recorded` as read from `self.recorded` earlier)."""
+        new = self._recorded - recorded
+        if new <= 0:
+            return []
+        if new >= len(self._lines):
+            return list(self._lines)
+        return list(self._lines)[-new:]
 
     def lines(self) -> list[TrafficLine]:
         return list(self._lines)
@@ -159,3 +183,26 @@ class TrafficLog:
 
     def __len__(self) -> int:
         return len(self._lines)
+
+
+async def follow(log: TrafficLog, backlog: int, *, poll: float = 0.2,
+                 until: Callable[[], bool] = lambda: False,
+                 idle: float | None = None) -> AsyncIterator[TrafficLine | None]:
+    """The last `backlog` lines of `log`, then each new line as it is recorded, until `until()`
+    holds (checked after each look at the ring) or the consumer stops iterating. With `idle`,
+    None is yielded after that many seconds without a line (a stream's keep-alive). The ring
+    is in memory: looking at it every `poll` seconds costs nothing worth an event."""
+    seen = log.recorded - min(max(backlog, 0), len(log))
+    quiet = 0.0
+    while True:
+        lines = log.since(seen)
+        seen = log.recorded
+        for line in lines:
+            yield line
+        if until():
+            return
+        quiet = 0.0 if lines else quiet + poll
+        if idle is not None and quiet >= idle:
+            quiet = 0.0
+            yield None
+        await asyncio.sleep(poll)

@@ -11,6 +11,8 @@ Actions (dotted, so `?action=user` lists every user change):
 - `user.create`, `user.change`, `user.unlock`; `department.create|change|delete`;
 - `apikey.create`, `apikey.revoke`, `apikey.limit`;
 - `message.send` (one per accepted send request: `check.AuditCheck`);
+- `modem.restart` (the web console's modem page: target the IMEI, detail the port and the
+  state the modem settled in);
 - changes made through the admin API (`api.audit_trail`): `rule.*`, `blacklist.*`,
   `webhook.*`, `group.*`, `contact.*`, `message.cancel`.
 

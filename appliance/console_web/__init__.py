@@ -8,10 +8,13 @@ Must not know: what any page does.
 from __future__ import annotations
 
 import importlib
-
-from sanic import Sanic
+import time
+from typing import TYPE_CHECKING
 
 from appliance.console_web.assets import STATIC_DIR
+
+if TYPE_CHECKING:  # the package imports without sanic (the install test's bare venv)
+    from sanic import Sanic
 
 # Pages run only the box's own scripts (no inline script, no eval: htmx is configured with
 # allowEval false), talk only to the box, and cannot be framed by another site.
@@ -27,8 +30,12 @@ SECURITY_HEADERS = {
 
 LANE_BLUEPRINTS = [
     "appliance.console_web.auth_pages",
+    "appliance.console_web.dash",
     "appliance.console_web.sse",
     "appliance.console_web.users",
+    "appliance.console_web.compose",
+    "appliance.console_web.campaigns",
+    "appliance.console_web.history",
     "appliance.console_web.contacts",
 ]
 
@@ -40,6 +47,19 @@ def install_console(app: Sanic) -> None:
     app.static("/static", str(STATIC_DIR), name="console_static",
                use_content_range=False, stream_large_files=False)
 
+    app.ctx.error_page = error_page
+    app.ctx.console_streams = set()
+
+    @app.before_server_stop
+    async def _end_streams(app) -> None:
+        from appliance.console_web.sse import end_streams
+
+        end_streams(app)
+
+    @app.on_request
+    async def _console_clock(request) -> None:
+        request.ctx.started = time.perf_counter()
+
     @app.on_response
     async def _console_headers(request, response) -> None:
         path = request.path
@@ -49,3 +69,28 @@ def install_console(app: Sanic) -> None:
         elif path == "/" or path.startswith("/console"):
             for name, value in SECURITY_HEADERS.items():
                 response.headers.setdefault(name, value)
+            # The server's own time for the page (browser dev tools show it; the console
+            # benchmark reads it): from the request's arrival to its response's headers.
+            started = getattr(request.ctx, "started", None)
+            if started is not None:
+                elapsed = (time.perf_counter() - started) * 1000
+                response.headers["Server-Timing"] = f"app;dur={elapsed:.2f}"
+
+
+async def error_page(request, status: int, message: str):
+    """An HTML page for an error on a console path (api.errors asks); None elsewhere."""
+    if not (request.path == "/" or request.path.startswith("/console")):
+        return None
+    from appliance.console_web.render import render, text
+    from appliance.console_web.session import load_session
+
+    try:
+        await load_session(request)
+    except Exception:  # the store itself failing: the page still shows, without the user
+        request.ctx.user = None
+    titles = {404: "Page not found", 405: "Not allowed", 500: "Something went wrong"}
+    reason = (text(request, "There is no page at {path}.", path=request.path) if status == 404
+              else text(request, "The appliance could not complete this request; the "
+                                 "problem is in its log.") if status >= 500 else message)
+    return render(request, "error.html", status=status,
+                  title=text(request, titles.get(status, "Error")), reason=reason)

@@ -58,10 +58,14 @@ async def events(request: Request) -> HTTPResponse | None:
     kinds = [known[k] for k in wanted] if wanted else None
     hub = request.app.ctx.appliance.hub
     sub = hub.subscribe(f"console:{request.ctx.user.name}", kinds, maxsize=QUEUE)
+    streams = request.app.ctx.console_streams
+    streams.add(sub)
     try:
         response = await request.respond(
             content_type="text/event-stream; charset=utf-8",
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+            # Connection: close: an ended stream leaves no idle connection behind.
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no",
+                     "Connection": "close"})
         await response.send(": live\n\n")
         while True:
             try:
@@ -73,5 +77,13 @@ async def events(request: Request) -> HTTPResponse | None:
                 break
             await response.send("".join(encode(event) for event in batch))
     finally:
+        streams.discard(sub)
         sub.close()
     return None
+
+
+def end_streams(app) -> None:
+    """Before the server stops: every open stream ends now (its browser reconnects to the next
+    server), instead of holding the shutdown for its graceful timeout."""
+    for sub in list(app.ctx.console_streams):
+        sub.close()

@@ -29,6 +29,7 @@ from appliance.dispatch.context import (
     EventListener,
     RecentRecipients,
 )
+from appliance.dispatch.estimate import SimCapacity
 from appliance.dispatch.intake import RecipientBlock
 from appliance.dispatch.pending import Waiting
 from appliance.dispatch.phone import network_of, network_of_sim
@@ -583,6 +584,24 @@ class Dispatcher:
         if slot is None:
             return {}
         return slot.counters_view(self.ctx.limits, self.now(), self.ctx.tz)
+
+    def send_capacity(self) -> tuple[list[SimCapacity], int]:
+        """The SIMs able to send now, as the finish-time estimate sees them (caps, and what is
+        left of the daily cap in the sliding day, claimed parts counted), and the messages
+        waiting or claimed ahead of a new send (dispatch.estimate). Memory only: cheap."""
+        now, limits = self.now(), self.ctx.limits
+        sims: list[SimCapacity] = []
+        backlog = len(self.ctx.pending)
+        for slot in self.ctx.slots.values():
+            backlog += slot.queue.qsize() + (1 if slot.busy else 0)
+            if not slot.attached or not health_rules.is_available(slot.health, now):
+                continue
+            left = None
+            if limits.per_day:
+                left = max(0, limits.per_day - slot.counters.sent_within("day", now)
+                           - sum(slot.reserved.values()))
+            sims.append(SimCapacity(limits.per_minute, limits.per_hour, limits.per_day, left))
+        return sims, backlog
 
     def describe(self) -> dict[str, Any]:
         """Queue and SIM figures for health views."""

@@ -58,7 +58,22 @@ class RegistrationChanged:
     denied: bool
 
 
-PoolEvent = ModemIdentified | SimAttached | SimLost | RegistrationChanged
+@dataclass(frozen=True)
+class ModemStatusChanged:
+    """What a modem shows moved: its pool state or the reason for it, or its signal (read by
+    every health poll, AT+CSQ). For live views (the console's dashboard); the dispatcher acts
+    on SimAttached / SimLost / RegistrationChanged instead."""
+
+    port: str
+    iccid: str
+    state: str
+    """The PoolState value ("ready", "resting", "gone"...)."""
+    reason: str
+    bars: int
+    dbm: int | None
+
+
+PoolEvent = ModemIdentified | SimAttached | SimLost | RegistrationChanged | ModemStatusChanged
 
 
 class PoolListener(Protocol):
@@ -66,5 +81,5 @@ class PoolListener(Protocol):
         """Called on the event loop; must not block (schedule work as tasks)."""
 
 
-__all__ = ["ModemIdentified", "PoolEvent", "PoolListener", "RegistrationChanged", "SimAttached",
-           "SimLost"]
+__all__ = ["ModemIdentified", "ModemStatusChanged", "PoolEvent", "PoolListener",
+           "RegistrationChanged", "SimAttached", "SimLost"]

@@ -20,6 +20,7 @@ from appliance.modem.contract import InboundHandler, ModemIdentity
 from appliance.modem.profile import ModemProfile, match_profile
 from appliance.pool.events import (
     ModemIdentified,
+    ModemStatusChanged,
     PoolEvent,
     PoolListener,
     RegistrationChanged,
@@ -180,6 +181,7 @@ class ModemPool:
                               choose_profile=self._profile_chooser(port),
                               pin_refused=self.pin_refused)
         sup.on_registration = self._on_registration
+        sup.on_signal = self._tell_status
         self.supervisors[port.path] = sup
         log.info("modem port %s found (%s, profile %s)", port.path, port.source, profile.name)
         sup.start()
@@ -214,9 +216,16 @@ class ModemPool:
             except Exception:  # a listener's bug must not stop the pool
                 log.exception("pool listener failed on %s", type(event).__name__)
 
+    def _tell_status(self, sup: ModemSupervisor) -> None:
+        status = sup.status
+        self._tell(ModemStatusChanged(sup.port.path, status.identity.sim.iccid,
+                                      status.state.value, status.reason, status.bars,
+                                      status.dbm))
+
     def _on_change(self, sup: ModemSupervisor) -> None:
         if sup.status.identity.imei and sup.status.state is not PoolState.gone:
             self._remember(sup)
+        self._tell_status(sup)
         identity, port = sup.status.identity, sup.port.path
         if sup.status.state is PoolState.ready and sup not in self._was_ready:
             self._was_ready.add(sup)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from appliance.hub import EventHub, PoolChanged
 from appliance.pool.events import (
     ModemIdentified,
+    ModemStatusChanged,
     PoolEvent,
     RegistrationChanged,
     SimAttached,
@@ -35,6 +36,10 @@ def as_hub_event(event: PoolEvent) -> PoolChanged | None:
         return PoolChanged(change=change, port=event.port, sim=event.iccid, detail={
             "registration": event.registration, "registered": event.registered,
             "denied": event.denied})
+    if isinstance(event, ModemStatusChanged):
+        return PoolChanged(change=change, port=event.port, sim=event.iccid, detail={
+            "state": event.state, "reason": event.reason, "bars": event.bars,
+            "dbm": event.dbm})
     return None
 
 

@@ -157,6 +157,8 @@ class ModemSupervisor:
         self.on_inbound = on_inbound
         self.on_change = on_change
         self.on_registration: Callable[[ModemSupervisor], None] | None = None
+        self.on_signal: Callable[[ModemSupervisor], None] | None = None
+        """Called when a health poll reads another signal than the last one shown."""
         self.choose_profile = choose_profile
         self._open_modem = open_modem or Modem.open
         self.status = ModemStatus(port=port.path, profile=profile.name, usb_id=port.usb_id)
@@ -198,9 +200,13 @@ class ModemSupervisor:
             return
         self.status.identity = modem.identity
         signal = modem.signal
-        self.status.rssi = getattr(signal, "rssi", None)
+        rssi = getattr(signal, "rssi", None)
+        signal_moved = rssi != self.status.rssi
+        self.status.rssi = rssi
         self.status.dbm = getattr(signal, "dbm", None)
         self.status.bars = getattr(signal, "bars", 0) or 0
+        if signal_moved and self.on_signal is not None:
+            self.on_signal(self)
         registration = getattr(modem, "registration", None)
         name = getattr(registration, "name", "unknown").lower()
         if name != self.status.registration:

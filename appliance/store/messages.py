@@ -27,6 +27,7 @@ rebuilt by whichever SIM claims it next.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -255,6 +256,79 @@ def transition_message(
     """Move a message to `new_state` (InvalidTransition if the table forbids it)."""
     return _move(_load(msg_id), MessageState(new_state), detail, sim, now=now or utcnow(),
                  error=error)
+
+
+MOVE_CHUNK = 500  # ids per IN (...) clause: SQLite's old bound on host parameters is 999
+
+
+def move_many(ids: Iterable[int], old_states: Iterable[MessageState | str],
+              new: MessageState | str, detail: str = "", *, now: datetime,
+              error: str | None = None, unpinned_only: bool = False) -> list[int]:
+    """`_move` for many messages at once: those of `ids` now in one of `old_states` go to
+    `new` (each old -> new checked against the table first), with one event each (unsent parts
+    failed when `new` is final); the ids moved. `unpinned_only`: leave out queued messages
+    pinned to a SIM (a part of them has left: they finish).
+
+    Set-wise, in plain SQL whose text is cached per shape: a campaign of 100,000 is paused or
+    released in about a second, where a transition per row (or peewee building each
+    500-id statement) took many seconds of the one writer's time."""
+    new = MessageState(new)
+    olds = [MessageState(s).value for s in old_states]
+    for old in olds:
+        check_transition(old, new)
+    db = Message._meta.database
+    db = getattr(db, "obj", None) or db
+    stamp = Message.updated_at.db_value(now)
+    sets: list[tuple[str, Any]] = [("state", new.value), ("updated_at", stamp)]
+    if new is M.QUEUED:
+        sets.append(("queued_at", stamp))
+    if new in TERMINAL_MESSAGE_STATES:
+        sets.append(("final_at", stamp))
+    if error is not None:
+        sets.append(("error", error))
+    final = new in TERMINAL_MESSAGE_STATES
+    wanted = list(ids)
+    moved: list[int] = []
+    for i in range(0, len(wanted), MOVE_CHUNK):
+        part = wanted[i:i + MOVE_CHUNK]
+        sql = _move_sql(db.param, db.quote, len(part), len(olds), unpinned_only,
+                        tuple(name for name, _ in sets), final)
+        chunk = [mid for (mid,) in db.execute_sql(sql[0], [*part, *olds]).fetchall()]
+        if not chunk:
+            continue
+        if len(chunk) != len(part):
+            sql = _move_sql(db.param, db.quote, len(chunk), len(olds), unpinned_only,
+                            tuple(name for name, _ in sets), final)
+        db.execute_sql(sql[1], [stamp, new.value, detail, *chunk])
+        db.execute_sql(sql[2], [*(value for _, value in sets), *chunk])
+        if final:
+            db.execute_sql(sql[3], [P.FAILED.value, detail, *chunk, P.PENDING.value])
+        moved += chunk
+    return moved
+
+
+@functools.lru_cache(maxsize=64)
+def _move_sql(param: str, quotes: str, n: int, olds: int, unpinned_only: bool,
+              sets: tuple[str, ...], final: bool) -> tuple[str, str, str, str]:
+    """(select the movable ids, insert their events, update them, fail their pending parts)
+    for `n` ids."""
+    def q(name: str) -> str:
+        return name.join(quotes)
+
+    ids = ", ".join([param] * n)
+    states = ", ".join([param] * olds)
+    pinned = f" AND {q('sim')} IS NULL" if unpinned_only else ""
+    select = (f"SELECT {q('id')} FROM {q('message')} WHERE {q('id')} IN ({ids}) "
+              f"AND {q('state')} IN ({states}){pinned}")
+    events = (f"INSERT INTO {q('message_event')} ({q('message_id')}, {q('at')}, "
+              f"{q('old_state')}, {q('new_state')}, {q('detail')}, {q('sim')}) "
+              f"SELECT {q('id')}, {param}, {q('state')}, {param}, {param}, {q('sim')} "
+              f"FROM {q('message')} WHERE {q('id')} IN ({ids})")
+    assignments = ", ".join(f"{q(name)} = {param}" for name in sets)
+    update = f"UPDATE {q('message')} SET {assignments} WHERE {q('id')} IN ({ids})"
+    parts = (f"UPDATE {q('part')} SET {q('state')} = {param}, {q('error')} = {param} "
+             f"WHERE {q('message_id')} IN ({ids}) AND {q('state')} = {param}") if final else ""
+    return select, events, update, parts
 
 
 def _fail_pending_parts(msg_id: int, reason: str) -> None:
@@ -518,6 +592,7 @@ __all__ = [
     "claim_messages",
     "expire_due",
     "get_message",
+    "move_many",
     "next_concat_ref",
     "recover_after_crash",
     "release_claims_for_sim",

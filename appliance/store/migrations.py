@@ -31,6 +31,10 @@ from appliance.store import (
     schema_v11,
     schema_v12,
     schema_v13,
+    schema_v14,
+    schema_v15,
+    schema_v16,
+    schema_v18,
 )
 
 Migration = Callable[[peewee.Database], None]
@@ -147,6 +151,30 @@ def migration_12_submitter_and_dedupe(db: peewee.Database) -> None:
     schema_v12.apply(db, dialect(db))
 
 
+def migration_15_history_and_replies(db: peewee.Database) -> None:
+    """Indexes for the console's history filters, and reply_thread (the replies list and its
+    unread counts, kept by a trigger on inbox_message; see `schema_v15`)."""
+    schema_v15.apply(db, dialect(db))
+
+
+def migration_14_campaign_control(db: peewee.Database) -> None:
+    """campaign.user_id/department_id/state/state_changed_by/state_changed_at (pause, resume,
+    cancel by its creator) and the index message(campaign_id, state, id) that counts a
+    campaign's progress (see `schema_v14`)."""
+    schema_v14.apply(db, dialect(db))
+
+
+def migration_16_compose_templates_and_schedules(db: peewee.Database) -> None:
+    """message_template and send_schedule: the console's compose page (see `schema_v16`)."""
+    schema_v16.apply(db, dialect(db))
+
+
+def migration_18_today_indexes(db: peewee.Database) -> None:
+    """message(sent_at) and message(state, final_at): the dashboard's counts of today as
+    index range scans (see `schema_v18`)."""
+    schema_v18.apply(db, dialect(db))
+
+
 MIGRATIONS: list[Migration] = [
     migration_1_initial_schema,
     migration_2_inbound_pdu_hash,
@@ -161,6 +189,12 @@ MIGRATIONS: list[Migration] = [
     migration_11_content_policy,
     migration_12_submitter_and_dedupe,
     migration_13_approval_and_quotas,
+    migration_14_campaign_control,
+    migration_16_compose_templates_and_schedules,
+    migration_18_today_indexes,
+    # Appended after main's entries: a database main already migrated keeps its numbers
+    # (the version is the position in this list).
+    migration_15_history_and_replies,
 ]
 
 

@@ -79,6 +79,15 @@ class Campaign(BaseModel):
     created_by = pw.CharField(default="")
     priority = pw.IntegerField(default=0)
     created_at = UtcDateTimeField(default=utcnow)
+    # Migration 14: its creator (the console's user), and pause / resume / cancel.
+    user_id = pw.IntegerField(null=True)
+    department_id = pw.IntegerField(null=True)
+    state = pw.CharField(default="active", max_length=16)  # active / paused / cancelled
+    state_changed_by = pw.CharField(default="")
+    state_changed_at = UtcDateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("user_id", "id"), False),)
 
 
 class Message(BaseModel):
@@ -129,6 +138,15 @@ class Message(BaseModel):
             # Migration 12: dedupe's look-up, and the listing by department.
             (("content_hash", "recipient", "created_at"), False),
             (("department_id", "id"), False),
+            # Migration 14: a campaign's progress by state, and its recipients by state.
+            (("campaign", "state", "id"), False),
+            # Migration 18: the dashboard's "today" as range counts.
+            (("sent_at",), False),
+            (("state", "final_at"), False),
+            # Migration 15: the console history's filters, read newest first by id.
+            (("state", "id"), False),
+            (("sim", "id"), False),
+            (("user_id", "id"), False),
         )
 
 
@@ -580,9 +598,11 @@ class Approval(BaseModel):
     decided_by_user_id = pw.IntegerField(null=True)
     decided_at = UtcDateTimeField(null=True)
     reason = pw.TextField(default="")
+    # Migration 14: when the submitter saw the decision (the console's notice of outcomes).
+    submitter_seen_at = UtcDateTimeField(null=True)
 
     class Meta:
-        indexes = ((("state", "id"), False),)
+        indexes = ((("state", "id"), False), (("user_id", "submitter_seen_at"), False))
 
 
 class ApprovalMessage(BaseModel):
@@ -637,6 +657,54 @@ class PolicyRecipientCap(BaseModel):
     updated_at = UtcDateTimeField(default=utcnow)
 
 
+class MessageTemplate(BaseModel):
+    """A named text staff pick on the compose page (migration 16)."""
+
+    id = pw.AutoField()
+    name = pw.CharField(max_length=100, unique=True)
+    text = pw.TextField()
+    category = pw.CharField(max_length=16, default="notice")
+    created_by = pw.CharField(default="")
+    created_at = UtcDateTimeField(default=utcnow)
+    updated_at = UtcDateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "message_template"
+
+
+class SendSchedule(BaseModel):
+    """A recurring send (migration 16): claimed per firing by a conditional update of
+    next_at (store.compose)."""
+
+    id = pw.AutoField()
+    name = pw.CharField()
+    kind = pw.CharField(max_length=16)  # daily / weekly / monthly / cron
+    cron = pw.CharField(max_length=100)
+    timezone = pw.CharField(max_length=64)
+    spec = pw.TextField()  # JSON: text, category, priority, numbers, group_ids
+    state = pw.CharField(max_length=16, default="active")
+    next_at = UtcDateTimeField(null=True)
+    last_fired_at = UtcDateTimeField(null=True)
+    last_result = pw.TextField(default="")
+    fired = pw.IntegerField(default=0)
+    created_by = pw.CharField(default="")
+    user_id = pw.IntegerField(null=True)
+    department_id = pw.IntegerField(null=True)
+    role = pw.CharField(max_length=16, null=True)
+    created_at = UtcDateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "send_schedule"
+        indexes = ((("state", "next_at"), False),)  # the runner reads the earliest due
+class ReplyThread(BaseModel):
+    """A number that wrote to us (migration 15): its newest inbox message, kept by a trigger
+    on inbox_message, and the newest one the console has shown (unread: the ones after it)."""
+
+    number = pw.CharField(primary_key=True)
+    last_inbox_id = pw.IntegerField(index=True)
+    read_upto_id = pw.IntegerField(default=0)
+
+
 ALL_MODELS: list[type[BaseModel]] = [
     Sim,
     Modem,
@@ -678,10 +746,15 @@ ALL_MODELS: list[type[BaseModel]] = [
     Ledger,
     MessageCharge,
     PolicyRecipientCap,
+    MessageTemplate,
+    SendSchedule,
+    ReplyThread,
 ]
 
 __all__ = [
     "ALL_MODELS",
+    "MessageTemplate",
+    "SendSchedule",
     "ApiKey",
     "Approval",
     "ApprovalMessage",
@@ -714,6 +787,7 @@ __all__ = [
     "Part",
     "PolicyRecipientCap",
     "QuarantinedPdu",
+    "ReplyThread",
     "Quota",
     "Rule",
     "RuleLog",

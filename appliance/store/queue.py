@@ -226,12 +226,7 @@ def fail_message(msg_id: int, reason: str, iccid: str | None = None, *,
 
 def release_held(ids: list[int], detail: str, now: datetime | None = None) -> list[int]:
     """held -> queued for those of `ids` still held (an approval granted); the ids moved."""
-    now = now or utcnow()
-    moved = []
-    for msg in Message.select().where(Message.id.in_(ids) & (Message.state == M.HELD.value)):
-        outbox.transition_message(msg.id, M.QUEUED, detail, now=now)
-        moved.append(msg.id)
-    return moved
+    return outbox.move_many(ids, [M.HELD], M.QUEUED, detail, now=now or utcnow())
 
 
 def hold_ambiguous(msg_id: int, iccid: str, reason: str) -> None:

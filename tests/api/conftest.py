@@ -176,6 +176,13 @@ async def running(tmp: Path, *, modems: int = 2, keys: dict[str, list[str]] | No
             closing = server.close()
             if closing is not None:
                 await closing
+            # What app.run's shutdown does: idle connections close, the rest are cut (a
+            # browser's open event stream); else their tasks outlive the test's loop.
+            for connection in list(server.connections):
+                connection.close_if_idle()
+            await asyncio.sleep(0.05)
+            for connection in list(server.connections):
+                connection.abort()
             await server.after_stop()  # stops the appliance: pool, dispatcher, store
 
 

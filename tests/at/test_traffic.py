@@ -162,3 +162,53 @@ def test_pin_redaction_still_applies_beside_pdu_masking() -> None:
     log.record("<", "0011000D91683108108300F00008AA0C4F60597DFF0C4E16754C")
     assert [line.text for line in log.lines()] == [
         'AT+CPIN="****"', "0011000D91683108108300F0…(26 octets)"]
+
+
+def test_since_gives_what_came_after_a_count_even_past_the_ring() -> None:
+    log = TrafficLog(maxlen=3)
+    log.record(">", "AT")
+    seen = log.recorded
+    assert log.since(seen) == []
+    log.record("<", "OK")
+    assert [line.text for line in log.since(seen)] == ["OK"]
+    for n in range(5):
+        log.record(">", f"AT+N{n}")
+    assert log.recorded == 7
+    assert [line.text for line in log.since(seen)] == ["AT+N2", "AT+N3", "AT+N4"]  # the ring
+
+
+async def test_follow_gives_the_backlog_then_new_lines() -> None:
+    import asyncio
+
+    from appliance.at.traffic import follow
+
+    log = TrafficLog(maxlen=10)
+    for n in range(4):
+        log.record(">", f"AT+OLD{n}")
+    done = False
+    got: list[str] = []
+
+    async def read() -> None:
+        async for line in follow(log, 2, poll=0.01, until=lambda: done):
+            got.append(line.text if line else "(idle)")
+
+    task = asyncio.create_task(read())
+    await asyncio.sleep(0.05)
+    log.record("<", "+CSQ: 20,99")
+    await asyncio.sleep(0.05)
+    done = True
+    await asyncio.wait_for(task, 1)
+    assert got == ["AT+OLD2", "AT+OLD3", "+CSQ: 20,99"]
+
+
+async def test_follow_says_when_it_has_been_idle() -> None:
+    from appliance.at.traffic import follow
+
+    log = TrafficLog(maxlen=10)
+    log.record(">", "AT")
+    stream = follow(log, 5, poll=0.01, idle=0.03)
+    assert (await anext(stream)).text == "AT"
+    assert await anext(stream) is None  # nothing new for 0.03 s: a keep-alive
+    log.record("<", "OK")
+    assert (await anext(stream)).text == "OK"
+    await stream.aclose()

@@ -139,3 +139,21 @@ def test_live_install_refused_without_root() -> None:
     done = make("install")
     assert done.returncode != 0
     assert "run as root" in done.stderr
+
+
+def test_installed_package_carries_every_console_file(staged: Path) -> None:
+    # The console's templates, assets and catalogs go with the wheel (pyproject's data-files,
+    # one entry per folder): a folder added under web/ without its entry would be missing here.
+    venv = staged / "opt/cardgate"
+    shipped = sorted(p.relative_to(ROOT / "web") for p in (ROOT / "web").rglob("*")
+                     if p.is_file())
+    installed = venv / "share/cardgate/web"
+    assert shipped, "no console files in the checkout"
+    missing = [str(p) for p in shipped if not (installed / p).is_file()]
+    assert not missing, f"not installed: {missing}"
+    done = subprocess.run(
+        [str(venv / "bin/python"), "-c",
+         "from appliance.console_web.assets import WEB_DIR; print(WEB_DIR)"],
+        capture_output=True, text=True, timeout=60, cwd="/")
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()) == installed

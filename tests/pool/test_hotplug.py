@@ -131,6 +131,35 @@ async def test_status_shows_signal_operator_registration(make_pool: PoolRigFacto
                          "the lost registration to be polled")
 
 
+async def test_state_and_signal_changes_are_told_for_live_views(
+        make_pool: PoolRigFactory) -> None:
+    """The console's dashboard redraws on these (via the hub) instead of polling the pool."""
+    from appliance.pool.events import ModemStatusChanged
+
+    async with make_pool() as rig:
+        told: list[ModemStatusChanged] = []
+
+        class StatusListener:
+            def pool_event(self, event: object) -> None:
+                if isinstance(event, ModemStatusChanged):
+                    told.append(event)
+
+        rig.pool.listeners.append(StatusListener())
+        await rig.pool.start()
+        sim, _ = rig.plug(1)
+        await rig.wait_state("modem1", PoolState.ready)
+        port = str(rig.folder / "modem1")
+        assert told[-1].state == "ready" and told[-1].port == port
+        assert told[-1].iccid == sim.profile.iccid
+        assert "probing" in [e.state for e in told]
+        sim.set_signal(25)
+        await wait_until(lambda: told[-1].dbm == -63, "the new signal to be told")
+        assert told[-1].bars == 5
+        count = len(told)
+        await asyncio.sleep(0.3)  # polls that read the same signal tell nothing
+        assert len(told) == count
+
+
 async def test_traffic_log_is_a_bounded_ring_of_both_directions(
         make_pool: PoolRigFactory) -> None:
     async with make_pool(settings=fast_settings(traffic_lines=25)) as rig:

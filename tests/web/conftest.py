@@ -7,7 +7,8 @@ Fixtures:
   `console.gateway` (tests.api.conftest.Gateway: API keys, the appliance), `console.users`
   = {role: (name, password)} for admin, approver, operator and viewer (passwords already
   changed), and `console.run(coroutine)` to run a coroutine on the appliance's loop.
-- `browser` (session): headless Chromium.
+- `browser` (module): headless Chromium. A module that uses it must hold only synchronous
+  tests (see the fixture).
 - `new_page(locale="en-US")` (function): a page in a fresh context (its own cookies);
   every request it makes must stay on 127.0.0.1: one that leaves fails the test (the box
   has no internet; a console that fetched a font or a script from a CDN would break there).
@@ -98,8 +99,12 @@ def console(tmp_path_factory) -> Iterator[Console]:
         yield Console(base_url=gateway.base_url, gateway=gateway, loop=loop, users=users)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Module scope, not session: Playwright's sync API keeps an asyncio loop running in the
+    main thread while it is open, and pytest-asyncio cannot run an async test then. So a
+    browser module holds only synchronous tests, and the browser closes with the module, before
+    the worker's next file."""
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"Debian's chromium is not installed at {CHROMIUM} (make test installs "
                     "it when run as root)")

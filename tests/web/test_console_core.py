@@ -219,3 +219,52 @@ def test_event_stream_names_unknown_kinds_and_streams_events(console):
                     if '"state":"sent"' in line or '"state":"delivered"' in line:
                         break
             assert seen, "no message.state event for the message"
+
+
+def test_a_missing_console_page_is_an_html_page_and_the_api_stays_json(console):
+    with client(console, "zh-CN") as http:
+        missing = http.get("/console/no-such-page")
+        assert missing.status_code == 404
+        assert missing.headers["content-type"].startswith("text/html")
+        assert "页面不存在" in missing.text and "/console/no-such-page" in missing.text
+        api = http.get("/api/v1/no-such-thing")
+        assert api.status_code == 404 and api.json()["error"]["code"] == "not_found"
+
+
+def test_console_pages_say_their_server_time(console):
+    with client(console) as http:
+        form = http.get(LOGIN)
+        timing = form.headers["server-timing"]
+        assert re.fullmatch(r"app;dur=\d+\.\d\d", timing)
+        assert "server-timing" not in http.get("/api/v1/health").headers
+
+
+def test_open_event_streams_end_when_the_appliance_stops(tmp_path):
+    import threading
+
+    from tests.api.conftest import running_in_thread
+    from tests.web.conftest import add_users
+
+    def configure(config) -> None:
+        add_users(config.database.url, {"viewer": ("watcher", "Dawn-Kettle-4821")})
+
+    ended = threading.Event()
+    with running_in_thread(tmp_path, modems=1, configure=configure) as (gateway, _loop):
+        http = httpx.Client(base_url=gateway.base_url, timeout=60.0)
+        log_in(http, "watcher", "Dawn-Kettle-4821")
+
+        def follow() -> None:
+            with http.stream("GET", "/console/events") as stream:
+                for _ in stream.iter_lines():
+                    pass
+            ended.set()
+
+        reader = threading.Thread(target=follow, daemon=True)
+        reader.start()
+        ready = threading.Event()
+        while not gateway.app.ctx.console_streams and not ready.wait(0.05):
+            pass
+    # Leaving the block stopped the server: the stream was ended, not left hanging.
+    assert ended.wait(20), "the event stream was still open after the appliance stopped"
+    http.close()
+    assert not gateway.app.ctx.console_streams
