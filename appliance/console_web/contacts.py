@@ -68,10 +68,16 @@ async def contacts(request: Request) -> HTTPResponse:
     after, before = _id_arg(request, "after"), _id_arg(request, "before")
 
     def load() -> tuple[dict[str, Any], int, list[dict[str, Any]]]:
-        found = book.page_contacts(q, group_id=group_id, after=after, before=before,
-                                   limit=PAGE)
+        if q:
+            found = book.search_contacts(q, group_id=group_id, after=after, before=before,
+                                         limit=PAGE)
+            total = found["total"]
+        else:
+            found = book.page_contacts(q, group_id=group_id, after=after, before=before,
+                                       limit=PAGE)
+            total = book.count_contacts(group_id=group_id)
         service.with_consent(found["contacts"])
-        return found, book.count_contacts(q, group_id=group_id), book.list_groups()
+        return found, total, book.list_groups()
 
     found, total, groups = await _store(request).read(load)
     rows = found["contacts"]
@@ -82,6 +88,7 @@ async def contacts(request: Request) -> HTTPResponse:
     if found["has_next"] and rows:
         next_url = "/console/contacts?" + urlencode({**base, "after": rows[-1]["id"]})
     return render(request, "contacts/list.html", contacts=rows, total=total, q=q,
+                  capped=found.get("capped", False),
                   group_id=group_id, groups=groups, prev_url=prev_url, next_url=next_url,
                   first_url="/console/contacts?" + urlencode(base) if after or before else "",
                   deleted=request.args.get("deleted") == "1")
@@ -347,11 +354,14 @@ async def _group_page(request: Request, group_id: int, *, status: int = 200,
 
     def load() -> tuple[dict[str, Any], dict[str, Any], int]:
         group = book.get_group(group_id)
-        found = book.page_contacts(q, group_id=group_id, after=after, before=before,
-                                   limit=PAGE)
+        if q:
+            found = book.search_contacts(q, group_id=group_id, after=after, before=before,
+                                         limit=PAGE)
+        else:
+            found = book.page_contacts(group_id=group_id, after=after, before=before,
+                                       limit=PAGE)
         service.with_consent(found["contacts"])
-        return group, found, book.count_contacts(q, group_id=group_id) if q else group[
-            "members"]
+        return group, found, found.get("total", group["members"])
 
     try:
         group, found, total = await _store(request).read(load)

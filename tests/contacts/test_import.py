@@ -226,3 +226,32 @@ async def test_consent_of_many_numbers_in_one_go(store):
     assert (await store.read(lambda: consent_store.of_numbers([A])))[A]["state"] == "withdrawn"
     with pytest.raises(ValueError):
         consent_store.record_states({A: "maybe"}, "imported")
+
+
+async def test_a_search_pages_and_counts_in_one_pass(store, monkeypatch):
+    monkeypatch.setattr(book, "SEARCH_CAP", 12)
+
+    def fill():
+        for i in range(20):
+            book.create_contact(f"Wang {i:02d}", [f"+86139{i:08d}"])
+        book.create_contact("Li", ["+8613700000000"])
+    await store.write(fill)
+    first = await store.read(lambda: book.search_contacts("wang", limit=5))
+    assert (first["total"], first["capped"], first["has_prev"], first["has_next"]) == \
+        (12, True, False, True)
+    names, after = [], None
+    while True:
+        page = await store.read(lambda after=after: book.search_contacts("wang", after=after,
+                                                                          limit=5))
+        names += [c["name"] for c in page["contacts"]]
+        if not page["has_next"]:
+            break
+        after = page["contacts"][-1]["id"]
+    assert names == [f"Wang {i:02d}" for i in range(20)]  # past the cap: keyset pages
+    ninth = (await store.read(lambda: book.contact_for_number("+8613900000009")))["id"]
+    back = await store.read(lambda: book.search_contacts("wang", before=ninth, limit=5))
+    assert [c["name"] for c in back["contacts"]] == [f"Wang {i:02d}" for i in range(4, 9)]
+    assert back["has_prev"] and back["has_next"]
+    one = await store.read(lambda: book.search_contacts("139 0000 0007"))
+    assert (one["total"], one["capped"], [c["name"] for c in one["contacts"]]) == \
+        (1, False, ["Wang 07"])
