@@ -84,6 +84,9 @@ def test_import_reports_bad_rows_and_imports_only_the_good(console, new_page, lo
     page.goto(f"/console/groups/{group['id']}")
     assert "赵一" in page.locator("#members").inner_text()
     shot(page, "group-zh")
+    page.goto("/console/contacts?q=赵")
+    assert page.locator("#total").inner_text() == "找到 2 个联系人"
+    shot(page, "contacts-list-zh")
 
 
 def test_a_viewer_cannot_edit(console, page, login, shot):
