@@ -128,13 +128,15 @@ async def test_confirm_imports_the_good_rows_and_skips_or_updates_existing(store
     assert (await store.read(lambda: consent_store.of_numbers([C])))[C]["state"] == "withdrawn"
 
 
-async def test_import_into_a_chosen_group(store):
+async def test_import_into_a_chosen_group_in_batches(store, monkeypatch):
     group = await store.write(lambda: book.create_group("Everyone"))
-    table = Table(columns=["#1"], rows=[["13800138000"], ["13900139000"]])
+    table = Table(columns=["#1"], rows=[[f"1380013{i:04d}"] for i in range(5)])
+    seen = []
+    monkeypatch.setattr(service, "IMPORT_BATCH", 2)
     done = await service.run_import(store, table, ["number"], "CN", update_existing=True,
-                                    group_ids=[group["id"]])
-    assert done["created"] == 2
-    assert (await store.read(lambda: book.get_group(group["id"])))["members"] == 2
+                                    group_ids=[group["id"]], progress=lambda *a: seen.append(a))
+    assert done["created"] == 5 and seen == [(2, 5), (4, 5), (5, 5)]
+    assert (await store.read(lambda: book.get_group(group["id"])))["members"] == 5
 
 
 async def test_export_round_trips_through_import(store):
