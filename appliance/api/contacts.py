@@ -36,7 +36,7 @@ from sanic.response import JSONResponse, json
 from appliance.api import jsonbody as jb
 from appliance.api.auth import require_scope
 from appliance.api.errors import ApiError
-from appliance.policy.consent import contact_consent
+from appliance.contacts.service import set_consent, with_consent
 from appliance.store import consent as consent_store
 from appliance.store import contacts as book
 
@@ -60,14 +60,6 @@ def contact_view(c: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def with_consent(contacts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The contacts with their numbers' consent (in the store's thread: one query)."""
-    on_file = consent_store.of_numbers(n for c in contacts for n in c["numbers"])
-    for c in contacts:
-        c["consent"] = contact_consent(c["numbers"], on_file)
-    return contacts
-
-
 def _consent_input(body: dict[str, Any]) -> tuple[str, str] | None:
     """(state, source) a body sets, or None when it says nothing of consent."""
     if "consent" not in body:
@@ -88,11 +80,9 @@ def _consent_input(body: dict[str, Any]) -> tuple[str, str] | None:
 
 def _set_consent(contact: dict[str, Any], consent: tuple[str, str] | None) -> dict[str, Any]:
     """In the store's thread, in the same transaction as the contact's change."""
-    if consent is not None:
-        state, source = consent
-        detail = "entered through the contacts API" if source == "staff" else "imported"
-        consent_store.record_many(contact["numbers"], state, source, detail)
-    return with_consent([contact])[0]
+    detail = "entered through the contacts API" if consent and consent[1] == "staff" \
+        else "imported"
+    return set_consent(contact, consent, detail)
 
 
 def group_view(g: dict[str, Any]) -> dict[str, Any]:

@@ -36,6 +36,7 @@ LANE_BLUEPRINTS = [
     "appliance.console_web.compose",
     "appliance.console_web.campaigns",
     "appliance.console_web.history",
+    "appliance.console_web.contacts",
 ]
 
 

@@ -59,6 +59,9 @@ class Table:
     kind: str = "csv"
     encoding: str = ""
     delimiter: str = ""
+    # The spreadsheet row (1-based, as Excel numbers it) of each of `rows`: blank rows are
+    # skipped, so a report can still say "row 57" of the user's own file.
+    row_numbers: list[int] = field(default_factory=list)
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -144,21 +147,23 @@ def _sniff_delimiter(text: str) -> str:
     return best
 
 
-def _csv_rows(text: str, delimiter: str, max_rows: int, max_columns: int) -> list[list[str]]:
-    rows: list[list[str]] = []
+def _csv_rows(text: str, delimiter: str, max_rows: int,
+              max_columns: int) -> list[tuple[int, list[str]]]:
+    rows: list[tuple[int, list[str]]] = []
     try:
-        for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
+        for n, row in enumerate(csv.reader(io.StringIO(text, newline=""),
+                                           delimiter=delimiter), 1):
             cells = [c.strip() for c in row]
             if not any(cells):
                 continue
             _check_row(rows, cells, max_rows, max_columns)
-            rows.append(cells)
+            rows.append((n, cells))
     except csv.Error as exc:
         raise TableError("unreadable", f"the CSV file cannot be read: {exc}") from None
     return rows
 
 
-def _check_row(rows: list[list[str]], cells: list[str], max_rows: int,
+def _check_row(rows: list[Any], cells: list[str], max_rows: int,
                max_columns: int) -> None:
     if len(rows) > max_rows:  # the header plus max_rows data rows
         raise TableError("too_many_rows", f"the file has more than {max_rows:,} rows")
@@ -168,7 +173,7 @@ def _check_row(rows: list[list[str]], cells: list[str], max_rows: int,
         raise TableError("too_many_columns", f"the file has more than {max_columns} columns")
 
 
-def _xlsx_rows(data: bytes, max_rows: int, max_columns: int) -> list[list[str]]:
+def _xlsx_rows(data: bytes, max_rows: int, max_columns: int) -> list[tuple[int, list[str]]]:
     import openpyxl  # only an XLSX upload pays for the import
 
     try:
@@ -179,14 +184,14 @@ def _xlsx_rows(data: bytes, max_rows: int, max_columns: int) -> list[list[str]]:
         if not book.worksheets:
             raise TableError("unreadable", "the XLSX file has no sheet")
         sheet = book.worksheets[0]
-        rows: list[list[str]] = []
+        rows: list[tuple[int, list[str]]] = []
         try:
-            for values in sheet.iter_rows(values_only=True):
+            for n, values in enumerate(sheet.iter_rows(values_only=True), 1):
                 cells = [cell_text(v) for v in values[:max_columns + 1]]
                 if not any(cells):
                     continue
                 _check_row(rows, cells, max_rows, max_columns)
-                rows.append(cells)
+                rows.append((n, cells))
         except TableError:
             raise
         except Exception as exc:  # noqa: BLE001 - a damaged sheet part
@@ -221,21 +226,22 @@ def _looks_like_data(row: list[str]) -> bool:
     return bool(cells) and all(_NUMBER_LIKE.fullmatch(c) for c in cells)
 
 
-def _as_table(rows: list[list[str]], max_columns: int) -> Table:
-    if not rows:
+def _as_table(numbered: list[tuple[int, list[str]]], max_columns: int) -> Table:
+    if not numbered:
         raise TableError("empty", "the file has no rows")
+    rows = [cells for _, cells in numbered]
     width = max(len(r) for r in rows)
     if _looks_like_data(rows[0]):
         columns = [f"#{i + 1}" for i in range(width)]
-        body = rows
+        body, first = rows, 0
     else:
-        header, body = rows[0], rows[1:]
+        header, body, first = rows[0], rows[1:], 1
         header[0] = header[0].lstrip("\ufeff")  # a BOM inside a re-saved file
         columns = [header[i] if i < len(header) and header[i] else f"#{i + 1}"
                    for i in range(width)]
     for row in body:
         row.extend([""] * (width - len(row)))
-    return Table(columns=columns, rows=body)
+    return Table(columns=columns, rows=body, row_numbers=[n for n, _ in numbered[first:]])
 
 
 # -- writing ---------------------------------------------------------------------------------

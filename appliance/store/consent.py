@@ -9,9 +9,11 @@ Synchronous: runs inside `Store.write` / `Store.read`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
+
+from peewee import EXCLUDED
 
 from appliance.store.db import utcnow
 from appliance.store.models import ContactConsent
@@ -51,6 +53,32 @@ def record_many(numbers: Iterable[str], state: str, source: str, detail: str = "
         record(number, state, source, detail, at)
 
 
+def record_states(states: Mapping[str, str], source: str, detail: str = "",
+                  at: datetime | None = None) -> None:
+    """Many numbers' consent at once ({number: state}: an import brings one per row), in a
+    few statements instead of one per number; "unknown" forgets what was on file."""
+    if source not in SOURCES:
+        raise ValueError(f'unknown consent source "{source}" (one of {", ".join(SOURCES)})')
+    for state in set(states.values()):
+        if state not in STATES:
+            raise ValueError(f'unknown consent state "{state}" (one of {", ".join(STATES)})')
+    at = at or utcnow()
+    forget = [n for n, s in states.items() if s == "unknown"]
+    rows = [(n, s, source, detail, at) for n, s in states.items() if s != "unknown"]
+    for i in range(0, len(forget), 500):
+        ContactConsent.delete().where(ContactConsent.number.in_(forget[i:i + 500])).execute()
+    for i in range(0, len(rows), 100):  # 5 parameters a row: under SQLite's bound
+        (ContactConsent.insert_many(rows[i:i + 100], fields=[
+            ContactConsent.number, ContactConsent.state, ContactConsent.source,
+            ContactConsent.detail, ContactConsent.at])
+         .on_conflict(conflict_target=[ContactConsent.number],
+                      update={ContactConsent.state: EXCLUDED.state,
+                              ContactConsent.source: EXCLUDED.source,
+                              ContactConsent.detail: EXCLUDED.detail,
+                              ContactConsent.at: EXCLUDED.at})
+         .execute())
+
+
 def of_numbers(numbers: Iterable[str]) -> dict[str, dict[str, Any]]:
     """{number: {"state", "source", "detail", "at"}} for those of `numbers` on file (in
     chunks: SQLite bounds the parameters of one statement)."""
@@ -63,4 +91,4 @@ def of_numbers(numbers: Iterable[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-__all__ = ["SOURCES", "STATES", "of_numbers", "record", "record_many"]
+__all__ = ["SOURCES", "STATES", "of_numbers", "record", "record_many", "record_states"]

@@ -15,6 +15,7 @@ PostgreSQL.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,6 +25,7 @@ from appliance.store.db import utcnow
 from appliance.store.models import Contact, ContactGroup, ContactNumber, GroupMember
 
 MAX_PAGE = 500
+_CHUNK = 500  # ids or numbers per IN (...): SQLite bounds the parameters of a statement
 
 
 class ContactNotFound(LookupError):
@@ -191,23 +193,132 @@ def delete_contact(contact_id: int) -> None:
     Contact.delete().where(Contact.id == contact_id).execute()
 
 
+def _number_needle(q: str) -> str | None:
+    """A typed number without its spaces, dashes and brackets ("138 0013-8000" finds
+    +8613800138000), or None when `q` is not digits."""
+    squeezed = re.sub(r"[\s().-]", "", q)
+    return squeezed if re.fullmatch(r"\+?[0-9]{3,}", squeezed) else None
+
+
+def _matching(q: str, group_id: int | None) -> peewee.ModelSelect:
+    """Contacts whose name or one of whose numbers contains `q`. Three digits or more are
+    looked for among numbers only: ORed with the name, the search would walk every contact
+    by name for a number that one of them has (measured: 48 ms instead of 12 over 100,000)."""
+    query = Contact.select()
+    q = q.strip()
+    if q:
+        # contains(): ILIKE with "%" and "_" in `q` escaped (they mean themselves).
+        needle = _number_needle(q)
+        with_number = (ContactNumber.select(ContactNumber.contact)
+                       .where(ContactNumber.number.contains(needle or q)))
+        query = query.where(Contact.id.in_(with_number) if needle else
+                            Contact.name.contains(q) | Contact.id.in_(with_number))
+    if group_id is not None:
+        query = query.where(Contact.id.in_(
+            GroupMember.select(GroupMember.contact).where(GroupMember.group == group_id)))
+    return query
+
+
 def list_contacts(q: str = "", *, group_id: int | None = None, limit: int = 50,
                   offset: int = 0) -> tuple[list[dict[str, Any]], int]:
     """Contacts by name then id, `limit` from `offset`, and how many match in all. `q` matches
     a part of the name or of a number (case-insensitive for the name)."""
-    query = Contact.select()
-    if q:
-        # contains(): ILIKE with "%" and "_" in `q` escaped (they mean themselves).
-        with_number = (ContactNumber.select(ContactNumber.contact)
-                       .where(ContactNumber.number.contains(q)))
-        query = query.where(Contact.name.contains(q) | Contact.id.in_(with_number))
-    if group_id is not None:
-        query = query.where(Contact.id.in_(
-            GroupMember.select(GroupMember.contact).where(GroupMember.group == group_id)))
+    query = _matching(q, group_id)
     total = query.count()
     page = list(query.order_by(Contact.name, Contact.id)
                 .limit(max(1, min(limit, MAX_PAGE))).offset(max(0, offset)))
     return _contact_dicts(page), total
+
+
+def count_contacts(q: str = "", *, group_id: int | None = None) -> int:
+    return _matching(q, group_id).count()
+
+
+def page_contacts(q: str = "", *, group_id: int | None = None, after: int | None = None,
+                  before: int | None = None, limit: int = 50) -> dict[str, Any]:
+    """A page of contacts by (name, id), keyset-paged so page 2,000 of 100,000 contacts costs
+    what page 1 does: the page after the contact `after` or before the contact `before` (an
+    id; a contact deleted since is the first page). {"contacts", "has_prev", "has_next"}."""
+    limit = max(1, min(limit, MAX_PAGE))
+    key = peewee.Tuple(Contact.name, Contact.id)
+    query = _matching(q, group_id)
+    edge = Contact.get_or_none(Contact.id == (after or before)) if (after or before) else None
+    if edge is not None and after:
+        query = query.where(key > peewee.Tuple(edge.name, edge.id)).order_by(
+            Contact.name, Contact.id)
+    elif edge is not None:
+        query = query.where(key < peewee.Tuple(edge.name, edge.id)).order_by(
+            Contact.name.desc(), Contact.id.desc())
+    else:
+        query = query.order_by(Contact.name, Contact.id)
+    rows = list(query.limit(limit + 1))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if edge is not None and before:
+        rows.reverse()
+        has_prev, has_next = more, True
+    else:
+        has_prev, has_next = edge is not None, more
+    return {"contacts": _contact_dicts(rows), "has_prev": has_prev, "has_next": has_next}
+
+
+SEARCH_CAP = 5000
+
+
+def search_contacts(q: str, *, group_id: int | None = None, after: int | None = None,
+                    before: int | None = None, limit: int = 50) -> dict[str, Any]:
+    """`page_contacts` for a search, with "total" (how many match, at most SEARCH_CAP;
+    "capped" when there are more), in one pass over the book: a rare name costs a scan of
+    every contact, and a page query then a count would pay it twice. Past SEARCH_CAP matches
+    the pages are page_contacts' own (keyset, no total)."""
+    limit = max(1, min(limit, MAX_PAGE))
+    keys = list(_matching(q, group_id).select(Contact.id).order_by(Contact.name, Contact.id)
+                .limit(SEARCH_CAP + 1).tuples())
+    capped = len(keys) > SEARCH_CAP
+    ids = [k[0] for k in keys[:SEARCH_CAP]]
+    where = {cid: i for i, cid in enumerate(ids)}
+    if (after is not None and after not in where) or (before is not None and
+                                                      before not in where):
+        found = page_contacts(q, group_id=group_id, after=after, before=before, limit=limit)
+        return {**found, "total": SEARCH_CAP, "capped": True}
+    if after is not None:
+        start = where[after] + 1
+        end = start + limit
+    elif before is not None:
+        end = where[before]
+        start = max(0, end - limit)
+    else:
+        start, end = 0, limit
+    if capped and end > len(ids):  # the page runs past the matches counted: keyset on
+        found = page_contacts(q, group_id=group_id, limit=limit,
+                              after=ids[start - 1] if start else None)
+        return {**found, "total": len(ids), "capped": True}
+    chosen = ids[start:end]
+    by_id = {c.id: c for c in Contact.select().where(Contact.id.in_(chosen))}
+    return {"contacts": _contact_dicts([by_id[i] for i in chosen if i in by_id]),
+            "has_prev": start > 0, "has_next": end < len(ids) or capped,
+            "total": len(ids), "capped": capped}
+
+
+def contacts_after(after_id: int, limit: int = 1000, *,
+                   group_id: int | None = None) -> list[dict[str, Any]]:
+    """Contacts by id after `after_id` (an export reads the whole book a batch at a time)."""
+    query = _matching("", group_id).where(Contact.id > after_id)
+    return _contact_dicts(list(query.order_by(Contact.id).limit(limit)))
+
+
+def custom_field_keys(*, group_id: int | None = None) -> list[str]:
+    """Every key of the contacts' own fields, in the order first met (an export's columns)."""
+    keys: dict[str, None] = {}
+    query = _matching("", group_id).select(Contact.fields).where(Contact.fields != "{}")
+    for (text,) in query.tuples().iterator():
+        try:
+            value = json.loads(text or "{}")
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            keys.update(dict.fromkeys(value))
+    return list(keys)
 
 
 def contact_for_number(number: str) -> dict[str, Any] | None:
@@ -218,14 +329,17 @@ def contact_for_number(number: str) -> dict[str, Any] | None:
 
 
 def contacts_for_numbers(numbers: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """{number: {"id", "name"}} for those of `numbers` that belong to a contact (one query:
-    conversation lists and inbox pages name many numbers at once)."""
+    """{number: {"id", "name"}} for those of `numbers` that belong to a contact (one query
+    per 500 numbers: conversation lists and inbox pages name many numbers at once, an import
+    tens of thousands, and SQLite bounds the parameters of one statement)."""
     numbers = list(set(numbers))
-    if not numbers:
-        return {}
-    rows = (ContactNumber.select(ContactNumber.number, Contact.id, Contact.name)
-            .join(Contact).where(ContactNumber.number.in_(numbers)).objects())
-    return {r.number: {"id": r.id, "name": r.name} for r in rows}
+    out: dict[str, dict[str, Any]] = {}
+    for i in range(0, len(numbers), _CHUNK):
+        rows = (ContactNumber.select(ContactNumber.number, Contact.id, Contact.name)
+                .join(Contact).where(ContactNumber.number.in_(numbers[i:i + _CHUNK]))
+                .objects())
+        out.update({r.number: {"id": r.id, "name": r.name} for r in rows})
+    return out
 
 
 def numbers_of_contact(contact_id: int) -> list[str]:
@@ -274,8 +388,13 @@ def group_by_name(name: str) -> dict[str, Any] | None:
     return _group_dict(group, _member_count(group.id)) if group is not None else None
 
 
+def group_names() -> set[str]:
+    return {name for (name,) in ContactGroup.select(ContactGroup.name).tuples()}
+
+
 def list_groups() -> list[dict[str, Any]]:
-    counts = dict(GroupMember.select(GroupMember.group, peewee.fn.COUNT(GroupMember.id))
+    # COUNT(group_id), not COUNT(id): the (group, contact) index answers alone (3x faster).
+    counts = dict(GroupMember.select(GroupMember.group, peewee.fn.COUNT(GroupMember.group))
                   .group_by(GroupMember.group).tuples())
     return [_group_dict(g, counts.get(g.id, 0))
             for g in ContactGroup.select().order_by(ContactGroup.name)]
@@ -369,10 +488,131 @@ def group_ids_of_number(number: str) -> set[int]:
             .where(ContactNumber.number == number)}
 
 
+# -- import ----------------------------------------------------------------------------------
+
+
+def group_ids_by_name(names: Iterable[str], *, create: bool) -> tuple[dict[str, int], list[str]]:
+    """{name: id} for the groups named, and (with `create`) the names of those made now."""
+    names = list(dict.fromkeys(n for n in names if n))
+    found: dict[str, int] = {}
+    for i in range(0, len(names), _CHUNK):
+        found.update({g.name: g.id for g in ContactGroup.select(ContactGroup.id, ContactGroup.name)
+                      .where(ContactGroup.name.in_(names[i:i + _CHUNK]))})
+    made = [n for n in names if n not in found] if create else []
+    for name in made:
+        found[name] = ContactGroup.create(name=name, note="", created_at=utcnow()).id
+    return found, made
+
+
+# Rows as tuples of these: peewee builds a multi-row INSERT from tuples several times faster
+# than from dicts (an import writes 100,000 rows).
+_CONTACT_COLUMNS = [Contact.name, Contact.note, Contact.fields, Contact.created_at,
+                    Contact.updated_at]
+
+
+def _insert_contacts(rows: list[tuple[Any, ...]]) -> list[int]:
+    """Insert contacts in a few statements; their ids in order. PostgreSQL says them
+    (RETURNING); SQLite gives a multi-row INSERT consecutive rowids after the largest (one
+    writer, no AUTOINCREMENT gaps), which is checked rather than trusted."""
+    db = Contact._meta.database
+    ids: list[int] = []
+    for i in range(0, len(rows), 100):  # 5 parameters a row: under SQLite's bound
+        chunk = rows[i:i + 100]
+        insert = Contact.insert_many(chunk, fields=_CONTACT_COLUMNS)
+        if db.returning_clause:
+            ids += [r.id for r in insert.returning(Contact.id).execute()]
+            continue
+        last = insert.execute()
+        first = last - len(chunk) + 1
+        if Contact.select().where(Contact.id.between(first, last)).count() != len(chunk):
+            raise RuntimeError("contact ids of a bulk insert are not consecutive")
+        ids += range(first, last + 1)
+    return ids
+
+
+def import_contacts(items: list[dict[str, Any]], *, update_existing: bool,
+                    group_ids: Iterable[int] = (), consent_detail: str = "") -> dict[str, Any]:
+    """One batch of an import, in the caller's transaction. Each item is {"name", "numbers"
+    (stored form, unique in the batch), "groups" (names), "consent" (a state or None),
+    "note" (or None), "fields"}. An item whose numbers nobody has becomes a contact; one whose
+    numbers belong to one contact updates it (`update_existing`: a name or note given
+    replaces, numbers, groups and fields are added) or is skipped; one whose numbers belong
+    to two contacts is skipped as a conflict. Groups named and missing are made; every item
+    imported also joins `group_ids`. Consent given is recorded with source "imported".
+    Returns {"created", "updated", "skipped", "conflicts", "groups_made"}."""
+    from appliance.store import consent as consent_store  # a sibling; imported where used
+
+    owners = contacts_for_numbers(n for item in items for n in item["numbers"])
+    by_name, made = group_ids_by_name((g for item in items for g in item["groups"]),
+                                      create=True)
+    extra = list(dict.fromkeys(group_ids))
+    for gid in extra:
+        _load_group(gid)
+    out: dict[str, Any] = {"created": 0, "updated": 0, "skipped": 0, "conflicts": 0,
+                           "groups_made": made}
+    now = utcnow()
+    placed: list[tuple[int, dict[str, Any]]] = []  # (contact id, item) of every item written
+    fresh: list[dict[str, Any]] = []
+    touched: list[int] = []
+    claimed: set[str] = set()  # numbers of this batch's new contacts
+    for item in items:
+        ids = {owners[n]["id"] for n in item["numbers"] if n in owners}
+        if len(ids) > 1:
+            out["conflicts"] += 1
+        elif ids and not update_existing:
+            out["skipped"] += 1
+        elif ids:
+            cid = ids.pop()
+            contact = Contact.get_by_id(cid)
+            changes: dict[str, Any] = {"updated_at": now}
+            if item["name"]:
+                changes["name"] = item["name"]
+            if item.get("note"):
+                changes["note"] = item["note"]
+            if item["fields"]:
+                changes["fields"] = json.dumps({**_fields_of(contact), **item["fields"]},
+                                               ensure_ascii=False)
+            Contact.update(**changes).where(Contact.id == cid).execute()
+            touched.append(cid)
+            placed.append((cid, item))
+            out["updated"] += 1
+        elif claimed.isdisjoint(item["numbers"]):
+            claimed.update(item["numbers"])
+            fresh.append(item)
+        else:
+            out["skipped"] += 1  # a number twice in one batch: the planner prevents it
+    new_ids = _insert_contacts([
+        (item["name"], item.get("note") or "", json.dumps(item["fields"], ensure_ascii=False),
+         now, now) for item in fresh])
+    placed += zip(new_ids, fresh, strict=True)
+    out["created"] = len(fresh)
+    numbers = [(cid, n) for cid, item in placed for n in item["numbers"] if n not in owners]
+    for i in range(0, len(numbers), _CHUNK):
+        ContactNumber.insert_many(numbers[i:i + _CHUNK],
+                                  fields=[ContactNumber.contact, ContactNumber.number]).execute()
+    members = {(by_name[g], cid) for cid, item in placed for g in item["groups"]}
+    members |= {(gid, cid) for cid, _ in placed for gid in extra}
+    if touched and members:
+        for i in range(0, len(touched), _CHUNK):
+            members -= set(GroupMember.select(GroupMember.group, GroupMember.contact)
+                           .where(GroupMember.contact.in_(touched[i:i + _CHUNK])).tuples())
+    rows = sorted(members)
+    for i in range(0, len(rows), _CHUNK):
+        GroupMember.insert_many(rows[i:i + _CHUNK],
+                                fields=[GroupMember.group, GroupMember.contact]).execute()
+    consent = {n: item["consent"] for _, item in placed if item.get("consent")
+               for n in item["numbers"]}
+    if consent:
+        consent_store.record_states(consent, "imported", consent_detail, now)
+    return out
+
+
 __all__ = [
     "ContactNotFound", "GroupNameTaken", "GroupNotFound", "NumberTaken",
     "add_contacts_to_group", "add_number_to_group", "contact_for_number",
-    "contact_id_for_number", "contacts_for_numbers", "create_contact", "create_group",
+    "contact_id_for_number", "contacts_after", "contacts_for_numbers", "count_contacts",
+    "create_contact", "create_group", "custom_field_keys", "group_ids_by_name", "group_names",
+    "import_contacts", "page_contacts", "search_contacts",
     "delete_contact", "delete_group", "get_contact", "get_group", "group_by_name",
     "group_ids_of_number", "list_contacts", "list_groups", "numbers_of_contact",
     "remove_contacts_from_group", "remove_number_from_group", "update_contact", "update_group",

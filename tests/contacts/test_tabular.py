@@ -59,6 +59,12 @@ def test_blank_header_cells_and_ragged_rows():
     assert table.rows == [["A", "1", "x", "extra"], ["B", "", "", ""]]
 
 
+def test_row_numbers_are_the_files_own():
+    table = read_table(b"name,phone\n\nA,1\n,\nB,2\n", "r.csv")
+    assert table.row_numbers == [3, 5]
+    assert read_table(b"13800138000\n\n13900139000\n", "n.csv").row_numbers == [1, 3]
+
+
 def _xlsx(rows) -> bytes:
     book = openpyxl.Workbook()
     sheet = book.active
@@ -78,6 +84,7 @@ def test_xlsx_floats_become_digits():
                   ["王五", "+8613700137000", None, None]])
     table = read_table(data, "book.xlsx")
     assert table.kind == "xlsx"
+    assert table.row_numbers == [2, 3, 5]
     assert table.columns == ["姓名", "手机", "金额", "生日"]
     assert table.rows == [["张三", "13800138000", "12.5", ""],
                           ["李四", "13900139000", "3", ""],
