@@ -6,9 +6,9 @@ Must not know: the live pool, the dispatcher's counters, HTTP. Synchronous, mean
 
 The dashboard is re-read about once a second while messages move, so nothing here may cost in
 proportion to the whole table (a million messages on a Pi): every figure is a bounded read.
-- sent today:               COUNT over message(sent_at), only today's range (migration 18)
+- sent today:               COUNT over message(sent_at), only today's range (migration 17)
 - delivered / failed today: COUNT ... GROUP BY state over message(state, final_at), today's
-                            range of each final state (migration 18)
+                            range of each final state (migration 17)
 - queue depth by priority:  store.metrics' query over message(state, priority, id), waiting range
 - a SIM's last failure:     message(sim, state), newest entry of its failed and ambiguous ranges
 - recent replies:           the inbox's newest rows by id (store.inbox.list_messages)

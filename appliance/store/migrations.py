@@ -34,7 +34,7 @@ from appliance.store import (
     schema_v14,
     schema_v15,
     schema_v16,
-    schema_v18,
+    schema_v17,
 )
 
 Migration = Callable[[peewee.Database], None]
@@ -169,10 +169,10 @@ def migration_16_compose_templates_and_schedules(db: peewee.Database) -> None:
     schema_v16.apply(db, dialect(db))
 
 
-def migration_18_today_indexes(db: peewee.Database) -> None:
+def migration_17_today_indexes(db: peewee.Database) -> None:
     """message(sent_at) and message(state, final_at): the dashboard's counts of today as
-    index range scans (see `schema_v18`)."""
-    schema_v18.apply(db, dialect(db))
+    index range scans (see `schema_v17`)."""
+    schema_v17.apply(db, dialect(db))
 
 
 MIGRATIONS: list[Migration] = [
@@ -192,7 +192,7 @@ MIGRATIONS: list[Migration] = [
     migration_14_campaign_control,
     migration_15_history_and_replies,
     migration_16_compose_templates_and_schedules,
-    migration_18_today_indexes,  # 17 until the address book's migration lands before it
+    migration_17_today_indexes,
 ]
 
 

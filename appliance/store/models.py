@@ -140,7 +140,7 @@ class Message(BaseModel):
             (("department_id", "id"), False),
             # Migration 14: a campaign's progress by state, and its recipients by state.
             (("campaign", "state", "id"), False),
-            # Migration 18: the dashboard's "today" as range counts.
+            # Migration 17: the dashboard's "today" as range counts.
             (("sent_at",), False),
             (("state", "final_at"), False),
             # Migration 15: the console history's filters, read newest first by id.

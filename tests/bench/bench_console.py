@@ -80,7 +80,8 @@ def pages(db: Path) -> list[tuple[str, str]]:
         (f"campaign page ({biggest[1]:,} recipients)", f"/console/campaigns/{biggest[0]}"),
         ("approvals", "/console/approvals"),
         ("compose", "/console/compose"),
-        # CONTACTS_ROW
+        ("contacts", "/console/contacts"),
+        ("groups", "/console/groups"),
         ("history, first page", "/console/history"),
         ("history, filtered: state+SIM+dates", f"/console/history?state=failed&sim={sim}&{month}"),
         ("history, filtered: user+campaign",

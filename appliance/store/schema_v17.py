@@ -1,4 +1,4 @@
-"""Migration 18 as frozen SQL: the indexes that answer "today" on the dashboard.
+"""Migration 17 as frozen SQL: the indexes that answer "today" on the dashboard.
 
 Knows: the exact statements of this schema version over the one before, for SQLite and
 PostgreSQL.
