@@ -27,7 +27,8 @@ from appliance.console_web.assets import TEMPLATES_DIR
 from appliance.console_web.i18n import LANGS, translate
 
 NAV: tuple[tuple[str, str, str], ...] = (
-    # (href, English label, the action a role needs to see it)
+    # (href, English label, the action a role needs to see it); a page is under the entry
+    # whose href starts its path (NAV_ALSO: other paths that belong to an entry)
     ("/console/dashboard", "Dashboard", "read"),
     ("/console/compose", "Compose", "send"),
     ("/console/campaigns", "Campaigns", "read"),
@@ -37,6 +38,14 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("/console/contacts", "Contacts", "read"),
     ("/console/users", "Users", "admin"),
 )
+
+
+NAV_ALSO = {"/console/contacts": ("/console/groups",),
+            "/console/compose": ("/console/schedules",)}
+
+
+def nav_active(path: str, href: str) -> bool:
+    return path.startswith(href) or path.startswith(NAV_ALSO.get(href, ("\0",)))
 
 
 @cache
@@ -77,7 +86,8 @@ def context(request: Request, **values: Any) -> dict[str, Any]:
         "csrf_token": lambda: getattr(request.ctx, "csrf", ""),
         "fmt_time": lambda value, pattern="%Y-%m-%d %H:%M:%S": local_time(request, value,
                                                                           pattern),
-        "nav": [(href, label) for href, label, action in NAV if allowed(action)],
+        "nav": [(href, label, nav_active(request.path, href))
+                for href, label, action in NAV if allowed(action)],
         "request": request,
         "appliance": request.app.ctx.appliance,
     }

@@ -268,3 +268,15 @@ def test_open_event_streams_end_when_the_appliance_stops(tmp_path):
     assert ended.wait(20), "the event stream was still open after the appliance stopped"
     http.close()
     assert not gateway.app.ctx.console_streams
+
+
+@pytest.mark.parametrize(("path", "href", "active"), [
+    ("/console/groups/3", "/console/contacts", True),
+    ("/console/schedules", "/console/compose", True),
+    ("/console/contacts?q=1", "/console/contacts", True),
+    ("/console/campaigns/2", "/console/compose", False),
+])
+def test_menu_marks_the_entry_a_page_belongs_to(path, href, active):
+    from appliance.console_web.render import nav_active
+
+    assert nav_active(path, href) is active
