@@ -21,7 +21,7 @@ from pathlib import Path
 from appliance.contacts.tabular import write_csv
 from appliance.store.db import open_database
 from appliance.store.migrations import migrate
-from tests.bench.bench_history import Result, add_admin, log_in, time_pages
+from tests.bench.bench_console import Result, add_admin, log_in, time_pages
 from tests.bench.harness import Rig
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
