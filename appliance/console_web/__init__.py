@@ -42,8 +42,13 @@ LANE_BLUEPRINTS = [
 
 def install_console(app: Sanic) -> None:
     from appliance.console_web.i18n import catalog
+    from appliance.console_web.render import environment
 
-    catalog()  # read now, not by the first request on the event loop
+    # Read and compiled now, not by the first request on the event loop.
+    catalog()
+    templates = environment()
+    for name in templates.list_templates(extensions=("html",)):
+        templates.get_template(name)
     for module in LANE_BLUEPRINTS:
         app.blueprint(importlib.import_module(module).bp)
     # Assets change only with an upgrade: cached a day; the vendored files carry versions.
