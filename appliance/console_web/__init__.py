@@ -41,6 +41,9 @@ LANE_BLUEPRINTS = [
 
 
 def install_console(app: Sanic) -> None:
+    from appliance.console_web.i18n import catalog
+
+    catalog()  # read now, not by the first request on the event loop
     for module in LANE_BLUEPRINTS:
         app.blueprint(importlib.import_module(module).bp)
     # Assets change only with an upgrade: cached a day; the vendored files carry versions.

@@ -24,14 +24,13 @@ import asyncio
 import csv
 import io
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sanic import Request
 
 from appliance.contacts.tabular import safe_cell
@@ -135,6 +134,11 @@ async def stream_csv(request: Request, tab: str, f: Any, header: list[str],
     await response.eof()
 
 
+# openpyxl's own ILLEGAL_CHARACTERS_RE (openpyxl.cell.cell), without importing openpyxl (5 MB
+# of the appliance's memory) until somebody exports.
+ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
+
+
 def _xlsx_text(value: Any) -> Any:
     # openpyxl refuses the C0 control characters XML 1.0 cannot carry; an inbound SMS may
     # hold one (the inbox stores text as received).
@@ -152,6 +156,8 @@ async def build_xlsx(request: Request, tab: str, f: Any, header: list[str], titl
     """Write the view to a temporary .xlsx file (rows read by chunks, written on worker
     threads); returns its path. The caller deletes it."""
     store = request.app.ctx.appliance.store
+    from openpyxl import Workbook  # only an export pays for the import
+
     columns = columns_of(tab)
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title=title[:31])
