@@ -1,44 +1,57 @@
-"""Imported recipient tables held between the upload (preview and validation report) and the
-send the user confirms: nothing is sent from an upload until then.
+"""Imported recipient tables: which column of an uploaded table holds the numbers and which
+the names, and the candidates they give. The table itself waits on disk between the upload
+(preview and validation report) and the send the user confirms (contacts.uploads.UploadStash,
+the same stash as the address book's import), with the chosen columns kept as its roles:
+nothing is sent from an upload until then.
 
-Knows: that an upload belongs to the user who made it, lives at most TTL, and that the box
-keeps at most MAX_HELD of them (the oldest goes first): a draft, not data (a restart loses it;
-the user uploads again).
-Must not know: HTTP, how a table is read (contacts.tabular), storage.
+Knows: the roles a compose import gives its columns ("number", "name", "field": every other
+column is a merge field), how the number column is guessed.
+Must not know: HTTP, how a table is read (contacts.tabular) or stored (contacts.uploads).
 """
 
 from __future__ import annotations
 
-import secrets
-import time
-from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from appliance.compose.recipients import Candidate, candidates_from_table, guess_columns
 from appliance.contacts.tabular import Table
 
-TTL = 3600.0
-MAX_HELD = 20
+NUMBER, NAME, FIELD = "number", "name", "field"
 
 
 @dataclass
 class Held:
-    user_id: int
+    """An imported table as the compose page uses it: its name, rows and chosen columns."""
+
     filename: str
     table: Table
     number_col: int | None
     name_col: int | None
-    at: float
+
+    @classmethod
+    def from_roles(cls, filename: str, table: Table, roles: Sequence[str]) -> Held:
+        number = next((i for i, r in enumerate(roles) if r == NUMBER), None)
+        name = next((i for i, r in enumerate(roles) if r == NAME), None)
+        return cls(filename, table, number, name)
+
+    @classmethod
+    def guessed(cls, filename: str, table: Table) -> Held:
+        number = guess_number_column(table)
+        _, name = guess_columns(table.columns)
+        return cls(filename, table, number, name if name != number else None)
+
+    def roles(self) -> list[str]:
+        """One role per column, to keep with the upload (the number column wins over the
+        name when both are the same)."""
+        return [NUMBER if i == self.number_col else NAME if i == self.name_col else FIELD
+                for i in range(len(self.table.columns))]
 
     def candidates(self) -> list[Candidate]:
         if self.number_col is None:
             return []
-        # Table.row_numbers comes with the contacts lane's later tabular (the file's own row
-        # numbers, "row 57" as Excel shows it); without it rows count from 1.
         return candidates_from_table(self.table.columns, self.table.rows, self.number_col,
-                                     self.name_col, getattr(self.table, "row_numbers", None)
-                                     or None)
+                                     self.name_col, self.table.row_numbers or None)
 
 
 def guess_number_column(table: Table) -> int | None:
@@ -56,37 +69,4 @@ def guess_number_column(table: Table) -> int | None:
     return None
 
 
-class ImportStash:
-    def __init__(self, clock: Callable[[], float] = time.monotonic):
-        self.clock = clock
-        self._held: OrderedDict[str, Held] = OrderedDict()
-
-    def put(self, user_id: int, filename: str, table: Table) -> tuple[str, Held]:
-        self._expire()
-        number = guess_number_column(table)
-        _, name = guess_columns(table.columns)
-        held = Held(user_id, filename, table, number, name if name != number else None,
-                    self.clock())
-        token = secrets.token_urlsafe(16)
-        self._held[token] = held
-        while len(self._held) > MAX_HELD:
-            self._held.popitem(last=False)
-        return token, held
-
-    def get(self, user_id: int, token: str) -> Held | None:
-        self._expire()
-        held = self._held.get(token or "")
-        if held is None or held.user_id != user_id:
-            return None
-        return held
-
-    def drop(self, token: str) -> None:
-        self._held.pop(token, None)
-
-    def _expire(self) -> None:
-        now = self.clock()
-        for token in [t for t, h in self._held.items() if now - h.at > TTL]:
-            del self._held[token]
-
-
-__all__ = ["ImportStash", "Held", "guess_number_column"]
+__all__ = ["FIELD", "NAME", "NUMBER", "Held", "guess_number_column"]

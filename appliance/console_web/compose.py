@@ -13,6 +13,7 @@ refuses to go on when it finds an error.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sanic import Blueprint
@@ -20,7 +21,7 @@ from sanic.response import HTTPResponse, redirect
 
 from appliance.compose import send as compose_send
 from appliance.compose.checks import count_as_sent
-from appliance.compose.imports import ImportStash
+from appliance.compose.imports import Held
 from appliance.compose.merge import placeholders
 from appliance.compose.recipients import KINDS
 from appliance.compose.review import (
@@ -32,12 +33,17 @@ from appliance.compose.review import (
 )
 from appliance.console_web.guard import page
 from appliance.console_web.render import fragment, render
+from appliance.console_web.stash import keep_stash, stash_of
 from appliance.contacts.tabular import TableError, read_table
 from appliance.dispatch.intake import InvalidRequest, SendRequest
 from appliance.store import compose as compose_store
 from appliance.store import contacts as contacts_store
 
 bp = Blueprint("console_compose", url_prefix="/console")
+# app.ctx.compose_imports: imported tables on disk between the upload and the send, under a
+# token bound to the session that uploaded them (contacts.uploads).
+STASH = "compose_imports"
+keep_stash(bp, STASH)
 
 REFUSALS = {
     # A policy refusal's code -> its English text with the refusal's details as {fields}
@@ -57,12 +63,20 @@ def _appliance(request):  # noqa: ANN001, ANN202
     return request.app.ctx.appliance
 
 
-def _stash(request) -> ImportStash:  # noqa: ANN001
-    ctx = request.app.ctx
-    stash = getattr(ctx, "compose_imports", None)
-    if stash is None:
-        stash = ctx.compose_imports = ImportStash()
-    return stash
+async def _held(request, token: str) -> Held | None:  # noqa: ANN001
+    """The session's imported table under `token` (None: not its own, expired or dropped),
+    read from disk off the event loop."""
+    if not token:
+        return None
+    upload = await asyncio.to_thread(stash_of(request, STASH).get,
+                                     request.ctx.session_token, token)
+    return Held.from_roles(upload.filename, upload.table, upload.roles) if upload else None
+
+
+async def _drop(request, token: str) -> None:  # noqa: ANN001
+    if token:
+        await asyncio.to_thread(stash_of(request, STASH).drop, request.ctx.session_token,
+                                token)
 
 
 def _field(name: str) -> str:
@@ -75,8 +89,7 @@ async def _page_context(request, form: ComposeForm | None = None, **extra: Any) 
     groups = await store.read(compose_store.group_names)
     templates = await store.read(compose_store.list_templates)
     form = form or ComposeForm()
-    held = _stash(request).get(request.ctx.user.id, form.import_token) \
-        if form.import_token else None
+    held = extra.pop("held") if "held" in extra else await _held(request, form.import_token)
     ctx = {"form": form, "groups": groups, "templates": templates,
            "categories": CATEGORIES, "priorities": list(PRIORITIES), "errors": {},
            "review": None, "held": held, "kinds": KINDS, "refusals": REFUSALS}
@@ -89,16 +102,18 @@ def _read_form(request) -> tuple[ComposeForm, dict[str, str]]:  # noqa: ANN001
     return ComposeForm.from_form(lambda k: form.get(k), lambda k: form.getlist(k) or [])
 
 
-async def _review(request, form: ComposeForm, errors: dict[str, str]) -> Review:  # noqa: ANN001
+async def _review(request, form: ComposeForm,  # noqa: ANN001
+                  errors: dict[str, str]) -> tuple[Review, Held | None]:
+    """The review, and the imported table it read (for the page that shows it)."""
     appliance = _appliance(request)
-    held = _stash(request).get(request.ctx.user.id, form.import_token) \
-        if form.import_token else None
+    held = await _held(request, form.import_token)
     if form.import_token and held is None:
         errors = {**errors, "file": "the imported file has expired: import it again"}
-    return await review(form, errors, store=appliance.store, dispatcher=appliance.dispatcher,
-                        policy=appliance.policy, blocked=appliance.blacklist.blocked_reason,
-                        config=appliance.config, origin=request.ctx.origin,
-                        imported=held.candidates() if held is not None else [])
+    result = await review(form, errors, store=appliance.store, dispatcher=appliance.dispatcher,
+                          policy=appliance.policy, blocked=appliance.blacklist.blocked_reason,
+                          config=appliance.config, origin=request.ctx.origin,
+                          imported=held.candidates() if held is not None else [])
+    return result, held
 
 
 def _show_refusal(result: Review, exc: InvalidRequest) -> None:
@@ -128,13 +143,13 @@ async def compose_post(request) -> HTTPResponse:  # noqa: ANN001
     form, errors = _read_form(request)
     if action == "save_template":
         return await _save_template(request, form, errors)
-    result = await _review(request, form, errors)
+    result, held = await _review(request, form, errors)
     if action != "send" or not result.ok or result.merged.missing:
         if action == "send" and result.merged.missing:
             result.errors.setdefault("text", "some recipients have no value for a "
                                              "placeholder: fix the text or the list")
         return render(request, "compose/compose.html",
-                      **await _page_context(request, form, review=result,
+                      **await _page_context(request, form, review=result, held=held,
                                             errors=result.errors), status=200)
     if form.when == "recurring":
         return await _create_schedule(request, form, result)
@@ -151,10 +166,9 @@ async def compose_post(request) -> HTTPResponse:  # noqa: ANN001
     except InvalidRequest as exc:
         _show_refusal(result, exc)
         return render(request, "compose/compose.html",
-                      **await _page_context(request, form, review=result,
+                      **await _page_context(request, form, review=result, held=held,
                                             errors=result.errors))
-    if form.import_token:
-        _stash(request).drop(form.import_token)
+    await _drop(request, form.import_token)
     if done.campaign_id is not None:
         return redirect(f"/console/campaigns/{done.campaign_id}")
     return render(request, "compose/sent.html", done=done, form=form, send_at=result.send_at)
@@ -194,8 +208,7 @@ async def _create_schedule(request, form: ComposeForm, result: Review):  # noqa:
         department_id=origin.department_id, role=origin.role))
     if appliance.schedules is not None:
         appliance.schedules.wake()
-    if form.import_token:
-        _stash(request).drop(form.import_token)
+    await _drop(request, form.import_token)
     return redirect("/console/schedules")
 
 
@@ -234,21 +247,24 @@ async def compose_contacts(request) -> HTTPResponse:  # noqa: ANN001
 async def compose_import(request) -> HTTPResponse:  # noqa: ANN001
     """Read an uploaded CSV/XLSX (or re-map the columns of one held), and show its preview and
     validation report. Nothing is sent from here."""
-    stash = _stash(request)
-    user_id = request.ctx.user.id
+    stash, owner = stash_of(request, STASH), request.ctx.session_token
     upload = request.files.get("file") if request.files else None
     token = request.form.get("import_token", "")
     error = None
     held = None
     if upload is not None and upload.body:
         try:
-            table = read_table(upload.body, upload.name or "upload.csv")
+            table = await asyncio.to_thread(read_table, upload.body,
+                                            upload.name or "upload.csv")
         except TableError as exc:
             error = exc.code, str(exc)
         else:
-            token, held = stash.put(user_id, upload.name or "", table)
+            # On disk, not in memory, until the send or an hour: only the token goes back.
+            held = Held.guessed(upload.name or "", table)
+            token = await asyncio.to_thread(stash.put, owner, held.filename, table,
+                                            held.roles())
     elif token:
-        held = stash.get(user_id, token)
+        held = await _held(request, token)
         if held is None:
             error = "expired", "the imported file has expired: import it again"
         else:
@@ -258,6 +274,8 @@ async def compose_import(request) -> HTTPResponse:  # noqa: ANN001
                     setattr(held, attr, int(raw))
                 elif raw == "" and attr == "name_col":
                     held.name_col = None
+            held = Held.from_roles(held.filename, held.table, held.roles())  # as kept
+            await asyncio.to_thread(stash.set_roles, owner, token, held.roles())
     else:
         error = "empty", "choose a CSV or XLSX file first"
     if held is None:

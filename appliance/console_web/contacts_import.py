@@ -27,6 +27,7 @@ from sanic.response import HTTPResponse, redirect
 from appliance.console_web.guard import page
 from appliance.console_web.render import render, text
 from appliance.console_web.session import load_session
+from appliance.console_web.stash import keep_stash, stash_of
 from appliance.contacts import importing, service, tabular
 from appliance.contacts.uploads import UploadStash
 from appliance.store import contacts as book
@@ -64,6 +65,7 @@ MAPPING_ERRORS = {
     "unknown_role": "Choose one of the listed meanings.",
     "length": "The form does not match the file: start again.",
 }
+STASH = "contacts_uploads"  # app.ctx.contacts_uploads: the uploads between the steps
 MAX_UPLOAD_BODY = tabular.MAX_BYTES + 64 * 1024  # the file and the form's other parts
 _SEPARATORS = re.compile(r"[\s,;，；、|/]+")
 _PHONE_INNER = re.compile(r"(?<=\d)[ \-](?=\d)")
@@ -78,11 +80,7 @@ def split_numbers(pasted: str) -> list[str]:
 
 
 def _stash(request: Request) -> UploadStash:
-    ctx = request.app.ctx
-    stash = getattr(ctx, "contacts_uploads", None)
-    if stash is None:
-        stash = ctx.contacts_uploads = UploadStash()
-    return stash
+    return stash_of(request, STASH)
 
 
 def _owner(request: Request) -> str:
@@ -302,12 +300,7 @@ def add_routes(bp: Blueprint) -> None:
     bp.add_route(page("send")(cancel), f"/contacts/import/{token}/cancel",
                  methods=["POST"], name="import_cancel")
 
-    @bp.listener("after_server_stop")
-    async def _drop_uploads(app) -> None:  # noqa: ANN001
-        stash = getattr(app.ctx, "contacts_uploads", None)
-        if stash is not None:
-            await asyncio.to_thread(stash.close)
-            app.ctx.contacts_uploads = None
+    keep_stash(bp, STASH)  # the uploads: opened when the server starts, removed at stop
 
 
 __all__ = ["add_routes", "problem_text", "split_numbers"]

@@ -58,8 +58,10 @@ class UploadStash:
             return None
         return self.directory / f"{token}.meta", self.directory / f"{token}.table"
 
-    def put(self, owner: str, filename: str, table: Table) -> str:
-        """Keep `table` for `owner`; the token that finds it again."""
+    def put(self, owner: str, filename: str, table: Table,
+            roles: list[str] | None = None) -> str:
+        """Keep `table` for `owner` (with its columns' `roles` when the caller knows them
+        already: see set_roles); the token that finds it again."""
         self.sweep()
         token = secrets.token_urlsafe(24)
         meta, data = self._paths(token)  # type: ignore[misc]
@@ -67,7 +69,7 @@ class UploadStash:
                            "row_numbers": table.row_numbers, "kind": table.kind,
                            "encoding": table.encoding, "delimiter": table.delimiter})
         record = {"owner": _owner_key(owner), "filename": filename, "created": self.clock(),
-                  "roles": []}
+                  "roles": list(roles or [])}
         _write_json(meta, record)
         mine = sorted(((r["created"], t) for t, r in self._metas()
                        if r["owner"] == record["owner"]), reverse=True)
@@ -108,6 +110,9 @@ class UploadStash:
         return Upload(token, record["filename"], table, record["roles"], record["created"])
 
     def set_roles(self, owner: str, token: str, roles: list[str]) -> bool:
+        """Keep what each column of the table is (one word per column, the caller's
+        vocabulary: contacts.importing.ROLES for the address book's import, "number"/"name"/
+        "field" for compose's recipients); False when the upload is not `owner`'s or gone."""
         record = self._mine(owner, token)
         if record is None:
             return False

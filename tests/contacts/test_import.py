@@ -257,3 +257,12 @@ async def test_a_search_pages_and_counts_in_one_pass(store, monkeypatch):
     one = await store.read(lambda: book.search_contacts("139 0000 0007"))
     assert (one["total"], one["capped"], [c["name"] for c in one["contacts"]]) == \
         (1, False, ["Wang 07"])
+
+
+def test_stash_keeps_roles_given_with_the_upload(tmp_path):
+    stash = UploadStash(tmp_path / "up")
+    table = Table(columns=["name", "phone"], rows=[["A", "13800138000"]], row_numbers=[2])
+    token = stash.put("session-1", "x.csv", table, roles=["name", "number"])
+    assert stash.get("session-1", token).roles == ["name", "number"]
+    assert stash.get("session-1", stash.put("session-1", "y.csv", table)).roles == []
+    stash.close()

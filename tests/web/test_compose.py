@@ -1,16 +1,20 @@
 """The compose page over real HTTP against a running appliance on simulated modems (no
 browser): the counter equals the gateway's split, an import's bad rows are reported and
-nothing is sent from it, a send to a group becomes a campaign of messages, a recurring send
-is listed and paused. Browser tests: tests/web/test_compose_browser.py."""
+nothing is sent from it, an imported table waits on disk for its own session only (and the
+upload stashes go when the app stops), a send to a group becomes a campaign of messages, a
+recurring send is listed and paused. Browser tests: tests/web/test_compose_browser.py."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from appliance.compose.checks import count_as_sent
+from appliance.console_web.session import SESSION_COOKIE
 from appliance.dispatch.intake import SendRequest
 from appliance.pdu import encode_submit
 from appliance.policy.origin import Origin
@@ -26,9 +30,10 @@ def _csrf(body: str) -> str:
     return match.group(1)
 
 
-@pytest.fixture
-def http(console):
-    name, password = console.users["operator"]
+@contextlib.contextmanager
+def logged_in(console, role: str = "operator") -> Iterator[httpx.Client]:
+    """A client with a session of its own, on the compose page's CSRF token."""
+    name, password = console.users[role]
     with httpx.Client(base_url=console.base_url, timeout=30.0,
                       headers={"Accept-Language": "en"}) as client:
         form = client.get(LOGIN)
@@ -39,6 +44,12 @@ def http(console):
         page = client.get("/console/compose")
         assert page.status_code == 200
         client.headers["X-CSRF-Token"] = _csrf(page.text)
+        yield client
+
+
+@pytest.fixture
+def http(console):
+    with logged_in(console) as client:
         yield client
 
 
@@ -103,6 +114,38 @@ def test_import_reports_bad_rows_and_sends_nothing(console, http):
     assert sent.status_code == 200 and "Accepted: message" in sent.text
     [row] = messages(console, recipient="+8613800138001")
     assert row.text.endswith("张三，请交表")
+
+
+def test_an_import_waits_on_disk_for_its_own_session_only(console, http):
+    stash = console.gateway.app.ctx.compose_imports
+    assert stash.directory.stat().st_mode & 0o777 == 0o700
+    out = http.post("/console/compose/import", files={"file": ("名单.csv", CSV, "text/csv")},
+                    data={"category": "notice"})
+    token = re.search(r'name="import_token" value="([^"]+)"', out.text).group(1)
+    # The table is in the stash's directory, not in the app's memory; the page has a token.
+    table = stash.directory / f"{token}.table"
+    assert "赵六" in table.read_text(encoding="utf-8")
+    # Choosing the columns again is kept with the upload.
+    remapped = http.post("/console/compose/import", data={"import_token": token,
+                                                          "number_col": "1", "name_col": "2"})
+    assert '<option value="2" selected>部门</option>' in remapped.text
+    assert stash.get(http.cookies[SESSION_COOKIE], token).roles == ["field", "number", "name"]
+    before = len(messages(console))
+    # Another session (the same user logged in again, or another user) cannot use the token.
+    for role in ("operator", "admin"):
+        with logged_in(console, role) as other:
+            refused = other.post("/console/compose/import", data={"import_token": token})
+            assert 'data-code="expired"' in refused.text and "赵六" not in refused.text
+            review = other.post("/console/compose", data={
+                "import_token": token, "text": "{name}，请交表", "action": "send"})
+            assert "the imported file has expired" in review.text
+            assert "赵六" not in review.text
+    assert len(messages(console)) == before
+    # Its owner still can; the send drops the file.
+    sent = http.post("/console/compose", data={"import_token": token, "text": "{name}，请交表",
+                                               "action": "send"})
+    assert "Accepted: message" in sent.text
+    assert not table.exists()
 
 
 def test_send_to_a_group_makes_a_campaign(console, http):
@@ -208,3 +251,14 @@ def test_a_viewer_may_not_compose(console):
                                  "csrf_token": _csrf(form.text), "next": "/console/compose"})
         assert client.get("/console/compose").status_code == 403
         assert client.get("/console/schedules").status_code == 403
+
+
+async def test_the_upload_stashes_are_one_per_app_and_removed_when_it_stops(tmp_path):
+    from tests.api.conftest import running
+
+    async with running(tmp_path, modems=1) as gateway:
+        ctx = gateway.app.ctx
+        directories = [ctx.compose_imports.directory, ctx.contacts_uploads.directory]
+        assert directories[0] != directories[1]
+        assert all(d.is_dir() for d in directories)
+    assert not any(d.exists() for d in directories)
