@@ -267,3 +267,30 @@ async def test_a_long_message_pinned_to_a_barred_sim_goes_again_whole(make_rig):
         info = await rig.message(mid)
         assert info["sim"] == rig.iccid(1)
         assert any("goes again through another SIM" in e["detail"] for e in info["events"])
+
+
+async def test_last_part_in_flight_when_its_modem_is_unplugged_is_never_resent(make_rig):
+    """The faults bench's unplug row: parts 1-2 of a long message answered, part 3's +CMGS in
+    flight (the modem took it) when the port vanished. Part 3 is ambiguous and nothing is left
+    to send: the message is ambiguous at once, not pinned to the lost SIM and sent again
+    whole through another once the grace ran out."""
+    text = "A long message that must arrive in one piece. " * 8  # 3 parts
+    async with make_rig(2, latency=0.3, pinned_grace_seconds=0.5) as rig:
+        rig.fleet.ports[1].unplug()
+        await rig.wait_for(lambda: len(rig.attached()) == 1)
+        rig.dispatcher.expiry_tick = 0.1
+        [mid] = await rig.submit([new("+8613912345678", text)])
+        await rig.wait_for(lambda: len(rig.fleet.modems[0].accepted) == 3)
+        rig.fleet.ports[0].unplug()  # part 3 taken, its answer not yet written
+        rig.fleet.ports[1].replug(symlink=rig.fleet.symlink(1))
+        await rig.wait_for(lambda: len(rig.attached()) == 1 and rig.iccid(1) in rig.attached())
+        assert (await rig.wait_final([mid]))[mid] == "ambiguous"
+        await asyncio.sleep(1.0)  # twice the grace: an unpinning would have sent it by now
+        assert (await rig.states([mid]))[mid] == "ambiguous"
+        assert rig.fleet.modems[1].accepted == []
+        info = await rig.message(mid)
+        states = {p["index"]: p["state"] for p in info["parts"]}
+        assert states == {1: "sent", 2: "sent", 3: "ambiguous"}
+        # Settled where it stood: never handed back to the queue (pinned to a SIM that is
+        # gone, with nothing left to send, it would wait for the grace and go again whole).
+        assert [e["new_state"] for e in info["events"]] == ["queued", "sending", "ambiguous"]
