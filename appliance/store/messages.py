@@ -22,7 +22,9 @@ reference, since part 1 may already be on the handset. A single-part message wit
 part is unpinned (nothing to reassemble: at worst the recipient gets it twice, from either
 SIM, which is what "resend" accepts). A message with nothing left is unpinned when it goes
 back, and its parts (whose concatenation reference belonged to the old SIM) are dropped, to be
-rebuilt by whichever SIM claims it next.
+rebuilt by whichever SIM claims it next. One with every part tried and one ambiguous is settled
+`ambiguous` when its work stops, never pinned (nothing is left to send). A message pinned to a
+SIM gone longer than the grace: queue.unpin.
 """
 
 from __future__ import annotations
