@@ -135,8 +135,11 @@ class DispatchConfig:
     as unanswered (never less than send_timeout_floor, never more than modems.send_timeout)."""
     pinned_grace_seconds: float = 30.0
     """How long a long message whose first parts left through a SIM waits for that SIM after it
-    went away (unplugged, dead); then the whole message goes again through another SIM (the
-    handset may show the first fragment as well)."""
+    went away (unplugged, dead, barred). Then what left (or may have) is not sent twice: the
+    message ends `ambiguous` (a part may have left) or `failed` (parts left, the rest cannot
+    follow through another SIM), naming the parts; with `ambiguous = "resend"` the whole
+    message goes again through another SIM (the handset may show the first fragment as well).
+    A message pinned with nothing sent (a reply to the SIM written to) goes through another."""
     send_timeout_floor: float = 5.0
     """Seconds: the shortest +CMGS timeout, however fast the SIM's recent answers were. The
     ceiling wins where they cross: a modems.send_timeout below it is the timeout."""

@@ -528,8 +528,9 @@ class Dispatcher:
                     self.ctx.resolved(what)
 
     async def _unpin_orphans(self, now: datetime) -> None:
-        """Long messages half sent through a SIM that has been gone longer than the grace go
-        again, whole, through any SIM (a fragment on the handset beats a message never sent)."""
+        """Messages pinned to a SIM that has been gone longer than the grace: what never left
+        goes through another SIM; what left (or may have) is never sent again, unless the
+        "resend" setting says so (queue_store.unpin says which)."""
         ctx = self.ctx
         grace = timedelta(seconds=ctx.config.pinned_grace_seconds)
         for iccid in ctx.pending.pinned_sims():
@@ -551,14 +552,37 @@ class Dispatcher:
                 continue
             ids = [w.message_id for w in ctx.pending.pinned_to(iccid)]
             reason = f"its SIM has been gone for over {ctx.config.pinned_grace_seconds:.0f} s"
-            moved = await ctx.store.write(
-                lambda ids=ids, iccid=iccid, reason=reason: [
-                    m for m in ids if queue_store.unpin(m, iccid, reason)])
+
+            def unpin(ids: list[int] = ids, iccid: str = iccid, reason: str = reason,
+                      resend: bool = ctx.config.resend_ambiguous,
+                      ) -> list[tuple[int, str | None]]:
+                out: list[tuple[int, str | None]] = []
+                for m in ids:
+                    try:
+                        with queue_store.savepoint():  # a row that fails, fails alone
+                            out.append((m, queue_store.unpin(m, iccid, reason,
+                                                             resend_ambiguous=resend)))
+                    except Exception:
+                        log.exception("message %s pinned to SIM %s could not be unpinned",
+                                      m, iccid)
+                return out
+
+            outcomes = await ctx.store.write(unpin)
+            moved = [m for m, state in outcomes if state == M.QUEUED.value]
+            settled = [(m, state) for m, state in outcomes if state not in (None, M.QUEUED.value)]
             if moved:
                 log.warning("%d message(s) pinned to SIM %s, gone since %s, go again whole "
                             "through other SIMs", len(moved), iccid,
                             gone_since.isoformat())
                 await self.reload_waiting(moved)
+            if settled:
+                log.warning("%d message(s) pinned to SIM %s, gone since %s, had parts leave "
+                            "through it: settled (%s), never sent again elsewhere", len(settled),
+                            iccid, gone_since.isoformat(),
+                            ", ".join(f"{m} {state}" for m, state in settled))
+                for mid, state in settled:
+                    ctx.pending.discard(mid)
+                    self.emit(mid, state, iccid)
 
     def persist_health(self, slot: SimSlot) -> None:
         self.ctx.persist_health(slot)

@@ -147,7 +147,7 @@ class SendRequest:
     via_sim: str | None = None
     """The ICCID the message must leave through (a reply goes out through the SIM that
     received the message it answers): queued pinned to that SIM; if the SIM stays gone past
-    dispatch.pinned_grace_seconds it goes through another, as pinned messages do."""
+    dispatch.pinned_grace_seconds it goes through another (nothing of it has left)."""
     force_ucs2: bool = False  # UCS2 even when GSM-7 would do (Kannel coding=2)
     message_class: int | None = None  # TP-DCS message class 0-3 (0 = flash)
     kannel: KannelFields | None = None  # a Kannel sendsms request's fields, kept with each

@@ -279,6 +279,9 @@ class MessageSender:
                 if outcome == "ambiguous":
                     unanswered.append(part)
                 continue  # the rest of a long message goes on through the same SIM
+            # What the carried write will record, known here at once: `_ambiguous` asks whether
+            # any part is still to send, and one that left is not.
+            part.state = P.SENT.value
             slot.record_turnaround(loop.time() - started)
             now = d.now()
             slot.record_sent(now, d.tz, 1)

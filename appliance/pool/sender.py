@@ -34,8 +34,12 @@ class SupervisedSender:
     @property
     def ready(self) -> bool:
         """False while the modem is reopening or gone: claiming work for it would only hand
-        the work back."""
-        return self._supervisor.ready
+        the work back. Gone as soon as its driver saw the port vanish: the supervisor (and
+        SimLost) follow when the port watcher notices, up to its interval later, and claims
+        meanwhile came straight back (ModemNotReady), a write each, many times a second."""
+        modem = self._supervisor.modem
+        return (self._supervisor.ready and modem is not None
+                and modem.state is not ModemState.GONE)
 
     async def send_part(self, pdu: str, tpdu_length: int, **options: Any) -> int:
         modem = self._supervisor.modem

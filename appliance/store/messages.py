@@ -22,7 +22,9 @@ reference, since part 1 may already be on the handset. A single-part message wit
 part is unpinned (nothing to reassemble: at worst the recipient gets it twice, from either
 SIM, which is what "resend" accepts). A message with nothing left is unpinned when it goes
 back, and its parts (whose concatenation reference belonged to the old SIM) are dropped, to be
-rebuilt by whichever SIM claims it next.
+rebuilt by whichever SIM claims it next. One with every part tried and one ambiguous is settled
+`ambiguous` when its work stops, never pinned (nothing is left to send). A message pinned to a
+SIM gone longer than the grace: queue.unpin.
 """
 
 from __future__ import annotations
@@ -458,6 +460,13 @@ def _interrupt(msg: Message, reason: str, resend_ambiguous: bool, now: datetime)
         _move(msg, M.QUEUED, f"a part was in flight: {reason}; the rest follows through the "
                              f"same SIM", now=now, error=reason)
         return "pinned"
+    if (not resend_ambiguous and parts and any(p.state == P.AMBIGUOUS.value for p in parts)
+            and not any(p.state == P.PENDING.value for p in parts)):
+        # Every part was tried and one may have left (recorded ambiguous before the work
+        # stopped): nothing is left to send, so nothing to pin it for. Pinned, it would wait
+        # for its SIM and, that SIM gone, go again whole through another (a duplicate).
+        _move(msg, M.AMBIGUOUS, f"a part may have left: {reason}", now=now, error=reason)
+        return "ambiguous"
     sent = any(p.state in (P.SENT.value, P.DELIVERED.value) for p in parts)
     maybe_sent = any(p.sent_at is not None for p in parts)
     if sent or (maybe_sent and len(parts) > 1):

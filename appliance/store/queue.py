@@ -253,8 +253,9 @@ def settle_late_answer(part_id: int, message_reference: int,
     msg = Message.get_by_id(part.message_id)
     if msg.state != M.AMBIGUOUS.value:
         return None  # still sending its other parts: their end decides
+    # A part failed: one that never left, its message settled without it (unpin).
     left = Part.select().where((Part.message == msg.id) & (Part.state.in_(
-        [P.AMBIGUOUS.value, P.PENDING.value, P.SENDING.value]))).count()
+        [P.AMBIGUOUS.value, P.PENDING.value, P.SENDING.value, P.FAILED.value]))).count()
     if left:
         return None
     outbox.transition_message(msg.id, M.SENT, "the modem's late +CMGS answer settled it",
@@ -262,24 +263,48 @@ def settle_late_answer(part_id: int, message_reference: int,
     return msg.id, M.SENT.value
 
 
-def unpin(msg_id: int, iccid: str, reason: str, now: datetime | None = None) -> bool:
-    """A queued message pinned to `iccid` (a part left through it) whose SIM is gone for good:
-    it goes again, whole, through any SIM. Its old parts are forgotten (the event names what
-    had left and through which SIM); False if it is no longer queued on that SIM."""
+def unpin(msg_id: int, iccid: str, reason: str, now: datetime | None = None, *,
+          resend_ambiguous: bool = False) -> str | None:
+    """A queued message pinned to `iccid` whose SIM is gone for good (or cannot send): what
+    becomes of it. None if it is no longer queued on that SIM; else its new state:
+
+    - "queued": nothing of it left through that SIM (a reply pinned to the SIM written to),
+      or the "resend" setting chooses delivery over duplicates: it goes again, whole, through
+      any SIM (its old parts forgotten; the event names what had left, and where);
+    - "ambiguous": a part may have left (its +CMGS went unanswered, or its port vanished
+      while it was in flight): never sent again; the parts that never left fail with it;
+    - "failed": parts left, provably, and the rest cannot follow through another SIM (a
+      handset joins the parts of a message by sender): sending it again would duplicate what
+      left, so it fails with the reason, naming the parts that left."""
     now = now or utcnow()
     msg = Message.get_or_none(Message.id == msg_id)
     if msg is None or msg.state != M.QUEUED.value or msg.sim != iccid:
-        return False
-    left = [p.index for p in Part.select(Part.index, Part.state).where(
-        (Part.message == msg_id) & (Part.state.in_([P.SENT.value, P.AMBIGUOUS.value,
-                                                     P.DELIVERED.value])))]
+        return None
+    parts = list(Part.select(Part.id, Part.index, Part.state).where(Part.message == msg_id)
+                 .order_by(Part.index))
+    left = [p.index for p in parts if p.state in (P.SENT.value, P.DELIVERED.value)]
+    maybe = [p.index for p in parts if p.state == P.AMBIGUOUS.value]
+    if (left or maybe) and not resend_ambiguous:
+        rest = [p.index for p in parts if p.state == P.PENDING.value]
+        what = "; ".join(f"part(s) {', '.join(map(str, idx))} {how}" for idx, how in (
+            (left, f"left through SIM {iccid}"), (maybe, "may have left (unanswered)"),
+            (rest, "were never sent")) if idx)
+        detail = f"{reason}; {what}: never sent again through another SIM"[:500]
+        if maybe:
+            outbox.transition_message(msg_id, M.AMBIGUOUS, detail, iccid, error=detail, now=now)
+            Part.update(state=P.FAILED.value, error=reason).where(
+                (Part.message == msg_id) & (Part.state == P.PENDING.value)).execute()
+            return M.AMBIGUOUS.value
+        fail_message(msg_id, detail, iccid, now=now)
+        return M.FAILED.value
     Part.delete().where(Part.message == msg_id).execute()
     Message.update(sim=None, updated_at=now).where(Message.id == msg_id).execute()
-    detail = (f"{reason}; part(s) {', '.join(map(str, left)) or 'none'} had left through SIM "
+    had_left = ", ".join(map(str, left + maybe)) or "none"
+    detail = (f"{reason}; part(s) {had_left} had left through SIM "
               f"{iccid}: the whole message goes again through another SIM")
     MessageEvent.insert(message=msg_id, at=now, old_state=M.QUEUED.value,
                         new_state=M.QUEUED.value, detail=detail[:500], sim=iccid).execute()
-    return True
+    return M.QUEUED.value
 
 
 def requeue_unsent(ids: Iterable[int], reason: str, *, resend_ambiguous: bool) -> None:

@@ -38,7 +38,9 @@ P = PartState
 MESSAGE_TRANSITIONS: dict[MessageState, frozenset[MessageState]] = {
     M.HELD: frozenset({M.QUEUED, M.CANCELLED, M.EXPIRED}),
     # queued -> held: a policy (quiet hours, a caps window) can put a ready message back on hold.
-    M.QUEUED: frozenset({M.SENDING, M.CANCELLED, M.EXPIRED, M.HELD}),
+    # queued -> ambiguous/failed: a long message pinned to a SIM gone for good, a part of it
+    # having (maybe) left through that SIM: what left is never sent again (queue.unpin).
+    M.QUEUED: frozenset({M.SENDING, M.CANCELLED, M.EXPIRED, M.HELD, M.AMBIGUOUS, M.FAILED}),
     # sending -> queued: the part provably did not leave (+CMS ERROR 38/42/500, modem gone before
     # the write), or the SIM was unplugged with work still claimed: try again (elsewhere if no
     # part has left yet).

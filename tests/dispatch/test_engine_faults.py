@@ -231,16 +231,44 @@ async def test_a_sim_the_network_denies_is_taken_out_as_barred(make_rig):
         await rig.wait_for(lambda: not denied.health.barred)
 
 
-async def test_a_long_message_pinned_to_a_sim_gone_for_good_goes_again_whole(make_rig):
+async def pin_then_lose_the_sim(rig) -> int:
+    """A 3-part message through modem 0 alone; modem 0 unplugged for good while part 1's
+    +CMGS is in flight (the modem took it, its answer not yet written); modem 1 plugged in.
+    The message id."""
     text = "A long message that must arrive in one piece. " * 8  # 3 parts
+    rig.fleet.ports[1].unplug()
+    await rig.wait_for(lambda: len(rig.attached()) == 1)
+    [mid] = await rig.submit([new("+8613912345678", text)])
+    await rig.wait_for(lambda: len(rig.fleet.modems[0].accepted) >= 1)
+    rig.fleet.ports[0].unplug()
+    rig.fleet.ports[1].replug(symlink=rig.fleet.symlink(1))
+    rig.dispatcher.expiry_tick = 0.1
+    return mid
+
+
+async def test_a_long_message_pinned_to_a_sim_gone_for_good_is_not_sent_again(make_rig):
+    """Part 1 may have left through the lost SIM, parts 2-3 must follow it there. Once the
+    SIM has been gone longer than the grace, what may have left is never sent again through
+    another SIM (that would be the faults bench's duplicate): the message is ambiguous, its
+    parts that never left fail with it."""
     async with make_rig(2, latency=0.2, pinned_grace_seconds=0.5) as rig:
-        rig.fleet.ports[1].unplug()
-        await rig.wait_for(lambda: len(rig.attached()) == 1)
-        [mid] = await rig.submit([new("+8613912345678", text)])
-        await rig.wait_for(lambda: len(rig.fleet.modems[0].accepted) >= 1)
-        rig.fleet.ports[0].unplug()  # after part 1, for good
-        rig.fleet.ports[1].replug(symlink=rig.fleet.symlink(1))
-        rig.dispatcher.expiry_tick = 0.1
+        mid = await pin_then_lose_the_sim(rig)
+        assert (await rig.wait_final([mid]))[mid] == "ambiguous"
+        info = await rig.message(mid)
+        assert [p["state"] for p in info["parts"]] == ["ambiguous", "failed", "failed"]
+        assert info["sim"] == rig.iccid(0)
+        assert "never sent again" in info["error"]
+        assert [e["new_state"] for e in info["events"]] == [
+            "queued", "sending", "queued", "ambiguous"]
+        assert rig.fleet.modems[1].accepted == []
+        assert len(rig.fleet.modems[0].accepted) == 1  # part 1, once
+
+
+async def test_with_resend_a_long_message_pinned_to_a_lost_sim_goes_again_whole(make_rig):
+    """The "resend" setting chooses delivery over duplicates: the whole message goes again
+    through another SIM once its own has been gone longer than the grace."""
+    async with make_rig(2, latency=0.2, pinned_grace_seconds=0.5, ambiguous="resend") as rig:
+        mid = await pin_then_lose_the_sim(rig)
         assert (await rig.wait_final([mid]))[mid] == "sent"
         info = await rig.message(mid)
         assert info["sim"] == rig.iccid(1)
@@ -249,7 +277,10 @@ async def test_a_long_message_pinned_to_a_sim_gone_for_good_goes_again_whole(mak
         assert any("goes again through another SIM" in e["detail"] for e in info["events"])
 
 
-async def test_a_long_message_pinned_to_a_barred_sim_goes_again_whole(make_rig):
+async def test_a_long_message_pinned_to_a_barred_sim_fails_naming_what_left(make_rig):
+    """Part 1 left (answered); from part 2 on the operator refuses the SIM: barred. After the
+    grace the rest cannot follow through another SIM, and part 1 must not go twice: the
+    message fails, naming the part that left."""
     text = "A long message that must arrive in one piece. " * 8  # 3 parts
     async with make_rig(2, pinned_grace_seconds=0.5, rest_base_seconds=0.05) as rig:
         rig.fleet.ports[1].unplug()
@@ -263,7 +294,35 @@ async def test_a_long_message_pinned_to_a_barred_sim_goes_again_whole(make_rig):
         await rig.wait_for(lambda: first.health.barred)
         rig.fleet.ports[1].replug(symlink=rig.fleet.symlink(1))
         rig.dispatcher.expiry_tick = 0.1
-        assert (await rig.wait_final([mid]))[mid] == "sent"
+        assert (await rig.wait_final([mid]))[mid] == "failed"
         info = await rig.message(mid)
-        assert info["sim"] == rig.iccid(1)
-        assert any("goes again through another SIM" in e["detail"] for e in info["events"])
+        assert [p["state"] for p in info["parts"]] == ["sent", "failed", "failed"]
+        assert f"part(s) 1 left through SIM {rig.iccid(0)}" in info["error"]
+        assert rig.fleet.modems[1].accepted == []
+
+
+async def test_last_part_in_flight_when_its_modem_is_unplugged_is_never_resent(make_rig):
+    """The faults bench's unplug row: parts 1-2 of a long message answered, part 3's +CMGS in
+    flight (the modem took it) when the port vanished. Part 3 is ambiguous and nothing is left
+    to send: the message is ambiguous at once, not pinned to the lost SIM and sent again
+    whole through another once the grace ran out."""
+    text = "A long message that must arrive in one piece. " * 8  # 3 parts
+    async with make_rig(2, latency=0.3, pinned_grace_seconds=0.5) as rig:
+        rig.fleet.ports[1].unplug()
+        await rig.wait_for(lambda: len(rig.attached()) == 1)
+        rig.dispatcher.expiry_tick = 0.1
+        [mid] = await rig.submit([new("+8613912345678", text)])
+        await rig.wait_for(lambda: len(rig.fleet.modems[0].accepted) == 3)
+        rig.fleet.ports[0].unplug()  # part 3 taken, its answer not yet written
+        rig.fleet.ports[1].replug(symlink=rig.fleet.symlink(1))
+        await rig.wait_for(lambda: len(rig.attached()) == 1 and rig.iccid(1) in rig.attached())
+        assert (await rig.wait_final([mid]))[mid] == "ambiguous"
+        await asyncio.sleep(1.0)  # twice the grace: an unpinning would have sent it by now
+        assert (await rig.states([mid]))[mid] == "ambiguous"
+        assert rig.fleet.modems[1].accepted == []
+        info = await rig.message(mid)
+        states = {p["index"]: p["state"] for p in info["parts"]}
+        assert states == {1: "sent", 2: "sent", 3: "ambiguous"}
+        # Settled where it stood: never handed back to the queue (pinned to a SIM that is
+        # gone, with nothing left to send, it would wait for the grace and go again whole).
+        assert [e["new_state"] for e in info["events"]] == ["queued", "sending", "ambiguous"]

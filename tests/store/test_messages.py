@@ -206,6 +206,23 @@ def test_release_half_sent_message_stays_pinned_to_its_sim(db: peewee.Database):
     assert claim(db, SIM_A) == [msg_id]
 
 
+def test_release_after_every_part_was_tried_settles_instead_of_pinning(db: peewee.Database):
+    """The last part was recorded ambiguous (its port vanished mid-+CMGS) before the message
+    was: nothing is left to send, so it is ambiguous now, never pinned to be sent again."""
+    msg_id = claim_with_parts(db, SIM_A, 2)
+    first, last = (p["id"] for p in get_message(msg_id)["parts"])
+    with db.atomic():
+        transition_part(first, "sending")
+        transition_part(first, "sent", message_reference=42)
+        transition_part(last, "sending")
+        transition_part(last, "ambiguous", error="port gone during +CMGS")
+        counts = release_claims_for_sim(SIM_A, "modem unplugged", now=NOW)
+    assert counts == {"requeued": 0, "pinned": 0, "ambiguous": 1}
+    assert get_message(msg_id)["state"] == "ambiguous"
+    assert part_states(msg_id) == ["sent", "ambiguous"]
+    assert claim(db, SIM_A) == [] and claim(db, SIM_B) == []
+
+
 def test_requeue_after_a_transient_error(db: peewee.Database):
     msg_id = claim_with_parts(db, SIM_A, 1)
     part = get_message(msg_id)["parts"][0]["id"]
