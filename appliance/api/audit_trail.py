@@ -105,16 +105,27 @@ def _created_id(response: HTTPResponse) -> Any:
 
 
 def install_audit_trail(app: Sanic) -> None:
+    # (route path, method) -> whether its changes are recorded here: the same for every
+    # request on the route, and asked of every send (POST /api/v1/messages is not: AuditCheck).
+    recorded: dict[tuple[str, str], bool] = {}
+
     @app.on_response
     async def record_change(request: Request, response: HTTPResponse) -> None:
         if request.method not in WRITE_METHODS or not 200 <= response.status < 300:
             return
+        route = request.route
+        known = recorded.get((route.path, request.method)) if route is not None else None
+        if known is False:
+            return
         shape = _shape(request)
         if shape is None:
+            if route is not None:
+                recorded[(route.path, request.method)] = False
             return
         resource, params = shape
         if (f"{resource}:{request.method}" in NOT_RECORDED
                 or resource.split("/")[0] in OWN_ENTRIES):
+            recorded[(route.path, request.method)] = False  # route: not None (shape)
             return
         audit = request.app.ctx.appliance.audit
         if audit is None:

@@ -221,13 +221,18 @@ class Dispatcher:
         fresh = tuple(mid for mid, new in zip(accepted.ids, accepted.new, strict=True) if new)
         if fresh:
             ctx.hub.publish(MessagesAccepted(message_ids=fresh))
-        claimed = set().union(*(s.queue.ids() for s in ctx.slots.values())) \
-            if ctx.slots else set()
+        # Claimed already: a full reload saw it committed and a SIM took it. Only the SIMs'
+        # non-empty queues are looked at, and a set of their ids built only for a batch (a set
+        # of every queue's ids per single-recipient request was a measurable share of it).
+        queues = [s.queue for s in ctx.slots.values() if not s.queue.empty()]
+        claimed: set[int] | None = None
+        if queues and len(requests) > 4:
+            claimed = set().union(*(q.ids() for q in queues))
         for req, mid, new in zip(requests, accepted.ids, accepted.new, strict=True):
             if not new or req.hold:
                 continue
-            if mid in claimed:
-                continue  # a full reload saw it committed and a SIM claimed it already
+            if (mid in claimed) if claimed is not None else any(mid in q for q in queues):
+                continue
             ctx.pending.add(Waiting(
                 pending=Pending(message_id=mid, recipient=req.recipient,
                                 network=network_of(req.recipient),

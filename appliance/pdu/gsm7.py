@@ -25,6 +25,7 @@ _EXTENSION: dict[str, int] = {
 }
 # Every character GSM-7 can carry, extension table included.
 CHARACTERS: frozenset[str] = frozenset(_BASIC) | frozenset(_EXTENSION)
+EXTENSION_CHARACTERS: frozenset[str] = frozenset(_EXTENSION)
 _DECODE_BASIC: dict[int, str] = {code: char for char, code in _BASIC.items()}
 _DECODE_EXTENSION: dict[int, str] = {code: char for char, code in _EXTENSION.items()}
 
@@ -40,7 +41,15 @@ def septet_cost(char: str) -> int | None:
 
 def is_gsm7(text: str) -> bool:
     """True when every character is in the default alphabet or its extension table."""
-    return all(char in _BASIC or char in _EXTENSION for char in text)
+    return CHARACTERS.issuperset(text)  # one C-level pass, not a generator per character
+
+
+def septet_count(text: str) -> int:
+    """Septets a GSM-7 text takes (extension characters are two); the caller knows it is
+    GSM-7 (`is_gsm7`). Counted in C for the common text without extension characters."""
+    if EXTENSION_CHARACTERS.isdisjoint(text):
+        return len(text)
+    return len(text) + sum(map(EXTENSION_CHARACTERS.__contains__, text))
 
 
 def septet_length(text: str) -> int:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import zoneinfo
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from appliance.audit import AuditLog
 from appliance.config import Config
@@ -57,6 +57,8 @@ async def build_policy(config: Config, store: Store, clock: Callable[[], datetim
     words = await store.read(words_store.all_words)
     departments = await store.read(signatures_store.all_signatures)
     short_names = await store.read(accounts_store.short_names)
+    dedupe = build_dedupe(config, store, tz)
+    await dedupe.load(clock() if clock is not None else datetime.now(UTC))  # before any send
     a = config.approval
     checks: list[Check] = [
         # First: its `prepare` refuses a send over the cap before 10,000 numbers are parsed.
@@ -67,7 +69,7 @@ async def build_policy(config: Config, store: Store, clock: Callable[[], datetim
         ConsentCheck(config.consent, store),
         # After the content checks: the text it identifies is the text as sent; before the
         # money: a duplicate is not charged.
-        build_dedupe(config, store, tz),
+        dedupe,
         # Money, then holds.
         QuotaCheck(store, tz, config.quotas.on_excess),
         ApprovalCheck(store, clock, Rule(a.mode, a.above, tuple(a.categories))),

@@ -24,6 +24,17 @@ same client_ref is not a duplicate of itself: acceptance answers it with the sto
 identical requests in flight at once: the second waits (at most IN_FLIGHT_WAIT) for the first
 to be stored, then sees it.
 
+The record of recent keys (`load`, then every admitted row): the outbox is read only for a
+(content hash, recipient) pair that may have a copy. The record holds every pair stored within
+the window — seeded from the outbox at start (`load`), and every row this check admits is added
+before it is stored (also lifted and exempt ones: they are copies for a later send) — so a pair
+not in it has no copy and needs no read; a pair in it is read as before (its state, its time,
+its client_ref decide). It is a superset: a row refused later, a message cancelled since, a
+hash collision only cost the read. It serves only when this process is the outbox's one writer
+(`exclusive`: SQLite; a PostgreSQL fleet shares the outbox with other appliances), once seeded,
+and while it holds at most RECENT_MAX pairs (beyond, every send reads, as without it). Pairs
+last seen a day (RECENT_SLACK) before the window's start are dropped now and then.
+
 A duplicate is left out (`Draft.leave_out`) with the reason "duplicate of message N accepted
 at T", reported in the response's `rejected`; a request whose every recipient is a duplicate
 is refused by the layer (`no_recipient_left`).
@@ -64,6 +75,13 @@ IN_FLIGHT_MARK = 60.0
 """Seconds a mark counts at most: a safety net, should a release ever be missed."""
 
 
+RECENT_MAX = 200_000
+"""Pairs the in-memory record holds at most (~100 bytes each); past it, every send reads."""
+RECENT_SLACK = timedelta(days=1)
+"""A pair is forgotten this long after the window has passed it: a row is stamped a little after
+its request's `now`, and a clock set back must not bring back a forgotten copy."""
+RECENT_PRUNE_EVERY = timedelta(minutes=10)
+
 _Lookup = tuple[int, list[str], datetime, "tuple[str, str, str] | None"]
 """copies_since's arguments: content hash, recipients, since, replay_of."""
 
@@ -78,8 +96,14 @@ class Dedupe(Check):
     name = "dedupe"
 
     def __init__(self, store: Store, *, enabled: bool, tz: tzinfo,
-                 calendar: WorkCalendar | None = None, window_hours: float | None = None):
+                 calendar: WorkCalendar | None = None, window_hours: float | None = None,
+                 exclusive: bool = False):
         self.store = store
+        self.exclusive = exclusive
+        self._recent: dict[int, float] = {}
+        """hash((content hash, recipient)) -> POSIX time it was last admitted or stored."""
+        self._seeded = False  # `load` has put the outbox's recent pairs in `_recent`
+        self._pruned_at: datetime | None = None
         self.enabled = enabled
         self.tz = tz
         self.calendar = calendar or WorkCalendar()
@@ -96,6 +120,40 @@ class Dedupe(Check):
         if self.window_hours is not None:
             return now - timedelta(hours=self.window_hours)
         return self.calendar.one_working_day_before(now, self.tz)
+
+    async def load(self, now: datetime) -> None:
+        """Seed the record of recent pairs from the outbox (at start, before serving). Only
+        for an exclusive outbox; without it every send reads the outbox."""
+        if not self.exclusive or not self.enabled:
+            return
+        since = self.window_start(now) - RECENT_SLACK
+        rows = await self.store.read(lambda: dedupe_store.recent_keys(since, RECENT_MAX + 1))
+        if len(rows) > RECENT_MAX:
+            return  # cut short: not every pair is there, so every send reads
+        for h, recipient, created_at in rows:
+            key = hash((h, recipient))
+            self._recent[key] = max(self._recent.get(key, 0.0), created_at.timestamp())
+        self._seeded = True
+        self._pruned_at = now
+
+    def _may_have_copy(self) -> bool:
+        """Whether the record can answer "no copy" (see the module docstring)."""
+        return self._seeded
+
+    def _remember(self, rows: list, now: datetime) -> None:  # list[NewMessage]
+        if not self._seeded:
+            return
+        stamp = now.timestamp()
+        recent = self._recent
+        for row in rows:
+            recent[hash((row.content_hash, row.recipient))] = stamp
+        if self._pruned_at is None or now - self._pruned_at > RECENT_PRUNE_EVERY \
+                or now < self._pruned_at or len(recent) > RECENT_MAX:
+            self._pruned_at = now
+            oldest = (self.window_start(now) - RECENT_SLACK).timestamp()
+            self._recent = {k: t for k, t in recent.items() if t >= oldest}
+            if len(self._recent) > RECENT_MAX:  # too many to hold: every send reads
+                self._seeded, self._recent = False, {}
 
     def prepare(self, request: SendRequest) -> SendRequest:
         if request.skip_dedupe and not may_skip(request):
@@ -117,22 +175,34 @@ class Dedupe(Check):
                           for r in draft.rows]
         if (not self.enabled or draft.request.skip_dedupe
                 or draft.request.origin.door in EXEMPT_DOORS):
+            self._remember(draft.rows, draft.now)  # copies for a later send all the same
             return
         await self._wait_for_in_flight(draft)
         # Marked before the read, with no await between the wait and the mark: a request
         # arriving while this one reads waits for this one to be stored.
         self._mark_in_flight(draft)
-        since = self.window_start(draft.now)
+        # Which rows may have a copy: all of them, unless the record of recent pairs says
+        # (taken before this draft's own rows join it).
+        if self._may_have_copy():
+            recent = self._recent
+            unsure = [row for row in draft.rows
+                      if hash((row.content_hash, row.recipient)) in recent]
+        else:
+            unsure = draft.rows
+        self._remember(draft.rows, draft.now)
         found: dict[tuple[int, str], tuple[int, datetime]] = {}
-        by_hash: dict[int, list[str]] = {}
-        for row in draft.rows:
-            by_hash.setdefault(row.content_hash, []).append(row.recipient)
-        request = draft.request
-        replay_of = None if request.client_ref is None else (
-            request.submitter_kind, request.submitter_id, request.client_ref)
-        lookups = [(h, recipients, since, replay_of) for h, recipients in by_hash.items()]
-        for (h, _, _, _), copies in zip(lookups, await self._look_up(lookups), strict=True):
-            found.update(((h, number), copy) for number, copy in copies.items())
+        if unsure:
+            since = self.window_start(draft.now)
+            by_hash: dict[int, list[str]] = {}
+            for row in unsure:
+                by_hash.setdefault(row.content_hash, []).append(row.recipient)
+            request = draft.request
+            replay_of = None if request.client_ref is None else (
+                request.submitter_kind, request.submitter_id, request.client_ref)
+            lookups = [(h, recipients, since, replay_of) for h, recipients in by_hash.items()]
+            for (h, _, _, _), copies in zip(lookups, await self._look_up(lookups),
+                                            strict=True):
+                found.update(((h, number), copy) for number, copy in copies.items())
         keep: list[bool] = []
         reasons: list[str] = []
         seen: set[tuple[int, str]] = set()
@@ -227,6 +297,7 @@ class Dedupe(Check):
                 del self._in_flight[key]
 
     async def accepted(self, draft: Draft, ids: list[int]) -> None:
+        self._remember(draft.rows, draft.now)  # as stored (a later check may replace rows)
         self._release(draft)
 
     def abandoned(self, draft: Draft) -> None:
@@ -239,6 +310,8 @@ def build_dedupe(config, store: Store, tz: tzinfo) -> Dedupe:  # noqa: ANN001 - 
     return Dedupe(store, enabled=section.enabled, tz=tz,
                   calendar=WorkCalendar.from_strings(section.holidays,
                                                      section.working_weekend_days),
-                  window_hours=section.window_hours())
+                  window_hours=section.window_hours(),
+                  # One appliance owns an SQLite outbox; a PostgreSQL one may be a fleet's.
+                  exclusive=config.database.url.startswith("sqlite:"))
 
 __all__ = ["Dedupe", "build_dedupe", "content_hash", "may_skip", "normalise"]  # re-exported

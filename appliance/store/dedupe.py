@@ -70,3 +70,17 @@ def _copies_sql(param: str, quotes: str, recipients: int) -> str:
 
 
 __all__ = ["NOT_SENT", "copies_since"]
+
+
+def recent_keys(since: datetime, limit: int) -> list[tuple[int, str, datetime]]:
+    """(content hash, recipient, created_at) of up to `limit` messages accepted after `since`,
+    whatever their state: dedupe seeds its in-memory record of what may have a copy with them
+    (a superset is fine: a key found there is then read with `copies_since`)."""
+    db = _database()
+    q = db.quote
+    sql = (f"SELECT {'content_hash'.join(q)}, {'recipient'.join(q)}, {'created_at'.join(q)} "
+           f"FROM {'message'.join(q)} WHERE {'content_hash'.join(q)} IS NOT NULL "
+           f"AND {'created_at'.join(q)} > {db.param} LIMIT {int(limit)}")
+    created = Message.created_at.python_value
+    return [(h, r, created(c)) for h, r, c in
+            db.execute_sql(sql, [Message.created_at.db_value(since)]).fetchall()]

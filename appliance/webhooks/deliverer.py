@@ -223,6 +223,11 @@ class Deliverer:
             batch = await self._subscription.batch(FAN_OUT_BATCH)
             if not batch:
                 return
+            # A batch of only the states no webhook tells of (sending, queued...: most of a
+            # draining pool's events) needs no read of the endpoints either.
+            if not any(not isinstance(e, MessageStateChanged) or e.state in q.STATE_EVENTS
+                       for e in batch):
+                continue
             try:
                 if not await self._endpoints_enabled():
                     continue  # no row to write, no cursor to move: see q.any_enabled

@@ -78,6 +78,27 @@ async def test_a_remembered_key_costs_no_read_until_its_recheck(gateway: Gateway
     assert len(checked) == 1
 
 
+async def test_requests_finding_a_key_stale_together_share_one_read(gateway: Gateway,
+                                                                     monkeypatch) -> None:
+    import asyncio
+
+    clock = FakeClock()
+    gateway.appliance.key_cache = auth.KeyCache(clock=clock)
+    assert (await gateway.get(MODEMS)).status_code == 200
+    checked: list[int] = []
+    real = apikeys.key_standing
+    monkeypatch.setattr(auth, "key_standing", lambda key_id: checked.append(key_id)
+                        or real(key_id))
+    clock.now += auth.REVALIDATE_SECONDS
+    answers = await asyncio.gather(*(gateway.get(MODEMS) for _ in range(16)))
+    assert [r.status_code for r in answers] == [200] * 16
+    assert 1 <= len(checked) < 16  # one read per batch that found it stale, not one each
+    assert await gateway.appliance.store.write(lambda: apikeys.revoke_api_key("full"))
+    clock.now += auth.REVALIDATE_SECONDS
+    answers = await asyncio.gather(*(gateway.get(MODEMS) for _ in range(8)))
+    assert {r.status_code for r in answers} == {401}  # every sharer hears of the revocation
+
+
 async def test_key_revoked_before_first_use_is_401(gateway: Gateway) -> None:
     assert await gateway.appliance.store.write(lambda: apikeys.revoke_api_key("reader"))
     error = _error(await gateway.get(MODEMS, key="reader"), 401)

@@ -83,3 +83,20 @@ def test_mutated_valid_pdus_raise_only_pdu_error(pdu, position, value):
     raw[position % len(raw)] = value
     _only_pdu_error(raw.hex())
     _only_pdu_error(raw[: position % len(raw)].hex())  # and every truncation
+
+
+def _count_by_character(text: str, force_ucs2: bool) -> tuple[str, int]:
+    """The per-character reference the fast totals in count_parts must agree with."""
+    from appliance.pdu.gsm7 import septet_cost
+
+    if not force_ucs2 and all(septet_cost(c) is not None for c in text):
+        return "gsm7", sum(septet_cost(c) or 0 for c in text)
+    return "ucs2", sum(2 if ord(c) > 0xFFFF else 1 for c in text)
+
+
+@given(st.text(alphabet=st.sampled_from("aZ0 @€[]^{}|~\\\n£¥èÉ中文😀\ud800\x1b"), max_size=400)
+       | st.text(max_size=400), st.booleans())
+@settings(max_examples=400, deadline=None)
+def test_count_parts_totals_match_counting_each_character(text, force_ucs2):
+    count = count_parts(text, force_ucs2=force_ucs2)
+    assert (count.encoding, count.units) == _count_by_character(text, force_ucs2)

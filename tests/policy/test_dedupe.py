@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import sys
 import zoneinfo
 from datetime import date, datetime
 from pathlib import Path
@@ -49,8 +50,106 @@ async def accept(store: Store, dedupe: Dedupe, to: list[str], now: datetime,
     return d, ids
 
 
+@pytest.fixture(autouse=True, params=["record", "read"])
+def _with_record(request, monkeypatch):
+    """Every test twice: with the in-memory record of recent pairs (as the appliance runs on
+    SQLite) and reading the outbox for every row (a shared PostgreSQL outbox)."""
+    monkeypatch.setattr(sys.modules[__name__], "RECORD", request.param == "record")
+
+
+RECORD = True
+
+
 def check(store: Store, **kw) -> Dedupe:
-    return Dedupe(store, enabled=True, tz=SH, calendar=CALENDAR, **kw)
+    dedupe = Dedupe(store, enabled=True, tz=SH, calendar=CALENDAR, exclusive=RECORD, **kw)
+    if RECORD:  # what `load` finds in the tests' empty outbox: nothing, seeded
+        dedupe._seeded = True
+    return dedupe
+
+
+def counting_reads(dedupe: Dedupe) -> list[int]:
+    """Recipients the check asked the outbox about, per read."""
+    asked: list[int] = []
+    look_up = dedupe._look_up
+
+    async def counted(lookups):
+        asked.append(sum(len(recipients) for _, recipients, _, _ in lookups))
+        return await look_up(lookups)
+
+    dedupe._look_up = counted
+    return asked
+
+
+async def restarted(store: Store, now: datetime, **kw) -> Dedupe:
+    """A new check over the same outbox, seeded as the appliance seeds it at start."""
+    dedupe = Dedupe(store, enabled=True, tz=SH, calendar=CALENDAR, exclusive=True, **kw)
+    await dedupe.load(now)
+    return dedupe
+
+
+@pytest.mark.parametrize(("sent", "again", "duplicate"), [
+    (at(11, 16), at(14, 15, 59), True),   # Friday 16:00, restart, Monday 15:59
+    (at(11, 16), at(14, 16, 0), False),
+    (at(8, 10), at(10, 9, 59), True),     # over the Wednesday holiday
+])
+async def test_the_record_is_seeded_at_start_across_the_window(store, sent, again, duplicate):
+    _, (first,) = await accept(store, check(store), [A], sent)
+    dedupe = await restarted(store, again)
+    asked = counting_reads(dedupe)
+    d, _ = await accept(store, dedupe, [A, B], again)
+    assert bool(d.rejected) is duplicate
+    if duplicate:
+        assert d.rejected == [(A, f"duplicate of message {first} accepted at "
+                                  f"{sent.isoformat()}")]
+    assert asked == [1]  # A, in the seed, is read; B cannot have a copy and is not
+
+
+async def test_the_record_reads_only_pairs_that_may_have_a_copy(store):
+    dedupe = await restarted(store, at(7, 9))
+    asked = counting_reads(dedupe)
+    await accept(store, dedupe, [A, B], at(7, 10))
+    assert asked == []  # nothing sent lately: no read at all
+    d, _ = await accept(store, dedupe, [A, C], at(7, 11))
+    assert asked == [1] and [r.recipient for r in d.rows] == [C]
+    await store.write(lambda: Message.update(state="cancelled")
+                      .where(Message.recipient == A).execute())
+    d, _ = await accept(store, dedupe, [A], at(7, 12))  # a cancelled copy is no copy
+    assert asked == [1, 1] and [r.recipient for r in d.rows] == [A]
+    # Lifted dedupe still leaves a copy for the next send to find.
+    await accept(store, dedupe, [C, B], at(7, 13), text="告警", category="alert",
+                 skip_dedupe=True)
+    d, _ = await accept(store, dedupe, [C], at(7, 14), text="告警")
+    assert d.rows == [] and d.rejected[0][1].startswith("duplicate of message ")
+
+
+async def test_the_record_forgets_pairs_past_the_window(store):
+    dedupe = await restarted(store, at(7, 9), window_hours=2.0)
+    await accept(store, dedupe, [A], at(7, 10))
+    await accept(store, dedupe, [B], at(10, 10))  # three days on: the prune runs
+    assert len(dedupe._recent) == 1
+    asked = counting_reads(dedupe)
+    d, _ = await accept(store, dedupe, [A], at(10, 11))
+    assert asked == [] and d.rejected == []
+
+
+async def test_a_seed_too_large_to_hold_reads_every_send(store, monkeypatch):
+    import appliance.policy.dedupe as dedupe_module
+
+    await accept(store, check(store), [A, B, C], at(7, 10))
+    monkeypatch.setattr(dedupe_module, "RECENT_MAX", 2)
+    dedupe = await restarted(store, at(7, 11))
+    asked = counting_reads(dedupe)
+    d, _ = await accept(store, dedupe, ["+8613800138001"], at(7, 12))
+    assert asked == [1] and d.rejected == []
+    assert (await accept(store, dedupe, [B], at(7, 12)))[0].rejected
+
+
+async def test_a_shared_outbox_is_read_for_every_send(store):
+    dedupe = Dedupe(store, enabled=True, tz=SH, calendar=CALENDAR, exclusive=False)
+    await dedupe.load(at(7, 9))
+    asked = counting_reads(dedupe)
+    await accept(store, dedupe, [A], at(7, 10))
+    assert asked == [1]
 
 
 @pytest.mark.parametrize(("sent", "again", "duplicate"), [
