@@ -18,3 +18,41 @@ def test_a_refused_user_name_is_explained_in_chinese(console):
         assert "用户名须为 1 至 64 个字母" in refused.text
         assert "letters, digits" not in refused.text
         assert 'value="张三"' in refused.text  # what was typed stays
+
+
+def test_why_a_message_did_not_go_reads_in_the_users_language():
+    from appliance.console_web.reasons import message_error
+
+    assert message_error("zh-CN", "campaign cancelled by zhang") == "群发任务已由 zhang 取消"
+    assert message_error("zh-CN", "rejected by li: 内容不合规: 请改") == "已被 li 驳回：内容不合规: 请改"
+    assert message_error("zh-CN", "gave up after 3 attempts: cancelled") == "尝试 3 次后放弃：已取消"
+    assert message_error("en", "rejected by li: {x}") == "Rejected by li: {x}"
+    assert message_error("zh-CN", "CMS ERROR 500: unknown") == "CMS ERROR 500: unknown"
+    assert message_error("zh-CN", None) == ""
+
+
+def test_history_page_and_export_word_states_and_errors_in_chinese(console):
+    import csv
+    import io
+    from datetime import UTC, datetime
+
+    from appliance.store.models import Message
+
+    at = datetime(2026, 9, 3, 2, 0, tzinfo=UTC)
+
+    def write() -> None:
+        Message.create(recipient="+8613900777001", text="审核前的通知", state="cancelled",
+                       error="rejected by li: <b>措辞</b>不当", created_at=at, updated_at=at)
+
+    console.run(console.appliance.store.write(write))
+    name, password = console.users["admin"]
+    with client(console, "zh-CN") as http:
+        log_in(http, name, password)
+        page = http.get("/console/history?since=2026-09-03&until=2026-09-03")
+        assert "已被 li 驳回：&lt;b&gt;措辞&lt;/b&gt;不当" in page.text
+        assert "rejected by" not in page.text
+        answer = http.get("/console/history/export.csv?since=2026-09-03&until=2026-09-03")
+        rows = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
+        header, row = rows[0], rows[1]
+        assert row[header.index("状态")] == "已取消"
+        assert row[header.index("错误")] == "已被 li 驳回：<b>措辞</b>不当"

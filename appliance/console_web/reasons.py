@@ -1,0 +1,46 @@
+"""Why a message did not go, in the reader's language.
+
+Knows: the reasons the dispatcher and the store write into a message's `error` in English for
+the API and the log ("campaign cancelled by zhang", "rejected by li: <reason>", "blacklisted",
+"gave up after 3 attempts: <modem error>"); the console shows them translated, with the
+names and the approver's own words kept as they are. A reason it does not know is shown as
+written (never hidden).
+Must not know: how or where the reasons are made.
+"""
+
+from __future__ import annotations
+
+import re
+
+from appliance.console_web.i18n import translate
+
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"campaign cancelled by (?P<who>.+)", re.S), "Campaign cancelled by {who}"),
+    (re.compile(r"rejected by (?P<who>[^:]+): (?P<reason>.*)", re.S),
+     "Rejected by {who}: {reason}"),
+    (re.compile(r"blacklisted: (?P<reason>.*)", re.S), "Number blacklisted: {reason}"),
+    (re.compile(r"gave up after (?P<n>\d+) attempts: (?P<reason>.*)", re.S),
+     "Gave up after {n} attempts: {reason}"),
+    (re.compile(r"cannot be encoded: (?P<reason>.*)", re.S), "Cannot be encoded: {reason}"),
+)
+_WHOLE = {
+    "cancelled": "Cancelled",
+    "blacklisted": "Number blacklisted",
+    "cancelled before sending": "Cancelled before sending",
+}
+
+
+def message_error(lang: str, reason: str | None) -> str:
+    if not reason:
+        return ""
+    whole = _WHOLE.get(reason)
+    if whole is not None:
+        return translate(lang, whole)
+    for pattern, english in _PATTERNS:
+        match = pattern.fullmatch(reason)
+        if match:
+            fields = match.groupdict()
+            if "reason" in fields:  # the inner reason may be one we know too
+                fields["reason"] = message_error(lang, fields["reason"])
+            return translate(lang, english, **fields)
+    return reason
