@@ -1,0 +1,34 @@
+"""Defects found by walking through the console as office staff would (review lane), that only
+a browser shows: layout on a phone. Synchronous tests only (the browser fixture)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+PHONE = {"width": 390, "height": 844}
+
+
+def test_history_on_a_phone_keeps_the_text_readable(console, new_page, login, shot):
+    from appliance.store.models import Message
+
+    at = datetime(2026, 9, 4, 2, 0, tzinfo=UTC)
+
+    def write() -> None:
+        for i in range(5):
+            Message.create(recipient=f"+86139007770{i:02d}", state="delivered",
+                           text="【市政办】各位居民：本周六上午将进行消防演练，请配合。",
+                           created_at=at, updated_at=at)
+
+    console.run(console.appliance.store.write(write))
+    page = new_page(locale="zh-CN", viewport=PHONE)
+    login(page, "viewer")
+    page.goto("/console/history?since=2026-09-04&until=2026-09-04")
+    text = page.locator("#history-table td.text").first
+    # Seven columns squeezed the text to a character a line (a page 30,000 px tall).
+    assert text.bounding_box()["width"] > 250
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    shot(page, "review-history-zh-phone")
