@@ -41,7 +41,7 @@ def _appliance(request: Request):
 
 
 HELPERS = {"queue_rows": snap.queue_rows, "category_label": snap.category_label,
-           "registration_label": snap.registration_label}
+           "registration_label": snap.registration_label, "operator_label": snap.operator_label}
 """What the dash templates call besides the layout's globals."""
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from appliance.api.modems import modem_view, modems_listing
 from appliance.api.sims import caps_view, sims_listing
 from appliance.dispatch.balancer import PRIORITY
+from appliance.dispatch.phone import MOBILE, TELECOM, UNICOM, network_of_sim
 from appliance.dispatch.rates import RateLimits, next_window_start, window_start
 from appliance.hub import PoolChanged
 from appliance.store.dashboard import (
@@ -113,6 +114,16 @@ def category_label(category: str) -> str:
 
 def registration_label(name: str) -> str:
     return REGISTRATION_LABELS.get(name, name)
+
+
+NETWORK_LABELS = {MOBILE: "China Mobile", UNICOM: "China Unicom", TELECOM: "China Telecom"}
+
+
+def operator_label(name: str, code: str = "") -> str:
+    """The operator as people name it ("China Mobile", translated by the template), from what
+    the modem reports ("CHN-CT", "46003"); an operator we do not know, as reported."""
+    network = network_of_sim(code or "", name or "")
+    return NETWORK_LABELS[network] if network else (name or "")
 
 
 def queue_rows(figures: DashboardFigures) -> list[tuple[int, str, int]]:

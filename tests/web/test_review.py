@@ -56,3 +56,18 @@ def test_history_page_and_export_word_states_and_errors_in_chinese(console):
         header, row = rows[0], rows[1]
         assert row[header.index("状态")] == "已取消"
         assert row[header.index("错误")] == "已被 li 驳回：<b>措辞</b>不当"
+
+
+def test_the_dashboard_names_operators_as_people_do(console):
+    from appliance.console_web.dash_snapshot import operator_label
+
+    assert operator_label("CHN-CT") == "China Telecom"
+    assert operator_label("CHINA MOBILE", "46000") == "China Mobile"
+    assert operator_label("", "46001") == "China Unicom"
+    assert operator_label("Vodafone") == "Vodafone"
+    name, password = console.users["viewer"]
+    with client(console, "zh-CN") as http:
+        log_in(http, name, password)
+        page = http.get("/console/dashboard/modems")
+        assert page.status_code == 200
+        assert "中国移动" in page.text or "中国联通" in page.text or "中国电信" in page.text
