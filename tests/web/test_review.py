@@ -71,3 +71,17 @@ def test_the_dashboard_names_operators_as_people_do(console):
         page = http.get("/console/dashboard/modems")
         assert page.status_code == 200
         assert "中国移动" in page.text or "中国联通" in page.text or "中国电信" in page.text
+
+
+def test_a_review_that_cannot_be_sent_says_why(console):
+    name, password = console.users["operator"]
+    with client(console, "zh-CN") as http:
+        log_in(http, name, password)
+        page = http.get("/console/compose")
+        out = http.post("/console/compose", data={
+            "to": "13800138077", "text": "{name}您好，本月工资已发放。", "when": "now",
+            "category": "notice", "action": "review", "csrf_token": _csrf(page.text)})
+        assert out.status_code == 200 and 'id="merge-missing"' in out.text
+        # The send button is gone: the page says why, and what to do.
+        assert 'value="send"' not in out.text
+        assert "每个接收人的每个占位符都有取值后才能发送" in out.text
