@@ -85,3 +85,13 @@ def test_a_review_that_cannot_be_sent_says_why(console):
         # The send button is gone: the page says why, and what to do.
         assert 'value="send"' not in out.text
         assert "每个接收人的每个占位符都有取值后才能发送" in out.text
+
+
+def test_a_message_state_has_one_chinese_name_across_pages():
+    from appliance.console_web.i18n import translate
+
+    # The history's filter and badges ("held", "sent") and the campaign page's ("Held",
+    # "Sent") name the same states: one word each, or a user filters for what the other
+    # page never shows.
+    for state in ("held", "queued", "sent", "delivered", "failed", "cancelled", "expired"):
+        assert translate("zh-CN", state) == translate("zh-CN", state.capitalize()), state
