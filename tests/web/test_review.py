@@ -95,3 +95,26 @@ def test_a_message_state_has_one_chinese_name_across_pages():
     # page never shows.
     for state in ("held", "queued", "sent", "delivered", "failed", "cancelled", "expired"):
         assert translate("zh-CN", state) == translate("zh-CN", state.capitalize()), state
+
+
+def test_a_scheduled_single_message_is_not_announced_as_sent(console):
+    import re
+    from datetime import datetime, timedelta
+
+    when = (datetime.now() + timedelta(days=2)).strftime("%Y-%m-%dT15:00")
+    name, password = console.users["operator"]
+    with client(console, "zh-CN") as http:
+        log_in(http, name, password)
+        page = http.get("/console/compose")
+        out = http.post("/console/compose", data={
+            "to": "13800138078", "text": "下午三点开会（定时）", "when": "at",
+            "send_at": when, "category": "notice", "action": "send",
+            "csrf_token": _csrf(page.text)})
+        assert out.status_code == 200 and 'id="sent-at"' in out.text
+        assert "<h1>已定时</h1>" in out.text and "<h1>已发送</h1>" not in out.text
+        # Its link opens the history at that message (there is no ?message= filter).
+        link = re.search(r'<a href="(/console/history\?before=(\d+))">#(\d+)</a>', out.text)
+        assert link and int(link.group(2)) == int(link.group(3)) + 1
+        listed = http.get(link.group(1))
+        first = re.search(r'<tr data-id="(\d+)"', listed.text)
+        assert first and first.group(1) == link.group(3)
