@@ -118,3 +118,18 @@ def test_a_scheduled_single_message_is_not_announced_as_sent(console):
         listed = http.get(link.group(1))
         first = re.search(r'<tr data-id="(\d+)"', listed.text)
         assert first and first.group(1) == link.group(3)
+
+
+def test_switching_the_language_keeps_the_filters_of_the_page(console):
+    import html
+    import re
+
+    name, password = console.users["viewer"]
+    with client(console, "zh-CN") as http:
+        log_in(http, name, password)
+        page = http.get("/console/history?tab=in&number=13800138001")
+        link = re.search(r'<a href="(/console/lang/en\?next=[^"]+)"', page.text)
+        assert link
+        switched = http.get(html.unescape(link.group(1)))
+        assert switched.status_code == 302
+        assert switched.headers["location"] == "/console/history?tab=in&number=13800138001"
