@@ -31,6 +31,7 @@ from appliance.policy import approval as approval_policy
 from appliance.store import accounts as accounts_store
 from appliance.store import approvals as approvals_store
 from appliance.store import campaigns as campaigns_store
+from appliance.store import history as store_history
 from appliance.store.approvals import ApprovalProblem, Decider
 from appliance.store.campaigns import CampaignProblem
 
@@ -111,8 +112,17 @@ async def _recipients(request: Request, campaign_id: int
     if state not in campaigns_store.FILTERS:
         state = None
     after = _int(request, "after")
-    rows = await request.app.ctx.appliance.store.read(lambda: campaigns_store.recipients(
-        campaign_id, state=state, after=after, limit=RECIPIENTS_PAGE + 1))
+
+    def read() -> list[dict[str, Any]]:
+        found = campaigns_store.recipients(campaign_id, state=state, after=after,
+                                           limit=RECIPIENTS_PAGE + 1)
+        # The SIM as the history names it (its label or number), not its 20-digit ICCID.
+        labels = store_history.sim_labels({r["sim"] for r in found if r["sim"]})
+        for r in found:
+            r["sim_label"] = labels.get(r["sim"] or "", "")
+        return found
+
+    rows = await request.app.ctx.appliance.store.read(read)
     more = len(rows) > RECIPIENTS_PAGE
     rows = rows[:RECIPIENTS_PAGE]
     return state, after, rows, rows[-1]["id"] if more else None

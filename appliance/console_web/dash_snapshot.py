@@ -33,6 +33,7 @@ from appliance.store.dashboard import (
     read_figures,
     recent_replies,
 )
+from appliance.store.history import sim_labels
 from appliance.store.modems import known_modems
 
 CAP_WINDOWS = ("minute", "hour", "day", "month")
@@ -267,7 +268,15 @@ async def today_figures(appliance: Any) -> DashboardFigures:
 
 
 async def replies(appliance: Any, limit: int = RECENT_REPLIES) -> list[dict[str, Any]]:
-    return await appliance.store.read(lambda: recent_replies(limit))
+    def read() -> list[dict[str, Any]]:
+        found = recent_replies(limit)
+        # The SIM as the history names it (its label or number), not its 20-digit ICCID.
+        labels = sim_labels({m["sim"] for m in found if m.get("sim")})
+        for m in found:
+            m["sim_label"] = labels.get(m.get("sim") or "", "")
+        return found
+
+    return await appliance.store.read(read)
 
 
 async def dashboard_snapshot(appliance: Any) -> DashboardSnapshot:

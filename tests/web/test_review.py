@@ -133,3 +133,32 @@ def test_switching_the_language_keeps_the_filters_of_the_page(console):
         switched = http.get(html.unescape(link.group(1)))
         assert switched.status_code == 302
         assert switched.headers["location"] == "/console/history?tab=in&number=13800138001"
+
+
+def test_a_sim_is_named_by_its_number_not_its_iccid(console):
+    from datetime import UTC, datetime
+
+    from appliance.store.models import Campaign, InboxMessage, Message, Sim
+
+    iccid = "89860000000000777001"
+    at = datetime(2026, 9, 5, 2, 0, tzinfo=UTC)
+
+    def write() -> int:
+        Sim.get_or_create(iccid=iccid, defaults={"own_number": "+8613900777999"})
+        campaign = Campaign.create(name="SIM 名称").id
+        Message.create(recipient="+8613900777002", text="x", state="delivered", sim=iccid,
+                       campaign=campaign, created_at=at, updated_at=at)
+        InboxMessage.create(sim=iccid, sender="+8613900777003", number="+8613900777003",
+                            text="收到", smsc_at=datetime.now(UTC),
+                            received_at=datetime.now(UTC))
+        return campaign
+
+    campaign = console.run(console.appliance.store.write(write))
+    name, password = console.users["admin"]
+    with client(console, "zh-CN") as http:
+        log_in(http, name, password)
+        for url in (f"/console/campaigns/{campaign}/recipients", "/console/dashboard/replies"):
+            page = http.get(url)
+            assert page.status_code == 200, url
+            assert ">+8613900777999</td>" in page.text, url
+            assert f">{iccid}<" not in page.text, url
