@@ -162,3 +162,15 @@ def test_a_sim_is_named_by_its_number_not_its_iccid(console):
             assert page.status_code == 200, url
             assert ">+8613900777999</td>" in page.text, url
             assert f">{iccid}<" not in page.text, url
+
+
+def test_a_button_address_opened_as_a_page_says_so_in_chinese(console):
+    name, password = console.users["operator"]
+    with client(console, "zh-CN") as http:
+        log_in(http, name, password)
+        page = http.get("/console/campaigns/1/pause")
+        assert page.status_code == 405
+        assert "text/html" in page.headers["content-type"]
+        assert "无法直接打开" in page.text and "请返回原页面" in page.text
+        assert "无权访问" not in page.text  # it is not a matter of rights
+        assert "is not allowed" not in page.text
