@@ -48,6 +48,12 @@ async def root(request: Request) -> HTTPResponse:
     return redirect(HOME if request.ctx.user is not None else "/console/login")
 
 
+@bp.get("/console", strict_slashes=False)
+async def console_root(request: Request) -> HTTPResponse:
+    """/console typed by hand: as the box's address (it was a 404)."""
+    return await root(request)
+
+
 def _login_page(request: Request, *, status: int = 200, error: str = "", name: str = "",
                 next_path: str = HOME) -> HTTPResponse:
     response = render(request, "login.html", status=status, error=error, name=name,

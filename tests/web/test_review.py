@@ -174,3 +174,14 @@ def test_a_button_address_opened_as_a_page_says_so_in_chinese(console):
         assert "无法直接打开" in page.text and "请返回原页面" in page.text
         assert "无权访问" not in page.text  # it is not a matter of rights
         assert "is not allowed" not in page.text
+
+
+def test_console_typed_by_hand_leads_to_the_dashboard(console):
+    name, password = console.users["viewer"]
+    with client(console, "zh-CN") as http:
+        assert http.get("/console").headers["location"] == "/console/login"
+        log_in(http, name, password)
+        for path in ("/console", "/console/"):
+            answer = http.get(path)
+            assert answer.status_code == 302, path
+            assert answer.headers["location"] == "/console/dashboard"
