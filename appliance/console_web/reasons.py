@@ -44,3 +44,33 @@ def message_error(lang: str, reason: str | None) -> str:
                 fields["reason"] = message_error(lang, fields["reason"])
             return translate(lang, english, **fields)
     return reason
+
+
+_TOO_LONG_CHARS = re.compile(r"too long: (?P<n>\d+) characters; at most (?P<max>\d+) parts.*", re.S)
+_TOO_LONG_PARTS = re.compile(r"too long: (?P<n>\d+) parts \([^)]*\); at most (?P<max>\d+)")
+
+
+def send_refusal(lang: str, exc: Exception) -> str:
+    """Why intake refused a send (InvalidRequest, PolicyRefused), in `lang`: a rule's refusal
+    by its code as the compose page words it; a text too long with its figures."""
+    from appliance.console_web.compose import REFUSALS
+
+    code = getattr(exc, "code", None)
+    details = getattr(exc, "details", None) or {}
+    message = getattr(exc, "message", str(exc))
+    if code in REFUSALS:
+        try:
+            return translate(lang, REFUSALS[code], **details)
+        except (KeyError, IndexError):  # a detail the wording needs is missing
+            pass
+    if code is not None:
+        return translate(lang, "Refused by a rule: {reason}", reason=message)
+    match = _TOO_LONG_CHARS.fullmatch(message)
+    if match:
+        return translate(lang, "Too long: {n} characters; a message is at most {max} parts.",
+                         **match.groupdict())
+    match = _TOO_LONG_PARTS.fullmatch(message)
+    if match:
+        return translate(lang, "Too long: {n} parts; a message is at most {max} parts.",
+                         **match.groupdict())
+    return message

@@ -185,3 +185,21 @@ def test_console_typed_by_hand_leads_to_the_dashboard(console):
             answer = http.get(path)
             assert answer.status_code == 302, path
             assert answer.headers["location"] == "/console/dashboard"
+
+
+def test_a_refused_reply_says_why_in_chinese(console):
+    from appliance.console_web.reasons import send_refusal
+    from appliance.dispatch.intake import PolicyRefused
+
+    refused = PolicyRefused("forbidden_word", "text", "contains a forbidden word", word="赌博")
+    assert "赌博" in send_refusal("zh-CN", refused)
+    assert "forbidden" not in send_refusal("zh-CN", refused)
+    name, password = console.users["operator"]
+    with client(console, "zh-CN") as http:
+        log_in(http, name, password)
+        page = http.get("/console/replies/%2B8613800138001")
+        out = http.post("/console/replies/%2B8613800138001",
+                        data={"text": "长" * 2000, "csrf_token": _csrf(page.text)})
+        assert out.status_code == 400
+        assert "内容过长：共 2000 个字符" in out.text and "too long" not in out.text
+        assert "长" * 2000 in out.text  # what was typed stays
