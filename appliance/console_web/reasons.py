@@ -65,12 +65,18 @@ def send_refusal(lang: str, exc: Exception) -> str:
             pass
     if code is not None:
         return translate(lang, "Refused by a rule: {reason}", reason=message)
-    match = _TOO_LONG_CHARS.fullmatch(message)
+    return intake_message(lang, message)
+
+
+def intake_message(lang: str, message: str) -> str:
+    """One of intake's English refusals (InvalidRequest.message) in `lang`: those with figures
+    in them by their pattern, the others through the catalog (as `_()` would)."""
+    match = _TOO_LONG_CHARS.fullmatch(message or "")
     if match:
         return translate(lang, "Too long: {n} characters; a message is at most {max} parts.",
                          **match.groupdict())
-    match = _TOO_LONG_PARTS.fullmatch(message)
+    match = _TOO_LONG_PARTS.fullmatch(message or "")
     if match:
         return translate(lang, "Too long: {n} parts; a message is at most {max} parts.",
                          **match.groupdict())
-    return message
+    return translate(lang, message or "")

@@ -25,7 +25,7 @@ from sanic.response import HTTPResponse, html
 from appliance.accounts.roles import may
 from appliance.console_web.assets import TEMPLATES_DIR
 from appliance.console_web.i18n import LANGS, translate
-from appliance.console_web.reasons import message_error
+from appliance.console_web.reasons import intake_message, message_error
 
 NAV: tuple[tuple[str, str, str], ...] = (
     # (href, English label, the action a role needs to see it); a page is under the entry
@@ -92,6 +92,7 @@ def context(request: Request, **values: Any) -> dict[str, Any]:
         "request": request,
         "appliance": request.app.ctx.appliance,
         "message_error": lambda reason: message_error(lang, reason),
+        "intake_message": lambda message: intake_message(lang, message),
     }
     out.update(values)
     return out

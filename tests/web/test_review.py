@@ -203,3 +203,15 @@ def test_a_refused_reply_says_why_in_chinese(console):
         assert out.status_code == 400
         assert "内容过长：共 2000 个字符" in out.text and "too long" not in out.text
         assert "长" * 2000 in out.text  # what was typed stays
+
+
+def test_compose_says_a_text_is_too_long_in_chinese(console):
+    name, password = console.users["operator"]
+    with client(console, "zh-CN") as http:
+        log_in(http, name, password)
+        page = http.get("/console/compose")
+        out = http.post("/console/compose", data={
+            "to": "13800138079", "text": "长" * 2000, "when": "now", "category": "notice",
+            "action": "review", "csrf_token": _csrf(page.text)})
+        assert out.status_code == 200
+        assert "内容过长：共 2000 个字符" in out.text and "too long" not in out.text
