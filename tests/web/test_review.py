@@ -215,3 +215,21 @@ def test_compose_says_a_text_is_too_long_in_chinese(console):
             "action": "review", "csrf_token": _csrf(page.text)})
         assert out.status_code == 200
         assert "内容过长：共 2000 个字符" in out.text and "too long" not in out.text
+
+
+def test_one_is_singular_in_english(console):
+    name, password = console.users["operator"]
+    with client(console, "en") as http:
+        log_in(http, name, password)
+        page = http.get("/console/compose")
+        out = http.post("/console/compose", data={
+            "to": "13800138076", "text": "One recipient, one part", "when": "now",
+            "category": "notice", "action": "review", "csrf_token": _csrf(page.text)})
+        assert "1 recipient<" in out.text and "1 recipients" not in out.text
+    with client(console, "zh-CN") as http:
+        log_in(http, name, password)
+        page = http.get("/console/compose")
+        out = http.post("/console/compose", data={
+            "to": "13800138076", "text": "一个接收人", "when": "now",
+            "category": "notice", "action": "review", "csrf_token": _csrf(page.text)})
+        assert "1 个接收人" in out.text
