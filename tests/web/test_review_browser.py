@@ -32,3 +32,25 @@ def test_history_on_a_phone_keeps_the_text_readable(console, new_page, login, sh
     assert text.bounding_box()["width"] > 250
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     shot(page, "review-history-zh-phone")
+
+
+def test_a_state_badge_on_a_phone_stays_on_one_line(console, new_page, login):
+    from appliance.store.models import Campaign, Message
+
+    at = datetime(2026, 9, 6, 2, 0, tzinfo=UTC)
+
+    def write() -> int:
+        campaign = Campaign.create(name="徽章").id
+        Message.create(recipient="+8613900778001", text="x", state="delivered",
+                       campaign=campaign, created_at=at, updated_at=at)
+        return campaign
+
+    campaign = console.run(console.appliance.store.write(write))
+    page = new_page(locale="zh-CN", viewport=PHONE)
+    login(page, "operator")
+    page.goto(f"/console/campaigns/{campaign}")
+    badge = page.locator("#recipients .badge").first
+    # 已送达 broke into three lines in a narrow column.
+    assert badge.bounding_box()["height"] < 2 * badge.evaluate(
+        "e => parseFloat(getComputedStyle(e).fontSize)")
+
