@@ -54,3 +54,19 @@ def test_a_state_badge_on_a_phone_stays_on_one_line(console, new_page, login):
     assert badge.bounding_box()["height"] < 2 * badge.evaluate(
         "e => parseFloat(getComputedStyle(e).fontSize)")
 
+
+def test_recurring_sends_on_a_phone_are_readable(console, new_page, login, shot):
+    page = new_page(locale="zh-CN", viewport=PHONE)
+    login(page, "operator")
+    page.goto("/console/compose")
+    page.fill("#to", "13800138075")
+    page.fill("#text", "每周例会提醒：周一上午九点在三楼会议室。")
+    page.check("input[name=when][value=recurring]")
+    page.select_option("select[name=repeat]", "weekly")
+    page.fill("input[name=repeat_at]", "09:00")
+    page.click("button[name=action][value=review]")
+    page.click("button[name=action][value=send]")
+    page.wait_for_url("**/console/schedules")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert page.locator("#schedules td").first.bounding_box()["width"] > 100
+    shot(page, "review-schedules-zh-phone")
