@@ -168,6 +168,10 @@ def password_message(request: Request, reason: str) -> str:
     if match:
         return text(request, "The password must be at least {n} characters long.",
                     n=match.group(1))
+    match = re.match(r"the password must be at most (\d+) characters", reason)
+    if match:
+        return text(request, "The password must be at most {n} characters long.",
+                    n=match.group(1))
     return text(request, reason[:1].upper() + reason[1:] + ".")
 
 

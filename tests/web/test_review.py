@@ -233,3 +233,15 @@ def test_one_is_singular_in_english(console):
             "to": "13800138076", "text": "一个接收人", "when": "now",
             "category": "notice", "action": "review", "csrf_token": _csrf(page.text)})
         assert "1 个接收人" in out.text
+
+
+def test_a_password_too_long_is_refused_in_chinese(console):
+    name, password = console.users["viewer"]
+    with client(console, "zh-CN") as http:
+        log_in(http, name, password)
+        page = http.get("/console/password")
+        out = http.post("/console/password", data={
+            "current": password, "new": "x" * 300, "repeat": "x" * 300,
+            "csrf_token": _csrf(page.text)})
+        assert out.status_code == 400
+        assert "密码最多 256 个字符。" in out.text and "at most" not in out.text
