@@ -245,3 +245,14 @@ def test_a_password_too_long_is_refused_in_chinese(console):
             "csrf_token": _csrf(page.text)})
         assert out.status_code == 400
         assert "密码最多 256 个字符。" in out.text and "at most" not in out.text
+
+
+def test_the_at_log_is_stamped_in_the_appliances_time_zone():
+    from zoneinfo import ZoneInfo
+
+    from appliance.at.traffic import TrafficLine
+    from appliance.console_web.dash import traffic_text
+
+    line = TrafficLine(at=1_790_000_000.25, direction=">", text="AT+CSQ")
+    # 2026-09-21 14:13:20 UTC is 22:13:20 in Shanghai, whatever the process's zone.
+    assert traffic_text(line, ZoneInfo("Asia/Shanghai")) == "22:13:20.250 > AT+CSQ"
