@@ -70,3 +70,23 @@ def test_recurring_sends_on_a_phone_are_readable(console, new_page, login, shot)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert page.locator("#schedules td").first.bounding_box()["width"] > 100
     shot(page, "review-schedules-zh-phone")
+
+
+def test_a_new_request_appears_on_the_open_approvals_page(console, new_page, login, shot):
+    from tests.web import campaigns_support as cs
+
+    console.run(cs.approval_for_department(console, "operator", "Review office"))
+    _, _, notes = console.run(cs.send_campaign(console, "operator", 3, "First notice"))
+    first = notes["approval"]["id"]
+    page = new_page(locale="zh-CN")
+    login(page, "approver")
+    page.goto("/console/approvals")
+    page.locator(f"#reason-{first}").fill("日期写错了")
+    page.wait_for_timeout(500)  # the event stream is open
+    _, _, notes = console.run(cs.send_campaign(console, "operator", 2, "Second notice"))
+    second = notes["approval"]["id"]
+    # No reload: the new request comes in, and the reason being typed stays.
+    page.locator(f"#approval-{second}").wait_for(timeout=15_000)
+    assert page.locator("#pending-count").inner_text() == "2"
+    assert page.locator(f"#reason-{first}").input_value() == "日期写错了"
+    shot(page, "review-approvals-live-zh")
