@@ -109,7 +109,7 @@ def test_a_scheduled_single_message_is_not_announced_as_sent(console):
         out = http.post("/console/compose", data={
             "to": "13800138078", "text": "下午三点开会（定时）", "when": "at",
             "send_at": when, "category": "notice", "action": "send",
-            "csrf_token": _csrf(page.text)})
+            "csrf_token": _csrf(page.text)}, follow_redirects=True)
         assert out.status_code == 200 and 'id="sent-at"' in out.text
         assert "<h1>已定时</h1>" in out.text and "<h1>已发送</h1>" not in out.text
         # Its link opens the history at that message (there is no ?message= filter).
@@ -256,3 +256,19 @@ def test_the_at_log_is_stamped_in_the_appliances_time_zone():
     line = TrafficLine(at=1_790_000_000.25, direction=">", text="AT+CSQ")
     # 2026-09-21 14:13:20 UTC is 22:13:20 in Shanghai, whatever the process's zone.
     assert traffic_text(line, ZoneInfo("Asia/Shanghai")) == "22:13:20.250 > AT+CSQ"
+
+
+def test_reloading_the_page_after_a_send_does_not_send_again(console):
+    name, password = console.users["operator"]
+    with client(console, "zh-CN") as http:
+        log_in(http, name, password)
+        page = http.get("/console/compose")
+        out = http.post("/console/compose", data={
+            "to": "13800138074", "text": "发送后刷新页面", "when": "now", "category": "notice",
+            "action": "send", "csrf_token": _csrf(page.text)})
+        # The answer to the POST is a redirect: a reload asks for the result page again.
+        assert out.status_code == 303
+        assert out.headers["location"].startswith("/console/compose/sent?ids=")
+        shown = http.get(out.headers["location"])
+        assert shown.status_code == 200 and "<h1>已发送</h1>" in shown.text
+        assert 'id="sent-ids"' in shown.text
