@@ -272,3 +272,23 @@ def test_reloading_the_page_after_a_send_does_not_send_again(console):
         shown = http.get(out.headers["location"])
         assert shown.status_code == 200 and "<h1>已发送</h1>" in shown.text
         assert 'id="sent-ids"' in shown.text
+
+
+def test_campaigns_name_people_as_the_history_does(console):
+    from tests.web import campaigns_support as cs
+
+    info = console.run(cs.user(console, "operator"))
+    console.run(console.appliance.store.write(lambda: accounts_store_update(info.id)))
+    cid, _, _ = console.run(cs.send_campaign(console, "operator", 2, "Display name notice"))
+    name, password = console.users["viewer"]
+    with client(console, "zh-CN") as http:
+        log_in(http, name, password)
+        for url in ("/console/campaigns", f"/console/campaigns/{cid}"):
+            page = http.get(url)
+            assert "周操作员" in page.text, url
+
+
+def accounts_store_update(user_id: int) -> None:
+    from appliance.store import accounts
+
+    accounts.update_user(user_id, display_name="周操作员")
