@@ -34,6 +34,7 @@ from appliance.compose.review import (
     review,
 )
 from appliance.console_web.guard import page
+from appliance.console_web.reasons import schedule_result
 from appliance.console_web.render import fragment, render
 from appliance.console_web.stash import keep_stash, stash_of
 from appliance.contacts.tabular import TableError, read_table
@@ -335,7 +336,8 @@ def _own_only(request) -> int | None:  # noqa: ANN001
 async def schedules_page(request) -> HTTPResponse:  # noqa: ANN001
     mine = _own_only(request)
     rows = await _appliance(request).store.read(lambda: compose_store.list_schedules(mine))
-    return render(request, "compose/schedules.html", schedules=rows)
+    return render(request, "compose/schedules.html", schedules=rows,
+                  schedule_result=lambda result: schedule_result(request.ctx.lang, result))
 
 
 @bp.post("/schedules/<schedule_id:int>/<op:pause|resume|delete>")

@@ -80,3 +80,23 @@ def intake_message(lang: str, message: str) -> str:
         return translate(lang, "Too long: {n} parts; a message is at most {max} parts.",
                          **match.groupdict())
     return translate(lang, message or "")
+
+
+_SCHEDULE_SENT = re.compile(r"sent: (?P<n>\d+) message\(s\)(?: campaign (?P<campaign>\d+))?; "
+                            r"(?P<left>\d+) left out")
+
+
+def schedule_result(lang: str, result: str | None) -> str:
+    """What a recurring send's last run did (compose.runner words it in English for the log),
+    in `lang`."""
+    if not result:
+        return ""
+    match = _SCHEDULE_SENT.fullmatch(result)
+    if match:
+        return translate(lang, "Sent {n}; {left} left out", n=match["n"], left=match["left"])
+    if result.startswith("refused: "):
+        return translate(lang, "Refused: {reason}",
+                         reason=intake_message(lang, result[len("refused: "):]))
+    if result.startswith("error: "):
+        return translate(lang, "Failed: {reason}", reason=result[len("error: "):])
+    return result

@@ -292,3 +292,23 @@ def accounts_store_update(user_id: int) -> None:
     from appliance.store import accounts
 
     accounts.update_user(user_id, display_name="周操作员")
+
+
+def test_a_recurring_sends_last_run_reads_in_chinese(console):
+    from appliance.console_web.reasons import schedule_result
+    from appliance.store.models import SendSchedule
+
+    assert schedule_result("zh-CN", "sent: 3 message(s) campaign 12; 1 left out") == \
+        "已发送 3 条；剔除 1 个号码"
+    name, password = console.users["operator"]
+    with client(console, "zh-CN") as http:
+        log_in(http, name, password)
+        page = http.get("/console/compose")
+        http.post("/console/compose", data={
+            "to": "13800138073", "text": "每天的值班提醒", "when": "recurring",
+            "repeat": "daily", "repeat_at": "08:30", "category": "notice", "action": "send",
+            "csrf_token": _csrf(page.text)})
+        console.run(console.appliance.store.write(lambda: SendSchedule.update(
+            last_result="sent: 1 message(s); 0 left out").execute()))
+        listed = http.get("/console/schedules")
+        assert "已发送 1 条；剔除 0 个号码" in listed.text and "message(s)" not in listed.text
