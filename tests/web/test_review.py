@@ -312,3 +312,16 @@ def test_a_recurring_sends_last_run_reads_in_chinese(console):
             last_result="sent: 1 message(s); 0 left out").execute()))
         listed = http.get("/console/schedules")
         assert "已发送 1 条；剔除 0 个号码" in listed.text and "message(s)" not in listed.text
+
+
+def test_a_recurring_send_says_when_as_it_was_chosen(console):
+    name, password = console.users["operator"]
+    with client(console, "zh-CN") as http:
+        log_in(http, name, password)
+        page = http.get("/console/compose")
+        http.post("/console/compose", data={
+            "to": "13800138072", "text": "每周一的例会提醒", "when": "recurring",
+            "repeat": "weekly", "repeat_weekday": "1", "repeat_at": "09:00",
+            "category": "notice", "action": "send", "csrf_token": _csrf(page.text)})
+        listed = http.get("/console/schedules")
+        assert "每星期一 09:00" in listed.text and "<code>0 9 * * 1</code>" not in listed.text
