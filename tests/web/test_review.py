@@ -325,3 +325,24 @@ def test_a_recurring_send_says_when_as_it_was_chosen(console):
             "category": "notice", "action": "send", "csrf_token": _csrf(page.text)})
         listed = http.get("/console/schedules")
         assert "每星期一 09:00" in listed.text and "<code>0 9 * * 1</code>" not in listed.text
+
+
+def test_the_dashboard_says_how_many_waiting_messages_are_held(console):
+    from datetime import UTC, datetime
+
+    from appliance.store.models import Message
+
+    at = datetime.now(UTC)
+
+    def write() -> None:
+        for i in range(3):
+            Message.create(recipient=f"+86139007790{i:02d}", text="暂挂", state="held",
+                           created_at=at, updated_at=at)
+
+    console.run(console.appliance.store.write(write))
+    name, password = console.users["viewer"]
+    with client(console, "zh-CN") as http:
+        log_in(http, name, password)
+        page = http.get("/console/dashboard/figures")
+        assert page.status_code == 200
+        assert 'id="fig-held"' in page.text and "条暂挂" in page.text
