@@ -33,6 +33,7 @@ INVALID, DUPLICATE, BLACKLISTED, UNCONSENTED = "invalid", "duplicate", "blacklis
 KINDS = (INVALID, DUPLICATE, BLACKLISTED, UNCONSENTED)
 
 _SEPARATORS = re.compile(r"[,，、;；\s]+")
+_HARD_SEPARATORS = re.compile(r"[,，、;；\r\n]+")
 # Inside one number people write spaces, dashes, dots and brackets: "138-0013-8000",
 # "(010) 1234 5678" keeps its spaces only where a separator cannot be meant (see split_typed).
 _NUMBER_COLUMNS = ("number", "numbers", "phone", "mobile", "tel", "telephone", "cell",
@@ -99,25 +100,36 @@ def split_typed(text: str) -> list[str]:
     white space separates; but a space or dash inside a number written in groups ("138 0013
     8000", "+86 138 0013 8000") does not: short digit groups that together make a number are
     joined back."""
-    tokens = [t for t in _SEPARATORS.split(text or "") if t]
     out: list[str] = []
-    pending: list[str] = []
 
     def digits(parts: list[str]) -> int:
         return sum(sum(c.isdigit() for c in p) for p in parts)
 
-    for token in tokens:
-        bare = token.strip("()-.")
-        # A group too short to be a number on its own ("138", "0013", "+86") joins the next.
-        if pending or (len(re.sub(r"\D", "", bare)) < 7 and re.fullmatch(r"\+?[\d()\-.]+", token)):
-            pending.append(token)
-            if digits(pending) >= 11 or (pending[0].startswith("+") and digits(pending) >= 13):
-                out.append(" ".join(pending))
+    def flush(pending: list[str]) -> None:
+        if pending:
+            out.extend(pending if digits(pending) < 5 else [" ".join(pending)])
+
+    # Only white space joins groups: a comma or semicolon always ends a number.
+    for chunk in _HARD_SEPARATORS.split(text or ""):
+        pending: list[str] = []
+        for token in (t for t in _SEPARATORS.split(chunk) if t):
+            bare = token.strip("()-.")
+            short = (len(re.sub(r"\D", "", bare)) < 7
+                     and re.fullmatch(r"\+?[\d()\-.]+", token) is not None)
+            # A whole number after a stray group ("123 13800138000") is a number of its own,
+            # not the end of one: together they would be longer than any phone number.
+            if pending and digits(pending + [token]) > (15 if pending[0].startswith("+") else 13):
+                flush(pending)
                 pending = []
-            continue
-        out.append(token)
-    if pending:
-        out.extend(pending if digits(pending) < 5 else [" ".join(pending)])
+            # A group too short to be a number on its own ("138", "0013", "+86") joins the next.
+            if pending or short:
+                pending.append(token)
+                if digits(pending) >= 11 or (pending[0].startswith("+") and digits(pending) >= 13):
+                    out.append(" ".join(pending))
+                    pending = []
+                continue
+            out.append(token)
+        flush(pending)
     return out
 
 

@@ -96,8 +96,13 @@ async def error_page(request, status: int, message: str):
         await load_session(request)
     except Exception:  # the store itself failing: the page still shows, without the user
         request.ctx.user = None
-    titles = {404: "Page not found", 405: "Not allowed", 500: "Something went wrong"}
+    # 405: an address a button posts to, opened as a page (a reload after the button, a
+    # bookmark). Not a refusal of rights: the user needs to know to go back and press it.
+    titles = {404: "Page not found", 405: "Not a page", 500: "Something went wrong"}
     reason = (text(request, "There is no page at {path}.", path=request.path) if status == 404
+              else text(request, "This address is what a button sends its form to; it cannot "
+                                 "be opened as a page. Go back to the page and use the "
+                                 "button.") if status == 405
               else text(request, "The appliance could not complete this request; the "
                                  "problem is in its log.") if status >= 500 else message)
     return render(request, "error.html", status=status,

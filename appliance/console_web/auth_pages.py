@@ -48,6 +48,12 @@ async def root(request: Request) -> HTTPResponse:
     return redirect(HOME if request.ctx.user is not None else "/console/login")
 
 
+@bp.get("/console", strict_slashes=False)
+async def console_root(request: Request) -> HTTPResponse:
+    """/console typed by hand: as the box's address (it was a 404)."""
+    return await root(request)
+
+
 def _login_page(request: Request, *, status: int = 200, error: str = "", name: str = "",
                 next_path: str = HOME) -> HTTPResponse:
     response = render(request, "login.html", status=status, error=error, name=name,
@@ -161,6 +167,10 @@ def password_message(request: Request, reason: str) -> str:
     match = re.match(r"the password must be at least (\d+) characters", reason)
     if match:
         return text(request, "The password must be at least {n} characters long.",
+                    n=match.group(1))
+    match = re.match(r"the password must be at most (\d+) characters", reason)
+    if match:
+        return text(request, "The password must be at most {n} characters long.",
                     n=match.group(1))
     return text(request, reason[:1].upper() + reason[1:] + ".")
 

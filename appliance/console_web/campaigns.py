@@ -31,6 +31,7 @@ from appliance.policy import approval as approval_policy
 from appliance.store import accounts as accounts_store
 from appliance.store import approvals as approvals_store
 from appliance.store import campaigns as campaigns_store
+from appliance.store import history as store_history
 from appliance.store.approvals import ApprovalProblem, Decider
 from appliance.store.campaigns import CampaignProblem
 
@@ -70,6 +71,13 @@ async def _decisions(request: Request) -> list[dict[str, Any]]:
         lambda: campaigns_store.recent_decisions(user_id))
 
 
+async def _people(request: Request) -> dict[str, str]:
+    """User name -> the name people know them by (a campaign keeps who made, paused or
+    decided it by user name: 'zhang' where the history says 张三)."""
+    users = await request.app.ctx.appliance.store.read(accounts_store.list_users)
+    return {u.name: u.display_name or u.name for u in users}
+
+
 @bp.get("/campaigns")
 @page("read")
 async def campaign_list(request: Request) -> HTTPResponse:
@@ -78,7 +86,8 @@ async def campaign_list(request: Request) -> HTTPResponse:
     rows = await store.read(lambda: campaigns_store.listing(before=before, limit=PAGE + 1))
     return render(request, "campaigns/list.html", campaigns=rows[:PAGE],
                   next_before=rows[PAGE - 1]["id"] if len(rows) > PAGE else None,
-                  before=before, decisions=await _decisions(request))
+                  before=before, decisions=await _decisions(request),
+                  people=await _people(request))
 
 
 @bp.get("/campaigns/rows")
@@ -88,7 +97,8 @@ async def campaign_rows(request: Request) -> HTTPResponse:
     before = _int(request, "before")
     rows = await request.app.ctx.appliance.store.read(
         lambda: campaigns_store.listing(before=before, limit=PAGE))
-    return fragment(request, "campaigns/_rows.html", campaigns=rows)
+    return fragment(request, "campaigns/_rows.html", campaigns=rows,
+                    people=await _people(request))
 
 
 async def _campaign(request: Request, campaign_id: int) -> dict[str, Any] | None:
@@ -111,8 +121,17 @@ async def _recipients(request: Request, campaign_id: int
     if state not in campaigns_store.FILTERS:
         state = None
     after = _int(request, "after")
-    rows = await request.app.ctx.appliance.store.read(lambda: campaigns_store.recipients(
-        campaign_id, state=state, after=after, limit=RECIPIENTS_PAGE + 1))
+
+    def read() -> list[dict[str, Any]]:
+        found = campaigns_store.recipients(campaign_id, state=state, after=after,
+                                           limit=RECIPIENTS_PAGE + 1)
+        # The SIM as the history names it (its label or number), not its 20-digit ICCID.
+        labels = store_history.sim_labels({r["sim"] for r in found if r["sim"]})
+        for r in found:
+            r["sim_label"] = labels.get(r["sim"] or "", "")
+        return found
+
+    rows = await request.app.ctx.appliance.store.read(read)
     more = len(rows) > RECIPIENTS_PAGE
     rows = rows[:RECIPIENTS_PAGE]
     return state, after, rows, rows[-1]["id"] if more else None
@@ -134,7 +153,8 @@ async def _detail(request: Request, campaign_id: int, *, status: int = 200,
     return render(request, "campaigns/detail.html", status=status, campaign=campaign,
                   recipients=recipients, state=state, after=after, next_after=next_after,
                   filters=campaigns_store.FILTERS, may_control=_may_control(request, campaign),
-                  error=error, done=done, decisions=await _decisions(request))
+                  error=error, done=done, decisions=await _decisions(request),
+                  people=await _people(request))
 
 
 @bp.get("/campaigns/<campaign_id:int>")
@@ -152,7 +172,7 @@ async def campaign_progress(request: Request, campaign_id: int) -> HTTPResponse:
     if campaign is None:
         return fragment(request, "campaigns/_gone.html", status=404)
     return fragment(request, "campaigns/_progress.html", campaign=campaign,
-                    may_control=_may_control(request, campaign))
+                    may_control=_may_control(request, campaign), people=await _people(request))
 
 
 @bp.get("/campaigns/<campaign_id:int>/recipients")
@@ -252,7 +272,8 @@ async def _approvals_page(request: Request, *, status: int = 200,
         a["other_department"] = not decider.may_decide_for(row)
     return render(request, "campaigns/approvals.html", status=status, pending=pending,
                   decided=decided, users=users, departments=departments,
-                  errors=errors or {}, reasons=reasons or {}, done=done)
+                  errors=errors or {}, reasons=reasons or {}, done=done,
+                  people=await _people(request))
 
 
 class _Row:

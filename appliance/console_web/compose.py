@@ -14,6 +14,8 @@ refuses to go on when it finds an error.
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
+from urllib.parse import urlencode
 from typing import Any
 
 from sanic import Blueprint
@@ -32,6 +34,7 @@ from appliance.compose.review import (
     review,
 )
 from appliance.console_web.guard import page
+from appliance.console_web.reasons import schedule_result
 from appliance.console_web.render import fragment, render
 from appliance.console_web.stash import keep_stash, stash_of
 from appliance.contacts.tabular import TableError, read_table
@@ -171,7 +174,33 @@ async def compose_post(request) -> HTTPResponse:  # noqa: ANN001
     await _drop(request, form.import_token)
     if done.campaign_id is not None:
         return redirect(f"/console/campaigns/{done.campaign_id}")
+    if done.ids and not done.rejected:
+        # After a POST, a page of its own (a reload re-sent the form: dedupe then answered
+        # "every recipient was left out by the rules", which nobody understood).
+        query = {"ids": ",".join(str(i) for i in done.ids)}
+        if result.send_at is not None:
+            query["at"] = result.send_at.isoformat()
+        if done.notes.get("approval"):
+            query["approval"] = "1"
+        return redirect(f"/console/compose/sent?{urlencode(query)}", status=303)
     return render(request, "compose/sent.html", done=done, form=form, send_at=result.send_at)
+
+
+@bp.get("/compose/sent")
+@page("send")
+async def compose_sent(request) -> HTTPResponse:  # noqa: ANN001
+    """What a send without a campaign became (the redirect after the form's POST)."""
+    try:
+        ids = [int(i) for i in (request.args.get("ids") or "").split(",") if i][:100]
+        at = request.args.get("at")
+        send_at = datetime.fromisoformat(at) if at else None
+    except ValueError:
+        return redirect("/console/compose")
+    if not ids:
+        return redirect("/console/compose")
+    done = compose_send.Submitted(ids=ids, notes={"approval": True}
+                                  if request.args.get("approval") == "1" else {})
+    return render(request, "compose/sent.html", done=done, send_at=send_at)
 
 
 def _default_name(text: str) -> str:
@@ -307,7 +336,8 @@ def _own_only(request) -> int | None:  # noqa: ANN001
 async def schedules_page(request) -> HTTPResponse:  # noqa: ANN001
     mine = _own_only(request)
     rows = await _appliance(request).store.read(lambda: compose_store.list_schedules(mine))
-    return render(request, "compose/schedules.html", schedules=rows)
+    return render(request, "compose/schedules.html", schedules=rows,
+                  schedule_result=lambda result: schedule_result(request.ctx.lang, result))
 
 
 @bp.post("/schedules/<schedule_id:int>/<op:pause|resume|delete>")

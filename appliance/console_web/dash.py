@@ -18,11 +18,13 @@ Must not know: SQL, how a figure is counted (console_web.dash_snapshot, store.da
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, redirect
 
-from appliance.at.traffic import follow
+from appliance.at.traffic import TrafficLine, follow
 from appliance.audit.check import actor_of
 from appliance.console_web import dash_snapshot as snap
 from appliance.console_web.guard import page
@@ -41,7 +43,7 @@ def _appliance(request: Request):
 
 
 HELPERS = {"queue_rows": snap.queue_rows, "category_label": snap.category_label,
-           "registration_label": snap.registration_label}
+           "registration_label": snap.registration_label, "operator_label": snap.operator_label}
 """What the dash templates call besides the layout's globals."""
 
 
@@ -98,6 +100,14 @@ async def modem_status(request: Request, key: str) -> HTTPResponse:
     return fragment(request, "dash/_modem_status.html", modem=found, **HELPERS)
 
 
+def traffic_text(line: TrafficLine, zone: ZoneInfo) -> str:
+    """A line of the AT log stamped in the appliance's time zone, as every other time in the
+    console (TrafficLine.format uses the process's, UTC on a box left at its default: the log
+    read 07:57 beside messages sent at 15:57)."""
+    stamp = datetime.fromtimestamp(line.at, zone).strftime("%H:%M:%S")
+    return f"{stamp}.{int(line.at * 1000) % 1000:03d} {line.direction} {line.text}"
+
+
 @bp.get("/modems/<key:str>/traffic")
 @page("diagnose")
 async def modem_traffic(request: Request, key: str) -> HTTPResponse | None:
@@ -111,12 +121,14 @@ async def modem_traffic(request: Request, key: str) -> HTTPResponse | None:
         content_type="text/event-stream; charset=utf-8",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
     await response.send(": traffic\n\n")
+    zone = ZoneInfo(_appliance(request).config.dispatch.timezone)
     async for line in follow(sup.traffic, TRAFFIC_BACKLOG, poll=TRAFFIC_POLL, idle=KEEP_ALIVE,
                              until=lambda: sup.status.state.value == "gone"):
         if line is None:
             await response.send(": keep-alive\n\n")
             continue
-        data = json.dumps({"dir": line.direction, "line": line.format()}, ensure_ascii=False)
+        data = json.dumps({"dir": line.direction, "line": traffic_text(line, zone)},
+                          ensure_ascii=False)
         await response.send(f"event: at\ndata: {data}\n\n")
     await response.send("event: gone\ndata: {}\n\n")
     return None

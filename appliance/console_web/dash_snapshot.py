@@ -23,6 +23,7 @@ from typing import Any
 from appliance.api.modems import modem_view, modems_listing
 from appliance.api.sims import caps_view, sims_listing
 from appliance.dispatch.balancer import PRIORITY
+from appliance.dispatch.phone import MOBILE, TELECOM, UNICOM, network_of_sim
 from appliance.dispatch.rates import RateLimits, next_window_start, window_start
 from appliance.hub import PoolChanged
 from appliance.store.dashboard import (
@@ -32,6 +33,7 @@ from appliance.store.dashboard import (
     read_figures,
     recent_replies,
 )
+from appliance.store.history import sim_labels
 from appliance.store.modems import known_modems
 
 CAP_WINDOWS = ("minute", "hour", "day", "month")
@@ -113,6 +115,16 @@ def category_label(category: str) -> str:
 
 def registration_label(name: str) -> str:
     return REGISTRATION_LABELS.get(name, name)
+
+
+NETWORK_LABELS = {MOBILE: "China Mobile", UNICOM: "China Unicom", TELECOM: "China Telecom"}
+
+
+def operator_label(name: str, code: str = "") -> str:
+    """The operator as people name it ("China Mobile", translated by the template), from what
+    the modem reports ("CHN-CT", "46003"); an operator we do not know, as reported."""
+    network = network_of_sim(code or "", name or "")
+    return NETWORK_LABELS[network] if network else (name or "")
 
 
 def queue_rows(figures: DashboardFigures) -> list[tuple[int, str, int]]:
@@ -256,7 +268,15 @@ async def today_figures(appliance: Any) -> DashboardFigures:
 
 
 async def replies(appliance: Any, limit: int = RECENT_REPLIES) -> list[dict[str, Any]]:
-    return await appliance.store.read(lambda: recent_replies(limit))
+    def read() -> list[dict[str, Any]]:
+        found = recent_replies(limit)
+        # The SIM as the history names it (its label or number), not its 20-digit ICCID.
+        labels = sim_labels({m["sim"] for m in found if m.get("sim")})
+        for m in found:
+            m["sim_label"] = labels.get(m.get("sim") or "", "")
+        return found
+
+    return await appliance.store.read(read)
 
 
 async def dashboard_snapshot(appliance: Any) -> DashboardSnapshot:

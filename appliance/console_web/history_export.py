@@ -33,6 +33,8 @@ from zoneinfo import ZoneInfo
 
 from sanic import Request
 
+from appliance.console_web.i18n import translate
+from appliance.console_web.reasons import message_error
 from appliance.contacts.tabular import safe_cell
 from appliance.store import history as store_history
 
@@ -75,8 +77,17 @@ def excel_safe(value: Any) -> Any:
     return safe_cell(value) if isinstance(value, str) else value
 
 
-def columns_of(tab: str) -> tuple[Column, ...]:
-    return INBOUND_COLUMNS if tab == "in" else OUTBOUND_COLUMNS
+def columns_of(tab: str, lang: str = "en") -> tuple[Column, ...]:
+    """The columns of `tab`; a state, an error and "yes" in `lang`, as the page shows them."""
+    columns = INBOUND_COLUMNS if tab == "in" else OUTBOUND_COLUMNS
+    if lang == "en":
+        return columns
+    worded: dict[str, Callable[[dict[str, Any], ZoneInfo], Any]] = {
+        "State": lambda row, zone: translate(lang, row["state"]) if row.get("state") else "",
+        "Error": lambda row, zone: message_error(lang, row.get("error")),
+        "Incomplete": lambda row, zone: translate(lang, "yes") if row.get("partial") else "",
+    }
+    return tuple((title, worded.get(title, cell)) for title, cell in columns)
 
 
 def cells(columns: tuple[Column, ...], row: dict[str, Any], zone: ZoneInfo) -> list[Any]:
@@ -114,7 +125,7 @@ async def stream_csv(request: Request, tab: str, f: Any, header: list[str],
                      zone: ZoneInfo) -> None:
     """Send the view as CSV, chunk by chunk (UTF-8 with a BOM)."""
     store = request.app.ctx.appliance.store
-    columns = columns_of(tab)
+    columns = columns_of(tab, getattr(request.ctx, "lang", "en"))
     response = await request.respond(
         content_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename(tab, "csv", zone)}"',
@@ -158,7 +169,7 @@ async def build_xlsx(request: Request, tab: str, f: Any, header: list[str], titl
     store = request.app.ctx.appliance.store
     from openpyxl import Workbook  # only an export pays for the import
 
-    columns = columns_of(tab)
+    columns = columns_of(tab, getattr(request.ctx, "lang", "en"))
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title=title[:31])
     sheet.append([_xlsx_text(excel_safe(h)) for h in header])

@@ -30,6 +30,7 @@ from sanic.response import HTTPResponse, redirect
 from appliance.api.conversations import decode_cursor, encode_cursor
 from appliance.api.errors import ApiError
 from appliance.console_web.guard import page
+from appliance.console_web.reasons import send_refusal
 from appliance.console_web.render import fragment, render, text
 from appliance.contacts.numbers import stored_number
 from appliance.dispatch.intake import (
@@ -158,10 +159,10 @@ async def reply(request: Request, raw: str) -> HTTPResponse:
     try:
         accepted = await submit_request(appliance.dispatcher, send)
     except PolicyRefused as exc:
-        errors["text"] = text(request, "Refused by a rule: {reason}", reason=exc.message)
+        errors["text"] = send_refusal(request.ctx.lang, exc)
     except InvalidRequest as exc:
         errors["text"] = (text(request, "Write a reply first.") if not body.strip()
-                          else exc.message)
+                          else send_refusal(request.ctx.lang, exc))
     else:
         if accepted.notes:
             notice = text(request, "The reply waits for approval.")

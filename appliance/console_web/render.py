@@ -25,6 +25,7 @@ from sanic.response import HTTPResponse, html
 from appliance.accounts.roles import may
 from appliance.console_web.assets import TEMPLATES_DIR
 from appliance.console_web.i18n import LANGS, translate
+from appliance.console_web.reasons import intake_message, message_error
 
 NAV: tuple[tuple[str, str, str], ...] = (
     # (href, English label, the action a role needs to see it); a page is under the entry
@@ -90,6 +91,8 @@ def context(request: Request, **values: Any) -> dict[str, Any]:
                 for href, label, action in NAV if allowed(action)],
         "request": request,
         "appliance": request.app.ctx.appliance,
+        "message_error": lambda reason: message_error(lang, reason),
+        "intake_message": lambda message: intake_message(lang, message),
     }
     out.update(values)
     return out

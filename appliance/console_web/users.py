@@ -79,6 +79,19 @@ def _account_error(request: Request, exc: AccountError) -> str:
     message = str(exc)
     if "UNIQUE" in message or "already" in message:
         return text(request, "A user of that name exists already.")
+    if "last active admin" in message:
+        return text(request, "This is the last active administrator: make another "
+                             "administrator first.")
+    # accounts.manage words its refusals for the API and the CLI (field names, "null"): the
+    # console says the same in the user's language, naming the field as the form labels it.
+    if exc.field == "name":
+        return text(request, "A user name is 1 to 64 letters, digits or . _ @ - (no spaces).")
+    if exc.field == "display_name":
+        return text(request, "A name is at most 128 characters, without control characters.")
+    if exc.field == "role":
+        return text(request, "Choose a role from the list.")
+    if exc.field == "department_id":
+        return text(request, "Choose a department from the list.")
     return text(request, message[:1].upper() + message[1:] + ".")
 
 

@@ -8,7 +8,8 @@ Must not know: tables, HTTP.
 What is kept as given (stripped of surrounding blanks), when normalising fails:
 - an alphanumeric sender id: at most 11 characters with at least one letter (TS 23.040
   §9.1.2.5: an alphanumeric TP-OA holds up to 11 GSM-7 characters), e.g. "BANK", "JD.com";
-- a short code: at most 8 digits (10086, 95588);
+- a short code: at most 8 digits (10086, 95588), but not 7 or 8 digits that start like a
+  mobile number (1380013: a mobile with digits missing, not a code anyone sends from);
 - a Chinese service-provider number: digits starting with 106, at most 21 (1069xxxx...,
   what bulk senders appear as).
 Anything else that does not normalise (a mistyped 10-digit mobile, a "+" number too short) is
@@ -23,6 +24,7 @@ from appliance.dispatch.phone import InvalidNumber, normalize_number
 
 _ALPHANUMERIC = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9 .&_'-]{1,11}")
 _SHORT_CODE = re.compile(r"[0-9]{3,8}")
+_TRUNCATED_MOBILE = re.compile(r"1[3-9][0-9]{5,6}")
 _SERVICE_NUMBER = re.compile(r"106[0-9]{1,18}")
 
 
@@ -35,8 +37,8 @@ def stored_number(raw: object, default_region: str = "CN") -> str:
     try:
         return normalize_number(text, default_region)
     except InvalidNumber:
-        if _ALPHANUMERIC.fullmatch(text) or _SHORT_CODE.fullmatch(text) \
-                or _SERVICE_NUMBER.fullmatch(text):
+        short_code = _SHORT_CODE.fullmatch(text) and not _TRUNCATED_MOBILE.fullmatch(text)
+        if _ALPHANUMERIC.fullmatch(text) or short_code or _SERVICE_NUMBER.fullmatch(text):
             return text
         raise
 

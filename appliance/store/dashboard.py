@@ -66,6 +66,9 @@ class DashboardFigures:
     today: TodayCounts
     queue_by_priority: dict[int, int]
     """priority -> messages waiting (queued or held), highest priority first."""
+    held: int = 0
+    """Of those, the held ones: for a later time (send_at, quiet hours, a caps window), an
+    approval or a paused campaign's resume; they do not go now."""
 
     @property
     def queued(self) -> int:
@@ -96,10 +99,18 @@ def today_counts(start: datetime, end: datetime) -> TodayCounts:
 
 def queue_by_priority() -> dict[int, int]:
     """Messages waiting (queued or held) per priority, highest first."""
+    return _queue()[0]
+
+
+def _queue() -> tuple[dict[int, int], int]:
+    """(messages waiting per priority, highest first; how many of them are held)."""
     depth: dict[int, int] = {}
-    for _state, priority, count in queue_depth_query().tuples():
+    held = 0
+    for state, priority, count in queue_depth_query().tuples():
         depth[priority] = depth.get(priority, 0) + count
-    return dict(sorted(depth.items(), reverse=True))
+        if state == MessageState.HELD.value:
+            held += count
+    return dict(sorted(depth.items(), reverse=True)), held
 
 
 def last_failure_query(iccid: str, state: str):  # noqa: ANN201
@@ -127,7 +138,8 @@ def last_failures(iccids: Iterable[str]) -> dict[str, LastFailure]:
 
 def read_figures(start: datetime, end: datetime) -> DashboardFigures:
     """Today's counts ([start, end)) and the queue by priority, in one read transaction."""
-    return DashboardFigures(today=today_counts(start, end), queue_by_priority=queue_by_priority())
+    depth, held = _queue()
+    return DashboardFigures(today=today_counts(start, end), queue_by_priority=depth, held=held)
 
 
 def recent_replies(limit: int = 8) -> list[dict[str, Any]]:

@@ -34,6 +34,11 @@ from appliance.compose.recipients import (
     (" ,，、;\n ", []),
     ("10086", ["10086"]),
     ("abc, 13800138000", ["abc", "13800138000"]),
+    # A stray short entry never swallows the whole number after it (nor across a separator).
+    ("abc 123; 13800138010", ["abc", "123", "13800138010"]),
+    ("123 13800138010", ["123", "13800138010"]),
+    ("0571 88888888", ["0571 88888888"]),
+    ("138 0013\n8000", ["138 0013", "8000"]),
 ])
 def test_split_typed(text, expected):
     assert split_typed(text) == expected

@@ -203,7 +203,7 @@ def test_stash_keeps_a_table_for_its_owner_only(tmp_path):
 @pytest.mark.parametrize("raw", [
     "13800138000", "138 0013 8000", "138-0013-8000", "(138)00138000", "+86 138 0013 8000",
     "19912345678", "17012345678", "14012345678", "10012345678", "0571 8888 8888",
-    "1380013800", "+8613800138000", "BANK", "10086",
+    "1380013800", "+8613800138000", "BANK", "10086", "1380013",
 ])
 def test_the_import_fast_path_agrees_with_the_one_normaliser(raw):
     from appliance.contacts.numbers import InvalidNumber, stored_number

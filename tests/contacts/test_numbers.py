@@ -26,7 +26,8 @@ def test_numbers_are_stored_in_one_form(raw: str, stored: str):
     assert stored_number(raw) == stored
 
 
-@pytest.mark.parametrize("raw", ["1380013800", "+86", "", "   ", "ABCDEFGHIJKLM", "<script>"])
+@pytest.mark.parametrize("raw", ["1380013800", "+86", "", "   ", "ABCDEFGHIJKLM", "<script>",
+                                 "1380013", "13800138"])  # a mobile with digits missing
 def test_what_is_neither_a_number_nor_a_sender_id_is_refused_naming_it(raw: str):
     with pytest.raises(InvalidNumber) as err:
         stored_number(raw)

@@ -110,7 +110,7 @@ def test_import_reports_bad_rows_and_sends_nothing(console, http):
     assert review.status_code == 200 and 'id="confirm-send"' in review.text
     assert len(messages(console)) == before
     sent = http.post("/console/compose", data={"import_token": token, "text": "{name}，请交表",
-                                               "action": "send"})
+                                               "action": "send"}, follow_redirects=True)
     assert sent.status_code == 200 and "Accepted: message" in sent.text
     [row] = messages(console, recipient="+8613800138001")
     assert row.text.endswith("张三，请交表")
@@ -143,7 +143,7 @@ def test_an_import_waits_on_disk_for_its_own_session_only(console, http):
     assert len(messages(console)) == before
     # Its owner still can; the send drops the file.
     sent = http.post("/console/compose", data={"import_token": token, "text": "{name}，请交表",
-                                               "action": "send"})
+                                               "action": "send"}, follow_redirects=True)
     assert "Accepted: message" in sent.text
     assert not table.exists()
 
@@ -213,7 +213,8 @@ def test_contact_search_template_and_a_later_send(console, http):
     from zoneinfo import ZoneInfo
     local = (later + timedelta(days=2)).astimezone(ZoneInfo("Asia/Shanghai"))
     form["send_at"] = local.strftime("%Y-%m-%dT%H:%M")
-    sent = http.post("/console/compose", data={**form, "action": "send"})
+    sent = http.post("/console/compose", data={**form, "action": "send"},
+                     follow_redirects=True)
     assert "Accepted: message" in sent.text and 'id="sent-at"' in sent.text
     [row] = [m for m in messages(console, recipient="+8613600136077") if m.send_at]
     assert row.send_at == local.replace(second=0)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from appliance.console_web.dash_snapshot import operator_label
+
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
@@ -32,7 +34,9 @@ def test_the_dashboard_shows_both_modems_and_counts_a_send_live(console, page, l
     expect(rows).to_have_count(2)
     for sup in _ready_modems(console):
         row = page.locator(f'#dash-modems tr[data-iccid="{sup.status.identity.sim.iccid}"]')
-        expect(row.locator(".dash-operator")).to_have_text(sup.status.identity.sim.operator)
+        sim = sup.status.identity.sim
+        expect(row.locator(".dash-operator")).to_have_text(operator_label(sim.operator))
+        expect(row.locator(".dash-operator span")).to_have_attribute("title", sim.operator)
         expect(row.locator(".bars")).to_have_attribute(
             "aria-label", f"Signal {sup.status.bars} of 5")
         assert row.locator(".bars i.on").count() == sup.status.bars > 0
