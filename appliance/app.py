@@ -9,6 +9,7 @@ Must not know: what any part does inside.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import time
@@ -313,6 +314,13 @@ def run_appliance(config: Config, *, banner: str | None = None, on_start=None,
     appliance = Appliance(config, config_path=config_path)
     app = create_app(appliance, on_start=on_start, on_stop=on_stop)
     notify_systemd(app, appliance)  # under systemd: READY, STATUS, STOPPING, the watchdog
+
+    @app.before_server_start
+    async def _stack_dumps(app: Sanic) -> None:
+        from appliance.stacks import install_stack_dumps
+
+        install_stack_dumps(asyncio.get_running_loop())  # kill -USR1 / -USR2: what it does
+
     if banner:
         @app.after_server_start
         async def _banner(app: Sanic) -> None:

@@ -65,6 +65,17 @@ class Demo:
         self.proc.send_signal(signal.SIGTERM)
         try:
             self.proc.wait(timeout=WAIT)
+        except subprocess.TimeoutExpired:
+            # It did not stop: have it say what it is doing (appliance.stacks) before it dies,
+            # and fail with that.
+            for dump in (signal.SIGUSR2, signal.SIGUSR1):
+                self.proc.send_signal(dump)
+                time.sleep(1.0)
+            self.proc.kill()
+            self.proc.wait()
+            self._reader.join(timeout=5)
+            pytest.fail(f"the demo did not stop within {WAIT} s of SIGTERM; its stacks:\n"
+                        f"{self.proc.stderr.read()[-20000:]}")  # type: ignore[union-attr]
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
