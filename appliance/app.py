@@ -83,9 +83,9 @@ class Appliance:
         self.accounts = None
         """accounts.service.Accounts: console logins, passwords, sessions."""
         self.audit = None
+        """audit.AuditLog: the hash-chained record of who did what."""
         self.schedules = None
         """compose.runner.ScheduleRunner: the console's recurring sends."""
-        """audit.AuditLog: the hash-chained record of who did what."""
 
     async def start(self) -> None:
         from appliance.contacts.blacklist import Blacklist
