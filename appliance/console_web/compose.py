@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from urllib.parse import urlencode
 from typing import Any
+from urllib.parse import urlencode
 
 from sanic import Blueprint
 from sanic.response import HTTPResponse, redirect
@@ -37,6 +37,7 @@ from appliance.console_web.guard import page
 from appliance.console_web.reasons import schedule_result
 from appliance.console_web.render import fragment, render
 from appliance.console_web.stash import keep_stash, stash_of
+from appliance.console_web.uploads import add_upload_route, table_error
 from appliance.contacts.tabular import TableError, read_table
 from appliance.dispatch.intake import InvalidRequest, SendRequest
 from appliance.store import compose as compose_store
@@ -271,7 +272,6 @@ async def compose_contacts(request) -> HTTPResponse:  # noqa: ANN001
     return fragment(request, "compose/_contacts.html", contacts=found, q=q)
 
 
-@bp.post("/compose/import")
 @page("send")
 async def compose_import(request) -> HTTPResponse:  # noqa: ANN001
     """Read an uploaded CSV/XLSX (or re-map the columns of one held), and show its preview and
@@ -286,7 +286,7 @@ async def compose_import(request) -> HTTPResponse:  # noqa: ANN001
             table = await asyncio.to_thread(read_table, upload.body,
                                             upload.name or "upload.csv")
         except TableError as exc:
-            error = exc.code, str(exc)
+            error = exc.code, table_error(request, exc)
         else:
             # On disk, not in memory, until the send or an hour: only the token goes back.
             held = Held.guessed(upload.name or "", table)
@@ -321,6 +321,13 @@ async def compose_import(request) -> HTTPResponse:  # noqa: ANN001
     return fragment(request, "compose/_import.html", error=None, held=held, token=token,
                     checked=checked, preview=held.table.rows[:PREVIEW_ROWS],
                     shown=PROBLEMS_SHOWN, kinds=KINDS)
+
+
+# Streamed: a spreadsheet may be larger than the box's 1 MB request limit (uploads.py).
+add_upload_route(bp, "/compose/import", compose_import, name="compose_import",
+                 too_big=lambda request, message: fragment(
+                     request, "compose/_import.html", status=413, error=("too_big", message),
+                     held=None, token=""))
 
 
 # -- schedules -------------------------------------------------------------------------------

@@ -26,8 +26,8 @@ from sanic.response import HTTPResponse, redirect
 
 from appliance.console_web.guard import page
 from appliance.console_web.render import render, text
-from appliance.console_web.session import load_session
 from appliance.console_web.stash import keep_stash, stash_of
+from appliance.console_web.uploads import add_upload_route, table_error
 from appliance.contacts import importing, service, tabular
 from appliance.contacts.uploads import UploadStash
 from appliance.store import contacts as book
@@ -37,17 +37,6 @@ log = logging.getLogger(__name__)
 ROLE_LABELS = {"name": "Name", "number": "Phone number", "group": "Group",
                "consent": "Marketing consent", "note": "Note", "field": "Custom field",
                "skip": "Ignore"}
-TABLE_ERRORS = {
-    "empty": "The file is empty.",
-    "too_big": "The file is too large (at most {mb} MB).",
-    "too_many_rows": "The file has more than {rows} rows: split it into smaller files.",
-    "too_many_columns": "The file has more than {columns} columns.",
-    "unknown_type": "Upload a CSV or XLSX file.",
-    "old_xls": "An Excel 97-2003 (.xls) file cannot be read: save it as .xlsx or CSV in "
-               "Excel and upload that.",
-    "binary": "This file is not a table: upload a CSV or XLSX file.",
-    "unreadable": "The file cannot be read as CSV or XLSX: it may be damaged.",
-}
 ROW_PROBLEMS = {
     "no_number": "No phone number.",
     "bad_number": "Not a valid phone number: {detail}",
@@ -66,7 +55,6 @@ MAPPING_ERRORS = {
     "length": "The form does not match the file: start again.",
 }
 STASH = "contacts_uploads"  # app.ctx.contacts_uploads: the uploads between the steps
-MAX_UPLOAD_BODY = tabular.MAX_BYTES + 64 * 1024  # the file and the form's other parts
 _SEPARATORS = re.compile(r"[\s,;，；、|/]+")
 _PHONE_INNER = re.compile(r"(?<=\d)[ \-](?=\d)")
 
@@ -85,12 +73,6 @@ def _stash(request: Request) -> UploadStash:
 
 def _owner(request: Request) -> str:
     return request.ctx.session_token
-
-
-def _table_error(request: Request, exc: tabular.TableError) -> str:
-    return text(request, TABLE_ERRORS.get(exc.code, TABLE_ERRORS["unreadable"]),
-                mb=tabular.MAX_BYTES // (1024 * 1024), rows=f"{tabular.MAX_ROWS:,}",
-                columns=tabular.MAX_COLUMNS)
 
 
 def problem_text(request: Request, row: importing.Row) -> str:
@@ -120,7 +102,7 @@ async def upload(request: Request) -> HTTPResponse:
         table = await asyncio.to_thread(tabular.read_table, file.body, file.name)
     except tabular.TableError as exc:
         return render(request, "contacts/import_upload.html", status=400,
-                      errors={"file": _table_error(request, exc)})
+                      errors={"file": table_error(request, exc)})
     if not table.rows:
         return render(request, "contacts/import_upload.html", status=400,
                       errors={"file": text(request, "The file has a header but no rows.")})
@@ -268,25 +250,10 @@ def add_routes(bp: Blueprint) -> None:
                  name="import_form")
     guarded_upload = page("send")(upload)
 
-    async def upload_streamed(request: Request) -> HTTPResponse:
-        """The upload's body read here, up to the file limit: the box's request limit
-        (1 MB, app.py) is for API calls, and a spreadsheet of contacts is bigger. Only a
-        logged-in user's body is read; the guard then checks role and CSRF as for any form."""
-        await load_session(request)
-        if request.ctx.user is not None:
-            body = bytearray()
-            while (chunk := await request.stream.read()) is not None:
-                body += chunk
-                if len(body) > MAX_UPLOAD_BODY:
-                    return render(request, "contacts/import_upload.html", status=413,
-                                  errors={"file": _table_error(
-                                      request, tabular.TableError("too_big", ""))})
-            request.body = bytes(body)
-            request.parsed_form = request.parsed_files = None
-        return await guarded_upload(request)
-
-    bp.add_route(upload_streamed, "/contacts/import", methods=["POST"], name="import_upload",
-                 stream=True)
+    add_upload_route(bp, "/contacts/import", guarded_upload, name="import_upload",
+                     too_big=lambda request, message: render(
+                         request, "contacts/import_upload.html", status=413,
+                         errors={"file": message}))
     bp.add_route(page("send")(mapping), f"/contacts/import/{token}", methods=["GET"],
                  name="import_mapping")
     bp.add_route(page("send")(save_mapping), f"/contacts/import/{token}", methods=["POST"],

@@ -24,8 +24,10 @@ def test_why_a_message_did_not_go_reads_in_the_users_language():
     from appliance.console_web.reasons import message_error
 
     assert message_error("zh-CN", "campaign cancelled by zhang") == "群发任务已由 zhang 取消"
-    assert message_error("zh-CN", "rejected by li: 内容不合规: 请改") == "已被 li 驳回：内容不合规: 请改"
-    assert message_error("zh-CN", "gave up after 3 attempts: cancelled") == "尝试 3 次后放弃：已取消"
+    assert (message_error("zh-CN", "rejected by li: 内容不合规: 请改")
+            == "已被 li 驳回：内容不合规: 请改")
+    assert (message_error("zh-CN", "gave up after 3 attempts: cancelled")
+            == "尝试 3 次后放弃：已取消")
     assert message_error("en", "rejected by li: {x}") == "Rejected by li: {x}"
     assert message_error("zh-CN", "CMS ERROR 500: unknown") == "CMS ERROR 500: unknown"
     assert message_error("zh-CN", None) == ""
