@@ -1,5 +1,6 @@
-"""Users, for administrators: who may log in, with which role; add one, reset a password,
-disable or enable. (Departments, API keys and the rest of administration are part 2.)
+"""Users, for administrators: who may log in, with which role; add one, change a user's role
+or department, reset a password, disable or enable. (Departments themselves, API keys and
+the rest of administration are part 2.)
 
 Knows: the forms, and that a password an administrator sets is random, shown once, and must be
 changed at the user's first login (accounts.manage).
@@ -32,13 +33,14 @@ def _actor(request: Request) -> Actor:
 
 
 async def _page(request: Request, *, status: int = 200, errors: dict | None = None,
-                shown: tuple[str, str] | None = None, form: dict | None = None
-                ) -> HTTPResponse:
+                shown: tuple[str, str] | None = None, form: dict | None = None,
+                done: str = "") -> HTTPResponse:
     store = request.app.ctx.appliance.store
     users, departments = await store.read(lambda: (accounts_store.list_users(),
                                                    accounts_store.list_departments()))
     return render(request, "users.html", status=status, users=users, roles=ROLES,
-                  departments=departments, errors=errors or {}, shown=shown, form=form or {})
+                  departments=departments, errors=errors or {}, shown=shown, form=form or {},
+                  done=done)
 
 
 @bp.get("/users")
@@ -130,3 +132,30 @@ async def set_disabled(request: Request, user_id: int) -> HTTPResponse:
     if changed is None:
         return await _page(request, status=404, errors={"list": text(request, "No such user.")})
     return await _page(request)
+
+
+@bp.post("/users/<user_id:int>/role")
+@page("admin")
+async def set_role(request: Request, user_id: int) -> HTTPResponse:
+    """A user's role and department (approval rules and quotas go by the department). Their
+    sessions see it at their next request: the guard reads the user each time."""
+    form = request.form or {}
+    department = form.get("department_id") or ""
+    try:
+        department_id = int(department) if department else None
+    except ValueError:
+        return await _page(request, status=400, errors={
+            "list": text(request, "Choose a department from the list.")})
+    changes = {"role": form.get("role") or "", "department_id": department_id}
+    actor = _actor(request)
+    try:
+        changed = await request.app.ctx.appliance.store.write(
+            lambda: manage.change_user(actor, user_id, changes))
+    except AccountError as exc:
+        return await _page(request, status=exc.status,
+                           errors={"list": _account_error(request, exc)})
+    if changed is None:
+        return await _page(request, status=404, errors={"list": text(request, "No such user.")})
+    return await _page(request, done=text(request, "Saved: {name} is now {role}.",
+                                          name=changed.display_name or changed.name,
+                                          role=text(request, changed.role)))

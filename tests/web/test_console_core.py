@@ -239,37 +239,6 @@ def test_console_pages_say_their_server_time(console):
         assert "server-timing" not in http.get("/api/v1/health").headers
 
 
-def test_open_event_streams_end_when_the_appliance_stops(tmp_path):
-    import threading
-
-    from tests.api.conftest import running_in_thread
-    from tests.web.conftest import add_users
-
-    def configure(config) -> None:
-        add_users(config.database.url, {"viewer": ("watcher", "Dawn-Kettle-4821")})
-
-    ended = threading.Event()
-    with running_in_thread(tmp_path, modems=1, configure=configure) as (gateway, _loop):
-        http = httpx.Client(base_url=gateway.base_url, timeout=60.0)
-        log_in(http, "watcher", "Dawn-Kettle-4821")
-
-        def follow() -> None:
-            with http.stream("GET", "/console/events") as stream:
-                for _ in stream.iter_lines():
-                    pass
-            ended.set()
-
-        reader = threading.Thread(target=follow, daemon=True)
-        reader.start()
-        ready = threading.Event()
-        while not gateway.app.ctx.console_streams and not ready.wait(0.05):
-            pass
-    # Leaving the block stopped the server: the stream was ended, not left hanging.
-    assert ended.wait(20), "the event stream was still open after the appliance stopped"
-    http.close()
-    assert not gateway.app.ctx.console_streams
-
-
 @pytest.mark.parametrize(("path", "href", "active"), [
     ("/console/groups/3", "/console/contacts", True),
     ("/console/schedules", "/console/compose", True),
@@ -280,3 +249,37 @@ def test_menu_marks_the_entry_a_page_belongs_to(path, href, active):
     from appliance.console_web.render import nav_active
 
     assert nav_active(path, href) is active
+
+
+def test_an_admin_changes_a_users_role_and_department(console):
+    from appliance.store import accounts as accounts_store
+
+    department = console.run(console.appliance.store.write(
+        lambda: accounts_store.create_department("财务科", "财务")))
+    console.run(_add_user(console, "movable", "viewer"))
+    admin, admin_password = console.users["admin"]
+    with client(console, "zh-CN") as http:
+        done = log_in(http, admin, admin_password)
+        assert done.status_code == 302, done.text[-500:]
+        page = http.get("/console/users")
+        user = console.run(console.appliance.store.read(
+            lambda: accounts_store.get_user_by_name("movable")))
+        changed = http.post(f"/console/users/{user.id}/role",
+                            data={"role": "operator", "department_id": str(department["id"]),
+                                  "csrf_token": _csrf(page.text)})
+        assert changed.status_code == 200 and "已保存" in changed.text
+        after = console.run(console.appliance.store.read(
+            lambda: accounts_store.get_user(user.id)))
+        assert (after.role, after.department_id) == ("operator", department["id"])
+        # A role that does not exist is refused and nothing changes.
+        refused = http.post(f"/console/users/{user.id}/role",
+                            data={"role": "overlord", "department_id": "",
+                                  "csrf_token": _csrf(page.text)})
+        assert refused.status_code == 400
+        still = console.run(console.appliance.store.read(
+            lambda: accounts_store.get_user(user.id)))
+        assert (still.role, still.department_id) == ("operator", department["id"])
+    # The change holds at the user's next request: an operator may now compose.
+    with client(console) as http:
+        log_in(http, "movable", "Dawn-Kettle-4821")
+        assert http.get("/console/compose").status_code == 200
