@@ -24,7 +24,6 @@ import asyncio
 import csv
 import io
 import os
-import re
 import tempfile
 from collections.abc import Callable
 from datetime import datetime
@@ -35,7 +34,7 @@ from sanic import Request
 
 from appliance.console_web.i18n import translate
 from appliance.console_web.reasons import message_error
-from appliance.contacts.tabular import safe_cell
+from appliance.contacts.tabular import safe_cell, xlsx_text
 from appliance.store import history as store_history
 
 CHUNK = 1000
@@ -145,21 +144,10 @@ async def stream_csv(request: Request, tab: str, f: Any, header: list[str],
     await response.eof()
 
 
-# openpyxl's own ILLEGAL_CHARACTERS_RE (openpyxl.cell.cell), without importing openpyxl (5 MB
-# of the appliance's memory) until somebody exports.
-ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
-
-
-def _xlsx_text(value: Any) -> Any:
-    # openpyxl refuses the C0 control characters XML 1.0 cannot carry; an inbound SMS may
-    # hold one (the inbox stores text as received).
-    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value) if isinstance(value, str) else value
-
-
 def _append(sheet: Any, columns: tuple[Column, ...], rows: list[dict[str, Any]],
             zone: ZoneInfo) -> None:
     for row in rows:
-        sheet.append([_xlsx_text(c) for c in cells(columns, row, zone)])
+        sheet.append([xlsx_text(c) for c in cells(columns, row, zone)])
 
 
 async def build_xlsx(request: Request, tab: str, f: Any, header: list[str], title: str,
@@ -172,7 +160,7 @@ async def build_xlsx(request: Request, tab: str, f: Any, header: list[str], titl
     columns = columns_of(tab, getattr(request.ctx, "lang", "en"))
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title=title[:31])
-    sheet.append([_xlsx_text(excel_safe(h)) for h in header])
+    sheet.append([xlsx_text(excel_safe(h)) for h in header])
     before: int | None = None
     written = 0
     while written < XLSX_MAX_ROWS:

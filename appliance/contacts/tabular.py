@@ -285,6 +285,17 @@ def write_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]], *,
     return b"".join(iter_csv(columns, rows, bom=bom))
 
 
+# openpyxl's own ILLEGAL_CHARACTERS_RE (openpyxl.cell.cell), without importing openpyxl (5 MB
+# of the appliance's memory) until somebody exports: the C0 controls XML 1.0 cannot carry.
+ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
+
+
+def xlsx_text(value: Any) -> Any:
+    """A cell value openpyxl will write: a text's controls that XML cannot carry (an imported
+    name or an SMS may hold one) become U+FFFD; other values pass."""
+    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value) if isinstance(value, str) else value
+
+
 def write_xlsx(columns: Sequence[str], rows: Iterable[Sequence[Any]], *,
                sheet_title: str = "Sheet1") -> bytes:
     """An XLSX file with one sheet: the header in bold, every cell as text (so a number keeps
@@ -298,7 +309,7 @@ def write_xlsx(columns: Sequence[str], rows: Iterable[Sequence[Any]], *,
     bold = Font(bold=True)
 
     def text_cell(value: Any, font: Font | None = None) -> WriteOnlyCell:
-        cell = WriteOnlyCell(sheet, value="" if value is None else str(value))
+        cell = WriteOnlyCell(sheet, value=xlsx_text("" if value is None else str(value)))
         cell.data_type = "s"  # openpyxl would make a text starting with "=" a formula
         if font is not None:
             cell.font = font
@@ -314,5 +325,5 @@ def write_xlsx(columns: Sequence[str], rows: Iterable[Sequence[Any]], *,
 
 __all__ = [
     "MAX_BYTES", "MAX_COLUMNS", "MAX_ROWS", "Table", "TableError", "cell_text", "iter_csv",
-    "read_table", "safe_cell", "write_csv", "write_xlsx",
+    "read_table", "safe_cell", "write_csv", "write_xlsx", "xlsx_text",
 ]

@@ -14,6 +14,7 @@ from appliance.contacts.tabular import (
     safe_cell,
     write_csv,
     write_xlsx,
+    xlsx_text,
 )
 
 CSV_ZH = "姓名,手机号,分组\r\n张三,13800138000,销售部\r\n李四, 13900139000 ,\r\n"
@@ -160,3 +161,12 @@ def test_xlsx_written_reads_back_as_text():
     assert book.active["A2"].data_type == "s"
     table = read_table(data, "export.xlsx")
     assert table.rows == [['=HYPERLINK("x")', "+8613800138000"], ["b", "0755123"]]
+
+
+def test_xlsx_takes_control_characters_an_import_or_an_sms_can_carry():
+    # XML 1.0 cannot carry most C0 controls; openpyxl refuses them (IllegalCharacterError).
+    # A name imported from a CSV or a text received by SMS may hold one: it is replaced.
+    data = write_xlsx(["姓名", "备注"], [["张\x07三", "ok\x1b[0m"]])
+    table = read_table(data, "out.xlsx")
+    assert table.rows == [["张\ufffd三", "ok\ufffd[0m"]]
+    assert xlsx_text("a\tb\nc") == "a\tb\nc"  # tab and newline are allowed
