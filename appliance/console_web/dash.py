@@ -28,7 +28,7 @@ from appliance.at.traffic import TrafficLine, follow
 from appliance.audit.check import actor_of
 from appliance.console_web import dash_snapshot as snap
 from appliance.console_web.guard import page
-from appliance.console_web.render import fragment, render
+from appliance.console_web.render import fragment, render, zone
 
 bp = Blueprint("console_dash", url_prefix="/console")
 
@@ -121,13 +121,13 @@ async def modem_traffic(request: Request, key: str) -> HTTPResponse | None:
         content_type="text/event-stream; charset=utf-8",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
     await response.send(": traffic\n\n")
-    zone = ZoneInfo(_appliance(request).config.dispatch.timezone)
+    tz = zone(request)
     async for line in follow(sup.traffic, TRAFFIC_BACKLOG, poll=TRAFFIC_POLL, idle=KEEP_ALIVE,
                              until=lambda: sup.status.state.value == "gone"):
         if line is None:
             await response.send(": keep-alive\n\n")
             continue
-        data = json.dumps({"dir": line.direction, "line": traffic_text(line, zone)},
+        data = json.dumps({"dir": line.direction, "line": traffic_text(line, tz)},
                           ensure_ascii=False)
         await response.send(f"event: at\ndata: {data}\n\n")
     await response.send("event: gone\ndata: {}\n\n")

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
@@ -30,6 +29,7 @@ from appliance.console_web import history_export as export
 from appliance.console_web import history_replies
 from appliance.console_web.guard import page
 from appliance.console_web.render import render, text
+from appliance.console_web.render import zone as appliance_zone
 from appliance.contacts.numbers import stored_number
 from appliance.dispatch.phone import InvalidNumber
 from appliance.store import history as store_history
@@ -80,10 +80,6 @@ class View:
         return urlencode({k: v for k, v in values.items() if v != ""})
 
 
-def _zone(request: Request) -> ZoneInfo:
-    return ZoneInfo(request.app.ctx.appliance.config.dispatch.timezone)
-
-
 def _id(raw: str | None) -> int | None:
     if raw is None or raw == "":
         return None
@@ -98,7 +94,7 @@ def parse_view(request: Request) -> View:
     form = {name: (args.get(name) or "").strip()[:100] for name in FIELDS}
     view = View(tab="in" if form["tab"] == "in" else "out", form=form)
     form["tab"] = view.tab
-    zone = _zone(request)
+    zone = appliance_zone(request)
     days: dict[str, date] = {}
     for name in ("since", "until"):
         if form[name]:
@@ -198,7 +194,7 @@ async def _export(request: Request, kind: str) -> HTTPResponse | None:
                       choices=choices, states=STATES)
     f = view.store_filter(numbers)
     header = _export_header(request, view.tab)
-    zone = _zone(request)
+    zone = appliance_zone(request)
     if kind == "csv":
         await export.stream_csv(request, view.tab, f, header, zone)
     else:

@@ -62,13 +62,17 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+def zone(request: Request) -> ZoneInfo:
+    """The appliance's time zone (dispatch.timezone): what every time on a page is shown in."""
+    return _zone(request.app.ctx.appliance.config.dispatch.timezone)
+
+
 def local_time(request: Request, value: datetime | None, pattern: str = "%Y-%m-%d %H:%M:%S"
                ) -> str:
     """`value` in the appliance's time zone (dispatch.timezone); "" for None."""
     if value is None:
         return ""
-    zone = _zone(request.app.ctx.appliance.config.dispatch.timezone)
-    return value.astimezone(zone).strftime(pattern)
+    return value.astimezone(zone(request)).strftime(pattern)
 
 
 def context(request: Request, **values: Any) -> dict[str, Any]:
