@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -69,6 +70,13 @@ class Console:
     @property
     def appliance(self):
         return self.gateway.appliance
+
+
+def csrf_of(body: str) -> str:
+    """The CSRF token a console page's form carries."""
+    match = re.search(r'name="csrf_token" value="([^"]+)"', body)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
 
 
 def add_users(url: str, users: dict[str, tuple[str, str]], *,

@@ -5,21 +5,15 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import time
 from collections.abc import Iterator
 
 import httpx
 
 from tests.web import campaigns_support as cs
+from tests.web.conftest import csrf_of as _csrf
 
 LOGIN = "/console/login"
-
-
-def _csrf(body: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', body)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
 
 
 @contextlib.contextmanager

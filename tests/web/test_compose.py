@@ -20,14 +20,9 @@ from appliance.pdu import encode_submit
 from appliance.policy.origin import Origin
 from appliance.store import contacts as contacts_store
 from appliance.store.models import Message
+from tests.web.conftest import csrf_of as _csrf
 
 LOGIN = "/console/login"
-
-
-def _csrf(body: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', body)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
 
 
 @contextlib.contextmanager

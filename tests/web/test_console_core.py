@@ -11,6 +11,7 @@ import pytest
 from appliance.console_web.auth_pages import safe_next
 from appliance.console_web.i18n import catalog, choose_lang, translate
 from appliance.console_web.render import environment
+from tests.web.conftest import csrf_of as _csrf
 
 LOGIN = "/console/login"
 
@@ -57,12 +58,6 @@ def test_templates_escape_everything():
     hostile = "<script>alert(1)</script>"
     out = environment().from_string("{{ value }}").render(value=hostile)
     assert "<script>" not in out and "&lt;script&gt;" in out
-
-
-def _csrf(body: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', body)
-    assert match, "no CSRF token in the form"
-    return match.group(1)
 
 
 def client(console, lang: str = "en") -> httpx.Client:

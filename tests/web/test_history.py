@@ -18,18 +18,13 @@ from openpyxl import load_workbook
 
 from appliance.console_web.history_export import excel_safe
 from appliance.store.models import Campaign, InboxMessage, Message
+from tests.web.conftest import csrf_of as _csrf
 
 LOGIN = "/console/login"
 T0 = datetime(2026, 10, 1, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai
 HOSTILE = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+1+cmd|' /C calc'!A0", "-2+3",
            "@SUM(A1:A9)", "<script>window.pwned=1</script>"]
 SIM_A, SIM_B = "89860000000000000011", "89860000000000000022"
-
-
-def _csrf(body: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', body)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
 
 
 @contextlib.contextmanager
