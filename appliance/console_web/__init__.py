@@ -7,6 +7,7 @@ Must not know: what any page does.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import time
 from typing import TYPE_CHECKING
@@ -44,11 +45,17 @@ def install_console(app: Sanic) -> None:
     from appliance.console_web.i18n import catalog
     from appliance.console_web.render import environment
 
-    # Read and compiled now, not by the first request on the event loop.
-    catalog()
-    templates = environment()
-    for name in templates.list_templates(extensions=("html",)):
-        templates.get_template(name)
+    catalog()  # a few small files, read now rather than by the first request
+
+    @app.after_server_start
+    async def _compile_templates(app) -> None:
+        # Compiled on a worker thread once the server is up (about 0.5 s of CPU here, more on
+        # a Pi): neither the start-up nor the event loop waits for it; a page asked for
+        # meanwhile compiles its own template (Jinja's cache is shared and locked).
+        templates = environment()
+        await asyncio.to_thread(
+            lambda: [templates.get_template(name)
+                     for name in templates.list_templates(extensions=("html",))])
     for module in LANE_BLUEPRINTS:
         app.blueprint(importlib.import_module(module).bp)
     # Assets change only with an upgrade: cached a day; the vendored files carry versions.
