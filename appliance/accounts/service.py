@@ -227,14 +227,19 @@ class Accounts:
             return None
         digest = token_hash(token)
         now = self.clock()
-        session = await self.store.read(lambda: accounts_store.find_session(digest))
-        if session is None or session.ended_at is not None:
+        def look_up():  # one hop to a reader for both: every console page asks
+            session = accounts_store.find_session(digest)
+            if session is None or session.ended_at is not None:
+                return None, None
+            return session, accounts_store.get_user(session.user_id)
+
+        session, user = await self.store.read(look_up)
+        if session is None:
             return None
         deadline = accounts_store.session_deadline(
             session.last_seen_at, self.config.session_idle_seconds, session.expires_at)
         if now >= deadline:
             return None
-        user = await self.store.read(lambda: accounts_store.get_user(session.user_id))
         if user is None or user.disabled:
             return None
         if now - session.last_seen_at >= TOUCH_EVERY:
