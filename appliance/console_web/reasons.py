@@ -2,9 +2,10 @@
 
 Knows: the reasons the dispatcher and the store write into a message's `error` in English for
 the API and the log ("campaign cancelled by zhang", "rejected by li: <reason>", "blacklisted",
-"gave up after 3 attempts: <modem error>"); the console shows them translated, with the
-names and the approver's own words kept as they are. A reason it does not know is shown as
-written (never hidden).
+"gave up after 3 attempts: <modem error>"), and the modem's own errors as the dispatcher words
+them ("the network is congested (+CMS ERROR: 42)", dispatch.cms_errors); the console shows them
+translated, with the names, the approver's own words and the raw error code kept as they are.
+A reason it does not know is shown as written (never hidden).
 Must not know: how or where the reasons are made.
 """
 
@@ -22,11 +23,19 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"gave up after (?P<n>\d+) attempts: (?P<reason>.*)", re.S),
      "Gave up after {n} attempts: {reason}"),
     (re.compile(r"cannot be encoded: (?P<reason>.*)", re.S), "Cannot be encoded: {reason}"),
+    (re.compile(r"no answer to \+CMGS: (?P<reason>.*)", re.S), "No answer to +CMGS: {reason}"),
+    (re.compile(r"no answer to \+CMGS within (?P<seconds>[\d.]+)s"),
+     "No answer to +CMGS within {seconds} s"),
+    (re.compile(r"unknown error (?P<n>\d+)"), "unknown error {n}"),
 )
+# A modem error as cms_errors.describe_error words it: the reason (translated through the
+# catalog, web/i18n/modem_errors.json), then the code a technician looks up (kept as it is).
+_CODED = re.compile(r"(?P<reason>.+) (?P<code>\(\+CM[SE] ERROR: \d+\))", re.S)
 _WHOLE = {
     "cancelled": "Cancelled",
     "blacklisted": "Number blacklisted",
     "cancelled before sending": "Cancelled before sending",
+    "expired before it could be sent": "Expired before it could be sent",
 }
 
 
@@ -43,7 +52,10 @@ def message_error(lang: str, reason: str | None) -> str:
             if "reason" in fields:  # the inner reason may be one we know too
                 fields["reason"] = message_error(lang, fields["reason"])
             return translate(lang, english, **fields)
-    return reason
+    coded = _CODED.fullmatch(reason)
+    if coded:
+        return f"{message_error(lang, coded['reason'])} {coded['code']}"
+    return translate(lang, reason)
 
 
 _TOO_LONG_CHARS = re.compile(r"too long: (?P<n>\d+) characters; at most (?P<max>\d+) parts.*", re.S)
