@@ -274,13 +274,13 @@ def check_request(request: SendRequest, now: datetime, default_ttl: float,
     expires_at = max(send_at or now, now) + timedelta(seconds=ttl)
     recipients: list[str] = []
     for i, raw in enumerate(request.to):
-        where = f"to[{i}]" if len(request.to) > 1 else "to"
         if not isinstance(raw, str):
-            raise InvalidRequest(where, "must be a phone number as a string")
+            raise InvalidRequest(_recipient_field(request.to, i),
+                                 "must be a phone number as a string")
         try:
             recipients.append(normalize_number(raw))
         except InvalidNumber as exc:
-            raise InvalidRequest(where, str(exc)) from None
+            raise InvalidRequest(_recipient_field(request.to, i), str(exc)) from None
     # Last: the checks above are about what was asked; this one about who asks.
     if request.priority is not None and priority > MAX_UNPRIVILEGED_PRIORITY \
             and not request.privileged:
@@ -288,17 +288,22 @@ def check_request(request: SendRequest, now: datetime, default_ttl: float,
                                        f"{MAX_UNPRIVILEGED_PRIORITY} without the admin scope)")
     origin = request.origin
     identity = content_hash(request.text)  # once per request (dedupe looks it up)
-    rows = [NewMessage(recipient=r, text=request.text, priority=priority,
-                       category=request.category, campaign_id=request.campaign_id,
-                       submitter_kind=request.submitter_kind, submitter_id=request.submitter_id,
-                       client_ref=request.client_ref, send_at=send_at, expires_at=expires_at,
-                       ttl=float(ttl), parts_count=count.parts, via_sim=request.via_sim,
-                       force_ucs2=request.force_ucs2, message_class=request.message_class,
-                       kannel=request.kannel, door=origin.door, address=origin.address,
-                       api_key_id=origin.api_key_id, user_id=origin.user_id,
-                       department_id=origin.department_id, content_hash=identity)
-            for r in recipients]
+    template = NewMessage(
+        recipient=recipients[0], text=request.text, priority=priority,
+        category=request.category, campaign_id=request.campaign_id,
+        submitter_kind=request.submitter_kind, submitter_id=request.submitter_id,
+        client_ref=request.client_ref, send_at=send_at, expires_at=expires_at, ttl=float(ttl),
+        parts_count=count.parts, via_sim=request.via_sim, force_ucs2=request.force_ucs2,
+        message_class=request.message_class, kannel=request.kannel, door=origin.door,
+        address=origin.address, api_key_id=origin.api_key_id, user_id=origin.user_id,
+        department_id=origin.department_id, content_hash=identity)
+    rows = [template] if len(recipients) == 1 else template.to_each(recipients)
     return Validated(rows, count)
+
+
+def _recipient_field(to: list[str], i: int) -> str:
+    """The field an error about the i-th recipient names."""
+    return f"to[{i}]" if len(to) > 1 else "to"
 
 
 def validate(request: SendRequest, now: datetime, default_ttl: float) -> list[NewMessage]:

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any
 
 import peewee
@@ -84,6 +86,41 @@ class NewMessage:
     content_hash: int | None = None
     """policy.dedupe's identity of the text as sent (a signed 64-bit integer)."""
 
+    def to_each(self, recipients: Iterable[str]) -> list[NewMessage]:
+        """This message once to each of `recipients` (a request's rows: all alike but the
+        recipient). Copied field by field, not through the dataclass's __init__, whose 25
+        frozen assignments cost ~5 µs a row (measured), ten times a copy: at 1,000
+        recipients a request, a fifth of what intake spent per recipient."""
+        fields, new = self.__dict__, object.__new__
+        rows = []
+        for recipient in recipients:
+            state = fields.copy()
+            state["recipient"] = recipient
+            row = new(NewMessage)
+            _set_state(row, "__dict__", state)
+            rows.append(row)
+        return rows
+
+
+def with_changes(rows: list[NewMessage], **changes: Any) -> list[NewMessage]:
+    """`dataclasses.replace(row, **changes)` for each of `rows`, at the cost of a copy (see
+    `NewMessage.to_each`): a policy check that marks every row of a request (held, charged)."""
+    unknown = changes.keys() - NewMessage.__dataclass_fields__.keys()
+    if unknown:
+        raise TypeError(f"NewMessage has no field {sorted(unknown)[0]!r}")
+    new = object.__new__
+    out = []
+    for row in rows:
+        state = row.__dict__.copy()
+        state.update(changes)
+        copy = new(NewMessage)
+        _set_state(copy, "__dict__", state)
+        out.append(copy)
+    return out
+
+
+_set_state = object.__setattr__  # NewMessage is frozen: its own __setattr__ refuses
+
 
 # -- the insert ------------------------------------------------------------------------------
 
@@ -136,7 +173,8 @@ def accept_new(requests: list[NewMessage], now: datetime | None = None) -> Accep
     new_at: list[int] = []  # index in `requests` of each new row
     new_states: list[str] = []
     queued, held = M.QUEUED.value, M.HELD.value
-    send_at_value, expires_at_value = Message.send_at.db_value, Message.expires_at.db_value
+    send_at_value = _StoredTime(Message.send_at)
+    expires_at_value = _StoredTime(Message.expires_at)
     for n, (req, ref) in enumerate(zip(requests, kind_seq, strict=True)):
         if not req.recipient:
             raise ValueError("a message needs a recipient")
@@ -157,8 +195,7 @@ def accept_new(requests: list[NewMessage], now: datetime | None = None) -> Accep
             req.recipient, req.text, state, req.priority, req.category, req.campaign_id,
             req.submitter_kind, req.submitter_id, req.client_ref,
             0 if ref is None else ref[3],
-            None if req.send_at is None else send_at_value(req.send_at),
-            None if req.expires_at is None else expires_at_value(req.expires_at),
+            send_at_value(req.send_at), expires_at_value(req.expires_at),
             req.parts_count, 0, "", now_db, now_db, now_db if state == queued else None,
             req.via_sim, req.door, req.address, req.api_key_id, req.user_id,
             req.department_id, req.content_hash,
@@ -183,6 +220,24 @@ def accept_new(requests: list[NewMessage], now: datetime | None = None) -> Accep
     )
     _insert_extras([(msg_id, requests[n]) for n, msg_id in zip(new_at, new_ids, strict=True)])
     return Acceptance(ids, new, at)  # type: ignore[arg-type]
+
+
+class _StoredTime:
+    """A time field's storage form, remembered for the last time converted: a request's rows
+    share their send_at and expires_at (one object each), and the conversion (to UTC, to
+    text) cost more than the rest of a row's tuple."""
+
+    def __init__(self, field: peewee.Field):
+        self.db_value = field.db_value
+        self.last: tuple[datetime | None, str | None] = (None, None)
+
+    def __call__(self, value: datetime | None) -> str | None:
+        last, stored = self.last
+        if value is last:
+            return stored
+        stored = self.db_value(value)
+        self.last = (value, stored)
+        return stored
 
 
 def _insert_extras(rows: list[tuple[int, NewMessage]]) -> None:
@@ -312,7 +367,7 @@ def _insert_rows(model: type[peewee.Model], columns: tuple[str, ...],
     for i in range(0, len(rows), size):
         chunk = rows[i:i + size]
         sql = _insert_sql(db.param, db.quote, table, columns, len(chunk), returning)
-        params = [value for row in chunk for value in row]
+        params = list(chain.from_iterable(chunk))
         cursor = db.execute_sql(sql, params)
         if returning is not None:
             got = [r[0] for r in cursor.fetchall()]
@@ -392,4 +447,4 @@ def _stored_by_client_ref(
 
 
 __all__ = ["Acceptance", "IdempotencyConflict", "NewMessage", "accept_many", "accept_messages",
-           "accept_new"]
+           "accept_new", "with_changes"]
