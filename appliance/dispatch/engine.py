@@ -233,7 +233,8 @@ class Dispatcher:
         for req, mid, new in zip(requests, accepted.ids, accepted.new, strict=True):
             if not new or req.hold:
                 continue
-            if (mid in claimed) if claimed is not None else any(mid in q for q in queues):
+            if queues and ((mid in claimed) if claimed is not None
+                           else any(mid in q for q in queues)):
                 continue
             waiting.append(Waiting(
                 pending=Pending(message_id=mid, recipient=req.recipient,

@@ -28,7 +28,7 @@ from datetime import datetime
 from appliance.dispatch.balancer import Pending
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: one object per queued message, not two
 class Waiting:
     """A queued message: what the balancer needs, plus when and where it may go."""
 
