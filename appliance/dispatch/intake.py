@@ -48,6 +48,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
@@ -126,6 +127,11 @@ class RecipientBlock(Protocol):
         """None when `number` may be sent to, else the reason it may not (in memory, fast)."""
         ...
 
+    def blocked_among(self, numbers: Iterable[str]) -> dict[str, str]:
+        """The blacklisted of (normalised) `numbers`, with their reasons: a request's
+        recipients in one look-up, not a call per recipient."""
+        ...
+
 
 @dataclass
 class SendRequest:
@@ -174,6 +180,7 @@ class Accepted:
 class Validated:
     rows: list[NewMessage]
     count: PartCount
+    recipients: list[str]  # the rows' recipients, in order
 
 
 def _check_string(name: str, value: str) -> None:
@@ -298,7 +305,7 @@ def check_request(request: SendRequest, now: datetime, default_ttl: float,
         address=origin.address, api_key_id=origin.api_key_id, user_id=origin.user_id,
         department_id=origin.department_id, content_hash=identity)
     rows = [template] if len(recipients) == 1 else template.to_each(recipients)
-    return Validated(rows, count)
+    return Validated(rows, count, recipients)
 
 
 def _recipient_field(to: list[str], i: int) -> str:
@@ -327,7 +334,7 @@ async def submit_request(dispatcher: Dispatcher, request: SendRequest) -> Accept
     block = None if request.ignore_blacklist else dispatcher.recipient_block
     rows, rejected = valid.rows, []
     if block is not None:
-        rows, rejected = _without_blocked(valid.rows, block)
+        rows, rejected = _without_blocked(valid.rows, valid.recipients, block)
         if not rows:
             raise AllRecipientsBlocked(rejected)
     draft = Draft(request=request, rows=rows, count=valid.count, now=now, rejected=rejected)
@@ -344,9 +351,10 @@ async def submit_request(dispatcher: Dispatcher, request: SendRequest) -> Accept
         raise
     if policy is not None:
         await policy.accepted(draft, ids)
+    recipients = [r.recipient for r in rows]
     if block is not None:
-        await _cancel_blocked_meanwhile(dispatcher, block, ids, rows)
-    return Accepted(ids=ids, recipients=[r.recipient for r in rows],
+        await _cancel_blocked_meanwhile(dispatcher, block, ids, recipients)
+    return Accepted(ids=ids, recipients=recipients,
                     parts=valid.count.parts, encoding=valid.count.encoding,
                     rejected=draft.rejected, notes=draft.notes)
 
@@ -360,12 +368,15 @@ def _nobody_left(rejected: list[tuple[str, str]]) -> PolicyRefused:
                          rejected=rejected)
 
 
-def _without_blocked(rows: list[NewMessage], block: RecipientBlock,
+def _without_blocked(rows: list[NewMessage], recipients: list[str], block: RecipientBlock,
                      ) -> tuple[list[NewMessage], list[tuple[str, str]]]:
+    blocked = block.blocked_among(recipients)
+    if not blocked:
+        return rows, []
     kept: list[NewMessage] = []
     rejected: list[tuple[str, str]] = []
     for row in rows:
-        reason = block.blocked_reason(row.recipient)
+        reason = blocked.get(row.recipient)
         if reason is None:
             kept.append(row)
         else:
@@ -375,11 +386,14 @@ def _without_blocked(rows: list[NewMessage], block: RecipientBlock,
 
 
 async def _cancel_blocked_meanwhile(dispatcher: Dispatcher, block: RecipientBlock,
-                                    ids: list[int], rows: list[NewMessage]) -> None:
+                                    ids: list[int], recipients: list[str]) -> None:
     """Cancel what was accepted for a number blacklisted while the request was being stored
     (see the module docstring); one that a SIM has begun sending is left to finish."""
-    for mid, row in zip(ids, rows, strict=True):
-        reason = block.blocked_reason(row.recipient)
+    blocked = block.blocked_among(recipients)
+    if not blocked:
+        return
+    for mid, recipient in zip(ids, recipients, strict=True):
+        reason = blocked.get(recipient)
         if reason is None:
             continue
         try:
