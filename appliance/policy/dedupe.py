@@ -115,8 +115,9 @@ class Dedupe(Check):
         self.window_hours = window_hours  # None: one working day
         self._in_flight: dict[int, list[_Mark]] = {}
         """content hash -> the marks of the drafts admitted with it and not yet stored."""
-        self._drafts: dict[int, tuple[asyncio.Event, list[int]]] = {}
-        """id(draft) -> its marks' event and the content hashes it marked."""
+        self._drafts: dict[int, tuple[asyncio.Event, dict[int, list[str]], list]] = {}
+        """id(draft) -> its marks' event, the recipients it marked by content hash, and the
+        rows they came from (`accepted` reuses them while the draft keeps those rows)."""
         self._lookups: list[tuple[list[_Lookup], asyncio.Future]] = []
         self._reading: set[asyncio.Task] = set()
 
@@ -305,15 +306,15 @@ class Dedupe(Check):
             self._in_flight = {h: marks for h, marks in live if marks}
         for h, recipients in groups.items():
             self._in_flight.setdefault(h, []).append((event, deadline, set(recipients)))
-        self._drafts[id(draft)] = (event, list(groups))
+        self._drafts[id(draft)] = (event, groups, draft.rows)
 
     def _release(self, draft: Draft) -> None:
         mark = self._drafts.pop(id(draft), None)
         if mark is None:
             return
-        event, hashes = mark
+        event, groups, _ = mark
         event.set()
-        for h in hashes:
+        for h in groups:
             others = [m for m in self._in_flight.get(h, ()) if m[0] is not event]
             if others:
                 self._in_flight[h] = others
@@ -322,7 +323,9 @@ class Dedupe(Check):
 
     async def accepted(self, draft: Draft, ids: list[int]) -> None:
         # As stored: a later check may have replaced rows.
-        self._remember(_by_text(draft.rows), draft.now)
+        mark = self._drafts.get(id(draft))
+        self._remember(mark[1] if mark is not None and mark[2] is draft.rows
+                       else _by_text(draft.rows), draft.now)
         self._release(draft)
 
     def abandoned(self, draft: Draft) -> None:
