@@ -216,7 +216,8 @@ def accept_new(requests: list[NewMessage], now: datetime | None = None) -> Accep
     for msg_id, state in zip(new_ids, new_states, strict=True):
         events.extend((msg_id, now_db, None, state, "accepted", None))  # _EVENT_COLUMNS
     _insert_rows(MessageEvent, _EVENT_COLUMNS, events)
-    _insert_extras([(msg_id, requests[n]) for n, msg_id in zip(new_at, new_ids, strict=True)])
+    _insert_extras(new_ids, requests if len(new_at) == len(requests)
+                   else [requests[n] for n in new_at])
     return Acceptance(ids, new, at)  # type: ignore[arg-type]
 
 
@@ -238,21 +239,25 @@ class _StoredTime:
         return stored
 
 
-def _insert_extras(rows: list[tuple[int, NewMessage]]) -> None:
+def _insert_extras(ids: list[int], requests: list[NewMessage]) -> None:
     """The encoding options and Kannel fields of the new messages that carry any, in the same
-    transaction as the messages (the sender may claim a message the moment it commits)."""
-    options = [(mid, r.force_ucs2, r.message_class) for mid, r in rows
+    transaction as the messages (the sender may claim a message the moment it commits);
+    `ids[n]` is `requests[n]`'s."""
+    def with_ids() -> zip[tuple[int, NewMessage]]:
+        return zip(ids, requests, strict=True)
+
+    options = [(mid, r.force_ucs2, r.message_class) for mid, r in with_ids()
                if r.force_ucs2 or r.message_class is not None]
     if options:
         _insert_rows(MessageOption, _OPTION_COLUMNS, list(chain.from_iterable(options)))
-    kannel = [kannel_store.row(mid, r.kannel) for mid, r in rows if r.kannel is not None]
+    kannel = [kannel_store.row(mid, r.kannel) for mid, r in with_ids() if r.kannel is not None]
     if kannel:
         _insert_rows(KannelMessage, kannel_store.COLUMNS, list(chain.from_iterable(kannel)))
     # A held message is never without its approval, a charged one never without its account.
-    approvals = [(mid, r.approval_id) for mid, r in rows if r.approval_id is not None]
+    approvals = [(mid, r.approval_id) for mid, r in with_ids() if r.approval_id is not None]
     if approvals:
         _insert_rows(ApprovalMessage, _APPROVAL_COLUMNS, list(chain.from_iterable(approvals)))
-    charges = [(mid, account) for mid, r in rows for account in r.charge_to]
+    charges = [(mid, account) for mid, r in with_ids() for account in r.charge_to]
     if charges:
         _insert_rows(MessageCharge, _CHARGE_COLUMNS, list(chain.from_iterable(charges)))
 
