@@ -51,6 +51,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
@@ -103,10 +104,8 @@ class Dedupe(Check):
                  exclusive: bool = False):
         self.store = store
         self.exclusive = exclusive
-        self._recent: dict[int, dict[int, float]] = {}
-        """content hash -> hash(recipient) -> POSIX time it was last admitted or stored (by
-        text first: a request's rows share one, so they join and are looked up as one)."""
-        self._recent_pairs = 0  # how many pairs `_recent` holds
+        self._recent: dict[int, float] = {}
+        """_pair_keys (content hash, recipient) -> POSIX time it was last admitted or stored."""
         self._seeded = False  # `load` has put the outbox's recent pairs in `_recent`
         self._pruned_at: datetime | None = None
         self.enabled = enabled
@@ -136,10 +135,8 @@ class Dedupe(Check):
         if len(rows) > RECENT_MAX:
             return  # cut short: not every pair is there, so every send reads
         for h, recipient, created_at in rows:
-            bucket = self._recent.setdefault(h, {})
-            key = hash(recipient)
-            bucket[key] = max(bucket.get(key, 0.0), created_at.timestamp())
-        self._recent_pairs = sum(len(b) for b in self._recent.values())
+            key = h ^ hash(recipient)  # as _pair_keys
+            self._recent[key] = max(self._recent.get(key, 0.0), created_at.timestamp())
         self._seeded = True
         self._pruned_at = now
 
@@ -154,24 +151,14 @@ class Dedupe(Check):
         stamp = now.timestamp()
         recent = self._recent
         for h, recipients in groups.items():
-            bucket = recent.get(h)
-            if bucket is None:
-                bucket = recent[h] = {}
-            before = len(bucket)
-            bucket.update(dict.fromkeys(map(hash, recipients), stamp))
-            self._recent_pairs += len(bucket) - before
+            recent.update(dict.fromkeys(_pair_keys(h, recipients), stamp))
         if self._pruned_at is None or now - self._pruned_at > RECENT_PRUNE_EVERY \
-                or now < self._pruned_at or self._recent_pairs > RECENT_MAX:
+                or now < self._pruned_at or len(recent) > RECENT_MAX:
             self._pruned_at = now
             oldest = (self.window_start(now) - RECENT_SLACK).timestamp()
-            kept: dict[int, dict[int, float]] = {}
-            for h, bucket in recent.items():
-                left = {k: t for k, t in bucket.items() if t >= oldest}
-                if left:
-                    kept[h] = left
-            self._recent, self._recent_pairs = kept, sum(len(b) for b in kept.values())
-            if self._recent_pairs > RECENT_MAX:  # too many to hold: every send reads
-                self._seeded, self._recent, self._recent_pairs = False, {}, 0
+            self._recent = {k: t for k, t in recent.items() if t >= oldest}
+            if len(self._recent) > RECENT_MAX:  # too many to hold: every send reads
+                self._seeded, self._recent = False, {}
 
     def prepare(self, request: SendRequest) -> SendRequest:
         if request.skip_dedupe and not may_skip(request):
@@ -205,11 +192,9 @@ class Dedupe(Check):
         by_hash: dict[int, list[str]] = {}
         if self._may_have_copy():
             for h, recipients in groups.items():
-                bucket = self._recent.get(h)
-                if bucket is not None:
-                    unsure = [r for r in recipients if hash(r) in bucket]
-                    if unsure:
-                        by_hash[h] = unsure
+                known = self._recent.keys() & _pair_keys(h, recipients)
+                if known:  # rarely: a text sent lately to some of these numbers
+                    by_hash[h] = [r for r in recipients if h ^ hash(r) in known]
         else:
             by_hash = groups
         self._remember(groups, draft.now)
@@ -330,6 +315,12 @@ class Dedupe(Check):
 
     def abandoned(self, draft: Draft) -> None:
         self._release(draft)
+
+
+def _pair_keys(content: int, recipients: list[str]) -> Iterator[int]:
+    """The record's keys of (content hash, recipient) pairs: the two hashes combined, computed
+    in C for a request's recipients (a collision only costs a read of the outbox)."""
+    return map(content.__xor__, map(hash, recipients))
 
 
 def _by_text(rows: list) -> dict[int, list[str]]:  # list[NewMessage]
