@@ -102,6 +102,10 @@ def _body(request: Request) -> dict[str, Any]:
     return body
 
 
+_FINITE = frozenset({str, int, bool, type(None)})
+"""JSON values that cannot be, or hold, a non-finite number."""
+
+
 def _non_finite(value: Any, path: str) -> str | None:
     """Where in `value` a NaN or an infinity sits (e.g. "to[3]"), or None. A loop, not
     recursion: a body may nest lists thousands deep."""
@@ -112,6 +116,8 @@ def _non_finite(value: Any, path: str) -> str | None:
             if not math.isfinite(item):
                 return where
         elif isinstance(item, list):
+            if set(map(type, item)) <= _FINITE:  # a list of numbers as strings: nothing inside
+                continue
             stack.extend((v, f"{where}[{i}]") for i, v in reversed(list(enumerate(item))))
         elif isinstance(item, dict):
             stack.extend((v, f"{where}.{k}") for k, v in reversed(list(item.items())))

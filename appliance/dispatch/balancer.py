@@ -60,7 +60,7 @@ class SimView:
     """Its per-day cap, so that load compares SIMs with different caps; 0 = compare raw counts."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: one object per queued message, not two
 class Pending:
     """One queued message as the balancer sees it."""
 

@@ -228,19 +228,22 @@ class Dispatcher:
         claimed: set[int] | None = None
         if queues and len(requests) > 4:
             claimed = set().union(*(q.ids() for q in queues))
+        at = accepted.at
+        waiting = []
         for req, mid, new in zip(requests, accepted.ids, accepted.new, strict=True):
             if not new or req.hold:
                 continue
-            if (mid in claimed) if claimed is not None else any(mid in q for q in queues):
+            if queues and ((mid in claimed) if claimed is not None
+                           else any(mid in q for q in queues)):
                 continue
-            ctx.pending.add(Waiting(
+            waiting.append(Waiting(
                 pending=Pending(message_id=mid, recipient=req.recipient,
                                 network=network_of(req.recipient),
                                 parts=max(req.parts_count, 1), priority=req.priority,
-                                campaign_id=req.campaign_id, sticky_sim=None,
-                                created_at=accepted.at),
+                                campaign_id=req.campaign_id, sticky_sim=None, created_at=at),
                 send_at=req.send_at, expires_at=req.expires_at, pinned_sim=req.via_sim,
-                category=req.category), now)
+                category=req.category))
+        ctx.pending.add_many(waiting, now)
         self.wake()
 
     async def cancel(self, message_id: int, reason: str = "cancelled") -> None:

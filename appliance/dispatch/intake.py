@@ -48,6 +48,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
@@ -126,6 +127,11 @@ class RecipientBlock(Protocol):
         """None when `number` may be sent to, else the reason it may not (in memory, fast)."""
         ...
 
+    def blocked_among(self, numbers: Iterable[str]) -> dict[str, str]:
+        """The blacklisted of (normalised) `numbers`, with their reasons: a request's
+        recipients in one look-up, not a call per recipient."""
+        ...
+
 
 @dataclass
 class SendRequest:
@@ -174,6 +180,7 @@ class Accepted:
 class Validated:
     rows: list[NewMessage]
     count: PartCount
+    recipients: list[str]  # the rows' recipients, in order
 
 
 def _check_string(name: str, value: str) -> None:
@@ -274,13 +281,13 @@ def check_request(request: SendRequest, now: datetime, default_ttl: float,
     expires_at = max(send_at or now, now) + timedelta(seconds=ttl)
     recipients: list[str] = []
     for i, raw in enumerate(request.to):
-        where = f"to[{i}]" if len(request.to) > 1 else "to"
         if not isinstance(raw, str):
-            raise InvalidRequest(where, "must be a phone number as a string")
+            raise InvalidRequest(_recipient_field(request.to, i),
+                                 "must be a phone number as a string")
         try:
             recipients.append(normalize_number(raw))
         except InvalidNumber as exc:
-            raise InvalidRequest(where, str(exc)) from None
+            raise InvalidRequest(_recipient_field(request.to, i), str(exc)) from None
     # Last: the checks above are about what was asked; this one about who asks.
     if request.priority is not None and priority > MAX_UNPRIVILEGED_PRIORITY \
             and not request.privileged:
@@ -288,17 +295,22 @@ def check_request(request: SendRequest, now: datetime, default_ttl: float,
                                        f"{MAX_UNPRIVILEGED_PRIORITY} without the admin scope)")
     origin = request.origin
     identity = content_hash(request.text)  # once per request (dedupe looks it up)
-    rows = [NewMessage(recipient=r, text=request.text, priority=priority,
-                       category=request.category, campaign_id=request.campaign_id,
-                       submitter_kind=request.submitter_kind, submitter_id=request.submitter_id,
-                       client_ref=request.client_ref, send_at=send_at, expires_at=expires_at,
-                       ttl=float(ttl), parts_count=count.parts, via_sim=request.via_sim,
-                       force_ucs2=request.force_ucs2, message_class=request.message_class,
-                       kannel=request.kannel, door=origin.door, address=origin.address,
-                       api_key_id=origin.api_key_id, user_id=origin.user_id,
-                       department_id=origin.department_id, content_hash=identity)
-            for r in recipients]
-    return Validated(rows, count)
+    template = NewMessage(
+        recipient=recipients[0], text=request.text, priority=priority,
+        category=request.category, campaign_id=request.campaign_id,
+        submitter_kind=request.submitter_kind, submitter_id=request.submitter_id,
+        client_ref=request.client_ref, send_at=send_at, expires_at=expires_at, ttl=float(ttl),
+        parts_count=count.parts, via_sim=request.via_sim, force_ucs2=request.force_ucs2,
+        message_class=request.message_class, kannel=request.kannel, door=origin.door,
+        address=origin.address, api_key_id=origin.api_key_id, user_id=origin.user_id,
+        department_id=origin.department_id, content_hash=identity)
+    rows = [template] if len(recipients) == 1 else template.to_each(recipients)
+    return Validated(rows, count, recipients)
+
+
+def _recipient_field(to: list[str], i: int) -> str:
+    """The field an error about the i-th recipient names."""
+    return f"to[{i}]" if len(to) > 1 else "to"
 
 
 def validate(request: SendRequest, now: datetime, default_ttl: float) -> list[NewMessage]:
@@ -322,7 +334,7 @@ async def submit_request(dispatcher: Dispatcher, request: SendRequest) -> Accept
     block = None if request.ignore_blacklist else dispatcher.recipient_block
     rows, rejected = valid.rows, []
     if block is not None:
-        rows, rejected = _without_blocked(valid.rows, block)
+        rows, rejected = _without_blocked(valid.rows, valid.recipients, block)
         if not rows:
             raise AllRecipientsBlocked(rejected)
     draft = Draft(request=request, rows=rows, count=valid.count, now=now, rejected=rejected)
@@ -339,9 +351,10 @@ async def submit_request(dispatcher: Dispatcher, request: SendRequest) -> Accept
         raise
     if policy is not None:
         await policy.accepted(draft, ids)
+    recipients = [r.recipient for r in rows]
     if block is not None:
-        await _cancel_blocked_meanwhile(dispatcher, block, ids, rows)
-    return Accepted(ids=ids, recipients=[r.recipient for r in rows],
+        await _cancel_blocked_meanwhile(dispatcher, block, ids, recipients)
+    return Accepted(ids=ids, recipients=recipients,
                     parts=valid.count.parts, encoding=valid.count.encoding,
                     rejected=draft.rejected, notes=draft.notes)
 
@@ -355,12 +368,15 @@ def _nobody_left(rejected: list[tuple[str, str]]) -> PolicyRefused:
                          rejected=rejected)
 
 
-def _without_blocked(rows: list[NewMessage], block: RecipientBlock,
+def _without_blocked(rows: list[NewMessage], recipients: list[str], block: RecipientBlock,
                      ) -> tuple[list[NewMessage], list[tuple[str, str]]]:
+    blocked = block.blocked_among(recipients)
+    if not blocked:
+        return rows, []
     kept: list[NewMessage] = []
     rejected: list[tuple[str, str]] = []
     for row in rows:
-        reason = block.blocked_reason(row.recipient)
+        reason = blocked.get(row.recipient)
         if reason is None:
             kept.append(row)
         else:
@@ -370,11 +386,14 @@ def _without_blocked(rows: list[NewMessage], block: RecipientBlock,
 
 
 async def _cancel_blocked_meanwhile(dispatcher: Dispatcher, block: RecipientBlock,
-                                    ids: list[int], rows: list[NewMessage]) -> None:
+                                    ids: list[int], recipients: list[str]) -> None:
     """Cancel what was accepted for a number blacklisted while the request was being stored
     (see the module docstring); one that a SIM has begun sending is left to finish."""
-    for mid, row in zip(ids, rows, strict=True):
-        reason = block.blocked_reason(row.recipient)
+    blocked = block.blocked_among(recipients)
+    if not blocked:
+        return
+    for mid, recipient in zip(ids, recipients, strict=True):
+        reason = blocked.get(recipient)
         if reason is None:
             continue
         try:

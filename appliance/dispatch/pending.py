@@ -21,14 +21,14 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import OrderedDict
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
 from appliance.dispatch.balancer import Pending
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: one object per queued message, not two
 class Waiting:
     """A queued message: what the balancer needs, plus when and where it may go."""
 
@@ -82,6 +82,33 @@ class PendingIndex:
             self._where[item.message_id] = _LATER
             return
         self._place(item)
+
+    def add_many(self, items: Iterable[Waiting], now: datetime) -> None:
+        """`add(item, now)` for each of `items`, faster for a request's: they share their lane
+        (priority, campaign, category), which is looked up once for a run of them instead of
+        once each (a batch of 1,000 recipients is 1,000 items)."""
+        where, lanes = self._where, self._lanes
+        key: LaneKey | None = None
+        lane: OrderedDict[int, Waiting] | None = None
+        for item in items:
+            if item.send_at is not None or item.not_before is not None \
+                    or item.pinned_sim is not None:
+                self.add(item, now)  # may be due later, or pinned: add() knows where
+                key = None  # add() may have emptied and dropped the lane held
+                continue
+            message_id = item.message_id
+            if message_id in where:
+                self.discard(message_id)
+                key = None
+            p = item.pending
+            if key is None or key[0] != p.priority or key[1] != p.campaign_id \
+                    or key[2] != item.category:
+                key = (p.priority, p.campaign_id, item.category)
+                lane = lanes.get(key)
+                if lane is None:
+                    lane = lanes[key] = OrderedDict()
+            lane[message_id] = item  # type: ignore[index]
+            where[message_id] = key  # one tuple shared by the run, not one per item
 
     def _place(self, item: Waiting) -> None:
         if item.pinned_sim is not None:

@@ -14,7 +14,6 @@ Must not know: HTTP (the API maps ApprovalProblem to its errors), who may decide
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from datetime import datetime
 
@@ -23,6 +22,7 @@ from appliance.hub import ApprovalDecided, EventHub
 from appliance.policy.layer import Check, Draft
 from appliance.store import approvals
 from appliance.store.approvals import Decider, Rule
+from appliance.store.messages import with_changes
 from appliance.store.states import MessageState
 from appliance.store.writer import Store
 
@@ -64,8 +64,7 @@ class ApprovalCheck(Check):
         approval_id = await self.store.write(lambda: approvals.create(
             submitter, category=request.category, text=request.text, recipients=len(rows),
             parts=count.parts, now=now))
-        draft.rows = [dataclasses.replace(r, hold=True, approval_id=approval_id)
-                      for r in draft.rows]
+        draft.rows = with_changes(draft.rows, hold=True, approval_id=approval_id)
         draft.notes[self.name] = {"id": approval_id, "state": PENDING_APPROVAL}
 
     async def accepted(self, draft: Draft, ids: list[int]) -> None:

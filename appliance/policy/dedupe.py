@@ -51,6 +51,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
@@ -84,6 +85,9 @@ RECENT_PRUNE_EVERY = timedelta(minutes=10)
 
 _Lookup = tuple[int, list[str], datetime, "tuple[str, str, str] | None"]
 """copies_since's arguments: content hash, recipients, since, replay_of."""
+_Mark = tuple[asyncio.Event, float, set[str]]
+"""A draft in flight, for one of its texts: (set once its rows are stored or given up,
+monotonic deadline, its recipients with that text)."""
 
 
 def may_skip(request: SendRequest) -> bool:
@@ -101,18 +105,18 @@ class Dedupe(Check):
         self.store = store
         self.exclusive = exclusive
         self._recent: dict[int, float] = {}
-        """hash((content hash, recipient)) -> POSIX time it was last admitted or stored."""
+        """_pair_keys (content hash, recipient) -> POSIX time it was last admitted or stored."""
         self._seeded = False  # `load` has put the outbox's recent pairs in `_recent`
         self._pruned_at: datetime | None = None
         self.enabled = enabled
         self.tz = tz
         self.calendar = calendar or WorkCalendar()
         self.window_hours = window_hours  # None: one working day
-        self._in_flight: dict[tuple[int, str], tuple[asyncio.Event, float]] = {}
-        """(content hash, recipient) of rows admitted and not yet stored -> (set once they
-        are stored or given up, monotonic deadline)."""
-        self._drafts: dict[int, tuple[asyncio.Event, list[tuple[int, str]]]] = {}
-        """id(draft) -> its event and the keys it marked."""
+        self._in_flight: dict[int, list[_Mark]] = {}
+        """content hash -> the marks of the drafts admitted with it and not yet stored."""
+        self._drafts: dict[int, tuple[asyncio.Event, dict[int, list[str]], list]] = {}
+        """id(draft) -> its marks' event, the recipients it marked by content hash, and the
+        rows they came from (`accepted` reuses them while the draft keeps those rows)."""
         self._lookups: list[tuple[list[_Lookup], asyncio.Future]] = []
         self._reading: set[asyncio.Task] = set()
 
@@ -131,7 +135,7 @@ class Dedupe(Check):
         if len(rows) > RECENT_MAX:
             return  # cut short: not every pair is there, so every send reads
         for h, recipient, created_at in rows:
-            key = hash((h, recipient))
+            key = h ^ hash(recipient)  # as _pair_keys
             self._recent[key] = max(self._recent.get(key, 0.0), created_at.timestamp())
         self._seeded = True
         self._pruned_at = now
@@ -140,13 +144,14 @@ class Dedupe(Check):
         """Whether the record can answer "no copy" (see the module docstring)."""
         return self._seeded
 
-    def _remember(self, rows: list, now: datetime) -> None:  # list[NewMessage]
+    def _remember(self, groups: dict[int, list[str]], now: datetime) -> None:
+        """Note the pairs of `groups` (content hash -> recipients, `_by_text`) as sent now."""
         if not self._seeded:
             return
         stamp = now.timestamp()
         recent = self._recent
-        for row in rows:
-            recent[hash((row.content_hash, row.recipient))] = stamp
+        for h, recipients in groups.items():
+            recent.update(dict.fromkeys(_pair_keys(h, recipients), stamp))
         if self._pruned_at is None or now - self._pruned_at > RECENT_PRUNE_EVERY \
                 or now < self._pruned_at or len(recent) > RECENT_MAX:
             self._pruned_at = now
@@ -173,29 +178,29 @@ class Dedupe(Check):
             draft.rows = [r if r.text is text and r.content_hash is not None
                           else dataclasses.replace(r, content_hash=content_hash(r.text))
                           for r in draft.rows]
+        groups = _by_text(draft.rows)
         if (not self.enabled or draft.request.skip_dedupe
                 or draft.request.origin.door in EXEMPT_DOORS):
-            self._remember(draft.rows, draft.now)  # copies for a later send all the same
+            self._remember(groups, draft.now)  # copies for a later send all the same
             return
-        await self._wait_for_in_flight(draft)
+        await self._wait_for_in_flight(groups)
         # Marked before the read, with no await between the wait and the mark: a request
         # arriving while this one reads waits for this one to be stored.
-        self._mark_in_flight(draft)
+        self._mark_in_flight(draft, groups)
         # Which rows may have a copy: all of them, unless the record of recent pairs says
         # (taken before this draft's own rows join it).
+        by_hash: dict[int, list[str]] = {}
         if self._may_have_copy():
-            recent = self._recent
-            unsure = [row for row in draft.rows
-                      if hash((row.content_hash, row.recipient)) in recent]
+            for h, recipients in groups.items():
+                known = self._recent.keys() & _pair_keys(h, recipients)
+                if known:  # rarely: a text sent lately to some of these numbers
+                    by_hash[h] = [r for r in recipients if h ^ hash(r) in known]
         else:
-            unsure = draft.rows
-        self._remember(draft.rows, draft.now)
+            by_hash = groups
+        self._remember(groups, draft.now)
         found: dict[tuple[int, str], tuple[int, datetime]] = {}
-        if unsure:
+        if by_hash:
             since = self.window_start(draft.now)
-            by_hash: dict[int, list[str]] = {}
-            for row in unsure:
-                by_hash.setdefault(row.content_hash, []).append(row.recipient)
             request = draft.request
             replay_of = None if request.client_ref is None else (
                 request.submitter_kind, request.submitter_id, request.client_ref)
@@ -203,6 +208,8 @@ class Dedupe(Check):
             for (h, _, _, _), copies in zip(lookups, await self._look_up(lookups),
                                             strict=True):
                 found.update(((h, number), copy) for number, copy in copies.items())
+        if not found and all(len(set(rs)) == len(rs) for rs in groups.values()):
+            return  # no copy stored, no number twice: every row goes
         keep: list[bool] = []
         reasons: list[str] = []
         seen: set[tuple[int, str]] = set()
@@ -257,15 +264,15 @@ class Dedupe(Check):
         self._reading.add(task)
         task.add_done_callback(self._reading.discard)
 
-    async def _wait_for_in_flight(self, draft: Draft) -> None:
+    async def _wait_for_in_flight(self, groups: dict[int, list[str]]) -> None:
         if not self._in_flight:
             return
         now = time.monotonic()
         events = []
-        for row in draft.rows:
-            entry = self._in_flight.get((row.content_hash, row.recipient))
-            if entry is not None and entry[1] > now and not entry[0].is_set():
-                events.append(entry[0])
+        for h, recipients in groups.items():
+            for event, deadline, marked in self._in_flight.get(h, ()):
+                if deadline > now and not event.is_set() and not marked.isdisjoint(recipients):
+                    events.append(event)
         if events:
             waits = [asyncio.ensure_future(e.wait()) for e in set(events)]
             try:
@@ -274,34 +281,61 @@ class Dedupe(Check):
                 for w in waits:
                     w.cancel()
 
-    def _mark_in_flight(self, draft: Draft) -> None:
+    def _mark_in_flight(self, draft: Draft, groups: dict[int, list[str]]) -> None:
         event = asyncio.Event()
-        deadline = time.monotonic() + IN_FLIGHT_MARK
-        if len(self._in_flight) > 10_000:  # given-up entries past their deadline
-            now = time.monotonic()
-            self._in_flight = {k: v for k, v in self._in_flight.items()
-                               if v[1] > now and not v[0].is_set()}
-        keys = [(row.content_hash, row.recipient) for row in draft.rows]
-        for key in keys:
-            self._in_flight[key] = (event, deadline)
-        self._drafts[id(draft)] = (event, keys)
+        now = time.monotonic()
+        deadline = now + IN_FLIGHT_MARK
+        if len(self._in_flight) > 10_000:  # given-up marks past their deadline
+            live = ((h, [m for m in marks if m[1] > now and not m[0].is_set()])
+                    for h, marks in self._in_flight.items())
+            self._in_flight = {h: marks for h, marks in live if marks}
+        for h, recipients in groups.items():
+            self._in_flight.setdefault(h, []).append((event, deadline, set(recipients)))
+        self._drafts[id(draft)] = (event, groups, draft.rows)
 
     def _release(self, draft: Draft) -> None:
         mark = self._drafts.pop(id(draft), None)
         if mark is None:
             return
-        event, keys = mark
+        event, groups, _ = mark
         event.set()
-        for key in keys:
-            if self._in_flight.get(key, (None,))[0] is event:
-                del self._in_flight[key]
+        for h in groups:
+            others = [m for m in self._in_flight.get(h, ()) if m[0] is not event]
+            if others:
+                self._in_flight[h] = others
+            else:
+                self._in_flight.pop(h, None)
 
     async def accepted(self, draft: Draft, ids: list[int]) -> None:
-        self._remember(draft.rows, draft.now)  # as stored (a later check may replace rows)
+        # As stored: a later check may have replaced rows.
+        mark = self._drafts.get(id(draft))
+        self._remember(mark[1] if mark is not None and mark[2] is draft.rows
+                       else _by_text(draft.rows), draft.now)
         self._release(draft)
 
     def abandoned(self, draft: Draft) -> None:
         self._release(draft)
+
+
+def _pair_keys(content: int, recipients: list[str]) -> Iterator[int]:
+    """The record's keys of (content hash, recipient) pairs: the two hashes combined, computed
+    in C for a request's recipients (a collision only costs a read of the outbox)."""
+    return map(content.__xor__, map(hash, recipients))
+
+
+def _by_text(rows: list) -> dict[int, list[str]]:  # list[NewMessage]
+    """The rows' recipients by content hash: one entry for a request's rows (they share their
+    text), so the checks below go by text and hand the recipients to C-level set and dict
+    operations instead of building a (hash, recipient) key per row."""
+    if not rows:
+        return {}
+    first = rows[0].content_hash
+    if all(r.content_hash == first for r in rows):
+        return {first: [r.recipient for r in rows]}
+    groups: dict[int, list[str]] = {}
+    for row in rows:
+        groups.setdefault(row.content_hash, []).append(row.recipient)
+    return groups
 
 
 def build_dedupe(config, store: Store, tz: tzinfo) -> Dedupe:  # noqa: ANN001 - config.Config

@@ -22,7 +22,6 @@ gone, and so is the weak reference that kept its parts counted).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import weakref
 from datetime import datetime, tzinfo
 
@@ -31,6 +30,7 @@ from appliance.dispatch.rates import next_window_start, window_start
 from appliance.policy.layer import Check, Draft
 from appliance.store import ledger
 from appliance.store.accounts import holder_name
+from appliance.store.messages import with_changes
 from appliance.store.writer import Store
 
 OVER_QUOTA = "over quota"
@@ -119,7 +119,7 @@ class QuotaCheck(Check):
                 draft.leave_out([n < fits for n in range(len(draft.rows))], OVER_QUOTA)
                 needed = per * len(draft.rows)
             accounts = tuple(f.account for f in figures)
-            draft.rows = [dataclasses.replace(r, charge_to=accounts) for r in draft.rows]
+            draft.rows = with_changes(draft.rows, charge_to=accounts)
             self._in_flight[id(draft)] = (weakref.ref(draft), dict.fromkeys(accounts, needed))
         note: dict = {"accounts": list(accounts), "parts": needed}
         if tightest is not None:

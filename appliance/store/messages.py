@@ -46,6 +46,7 @@ from appliance.store.acceptance import (
     accept_many,
     accept_messages,
     accept_new,
+    with_changes,
 )
 from appliance.store.db import utcnow
 from appliance.store.models import Message, MessageEvent, MessageOption, Part, Sim
@@ -608,4 +609,5 @@ __all__ = [
     "requeue_message",
     "transition_message",
     "transition_part",
+    "with_changes",
 ]

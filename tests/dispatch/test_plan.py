@@ -3,6 +3,7 @@ messages and sticky history in, the plan out."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import timedelta
 
@@ -18,7 +19,7 @@ def waiting(mid: int, *, network: str | None = "mobile", parts: int = 1, avoid: 
             recipient: str | None = None) -> Waiting:
     pending = msg(mid, network, parts=parts, priority=priority)
     if recipient is not None:
-        pending = type(pending)(**{**pending.__dict__, "recipient": recipient})
+        pending = dataclasses.replace(pending, recipient=recipient)
     return Waiting(pending=pending, pinned_sim=pinned,
                    avoid_sims=frozenset(avoid.split(",")) if avoid else frozenset(),
                    expires_at=NOW + timedelta(seconds=expires_in) if expires_in is not None

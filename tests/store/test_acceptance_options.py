@@ -117,3 +117,42 @@ def test_requests_sharing_a_client_ref_are_a_message_and_its_replay(db: peewee.D
         first, second = accept_many([[_request()], [_request()]], now=NOW)
     assert first.ids == second.ids and (first.new, second.new) == ([True], [False])
     assert Message.select().count() == 1
+
+
+def test_a_requests_rows_copied_from_one_are_the_rows_the_constructor_makes() -> None:
+    import dataclasses
+
+    from appliance.store.messages import with_changes
+
+    template = _request(kannel=None, charge_to=("department:3",), content_hash=-5)
+    rows = template.to_each(["+8613800000002", "+8613800000003"])
+    assert rows == [dataclasses.replace(template, recipient=r)
+                    for r in ("+8613800000002", "+8613800000003")]
+    assert rows[0] is not template and template.recipient == "+8613800000001"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rows[0].recipient = "+8613800000009"  # type: ignore[misc]
+    held = with_changes(rows, hold=True, approval_id=4)
+    assert held == [dataclasses.replace(r, hold=True, approval_id=4) for r in rows]
+    assert not rows[0].hold  # the originals are left alone
+    with pytest.raises(TypeError, match="no field 'held'"):
+        with_changes(rows, held=True)
+
+
+def test_a_column_null_in_some_rows_only_is_stored_as_each_row_has_it(
+        db: peewee.Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Rows in one statement: a column NULL in every row is written as the literal NULL, one
+    # NULL in only some is bound; both read back as given, whatever the chunk.
+    rows = [_request(recipient=f"+86138000001{i:02d}", client_ref=None,
+                     send_at=LATER if i % 3 == 0 else None,
+                     campaign_id=None, via_sim="8986001" if i == 7 else None)
+            for i in range(12)]
+    from appliance.store import acceptance
+
+    for max_rows in (5, 500):  # the 12 rows in chunks of 5, 5 and 2; then in one
+        monkeypatch.setattr(acceptance, "_MAX_ROWS", max_rows)
+        ids = _accept(db, *rows).ids
+        stored = {m.id: m for m in Message.select().where(Message.id.in_(ids))}
+        for mid, row in zip(ids, rows, strict=True):
+            m = stored[mid]
+            assert (m.recipient, m.send_at, m.sim, m.client_ref, m.campaign_id) == (
+                row.recipient, row.send_at, row.via_sim, None, None)
