@@ -175,7 +175,7 @@ async def _sendsms(request: Request) -> HTTPResponse:
     denied = [*denied, *(number for number, _ in accepted.rejected)]  # + the blacklisted
     headers = {"X-Denied-Receivers": " ".join(denied)} if denied else None
     pool = appliance.pool
-    later = send_at is not None or pool is None or not pool.ready()
+    later = send_at is not None or pool is None or not pool.any_ready()
     return reply(202, kr.QUEUED if later else kr.ACCEPTED, headers)
 
 

@@ -191,7 +191,8 @@ async def post_messages(request: Request) -> JSONResponse:
     if not isinstance(category, str):
         raise ApiError(400, "invalid_field", "category: must be a string", field="category")
     ttl = body.get("ttl")
-    if ttl is not None and (not isinstance(ttl, int | float) or isinstance(ttl, bool)):
+    # A tuple, not `int | float`: that builds a union object at every call.
+    if ttl is not None and (not isinstance(ttl, (int, float)) or isinstance(ttl, bool)):
         raise ApiError(400, "invalid_field", "ttl: must be a number of seconds", field="ttl")
     # Everything else (ranges, finiteness, the other fields' types) is intake's to check.
     caller = request.ctx.caller

@@ -6,14 +6,15 @@ the text — not the text, which stays with the messages).
 Must not know: HTTP, SQL, the other checks.
 
 Registered LAST in `policy.build`, so it records what the other checks left (signature added,
-duplicates left out). One entry per request, handed to the writer's bulk lane after the
-messages committed, and NOT waited for: the request's answer does not wait for a second
-transaction (waiting for it took single-recipient ingestion from ~2,200 to ~600 requests/s
-here, `python -m tests.bench ingest`); the entries of requests accepted meanwhile go to the
-writer together, as one job that joins the next group commit (`AuditLog.enqueue`). The
-appliance drains the log before it stops its store, so an entry is lost only by a crash in
-the milliseconds between the two commits. A failure to write it is logged and does not fail
-the request, whose messages are already on disk.
+duplicates left out). One entry per request, handed to the writer after the messages
+committed, and NOT waited for: the request's answer does not wait for a second transaction
+(waiting for it took single-recipient ingestion from ~2,200 to ~600 requests/s here, `python -m
+tests.bench ingest`); the entries of requests accepted meanwhile go to the writer together, as
+one job riding along with the next transaction (the next requests' messages), or alone after
+50 ms (`AuditLog.enqueue`, `Store.write(ride_along=True)`). The appliance drains the log before
+it stops its store, so an entry is lost only by a crash in the 50 ms or so between the two
+commits. A failure to write it is logged and does not fail the request, whose messages are
+already on disk.
 """
 
 from __future__ import annotations

@@ -105,6 +105,10 @@ class ModemPool:
     def ready(self) -> list[ModemSupervisor]:
         return [s for s in self.supervisors.values() if s.ready]
 
+    def any_ready(self) -> bool:
+        """Whether a modem is ready now (asked per Kannel sendsms request: no list built)."""
+        return any(s.ready for s in self.supervisors.values())
+
     def all(self) -> list[ModemSupervisor]:
         """Every modem present, then the unplugged ones (state gone) not back yet."""
         return [*self.supervisors.values(), *self.departed.values()]

@@ -17,6 +17,11 @@ that modem (the answer's `sent` and the next part's `sending` must be on disk fi
 small jobs (`urgent`) go ahead of bulk work (acceptance of a large batch, claims, reports), in
 transactions of their own. The bulk lane is not starved: a bulk job waits at most `bulk_wait`
 (50 ms) for the urgent lane to empty, then joins the next transaction anyway.
+
+A third kind of job, `ride_along`, starts no transaction of its own while others are coming: it
+joins the next one that commits anything else, or after `ride_wait` (50 ms) goes alone. For
+work nobody waits on (the audit entries of accepted sends): written alone, they were 3 in 10
+of the transactions, each with its own fsync, while 32 clients posted single messages.
 """
 
 from __future__ import annotations
@@ -75,33 +80,53 @@ class _Job:
 class _Lanes:
     """The writer's queue: urgent jobs ahead of bulk ones. A bulk job waits while urgent ones
     keep coming, but at most `bulk_wait` seconds; then it shares the next transaction with
-    them. `_STOP` goes in the bulk lane and ends a batch."""
+    them. A riding job joins the next batch of other work, or after `ride_wait` seconds makes
+    one alone. `_STOP` goes in the bulk lane and ends a batch."""
 
-    def __init__(self, bulk_wait: float = 0.05) -> None:
+    def __init__(self, bulk_wait: float = 0.05, ride_wait: float = 0.05) -> None:
         self.bulk_wait = bulk_wait
+        self.ride_wait = ride_wait
         self._ready = threading.Condition(threading.Lock())
         self._urgent: deque[_Job] = deque()
         self._bulk: deque[tuple[float, _Job | object]] = deque()
+        self._riding: deque[tuple[float, _Job]] = deque()
 
-    def put(self, item: _Job | object, urgent: bool = False) -> None:
+    def put(self, item: _Job | object, urgent: bool = False, ride_along: bool = False) -> None:
         with self._ready:
             if urgent:
                 self._urgent.append(item)  # type: ignore[arg-type]
+            elif ride_along:
+                self._riding.append((time.monotonic(), item))  # type: ignore[arg-type]
             else:
                 self._bulk.append((time.monotonic(), item))
             self._ready.notify()
+
+    def _wait_for_work(self) -> None:
+        """Block until urgent or bulk work is queued, or the oldest riding job has waited
+        `ride_wait`."""
+        while not self._urgent and not self._bulk:
+            if not self._riding:
+                self._ready.wait()
+                continue
+            left = self._riding[0][0] + self.ride_wait - time.monotonic()
+            if left <= 0:
+                return
+            self._ready.wait(left)
 
     def take(self, limit: int) -> list[_Job | object]:
         """Block until there is work; return the next batch (at most `limit` jobs, plus a
         `_STOP` at its end if the bulk lane reached it)."""
         with self._ready:
-            while not self._urgent and not self._bulk:
-                self._ready.wait()
+            self._wait_for_work()
             batch: list[_Job | object] = []
-            urgent, bulk = self._urgent, self._bulk
+            urgent, bulk, riding = self._urgent, self._bulk, self._riding
             while urgent and len(batch) < limit:
                 batch.append(urgent.popleft())
-            if batch and bulk and time.monotonic() - bulk[0][0] < self.bulk_wait:
+            bulk_waits = bool(batch) and bool(bulk) \
+                and time.monotonic() - bulk[0][0] < self.bulk_wait
+            while riding and len(batch) < limit:  # before a `_STOP`, which ends the batch
+                batch.append(riding.popleft()[1])
+            if bulk_waits:
                 return batch
             while bulk and len(batch) < limit:
                 item = bulk.popleft()[1]
@@ -170,12 +195,13 @@ class _Savepoint:
 class Store:
     """The only way the appliance writes to the database (and the usual way it reads)."""
 
-    def __init__(self, db: peewee.Database, *, batch_max: int = 500, readers: int = 2):
+    def __init__(self, db: peewee.Database, *, batch_max: int = 500, readers: int = 2,
+                 ride_wait: float = 0.05):
         self.db = db
         self.batch_max = batch_max
         self.readers = readers
         self.stats = StoreStats()
-        self._jobs = _Lanes()
+        self._jobs = _Lanes(ride_wait=ride_wait)
         self._reads: queue.Queue[_Job | object] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._writer: threading.Thread | None = None
@@ -209,18 +235,20 @@ class Store:
 
     # -- the three doors --------------------------------------------------------------------
 
-    async def write(self, fn: Callable[[], T], *, urgent: bool = False) -> T:
+    async def write(self, fn: Callable[[], T], *, urgent: bool = False,
+                    ride_along: bool = False) -> T:
         """Run `fn` in the writer thread inside a transaction; return its result after COMMIT.
 
         `urgent`: a small job something physical waits on (a modem idle until it commits); it
-        goes ahead of the queued bulk work. Jobs of one lane keep their order; jobs of
-        different lanes may commit in either order, so a caller that needs one write before
-        another awaits the first."""
+        goes ahead of the queued bulk work. `ride_along`: a job nobody is in a hurry for; it
+        joins the next transaction made for other work, or waits `ride_wait` (50 ms) to go
+        alone. Jobs of one lane keep their order; jobs of different lanes may commit in
+        either order, so a caller that needs one write before another awaits the first."""
         if self._writer is None:
             raise RuntimeError("Store.write() before Store.start()")
         loop = asyncio.get_running_loop()
         job = _Job(fn, loop.create_future(), loop)
-        self._jobs.put(job, urgent)
+        self._jobs.put(job, urgent, ride_along)
         return await job.future
 
     async def read(self, fn: Callable[[], T]) -> T:

@@ -214,3 +214,37 @@ async def test_a_stream_of_urgent_jobs_does_not_starve_bulk_work(db: peewee.Data
         assert all(n > 0 for n in await asyncio.gather(*streams))
     finally:
         await store.stop()
+
+
+async def test_a_riding_job_joins_the_next_transaction_of_other_work(db: peewee.Database):
+    """The audit entries of accepted sends start no transaction (no fsync) of their own while
+    other work comes: they commit with it."""
+    store = Store(db, ride_wait=30)
+    await store.start()
+    try:
+        await store.write(lambda: None)
+        before = store.stats.transactions
+        riding = asyncio.ensure_future(store.write(lambda: "audit", ride_along=True))
+        await asyncio.sleep(0.05)  # the writer is awake, waiting for other work
+        assert not riding.done()
+        other = asyncio.ensure_future(store.write(lambda: "accept", urgent=True))
+        assert await asyncio.gather(riding, other) == ["audit", "accept"]
+        assert store.stats.transactions == before + 1
+    finally:
+        await store.stop()
+
+
+async def test_a_riding_job_alone_is_written_all_the_same(store: Store, db_path: Path):
+    await store.write(accept_one(1), ride_along=True)
+    assert count_on_disk(db_path) == 1
+
+
+async def test_stop_writes_the_riding_jobs_still_queued(db: peewee.Database, db_path: Path):
+    store = Store(db)
+    await store.start()
+    riding = [asyncio.ensure_future(store.write(accept_one(n), ride_along=True))
+              for n in range(3)]
+    await asyncio.sleep(0)
+    await store.stop()
+    await asyncio.gather(*riding)
+    assert count_on_disk(db_path) == 3
