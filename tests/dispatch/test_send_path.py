@@ -1,13 +1,16 @@
-"""The send path at full speed: one commit between a modem's answer and its next PDU, and the
-durability rules still hold at every PDU (its part `sending` on disk, no other part of that
-SIM `sending`, the message before it settled in the same commit)."""
+"""The send path at full speed: one commit between a modem's answer and its next PDU (run
+through the prompt's round trip), and the durability rules still hold at every PDU (its part
+`sending` on disk, no other part of that SIM `sending`, the message before it settled in the
+same commit)."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections import Counter
 from typing import Any
 
+from appliance.modem.contract import PartNotSent
 from tests.dispatch.conftest import new, numbers
 
 LONG = "This is a long notice. " * 12  # 276 GSM-7 characters: 2 parts
@@ -33,10 +36,6 @@ class CheckingSender:
             " WHERE p.sim = ? AND p.state = 'sending'", (self.iccid,)).fetchall()
 
     async def send_part(self, pdu: str, tpdu_length: int, *, before_pdu, **options) -> int:
-        # Before the prompt is open, the part is not marked yet: a crash here leaves it
-        # pending (never sent, safe to send after a restart).
-        before = [r[0] for r in self._sending()]
-
         async def at_the_prompt() -> None:
             await before_pdu()
             rows = self._sending()
@@ -44,7 +43,7 @@ class CheckingSender:
                 "SELECT COUNT(*) FROM message m WHERE m.sim = ? AND m.state = 'sending' AND NOT"
                 " EXISTS (SELECT 1 FROM part p WHERE p.message_id = m.id"
                 " AND p.state IN ('pending', 'sending'))", (self.iccid,)).fetchone()[0]
-            self.seen.append((self.iccid, pdu, before, rows, unsettled))
+            self.seen.append((self.iccid, pdu, rows, unsettled))
 
         return await self.inner.send_part(pdu, tpdu_length, before_pdu=at_the_prompt,
                                           **options)
@@ -66,8 +65,7 @@ async def test_every_pdu_goes_out_with_its_part_alone_sending_and_committed(make
         states = await rig.wait_final(ids)
         assert Counter(states.values()) == {"sent": 40}
         assert len(seen) == 30 + 10 * 2
-        for _iccid, pdu, before, rows, unsettled in seen:
-            assert pdu not in before  # not marked before the prompt opened
+        for _iccid, pdu, rows, unsettled in seen:
             assert [r[0] for r in rows] == [pdu]  # this part, committed, and no other
             # A message whose parts have all left is `sent` by the time the next PDU goes.
             assert unsettled == 0
@@ -77,14 +75,14 @@ async def test_back_to_back_messages_cost_one_urgent_commit_per_part(make_rig):
     async with make_rig(1, latency=0.05) as rig:
         d = rig.dispatcher
         urgent = Counter()
-        write = d.store.write
+        queue_write = d.store.queue_write  # every write goes through it
 
-        async def counting(fn, **kw):  # type: ignore[no-untyped-def]
+        def counting(fn, **kw):  # type: ignore[no-untyped-def]
             if not fn.__qualname__.startswith("Acceptor."):  # the send path's writes only
                 urgent[kw.get("urgent", False)] += 1
-            return await write(fn, **kw)
+            return queue_write(fn, **kw)
 
-        d.store.write = counting  # type: ignore[method-assign]
+        d.store.queue_write = counting  # type: ignore[method-assign]
         recipients = numbers(12)
         ids = await rig.submit(new(r, LONG if i % 3 == 0 else f"short {i}")
                                for i, r in enumerate(recipients))
@@ -109,3 +107,43 @@ async def test_an_unencodable_message_fails_alone_with_the_reason(make_rig):
         assert [states[i] for i in ids] == ["sent", "failed", "sent"]
         failed = await rig.message(ids[1])
         assert "cannot be encoded" in failed["error"] and failed["parts"] == []
+
+
+class RefusedBeforePrompt:
+    """Wraps a SIM's sender: its first +CMGS is refused before the prompt (as a modem that
+    answers AT+CMGS=<n> with +CMS ERROR), after the part's `sending` commit, queued as the
+    command went out, has had time to land. Records what is committed right after."""
+
+    def __init__(self, inner: Any, db_file: str):
+        self.inner, self.refused, self.after_refusal = inner, 0, []
+        self.raw = sqlite3.connect(db_file)
+
+    @property
+    def ready(self) -> bool:
+        return self.inner.ready
+
+    async def send_part(self, pdu: str, tpdu_length: int, **options) -> int:
+        if self.refused:
+            states = self.raw.execute("SELECT state FROM part ORDER BY id").fetchall()
+            self.after_refusal.append([s for (s,) in states])
+            return await self.inner.send_part(pdu, tpdu_length, **options)
+        self.refused += 1
+        await asyncio.sleep(0.1)
+        raise PartNotSent("+CMS ERROR: 500", cms_error=500)
+
+    async def check_alive(self, timeout: float = 2.0) -> bool:
+        return await self.inner.check_alive(timeout)
+
+
+async def test_a_part_refused_before_its_prompt_is_not_left_sending(make_rig):
+    """Its `sending` commit runs while the prompt is awaited, so a refusal before the prompt
+    finds it committed: the part goes back to pending, and is sent once, later."""
+    async with make_rig(1, latency=0.01) as rig:
+        d = rig.dispatcher
+        slot = d.slots[rig.iccid(0)]
+        slot.sender = RefusedBeforePrompt(slot.sender, d.store.db.database)
+        (mid,) = await rig.submit([new(numbers(1)[0], "refused once")])
+        states = await rig.wait_final([mid])
+        assert states[mid] == "sent" and slot.sender.refused == 1
+        assert "sending" not in slot.sender.after_refusal[0]
+        assert len(rig.accepted()) == 1
