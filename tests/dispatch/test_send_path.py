@@ -78,7 +78,7 @@ async def test_back_to_back_messages_cost_one_urgent_commit_per_part(make_rig):
         queue_write = d.store.queue_write  # every write goes through it
 
         def counting(fn, **kw):  # type: ignore[no-untyped-def]
-            if not fn.__qualname__.startswith("Acceptor."):  # the send path's writes only
+            if not fn.__qualname__.startswith(("Acceptor.", "Scheduler.claim.")):  # sends only
                 urgent[kw.get("urgent", False)] += 1
             return queue_write(fn, **kw)
 
@@ -112,11 +112,10 @@ async def test_an_unencodable_message_fails_alone_with_the_reason(make_rig):
 class RefusedBeforePrompt:
     """Wraps a SIM's sender: its first +CMGS is refused before the prompt (as a modem that
     answers AT+CMGS=<n> with +CMS ERROR), after the part's `sending` commit, queued as the
-    command went out, has had time to land. Records what is committed right after."""
+    command went out, has had time to land."""
 
-    def __init__(self, inner: Any, db_file: str):
-        self.inner, self.refused, self.after_refusal = inner, 0, []
-        self.raw = sqlite3.connect(db_file)
+    def __init__(self, inner: Any):
+        self.inner, self.refused = inner, 0
 
     @property
     def ready(self) -> bool:
@@ -124,8 +123,6 @@ class RefusedBeforePrompt:
 
     async def send_part(self, pdu: str, tpdu_length: int, **options) -> int:
         if self.refused:
-            states = self.raw.execute("SELECT state FROM part ORDER BY id").fetchall()
-            self.after_refusal.append([s for (s,) in states])
             return await self.inner.send_part(pdu, tpdu_length, **options)
         self.refused += 1
         await asyncio.sleep(0.1)
@@ -137,13 +134,41 @@ class RefusedBeforePrompt:
 
 async def test_a_part_refused_before_its_prompt_is_not_left_sending(make_rig):
     """Its `sending` commit runs while the prompt is awaited, so a refusal before the prompt
-    finds it committed: the part goes back to pending, and is sent once, later."""
+    finds it committed: the part goes back to pending before the message is queued again,
+    and is sent once, later."""
     async with make_rig(1, latency=0.01) as rig:
         d = rig.dispatcher
         slot = d.slots[rig.iccid(0)]
-        slot.sender = RefusedBeforePrompt(slot.sender, d.store.db.database)
+        slot.sender = RefusedBeforePrompt(slot.sender)
+        raw = sqlite3.connect(d.store.db.database)
+        at_requeue: list[list[str]] = []
+
+        def on_event(message_id: int, state: str, iccid: str | None) -> None:
+            if state == "queued":  # told once committed, before it can be claimed again
+                at_requeue.append([s for (s,) in raw.execute(
+                    "SELECT state FROM part WHERE message_id = ?", (message_id,))])
+
+        d.listeners.append(on_event)
         (mid,) = await rig.submit([new(numbers(1)[0], "refused once")])
         states = await rig.wait_final([mid])
         assert states[mid] == "sent" and slot.sender.refused == 1
-        assert "sending" not in slot.sender.after_refusal[0]
+        assert at_requeue and "sending" not in at_requeue[0]
         assert len(rig.accepted()) == 1
+
+
+async def test_a_claim_for_an_idle_sim_is_urgent_and_one_made_ahead_is_not(make_rig):
+    async with make_rig(1, latency=0.05) as rig:
+        d = rig.dispatcher
+        claims: list[bool] = []
+        queue_write = d.store.queue_write
+
+        def recording(fn, **kw):  # type: ignore[no-untyped-def]
+            if fn.__qualname__.startswith("Scheduler.claim."):
+                claims.append(kw.get("urgent", False))
+            return queue_write(fn, **kw)
+
+        d.store.queue_write = recording  # type: ignore[method-assign]
+        ids = await rig.submit(new(r, f"short {i}") for i, r in enumerate(numbers(4)))
+        await rig.wait_final(ids)
+        # The first waits on nothing but its claim; the others are claimed while the SIM sends.
+        assert claims[0] is True and len(claims) >= 2 and not any(claims[1:])
