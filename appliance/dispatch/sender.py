@@ -6,9 +6,7 @@ Must not know: AT syntax (the driver contract's PartNotSent/PartAmbiguous are al
 which SIM should send (the scheduler decided), HTTP.
 
 The durable steps, in order, for each part:
-1. the part is marked `sending` and COMMITTED before its PDU is written to the modem (the
-   commit is queued as AT+CMGS=<length> goes out and awaited at the "> " prompt, so the
-   writer's round trip and the prompt's overlap);
+1. the part is marked `sending` and COMMITTED before its PDU is written to the modem;
 2. the PDU goes out (`send_part`);
 3. the `+CMGS` reference is committed with the part `sent` in the same transaction as the next
    part's `sending` (or the next message's first part's: see Carry), never later than that;
@@ -123,38 +121,6 @@ class Carry:
         return run, after
 
 
-_Started = tuple["asyncio.Future[tuple[bool, object]]", list[Callable[[], None]]]
-"""A write queued with the carried ones (MessageSender._start_write): its future, and what
-runs once it has committed."""
-
-
-class _Mark:
-    """The outcome of one part's `sending` commit, awaited once: at the prompt, or after a
-    send that ended before it."""
-
-    __slots__ = ("settled", "committed", "error")
-
-    def __init__(self) -> None:
-        self.settled = False
-        self.committed = False
-        self.error: BaseException | None = None
-
-    async def settle(self, carry: Carry, marking: _Started, *, quiet: bool = False) -> None:
-        """Await the commit (once); `quiet`: record its failure instead of raising it."""
-        if not self.settled:
-            self.settled = True
-            try:
-                await MessageSender._finish_write(carry, marking)
-            except Exception as exc:
-                self.error = exc
-                if not quiet:
-                    raise
-            else:
-                self.committed = True
-        elif self.error is not None and not quiet:
-            raise self.error
-
-
 class MessageSender:
     """Carries out sends for the dispatcher; one call per claimed message. Depends on the
     shared DispatchContext and on one callback of the engine: `requeue_waiting`, which puts
@@ -214,17 +180,11 @@ class MessageSender:
             return None
 
     # -- the send ---------------------------------------------------------------------------
-    def _start_write(self, carry: Carry, fn: Callable[[], T]) -> _Started:
-        """`fn` with the carried writes, queued now as an urgent job (a modem is waiting on
-        it); `_finish_write` awaits it."""
+    async def _write(self, carry: Carry, fn: Callable[[], T]) -> T:
+        """`fn` with the carried writes, as an urgent job (a modem is waiting on it)."""
         run, after = carry.wrap(fn)
-        return self.d.store.queue_write(run, urgent=True), after
-
-    @staticmethod
-    async def _finish_write(carry: Carry, started: _Started) -> T:  # type: ignore[type-var]
-        future, after = started
         try:
-            ok, value = await future
+            ok, value = await self.d.store.write(run, urgent=True)
         except Exception:
             carry.give_back()
             raise
@@ -233,10 +193,6 @@ class MessageSender:
         if not ok:
             raise value  # type: ignore[misc]
         return value  # type: ignore[return-value]
-
-    async def _write(self, carry: Carry, fn: Callable[[], T]) -> T:
-        """`fn` with the carried writes, as an urgent job, awaited."""
-        return await self._finish_write(carry, self._start_write(carry, fn))
 
     async def flush(self, carry: Carry) -> None:
         """Commit what a finished send left to record (nothing follows it on the SIM now)."""
@@ -281,19 +237,16 @@ class MessageSender:
                 await self.flush(carry)
                 await self._requeue(slot, prepared, "the SIM's modem went away before sending")
                 return carry
-            # Durable step 1: `sending` is on disk before a byte of the PDU goes out. The
-            # commit is queued here, as AT+CMGS=<length> is written, and awaited at the "> "
-            # prompt: the writer works through the prompt's round trip instead of after it.
-            # A crash before it commits leaves the part pending (nothing reached the modem;
-            # start-up's ESC closes a prompt left open), so it is sent again; a crash between
-            # this commit and the PDU (while the prompt is still on its way) leaves it
-            # `sending`, held as ambiguous: rare, and never a duplicate.
-            marking = self._start_write(carry, lambda pid=part.id: sending.mark_part_sending(pid))
-            mark = _Mark()
+            committed = False
 
-            async def commit_sending(mark: _Mark = mark, marking: _Started = marking,
-                                     wake: bool = part is first) -> None:
-                await mark.settle(carry, marking)
+            async def commit_sending(pid: int = part.id, wake: bool = part is first) -> None:
+                # Durable step 1, while the modem's "> " prompt is open: `sending` is on disk
+                # before a byte of the PDU goes out, and a crash before this commit leaves
+                # the part pending (nothing reached the modem; start-up's ESC closes the
+                # prompt), so it is sent again, never held as ambiguous.
+                nonlocal committed
+                await self._write(carry, lambda: sending.mark_part_sending(pid))
+                committed = True
                 if wake and d.limits.per_minute == 0:
                     # Its queue has room again: the scheduler claims (and prepares) its next
                     # message while this PDU is in flight. Not sooner: that round's work (and
@@ -308,9 +261,7 @@ class MessageSender:
                     on_late_answer=lambda mr, p=part, t=started: self.late_answer(
                         slot, p, mr, loop.time() - t))
             except PartNotSent as exc:
-                # No prompt (an error, the port gone): the mark may be on disk all the same.
-                await mark.settle(carry, marking, quiet=True)
-                if mark.committed:
+                if committed:
                     await self._write(carry, lambda pid=part.id, e=exc: outbox.transition_part(
                         pid, P.PENDING, error=e.reason))
                 else:
@@ -321,7 +272,6 @@ class MessageSender:
                     await self._not_sent(slot, prepared, exc)
                 return carry
             except PartAmbiguous as exc:
-                await mark.settle(carry, marking, quiet=True)  # awaited at the prompt already
                 await self.flush(carry)  # the parts before it did leave: record that first
                 outcome = await self._ambiguous(slot, prepared, part, exc)
                 if outcome == "stop":
@@ -329,11 +279,6 @@ class MessageSender:
                 if outcome == "ambiguous":
                     unanswered.append(part)
                 continue  # the rest of a long message goes on through the same SIM
-            except BaseException:
-                # A bug, or a stop: the mark and what it carried must not be left unawaited
-                # (the engine flushes what came back and fails the message).
-                await asyncio.shield(mark.settle(carry, marking, quiet=True))
-                raise
             # What the carried write will record, known here at once: `_ambiguous` asks whether
             # any part is still to send, and one that left is not.
             part.state = P.SENT.value

@@ -22,8 +22,8 @@ Like Kannel's smscconn_p.h, the rules are numbered, and every driver (a real mod
    the driver reports `gone`; the pool tells the dispatcher, which takes the SIM's unfinished
    (claimed, not yet sent) work back.
 6. `send_part(..., before_pdu=hook)` awaits `hook()` while the modem's "> " prompt is open,
-   after `AT+CMGS=<n>` and before a byte of the PDU is written (the dispatcher awaits there
-   the part's `sending` commit, started as the command went out). If the hook raises, the driver MUST leave the prompt with ESC, leave the
+   after `AT+CMGS=<n>` and before a byte of the PDU is written (the dispatcher commits the part
+   `sending` there). If the hook raises, the driver MUST leave the prompt with ESC, leave the
    modem in command state, and raise `PartNotSent` with the hook's exception as its cause:
    nothing was sent. A process killed before the hook returned has written no PDU; the ESC a
    driver writes before probing a modem at start-up clears a prompt left open.

@@ -216,19 +216,12 @@ class Store:
         goes ahead of the queued bulk work. Jobs of one lane keep their order; jobs of
         different lanes may commit in either order, so a caller that needs one write before
         another awaits the first."""
-        return await self.queue_write(fn, urgent=urgent)
-
-    def queue_write(self, fn: Callable[[], T], *, urgent: bool = False) -> asyncio.Future[T]:
-        """`write`, with the job queued now rather than at the caller's first await: the
-        future of its result after COMMIT. For a caller with something else to do while the
-        writer works (a send writes its AT+CMGS meanwhile). Cancelling the future before the
-        job starts keeps it from running, as cancelling a `write` does."""
         if self._writer is None:
             raise RuntimeError("Store.write() before Store.start()")
         loop = asyncio.get_running_loop()
         job = _Job(fn, loop.create_future(), loop)
         self._jobs.put(job, urgent)
-        return job.future  # type: ignore[return-value]
+        return await job.future
 
     async def read(self, fn: Callable[[], T]) -> T:
         """Run `fn` on a reader thread, in a read transaction (one consistent snapshot)."""

@@ -6,7 +6,6 @@ with stand-in supervisors, so each test can place the event it needs inside one 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -195,15 +194,13 @@ async def test_carried_writes_survive_a_transaction_that_did_not_commit(dispatch
     done: list[str] = []
     carry = Carry()
     carry.jobs.append(lambda: done.append("part 1 sent"))
-    real = d.store.queue_write
+    real = d.store.write
 
-    def fails_once(fn, **kwargs):  # the commit fails (disk full, I/O error)
-        d.store.queue_write = real
-        failed = asyncio.get_running_loop().create_future()
-        failed.set_exception(OSError("disk I/O error"))
-        return failed
+    async def fails_once(fn, **kwargs):  # the commit fails (disk full, I/O error)
+        d.store.write = real
+        raise OSError("disk I/O error")
 
-    d.store.queue_write = fails_once
+    d.store.write = fails_once
     with pytest.raises(OSError):
         await d.sender._write(carry, lambda: done.append("part 2 sending"))
     assert done == [] and carry  # nothing recorded, and nothing forgotten

@@ -1,7 +1,6 @@
-"""The send path at full speed: one commit between a modem's answer and its next PDU (run
-through the prompt's round trip), and the durability rules still hold at every PDU (its part
-`sending` on disk, no other part of that SIM `sending`, the message before it settled in the
-same commit)."""
+"""The send path at full speed: one commit between a modem's answer and its next PDU, and the
+durability rules still hold at every PDU (its part `sending` on disk, no other part of that
+SIM `sending`, the message before it settled in the same commit)."""
 
 from __future__ import annotations
 
@@ -36,6 +35,10 @@ class CheckingSender:
             " WHERE p.sim = ? AND p.state = 'sending'", (self.iccid,)).fetchall()
 
     async def send_part(self, pdu: str, tpdu_length: int, *, before_pdu, **options) -> int:
+        # Before the prompt is open, the part is not marked yet: a crash here leaves it
+        # pending (never sent, safe to send after a restart).
+        before = [r[0] for r in self._sending()]
+
         async def at_the_prompt() -> None:
             await before_pdu()
             rows = self._sending()
@@ -43,7 +46,7 @@ class CheckingSender:
                 "SELECT COUNT(*) FROM message m WHERE m.sim = ? AND m.state = 'sending' AND NOT"
                 " EXISTS (SELECT 1 FROM part p WHERE p.message_id = m.id"
                 " AND p.state IN ('pending', 'sending'))", (self.iccid,)).fetchone()[0]
-            self.seen.append((self.iccid, pdu, rows, unsettled))
+            self.seen.append((self.iccid, pdu, before, rows, unsettled))
 
         return await self.inner.send_part(pdu, tpdu_length, before_pdu=at_the_prompt,
                                           **options)
@@ -65,7 +68,8 @@ async def test_every_pdu_goes_out_with_its_part_alone_sending_and_committed(make
         states = await rig.wait_final(ids)
         assert Counter(states.values()) == {"sent": 40}
         assert len(seen) == 30 + 10 * 2
-        for _iccid, pdu, rows, unsettled in seen:
+        for _iccid, pdu, before, rows, unsettled in seen:
+            assert pdu not in before  # not marked before the prompt opened
             assert [r[0] for r in rows] == [pdu]  # this part, committed, and no other
             # A message whose parts have all left is `sent` by the time the next PDU goes.
             assert unsettled == 0
@@ -75,14 +79,14 @@ async def test_back_to_back_messages_cost_one_urgent_commit_per_part(make_rig):
     async with make_rig(1, latency=0.05) as rig:
         d = rig.dispatcher
         urgent = Counter()
-        queue_write = d.store.queue_write  # every write goes through it
+        write = d.store.write
 
-        def counting(fn, **kw):  # type: ignore[no-untyped-def]
+        async def counting(fn, **kw):  # type: ignore[no-untyped-def]
             if not fn.__qualname__.startswith(("Acceptor.", "Scheduler.claim.")):  # sends only
                 urgent[kw.get("urgent", False)] += 1
-            return queue_write(fn, **kw)
+            return await write(fn, **kw)
 
-        d.store.queue_write = counting  # type: ignore[method-assign]
+        d.store.write = counting  # type: ignore[method-assign]
         recipients = numbers(12)
         ids = await rig.submit(new(r, LONG if i % 3 == 0 else f"short {i}")
                                for i, r in enumerate(recipients))
@@ -111,8 +115,7 @@ async def test_an_unencodable_message_fails_alone_with_the_reason(make_rig):
 
 class RefusedBeforePrompt:
     """Wraps a SIM's sender: its first +CMGS is refused before the prompt (as a modem that
-    answers AT+CMGS=<n> with +CMS ERROR), after the part's `sending` commit, queued as the
-    command went out, has had time to land."""
+    answers AT+CMGS=<n> with +CMS ERROR)."""
 
     def __init__(self, inner: Any):
         self.inner, self.refused = inner, 0
@@ -133,8 +136,7 @@ class RefusedBeforePrompt:
 
 
 async def test_a_part_refused_before_its_prompt_is_not_left_sending(make_rig):
-    """Its `sending` commit runs while the prompt is awaited, so a refusal before the prompt
-    finds it committed: the part goes back to pending before the message is queued again,
+    """Nothing left: the part is pending (never `sending`) when the message is queued again,
     and is sent once, later."""
     async with make_rig(1, latency=0.01) as rig:
         d = rig.dispatcher
@@ -160,14 +162,14 @@ async def test_a_claim_for_an_idle_sim_is_urgent_and_one_made_ahead_is_not(make_
     async with make_rig(1, latency=0.05) as rig:
         d = rig.dispatcher
         claims: list[bool] = []
-        queue_write = d.store.queue_write
+        write = d.store.write
 
-        def recording(fn, **kw):  # type: ignore[no-untyped-def]
+        async def recording(fn, **kw):  # type: ignore[no-untyped-def]
             if fn.__qualname__.startswith("Scheduler.claim."):
                 claims.append(kw.get("urgent", False))
-            return queue_write(fn, **kw)
+            return await write(fn, **kw)
 
-        d.store.queue_write = recording  # type: ignore[method-assign]
+        d.store.write = recording  # type: ignore[method-assign]
         ids = await rig.submit(new(r, f"short {i}") for i, r in enumerate(numbers(4)))
         await rig.wait_final(ids)
         # The first waits on nothing but its claim; the others are claimed while the SIM sends.

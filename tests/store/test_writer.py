@@ -151,19 +151,6 @@ async def test_a_write_cancelled_before_it_starts_never_runs(store: Store):
     assert ran == ["blocker", "third"]
 
 
-async def test_queue_write_queues_the_job_before_its_caller_awaits(store: Store,
-                                                                  db_path: Path):
-    """The job is in the writer's queue when queue_write returns: it runs, in order, while
-    its caller does something else, and the future tells its result after COMMIT."""
-    order: list[str] = []
-    first = store.queue_write(lambda: order.append("queued first") or accept_one(1)())
-    await store.write(lambda: order.append("written second"))
-    assert order == ["queued first", "written second"]
-    assert first.done()
-    msg_id = await first
-    assert count_on_disk(db_path) == 1 and isinstance(msg_id, int)
-
-
 async def test_jobs_with_their_own_savepoints_are_isolated(store: Store, db_path: Path):
     def nested(n: int, fail: bool):
         def job():
