@@ -130,12 +130,7 @@ class Scheduler:
                 queue_store.quarantine(bad)
             return out, bad
 
-        # A SIM with nothing in hand waits on this claim as a modem waits on a `sending`
-        # commit: urgent, ahead of the acceptance of a large request (the first claims after
-        # a big submission waited for all of it). A claim made ahead, while its SIMs are busy
-        # sending, is bulk work.
-        urgent = any(not ctx.slots[iccid].busy for _, iccid in assignments)
-        claimed, bad = await ctx.store.write(claim, urgent=urgent)
+        claimed, bad = await ctx.store.write(claim)
         for mid, why in bad:
             log.error("message %s could not be claimed and was failed: %s", mid, why)
             ctx.emit(mid, "failed")

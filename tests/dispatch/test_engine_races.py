@@ -61,9 +61,9 @@ def after_next(d: Dispatcher, door: str, event: Callable[[], None]) -> None:
     """Run `event` once, right after the next `d.store.<door>` completes (inside its await)."""
     real: Callable[[Any], Awaitable[Any]] = getattr(d.store, door)
 
-    async def once(fn: Any, **options: Any) -> Any:
+    async def once(fn: Any) -> Any:
         setattr(d.store, door, real)
-        result = await real(fn, **options)
+        result = await real(fn)
         event()
         return result
 
