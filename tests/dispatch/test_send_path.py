@@ -4,10 +4,12 @@ SIM `sending`, the message before it settled in the same commit)."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections import Counter
 from typing import Any
 
+from appliance.modem.contract import PartNotSent
 from tests.dispatch.conftest import new, numbers
 
 LONG = "This is a long notice. " * 12  # 276 GSM-7 characters: 2 parts
@@ -109,3 +111,49 @@ async def test_an_unencodable_message_fails_alone_with_the_reason(make_rig):
         assert [states[i] for i in ids] == ["sent", "failed", "sent"]
         failed = await rig.message(ids[1])
         assert "cannot be encoded" in failed["error"] and failed["parts"] == []
+
+
+class RefusedBeforePrompt:
+    """Wraps a SIM's sender: its first +CMGS is refused before the prompt (as a modem that
+    answers AT+CMGS=<n> with +CMS ERROR)."""
+
+    def __init__(self, inner: Any):
+        self.inner, self.refused = inner, 0
+
+    @property
+    def ready(self) -> bool:
+        return self.inner.ready
+
+    async def send_part(self, pdu: str, tpdu_length: int, **options) -> int:
+        if self.refused:
+            return await self.inner.send_part(pdu, tpdu_length, **options)
+        self.refused += 1
+        await asyncio.sleep(0.1)
+        raise PartNotSent("+CMS ERROR: 500", cms_error=500)
+
+    async def check_alive(self, timeout: float = 2.0) -> bool:
+        return await self.inner.check_alive(timeout)
+
+
+async def test_a_part_refused_before_its_prompt_is_not_left_sending(make_rig):
+    """Nothing left: the part is pending (never `sending`) when the message is queued again,
+    and is sent once, later."""
+    async with make_rig(1, latency=0.01) as rig:
+        d = rig.dispatcher
+        slot = d.slots[rig.iccid(0)]
+        slot.sender = RefusedBeforePrompt(slot.sender)
+        raw = sqlite3.connect(d.store.db.database)
+        at_requeue: list[list[str]] = []
+
+        def on_event(message_id: int, state: str, iccid: str | None) -> None:
+            if state == "queued":  # told once committed, before it can be claimed again
+                at_requeue.append([s for (s,) in raw.execute(
+                    "SELECT state FROM part WHERE message_id = ?", (message_id,))])
+
+        d.listeners.append(on_event)
+        (mid,) = await rig.submit([new(numbers(1)[0], "refused once")])
+        states = await rig.wait_final([mid])
+        assert states[mid] == "sent" and slot.sender.refused == 1
+        assert at_requeue and "sending" not in at_requeue[0]
+        assert len(rig.accepted()) == 1
+
