@@ -397,6 +397,18 @@ def db_states(db: Path) -> dict[int, tuple[str, str | None]]:
         con.close()
 
 
+def db_ambiguous_parts(db: Path) -> dict[tuple[int, int], str | None]:
+    """{(message id, part index): sim} of every part recorded ambiguous. By part, not by
+    message: a long message whose first part a kill left ambiguous settles (as ambiguous)
+    only once its other parts have gone, which may be after the next kill or stop."""
+    con = sqlite3.connect(str(db), timeout=30)
+    try:
+        return {(mid, index): sim for mid, index, sim in con.execute(
+            'SELECT message_id, "index", sim FROM part WHERE state = \'ambiguous\'')}
+    finally:
+        con.close()
+
+
 def db_parts(db: Path, ids: list[int]) -> dict[int, list[tuple[int, str, str]]]:
     """{message id: [(part index, state, error), ...]} for the given messages."""
     con = sqlite3.connect(str(db), timeout=30)
