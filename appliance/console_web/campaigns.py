@@ -21,10 +21,9 @@ from typing import Any
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, redirect
 
-from appliance.audit import Actor
+from appliance.console_web.audited import audit_change
 from appliance.console_web.guard import page
 from appliance.console_web.render import fragment, render, text
-from appliance.console_web.session import client_address
 from appliance.dispatch import campaigns as control
 from appliance.dispatch.estimate import estimate_finish
 from appliance.policy import approval as approval_policy
@@ -50,11 +49,6 @@ def _int(request: Request, name: str) -> int | None:
         return None
     value = int(raw)
     return value if 0 < value <= MAX_ID else None
-
-
-def _actor(request: Request) -> Actor:
-    user = request.ctx.user
-    return Actor("user", str(user.id), user.name, client_address(request), "console")
 
 
 def _is_admin(request: Request) -> bool:
@@ -205,9 +199,8 @@ async def campaign_control(request: Request, campaign_id: int, action: str) -> H
     except CampaignProblem as exc:
         return await _detail(request, campaign_id, status=409, error=_campaign_error(
             request, action, exc))
-    if appliance.audit is not None:
-        appliance.audit.enqueue(_actor(request), f"campaign.{action}", f"campaign:{campaign_id}",
-                                {"messages": len(ids)})
+    audit_change(request, f"campaign.{action}", f"campaign:{campaign_id}",
+                 {"messages": len(ids)})
     return redirect(f"/console/campaigns/{campaign_id}?done={action}", status=303)
 
 
@@ -315,9 +308,8 @@ async def approve(request: Request, approval_id: int) -> HTTPResponse:
     except ApprovalProblem as exc:
         return await _approvals_page(request, status=409,
                                      errors={approval_id: _approval_error(request, exc)})
-    if appliance.audit is not None:
-        appliance.audit.enqueue(_actor(request), "approval.approve", f"approval:{approval_id}",
-                                {"messages": len(released)})
+    audit_change(request, "approval.approve", f"approval:{approval_id}",
+                 {"messages": len(released)})
     return redirect("/console/approvals?done=approved", status=303)
 
 
@@ -340,7 +332,6 @@ async def reject(request: Request, approval_id: int) -> HTTPResponse:
     except ApprovalProblem as exc:
         return await _approvals_page(request, status=409, reasons={approval_id: reason},
                                      errors={approval_id: _approval_error(request, exc)})
-    if appliance.audit is not None:
-        appliance.audit.enqueue(_actor(request), "approval.reject", f"approval:{approval_id}",
-                                {"messages": len(cancelled), "reason": reason})
+    audit_change(request, "approval.reject", f"approval:{approval_id}",
+                 {"messages": len(cancelled), "reason": reason})
     return redirect("/console/approvals?done=rejected", status=303)

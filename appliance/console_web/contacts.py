@@ -20,6 +20,7 @@ from sanic.response import HTTPResponse, raw, redirect
 
 from appliance.api.jsonbody import MAX_NAME, MAX_NOTE
 from appliance.console_web import contacts_import
+from appliance.console_web.audited import audit_change
 from appliance.console_web.guard import page
 from appliance.console_web.render import render, text
 from appliance.contacts import service, tabular
@@ -262,6 +263,8 @@ async def _submit(request: Request, contact_id: int | None) -> HTTPResponse:
         except book.ContactNotFound:
             return await _not_found(request)
         else:
+            audit_change(request, "contact.create" if contact_id is None else "contact.update",
+                         f"contacts:{saved['id']}", {"numbers": saved.get("numbers")})
             if contact_id is None:
                 return redirect(f"/console/contacts/{saved['id']}?saved=1")
             return await _contact_page(request, _form_view(saved), saved=True)
@@ -304,6 +307,8 @@ async def delete_contact(request: Request, contact_id: int) -> HTTPResponse:
         await _store(request).write(lambda: book.delete_contact(contact_id))
     except book.ContactNotFound:
         pass  # deleted twice (two tabs): the outcome the user wanted
+    else:
+        audit_change(request, "contact.delete", f"contacts:{contact_id}")
     return redirect("/console/contacts?deleted=1")
 
 
@@ -343,6 +348,7 @@ async def create_group(request: Request) -> HTTPResponse:
     except book.GroupNameTaken:
         return await _groups_page(request, status=400, name=name, errors={
             "name": text(request, "A group of that name exists already.")})
+    audit_change(request, "group.create", f"groups:{made['id']}", {"name": name})
     return redirect(f"/console/groups/{made['id']}")
 
 
@@ -398,6 +404,7 @@ async def rename_group(request: Request, group_id: int) -> HTTPResponse:
         except book.GroupNotFound:
             return await _group_page(request, group_id, status=404)
         else:
+            audit_change(request, "group.rename", f"groups:{group_id}", {"name": name})
             return redirect(f"/console/groups/{group_id}")
     return await _group_page(request, group_id, status=400, errors={"name": error},
                              form={"name": name})
@@ -410,6 +417,8 @@ async def delete_group(request: Request, group_id: int) -> HTTPResponse:
         await _store(request).write(lambda: book.delete_group(group_id))
     except book.GroupNotFound:
         pass
+    else:
+        audit_change(request, "group.delete", f"groups:{group_id}")
     return redirect("/console/groups")
 
 
@@ -449,6 +458,8 @@ async def add_members(request: Request, group_id: int) -> HTTPResponse:
         await _store(request).write(add)
     except book.GroupNotFound:
         return await _group_page(request, group_id, status=404)
+    audit_change(request, "group.members.add", f"groups:{group_id}",
+                 {"numbers": len(numbers)})
     return await _group_page(request, group_id, notice=text(
         request, "Numbers added to the group: {n}.", n=len(numbers)))
 
@@ -463,6 +474,8 @@ async def remove_member(request: Request, group_id: int) -> HTTPResponse:
                 lambda: book.remove_contacts_from_group(group_id, [int(contact_id)]))
         except book.GroupNotFound:
             return await _group_page(request, group_id, status=404)
+        audit_change(request, "group.members.remove", f"groups:{group_id}",
+                     {"contact_id": int(contact_id)})
     return redirect(f"/console/groups/{group_id}")
 
 
@@ -498,6 +511,9 @@ async def export(request: Request) -> HTTPResponse:
     else:
         body = await asyncio.to_thread(tabular.write_csv, headers, rows)
         mime = "text/csv; charset=utf-8"
+    # Personal data leaving the box: who took which part of the address book, and how much.
+    audit_change(request, "contact.export", f"groups:{group_id}" if group_id else "contacts",
+                 {"format": fmt, "contacts": len(rows)})
     return raw(body, content_type=mime, headers={
         "Content-Disposition": f'attachment; filename="{name}.{fmt}"',
         "Cache-Control": "no-store"})

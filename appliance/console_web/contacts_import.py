@@ -24,6 +24,7 @@ from typing import Any
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, redirect
 
+from appliance.console_web.audited import audit_change
 from appliance.console_web.guard import page
 from appliance.console_web.render import render, text
 from appliance.console_web.stash import keep_stash, stash_of
@@ -205,6 +206,13 @@ async def _run_job(request: Request, job: ImportJob, token: str, upload,  # noqa
         job.failed = text(request, "The import stopped on an error after {n} rows; the rows "
                                    "before were saved.", n=job.written)
     finally:
+        # What reached the address book, also when the import stopped part way.
+        figures = ({k: job.done.get(k, 0) for k in ("created", "updated", "skipped",
+                                                     "conflicts")}
+                   if job.done else {"written": job.written, "stopped": True})
+        audit_change(request, "contact.import",
+                     f"groups:{job.group_id}" if job.group_id else "contacts",
+                     {"file": upload.filename, **figures})
         job.finished_at = time.monotonic()
         await asyncio.to_thread(_stash(request).drop, job.owner, token)
 

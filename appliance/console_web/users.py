@@ -17,19 +17,13 @@ from sanic.response import HTTPResponse
 from appliance.accounts import manage
 from appliance.accounts.passwords import random_password
 from appliance.accounts.roles import ROLES
-from appliance.audit import Actor
+from appliance.console_web.audited import console_actor
 from appliance.console_web.guard import page
 from appliance.console_web.render import render, text
-from appliance.console_web.session import client_address
 from appliance.store import accounts as accounts_store
 from appliance.store.accounts import AccountError
 
 bp = Blueprint("console_users", url_prefix="/console")
-
-
-def _actor(request: Request) -> Actor:
-    user = request.ctx.user
-    return Actor("user", str(user.id), user.name, client_address(request), "console")
 
 
 async def _page(request: Request, *, status: int = 200, errors: dict | None = None,
@@ -66,7 +60,7 @@ async def add_user(request: Request) -> HTTPResponse:
             "department_id": text(request, "Choose a department from the list.")})
     password = random_password()
     password_hash = await asyncio.to_thread(manage.prepare_password, name or "-", password)
-    actor = _actor(request)
+    actor = console_actor(request)
     try:
         await request.app.ctx.appliance.store.write(lambda: manage.add_user(
             actor, name, role, password_hash, department_id=department_id,
@@ -109,7 +103,7 @@ async def reset(request: Request, user_id: int) -> HTTPResponse:
         return await _page(request, status=404, errors={"list": text(request, "No such user.")})
     password = random_password()
     password_hash = await asyncio.to_thread(manage.prepare_password, user.name, password)
-    actor = _actor(request)
+    actor = console_actor(request)
     await request.app.ctx.appliance.store.write(
         lambda: manage.reset_password(actor, user_id, password_hash))
     return await _page(request, shown=(user.name, password))
@@ -119,7 +113,7 @@ async def reset(request: Request, user_id: int) -> HTTPResponse:
 @page("admin")
 async def set_disabled(request: Request, user_id: int) -> HTTPResponse:
     disabled = (request.form or {}).get("disabled") == "1"
-    actor = _actor(request)
+    actor = console_actor(request)
     if user_id == request.ctx.user.id and disabled:
         return await _page(request, status=400, errors={
             "list": text(request, "You cannot disable your own account.")})
@@ -147,7 +141,7 @@ async def set_role(request: Request, user_id: int) -> HTTPResponse:
         return await _page(request, status=400, errors={
             "list": text(request, "Choose a department from the list.")})
     changes = {"role": form.get("role") or "", "department_id": department_id}
-    actor = _actor(request)
+    actor = console_actor(request)
     try:
         changed = await request.app.ctx.appliance.store.write(
             lambda: manage.change_user(actor, user_id, changes))
