@@ -7,7 +7,9 @@ Must not know: tables, HTTP.
 
 What is kept as given (stripped of surrounding blanks), when normalising fails:
 - an alphanumeric sender id: at most 11 characters with at least one letter (TS 23.040
-  §9.1.2.5: an alphanumeric TP-OA holds up to 11 GSM-7 characters), e.g. "BANK", "JD.com";
+  §9.1.2.5: an alphanumeric TP-OA holds up to 11 GSM-7 characters), e.g. "BANK", "JD.com",
+  but not one that begins like a mobile number (1380013abc: a mobile typed wrong, not a
+  name anyone sends under);
 - a short code: at most 8 digits (10086, 95588), but not 7 or 8 digits that start like a
   mobile number (1380013: a mobile with digits missing, not a code anyone sends from);
 - a Chinese service-provider number: digits starting with 106, at most 21 (1069xxxx...,
@@ -25,6 +27,7 @@ from appliance.dispatch.phone import InvalidNumber, normalize_number
 _ALPHANUMERIC = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9 .&_'-]{1,11}")
 _SHORT_CODE = re.compile(r"[0-9]{3,8}")
 _TRUNCATED_MOBILE = re.compile(r"1[3-9][0-9]{5,6}")
+_MOBILE_START = re.compile(r"1[3-9][0-9]{4}")
 _SERVICE_NUMBER = re.compile(r"106[0-9]{1,18}")
 
 
@@ -38,7 +41,8 @@ def stored_number(raw: object, default_region: str = "CN") -> str:
         return normalize_number(text, default_region)
     except InvalidNumber:
         short_code = _SHORT_CODE.fullmatch(text) and not _TRUNCATED_MOBILE.fullmatch(text)
-        if _ALPHANUMERIC.fullmatch(text) or short_code or _SERVICE_NUMBER.fullmatch(text):
+        sender_id = _ALPHANUMERIC.fullmatch(text) and not _MOBILE_START.match(text)
+        if sender_id or short_code or _SERVICE_NUMBER.fullmatch(text):
             return text
         raise
 

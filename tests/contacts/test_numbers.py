@@ -19,6 +19,7 @@ from appliance.contacts.numbers import InvalidNumber, stored_number, stored_or_g
     ("010 6552 9988", "+861065529988"),             # a Beijing landline
     ("BANK", "BANK"),                               # alphanumeric sender id, as given
     ("JD.com", "JD.com"),
+    ("12306Rail", "12306Rail"),                     # digits first, but not like a mobile
     ("10086", "10086"),                             # short code
     ("1069012345678", "1069012345678"),             # SP service number
 ])
@@ -27,7 +28,8 @@ def test_numbers_are_stored_in_one_form(raw: str, stored: str):
 
 
 @pytest.mark.parametrize("raw", ["1380013800", "+86", "", "   ", "ABCDEFGHIJKLM", "<script>",
-                                 "1380013", "13800138"])  # a mobile with digits missing
+                                 "1380013", "13800138",  # a mobile with digits missing
+                                 "1380013abc", "138001380OO"])  # a mobile typed wrong
 def test_what_is_neither_a_number_nor_a_sender_id_is_refused_naming_it(raw: str):
     with pytest.raises(InvalidNumber) as err:
         stored_number(raw)
