@@ -224,7 +224,9 @@ async def test_reports_owed_while_their_sender_was_stopped_are_sent_on_start(
     assert all(r["id"] == str(message_id) and r["to"] == "+8613800138050" for r in got)
     assert all(r["mr"] == str(iccid.message_reference) for r in got)
     assert {r["i"] for r in got} <= {m.profile.iccid for m in gateway.fleet.modems}
-    assert rows(gateway, "SELECT fired, open FROM kannel_message") == [(9, 0)]
+    # Marked fired once each callback is answered, in a write of its own: waited for.
+    await wait_for(lambda: rows(gateway, "SELECT fired, open FROM kannel_message") == [(9, 0)],
+                   "both reports marked fired")
     # Through the webhooks' durable queue: two GET rows, delivered.
     await wait_for(lambda: rows(gateway, "SELECT event, payload, state FROM webhook_delivery")
                    == [("kannel.dlr", "", "delivered")] * 2, "both deliveries recorded")
@@ -288,4 +290,5 @@ async def test_a_message_that_never_reaches_the_network_reports_16(
     assert report["t"] == "16" and report["a"].startswith("NACK/")
     assert (report["p"], report["o"], report["n"]) == ("NAS 01", "acct-9", "sender")
     assert 28 <= int(report["v"]) <= 30  # %V: minutes until the deferred time
-    assert rows(gateway, "SELECT fired, open FROM kannel_message") == [(16, 0)]
+    await wait_for(lambda: rows(gateway, "SELECT fired, open FROM kannel_message") == [(16, 0)],
+                   "the report marked fired")
