@@ -80,8 +80,8 @@ class _Job:
 class _Lanes:
     """The writer's queue: urgent jobs ahead of bulk ones. A bulk job waits while urgent ones
     keep coming, but at most `bulk_wait` seconds; then it shares the next transaction with
-    them. A riding job joins the next batch of other work, or after `ride_wait` seconds makes
-    one alone. `_STOP` goes in the bulk lane and ends a batch."""
+    them. A riding job joins the next batch that takes bulk work, or after `ride_wait` seconds
+    any batch, or makes one alone. `_STOP` goes in the bulk lane and ends a batch."""
 
     def __init__(self, bulk_wait: float = 0.05, ride_wait: float = 0.05) -> None:
         self.bulk_wait = bulk_wait
@@ -122,11 +122,16 @@ class _Lanes:
             urgent, bulk, riding = self._urgent, self._bulk, self._riding
             while urgent and len(batch) < limit:
                 batch.append(urgent.popleft())
-            bulk_waits = bool(batch) and bool(bulk) \
-                and time.monotonic() - bulk[0][0] < self.bulk_wait
-            while riding and len(batch) < limit:  # before a `_STOP`, which ends the batch
+            # Urgent work commits alone (a modem waits on it) unless the others have waited
+            # their limit; riding jobs never lengthen it otherwise (a send's audit entries in
+            # the commit that stands between a modem's prompt and its PDU).
+            now = time.monotonic()
+            bulk_joins = bool(bulk) and (not batch or now - bulk[0][0] >= self.bulk_wait)
+            riding_joins = bool(riding) and (
+                not batch or bulk_joins or now - riding[0][0] >= self.ride_wait)
+            while riding_joins and riding and len(batch) < limit:  # before a `_STOP`
                 batch.append(riding.popleft()[1])
-            if bulk_waits:
+            if not bulk_joins:
                 return batch
             while bulk and len(batch) < limit:
                 item = bulk.popleft()[1]

@@ -227,9 +227,26 @@ async def test_a_riding_job_joins_the_next_transaction_of_other_work(db: peewee.
         riding = asyncio.ensure_future(store.write(lambda: "audit", ride_along=True))
         await asyncio.sleep(0.05)  # the writer is awake, waiting for other work
         assert not riding.done()
-        other = asyncio.ensure_future(store.write(lambda: "accept", urgent=True))
+        other = asyncio.ensure_future(store.write(lambda: "accept"))  # acceptance: bulk
         assert await asyncio.gather(riding, other) == ["audit", "accept"]
         assert store.stats.transactions == before + 1
+    finally:
+        await store.stop()
+
+
+async def test_a_riding_job_does_not_lengthen_urgent_work(db: peewee.Database):
+    """Urgent work is what a modem waits on (a part's `sending` before its PDU): riding jobs
+    wait for bulk work, or their `ride_wait`, rather than join it."""
+    store = Store(db, ride_wait=30)
+    await store.start()
+    try:
+        riding = asyncio.ensure_future(store.write(lambda: "audit", ride_along=True))
+        await asyncio.sleep(0.05)
+        assert await store.write(lambda: "sending", urgent=True) == "sending"
+        await asyncio.sleep(0.05)
+        assert not riding.done()
+        assert await store.write(lambda: "accept") == "accept"
+        assert await asyncio.wait_for(riding, 5) == "audit"
     finally:
         await store.stop()
 
