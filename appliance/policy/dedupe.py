@@ -116,7 +116,8 @@ class Dedupe(Check):
         """content hash -> the marks of the drafts admitted with it and not yet stored."""
         self._drafts: dict[int, tuple[asyncio.Event, dict[int, list[str]], list]] = {}
         """id(draft) -> its marks' event, the recipients it marked by content hash, and the
-        rows they came from (`accepted` reuses them while the draft keeps those rows)."""
+        rows they came from (while the draft keeps those rows, `accepted` has nothing to
+        note)."""
         self._lookups: list[tuple[list[_Lookup], asyncio.Future]] = []
         self._reading: set[asyncio.Task] = set()
 
@@ -307,10 +308,11 @@ class Dedupe(Check):
                 self._in_flight.pop(h, None)
 
     async def accepted(self, draft: Draft, ids: list[int]) -> None:
-        # As stored: a later check may have replaced rows.
+        # `admit` noted the pairs it saw, at draft.now; noted again here only when a later
+        # check replaced the rows (a signature changes the text, so its hash), as stored.
         mark = self._drafts.get(id(draft))
-        self._remember(mark[1] if mark is not None and mark[2] is draft.rows
-                       else _by_text(draft.rows), draft.now)
+        if mark is None or mark[2] is not draft.rows:
+            self._remember(_by_text(draft.rows), draft.now)
         self._release(draft)
 
     def abandoned(self, draft: Draft) -> None:
