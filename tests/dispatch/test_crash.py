@@ -74,6 +74,8 @@ per_sim_per_hour = 0
 per_sim_per_day = 0
 [admin]
 socket = "{tmp_path / 'admin.sock'}"
+[quiet_hours]
+enabled = false  # the test runs at any hour on a real clock (by default 21:00-08:00 waits)
 """, encoding="utf-8")
     key = subprocess.run([sys.executable, "-m", "appliance", "apikey", "create", "--config",
                           str(config)], check=True, capture_output=True, text=True,
