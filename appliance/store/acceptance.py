@@ -91,15 +91,8 @@ class NewMessage:
         recipient). Copied field by field, not through the dataclass's __init__, whose 25
         frozen assignments cost ~5 µs a row (measured), ten times a copy: at 1,000
         recipients a request, a fifth of what intake spent per recipient."""
-        fields, new = self.__dict__, object.__new__
-        rows = []
-        for recipient in recipients:
-            state = fields.copy()
-            state["recipient"] = recipient
-            row = new(NewMessage)
-            _set_state(row, "__dict__", state)
-            rows.append(row)
-        return rows
+        fields = self.__dict__
+        return [_made({**fields, "recipient": recipient}) for recipient in recipients]
 
 
 def with_changes(rows: list[NewMessage], **changes: Any) -> list[NewMessage]:
@@ -108,18 +101,14 @@ def with_changes(rows: list[NewMessage], **changes: Any) -> list[NewMessage]:
     unknown = changes.keys() - NewMessage.__dataclass_fields__.keys()
     if unknown:
         raise TypeError(f"NewMessage has no field {sorted(unknown)[0]!r}")
-    new = object.__new__
-    out = []
-    for row in rows:
-        state = row.__dict__.copy()
-        state.update(changes)
-        copy = new(NewMessage)
-        _set_state(copy, "__dict__", state)
-        out.append(copy)
-    return out
+    return [_made({**row.__dict__, **changes}) for row in rows]
 
 
-_set_state = object.__setattr__  # NewMessage is frozen: its own __setattr__ refuses
+def _made(fields: dict[str, Any]) -> NewMessage:
+    """A NewMessage holding `fields` (all of them), without the dataclass's __init__."""
+    row = object.__new__(NewMessage)
+    object.__setattr__(row, "__dict__", fields)  # frozen: its own __setattr__ refuses
+    return row
 
 
 # -- the insert ------------------------------------------------------------------------------
