@@ -90,6 +90,8 @@ class Refusal(Exception):
 def percent_decode(raw: bytes) -> bytes:
     """`+` to a space, `%XX` to its byte (a `%` not followed by two hex digits stays as it
     is, like PHP's urldecode). Bytes in, bytes out: the charset is applied later."""
+    if b"%" not in raw:  # most names and many values: nothing to decode but spaces
+        return raw.replace(b"+", b" ")
     return unquote_to_bytes(raw.replace(b"+", b" "))
 
 
