@@ -25,8 +25,8 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, redirect
 
 from appliance.at.traffic import TrafficLine, follow
-from appliance.audit.check import actor_of
 from appliance.console_web import dash_snapshot as snap
+from appliance.console_web.audited import console_actor
 from appliance.console_web.guard import page
 from appliance.console_web.render import fragment, render, zone
 
@@ -146,7 +146,7 @@ async def modem_restart(request: Request, key: str) -> HTTPResponse:
     user = request.ctx.user
     state = await snap.restart_modem(appliance, sup, user.name)
     if appliance.audit is not None:
-        await appliance.audit.record(actor_of(request.ctx.origin), "modem.restart",
+        await appliance.audit.record(console_actor(request), "modem.restart",
                                      sup.status.identity.imei or sup.status.port,
                                      {"port": sup.status.port, "outcome": state})
     return redirect(f"/console/modems/{key}?restart={state}", status=303)

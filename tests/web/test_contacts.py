@@ -12,6 +12,7 @@ import openpyxl
 import pytest
 
 from appliance.store import contacts as book
+from tests.web.audit_entries import audit_entry_for
 from tests.web.test_console_core import _csrf, client, log_in
 
 
@@ -218,31 +219,6 @@ def test_a_viewer_reads_but_cannot_change(console, as_role):
     assert _read(console, lambda: book.get_contact(made["id"]))["name"] == "Viewer Sees"
 
 
-def _entries(console, action: str) -> list[dict]:
-    import json
-
-    from appliance.store import audit as audit_store
-
-    entries = _read(console, lambda: audit_store.list_entries(action=action, limit=500))
-    return [{**e, "detail": json.loads(e["detail"]) if isinstance(e["detail"], str)
-             else e["detail"]} for e in entries]
-
-
-def _entry_for(console, action: str, target: str, file: str | None = None) -> dict:
-    """The newest entry of `action` on `target` (of that `file`), waited for (entries are
-    queued, not awaited: they ride with the next transaction)."""
-    import time
-
-    deadline = time.monotonic() + 10
-    while True:
-        found = [e for e in _entries(console, action) if e["target"] == target
-                 and (file is None or e["detail"].get("file") == file)]
-        if found or time.monotonic() > deadline:
-            assert found, f"no {action} entry for {target}"
-            return found[0]
-        time.sleep(0.05)
-
-
 def test_every_change_to_the_address_book_is_in_the_audit_log(console, as_role):
     # As the API's contact and group changes are (api.audit_trail), with the same names.
     http = as_role("operator")
@@ -252,33 +228,33 @@ def test_every_change_to_the_address_book_is_in_the_audit_log(console, as_role):
                                              "number": ["13800138501"]},
                   follow_redirects=False)
     contact_id = int(r.headers["location"].split("/")[-1].split("?")[0])
-    made = _entry_for(console, "contact.create", f"contacts:{contact_id}")
+    made = audit_entry_for(console, "contact.create", f"contacts:{contact_id}")
     assert made["actor_name"] == who and made["door"] == "console"
     assert made["detail"]["numbers"] == ["+8613800138501"]
     http.post(f"/console/contacts/{contact_id}", data={
         "csrf_token": csrf, "name": "Audit Zhao Er", "number": ["+8613800138501"]})
-    _entry_for(console, "contact.update", f"contacts:{contact_id}")
+    audit_entry_for(console, "contact.update", f"contacts:{contact_id}")
     r = http.post("/console/groups", data={"csrf_token": csrf, "name": "审计组"},
                   follow_redirects=False)
     group_id = int(r.headers["location"].rsplit("/", 1)[1])
     target = f"groups:{group_id}"
-    assert _entry_for(console, "group.create", target)["detail"]["name"] == "审计组"
+    assert audit_entry_for(console, "group.create", target)["detail"]["name"] == "审计组"
     http.post(f"/console/groups/{group_id}/members",
               data={"csrf_token": csrf, "numbers": "13800138501, 13800138502"})
-    assert _entry_for(console, "group.members.add", target)["detail"]["numbers"] == 2
+    assert audit_entry_for(console, "group.members.add", target)["detail"]["numbers"] == 2
     http.get("/console/contacts/export", params={"format": "csv", "group": group_id})
-    exported = _entry_for(console, "contact.export", target)
+    exported = audit_entry_for(console, "contact.export", target)
     assert exported["detail"] == {"format": "csv", "contacts": 2}
     http.post(f"/console/groups/{group_id}/rename", data={"csrf_token": csrf, "name": "A2"})
-    assert _entry_for(console, "group.rename", target)["detail"]["name"] == "A2"
+    assert audit_entry_for(console, "group.rename", target)["detail"]["name"] == "A2"
     http.post(f"/console/groups/{group_id}/members/remove",
               data={"csrf_token": csrf, "contact_id": contact_id})
-    removed = _entry_for(console, "group.members.remove", target)
+    removed = audit_entry_for(console, "group.members.remove", target)
     assert removed["detail"]["contact_id"] == contact_id
     http.post(f"/console/groups/{group_id}/delete", data={"csrf_token": csrf})
-    _entry_for(console, "group.delete", target)
+    audit_entry_for(console, "group.delete", target)
     http.post(f"/console/contacts/{contact_id}/delete", data={"csrf_token": csrf})
-    _entry_for(console, "contact.delete", f"contacts:{contact_id}")
+    audit_entry_for(console, "contact.delete", f"contacts:{contact_id}")
     # An import: the file and what it did to the book.
     r = _upload(http, "姓名,手机号\r\n审计一,13800138511\r\n审计二,13800138512\r\n".encode(),
                 "audit.csv")
@@ -287,5 +263,5 @@ def test_every_change_to_the_address_book_is_in_the_audit_log(console, as_role):
     r = http.post(mapping_url, data={"csrf_token": csrf, "role-0": "name",
                                      "role-1": "number"}, follow_redirects=False)
     http.post(mapping_url + "/confirm", data={"csrf_token": csrf, "existing": "update"})
-    imported = _entry_for(console, "contact.import", "contacts", file="audit.csv")
+    imported = audit_entry_for(console, "contact.import", "contacts", file="audit.csv")
     assert imported["detail"]["created"] == 2 and imported["actor_name"] == who

@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from appliance.console_web.dash_snapshot import operator_label
+from tests.web.audit_entries import audit_entry_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -100,6 +101,10 @@ def test_the_modem_page_streams_at_traffic_and_restarts_the_modem(console, page,
     expect(page.locator("#at-log li.to", has_text="ATE0").last).to_be_visible()
     assert sup.status.state.value == "ready" and sup.status.recoveries == recoveries_before
     shot(page, "modem-restarted-en")
+    # The audit log names who restarted it, as for every other change made in the console.
+    entry = audit_entry_for(console, "modem.restart", imei)
+    assert (entry["actor_name"], entry["door"]) == (console.users["admin"][0], "console")
+    assert entry["detail"] == {"port": sup.status.port, "outcome": "ready"}
 
 
 def test_a_viewer_reads_the_dashboard_but_may_not_restart(console, new_page, login, shot):
