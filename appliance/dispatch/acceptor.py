@@ -26,16 +26,19 @@ SMALL_REQUEST = 20
 """Messages: a request up to this size is batched with others in the urgent lane; a larger one
 is a job of its own in the bulk lane (its INSERTs are batched already)."""
 
-OnAccepted = Callable[[list[outbox.NewMessage], outbox.Acceptance], None]
+OnAccepted = Callable[[list[tuple[list[outbox.NewMessage], outbox.Acceptance]]], None]
 _Waiting = list[tuple[list[outbox.NewMessage], asyncio.Future]]
 
 
 class Acceptor:
     """Accepts requests' messages through one store, batching the small ones.
 
-    `on_accepted(requests, acceptance)` runs in the event loop for every request accepted,
-    before its caller hears of it, and also when the caller has gone away meanwhile (a client
-    that disconnected): rows on disk must reach the dispatcher's queue whoever waits for them.
+    `on_accepted([(requests, acceptance), ...])` runs in the event loop for the requests one
+    job accepted, once for all of them (the dispatcher indexes them, tells the hub and wakes
+    its scheduler once per job, not once per request), before their callers hear of it, and
+    also when a caller has gone away meanwhile (a client that disconnected): rows on disk
+    must reach the dispatcher's queue whoever waits for them. Should it raise, each request
+    is indexed alone, and only the one that fails hears of it.
     """
 
     def __init__(self, store: Store, on_accepted: OnAccepted):
@@ -54,8 +57,9 @@ class Acceptor:
             if not self._waiting:
                 loop.call_soon(self._flush)  # after the other handlers ready in this turn
             self._waiting.append((requests, future))
-        # Shielded: a caller cancelled now must not leave its rows written but unqueued.
-        return await asyncio.shield(future)
+        # Not shielded: a caller cancelled now cancels only its future; `_write` still indexes
+        # its rows (they must not stay written but unqueued), and settles only live futures.
+        return await future
 
     def _flush(self) -> None:
         waiting, self._waiting = self._waiting, []
@@ -79,13 +83,25 @@ class Acceptor:
             if isinstance(exc, asyncio.CancelledError):
                 raise
             return
-        for (requests, future), result in zip(waiting, results, strict=True):
+        accepted = [(requests, result) for (requests, _), result
+                    in zip(waiting, results, strict=True) if not isinstance(result, Exception)]
+        failed: dict[int, Exception] = {}
+        if accepted:
+            try:
+                self.on_accepted(accepted)
+            except Exception:  # noqa: BLE001 - find out whose rows: each alone, below
+                for n, one in enumerate(accepted):
+                    try:
+                        self.on_accepted([one])
+                    except Exception as exc:  # noqa: BLE001 - on disk, not queued: it hears
+                        failed[n] = exc
+        n = 0
+        for (_, future), result in zip(waiting, results, strict=True):
+            if not isinstance(result, Exception):
+                result, n = failed.get(n, result), n + 1
+            if future.done():  # its caller went away (cancelled)
+                continue
             if isinstance(result, Exception):
                 future.set_exception(result)
-                continue
-            try:
-                self.on_accepted(requests, result)
-            except Exception as exc:  # noqa: BLE001 - on disk, not queued: the caller hears
-                future.set_exception(exc)
-                continue
-            future.set_result(result)
+            else:
+                future.set_result(result)

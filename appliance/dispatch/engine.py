@@ -213,12 +213,15 @@ class Dispatcher:
         from the accepted rows themselves, not read back."""
         return (await self.acceptor.accept(requests)).ids
 
-    def _index_accepted(self, requests: list[outbox.NewMessage],
-                        accepted: outbox.Acceptance) -> None:
-        """Queue the messages `accepted` has just inserted (a replay's message is already
-        known: queued, claimed or done), as reload_waiting would from their rows."""
+    def _index_accepted(self, accepted: list[tuple[list[outbox.NewMessage],
+                                                   outbox.Acceptance]]) -> None:
+        """Queue the messages the requests of one writer job have just inserted (a replay's
+        message is already known: queued, claimed or done), as reload_waiting would from their
+        rows: one hub event, one look at the SIMs' queues and one wake-up for the job (they
+        were per request: ~10% of this for 32 clients posting one message each)."""
         now, ctx = self.now(), self.ctx
-        fresh = tuple(mid for mid, new in zip(accepted.ids, accepted.new, strict=True) if new)
+        fresh = tuple(mid for _, acceptance in accepted
+                      for mid, new in zip(acceptance.ids, acceptance.new, strict=True) if new)
         if fresh:
             ctx.hub.publish(MessagesAccepted(message_ids=fresh))
         # Claimed already: a full reload saw it committed and a SIM took it. Only the SIMs'
@@ -226,23 +229,25 @@ class Dispatcher:
         # of every queue's ids per single-recipient request was a measurable share of it).
         queues = [s.queue for s in ctx.slots.values() if not s.queue.empty()]
         claimed: set[int] | None = None
-        if queues and len(requests) > 4:
+        if queues and len(fresh) > 4:
             claimed = set().union(*(q.ids() for q in queues))
-        at = accepted.at
         waiting = []
-        for req, mid, new in zip(requests, accepted.ids, accepted.new, strict=True):
-            if not new or req.hold:
-                continue
-            if queues and ((mid in claimed) if claimed is not None
-                           else any(mid in q for q in queues)):
-                continue
-            waiting.append(Waiting(
-                pending=Pending(message_id=mid, recipient=req.recipient,
-                                network=network_of(req.recipient),
-                                parts=max(req.parts_count, 1), priority=req.priority,
-                                campaign_id=req.campaign_id, sticky_sim=None, created_at=at),
-                send_at=req.send_at, expires_at=req.expires_at, pinned_sim=req.via_sim,
-                category=req.category))
+        for requests, acceptance in accepted:
+            at = acceptance.at
+            for req, mid, new in zip(requests, acceptance.ids, acceptance.new, strict=True):
+                if not new or req.hold:
+                    continue
+                if queues and ((mid in claimed) if claimed is not None
+                               else any(mid in q for q in queues)):
+                    continue
+                waiting.append(Waiting(
+                    pending=Pending(message_id=mid, recipient=req.recipient,
+                                    network=network_of(req.recipient),
+                                    parts=max(req.parts_count, 1), priority=req.priority,
+                                    campaign_id=req.campaign_id, sticky_sim=None,
+                                    created_at=at),
+                    send_at=req.send_at, expires_at=req.expires_at, pinned_sim=req.via_sim,
+                    category=req.category))
         ctx.pending.add_many(waiting, now)
         self.wake()
 

@@ -42,10 +42,16 @@ LIMITS = {"actor_kind": 16, "actor_id": 64, "actor_name": 128, "address": 64, "d
           "action": 64, "target": 255}
 
 
+# Made once: json.dumps with any option builds a JSONEncoder per call, which cost as much as
+# the encoding of an entry's fields (the writer thread hashes one entry per send request).
+_DETAIL_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"),
+                                default=str)
+_FIELDS_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def canonical_detail(detail: dict[str, Any] | None) -> str:
     """The stored form of an entry's detail: JSON, keys sorted, no spaces, UTF-8 kept."""
-    return json.dumps(detail or {}, ensure_ascii=False, sort_keys=True, separators=(",", ":"),
-                      default=str)
+    return _DETAIL_JSON.encode(detail or {})
 
 
 def _time_text(at: datetime) -> str:
@@ -54,11 +60,15 @@ def _time_text(at: datetime) -> str:
 
 def entry_hash(prev_hash: str, entry: dict[str, Any]) -> str:
     """The hash of an entry (its columns but `hash`) chained to `prev_hash`."""
-    body = json.dumps([entry["seq"], _time_text(entry["at"]), entry["actor_kind"],
-                       entry["actor_id"], entry["actor_name"], entry["address"], entry["door"],
-                       entry["action"], entry["target"], entry["detail"], prev_hash],
-                      ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(prev_hash.encode() + b"\n" + body.encode()).hexdigest()
+    return _chained([entry["seq"], _time_text(entry["at"]), entry["actor_kind"],
+                     entry["actor_id"], entry["actor_name"], entry["address"], entry["door"],
+                     entry["action"], entry["target"], entry["detail"], prev_hash])
+
+
+def _chained(fields: list[Any]) -> str:
+    """entry_hash of an entry's hashed fields, in order, the last being prev_hash."""
+    body = _FIELDS_JSON.encode(fields)
+    return hashlib.sha256(fields[-1].encode() + b"\n" + body.encode()).hexdigest()
 
 
 def _database() -> peewee.Database:
@@ -68,6 +78,9 @@ def _database() -> peewee.Database:
 
 _INSERT_COLUMNS = ("seq", "at", "actor_kind", "actor_id", "actor_name", "address", "door",
                    "action", "target", "detail", "prev_hash", "hash")
+_TEXT_LIMITS = tuple(LIMITS.items())
+assert tuple(LIMITS) == _INSERT_COLUMNS[2:9]  # append_entries builds rows in this order
+_stored_time = AuditEntry.at.db_value
 
 
 def append_entry(*, at: datetime, action: str, actor_kind: str, actor_id: str = "",
@@ -101,13 +114,18 @@ def append_entries(entries: list[dict[str, Any]]) -> list[int]:
     seqs: list[int] = []
     for given in entries:
         seq += 1
-        entry: dict[str, Any] = {name: str(given.get(name) or "")[:LIMITS[name]]
-                                 for name in LIMITS}
-        entry.update(seq=seq, at=given["at"].astimezone(UTC),
-                     detail=canonical_detail(given.get("detail")), prev_hash=prev_hash)
-        entry["hash"] = prev_hash = entry_hash(prev_hash, entry)
-        values = [entry[c] for c in _INSERT_COLUMNS]
-        values[1] = AuditEntry.at.db_value(entry["at"])  # the stored text form of the time
+        # The hashed fields in entry_hash's order, which is _INSERT_COLUMNS' but the time's
+        # form (the hash takes ISO 8601 with its offset, the column the stored text form):
+        # built as one list, not as an entry dict read back field by field (the writer
+        # thread appends one entry per send request).
+        at = given["at"]
+        fields = [seq, _time_text(at)]
+        fields += [str(given.get(name) or "")[:limit] for name, limit in _TEXT_LIMITS]
+        fields += (canonical_detail(given.get("detail")), prev_hash)
+        values = fields.copy()
+        values[1] = _stored_time(at)
+        prev_hash = _chained(fields)
+        values.append(prev_hash)
         rows.append(values)
         seqs.append(seq)
     cursor = db.cursor()

@@ -44,6 +44,18 @@ log = logging.getLogger(__name__)
 
 _STOP = object()
 
+_WRITER_TEMP_STORE = "PRAGMA temp_store = MEMORY"
+"""The writer's connection keeps its statement and savepoint journals in memory. Every job of a
+batch runs in a SAVEPOINT, and every multi-row INSERT into a table with a UNIQUE index in a
+statement journal: SQLite copies each page such a job first changes there (the page before the
+change, for a rollback of that job alone). On file (the default), past 64 KiB a transaction,
+that was a pwrite of 4 bytes and one of 4 KiB per page copied, to a temporary file made and
+deleted per transaction: measured, ~20 system calls and ~35 µs of the writer's CPU per
+single-recipient request, a fifth of it. Nothing there is needed after a crash (the WAL alone
+recovers), so durability is unchanged; the memory is that of the pages one transaction changes
+(pages it adds at the file's end are not copied). Readers keep the default: a large sort (an
+export) must not grow in RAM."""
+
 
 @dataclass
 class StoreStats:
@@ -299,7 +311,8 @@ class Store:
             return
         outcomes: list[tuple[bool, Any]] = []
         try:
-            self.db.connect(reuse_if_open=True)
+            if self.db.connect(reuse_if_open=True) is not False and _sqlite(self.db):
+                self.db.execute_sql(_WRITER_TEMP_STORE)
             if len(batch) == 1:
                 outcomes.append(self._run_alone(batch[0]))
             else:

@@ -74,3 +74,33 @@ async def test_rows_of_a_caller_that_went_away_are_still_queued(make_rig) -> Non
         d.store.write = write  # type: ignore[method-assign]
         await rig.wait_for(lambda: any(e[1] == "sent" for e in rig.events))
 
+
+
+async def test_one_job_is_indexed_once_and_a_failing_request_alone_hears_of_it(make_rig) -> None:
+    async with make_rig(1) as rig:
+        d = rig.dispatcher
+        index = d.acceptor.on_accepted
+        calls: list[int] = []
+        bad = "+8613900000099"
+
+        def indexing(accepted):  # type: ignore[no-untyped-def]
+            calls.append(len(accepted))
+            if any(r.recipient == bad for requests, _ in accepted for r in requests):
+                raise RuntimeError("cannot index")
+            index(accepted)
+
+        d.acceptor.on_accepted = indexing
+        to = numbers(4)
+        outcomes = await asyncio.gather(*(d.submit([new(r, f"text {i}")])
+                                          for i, r in enumerate(to)), return_exceptions=True)
+        assert calls == [4]  # four requests, one writer job, indexed once
+        calls.clear()
+        outcomes = await asyncio.gather(d.submit([new(to[0], "again")]),
+                                        d.submit([new(bad, "unlucky")]),
+                                        return_exceptions=True)
+        assert calls == [2, 1, 1]  # together, then each alone to find out whose it was
+        good, failed = outcomes
+        assert isinstance(failed, RuntimeError)
+        assert isinstance(good, list) and len(good) == 1
+        states = await rig.wait_final(good)
+        assert set(states.values()) == {"sent"}

@@ -194,6 +194,28 @@ async def test_the_recipient_cap_is_refused_naming_the_rule(tmp_path: Path):
         assert check(gone, "/api/v1/recipient-caps/{department_id}")["removed"] is True
 
 
+async def test_the_submitters_address_is_the_peers_or_behind_a_trusted_proxy_each_requests(
+        tmp_path: Path):
+    # The address is kept with a keep-alive connection only while sanic trusts no proxy
+    # header: behind one, each request of the same connection names its own client.
+    async with running(tmp_path, keys=KEYS) as gw:
+        await gw.wait_ready()
+
+        async def address(number: str, forwarded: str) -> str:
+            response = await gw.post(MESSAGES, "full", json={"to": number, "text": number},
+                                     headers={"X-Forwarded-For": forwarded})
+            mid = response.json()["messages"][0]["id"]
+            return (await view(gw, mid))["submitted_by"]["address"]
+
+        assert await address(A, "192.0.2.1") == "127.0.0.1"
+        assert await address(B, "192.0.2.2") == "127.0.0.1"
+    async with running(tmp_path / "proxied", keys=KEYS) as gw:
+        gw.app.config.PROXIES_COUNT = 1
+        await gw.wait_ready()
+        assert await address(A, "192.0.2.1") == "192.0.2.1"
+        assert await address(B, "192.0.2.2") == "192.0.2.2"
+
+
 async def test_submitted_by_is_shown_and_the_listing_filters_by_door(tmp_path: Path):
     async with running(tmp_path, keys=KEYS) as gw:
         await gw.wait_ready()

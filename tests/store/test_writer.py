@@ -98,6 +98,16 @@ async def test_reads_see_committed_writes_and_cannot_write(store: Store):
         await store.read(lambda: Setting.create(key="from a reader", value=""))
 
 
+async def test_the_writer_keeps_its_journals_in_memory_and_readers_do_not(store: Store):
+    # temp_store = MEMORY (2): the savepoint and statement journals of the writer's jobs no
+    # longer spill to a temporary file; the readers' large sorts keep the default (0, a file).
+    def temp_store() -> int:
+        return store.db.execute_sql("PRAGMA temp_store").fetchone()[0]
+
+    assert await store.write(temp_store) == 2
+    assert await store.read(temp_store) == 0
+
+
 async def test_stop_finishes_queued_jobs(db: peewee.Database, db_path: Path):
     s = Store(db)
     await s.start()
