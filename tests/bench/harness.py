@@ -83,6 +83,19 @@ class Sampler:
                 pass
         return total
 
+    def high_water(self) -> int:
+        """The kernel's peak RSS of the process (VmHWM, bytes) since it started: the true
+        peak, where `peak_rss` only sees the moments it samples. 0 where /proc has no such
+        line (not Linux)."""
+        try:
+            with open(f"/proc/{self.proc.pid}/status", encoding="ascii") as status:
+                for line in status:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        return 0
+
     def cpu(self) -> float:
         """User + system CPU seconds of the process and its (waited-for and live) children."""
         try:
