@@ -388,9 +388,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from appliance.memory import keep_large_buffers_out_of_the_heap
+    from appliance.memory import keep_large_buffers_out_of_the_heap, share_malloc_arenas
 
     keep_large_buffers_out_of_the_heap()  # scrypt's 16 MiB, returned after each check
+    share_malloc_arenas()  # before any thread starts
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
