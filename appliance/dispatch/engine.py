@@ -222,8 +222,6 @@ class Dispatcher:
         now, ctx = self.now(), self.ctx
         fresh = tuple(mid for _, acceptance in accepted
                       for mid, new in zip(acceptance.ids, acceptance.new, strict=True) if new)
-        if fresh:
-            ctx.hub.publish(MessagesAccepted(message_ids=fresh))
         # Claimed already: a full reload saw it committed and a SIM took it. Only the SIMs'
         # non-empty queues are looked at, and a set of their ids built only for a batch (a set
         # of every queue's ids per single-recipient request was a measurable share of it).
@@ -249,6 +247,10 @@ class Dispatcher:
                     send_at=req.send_at, expires_at=req.expires_at, pinned_sim=req.via_sim,
                     category=req.category))
         ctx.pending.add_many(waiting, now)
+        # Told once indexed: when this raises, the acceptor indexes the job's requests one by
+        # one, and an event sent before would be sent again for each of them.
+        if fresh:
+            ctx.hub.publish(MessagesAccepted(message_ids=fresh))
         self.wake()
 
     async def cancel(self, message_id: int, reason: str = "cancelled") -> None:

@@ -104,3 +104,38 @@ async def test_one_job_is_indexed_once_and_a_failing_request_alone_hears_of_it(m
         assert isinstance(good, list) and len(good) == 1
         states = await rig.wait_final(good)
         assert set(states.values()) == {"sent"}
+
+
+async def test_a_job_indexed_again_request_by_request_announces_each_message_once(make_rig):
+    """When indexing the whole job fails part-way (here in the pending index), the requests
+    are indexed again one by one: the hub hears of each accepted message once, not once for
+    the job and again for its request."""
+    async with make_rig(1) as rig:
+        d = rig.dispatcher
+        bad = "+8613900000098"
+        add_many = d.ctx.pending.add_many
+
+        def failing(waiting, now):  # type: ignore[no-untyped-def]
+            if any(w.pending.recipient == bad for w in waiting):
+                raise RuntimeError("cannot index")
+            add_many(waiting, now)
+
+        announced: list[int] = []
+        publish = d.ctx.hub.publish
+
+        def recording(event):  # type: ignore[no-untyped-def]
+            announced.extend(getattr(event, "message_ids", ()))
+            publish(event)
+
+        d.ctx.pending.add_many = failing  # type: ignore[method-assign]
+        d.ctx.hub.publish = recording  # type: ignore[method-assign]
+        to = numbers(2)
+        outcomes = await asyncio.gather(d.submit([new(to[0], "first")]),
+                                        d.submit([new(bad, "unlucky")]),
+                                        d.submit([new(to[1], "third")]),
+                                        return_exceptions=True)
+        first, failed, third = outcomes
+        assert isinstance(failed, RuntimeError)
+        assert sorted(announced) == sorted([*first, *third])  # each once; the failed one not
+        states = await rig.wait_final([*first, *third])
+        assert set(states.values()) == {"sent"}
