@@ -83,25 +83,21 @@ class Acceptor:
             if isinstance(exc, asyncio.CancelledError):
                 raise
             return
-        accepted = [(requests, result) for (requests, _), result
-                    in zip(waiting, results, strict=True) if not isinstance(result, Exception)]
-        failed: dict[int, Exception] = {}
-        if accepted:
+        outcomes: list[Any] = list(results)  # each request's Acceptance, or its error
+        indexed = [i for i, result in enumerate(outcomes) if not isinstance(result, Exception)]
+        if indexed:
             try:
-                self.on_accepted(accepted)
-            except Exception:  # noqa: BLE001 - find out whose rows: each alone, below
-                for n, one in enumerate(accepted):
+                self.on_accepted([(waiting[i][0], outcomes[i]) for i in indexed])
+            except Exception:  # noqa: BLE001 - find out whose rows: each alone
+                for i in indexed:
                     try:
-                        self.on_accepted([one])
+                        self.on_accepted([(waiting[i][0], outcomes[i])])
                     except Exception as exc:  # noqa: BLE001 - on disk, not queued: it hears
-                        failed[n] = exc
-        n = 0
-        for (_, future), result in zip(waiting, results, strict=True):
-            if not isinstance(result, Exception):
-                result, n = failed.get(n, result), n + 1
+                        outcomes[i] = exc
+        for (_, future), outcome in zip(waiting, outcomes, strict=True):
             if future.done():  # its caller went away (cancelled)
                 continue
-            if isinstance(result, Exception):
-                future.set_exception(result)
+            if isinstance(outcome, Exception):
+                future.set_exception(outcome)
             else:
-                future.set_result(result)
+                future.set_result(outcome)
