@@ -11,8 +11,9 @@ simulated modems draining, as bench_ingest) side by side, and alternates rounds:
 Kannel runs as Debian ships it, with no message store (a restart loses what it queued), and a
 second Kannel with its spool store (`store-type = spool`: it writes a file per message and
 never calls fsync, so it survives a crash of the process but not a power cut; strace shows
-openat and write, no fsync); the appliance answers only after its fsync'd SQLite commit. Prints requests/s per round, CPU per 1,000
-requests of each side, and the ratio of the appliance's rate to Kannel's in that round.
+openat and write, no fsync); the appliance answers only after its fsync'd SQLite commit.
+Prints requests/s per round, CPU per 1,000 requests of each side, and the ratio of the
+appliance's rate to each Kannel's in that round.
 Without Kannel installed (`apt install kannel kannel-extras`) it says so and measures nothing.
 Prints figures; asserts nothing.
 """
