@@ -1,7 +1,8 @@
 """Benchmark: ingestion — messages accepted per second through POST /api/v1/messages.
 
-Set-up as bench_saturation (appliance and 16 simulated modems as separate processes, caps
-lifted), so the modems drain while the client submits. Clients keep several requests in flight
+Set-up as bench_saturation (appliance and simulated modems as separate processes, caps
+lifted; 8 modems by default, as issue 9 measures), so the modems drain while the client
+submits. Clients keep several requests in flight
 on loopback, in three rows:
 - one recipient per request, 16 in flight (`--concurrency`), through httpx.AsyncClient;
 - one recipient per request, 32 clients (`--clients`), each its own keep-alive connection
@@ -9,6 +10,9 @@ on loopback, in three rows:
   ~5 ms of CPU per request at 32 in flight, as much as the appliance, on the same 2 cores, so
   through httpx this row measured the client. This is the row issue 7 sets its aim on
   (≥ 1,500 requests/s);
+- one recipient per request from one client, one request at a time (`1 at a time`), for the
+  latency of a single accept when nothing else waits: the request, its fsync'd commit, the
+  answer; the same through Kannel's sendsms;
 - batches of 1,000 recipients per request (`--batch-concurrency`, default 4 in flight);
 - Kannel's `GET /cgi-bin/sendsms`, one recipient per request, from the same 32 raw keep-alive
   clients (`raw_kannel`), printed beside the JSON API's raw row.
@@ -171,6 +175,9 @@ def run(modems: int, latency: float, singles: int, batches: int, batch_size: int
                                      for n in range(singles)], concurrency)
         raw = measure_raw(rig, sampler, singles, singles, clients)
         kannel = measure_kannel(rig, sampler, 2 * 10**7, singles, clients)
+        alone = min(singles, 1000)
+        unloaded = measure_raw(rig, sampler, 3 * 10**7, alone, 1)
+        unloaded_kannel = measure_kannel(rig, sampler, 4 * 10**7, alone, 1)
         base = 2 * singles + 1
         big = measure(rig, sampler, [
             ([recipient(base + b * batch_size + i) for i in range(batch_size)],
@@ -183,7 +190,7 @@ def run(modems: int, latency: float, singles: int, batches: int, batch_size: int
         if not keep:
             shutil.rmtree(folder, ignore_errors=True)
     return {"modems": modems, "latency": latency, "single": one, "raw": raw, "batch": big,
-            "kannel": kannel,
+            "kannel": kannel, "unloaded": unloaded, "unloaded_kannel": unloaded_kannel,
             "batch_size": batch_size, "parts_sent_meanwhile": sent_meanwhile,
             "peak_rss": peak, "folder": folder if keep else None}
 
@@ -194,8 +201,10 @@ def report(r: dict[str, Any]) -> None:
     for label, m in (("1 recipient/request", r["single"]),
                      ("1 recipient/request, raw", r["raw"]),
                      ("Kannel sendsms, raw", r["kannel"]),
+                     ("1 recipient, 1 at a time", r["unloaded"]),
+                     ("Kannel sendsms, 1 at a time", r["unloaded_kannel"]),
                      (f"{r['batch_size']} recipients/request", r["batch"])):
-        print(f"  {label:26}: {m['rate']:8,.0f} msgs/s  ({m['messages']} msgs in "
+        print(f"  {label:27}: {m['rate']:8,.0f} msgs/s  ({m['messages']} msgs in "
               f"{m['requests']} requests, {m['concurrency']} in flight, {m['elapsed']:.1f} s); "
               f"latency p50 {m['p50'] * 1e3:.1f} ms p99 {m['p99'] * 1e3:.1f} ms; appliance "
               f"{m['cpu_per_1000']:.2f} CPU s/1,000")
@@ -207,7 +216,7 @@ def report(r: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench_ingest", description=__doc__)
-    parser.add_argument("--modems", type=int, default=16)
+    parser.add_argument("--modems", type=int, default=8)
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--singles", type=int, default=3000, help="one-recipient requests")
     parser.add_argument("--batches", type=int, default=20, help="batch requests")
