@@ -130,7 +130,33 @@ def accept_messages(requests: list[NewMessage], now: datetime | None = None) -> 
     return accept_new(requests, now).ids
 
 
+RACE_RETRIES = 3
+"""Attempts at a request whose client_ref another connection stored meanwhile (see
+`accept_new`)."""
+
+
 def accept_new(requests: list[NewMessage], now: datetime | None = None) -> Acceptance:
+    """Store the messages; return their ids in order, and which are new (`_accept_new`).
+
+    A retry can race its original on another connection: a second gateway process on the
+    same PostgreSQL (SQLite has one writer, whose transaction sees every earlier commit). The
+    retry's INSERT then waits on the client_ref index for the original's transaction, and
+    fails with an IntegrityError once it commits. Requests that carry a client_ref are
+    therefore stored in a savepoint and, on that error, looked up again: the original's rows
+    are committed now, so the retry gets their ids, as a retry after the fact would."""
+    if all(req.client_ref is None for req in requests):
+        return _accept_new(requests, now)
+    for attempt in range(RACE_RETRIES):
+        try:
+            with _database().atomic():  # a savepoint inside the writer's transaction
+                return _accept_new(requests, now)
+        except peewee.IntegrityError:
+            if attempt == RACE_RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _accept_new(requests: list[NewMessage], now: datetime | None = None) -> Acceptance:
     """Store the messages; return their ids in order, and which are new.
 
     Idempotent on (submitter_kind, submitter_id, client_ref): the k-th message carrying a given

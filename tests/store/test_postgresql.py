@@ -281,9 +281,6 @@ def test_many_messages_in_one_acceptance(pg_db: peewee.Database):
     assert MessageEvent.select().count() == 250
 
 
-@pytest.mark.xfail(strict=True, raises=peewee.IntegrityError, reason=(
-    "messages.accept_messages: a retry racing the original request on another connection "
-    "hits the unique index (IntegrityError) instead of getting the same ids back"))
 def test_a_retry_racing_the_original_on_another_process_gets_the_same_ids(
     pg_db: peewee.Database,
 ):
