@@ -91,6 +91,8 @@ async def put_rule(request: Request, department_id: int) -> JSONResponse:
 @bp.delete("/approval-rules/<department_id:int>")
 @require_scope("admin")
 async def delete_rule(request: Request, department_id: int) -> JSONResponse:
+    if not 0 < department_id <= query.MAX_ID:  # SQLite's INTEGER: a bigger id is an overflow
+        raise ApiError(404, "not_found", f"department {department_id} has no rule of its own")
     found = await request.app.ctx.appliance.store.write(
         lambda: approvals.delete_rule(department_id))
     if not found:
@@ -115,7 +117,14 @@ async def list_approvals(request: Request) -> JSONResponse:
                            view=view))
 
 
+def _in_range(approval_id: int) -> None:
+    """A 404 for an id no row can have (beyond SQLite's INTEGER it would be an overflow)."""
+    if not 0 < approval_id <= query.MAX_ID:
+        raise ApiError(404, "not_found", f"no approval with id {approval_id}")
+
+
 async def _get(request: Request, approval_id: int) -> dict[str, Any]:
+    _in_range(approval_id)
     mine = _mine(request.ctx.caller)
     try:
         return await request.app.ctx.appliance.store.read(
@@ -141,6 +150,7 @@ def _decider(request: Request) -> Decider:
 @bp.post("/approvals/<approval_id:int>/approve")
 @require_scope("approve")
 async def approve(request: Request, approval_id: int) -> JSONResponse:
+    _in_range(approval_id)
     if request.body:
         jb.json_object(request, set())  # no fields: anything given is a mistake, named
     appliance = request.app.ctx.appliance
@@ -155,6 +165,7 @@ async def approve(request: Request, approval_id: int) -> JSONResponse:
 @bp.post("/approvals/<approval_id:int>/reject")
 @require_scope("approve")
 async def reject(request: Request, approval_id: int) -> JSONResponse:
+    _in_range(approval_id)
     body = jb.json_object(request, {"reason"})
     reason = jb.text(body.get("reason", ""), "reason", limit=approvals.MAX_REASON,
                      required=True)

@@ -389,7 +389,9 @@ def _within_limits(request: Request, caller: Caller) -> Caller:
 
 def _failure(request: Request, message: str) -> ApiError:
     request.app.ctx.appliance.auth_throttle.failed(client_address(request))
-    return ApiError(401, "unauthorized", message)
+    # RFC 9110 §11.6.1: a 401 carries the challenge (the Android door sets its own, Basic)
+    return ApiError(401, "unauthorized", message,
+                    headers={"WWW-Authenticate": 'Bearer realm="cardgate"'})
 
 
 def _refuse_if_throttled(request: Request) -> None:

@@ -60,7 +60,12 @@ def time(request: Request, name: str) -> datetime | None:
     except (ValueError, OverflowError):
         raise bad(name, f"not an ISO 8601 time: {raw[:64]!r}") from None
     # A time without an offset is UTC (times are stored in UTC).
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:  # the store converts to UTC: 9999-12-31T23:59-01:00 has no UTC time
+        return value.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise bad(name, f"out of range in UTC: {raw[:64]!r}") from None
 
 
 def order(request: Request, *, ascending_by_default: bool) -> bool:

@@ -366,7 +366,7 @@ def record_message_events(now: datetime, limit: int = FAN_OUT_CHUNK) -> tuple[in
         items.append((STATE_EVENTS[e.new_state], {
             "id": m.id, "recipient": m.recipient, "state": e.new_state,
             "sim": e.sim or m.sim, "error": (e.detail or m.error or None)
-            if e.new_state != "sent" else None,
+            if e.new_state not in ("sent", "delivered") else None,
             "client_ref": m.client_ref, "parts": m.parts_count, "time": _iso(e.at)}))
     written = _fan_out(items, now, owners)
     _set_cursor(MESSAGE_EVENT_CURSOR, events[-1].id)

@@ -29,6 +29,15 @@ async def test_missing_header_is_401_naming_the_header(gateway: Gateway) -> None
     assert "missing Authorization header" in error["message"]
 
 
+@pytest.mark.parametrize("authorization", [None, "Basic Zm9vOmJhcg==", "Bearer cg_nope"])
+async def test_a_401_carries_the_bearer_challenge(gateway: Gateway,
+                                                  authorization: str | None) -> None:
+    headers = {"Authorization": authorization} if authorization else {}
+    response = await gateway.get(MODEMS, key=None, headers=headers)
+    _error(response, 401)
+    assert response.headers["www-authenticate"] == 'Bearer realm="cardgate"'
+
+
 @pytest.mark.parametrize("header", ["Basic dXNlcjpwYXNz", "Token abc", "Bearer", "bearer"])
 async def test_wrong_scheme_is_401_naming_the_expected_form(gateway: Gateway,
                                                             header: str) -> None:

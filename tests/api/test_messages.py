@@ -292,6 +292,9 @@ async def test_the_listing_filters_pages_and_shows_only_the_callers_own(
     ("created_from=yesterday", "created_from", "ISO 8601"), ("limit=1&limit=2", "limit", "once"),
     ("created_from=2026-12-02T00:00:00Z&created_to=2026-12-01T00:00:00Z", "created_to",
      "before"),
+    # valid ISO 8601 with no UTC equivalent: was a 500 (OverflowError in the store)
+    ("created_from=9999-12-31T23:59:59-23:59", "created_from", "range"),
+    ("created_to=0001-01-01T00:00:00%2B14:00", "created_to", "range"),
 ])
 async def test_a_bad_listing_parameter_is_a_400_naming_it(gateway: Gateway, query: str,
                                                           field: str, needle: str) -> None:

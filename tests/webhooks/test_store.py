@@ -123,6 +123,24 @@ async def test_message_events_fan_out_to_subscribers_and_the_cursor_moves(rig):
     assert b["counts"] == {"pending": 3, "delivered": 0, "failed": 0}
 
 
+async def test_a_delivered_event_carries_no_error(rig):
+    """The engine writes "status report 0x00" as the delivered transition's detail: that is
+    not an error, and a subscriber reading `error` must see null, as GET /messages/{id} does."""
+    hook = await rig.write(lambda: q.create_endpoint("http://a/", ["message.delivered"], T0))
+    await rig.write(lambda: q.record_message_events(T0))
+    ids = await rig.write(lambda: _accept(1))
+
+    def deliver():
+        transition_message(ids[0], MessageState.SENDING, now=T0)
+        transition_message(ids[0], MessageState.SENT, "1 part(s) sent", now=T0)
+        transition_message(ids[0], MessageState.DELIVERED, "status report 0x00", now=T0)
+
+    await rig.write(deliver)
+    await rig.write(lambda: q.record_message_events(T0))
+    [delivery] = (await rig.read(lambda: q.get_endpoint(hook["id"])))["deliveries"]
+    assert delivery["payload"]["state"] == "delivered" and delivery["payload"]["error"] is None
+
+
 async def test_due_rows_leave_out_what_is_in_flight_blocked_or_disabled(rig):
     a = await rig.write(lambda: q.create_endpoint("http://a/", ["*"], T0))
     b = await rig.write(lambda: q.create_endpoint("http://b/", ["*"], T0))
