@@ -1,4 +1,5 @@
-"""`GET /api/v1/openapi.json`: the JSON API described as an OpenAPI 3.1 document.
+"""`GET /api/v1/openapi.json`: the JSON API described as an OpenAPI 3.1 document; `GET
+/api/v1/docs`: the same, as a page to read and try (Swagger UI).
 
 Knows: every route under /api/v1, its scope, parameters, request body and answers, written as
 data built from small schema pieces in this one place.
@@ -9,8 +10,9 @@ documented one exists, and real answers validate against the documented schemas)
 Why data and not sanic-ext's decorators: sanic-ext documents every route of the app (the Kannel,
 playSMS and /metrics doors included, HEAD routes too) unless each is excluded, wants global
 config, and extending the app makes it serve /docs pages that load their scripts from a CDN the
-box cannot reach. The app keeps `AUTO_EXTEND = False`: nothing but this document is served, and
-no documentation UI (a client such as Swagger UI or Redoc on a workstation reads the JSON).
+box cannot reach. The app keeps `AUTO_EXTEND = False`. The reference page for people,
+`GET /api/v1/docs`, is Swagger UI over this document, its files vendored in web/static (see
+web/static/vendor/swagger-ui.README): nothing it needs comes from outside the box.
 
 The document needs no key to read: it describes the API, not the data behind it.
 Not described here: the compatibility doors (`/cgi-bin/sendsms`, `/index.php`) and `/metrics`,
@@ -23,9 +25,10 @@ import copy
 from typing import Any
 
 from sanic import Blueprint, Request
-from sanic.response import JSONResponse, json
+from sanic.response import HTTPResponse, JSONResponse, json
 
 from appliance import __version__
+from appliance.console_web.assets import TEMPLATES_DIR
 from appliance.dispatch.balancer import PRIORITY
 from appliance.dispatch.intake import MAX_RECIPIENTS, MAX_TEXT_CHARS
 from appliance.inbox.rules.definition import ACTION_TYPES
@@ -559,6 +562,12 @@ def _optional_body(operation: dict[str, Any]) -> dict[str, Any]:
     return operation
 
 
+def _page(operation: dict[str, Any]) -> dict[str, Any]:
+    """An operation whose answer is an HTML page."""
+    operation["responses"]["200"]["content"] = {"text/html": {"schema": {"type": "string"}}}
+    return operation
+
+
 def _health() -> dict[str, Any]:
     health = op("Health for monitoring", None, (200, ref("Health"), "ok"))
     # Not the error shape: a monitor reads the same body, with what is wrong in `problems`.
@@ -571,6 +580,9 @@ def _paths() -> dict[str, dict[str, Any]]:
     return {
         "/api/v1/openapi.json": with_head(op(
             "This document", None, (200, {"type": "object"}, "OpenAPI 3.1"))),
+        "/api/v1/docs": with_head(_page(op(
+            "This document as a page to read and try (Swagger UI, served by the box)", None,
+            (200, None, "the page")))),
         "/api/v1/health": with_head(_health()),
         "/api/v1/modems": with_head(op(
             "Every modem: state, identity, SIM, signal, counters; unplugged ones as gone",
@@ -825,6 +837,17 @@ def _paths() -> dict[str, dict[str, Any]]:
     }
 
 
+def _tag_by_resource(paths: dict[str, dict[str, Any]]) -> None:
+    """Tag each operation with the resource its path names (`/api/v1/messages/{id}` →
+    messages): the reference page groups operations by tag, and a hundred untagged ones are
+    one list."""
+    for path, item in paths.items():
+        resource = path.removeprefix("/api/v1/").split("/", 1)[0]
+        resource = {"openapi.json": "reference", "docs": "reference"}.get(resource, resource)
+        for operation in item.values():
+            operation["tags"] = [resource]
+
+
 def build_document() -> dict[str, Any]:
     import sys
 
@@ -833,6 +856,7 @@ def build_document() -> dict[str, Any]:
     here = sys.modules[__name__]
     SCHEMAS.update(openapi_accounts.schemas(here))
     paths = {**_paths(), **openapi_accounts.paths(here)}
+    _tag_by_resource(paths)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -866,3 +890,23 @@ DOCUMENT = build_document()
 @bp.route("/openapi.json", methods=["GET", "HEAD"])
 async def openapi_document(request: Request) -> JSONResponse:
     return json(DOCUMENT)
+
+
+DOCS_PAGE = (TEMPLATES_DIR / "api_docs.html").read_bytes()
+DOCS_HEADERS = {
+    # Swagger UI sets styles inline and draws its icons from data: URIs; scripts only from
+    # the box, and requests ("Try it out") only to it.
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'self'"),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+@bp.route("/docs", methods=["GET", "HEAD"])
+async def docs_page(request: Request) -> HTTPResponse:
+    return HTTPResponse(DOCS_PAGE, content_type="text/html; charset=utf-8",
+                        headers=DOCS_HEADERS)

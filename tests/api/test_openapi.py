@@ -203,7 +203,8 @@ def test_document_is_served_without_a_key_and_no_ui_pages(live: Live) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/json")
     assert response.json() == DOCUMENT
-    # sanic-ext is not extended: no /docs pages that would fetch their scripts from a CDN.
+    # sanic-ext is not extended: no /docs pages that would fetch their scripts from a CDN
+    # (the box's own page is /api/v1/docs: tests/web/test_api_docs.py).
     for page in ("/docs", "/docs/swagger", "/docs/redoc", "/docs/openapi.json"):
         assert live.call("GET", page, key=None).status_code == 404, page
 
