@@ -20,6 +20,7 @@ from sanic import Sanic
 
 from appliance.api.auth import AddressGate, FailureThrottle, KeyCache, KeyRates
 from appliance.api.errors import install_error_handlers
+from appliance.api.http_protocol import LenientHttpProtocol
 from appliance.config import Config
 from appliance.hub import EventHub
 from appliance.notify import notify_systemd
@@ -347,4 +348,4 @@ def run_appliance(config: Config, *, banner: str | None = None, on_start=None,
         async def _banner(app: Sanic) -> None:
             print(banner, flush=True)
     app.run(host=config.http.host, port=config.http.port, single_process=True,
-            access_log=False, motd=False)
+            access_log=False, motd=False, protocol=LenientHttpProtocol)

@@ -20,6 +20,7 @@ import httpx
 import pytest
 from sanic import Sanic
 
+from appliance.api.http_protocol import LenientHttpProtocol
 from appliance.app import Appliance, create_app
 from appliance.config import (
     AdminConfig,
@@ -158,7 +159,8 @@ async def running(tmp: Path, *, modems: int = 2, keys: dict[str, list[str]] | No
         appliance = Appliance(config)
         app = create_app(appliance)
         server = await app.create_server(host=config.http.host, port=config.http.port,
-                                         return_asyncio_server=True, access_log=False)
+                                         return_asyncio_server=True, access_log=False,
+                                         protocol=LenientHttpProtocol)
         assert server is not None
         await server.startup()
         # create_server has already bound the socket (asyncio serves at once); the events

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from appliance.api.http_protocol import LenientHttpProtocol
 from appliance.app import Appliance, create_app
 from appliance.config import Config
 from appliance.hub import SmsReceived, Subscription
@@ -57,7 +58,8 @@ class InboxRig:
         self.appliance = Appliance(self.config)
         app = create_app(self.appliance)
         server = await app.create_server(host=self.config.http.host, port=self.config.http.port,
-                                         return_asyncio_server=True, access_log=False)
+                                         return_asyncio_server=True, access_log=False,
+                                         protocol=LenientHttpProtocol)
         assert server is not None
         await server.startup()
         await server.before_start()

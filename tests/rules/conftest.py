@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from appliance.api.http_protocol import LenientHttpProtocol
 from appliance.app import Appliance, create_app
 from appliance.config import RulesConfig
 from appliance.sim import SimFleet
@@ -39,7 +40,8 @@ async def rules_gateway(tmp: Path, *, modems: int = 2, before_start=None,  # noq
         appliance = Appliance(config)
         app = create_app(appliance)
         server = await app.create_server(host=config.http.host, port=config.http.port,
-                                         return_asyncio_server=True, access_log=False)
+                                         return_asyncio_server=True, access_log=False,
+                                         protocol=LenientHttpProtocol)
         assert server is not None
         await server.startup()
         await server.before_start()

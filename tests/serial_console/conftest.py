@@ -23,6 +23,7 @@ import pytest
 from sanic import Sanic
 
 from appliance.accounts import manage
+from appliance.api.http_protocol import LenientHttpProtocol
 from appliance.app import Appliance, create_app
 from appliance.audit import SYSTEM
 from appliance.config import load_config
@@ -122,7 +123,8 @@ def running_appliance(tmp: Path, *, modems: int = 2) -> Iterator[Rig]:
                 appliance = Appliance(config, config_path=config_path)
                 app = create_app(appliance)
                 server = await app.create_server(host=config.http.host, port=config.http.port,
-                                                 return_asyncio_server=True, access_log=False)
+                                                 return_asyncio_server=True, access_log=False,
+                                                 protocol=LenientHttpProtocol)
                 await server.startup()
                 await server.before_start()
                 await server.after_start()
