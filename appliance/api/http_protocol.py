@@ -37,7 +37,8 @@ class LenientHttpProtocol(HttpProtocol):
             self._bare_head += data
             self._hand_on_bare_head()
             return
-        http = self._http
+        # Not set until sanic's connection task first runs, which may be after bytes arrive.
+        http = getattr(self, "_http", None)
         if (http is None or http.stage in _HEAD_STAGES) and _starts_bare_head(
                 self.recv_buffer, data):
             self._bare_head = bytearray(data)

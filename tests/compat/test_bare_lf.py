@@ -70,3 +70,23 @@ async def test_keep_alive_requests_after_a_bare_lf_head_are_answered(gateway: Ga
 async def _stored(gw: Gateway, text: str) -> bool:
     listing = (await gw.get("/api/v1/messages", params={"limit": 20})).json()
     return any(m["text"] == text for m in listing["messages"])
+
+
+async def test_requests_arriving_with_their_connection_are_answered(gateway: Gateway) -> None:
+    """A hundred connections opened at once, each writing its request at once: every one is
+    answered (bytes arriving before sanic's connection task has run are tested at the
+    protocol's level, in tests/api/test_http_protocol.py, where the timing is certain)."""
+    host, port = gateway.base_url.removeprefix("http://").rsplit(":", 1)
+
+    async def one(n: int) -> bytes:
+        raw = f"GET {_sendsms(gateway, f'at once {n}')} HTTP/1.0\r\nHost: box\r\n\r\n"
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(raw.encode())  # in the same tick as the connect
+        try:
+            return await asyncio.wait_for(reader.read(), 10)
+        finally:
+            writer.close()
+
+    answers = await asyncio.gather(*(one(n) for n in range(100)))
+    assert all(a.endswith(b"\r\n\r\n0: Accepted for delivery") for a in answers), [
+        a[:80] for a in answers if not a.endswith(b"0: Accepted for delivery")][:3]
