@@ -46,3 +46,15 @@ def test_try_it_out_calls_the_api_with_the_key_given(page, console, shot) -> Non
     body = modems.locator(".live-responses-table .microlight").first.inner_text()
     assert '"modems"' in body and '"imei"' in body
     shot(page, "api-docs-try-it-out")
+
+
+def test_the_console_links_to_the_reference_in_both_languages(new_page, login) -> None:
+    for locale, label in (("en-US", "API docs"), ("zh-CN", "API 文档")):
+        page = new_page(locale=locale)
+        login(page, "operator")
+        link = page.locator("header a.api-docs")
+        assert link.inner_text() == label
+        with page.expect_navigation():
+            link.click()
+        page.wait_for_selector(".opblock")
+        assert page.url.endswith("/api/v1/docs")
