@@ -21,6 +21,12 @@ with the Android envelope and signature (webhooks.android). POST answers the end
 its signing key in `secret` (the app keeps one signing key in its settings; ours is per
 endpoint); POST with an id this key already uses replaces that endpoint's URL and event.
 
+A recipient intake or the policy layer leaves out (blacklisted, a duplicate...) is kept with
+the message (`store.android.save_refusals`) and listed as Failed with its reason, at its place
+in `phoneNumbers`, in the 202 and every later GET. A request whose every recipient is left
+out stays refused, as before the app's shape was followed this far: 400 when all are
+blacklisted, the policy's status otherwise (nothing was stored to answer a GET from).
+
 DELETE cancels the recipients still queued and answers 204 once every recipient is
 Cancelled; when one has already left (Processed or beyond) it answers 409 with the message's
 state (the others are cancelled all the same).
@@ -137,20 +143,22 @@ def _owner_state(request: Request, caller: Caller, android_id: str):
             if not rows:
                 return None
             events = store_android.events_of([r["id"] for r in rows])
-            return aa.message_state(android_id, rows, events)
+            refused = store_android.refusals_of(key_id=caller.key_id, android_id=android_id)
+            return aa.message_state(android_id, rows, events, refused)
         return await store.read(read)
 
     return load
 
 
-def _same_send(earlier: list[dict[str, Any]], send: aa.AndroidSend) -> bool:
+def _same_send(earlier: list[dict[str, Any]], refused: list[dict[str, Any]],
+               send: aa.AndroidSend) -> bool:
     """Whether a request under an id already used asks for what was stored: the same text to
-    the same numbers (as intake normalises them)."""
+    the same numbers (as intake normalises them; those left out count too)."""
     try:
         numbers = {normalize_number(n) for n in send.phone_numbers}
     except InvalidNumber:
         return False
-    return (numbers == {r["recipient"] for r in earlier}
+    return (numbers == {r["recipient"] for r in earlier} | {r["recipient"] for r in refused}
             and all(r["text"] == send.text for r in earlier))
 
 
@@ -172,7 +180,9 @@ async def _send(request: Request, caller: Caller) -> HTTPResponse:
     earlier = await appliance.store.read(
         lambda: store_android.messages_of(key_id=key_id, android_id=android_id))
     if earlier:  # a retry: answered from what is stored (a validUntil's ttl has moved on)
-        if not _same_send(earlier, send):
+        refused = await appliance.store.read(
+            lambda: store_android.refusals_of(key_id=key_id, android_id=android_id))
+        if not _same_send(earlier, refused, send):
             raise aa.AndroidError(409, f"id {send.id!r} is already used by a different "
                                        "message from this key")
         state = await _owner_state(request, caller, send.id)()
@@ -183,7 +193,7 @@ async def _send(request: Request, caller: Caller) -> HTTPResponse:
         submitter_id=str(caller.key_id), via_sim=via_sim,
         origin=origin_of(request, caller, "android"))
     try:
-        await submit_request(dispatcher, submit)
+        accepted = await submit_request(dispatcher, submit)
     except AllRecipientsBlocked as exc:
         raise aa.AndroidError(400, f"phoneNumbers: {exc.message}") from None
     except PolicyRefused as exc:
@@ -198,6 +208,12 @@ async def _send(request: Request, caller: Caller) -> HTTPResponse:
     except IdempotencyConflict:
         raise aa.AndroidError(409, f"id {send.id!r} is already used by a different message "
                                    "from this key") from None
+    if accepted.rejected:  # listed as Failed recipients, now and in every later answer
+        numbers = [normalize_number(n) for n in send.phone_numbers]  # intake took them all
+        refused = aa.refused_in_order(numbers, accepted.recipients, accepted.rejected)
+        now = dispatcher.now()
+        await appliance.store.write(lambda: store_android.save_refusals(
+            key_id=key_id, android_id=android_id, refused=refused, now=now))
     state = await _owner_state(request, caller, send.id)()
     return json(state, status=202)
 

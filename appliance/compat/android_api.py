@@ -20,6 +20,10 @@ The mapping (where the Android app has no answer of ours to copy):
 - `withDeliveryReport` is accepted and ignored: every message asks for a status report.
 - `isEncrypted: true` is refused: we hold no passphrase to decrypt with.
 - `dataMessage` and `mmsMessage` are refused: a data SMS or an MMS is not a text we can send.
+- a recipient intake or the policy layer left out (blacklisted, a duplicate...) is listed at
+  its place in `phoneNumbers` as Failed with the reason in `error`, as the app lists a
+  recipient it could not send to (the adapter keeps them: `store.android`); a request whose
+  every recipient is left out is refused (400 or the policy's status), as before.
 - our states: queued → Pending, sending → Processed, sent and ambiguous → Sent (an ambiguous
   message may well have left; a client resends a Failed one), delivered → Delivered, failed
   and expired → Failed, cancelled → Cancelled.
@@ -197,17 +201,41 @@ def read_webhook(body: Any, events: Iterable[str]) -> AndroidWebhook:
 
 
 def overall_state(states: Iterable[str]) -> str:
-    """The Android message's state from its recipients' (Android) states."""
+    """The Android message's state from its recipients' (Android) states, by the app's rule
+    (`MessageWithRecipients.state`): Pending or Processed while any recipient is; else Failed
+    when every one failed, Delivered when every one was delivered, else Sent. Ours besides:
+    Cancelling is on the way too, and Cancelled recipients count only when all are."""
     states = list(states)
     on_the_way = [s for s in states if s in _ON_THE_WAY]
     if on_the_way:
         return min(on_the_way, key=_ON_THE_WAY.index)
-    if "Failed" in states:
+    done = [s for s in states if s != "Cancelled"]
+    if not done:
+        return "Cancelled"
+    if all(s == "Failed" for s in done):
         return "Failed"
-    done = [s for s in states if s in _DONE_ORDER]
-    if done:
-        return min(done, key=_DONE_ORDER.index)
-    return "Cancelled"
+    if all(s == "Delivered" for s in done):
+        return "Delivered"
+    return "Sent"
+
+
+def refused_in_order(numbers: list[str], accepted: list[str],
+                     rejected: list[tuple[str, str]]) -> list[tuple[int, str, str]]:
+    """Which positions of a request's (normalised) `numbers` were left out, as (position,
+    number, why): `accepted` the numbers stored, in request order, `rejected` each (number,
+    why) left out, in any order. The same number twice is matched first to what was stored
+    (a duplicate of an earlier recipient is the later one)."""
+    stored = list(accepted)
+    left = list(rejected)
+    out = []
+    for position, number in enumerate(numbers):
+        if number in stored:
+            stored.remove(number)
+            continue
+        why = next((i for i, (n, _) in enumerate(left) if n == number), None)
+        if why is not None:
+            out.append((position, number, left.pop(why)[1]))
+    return out
 
 
 def _iso(value: datetime) -> str:
@@ -215,26 +243,38 @@ def _iso(value: datetime) -> str:
 
 
 def message_state(android_id: str, rows: list[Mapping[str, Any]],
-                  events: list[tuple[str, datetime]]) -> dict[str, Any]:
+                  events: list[tuple[str, datetime]],
+                  refused: list[Mapping[str, Any]] = ()) -> dict[str, Any]:
     """The answer to a send or a GET: `rows` our messages in recipient order (recipient,
-    state, error, created_at), `events` each (our state, time) any of them reached."""
-    recipients = []
+    state, error, created_at), `events` each (our state, time) any of them reached,
+    `refused` the recipients left out (position in the request, recipient, error): each is
+    listed at its position as Failed with its reason, the stored ones fill the rest in order."""
+    stored = []
     for row in rows:
         item: dict[str, Any] = {"phoneNumber": row["recipient"],
                                 "state": STATE_OF.get(row["state"], "Pending")}
         if item["state"] in ("Failed", "Cancelled") and row.get("error"):
             item["error"] = row["error"]
-        recipients.append(item)
+        stored.append(item)
+    at = {r["position"]: {"phoneNumber": r["recipient"], "state": "Failed",
+                          "error": r["error"]} for r in refused}
+    recipients = []
+    queue = iter(stored)
+    for position in range(len(stored) + len(at)):
+        item = at.get(position) or next(queue, None)
+        if item is not None:
+            recipients.append(item)
+    recipients.extend(queue)  # positions beyond (never so when stored together)
     times: dict[str, datetime] = {}
     if rows:
         times["Pending"] = min(row["created_at"] for row in rows)
-    for state, at in events:
+    for state, when in events:
         name = STATE_OF.get(state)
-        if name is not None and (name not in times or at < times[name]):
-            times[name] = at
+        if name is not None and (name not in times or when < times[name]):
+            times[name] = when
     state = overall_state(r["state"] for r in recipients)
     return {"id": android_id, "state": state, "recipients": recipients,
-            "states": {name: _iso(at) for name, at in sorted(times.items(),
-                                                              key=lambda kv: kv[1])},
+            "states": {name: _iso(when) for name, when in sorted(times.items(),
+                                                                  key=lambda kv: kv[1])},
             "isHashed": False, "isEncrypted": False,
             "createdAt": _iso(times["Pending"]) if rows else None}

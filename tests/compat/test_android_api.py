@@ -281,3 +281,49 @@ async def test_a_retry_with_valid_until_later_is_still_the_same_message(
     assert "already used by a different message" in other.json()["message"]
     count = sum(1 for m in gateway.fleet.modems for a in m.accepted if a.submit.to == NUMBER)
     assert count <= 1
+
+
+async def test_refused_recipients_are_failed_in_request_order_and_remembered(
+        gateway: Gateway) -> None:
+    """The app lists every recipient, one it could not send to as Failed with an error: a
+    blacklisted number and a repeated one are listed where they stood, in the 202 and in
+    every GET after, and a retry under the same id is still the same message."""
+    blocked = "+8613800138950"
+    await gateway.appliance.blacklist.add(blocked, "TD", "sms")
+    message = domain.Message(phone_numbers=[blocked, NUMBER, NUMBER],
+                             text_message=domain.TextMessage("hi"), id="mixed-1")
+    state = await call(gateway, "send", message)
+    got = [(r.phone_number, r.state) for r in state.recipients]
+    assert got[0] == (blocked, ProcessState.Failed)
+    assert got[1][0] == NUMBER and got[1][1] is not ProcessState.Failed
+    assert got[2] == (NUMBER, ProcessState.Failed)
+    assert "blacklisted" in state.recipients[0].error
+    assert "duplicate" in state.recipients[2].error
+    assert state.recipients[1].error is None
+    async def delivered() -> domain.MessageState | None:
+        got = await call(gateway, "get_state", "mixed-1")
+        return got if got.recipients[1].state is ProcessState.Delivered else None
+    done = await wait_for(delivered, "mixed-1 delivered to NUMBER")
+    assert done.state is ProcessState.Sent  # the app's rule: not every recipient failed
+    assert [(r.phone_number, r.state, r.error) for r in done.recipients] == [
+        (blocked, ProcessState.Failed, state.recipients[0].error),
+        (NUMBER, ProcessState.Delivered, None),
+        (NUMBER, ProcessState.Failed, state.recipients[2].error)]
+    again = await call(gateway, "send", message)
+    assert [(r.phone_number, r.state) for r in again.recipients] == \
+        [(r.phone_number, r.state) for r in done.recipients]
+    assert sum(len(m.accepted) for m in gateway.fleet.modems) == 1
+
+
+async def test_a_request_whose_every_recipient_is_blacklisted_stays_a_400(
+        gateway: Gateway) -> None:
+    blocked = "+8613800138950"
+    await gateway.appliance.blacklist.add(blocked, "TD", "sms")
+    response = await gateway.client.post(
+        "/messages", headers=basic(gateway),
+        json={"id": "all-blocked", "phoneNumbers": [blocked], "textMessage": {"text": "hi"}})
+    assert response.status_code == 400
+    assert response.json()["message"].startswith("phoneNumbers: every recipient is on the "
+                                                 "blacklist: +8613800138950")
+    assert (await gateway.client.get("/messages/all-blocked",
+                                     headers=basic(gateway))).status_code == 404
