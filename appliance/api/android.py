@@ -1,5 +1,6 @@
 """The "SMS Gateway for Android" local API: `POST /messages` (also `/message`),
-`GET|DELETE /messages/{id}` and `GET|POST /webhooks`, `DELETE /webhooks/{id}`, for clients
+`GET|DELETE /messages/{id}`, `GET|POST /webhooks`, `DELETE /webhooks/{id}` and `GET /health`
+(no login, as the app's: the facts of `/api/v1/health` in its shape), for clients
 written against that app (its official Python client is PyPI `android-sms-gateway`).
 
 Knows: how that API authenticates (HTTP Basic: an API key's name as the login, the key itself
@@ -44,6 +45,7 @@ from sanic.response import HTTPResponse, JSONResponse, json
 
 from appliance.api.auth import Caller, authenticate_key, client_address, origin_of
 from appliance.api.errors import ApiError
+from appliance.api.modems import health_facts
 from appliance.compat import android_api as aa
 from appliance.dispatch.intake import (
     AllRecipientsBlocked,
@@ -267,6 +269,15 @@ async def cancel_message(request: Request, android_id: str) -> HTTPResponse:
         return json({**body, "state": state}, status=409)
 
     return await _answer(request, "send", serve)
+
+
+@bp.route("/health", methods=["GET", "HEAD"])
+async def health(request: Request) -> HTTPResponse:
+    """The app's health, unauthenticated as the app's is (its client sends its credentials
+    all the same; they are not looked at): the JSON API's facts in the app's shape."""
+    facts, _ = health_facts(request.app.ctx.appliance)
+    body, status = aa.health_answer(facts)
+    return json(body, status=status)
 
 
 # -- webhooks ---------------------------------------------------------------------------------

@@ -24,6 +24,9 @@ The mapping (where the Android app has no answer of ours to copy):
   its place in `phoneNumbers` as Failed with the reason in `error`, as the app lists a
   recipient it could not send to (the adapter keeps them: `store.android`); a request whose
   every recipient is left out is refused (400 or the policy's status), as before.
+- `GET /health` is the app's health in the IETF health-check draft's shape (`health_answer`),
+  from the facts of our `/api/v1/health`: checks gateway:started, modems:ready and
+  gateway:problems; 503 when it fails, as the app answers.
 - our states: queued → Pending, sending → Processed, sent and ambiguous → Sent (an ambiguous
   message may well have left; a client resends a Failed one), delivered → Delivered, failed
   and expired → Failed, cancelled → Cancelled.
@@ -278,3 +281,40 @@ def message_state(android_id: str, rows: list[Mapping[str, Any]],
                                                                   key=lambda kv: kv[1])},
             "isHashed": False, "isEncrypted": False,
             "createdAt": _iso(times["Pending"]) if rows else None}
+
+
+_SEVERITY = ("pass", "warn", "fail")
+
+
+def _release_id(version: str) -> int:
+    """The app's `releaseId` is a whole number per release: ours from the version, as
+    major * 10000 + minor * 100 + patch ("0.1.0" is 100)."""
+    numbers = [int(p) for p in re.findall(r"\d+", version)[:3]] + [0, 0, 0]
+    return numbers[0] * 10000 + numbers[1] * 100 + numbers[2]
+
+
+def health_answer(facts: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
+    """The app's `GET /health` (IETF health-check draft: status pass / warn / fail, version,
+    releaseId, checks) from the appliance's health facts (`api.modems.health_facts`:
+    status, problems, version, modems {total, ready}), and its HTTP status: 200 unless the
+    overall status is fail, then 503. The overall status is the worst check's, as the app
+    computes it."""
+    started = facts["status"] != "starting"
+    ready, total = facts["modems"]["ready"], facts["modems"]["total"]
+    problems = list(facts["problems"])
+    checks = {
+        "gateway:started": {"description": "The gateway has started and is serving",
+                            "observedUnit": "Yes/No", "observedValue": int(started),
+                            "status": "pass" if started else "fail"},
+        "modems:ready": {"description": f"Modems ready to send (of {total})",
+                         "observedUnit": "modems", "observedValue": ready,
+                         "status": "pass" if ready else "fail"},
+        "gateway:problems": {"description": "Problems the dispatcher reports"
+                             + (": " + "; ".join(problems) if problems else ""),
+                             "observedUnit": "problems", "observedValue": len(problems),
+                             "status": "warn" if problems else "pass"},
+    }
+    status = max((c["status"] for c in checks.values()), key=_SEVERITY.index)
+    return ({"status": status, "version": facts["version"],
+             "releaseId": _release_id(facts["version"]), "checks": checks},
+            503 if status == "fail" else 200)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from android_sms_gateway import client as asg_client
 from android_sms_gateway import domain, errors
-from android_sms_gateway.enums import ProcessState
+from android_sms_gateway.enums import HealthStatus, ProcessState
 
 from tests.api.conftest import Gateway, running, wait_for
 
@@ -327,3 +327,22 @@ async def test_a_request_whose_every_recipient_is_blacklisted_stays_a_400(
                                                  "blacklist: +8613800138950")
     assert (await gateway.client.get("/messages/all-blocked",
                                      headers=basic(gateway))).status_code == 404
+
+
+async def test_the_clients_health_check_gets_the_apps_health(gateway: Gateway) -> None:
+    """`health_check()` is `GET /health`; the app answers it without a login (the client
+    sends its credentials all the same: wrong ones change nothing)."""
+    health = await call(gateway, "health_check")
+    assert health.status is HealthStatus.PASS
+    assert health.version and isinstance(health.release_id, int)
+    ready = health.checks["modems:ready"]
+    assert ready.status is HealthStatus.PASS
+    assert ready.observed_value == len(gateway.fleet.modems)
+    assert health.checks["gateway:problems"].observed_value == 0
+
+    def with_a_wrong_password() -> domain.HealthResponse:
+        with asg_client.APIClient("full", "wrong", base_url=gateway.base_url) as client:
+            return client.health_check()
+    assert (await asyncio.to_thread(with_a_wrong_password)).status is HealthStatus.PASS
+    bare = await gateway.client.get("/health")
+    assert bare.status_code == 200 and bare.json()["status"] == "pass"

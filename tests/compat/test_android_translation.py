@@ -89,6 +89,24 @@ def test_refused_recipients_take_their_place_in_the_request() -> None:
     assert answer["state"] == "Pending"
 
 
+@pytest.mark.parametrize(("status", "problems", "ready", "android", "http"), [
+    ("ok", [], 2, "pass", 200),
+    ("degraded", ["SIM 8986 failing: no network"], 1, "warn", 200),
+    ("degraded", ["SIM 8986 failing: no network"], 0, "fail", 503),
+    ("starting", [], 0, "fail", 503),
+])
+def test_health_answer(status: str, problems: list[str], ready: int, android: str,
+                       http: int) -> None:
+    body, code = aa.health_answer({"status": status, "problems": problems,
+                                   "version": "0.1.0", "uptime_seconds": 3.0,
+                                   "modems": {"total": 2, "ready": ready}})
+    assert (body["status"], code) == (android, http)
+    assert body["version"] == "0.1.0" and body["releaseId"] == 100
+    assert body["checks"]["modems:ready"]["observedValue"] == ready
+    assert body["checks"]["gateway:problems"]["observedValue"] == len(problems)
+    assert all(c["description"] for c in body["checks"].values())
+
+
 def test_webhook_body_and_signature() -> None:
     data = {"id": 7, "recipient": "+8613800138000", "state": "delivered", "sim": "898600",
             "error": None, "client_ref": "android:abc", "parts": 1,
