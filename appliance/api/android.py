@@ -1,6 +1,8 @@
 """The "SMS Gateway for Android" local API: `POST /messages` (also `/message`),
-`GET|DELETE /messages/{id}`, `GET|POST /webhooks`, `DELETE /webhooks/{id}` and `GET /health`
-(no login, as the app's: the facts of `/api/v1/health` in its shape), for clients
+`GET|DELETE /messages/{id}`, `GET /messages` (this key's messages, paged by limit and
+offset), `GET /inbox` (the inbox, which every reading key sees), `GET|POST /webhooks`,
+`DELETE /webhooks/{id}` and `GET /health` (no login, as the app's: the facts of
+`/api/v1/health` in its shape), for clients
 written against that app (its official Python client is PyPI `android-sms-gateway`).
 
 Knows: how that API authenticates (HTTP Basic: an API key's name as the login, the key itself
@@ -56,6 +58,7 @@ from appliance.dispatch.intake import (
 )
 from appliance.dispatch.phone import InvalidNumber, normalize_number
 from appliance.store import android as store_android
+from appliance.store import inbox as store_inbox
 from appliance.store.messages import IdempotencyConflict, MessageNotFound
 from appliance.store.states import InvalidTransition
 from appliance.store.webhooks import WebhookInvalid
@@ -228,6 +231,80 @@ async def post_messages(request: Request) -> HTTPResponse:
 @bp.post("/message")
 async def post_message(request: Request) -> HTTPResponse:
     return await _answer(request, "send", lambda caller: _send(request, caller))
+
+
+def _args(request: Request) -> dict[str, list[str]]:
+    """The query as each name's values (sanic's `args.get` gives only the first)."""
+    return {name: request.args.getlist(name) for name in request.args}
+
+
+SCAN_CHUNK = 200
+MAX_SCAN = 10_000
+"""A `state` filter is on the Android state, which the recipients' states make: the key's
+messages are read in chunks until `limit` match, at most MAX_SCAN of them per request."""
+
+
+def _listed(caller: Caller, q: aa.AndroidListing) -> list[dict[str, Any]]:
+    """This key's Android messages for `get_messages()` (run inside Store.read)."""
+    def page(limit: int, offset: int) -> list[str]:
+        return store_android.android_ids(key_id=caller.key_id, created_from=q.start,
+                                          created_to=q.end, ascending=q.ascending,
+                                          limit=limit, offset=offset)
+
+    def state_of(android_id: str) -> dict[str, Any]:
+        rows = store_android.messages_of(key_id=caller.key_id, android_id=android_id)
+        events = store_android.events_of([r["id"] for r in rows])
+        refused = store_android.refusals_of(key_id=caller.key_id, android_id=android_id)
+        return aa.message_state(android_id, rows, events, refused)
+
+    if q.other_device:
+        return []
+    if q.state is None:
+        return [state_of(i) for i in page(q.limit, q.offset)]
+    out: list[dict[str, Any]] = []
+    skip, start = q.offset, 0
+    while len(out) < q.limit and start < MAX_SCAN:
+        ids = page(SCAN_CHUNK, start)
+        for android_id in ids:
+            state = state_of(android_id)
+            if state["state"] != q.state:
+                continue
+            if skip:
+                skip -= 1
+            elif len(out) < q.limit:
+                out.append(state)
+        if len(ids) < SCAN_CHUNK:
+            break
+        start += SCAN_CHUNK
+    return out
+
+
+@bp.route("/messages", methods=["GET", "HEAD"])
+async def list_messages(request: Request) -> HTTPResponse:
+    async def serve(caller: Caller) -> HTTPResponse:
+        query = aa.read_messages_query(_args(request), DEVICE_ID)
+        states = await request.app.ctx.appliance.store.read(lambda: _listed(caller, query))
+        return json(states)
+
+    return await _answer(request, "read", serve)
+
+
+@bp.route("/inbox", methods=["GET", "HEAD"])
+async def list_inbox(request: Request) -> HTTPResponse:
+    async def serve(caller: Caller) -> HTTPResponse:
+        q = aa.read_inbox_query(_args(request), DEVICE_ID)
+        if q.other_device or q.kind != "SMS":
+            return json([])
+
+        def read() -> list[dict[str, Any]]:
+            rows = store_inbox.list_messages(limit=q.limit, offset=q.offset,
+                                             received_from=q.start, received_to=q.end,
+                                             ascending=False)
+            numbers = store_android.sim_numbers()
+            return [aa.inbox_item(r, numbers.get(r["sim"])) for r in rows]
+        return json(await request.app.ctx.appliance.store.read(read))
+
+    return await _answer(request, "read", serve)
 
 
 def _not_found(android_id: str) -> aa.AndroidError:

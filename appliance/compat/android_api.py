@@ -318,3 +318,101 @@ def health_answer(facts: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
     return ({"status": status, "version": facts["version"],
              "releaseId": _release_id(facts["version"]), "checks": checks},
             503 if status == "fail" else 200)
+
+
+DEFAULT_LIMIT, MAX_LIMIT = 50, 500
+MAX_OFFSET = 1_000_000
+MESSAGE_STATES = ("Pending", "Processed", "Sent", "Delivered", "Failed", "Cancelling",
+                  "Cancelled")
+INBOX_TYPES = ("SMS", "DATA_SMS", "MMS", "MMS_DOWNLOADED")
+
+
+@dataclass(frozen=True)
+class AndroidListing:
+    """A listing's query (`get_messages`: from, to, state, deviceId, limit, offset, sort;
+    `list_inbox_messages`: type, from, to, deviceId, includeAttachments, limit, offset)."""
+
+    limit: int
+    offset: int
+    start: datetime | None
+    end: datetime | None
+    ascending: bool
+    state: str | None = None
+    other_device: bool = False  # a deviceId that is not ours: nothing to list
+    kind: str = "SMS"
+
+
+def _one(args: Mapping[str, list[str]], name: str) -> str | None:
+    values = args.get(name) or []
+    if len(values) > 1:
+        raise AndroidError(400, f"{name}: given more than once")
+    return values[0] if values else None
+
+
+def _whole(args: Mapping[str, list[str]], name: str, low: int, high: int,
+           default: int) -> int:
+    raw = _one(args, name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise AndroidError(400, f"{name}: must be a whole number from {low} to {high}")
+    return int(raw)
+
+
+def _time(args: Mapping[str, list[str]], name: str) -> datetime | None:
+    raw = _one(args, name)
+    if raw is None:
+        return None
+    try:  # a '+' typed into a URL arrives as a space
+        value = datetime.fromisoformat(raw.strip().replace(" ", "+").replace("Z", "+00:00"))
+    except ValueError:
+        raise AndroidError(400, f"{name}: not an RFC 3339 time: {raw[:64]!r}") from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _listing(args: Mapping[str, list[str]], known: set[str], device_id: str,
+             **extra: Any) -> AndroidListing:
+    unknown = sorted(set(args) - known)
+    if unknown:
+        raise AndroidError(400, f"unknown parameter {unknown[0]!r}")
+    start, end = _time(args, "from"), _time(args, "to")
+    if start is not None and end is not None and end < start:
+        raise AndroidError(400, "to: must not be before from")
+    device = _one(args, "deviceId")
+    return AndroidListing(limit=_whole(args, "limit", 1, MAX_LIMIT, DEFAULT_LIMIT),
+                          offset=_whole(args, "offset", 0, MAX_OFFSET, 0),
+                          start=start, end=end,
+                          other_device=device not in (None, "", device_id), **extra)
+
+
+def read_messages_query(args: Mapping[str, list[str]], device_id: str) -> AndroidListing:
+    """`GET /messages`'s query, as `get_messages()` sends it; newest first unless
+    `sort=created_at`."""
+    state = _one(args, "state")
+    if state is not None and state not in MESSAGE_STATES:
+        raise AndroidError(400, f"state: must be one of {', '.join(MESSAGE_STATES)}")
+    sort = _one(args, "sort")
+    if sort not in (None, "created_at", "-created_at"):
+        raise AndroidError(400, "sort: must be created_at or -created_at")
+    return _listing(args, {"from", "to", "state", "deviceId", "limit", "offset", "sort"},
+                    device_id, state=state, ascending=sort == "created_at")
+
+
+def read_inbox_query(args: Mapping[str, list[str]], device_id: str) -> AndroidListing:
+    """`GET /inbox`'s query, as `list_inbox_messages()` sends it; newest first. Our inbox
+    holds text SMS only: another `type` lists nothing."""
+    kind = _one(args, "type") or "SMS"
+    if kind not in INBOX_TYPES:
+        raise AndroidError(400, f"type: must be one of {', '.join(INBOX_TYPES)}")
+    if _one(args, "includeAttachments") not in (None, "true", "false", "True", "False"):
+        raise AndroidError(400, "includeAttachments: must be true or false")
+    return _listing(args, {"type", "from", "to", "deviceId", "includeAttachments", "limit",
+                           "offset"}, device_id, kind=kind, ascending=False)
+
+
+def inbox_item(row: Mapping[str, Any], sim_number: int | None) -> dict[str, Any]:
+    """One of our inbox messages as the app lists it (`domain.IncomingMessage`): `sim_number`
+    the receiving SIM's place in the order `simNumber` counts them (None: no longer here)."""
+    return {"id": str(row["id"]), "type": "SMS", "sender": row["sender"],
+            "contentPreview": row["text"], "createdAt": _iso(row["received_at"]),
+            "simNumber": sim_number}

@@ -24,6 +24,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from peewee import fn
+
 from appliance.store import webhooks as store_webhooks
 from appliance.store.models import AndroidRefusal, Message, MessageEvent, Sim, Webhook
 
@@ -69,6 +71,30 @@ def refusals_of(*, key_id: int, android_id: str) -> list[dict[str, Any]]:
                    & (AndroidRefusal.android_id == android_id))
             .order_by(AndroidRefusal.position))
     return [{"position": r.position, "recipient": r.recipient, "error": r.error} for r in rows]
+
+
+def android_ids(*, key_id: int, created_from: datetime | None = None,
+                created_to: datetime | None = None, ascending: bool = False, limit: int,
+                offset: int = 0) -> list[str]:
+    """The ids of this key's Android messages, newest first unless `ascending` (by their first
+    message), `offset` of them skipped: a range of the (submitter, client_ref) index."""
+    m = Message
+    first = fn.MIN(m.id)
+    where = [m.submitter_kind == "api_key", m.submitter_id == str(key_id),
+             m.client_ref.startswith(ID_REF_PREFIX)]
+    if created_from is not None:
+        where.append(m.created_at >= created_from)
+    if created_to is not None:
+        where.append(m.created_at <= created_to)
+    rows = (m.select(m.client_ref).where(*where).group_by(m.client_ref)
+            .order_by(first.asc() if ascending else first.desc()).limit(limit).offset(offset))
+    return [r.client_ref[len(ID_REF_PREFIX):] for r in rows]
+
+
+def sim_numbers() -> dict[str, int]:
+    """Each enabled SIM's `simNumber` (1-based, in ICCID order, as `sim_by_number` counts)."""
+    rows = Sim.select(Sim.iccid).where(Sim.enabled).order_by(Sim.iccid)
+    return {r.iccid: n for n, r in enumerate(rows, start=1)}
 
 
 def events_of(message_ids: list[int]) -> list[tuple[str, datetime]]:
@@ -133,5 +159,6 @@ def delete_webhook(*, key_id: int, ref: str) -> bool:
     return True
 
 
-__all__ = ["ANDROID", "ID_REF_PREFIX", "delete_webhook", "events_of", "id_ref", "messages_of",
-           "refusals_of", "save_refusals", "save_webhook", "sim_by_number", "webhooks_of"]
+__all__ = ["ANDROID", "ID_REF_PREFIX", "android_ids", "delete_webhook", "events_of", "id_ref",
+           "messages_of", "refusals_of", "save_refusals", "save_webhook", "sim_by_number",
+           "sim_numbers", "webhooks_of"]

@@ -346,3 +346,79 @@ async def test_the_clients_health_check_gets_the_apps_health(gateway: Gateway) -
     assert (await asyncio.to_thread(with_a_wrong_password)).status is HealthStatus.PASS
     bare = await gateway.client.get("/health")
     assert bare.status_code == 200 and bare.json()["status"] == "pass"
+
+
+async def test_the_client_lists_its_keys_messages_paged_sorted_and_by_state(
+        gateway: Gateway) -> None:
+    """`get_messages()` is `GET /messages` with from/to/state/limit/offset/sort: this key's
+    Android messages (another key's are not listed), each as `get_state` answers it."""
+    blocked = "+8613800138950"
+    await gateway.appliance.blacklist.add(blocked, "TD", "sms")
+    ids = []
+    for n, numbers in enumerate(([NUMBER], [blocked, OTHER], [OTHER])):
+        sent = await call(gateway, "send", domain.Message(
+            phone_numbers=numbers, text_message=domain.TextMessage(f"list me {n}")))
+        ids.append(sent.id)
+    await call(gateway, "send", domain.Message(
+        phone_numbers=[NUMBER], text_message=domain.TextMessage("not yours")), key="sender")
+    for message_id in ids:
+        async def settled(message_id: str = message_id) -> bool:
+            got = await call(gateway, "get_state", message_id)
+            return all(r.state in (ProcessState.Delivered, ProcessState.Failed)
+                       for r in got.recipients)
+        await wait_for(settled, f"{message_id} settled")
+
+    def get_messages(**kwargs: Any) -> list[domain.MessageState]:
+        with api(gateway) as client:
+            return client.get_messages(**kwargs)
+
+    async def listing(**kwargs: Any) -> list[domain.MessageState]:
+        return await asyncio.to_thread(get_messages, **kwargs)
+
+    listed = await listing()
+    assert [m.id for m in listed] == ids[::-1]  # newest first
+    assert [(r.phone_number, r.state) for r in listed[1].recipients] == \
+        [(blocked, ProcessState.Failed), (OTHER, ProcessState.Delivered)]
+    oldest = await listing(sort="created_at")
+    assert [m.id for m in oldest] == ids
+    page = await listing(pagination=domain.QueryPagination(limit=1, offset=1))
+    assert [m.id for m in page] == [ids[1]]
+    delivered = await listing(query=domain.MessagesQueryFilter(state="Delivered"))
+    assert [m.id for m in delivered] == [ids[2], ids[0]]
+    sent = await listing(query=domain.MessagesQueryFilter(state="Sent"))
+    assert [m.id for m in sent] == [ids[1]]
+    from datetime import UTC, datetime, timedelta
+    later = await listing(query=domain.MessagesQueryFilter(
+        from_=datetime.now(UTC) + timedelta(minutes=1)))
+    assert later == []
+    bad = await gateway.client.get("/messages?state=Lost", headers=basic(gateway))
+    assert bad.status_code == 400 and list(bad.json()) == ["message"]
+
+
+async def test_the_client_lists_the_inbox(gateway: Gateway) -> None:
+    """`list_inbox_messages()` is `GET /inbox` (type, from, to, limit, offset): newest first,
+    each with the simNumber `send` would use to answer through the same SIM."""
+    modem = gateway.fleet.modems[0]
+    modem.inject_sms(OTHER, "first")
+    modem.inject_sms(OTHER, "second")
+
+    async def both() -> bool:
+        return len((await gateway.get("/api/v1/inbox")).json()["messages"]) == 2
+    await wait_for(both, "two SMS in the inbox")
+
+    def run(*args: Any) -> Any:
+        with api(gateway) as client:
+            return client.list_inbox_messages(inbox_filter=args[0], pagination=args[1])
+
+    listed = await asyncio.to_thread(run, None, None)
+    assert [(m.message_type, m.sender, m.content_preview) for m in listed] == \
+        [("SMS", OTHER, "second"), ("SMS", OTHER, "first")]
+    assert listed[0].created_at is not None and listed[0].sim_number >= 1
+    page = await asyncio.to_thread(run, None, domain.QueryPagination(limit=1, offset=1))
+    assert [m.content_preview for m in page] == ["first"]
+    bare = await gateway.client.get("/inbox?type=MMS", headers=basic(gateway))
+    assert bare.status_code == 200, bare.text
+    mms = await asyncio.to_thread(run, domain.InboxQueryFilter(message_type="MMS"), None)
+    assert mms == []
+    refused = await gateway.client.get("/inbox", headers=basic(gateway, "sender"))
+    assert refused.status_code == 403
