@@ -1,5 +1,8 @@
 """The "SMS Gateway for Android" local API: `POST /messages` (also `/message`),
-`GET|DELETE /messages/{id}` and `GET|POST /webhooks`, `DELETE /webhooks/{id}`, for clients
+`GET|DELETE /messages/{id}`, `GET /messages` (this key's messages, paged by limit and
+offset), `GET /inbox` (the inbox, which every reading key sees), `GET|POST /webhooks`,
+`DELETE /webhooks/{id}` and `GET /health` (no login, as the app's: the facts of
+`/api/v1/health` in its shape), for clients
 written against that app (its official Python client is PyPI `android-sms-gateway`).
 
 Knows: how that API authenticates (HTTP Basic: an API key's name as the login, the key itself
@@ -21,6 +24,12 @@ with the Android envelope and signature (webhooks.android). POST answers the end
 its signing key in `secret` (the app keeps one signing key in its settings; ours is per
 endpoint); POST with an id this key already uses replaces that endpoint's URL and event.
 
+A recipient intake or the policy layer leaves out (blacklisted, a duplicate...) is kept with
+the message (`store.android.save_refusals`) and listed as Failed with its reason, at its place
+in `phoneNumbers`, in the 202 and every later GET. A request whose every recipient is left
+out stays refused, as before the app's shape was followed this far: 400 when all are
+blacklisted, the policy's status otherwise (nothing was stored to answer a GET from).
+
 DELETE cancels the recipients still queued and answers 204 once every recipient is
 Cancelled; when one has already left (Processed or beyond) it answers 409 with the message's
 state (the others are cancelled all the same).
@@ -38,6 +47,7 @@ from sanic.response import HTTPResponse, JSONResponse, json
 
 from appliance.api.auth import Caller, authenticate_key, client_address, origin_of
 from appliance.api.errors import ApiError
+from appliance.api.modems import health_facts
 from appliance.compat import android_api as aa
 from appliance.dispatch.intake import (
     AllRecipientsBlocked,
@@ -48,6 +58,7 @@ from appliance.dispatch.intake import (
 )
 from appliance.dispatch.phone import InvalidNumber, normalize_number
 from appliance.store import android as store_android
+from appliance.store import inbox as store_inbox
 from appliance.store.messages import IdempotencyConflict, MessageNotFound
 from appliance.store.states import InvalidTransition
 from appliance.store.webhooks import WebhookInvalid
@@ -137,20 +148,22 @@ def _owner_state(request: Request, caller: Caller, android_id: str):
             if not rows:
                 return None
             events = store_android.events_of([r["id"] for r in rows])
-            return aa.message_state(android_id, rows, events)
+            refused = store_android.refusals_of(key_id=caller.key_id, android_id=android_id)
+            return aa.message_state(android_id, rows, events, refused)
         return await store.read(read)
 
     return load
 
 
-def _same_send(earlier: list[dict[str, Any]], send: aa.AndroidSend) -> bool:
+def _same_send(earlier: list[dict[str, Any]], refused: list[dict[str, Any]],
+               send: aa.AndroidSend) -> bool:
     """Whether a request under an id already used asks for what was stored: the same text to
-    the same numbers (as intake normalises them)."""
+    the same numbers (as intake normalises them; those left out count too)."""
     try:
         numbers = {normalize_number(n) for n in send.phone_numbers}
     except InvalidNumber:
         return False
-    return (numbers == {r["recipient"] for r in earlier}
+    return (numbers == {r["recipient"] for r in earlier} | {r["recipient"] for r in refused}
             and all(r["text"] == send.text for r in earlier))
 
 
@@ -172,7 +185,9 @@ async def _send(request: Request, caller: Caller) -> HTTPResponse:
     earlier = await appliance.store.read(
         lambda: store_android.messages_of(key_id=key_id, android_id=android_id))
     if earlier:  # a retry: answered from what is stored (a validUntil's ttl has moved on)
-        if not _same_send(earlier, send):
+        refused = await appliance.store.read(
+            lambda: store_android.refusals_of(key_id=key_id, android_id=android_id))
+        if not _same_send(earlier, refused, send):
             raise aa.AndroidError(409, f"id {send.id!r} is already used by a different "
                                        "message from this key")
         state = await _owner_state(request, caller, send.id)()
@@ -183,7 +198,7 @@ async def _send(request: Request, caller: Caller) -> HTTPResponse:
         submitter_id=str(caller.key_id), via_sim=via_sim,
         origin=origin_of(request, caller, "android"))
     try:
-        await submit_request(dispatcher, submit)
+        accepted = await submit_request(dispatcher, submit)
     except AllRecipientsBlocked as exc:
         raise aa.AndroidError(400, f"phoneNumbers: {exc.message}") from None
     except PolicyRefused as exc:
@@ -198,6 +213,12 @@ async def _send(request: Request, caller: Caller) -> HTTPResponse:
     except IdempotencyConflict:
         raise aa.AndroidError(409, f"id {send.id!r} is already used by a different message "
                                    "from this key") from None
+    if accepted.rejected:  # listed as Failed recipients, now and in every later answer
+        numbers = [normalize_number(n) for n in send.phone_numbers]  # intake took them all
+        refused = aa.refused_in_order(numbers, accepted.recipients, accepted.rejected)
+        now = dispatcher.now()
+        await appliance.store.write(lambda: store_android.save_refusals(
+            key_id=key_id, android_id=android_id, refused=refused, now=now))
     state = await _owner_state(request, caller, send.id)()
     return json(state, status=202)
 
@@ -210,6 +231,80 @@ async def post_messages(request: Request) -> HTTPResponse:
 @bp.post("/message")
 async def post_message(request: Request) -> HTTPResponse:
     return await _answer(request, "send", lambda caller: _send(request, caller))
+
+
+def _args(request: Request) -> dict[str, list[str]]:
+    """The query as each name's values (sanic's `args.get` gives only the first)."""
+    return {name: request.args.getlist(name) for name in request.args}
+
+
+SCAN_CHUNK = 200
+MAX_SCAN = 10_000
+"""A `state` filter is on the Android state, which the recipients' states make: the key's
+messages are read in chunks until `limit` match, at most MAX_SCAN of them per request."""
+
+
+def _listed(caller: Caller, q: aa.AndroidListing) -> list[dict[str, Any]]:
+    """This key's Android messages for `get_messages()` (run inside Store.read)."""
+    def page(limit: int, offset: int) -> list[str]:
+        return store_android.android_ids(key_id=caller.key_id, created_from=q.start,
+                                          created_to=q.end, ascending=q.ascending,
+                                          limit=limit, offset=offset)
+
+    def state_of(android_id: str) -> dict[str, Any]:
+        rows = store_android.messages_of(key_id=caller.key_id, android_id=android_id)
+        events = store_android.events_of([r["id"] for r in rows])
+        refused = store_android.refusals_of(key_id=caller.key_id, android_id=android_id)
+        return aa.message_state(android_id, rows, events, refused)
+
+    if q.other_device:
+        return []
+    if q.state is None:
+        return [state_of(i) for i in page(q.limit, q.offset)]
+    out: list[dict[str, Any]] = []
+    skip, start = q.offset, 0
+    while len(out) < q.limit and start < MAX_SCAN:
+        ids = page(SCAN_CHUNK, start)
+        for android_id in ids:
+            state = state_of(android_id)
+            if state["state"] != q.state:
+                continue
+            if skip:
+                skip -= 1
+            elif len(out) < q.limit:
+                out.append(state)
+        if len(ids) < SCAN_CHUNK:
+            break
+        start += SCAN_CHUNK
+    return out
+
+
+@bp.route("/messages", methods=["GET", "HEAD"])
+async def list_messages(request: Request) -> HTTPResponse:
+    async def serve(caller: Caller) -> HTTPResponse:
+        query = aa.read_messages_query(_args(request), DEVICE_ID)
+        states = await request.app.ctx.appliance.store.read(lambda: _listed(caller, query))
+        return json(states)
+
+    return await _answer(request, "read", serve)
+
+
+@bp.route("/inbox", methods=["GET", "HEAD"])
+async def list_inbox(request: Request) -> HTTPResponse:
+    async def serve(caller: Caller) -> HTTPResponse:
+        q = aa.read_inbox_query(_args(request), DEVICE_ID)
+        if q.other_device or q.kind != "SMS":
+            return json([])
+
+        def read() -> list[dict[str, Any]]:
+            rows = store_inbox.list_messages(limit=q.limit, offset=q.offset,
+                                             received_from=q.start, received_to=q.end,
+                                             ascending=False)
+            numbers = store_android.sim_numbers()
+            return [aa.inbox_item(r, numbers.get(r["sim"])) for r in rows]
+        return json(await request.app.ctx.appliance.store.read(read))
+
+    return await _answer(request, "read", serve)
 
 
 def _not_found(android_id: str) -> aa.AndroidError:
@@ -251,6 +346,15 @@ async def cancel_message(request: Request, android_id: str) -> HTTPResponse:
         return json({**body, "state": state}, status=409)
 
     return await _answer(request, "send", serve)
+
+
+@bp.route("/health", methods=["GET", "HEAD"])
+async def health(request: Request) -> HTTPResponse:
+    """The app's health, unauthenticated as the app's is (its client sends its credentials
+    all the same; they are not looked at): the JSON API's facts in the app's shape."""
+    facts, _ = health_facts(request.app.ctx.appliance)
+    body, status = aa.health_answer(facts)
+    return json(body, status=status)
 
 
 # -- webhooks ---------------------------------------------------------------------------------

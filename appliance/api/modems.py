@@ -73,9 +73,9 @@ def modem_view(sup: ModemSupervisor, counters: dict | None = None,
     }
 
 
-@bp.route("/health", methods=["GET", "HEAD"])
-async def health(request: Request) -> JSONResponse:
-    appliance = request.app.ctx.appliance
+def health_facts(appliance) -> tuple[dict, int]:
+    """The appliance's health and the HTTP status it is answered with: this endpoint's body,
+    and the facts other doors translate into their own shape (api.android's `/health`)."""
     modems = appliance.pool.all() if appliance.pool else []
     ready = sum(1 for s in modems if s.status.state is PoolState.ready)
     problems = list(appliance.dispatcher.problems()) if appliance.dispatcher else []
@@ -83,13 +83,19 @@ async def health(request: Request) -> JSONResponse:
         status = "starting"
     else:
         status = "degraded" if problems else "ok"
-    return json({
+    return {
         "status": status,
         "problems": problems,
         "version": __version__,
         "uptime_seconds": round(time.monotonic() - appliance.started_at, 1),
         "modems": {"total": len(modems), "ready": ready},
-    }, status=200 if status == "ok" else 503)
+    }, 200 if status == "ok" else 503
+
+
+@bp.route("/health", methods=["GET", "HEAD"])
+async def health(request: Request) -> JSONResponse:
+    body, status = health_facts(request.app.ctx.appliance)
+    return json(body, status=status)
 
 
 def gone_view(known: dict) -> dict:

@@ -20,6 +20,13 @@ The mapping (where the Android app has no answer of ours to copy):
 - `withDeliveryReport` is accepted and ignored: every message asks for a status report.
 - `isEncrypted: true` is refused: we hold no passphrase to decrypt with.
 - `dataMessage` and `mmsMessage` are refused: a data SMS or an MMS is not a text we can send.
+- a recipient intake or the policy layer left out (blacklisted, a duplicate...) is listed at
+  its place in `phoneNumbers` as Failed with the reason in `error`, as the app lists a
+  recipient it could not send to (the adapter keeps them: `store.android`); a request whose
+  every recipient is left out is refused (400 or the policy's status), as before.
+- `GET /health` is the app's health in the IETF health-check draft's shape (`health_answer`),
+  from the facts of our `/api/v1/health`: checks gateway:started, modems:ready and
+  gateway:problems; 503 when it fails, as the app answers.
 - our states: queued → Pending, sending → Processed, sent and ambiguous → Sent (an ambiguous
   message may well have left; a client resends a Failed one), delivered → Delivered, failed
   and expired → Failed, cancelled → Cancelled.
@@ -197,17 +204,41 @@ def read_webhook(body: Any, events: Iterable[str]) -> AndroidWebhook:
 
 
 def overall_state(states: Iterable[str]) -> str:
-    """The Android message's state from its recipients' (Android) states."""
+    """The Android message's state from its recipients' (Android) states, by the app's rule
+    (`MessageWithRecipients.state`): Pending or Processed while any recipient is; else Failed
+    when every one failed, Delivered when every one was delivered, else Sent. Ours besides:
+    Cancelling is on the way too, and Cancelled recipients count only when all are."""
     states = list(states)
     on_the_way = [s for s in states if s in _ON_THE_WAY]
     if on_the_way:
         return min(on_the_way, key=_ON_THE_WAY.index)
-    if "Failed" in states:
+    done = [s for s in states if s != "Cancelled"]
+    if not done:
+        return "Cancelled"
+    if all(s == "Failed" for s in done):
         return "Failed"
-    done = [s for s in states if s in _DONE_ORDER]
-    if done:
-        return min(done, key=_DONE_ORDER.index)
-    return "Cancelled"
+    if all(s == "Delivered" for s in done):
+        return "Delivered"
+    return "Sent"
+
+
+def refused_in_order(numbers: list[str], accepted: list[str],
+                     rejected: list[tuple[str, str]]) -> list[tuple[int, str, str]]:
+    """Which positions of a request's (normalised) `numbers` were left out, as (position,
+    number, why): `accepted` the numbers stored, in request order, `rejected` each (number,
+    why) left out, in any order. The same number twice is matched first to what was stored
+    (a duplicate of an earlier recipient is the later one)."""
+    stored = list(accepted)
+    left = list(rejected)
+    out = []
+    for position, number in enumerate(numbers):
+        if number in stored:
+            stored.remove(number)
+            continue
+        why = next((i for i, (n, _) in enumerate(left) if n == number), None)
+        if why is not None:
+            out.append((position, number, left.pop(why)[1]))
+    return out
 
 
 def _iso(value: datetime) -> str:
@@ -215,26 +246,173 @@ def _iso(value: datetime) -> str:
 
 
 def message_state(android_id: str, rows: list[Mapping[str, Any]],
-                  events: list[tuple[str, datetime]]) -> dict[str, Any]:
+                  events: list[tuple[str, datetime]],
+                  refused: list[Mapping[str, Any]] = ()) -> dict[str, Any]:
     """The answer to a send or a GET: `rows` our messages in recipient order (recipient,
-    state, error, created_at), `events` each (our state, time) any of them reached."""
-    recipients = []
+    state, error, created_at), `events` each (our state, time) any of them reached,
+    `refused` the recipients left out (position in the request, recipient, error): each is
+    listed at its position as Failed with its reason, the stored ones fill the rest in order."""
+    stored = []
     for row in rows:
         item: dict[str, Any] = {"phoneNumber": row["recipient"],
                                 "state": STATE_OF.get(row["state"], "Pending")}
         if item["state"] in ("Failed", "Cancelled") and row.get("error"):
             item["error"] = row["error"]
-        recipients.append(item)
+        stored.append(item)
+    at = {r["position"]: {"phoneNumber": r["recipient"], "state": "Failed",
+                          "error": r["error"]} for r in refused}
+    recipients = []
+    queue = iter(stored)
+    for position in range(len(stored) + len(at)):
+        item = at.get(position) or next(queue, None)
+        if item is not None:
+            recipients.append(item)
+    recipients.extend(queue)  # positions beyond (never so when stored together)
     times: dict[str, datetime] = {}
     if rows:
         times["Pending"] = min(row["created_at"] for row in rows)
-    for state, at in events:
+    for state, when in events:
         name = STATE_OF.get(state)
-        if name is not None and (name not in times or at < times[name]):
-            times[name] = at
+        if name is not None and (name not in times or when < times[name]):
+            times[name] = when
     state = overall_state(r["state"] for r in recipients)
     return {"id": android_id, "state": state, "recipients": recipients,
-            "states": {name: _iso(at) for name, at in sorted(times.items(),
-                                                              key=lambda kv: kv[1])},
+            "states": {name: _iso(when) for name, when in sorted(times.items(),
+                                                                  key=lambda kv: kv[1])},
             "isHashed": False, "isEncrypted": False,
             "createdAt": _iso(times["Pending"]) if rows else None}
+
+
+_SEVERITY = ("pass", "warn", "fail")
+
+
+def _release_id(version: str) -> int:
+    """The app's `releaseId` is a whole number per release: ours from the version, as
+    major * 10000 + minor * 100 + patch ("0.1.0" is 100)."""
+    numbers = [int(p) for p in re.findall(r"\d+", version)[:3]] + [0, 0, 0]
+    return numbers[0] * 10000 + numbers[1] * 100 + numbers[2]
+
+
+def health_answer(facts: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
+    """The app's `GET /health` (IETF health-check draft: status pass / warn / fail, version,
+    releaseId, checks) from the appliance's health facts (`api.modems.health_facts`:
+    status, problems, version, modems {total, ready}), and its HTTP status: 200 unless the
+    overall status is fail, then 503. The overall status is the worst check's, as the app
+    computes it."""
+    started = facts["status"] != "starting"
+    ready, total = facts["modems"]["ready"], facts["modems"]["total"]
+    problems = list(facts["problems"])
+    checks = {
+        "gateway:started": {"description": "The gateway has started and is serving",
+                            "observedUnit": "Yes/No", "observedValue": int(started),
+                            "status": "pass" if started else "fail"},
+        "modems:ready": {"description": f"Modems ready to send (of {total})",
+                         "observedUnit": "modems", "observedValue": ready,
+                         "status": "pass" if ready else "fail"},
+        "gateway:problems": {"description": "Problems the dispatcher reports"
+                             + (": " + "; ".join(problems) if problems else ""),
+                             "observedUnit": "problems", "observedValue": len(problems),
+                             "status": "warn" if problems else "pass"},
+    }
+    status = max((c["status"] for c in checks.values()), key=_SEVERITY.index)
+    return ({"status": status, "version": facts["version"],
+             "releaseId": _release_id(facts["version"]), "checks": checks},
+            503 if status == "fail" else 200)
+
+
+DEFAULT_LIMIT, MAX_LIMIT = 50, 500
+MAX_OFFSET = 1_000_000
+MESSAGE_STATES = ("Pending", "Processed", "Sent", "Delivered", "Failed", "Cancelling",
+                  "Cancelled")
+INBOX_TYPES = ("SMS", "DATA_SMS", "MMS", "MMS_DOWNLOADED")
+
+
+@dataclass(frozen=True)
+class AndroidListing:
+    """A listing's query (`get_messages`: from, to, state, deviceId, limit, offset, sort;
+    `list_inbox_messages`: type, from, to, deviceId, includeAttachments, limit, offset)."""
+
+    limit: int
+    offset: int
+    start: datetime | None
+    end: datetime | None
+    ascending: bool
+    state: str | None = None
+    other_device: bool = False  # a deviceId that is not ours: nothing to list
+    kind: str = "SMS"
+
+
+def _one(args: Mapping[str, list[str]], name: str) -> str | None:
+    values = args.get(name) or []
+    if len(values) > 1:
+        raise AndroidError(400, f"{name}: given more than once")
+    return values[0] if values else None
+
+
+def _whole(args: Mapping[str, list[str]], name: str, low: int, high: int,
+           default: int) -> int:
+    raw = _one(args, name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise AndroidError(400, f"{name}: must be a whole number from {low} to {high}")
+    return int(raw)
+
+
+def _time(args: Mapping[str, list[str]], name: str) -> datetime | None:
+    raw = _one(args, name)
+    if raw is None:
+        return None
+    try:  # a '+' typed into a URL arrives as a space
+        value = datetime.fromisoformat(raw.strip().replace(" ", "+").replace("Z", "+00:00"))
+    except ValueError:
+        raise AndroidError(400, f"{name}: not an RFC 3339 time: {raw[:64]!r}") from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _listing(args: Mapping[str, list[str]], known: set[str], device_id: str,
+             **extra: Any) -> AndroidListing:
+    unknown = sorted(set(args) - known)
+    if unknown:
+        raise AndroidError(400, f"unknown parameter {unknown[0]!r}")
+    start, end = _time(args, "from"), _time(args, "to")
+    if start is not None and end is not None and end < start:
+        raise AndroidError(400, "to: must not be before from")
+    device = _one(args, "deviceId")
+    return AndroidListing(limit=_whole(args, "limit", 1, MAX_LIMIT, DEFAULT_LIMIT),
+                          offset=_whole(args, "offset", 0, MAX_OFFSET, 0),
+                          start=start, end=end,
+                          other_device=device not in (None, "", device_id), **extra)
+
+
+def read_messages_query(args: Mapping[str, list[str]], device_id: str) -> AndroidListing:
+    """`GET /messages`'s query, as `get_messages()` sends it; newest first unless
+    `sort=created_at`."""
+    state = _one(args, "state")
+    if state is not None and state not in MESSAGE_STATES:
+        raise AndroidError(400, f"state: must be one of {', '.join(MESSAGE_STATES)}")
+    sort = _one(args, "sort")
+    if sort not in (None, "created_at", "-created_at"):
+        raise AndroidError(400, "sort: must be created_at or -created_at")
+    return _listing(args, {"from", "to", "state", "deviceId", "limit", "offset", "sort"},
+                    device_id, state=state, ascending=sort == "created_at")
+
+
+def read_inbox_query(args: Mapping[str, list[str]], device_id: str) -> AndroidListing:
+    """`GET /inbox`'s query, as `list_inbox_messages()` sends it; newest first. Our inbox
+    holds text SMS only: another `type` lists nothing."""
+    kind = _one(args, "type") or "SMS"
+    if kind not in INBOX_TYPES:
+        raise AndroidError(400, f"type: must be one of {', '.join(INBOX_TYPES)}")
+    if _one(args, "includeAttachments") not in (None, "true", "false", "True", "False"):
+        raise AndroidError(400, "includeAttachments: must be true or false")
+    return _listing(args, {"type", "from", "to", "deviceId", "includeAttachments", "limit",
+                           "offset"}, device_id, kind=kind, ascending=False)
+
+
+def inbox_item(row: Mapping[str, Any], sim_number: int | None) -> dict[str, Any]:
+    """One of our inbox messages as the app lists it (`domain.IncomingMessage`): `sim_number`
+    the receiving SIM's place in the order `simNumber` counts them (None: no longer here)."""
+    return {"id": str(row["id"]), "type": "SMS", "sender": row["sender"],
+            "contentPreview": row["text"], "createdAt": _iso(row["received_at"]),
+            "simNumber": sim_number}

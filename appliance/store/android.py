@@ -6,7 +6,9 @@ recipients' messages carry `client_ref = ID_REF_PREFIX + <Android id>` (numbered
 client_ref_seq in recipient order, as every multi-recipient request is), so the id is written
 in the same transaction as the messages and found through the unique index on
 (submitter_kind, submitter_id, client_ref, client_ref_seq): no table of its own, as playSMS's
-queue codes (store.playsms).
+queue codes (store.playsms). The recipients that were left out (blacklisted, a duplicate...)
+are rows of `android_refusal` (migration 18) under the key and the Android id, each with its
+position in the request's phoneNumbers, so the answer can list every recipient in order.
 
 Its webhooks are rows of the `webhook` table (store.webhooks fans events out to them and the
 deliverer sends them) with `format = 'android'`, the registering key in `api_key_id` and the
@@ -22,8 +24,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from peewee import fn
+
 from appliance.store import webhooks as store_webhooks
-from appliance.store.models import Message, MessageEvent, Sim, Webhook
+from appliance.store.models import AndroidRefusal, Message, MessageEvent, Sim, Webhook
 
 ID_REF_PREFIX = "android:"
 
@@ -43,6 +47,54 @@ def messages_of(*, key_id: int, android_id: str) -> list[dict[str, Any]]:
             .order_by(Message.client_ref_seq))
     return [{"id": r.id, "recipient": r.recipient, "state": r.state, "error": r.error,
              "created_at": r.created_at, "text": r.text} for r in rows]
+
+
+def save_refusals(*, key_id: int, android_id: str, refused: list[tuple[int, str, str]],
+                  now: datetime) -> None:
+    """Remember the recipients of this key's Android message that were left out: each
+    (position in the request's phoneNumbers, number, why). Saving them again is harmless."""
+    if not refused:
+        return
+    (AndroidRefusal
+     .insert_many([{"api_key_id": key_id, "android_id": android_id, "position": position,
+                    "recipient": number, "error": error, "created_at": now}
+                   for position, number, error in refused])
+     .on_conflict_ignore()
+     .execute())
+
+
+def refusals_of(*, key_id: int, android_id: str) -> list[dict[str, Any]]:
+    """The left-out recipients of this key's Android message, in request order."""
+    rows = (AndroidRefusal
+            .select(AndroidRefusal.position, AndroidRefusal.recipient, AndroidRefusal.error)
+            .where((AndroidRefusal.api_key_id == key_id)
+                   & (AndroidRefusal.android_id == android_id))
+            .order_by(AndroidRefusal.position))
+    return [{"position": r.position, "recipient": r.recipient, "error": r.error} for r in rows]
+
+
+def android_ids(*, key_id: int, created_from: datetime | None = None,
+                created_to: datetime | None = None, ascending: bool = False, limit: int,
+                offset: int = 0) -> list[str]:
+    """The ids of this key's Android messages, newest first unless `ascending` (by their first
+    message), `offset` of them skipped: a range of the (submitter, client_ref) index."""
+    m = Message
+    first = fn.MIN(m.id)
+    where = [m.submitter_kind == "api_key", m.submitter_id == str(key_id),
+             m.client_ref.startswith(ID_REF_PREFIX)]
+    if created_from is not None:
+        where.append(m.created_at >= created_from)
+    if created_to is not None:
+        where.append(m.created_at <= created_to)
+    rows = (m.select(m.client_ref).where(*where).group_by(m.client_ref)
+            .order_by(first.asc() if ascending else first.desc()).limit(limit).offset(offset))
+    return [r.client_ref[len(ID_REF_PREFIX):] for r in rows]
+
+
+def sim_numbers() -> dict[str, int]:
+    """Each enabled SIM's `simNumber` (1-based, in ICCID order, as `sim_by_number` counts)."""
+    rows = Sim.select(Sim.iccid).where(Sim.enabled).order_by(Sim.iccid)
+    return {r.iccid: n for n, r in enumerate(rows, start=1)}
 
 
 def events_of(message_ids: list[int]) -> list[tuple[str, datetime]]:
@@ -107,5 +159,6 @@ def delete_webhook(*, key_id: int, ref: str) -> bool:
     return True
 
 
-__all__ = ["ANDROID", "ID_REF_PREFIX", "delete_webhook", "events_of", "id_ref", "messages_of",
-           "save_webhook", "sim_by_number", "webhooks_of"]
+__all__ = ["ANDROID", "ID_REF_PREFIX", "android_ids", "delete_webhook", "events_of", "id_ref",
+           "messages_of", "refusals_of", "save_refusals", "save_webhook", "sim_by_number",
+           "sim_numbers", "webhooks_of"]

@@ -306,10 +306,11 @@ def contact_names(numbers: set[str]) -> dict[str, str]:
 def list_messages(*, since: int | None = None, before: int | None = None, limit: int = 100,
                   number: str | None = None, sim: str | None = None,
                   received_from: datetime | None = None, received_to: datetime | None = None,
-                  ascending: bool = True) -> list[dict[str, Any]]:
+                  ascending: bool = True, offset: int = 0) -> list[dict[str, Any]]:
     """Inbox messages by id (ids only grow): `since` and `before` are exclusive id bounds;
-    `received_from` inclusive and `received_to` exclusive bounds on the arrival time. Each dict
-    also has "contact": the contact's name or None."""
+    `received_from` inclusive and `received_to` exclusive bounds on the arrival time; `offset`
+    of them skipped (the Android API pages so). Each dict also has "contact": the contact's
+    name or None."""
     query = InboxMessage.select()
     if since is not None:
         query = query.where(InboxMessage.id > since)
@@ -324,6 +325,8 @@ def list_messages(*, since: int | None = None, before: int | None = None, limit:
     if received_to is not None:
         query = query.where(InboxMessage.received_at < received_to)
     query = query.order_by(InboxMessage.id.asc() if ascending else InboxMessage.id.desc())
+    if offset:
+        query = query.offset(offset)
     out = [message_dict(r) for r in query.limit(limit)]
     names = contact_names({m["number"] for m in out})
     for m in out:

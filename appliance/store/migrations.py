@@ -35,6 +35,7 @@ from appliance.store import (
     schema_v15,
     schema_v16,
     schema_v17,
+    schema_v18,
 )
 
 Migration = Callable[[peewee.Database], None]
@@ -175,6 +176,12 @@ def migration_17_today_indexes(db: peewee.Database) -> None:
     schema_v17.apply(db, dialect(db))
 
 
+def migration_18_android_refusals(db: peewee.Database) -> None:
+    """android_refusal: the recipients of an Android API message that were left out, with
+    why, so its answer lists every recipient (see `schema_v18`)."""
+    schema_v18.apply(db, dialect(db))
+
+
 MIGRATIONS: list[Migration] = [
     migration_1_initial_schema,
     migration_2_inbound_pdu_hash,
@@ -193,6 +200,7 @@ MIGRATIONS: list[Migration] = [
     migration_15_history_and_replies,
     migration_16_compose_templates_and_schedules,
     migration_17_today_indexes,
+    migration_18_android_refusals,
 ]
 
 

@@ -705,6 +705,23 @@ class ReplyThread(BaseModel):
     read_upto_id = pw.IntegerField(default=0)
 
 
+class AndroidRefusal(BaseModel):
+    """A recipient of an Android API message that was left out, with why (migration 18):
+    `position` is its index in the request's phoneNumbers (store.android)."""
+
+    id = pw.AutoField()
+    api_key_id = pw.IntegerField()
+    android_id = pw.CharField(max_length=64)
+    position = pw.IntegerField()
+    recipient = pw.CharField()
+    error = pw.TextField()
+    created_at = UtcDateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "android_refusal"
+        indexes = ((("api_key_id", "android_id", "position"), True),)
+
+
 ALL_MODELS: list[type[BaseModel]] = [
     Sim,
     Modem,
@@ -749,10 +766,12 @@ ALL_MODELS: list[type[BaseModel]] = [
     MessageTemplate,
     SendSchedule,
     ReplyThread,
+    AndroidRefusal,
 ]
 
 __all__ = [
     "ALL_MODELS",
+    "AndroidRefusal",
     "MessageTemplate",
     "SendSchedule",
     "ApiKey",

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from android_sms_gateway import client as asg_client
 from android_sms_gateway import domain, errors
-from android_sms_gateway.enums import ProcessState
+from android_sms_gateway.enums import HealthStatus, ProcessState
 
 from tests.api.conftest import Gateway, running, wait_for
 
@@ -281,3 +281,144 @@ async def test_a_retry_with_valid_until_later_is_still_the_same_message(
     assert "already used by a different message" in other.json()["message"]
     count = sum(1 for m in gateway.fleet.modems for a in m.accepted if a.submit.to == NUMBER)
     assert count <= 1
+
+
+async def test_refused_recipients_are_failed_in_request_order_and_remembered(
+        gateway: Gateway) -> None:
+    """The app lists every recipient, one it could not send to as Failed with an error: a
+    blacklisted number and a repeated one are listed where they stood, in the 202 and in
+    every GET after, and a retry under the same id is still the same message."""
+    blocked = "+8613800138950"
+    await gateway.appliance.blacklist.add(blocked, "TD", "sms")
+    message = domain.Message(phone_numbers=[blocked, NUMBER, NUMBER],
+                             text_message=domain.TextMessage("hi"), id="mixed-1")
+    state = await call(gateway, "send", message)
+    got = [(r.phone_number, r.state) for r in state.recipients]
+    assert got[0] == (blocked, ProcessState.Failed)
+    assert got[1][0] == NUMBER and got[1][1] is not ProcessState.Failed
+    assert got[2] == (NUMBER, ProcessState.Failed)
+    assert "blacklisted" in state.recipients[0].error
+    assert "duplicate" in state.recipients[2].error
+    assert state.recipients[1].error is None
+    async def delivered() -> domain.MessageState | None:
+        got = await call(gateway, "get_state", "mixed-1")
+        return got if got.recipients[1].state is ProcessState.Delivered else None
+    done = await wait_for(delivered, "mixed-1 delivered to NUMBER")
+    assert done.state is ProcessState.Sent  # the app's rule: not every recipient failed
+    assert [(r.phone_number, r.state, r.error) for r in done.recipients] == [
+        (blocked, ProcessState.Failed, state.recipients[0].error),
+        (NUMBER, ProcessState.Delivered, None),
+        (NUMBER, ProcessState.Failed, state.recipients[2].error)]
+    again = await call(gateway, "send", message)
+    assert [(r.phone_number, r.state) for r in again.recipients] == \
+        [(r.phone_number, r.state) for r in done.recipients]
+    assert sum(len(m.accepted) for m in gateway.fleet.modems) == 1
+
+
+async def test_a_request_whose_every_recipient_is_blacklisted_stays_a_400(
+        gateway: Gateway) -> None:
+    blocked = "+8613800138950"
+    await gateway.appliance.blacklist.add(blocked, "TD", "sms")
+    response = await gateway.client.post(
+        "/messages", headers=basic(gateway),
+        json={"id": "all-blocked", "phoneNumbers": [blocked], "textMessage": {"text": "hi"}})
+    assert response.status_code == 400
+    assert response.json()["message"].startswith("phoneNumbers: every recipient is on the "
+                                                 "blacklist: +8613800138950")
+    assert (await gateway.client.get("/messages/all-blocked",
+                                     headers=basic(gateway))).status_code == 404
+
+
+async def test_the_clients_health_check_gets_the_apps_health(gateway: Gateway) -> None:
+    """`health_check()` is `GET /health`; the app answers it without a login (the client
+    sends its credentials all the same: wrong ones change nothing)."""
+    health = await call(gateway, "health_check")
+    assert health.status is HealthStatus.PASS
+    assert health.version and isinstance(health.release_id, int)
+    ready = health.checks["modems:ready"]
+    assert ready.status is HealthStatus.PASS
+    assert ready.observed_value == len(gateway.fleet.modems)
+    assert health.checks["gateway:problems"].observed_value == 0
+
+    def with_a_wrong_password() -> domain.HealthResponse:
+        with asg_client.APIClient("full", "wrong", base_url=gateway.base_url) as client:
+            return client.health_check()
+    assert (await asyncio.to_thread(with_a_wrong_password)).status is HealthStatus.PASS
+    bare = await gateway.client.get("/health")
+    assert bare.status_code == 200 and bare.json()["status"] == "pass"
+
+
+async def test_the_client_lists_its_keys_messages_paged_sorted_and_by_state(
+        gateway: Gateway) -> None:
+    """`get_messages()` is `GET /messages` with from/to/state/limit/offset/sort: this key's
+    Android messages (another key's are not listed), each as `get_state` answers it."""
+    blocked = "+8613800138950"
+    await gateway.appliance.blacklist.add(blocked, "TD", "sms")
+    ids = []
+    for n, numbers in enumerate(([NUMBER], [blocked, OTHER], [OTHER])):
+        sent = await call(gateway, "send", domain.Message(
+            phone_numbers=numbers, text_message=domain.TextMessage(f"list me {n}")))
+        ids.append(sent.id)
+    await call(gateway, "send", domain.Message(
+        phone_numbers=[NUMBER], text_message=domain.TextMessage("not yours")), key="sender")
+    for message_id in ids:
+        async def settled(message_id: str = message_id) -> bool:
+            got = await call(gateway, "get_state", message_id)
+            return all(r.state in (ProcessState.Delivered, ProcessState.Failed)
+                       for r in got.recipients)
+        await wait_for(settled, f"{message_id} settled")
+
+    def get_messages(**kwargs: Any) -> list[domain.MessageState]:
+        with api(gateway) as client:
+            return client.get_messages(**kwargs)
+
+    async def listing(**kwargs: Any) -> list[domain.MessageState]:
+        return await asyncio.to_thread(get_messages, **kwargs)
+
+    listed = await listing()
+    assert [m.id for m in listed] == ids[::-1]  # newest first
+    assert [(r.phone_number, r.state) for r in listed[1].recipients] == \
+        [(blocked, ProcessState.Failed), (OTHER, ProcessState.Delivered)]
+    oldest = await listing(sort="created_at")
+    assert [m.id for m in oldest] == ids
+    page = await listing(pagination=domain.QueryPagination(limit=1, offset=1))
+    assert [m.id for m in page] == [ids[1]]
+    delivered = await listing(query=domain.MessagesQueryFilter(state="Delivered"))
+    assert [m.id for m in delivered] == [ids[2], ids[0]]
+    sent = await listing(query=domain.MessagesQueryFilter(state="Sent"))
+    assert [m.id for m in sent] == [ids[1]]
+    from datetime import UTC, datetime, timedelta
+    later = await listing(query=domain.MessagesQueryFilter(
+        from_=datetime.now(UTC) + timedelta(minutes=1)))
+    assert later == []
+    bad = await gateway.client.get("/messages?state=Lost", headers=basic(gateway))
+    assert bad.status_code == 400 and list(bad.json()) == ["message"]
+
+
+async def test_the_client_lists_the_inbox(gateway: Gateway) -> None:
+    """`list_inbox_messages()` is `GET /inbox` (type, from, to, limit, offset): newest first,
+    each with the simNumber `send` would use to answer through the same SIM."""
+    modem = gateway.fleet.modems[0]
+    modem.inject_sms(OTHER, "first")
+    modem.inject_sms(OTHER, "second")
+
+    async def both() -> bool:
+        return len((await gateway.get("/api/v1/inbox")).json()["messages"]) == 2
+    await wait_for(both, "two SMS in the inbox")
+
+    def run(*args: Any) -> Any:
+        with api(gateway) as client:
+            return client.list_inbox_messages(inbox_filter=args[0], pagination=args[1])
+
+    listed = await asyncio.to_thread(run, None, None)
+    assert [(m.message_type, m.sender, m.content_preview) for m in listed] == \
+        [("SMS", OTHER, "second"), ("SMS", OTHER, "first")]
+    assert listed[0].created_at is not None and listed[0].sim_number >= 1
+    page = await asyncio.to_thread(run, None, domain.QueryPagination(limit=1, offset=1))
+    assert [m.content_preview for m in page] == ["first"]
+    bare = await gateway.client.get("/inbox?type=MMS", headers=basic(gateway))
+    assert bare.status_code == 200, bare.text
+    mms = await asyncio.to_thread(run, domain.InboxQueryFilter(message_type="MMS"), None)
+    assert mms == []
+    refused = await gateway.client.get("/inbox", headers=basic(gateway, "sender"))
+    assert refused.status_code == 403

@@ -23,7 +23,9 @@ NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
     (["Processed", "Sent"], "Processed"),
     (["Sent", "Delivered"], "Sent"),
     (["Delivered", "Delivered"], "Delivered"),
-    (["Delivered", "Failed"], "Failed"),
+    (["Delivered", "Failed"], "Sent"),  # the app: Failed only when every recipient failed
+    (["Failed", "Failed"], "Failed"),
+    (["Sent", "Failed"], "Sent"),
     (["Cancelled", "Delivered"], "Delivered"),
     (["Cancelled", "Cancelled"], "Cancelled"),
     (["Failed", "Cancelled"], "Failed"),
@@ -60,7 +62,7 @@ def test_message_state_answer() -> None:
               ("failed", NOW + timedelta(seconds=2)),
               ("delivered", NOW + timedelta(seconds=3))]
     assert aa.message_state("m", rows, events) == {
-        "id": "m", "state": "Failed",
+        "id": "m", "state": "Sent",
         "recipients": [{"phoneNumber": "+1", "state": "Delivered"},
                        {"phoneNumber": "+2", "state": "Failed",
                         "error": "number not assigned"}],
@@ -68,6 +70,41 @@ def test_message_state_answer() -> None:
                    "Sent": "2026-12-01T08:00:02Z", "Failed": "2026-12-01T08:00:02Z",
                    "Delivered": "2026-12-01T08:00:03Z"},
         "isHashed": False, "isEncrypted": False, "createdAt": "2026-12-01T08:00:00Z"}
+
+
+def test_refused_recipients_take_their_place_in_the_request() -> None:
+    numbers = ["+1", "+2", "+3", "+2"]
+    refused = aa.refused_in_order(numbers, ["+2", "+3"],
+                                  [("+2", "duplicate"), ("+1", "blacklisted: TD")])
+    assert refused == [(0, "+1", "blacklisted: TD"), (3, "+2", "duplicate")]
+    rows = [{"recipient": "+2", "state": "queued", "error": "", "created_at": NOW},
+            {"recipient": "+3", "state": "delivered", "error": "", "created_at": NOW}]
+    answer = aa.message_state("m", rows, [], [
+        {"position": p, "recipient": n, "error": e} for p, n, e in refused])
+    assert answer["recipients"] == [
+        {"phoneNumber": "+1", "state": "Failed", "error": "blacklisted: TD"},
+        {"phoneNumber": "+2", "state": "Pending"},
+        {"phoneNumber": "+3", "state": "Delivered"},
+        {"phoneNumber": "+2", "state": "Failed", "error": "duplicate"}]
+    assert answer["state"] == "Pending"
+
+
+@pytest.mark.parametrize(("status", "problems", "ready", "android", "http"), [
+    ("ok", [], 2, "pass", 200),
+    ("degraded", ["SIM 8986 failing: no network"], 1, "warn", 200),
+    ("degraded", ["SIM 8986 failing: no network"], 0, "fail", 503),
+    ("starting", [], 0, "fail", 503),
+])
+def test_health_answer(status: str, problems: list[str], ready: int, android: str,
+                       http: int) -> None:
+    body, code = aa.health_answer({"status": status, "problems": problems,
+                                   "version": "0.1.0", "uptime_seconds": 3.0,
+                                   "modems": {"total": 2, "ready": ready}})
+    assert (body["status"], code) == (android, http)
+    assert body["version"] == "0.1.0" and body["releaseId"] == 100
+    assert body["checks"]["modems:ready"]["observedValue"] == ready
+    assert body["checks"]["gateway:problems"]["observedValue"] == len(problems)
+    assert all(c["description"] for c in body["checks"].values())
 
 
 def test_webhook_body_and_signature() -> None:
