@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sanic import Sanic
 
-from appliance.api.auth import AddressGate, FailureThrottle, KeyCache, KeyRates
+from appliance.api.auth import AddressGate, FailureThrottle, KeyCache, KeyRates, KeyUses
 from appliance.api.errors import install_error_handlers
 from appliance.api.http_protocol import LenientHttpProtocol
 from appliance.config import Config
@@ -85,6 +85,7 @@ class Appliance:
         self.auth_throttle = FailureThrottle()  # failed API-key attempts per client address
         self.auth_gate = AddressGate()  # key checks (scrypt) bounded per client address
         self.key_rates = KeyRates()  # each key's own requests per minute
+        self.key_uses = KeyUses()  # each key's last use, written at most once a minute
         self.kannel_reports = None  # Kannel delivery reports (compat.kannel_reports)
         self.admin_socket = None
         """The technician console's local socket (admin_socket.server.AdminSocketServer)."""

@@ -37,6 +37,10 @@ every door that takes a key (JSON API, Kannel, playSMS...), after the key is ver
   (not counted as a failed attempt: the key is right, the place is wrong);
 - beyond its requests per minute: 429 `rate_limited` with Retry-After (`KeyRates`: a token
   bucket per key holding a minute's worth, refilled at the key's rate).
+
+A request admitted with a key records the key's last use (`cardgate apikey list`), at most
+once per key every KEY_USE_INTERVAL seconds, through the store's writer and never on the
+request's path: a failed write is logged, the request is served regardless (`KeyUses`).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import logging
 import math
 import time
 from collections import OrderedDict
@@ -62,6 +67,7 @@ from appliance.store.apikeys import (
     key_prefix,
     key_standing,
     match_candidates,
+    touch_api_key,
 )
 
 CACHE_MAX = 1024  # verified keys remembered; a box has a few dozen keys
@@ -73,6 +79,12 @@ SCRYPT_THREADS = 2
 MAX_PENDING_CHECKS = 16
 CHECKS_PER_ADDRESS = 1  # scrypt checks one address may have running at once ...
 WAITING_PER_ADDRESS = 8  # ... and waiting for their turn; beyond, 429
+# A key's last use is written at most this often (seconds) per key: `cardgate apikey list`
+# shows it to the minute, and a write per request would add a writer job to each of the
+# ~6,000 single-message requests a second one key can make.
+KEY_USE_INTERVAL = 60.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -247,6 +259,43 @@ class KeyRates:
         return 0
 
 
+class KeyUses:
+    """Records when each key is used (`touch_api_key`, the key's `last_used_at`), at most
+    once per key every `interval` seconds. The write goes through the store's writer as a
+    ride-along job (nobody waits for it), from a task of its own: the request neither waits
+    for it nor fails with it; a failed write is logged, and tried again at the next use after
+    `interval`. On the hot path: one dict lookup and a clock read. `clock` is injectable for
+    tests; `queued` counts the writes started."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic,
+                 interval: float = KEY_USE_INTERVAL) -> None:
+        self.clock = clock
+        self.interval = interval
+        self.queued = 0
+        self._noted: dict[int, float] = {}  # key id -> when its last write was started
+        self._tasks: set[asyncio.Task] = set()  # running writes (a task must be referenced)
+
+    def note(self, store, key_id: int) -> None:  # noqa: ANN001 - store.writer.Store
+        """A request was admitted with this key: start a write unless one was started less
+        than `interval` ago."""
+        now = self.clock()
+        last = self._noted.get(key_id)
+        if last is not None and now - last < self.interval:
+            return
+        self._noted[key_id] = now
+        self.queued += 1
+        task = asyncio.get_running_loop().create_task(self._write(store, key_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _write(store, key_id: int) -> None:  # noqa: ANN001 - store.writer.Store
+        try:
+            await store.write(lambda: touch_api_key(key_id), ride_along=True)
+        except Exception:  # the request is served already; the next use tries again
+            log.warning("could not record the use of API key %d", key_id, exc_info=True)
+
+
 class _ScryptPool:
     """scrypt's own threads, apart from the store's readers, with a bound on the queue."""
 
@@ -369,7 +418,8 @@ async def authenticate_key(request: Request, key: str) -> Caller:
 
 
 def _within_limits(request: Request, caller: Caller) -> Caller:
-    """The caller, if its key may be used from here and now; else 403 or 429."""
+    """The caller, if its key may be used from here and now (its use is then recorded,
+    `KeyUses`); else 403 or 429."""
     limits = caller.limits
     if limits.allowed_from:
         address = client_address(request)
@@ -384,6 +434,8 @@ def _within_limits(request: Request, caller: Caller) -> Caller:
                            f"the API key {caller.name!r} is limited to "
                            f"{limits.rate_per_minute} requests per minute; retry in {wait} s",
                            headers={"Retry-After": str(wait)}, retry_after=wait)
+    appliance = request.app.ctx.appliance
+    appliance.key_uses.note(appliance.store, caller.key_id)
     return caller
 
 

@@ -748,13 +748,16 @@ def _paths() -> dict[str, dict[str, Any]]:
             "What the rules would do with a message (nothing is sent or written)", "read",
             (200, r("DryRun"), "the evaluation"), body=r("DryRunInput"), errors=(503,))},
         "/api/v1/webhooks": {
-            **with_head(op("Webhook endpoints (secrets never shown again)", "read",
+            **with_head(op("The webhook endpoints this key registered, every one for an admin "
+                           "key (secrets never shown again)", "read",
                            (200, r("WebhookList"), "the endpoints and the event names"))),
             "post": op("Add an endpoint", "admin", (201, r("Webhook"), "created, with its "
                                                                        "secret"),
                        body={**r("WebhookInput"), "required": ["url", "events"]})},
         "/api/v1/webhooks/{webhook_id}": {
-            **with_head(op("An endpoint, its latest deliveries and counts by state", "read",
+            **with_head(op("An endpoint, its latest deliveries and counts by state (another "
+                           "key's endpoint is a 404, as a missing one; an admin key sees every "
+                           "one)", "read",
                            (200, r("Webhook"), "the endpoint"), params=[WEBHOOK_ID],
                            errors=(404,))),
             "patch": op("Change an endpoint", "admin", (200, r("Webhook"), "changed"),

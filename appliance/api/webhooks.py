@@ -1,11 +1,11 @@
 """`/api/v1/webhooks`: the webhook endpoints, their recent deliveries, a test delivery.
 
 Knows: the JSON shapes of the webhooks API and which scope each route needs (reading: `read`;
-changing, and test deliveries: `admin`).
+changing, and test deliveries: `admin`), and whose endpoints a key may see.
 Must not know: validation rules (store.webhooks checks URL, events, secret), delivery.
 
-- `GET /api/v1/webhooks` → {"webhooks": [...]} (secrets are never shown again; `signed`
-  says whether there is one);
+- `GET /api/v1/webhooks` → {"webhooks": [...]}, those the key may see (secrets are never
+  shown again; `signed` says whether there is one);
 - `POST /api/v1/webhooks` {url, events, secret?, description?, enabled?} → 201, with the
   secret (generated when not given): the only time it is shown;
 - `GET /api/v1/webhooks/{id}` → the endpoint, its latest deliveries and counts by state;
@@ -13,6 +13,12 @@ Must not know: validation rules (store.webhooks checks URL, events, secret), del
   null generates a new one, shown in the answer);
 - `DELETE /api/v1/webhooks/{id}` → 204; its pending deliveries go with it;
 - `POST /api/v1/webhooks/{id}/test` → 202 {"delivery": id}: a `webhook.test` event.
+
+A key sees only the endpoints it registered (through the Android API's /webhooks: they hear
+that key's messages only); GET of another's answers 404, exactly as for an endpoint that does
+not exist (ownership is part of the query, as for messages). A key with the `admin` scope sees
+every endpoint, including those made here (admin only), which hear every key's messages: their
+recent deliveries show other keys' message ids, recipients and client_refs.
 
 `/webhooks` without /api/v1 is the SMS Gateway for Android API (issue 9), not this one.
 """
@@ -25,7 +31,7 @@ from typing import Any
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, JSONResponse, empty, json
 
-from appliance.api.auth import require_scope
+from appliance.api.auth import Caller, require_scope
 from appliance.api.errors import ApiError
 from appliance.store import webhooks as q
 from appliance.store.db import utcnow
@@ -80,10 +86,16 @@ def _clock(request: Request) -> datetime:
     return clock() if clock is not None else utcnow()
 
 
+def _owner(caller: Caller) -> int | None:
+    """The key whose endpoints the caller may see; None: every one (admin)."""
+    return None if "admin" in caller.scopes else caller.key_id
+
+
 @bp.route("/webhooks", methods=["GET", "HEAD"])
 @require_scope("read")
 async def list_webhooks(request: Request) -> JSONResponse:
-    rows = await _appliance(request).store.read(q.list_endpoints)
+    owner = _owner(request.ctx.caller)
+    rows = await _appliance(request).store.read(lambda: q.list_endpoints(owner))
     return json({"webhooks": [_view(r) for r in rows], "events": list(q.EVENTS)})
 
 
@@ -108,10 +120,14 @@ async def create_webhook(request: Request) -> JSONResponse:
 
 
 async def _one(request: Request, webhook_id: int) -> dict[str, Any]:
+    """The endpoint, if it exists and the caller may see it; else 404 (one query, the same 404
+    either way)."""
     if not 0 < webhook_id <= MAX_ID:
         raise _not_found(webhook_id)
+    owner = _owner(request.ctx.caller)
     try:
-        return await _appliance(request).store.read(lambda: q.get_endpoint(webhook_id))
+        return await _appliance(request).store.read(
+            lambda: q.get_endpoint(webhook_id, owner=owner))
     except q.WebhookNotFound:
         raise _not_found(webhook_id) from None
 

@@ -176,20 +176,33 @@ def create_endpoint(url: Any, events: Any, now: datetime, *, secret: Any = None,
     return _endpoint_view(w, with_secret=True)
 
 
-def list_endpoints() -> list[dict[str, Any]]:
-    return [_endpoint_view(w) for w in Webhook.select().order_by(Webhook.id)]
+def _visible(query: peewee.ModelSelect, owner: int | None) -> peewee.ModelSelect:
+    """`query` cut to the endpoints the API key `owner` may see: those it registered
+    (`api_key_id`: the Android API's, which hear only that key's messages); None: every one
+    (an admin key). Endpoints made through /api/v1/webhooks (admin only) have no key and hear
+    every message: their deliveries tell of other keys' traffic, so only an admin sees them."""
+    return query if owner is None else query.where(Webhook.api_key_id == owner)
 
 
-def _get(webhook_id: int) -> Webhook:
-    w = Webhook.get_or_none(Webhook.id == webhook_id)
+def list_endpoints(owner: int | None = None) -> list[dict[str, Any]]:
+    """The endpoints `owner` may see (`_visible`), oldest first."""
+    return [_endpoint_view(w) for w in _visible(Webhook.select(), owner).order_by(Webhook.id)]
+
+
+def _get(webhook_id: int, owner: int | None = None) -> Webhook:
+    """The endpoint, if it exists and `owner` may see it (`_visible`): the same
+    WebhookNotFound either way (one query), so ids tell nothing of other keys' endpoints."""
+    w = _visible(Webhook.select().where(Webhook.id == webhook_id), owner).first()
     if w is None:
         raise WebhookNotFound(f"no webhook with id {webhook_id}")
     return w
 
 
-def get_endpoint(webhook_id: int, *, recent: int = 20) -> dict[str, Any]:
-    """The endpoint, its `recent` latest deliveries and its delivery counts by state."""
-    view = _endpoint_view(_get(webhook_id))
+def get_endpoint(webhook_id: int, *, recent: int = 20, owner: int | None = None
+                 ) -> dict[str, Any]:
+    """The endpoint, its `recent` latest deliveries and its delivery counts by state, if
+    `owner` may see it (`_visible`; None: an admin)."""
+    view = _endpoint_view(_get(webhook_id, owner))
     rows = (WebhookDelivery.select().where(WebhookDelivery.webhook == webhook_id)
             .order_by(WebhookDelivery.id.desc()).limit(recent))
     view["deliveries"] = [_delivery_view(d) for d in rows]

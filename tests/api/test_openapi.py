@@ -300,7 +300,10 @@ def test_address_book_rules_webhooks_answers_match_the_document(live: Live) -> N
                                                 "events": ["sms.received"], "enabled": False}),
                  hooks)
     assert hook["secret"]
-    check(live.call("GET", hooks, key="reader"), hooks)
+    check(live.call("GET", hooks), hooks)
+    check(live.call("GET", hooks, key="reader"), hooks)  # none of its own
+    check(live.call("GET", f"{hooks}/{hook['id']}"), f"{hooks}/{{webhook_id}}")
+    # not the reader's: 404, as documented
     check(live.call("GET", f"{hooks}/{hook['id']}", key="reader"), f"{hooks}/{{webhook_id}}")
     check(live.call("POST", f"{hooks}/{hook['id']}/test"), f"{hooks}/{{webhook_id}}/test")
     check(live.call("DELETE", f"{hooks}/{hook['id']}"), f"{hooks}/{{webhook_id}}")

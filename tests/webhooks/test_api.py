@@ -50,7 +50,7 @@ async def test_the_webhooks_api(tmp_path: Path):
             made = r.json()
             assert made["secret"] and made["events"] == ["sms.received", "message.failed"]
             assert made["enabled"] is True and made["description"] == "the NAS"
-            listed = (await gw.get("/api/v1/webhooks", key="reader")).json()
+            listed = (await gw.get("/api/v1/webhooks", key="admin")).json()
             assert [w["id"] for w in listed["webhooks"]] == [made["id"]]
             assert "secret" not in listed["webhooks"][0] and "sms.received" in listed["events"]
 
@@ -66,7 +66,7 @@ async def test_the_webhooks_api(tmp_path: Path):
                           got.headers["x-cardgate-signature"], now=time.time())
 
             async def shown():
-                one = (await gw.get(f"/api/v1/webhooks/{made['id']}", key="reader")).json()
+                one = (await gw.get(f"/api/v1/webhooks/{made['id']}", key="admin")).json()
                 return one if one["counts"]["delivered"] == 1 else None
 
             one = await wait_for(shown, "the delivery recorded")
@@ -89,10 +89,63 @@ async def test_the_webhooks_api(tmp_path: Path):
             # DELETE
             r = await gw.delete(f"/api/v1/webhooks/{made['id']}", key="admin")
             assert r.status_code == 204
-            r = await gw.get(f"/api/v1/webhooks/{made['id']}", key="reader")
+            r = await gw.get(f"/api/v1/webhooks/{made['id']}", key="admin")
             assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
             r = await gw.post(f"/api/v1/webhooks/{made['id']}/test", key="admin")
             assert r.status_code == 404
+    finally:
+        await receiver.stop()
+
+
+async def test_a_key_sees_only_the_endpoints_it_registered(tmp_path: Path):
+    """As for messages: another key's endpoint (whose deliveries tell of other keys' messages)
+    is a 404 exactly like a missing one; an admin key sees every endpoint."""
+    receiver = await Receiver().start()
+    keys = {**KEYS, "other": ["read"]}
+    try:
+        async with running(tmp_path, modems=1, keys=keys) as gw:
+            await gw.wait_ready()
+            r = await gw.post("/api/v1/webhooks", key="admin", json={
+                "url": receiver.url, "events": ["message.sent"]})
+            assert r.status_code == 201
+            system = r.json()["id"]
+            r = await gw.client.post("/webhooks", auth=("reader", gw.keys["reader"]), json={
+                "id": "mine", "url": receiver.url, "event": "sms:received"})
+            assert r.status_code == 201, r.text
+            listed = (await gw.get("/api/v1/webhooks", key="admin")).json()["webhooks"]
+            own = next(w["id"] for w in listed if w["id"] != system)
+            # the system endpoint hears the "full" key's message
+            r = await gw.post("/api/v1/messages", key="full", json={
+                "to": "+8613800138000", "text": "hello", "client_ref": "secret-ref"})
+            assert r.status_code in (200, 201, 202), r.text
+
+            async def delivered():
+                one = (await gw.get(f"/api/v1/webhooks/{system}", key="admin")).json()
+                return one if one["deliveries"] else None
+
+            one = await wait_for(delivered, "the system endpoint's delivery")
+            assert "secret-ref" in json.dumps(one["deliveries"])
+
+            missing = await gw.get("/api/v1/webhooks/999999", key="reader")
+            assert missing.status_code == 404
+            for key, hidden, shown in [("reader", [system], [own]),
+                                       ("other", [system, own], []),
+                                       ("full", [system, own], [])]:
+                listed = (await gw.get("/api/v1/webhooks", key=key)).json()["webhooks"]
+                assert [w["id"] for w in listed] == shown, key
+                for hook in hidden:
+                    r = await gw.get(f"/api/v1/webhooks/{hook}", key=key)
+                    assert r.status_code == 404, (key, hook)
+                    assert r.json() == json.loads(
+                        missing.text.replace("999999", str(hook))), (key, hook)
+                    r = await gw.client.head(f"/api/v1/webhooks/{hook}", headers=gw.auth(key))
+                    assert r.status_code == 404, (key, hook)
+                for hook in shown:
+                    r = await gw.get(f"/api/v1/webhooks/{hook}", key=key)
+                    assert r.status_code == 200 and r.json()["id"] == hook
+            listed = (await gw.get("/api/v1/webhooks", key="admin")).json()["webhooks"]
+            assert sorted(w["id"] for w in listed) == sorted([system, own])
+            assert (await gw.get(f"/api/v1/webhooks/{own}", key="admin")).status_code == 200
     finally:
         await receiver.stop()
 
