@@ -101,7 +101,8 @@ def run_demo(*, modems: int, port: int, data: Path, latency: float) -> int:
     banner = "\n".join([
         "",
         f"cardgate demo: {modems} simulated modem(s), data in {data.resolve()}",
-        f"  web console: {base}/  (the HTTP API is under {base}/api/v1/)",
+        f"  web console: {base}/  (the HTTP API is under {base}/api/v1/; its reference, "
+        f"to read and try: {base}/api/v1/docs)",
         f"  API key (admin): {key}",
         f"  console login: admin / {password}  (first login: choose a new password)",
         f"  try: curl -H 'Authorization: Bearer {key}' {base}/api/v1/modems",

@@ -115,7 +115,12 @@ def test_demo_serves_modems_sends_and_stops_cleanly(demo: Demo) -> None:
     password = demo.wait_for_line(r"console login: admin / (\S+)").group(1)
     headers = {"Authorization": f"Bearer {key}"}
 
+    docs = demo.wait_for_line(r"to read and try: (http://\S+/api/v1/docs)\)").group(1)
+    assert docs == f"{address}/api/v1/docs"
     with httpx.Client(base_url=address, headers=headers, timeout=10) as client:
+        page = client.get("/api/v1/docs")
+        assert page.status_code == 200 and "swagger-ui-bundle" in page.text
+
         def two_ready():
             modems = client.get("/api/v1/modems").json()["modems"]
             return modems if sum(m["state"] == "ready" for m in modems) == 2 else None
