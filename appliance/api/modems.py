@@ -4,7 +4,8 @@ Knows: how a modem's status is shown. Must not know: how it was obtained.
 
 Health is for monitoring, which often sends HEAD and reads only the status code: 200 when the
 appliance is started and the dispatcher reports no problems (`Dispatcher.problems()`), else
-503 with `status` "starting" or "degraded" and the reasons in `problems`.
+503 with `status` "starting" or "degraded" and the reasons in `problems` (also when no modem
+is ready: the box cannot send).
 
 The pool forgets a supervisor once its port vanishes (the static-port watcher removes it within
 half a second), so a modem that was unplugged would simply drop out of the list. A technician
@@ -79,6 +80,8 @@ def health_facts(appliance) -> tuple[dict, int]:
     modems = appliance.pool.all() if appliance.pool else []
     ready = sum(1 for s in modems if s.status.state is PoolState.ready)
     problems = list(appliance.dispatcher.problems()) if appliance.dispatcher else []
+    if appliance.started and not ready:  # nothing can be sent: monitoring must hear of it
+        problems.append(f"no modem is ready to send ({len(modems)} known to the pool)")
     if not appliance.started:
         status = "starting"
     else:

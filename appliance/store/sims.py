@@ -279,7 +279,10 @@ def apply_status_report(*, iccid: str, message_reference: int, recipient: str, s
     if target is None:
         return (msg.id, None)
     error = "" if target is M.DELIVERED else f"status report: TP-Status {status:#04x}"
-    changed = Message.update(state=target.value, updated_at=now, final_at=now, error=error).where(
+    changes: dict = {"state": target.value, "updated_at": now, "final_at": now, "error": error}
+    if msg.sent_at is None:  # an ambiguous message: the report proves its part left, then
+        changes["sent_at"] = part.sent_at or now
+    changed = Message.update(**changes).where(
         (Message.id == msg.id) & (Message.state == msg.state)).execute()
     if changed != 1:  # it moved on since we read it: that change stands
         return (msg.id, None)

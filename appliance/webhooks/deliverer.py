@@ -391,15 +391,21 @@ class Deliverer:
         error = ""
         try:
             method, body, headers = self._request(row)
-            async with self._client.stream(method, row.url,
-                                           content=body if method == "POST" else None,
-                                           headers=headers) as response:
+            # httpx's timeout bounds each read; a receiver trickling its answer a byte at a
+            # time would hold the POST (and its slot) indefinitely. `timeout` is the whole.
+            async with asyncio.timeout(self.config.timeout), \
+                    self._client.stream(method, row.url,
+                                        content=body if method == "POST" else None,
+                                        headers=headers) as response:
                 status = response.status_code
                 seen = 0
                 async for chunk in response.aiter_raw():
                     seen += len(chunk)
                     if seen > RESPONSE_READ_LIMIT:
                         break  # nobody reads it: do not let a receiver stream us a gigabyte
+        except TimeoutError:
+            if status is None:
+                error = f"no complete answer within {self.config.timeout} s"
         except httpx.HTTPError as exc:
             if status is None:
                 error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -230,3 +230,19 @@ def test_the_repeated_hour_of_a_fall_back_is_rebuilt_as_the_later_one(db):
     # Both minute rows sit in the later hour: counted at least as long as they really are.
     assert restarted.sent_within("hour", now) == 2
     assert restarted.sent_within("day", now) == 2
+
+
+def test_a_report_settling_an_ambiguous_message_records_when_it_left(db):
+    # The report proves the network took the part: the message was sent, when its part may
+    # have left. Without sent_at a delivered message showed `sent_at: null` on the API, was
+    # left out of "sent today" and lost its sticky SIM (both read Message.sent_at).
+    left = datetime.now(UTC) - timedelta(minutes=5)
+    for delivered, state in ((True, "delivered"), (False, "failed")):
+        recipient = "+861391234567" + ("8" if delivered else "9")
+        mid, pid = _ambiguous_message(db, recipient=recipient, at=left)
+        assert Message.get_by_id(mid).sent_at is None
+        assert sims.apply_status_report(iccid=ICCID, message_reference=42, recipient=recipient,
+                                        status=0 if delivered else 0x41, delivered=delivered,
+                                        final=True, pdu="") == (mid, state)
+        assert Message.get_by_id(mid).sent_at == Part.get_by_id(pid).sent_at
+    assert sims.last_sims_by_recipient(left - timedelta(seconds=1))["+8613912345678"] == ICCID

@@ -272,3 +272,34 @@ async def test_a_state_change_on_the_hub_becomes_a_delivery_once(rig):
     data = json.loads(receiver.requests[0].body)["data"]
     assert set(data) >= {"id", "recipient", "state", "sim", "error", "time"}
     assert data["sim"] == "8986001"
+
+
+async def test_a_receiver_that_trickles_its_answer_fails_after_the_timeout(rig):
+    # `timeout` is what one POST may take in all. httpx's own timeout is per read, so a
+    # receiver sending its answer a byte at a time held the POST (and the slot) for as long
+    # as it liked: found with a receiver trickling a byte a second past a 2 s timeout.
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)
+        try:
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100:
+                writer.write(bytes([byte]))
+                await writer.drain()
+                await asyncio.sleep(0.1)
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        writer.close()
+
+    server = await asyncio.start_server(trickle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        deliverer = await rig.deliverer(timeout=1.0, backoff_base=60.0, backoff_cap=60.0)
+        started = time.monotonic()
+        delivery_id = await deliverer.enqueue_post(f"http://127.0.0.1:{port}/", "rule.matched",
+                                                   {"n": 1}, "k")
+        row = await wait_until(
+            lambda: rig.read(lambda: (d := q.delivery(delivery_id))["attempts"] == 1 and d),
+            "the first attempt recorded", limit=6.0)
+        assert time.monotonic() - started < 4.0
+        assert row["state"] == "pending" and "1.0" in row["last_error"], row
+    finally:
+        server.close()
