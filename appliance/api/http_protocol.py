@@ -39,8 +39,9 @@ class LenientHttpProtocol(HttpProtocol):
             return
         # Not set until sanic's connection task first runs, which may be after bytes arrive.
         http = getattr(self, "_http", None)
-        if (http is None or http.stage in _HEAD_STAGES) and _starts_bare_head(
-                self.recv_buffer, data):
+        # IDLE with a request body left is sanic draining a body its handler did not read.
+        at_head = http is None or (http.stage in _HEAD_STAGES and not http.request_body)
+        if at_head and _starts_bare_head(self.recv_buffer, data):
             self._bare_head = bytearray(data)
             self._hand_on_bare_head()
             return
