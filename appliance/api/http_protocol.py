@@ -16,6 +16,8 @@ costs one search for its first LF.
 
 from __future__ import annotations
 
+from time import monotonic
+
 from sanic.http import Stage
 from sanic.server.protocols.http_protocol import HttpProtocol
 
@@ -52,6 +54,7 @@ class LenientHttpProtocol(HttpProtocol):
         follows unchanged), or unchanged once it outgrows any head sanic would take."""
         held = self._bare_head
         assert held is not None
+        self._time = monotonic()  # bytes came: sanic's timeouts count from them (as its own)
         end = _blank_line_end(held)
         if end < 0:
             if len(held) <= self.app.config.REQUEST_MAX_HEADER_SIZE:

@@ -59,3 +59,18 @@ async def test_two_bare_lf_requests_in_one_packet_are_answered(gateway: Gateway)
     second = f"GET {_sendsms(gateway, 'b2')} HTTP/1.1\nHost: box\nConnection: close\n\n"
     answer = await _talk(gateway, [(first + second).encode()], timeout=3)
     assert answer.count(b"0: Accepted for delivery") == 2, answer
+
+
+async def test_a_bare_lf_head_arriving_slowly_is_answered(gateway: Gateway) -> None:
+    # Held bytes are bytes received: sanic's idle timer must hear of them, as it does of a
+    # CRLF head's (there it is REQUEST_TIMEOUT since the last bytes).
+    assert gateway.app is not None
+    old = gateway.app.config.KEEP_ALIVE_TIMEOUT
+    gateway.app.config.KEEP_ALIVE_TIMEOUT = 1  # read by each new connection
+    try:
+        lines = [f"GET {_sendsms(gateway, 'slow')} HTTP/1.0\n", "Host: box\n",
+                 "User-Agent: plc\n", "Accept: */*\n", "X-A: 1\n", "X-B: 2\n", "\n"]
+        answer = await _talk(gateway, [line.encode() for line in lines])  # 0.2 s apart
+    finally:
+        gateway.app.config.KEEP_ALIVE_TIMEOUT = old
+    assert answer.endswith(b"0: Accepted for delivery"), answer
