@@ -16,6 +16,8 @@ costs one search for its first LF.
 
 from __future__ import annotations
 
+from time import monotonic
+
 from sanic.http import Stage
 from sanic.server.protocols.http_protocol import HttpProtocol
 
@@ -39,8 +41,9 @@ class LenientHttpProtocol(HttpProtocol):
             return
         # Not set until sanic's connection task first runs, which may be after bytes arrive.
         http = getattr(self, "_http", None)
-        if (http is None or http.stage in _HEAD_STAGES) and _starts_bare_head(
-                self.recv_buffer, data):
+        # IDLE with a request body left is sanic draining a body its handler did not read.
+        at_head = http is None or (http.stage in _HEAD_STAGES and not http.request_body)
+        if at_head and _starts_bare_head(self.recv_buffer, data):
             self._bare_head = bytearray(data)
             self._hand_on_bare_head()
             return
@@ -51,6 +54,7 @@ class LenientHttpProtocol(HttpProtocol):
         follows unchanged), or unchanged once it outgrows any head sanic would take."""
         held = self._bare_head
         assert held is not None
+        self._time = monotonic()  # bytes came: sanic's timeouts count from them (as its own)
         end = _blank_line_end(held)
         if end < 0:
             if len(held) <= self.app.config.REQUEST_MAX_HEADER_SIZE:

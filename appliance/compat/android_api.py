@@ -354,7 +354,8 @@ def _whole(args: Mapping[str, list[str]], name: str, low: int, high: int,
     raw = _one(args, name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    # ASCII digits only ("²".isdigit() is true, int("²") raises), and few of them
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18 or not low <= int(raw) <= high:
         raise AndroidError(400, f"{name}: must be a whole number from {low} to {high}")
     return int(raw)
 
@@ -367,7 +368,12 @@ def _time(args: Mapping[str, list[str]], name: str) -> datetime | None:
         value = datetime.fromisoformat(raw.strip().replace(" ", "+").replace("Z", "+00:00"))
     except ValueError:
         raise AndroidError(400, f"{name}: not an RFC 3339 time: {raw[:64]!r}") from None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:  # the store converts to UTC: 9999-12-31T23:59-01:00 has no UTC time
+        return value.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise AndroidError(400, f"{name}: out of range in UTC: {raw[:64]!r}") from None
 
 
 def _listing(args: Mapping[str, list[str]], known: set[str], device_id: str,

@@ -81,7 +81,8 @@ def android_ids(*, key_id: int, created_from: datetime | None = None,
     m = Message
     first = fn.MIN(m.id)
     where = [m.submitter_kind == "api_key", m.submitter_id == str(key_id),
-             m.client_ref.startswith(ID_REF_PREFIX)]
+             # not startswith: SQL's LIKE ignores case ("ANDROID:x" is a JSON API client_ref)
+             fn.SUBSTR(m.client_ref, 1, len(ID_REF_PREFIX)) == ID_REF_PREFIX]
     if created_from is not None:
         where.append(m.created_at >= created_from)
     if created_to is not None:
