@@ -74,8 +74,7 @@ async def _stored(gw: Gateway, text: str) -> bool:
 
 async def test_requests_arriving_with_their_connection_are_answered(gateway: Gateway) -> None:
     """A hundred connections opened at once, each writing its request at once: every one is
-    answered (bytes arriving before sanic's connection task has run are tested at the
-    protocol's level, in tests/api/test_http_protocol.py, where the timing is certain)."""
+    answered (bytes may arrive before sanic's connection task has run)."""
     host, port = gateway.base_url.removeprefix("http://").rsplit(":", 1)
 
     async def one(n: int) -> bytes:
