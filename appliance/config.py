@@ -281,8 +281,10 @@ class ContactsConfig:
 class WebhooksConfig:
     timeout: float = 10.0
     """Seconds one POST may take (connect, send, answer) before it counts as a failure."""
-    max_attempts: int = 15
-    """Attempts before a delivery fails for good (0: no limit, max_age alone decides)."""
+    max_attempts: int = 0
+    """Attempts before a delivery fails for good (0: no limit, max_age alone decides). No
+    limit by default: with the default backoff, 15 attempts were spent within 3-6 hours, so a
+    receiver down overnight lost its events although max_age promised a day."""
     max_age: float = 86400.0
     """Seconds after which a delivery still failing fails for good (0: no limit)."""
     backoff_base: float = 5.0

@@ -34,7 +34,8 @@ fails are retried with exponential backoff and jitter (`[webhooks]` backoff_base
 backoff_cap, times a random 0.5..1). Any other answer (1xx, 3xx: redirects are not followed,
 so a signed body never goes where it was not configured; 4xx: the receiver refused this
 request, and the same request again cannot help) fails for good at once. A delivery also fails
-for good after `max_attempts` attempts, or when an attempt fails after `max_age`.
+for good after `max_attempts` attempts (by default no limit), or when an attempt fails after
+`max_age` (a day by default).
 
 Nothing is lost while a target is down: the rows stay pending on disk (across restarts) and
 a failing target is blocked as a whole for its backoff, so its backlog does not occupy the

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import random
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from appliance.config import Config, ConfigError, load_config
+from appliance.config import Config, ConfigError, WebhooksConfig, load_config
+from appliance.webhooks.policy import backoff, gives_up
 
 SHIPPED = Path(__file__).resolve().parents[2] / "firmware-config" / "cardgate.toml"
 
@@ -20,7 +23,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_defaults():
     w = load_config(SHIPPED).webhooks
-    assert (w.timeout, w.max_attempts, w.max_age) == (10.0, 15, 86400.0)
+    assert (w.timeout, w.max_attempts, w.max_age) == (10.0, 0, 86400.0)
     assert (w.backoff_base, w.backoff_cap) == (5.0, 3600.0)
     assert (w.concurrency, w.per_endpoint, w.retention) == (8, 2, 604800.0)
 
@@ -65,3 +68,20 @@ def test_every_key_is_documented_in_the_shipped_file():
     text = SHIPPED.read_text(encoding="utf-8").split("[webhooks]", 1)[1]
     for f in dataclasses.fields(Config().webhooks):
         assert f"\n{f.name} = " in text, f"webhooks.{f.name} is missing from {SHIPPED.name}"
+
+
+def test_by_default_a_receiver_down_for_almost_a_day_loses_nothing():
+    """The default schedule keeps retrying until max_age, whatever the jitter: the shortest
+    waits (jitter 0.5) and the longest (1.0) alike reach a day before giving up."""
+    w = WebhooksConfig()
+    start = datetime(2026, 12, 1, tzinfo=UTC)
+    for jitter in (0.0, 0.999):
+        rng = random.Random()
+        rng.random = lambda jitter=jitter: jitter  # type: ignore[method-assign]
+        now, attempts = start, 0
+        while True:
+            attempts += 1
+            if gives_up(attempts, start, now, max_attempts=w.max_attempts, max_age=w.max_age):
+                break
+            now += timedelta(seconds=backoff(attempts, w.backoff_base, w.backoff_cap, rng))
+        assert now - start >= timedelta(seconds=w.max_age), (jitter, attempts, now - start)
