@@ -13,7 +13,8 @@ Two kinds of figure:
   (`render`), so no figure is older than the scrape and nothing is kept between scrapes.
 
 Labels are bounded: a route is its pattern (`/api/v1/messages/<message_id:int>`), never the
-raw path, and "unmatched" for any path no route knows; a method outside the HTTP set is
+raw path (a 405 counts under the route of its path), and "unmatched" for any path no route
+knows; a method outside the HTTP set is
 "other"; SIMs and modems are the few the box holds.
 
 Metrics (all names begin cardgate_):

@@ -37,5 +37,20 @@ def install_metrics(app: Sanic) -> None:
     @app.on_response
     async def _count_request(request: Request, response: HTTPResponse) -> None:
         # The route's pattern, never the raw path: one series per route, not per URL asked.
-        request.app.ctx.metrics.count_request(request.uri_template, request.method,
-                                              response.status)
+        template = request.uri_template
+        if template is None and response.status == 405:
+            template = _route_of_path(request)
+        request.app.ctx.metrics.count_request(template, request.method, response.status)
+
+
+def _route_of_path(request: Request) -> str | None:
+    """The pattern of the route a path belongs to, found with a method it allows: a 405 (a
+    known path asked with another method) counts under its route, not as an unknown path."""
+    router = request.app.router
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        try:
+            route, _, _ = router.get(request.path, method, request.headers.get("host"))
+        except Exception:  # noqa: BLE001, S112 - sanic's NotFound/MethodNotAllowed: next
+            continue
+        return f"/{route.path}"  # as Request.uri_template writes it
+    return None

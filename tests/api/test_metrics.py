@@ -59,6 +59,9 @@ async def test_a_scrape_shows_what_the_gateway_did(tmp_path: Path) -> None:
 
         await wait_for(inbound, "the injected SMS in the inbox")
         assert (await gw.get("/no/such/path")).status_code == 404
+        # A known path asked with a method it does not take: its route's, not "unmatched"
+        put = await gw.client.put(f"{MESSAGES}/{ok_view['id']}", headers=gw.auth())
+        assert put.status_code == 405
 
         m = await scrape(gw)
 
@@ -96,6 +99,8 @@ async def test_a_scrape_shows_what_the_gateway_did(tmp_path: Path) -> None:
         assert value(m, http, route="/api/v1/messages/<message_id:int>", method="GET",
                      status="200") >= 2
         assert value(m, http, route="unmatched", method="GET", status="404") == 1
+        assert value(m, http, route="/api/v1/messages/<message_id:int>", method="PUT",
+                     status="405") == 1
         routes = {dict(labels)["route"] for labels in series(m, http)}
         assert routes == {"/api/v1/messages", "/api/v1/messages/<message_id:int>",
                           "/api/v1/inbox", "unmatched"}
