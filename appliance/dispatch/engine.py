@@ -161,7 +161,8 @@ class Dispatcher:
 
         self.recovered = await ctx.store.write(recover)
         if any(self.recovered.values()):
-            log.warning("recovered after an unclean stop: %s", self.recovered)
+            # Not always a crash: a stop that gave up waiting for an answer leaves the same.
+            log.warning("recovered what the last stop left in flight: %s", self.recovered)
         since = self.now() - timedelta(days=30)
         last = await ctx.store.read(
             lambda: sim_store.last_sims_by_recipient(since, limit=STICKY_MAX))
