@@ -28,6 +28,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, JSONResponse, json
 
 from appliance import __version__
+from appliance.console_web import SECURITY_HEADERS
 from appliance.console_web.assets import TEMPLATES_DIR
 from appliance.dispatch.balancer import PRIORITY
 from appliance.dispatch.intake import MAX_RECIPIENTS, MAX_TEXT_CHARS
@@ -896,17 +897,9 @@ async def openapi_document(request: Request) -> JSONResponse:
 
 
 DOCS_PAGE = (TEMPLATES_DIR / "api_docs.html").read_bytes()
-DOCS_HEADERS = {
-    # Swagger UI sets styles inline and draws its icons from data: URIs; scripts only from
-    # the box, and requests ("Try it out") only to it.
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; "
-        "frame-ancestors 'none'; form-action 'self'; base-uri 'self'"),
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-}
+DOCS_HEADERS = SECURITY_HEADERS
+"""The console's: Swagger UI needs no more (its styles are inline and its icons data: URIs,
+both allowed there), and it may call only the box ("Try it out")."""
 
 
 @bp.route("/docs", methods=["GET", "HEAD"])
