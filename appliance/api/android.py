@@ -29,6 +29,12 @@ the message (`store.android.save_refusals`) and listed as Failed with its reason
 in `phoneNumbers`, in the 202 and every later GET. A request whose every recipient is left
 out stays refused, as before the app's shape was followed this far: 400 when all are
 blacklisted, the policy's status otherwise (nothing was stored to answer a GET from).
+The refusals are a second write after intake's (which has no place for another table's rows
+in its acceptance): should it fail, the send is still a 202 listing them (the failure is
+logged), and a retry under the same id finding no refusal stored takes the numbers beyond
+the stored messages for refused (when each is named twice, blacklisted or sent this text by
+another message; else 409) and saves them with UNRECORDED, which the first request's own
+write, when a retry overtook it, replaces with the reasons.
 
 DELETE cancels the recipients still queued and answers 204 once every recipient is
 Cancelled; when one has already left (Processed or beyond) it answers 409 with the message's
@@ -40,6 +46,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+from collections import Counter
 from typing import Any
 
 from sanic import Blueprint, Request
@@ -139,7 +146,10 @@ async def _answer(request: Request, scope: str, serve: Any) -> HTTPResponse:
         return _refusal(500, "internal error (logged)")
 
 
-def _owner_state(request: Request, caller: Caller, android_id: str):
+def _owner_state(request: Request, caller: Caller, android_id: str,
+                 unsaved: list[dict[str, Any]] = ()):
+    """A loader of this key's Android message's answer; `unsaved` the refusals to list when
+    none are stored (their write failed)."""
     store = request.app.ctx.appliance.store
 
     async def load() -> dict[str, Any] | None:
@@ -149,22 +159,74 @@ def _owner_state(request: Request, caller: Caller, android_id: str):
                 return None
             events = store_android.events_of([r["id"] for r in rows])
             refused = store_android.refusals_of(key_id=caller.key_id, android_id=android_id)
-            return aa.message_state(android_id, rows, events, refused)
+            return aa.message_state(android_id, rows, events, refused or list(unsaved))
         return await store.read(read)
 
     return load
 
 
+UNRECORDED = ("left out when the message was accepted (blacklisted, a duplicate...); "
+              "the reason was not recorded")
+"""The error of a refused recipient found only by a retry: the first request's refusals were
+not saved (it failed, or the retry overtook it; that request overwrites this reason)."""
+
+
 def _same_send(earlier: list[dict[str, Any]], refused: list[dict[str, Any]],
-               send: aa.AndroidSend) -> bool:
+               send: aa.AndroidSend) -> list[tuple[int, str, str]] | None:
     """Whether a request under an id already used asks for what was stored: the same text to
-    the same numbers (as intake normalises them; those left out count too)."""
+    the same numbers (as intake normalises them; those left out count too). None if not;
+    else the refusals not stored yet, as (position, number, why) to save: when no refusal is
+    stored, the numbers beyond the stored messages were left out (the refusals are saved in
+    a second write, after the messages', which a retry may overtake or which may fail)."""
     try:
-        numbers = {normalize_number(n) for n in send.phone_numbers}
+        numbers = [normalize_number(n) for n in send.phone_numbers]
     except InvalidNumber:
+        return None
+    if not all(r["text"] == send.text for r in earlier):
+        return None
+    stored = [r["recipient"] for r in earlier]
+    if refused:
+        same = set(numbers) == set(stored) | {r["recipient"] for r in refused}
+        return [] if same else None
+    if Counter(stored) - Counter(numbers):  # a stored recipient the request does not name
+        return None
+    return aa.refused_in_order(numbers, stored, [(n, UNRECORDED) for n in numbers])
+
+
+async def _could_be_refused(appliance: Any, earlier: list[dict[str, Any]],
+                            missing: list[tuple[int, str, str]], send: aa.AndroidSend,
+                            key_id: int, android_id: str) -> bool:
+    """Whether every number of `missing` (beyond the stored messages, no refusal stored) can
+    have been left out: named twice in the request, blacklisted, or sent this text by another
+    message (a duplicate). If not, the request is another message under a used id."""
+    stored = {r["recipient"] for r in earlier}
+    left = [n for _, n, _ in missing if n not in stored]
+    block = appliance.dispatcher.recipient_block
+    if left and block is not None:
+        blocked = block.blocked_among(left)
+        left = [n for n in left if n not in blocked]
+    if not left:
+        return True
+    text = send.text
+    seen = await appliance.store.read(lambda: store_android.texted_before(
+        left, text, key_id=key_id, android_id=android_id))
+    return all(n in seen for n in left)
+
+
+async def _save_refusals(request: Request, key_id: int, android_id: str,
+                         refused: list[tuple[int, str, str]], *, replace: bool) -> bool:
+    """Save the refusals of an accepted message; a failure is logged, never the answer's
+    (its messages are stored: the send was accepted). True once saved."""
+    appliance = request.app.ctx.appliance
+    now = appliance.dispatcher.now()
+    try:
+        await appliance.store.write(lambda: store_android.save_refusals(
+            key_id=key_id, android_id=android_id, refused=refused, now=now, replace=replace))
+    except Exception:  # noqa: BLE001 - the messages are stored; a retry saves them again
+        log.exception("Android API: the refused recipients of message %r (key %s) could "
+                      "not be saved", android_id, key_id)
         return False
-    return (numbers == {r["recipient"] for r in earlier} | {r["recipient"] for r in refused}
-            and all(r["text"] == send.text for r in earlier))
+    return True
 
 
 async def _send(request: Request, caller: Caller) -> HTTPResponse:
@@ -187,10 +249,18 @@ async def _send(request: Request, caller: Caller) -> HTTPResponse:
     if earlier:  # a retry: answered from what is stored (a validUntil's ttl has moved on)
         refused = await appliance.store.read(
             lambda: store_android.refusals_of(key_id=key_id, android_id=android_id))
-        if not _same_send(earlier, refused, send):
+        missing = _same_send(earlier, refused, send)
+        if missing is None:
             raise aa.AndroidError(409, f"id {send.id!r} is already used by a different "
                                        "message from this key")
-        state = await _owner_state(request, caller, send.id)()
+        if missing and not await _could_be_refused(appliance, earlier, missing, send,
+                                                   key_id, android_id):
+            raise aa.AndroidError(409, f"id {send.id!r} is already used by a different "
+                                       "message from this key")
+        if missing:
+            await _save_refusals(request, key_id, android_id, missing, replace=False)
+        unsaved = [{"position": p, "recipient": n, "error": e} for p, n, e in missing]
+        state = await _owner_state(request, caller, send.id, unsaved)()
         return json(state, status=202)
     submit = SendRequest(
         to=send.phone_numbers, text=send.text, category=send.category, ttl=send.ttl,
@@ -213,13 +283,14 @@ async def _send(request: Request, caller: Caller) -> HTTPResponse:
     except IdempotencyConflict:
         raise aa.AndroidError(409, f"id {send.id!r} is already used by a different message "
                                    "from this key") from None
+    unsaved: list[dict[str, Any]] = []
     if accepted.rejected:  # listed as Failed recipients, now and in every later answer
         numbers = [normalize_number(n) for n in send.phone_numbers]  # intake took them all
         refused = aa.refused_in_order(numbers, accepted.recipients, accepted.rejected)
-        now = dispatcher.now()
-        await appliance.store.write(lambda: store_android.save_refusals(
-            key_id=key_id, android_id=android_id, refused=refused, now=now))
-    state = await _owner_state(request, caller, send.id)()
+        # replace: a retry that overtook this write saved them without their reasons
+        if not await _save_refusals(request, key_id, android_id, refused, replace=True):
+            unsaved = [{"position": p, "recipient": n, "error": e} for p, n, e in refused]
+    state = await _owner_state(request, caller, send.id, unsaved)()
     return json(state, status=202)
 
 

@@ -50,17 +50,39 @@ def messages_of(*, key_id: int, android_id: str) -> list[dict[str, Any]]:
 
 
 def save_refusals(*, key_id: int, android_id: str, refused: list[tuple[int, str, str]],
-                  now: datetime) -> None:
+                  now: datetime, replace: bool = False) -> None:
     """Remember the recipients of this key's Android message that were left out: each
-    (position in the request's phoneNumbers, number, why). Saving them again is harmless."""
+    (position in the request's phoneNumbers, number, why). Saving them again is harmless:
+    a position already saved keeps its row, or with `replace` takes this number and why."""
     if not refused:
         return
-    (AndroidRefusal
-     .insert_many([{"api_key_id": key_id, "android_id": android_id, "position": position,
-                    "recipient": number, "error": error, "created_at": now}
-                   for position, number, error in refused])
-     .on_conflict_ignore()
-     .execute())
+    insert = AndroidRefusal.insert_many(
+        [{"api_key_id": key_id, "android_id": android_id, "position": position,
+          "recipient": number, "error": error, "created_at": now}
+         for position, number, error in refused])
+    if replace:
+        insert = insert.on_conflict(
+            conflict_target=[AndroidRefusal.api_key_id, AndroidRefusal.android_id,
+                             AndroidRefusal.position],
+            preserve=[AndroidRefusal.recipient, AndroidRefusal.error])
+    else:
+        insert = insert.on_conflict_ignore()
+    insert.execute()
+
+
+def texted_before(numbers: list[str], text: str, *, key_id: int,
+                  android_id: str) -> set[str]:
+    """Which of `numbers` were sent `text` by another message than this key's Android message
+    (a refusal as a duplicate could have come from it): by the (recipient, id) index."""
+    if not numbers:
+        return set()
+    rows = (Message.select(Message.recipient)
+            .where(Message.recipient.in_(numbers) & (Message.text == text)
+                   & ~((Message.submitter_kind == "api_key")
+                       & (Message.submitter_id == str(key_id))
+                       & (Message.client_ref == id_ref(android_id))))
+            .distinct())
+    return {r.recipient for r in rows}
 
 
 def refusals_of(*, key_id: int, android_id: str) -> list[dict[str, Any]]:
@@ -162,4 +184,4 @@ def delete_webhook(*, key_id: int, ref: str) -> bool:
 
 __all__ = ["ANDROID", "ID_REF_PREFIX", "android_ids", "delete_webhook", "events_of", "id_ref",
            "messages_of", "refusals_of", "save_refusals", "save_webhook", "sim_by_number",
-           "sim_numbers", "webhooks_of"]
+           "sim_numbers", "texted_before", "webhooks_of"]

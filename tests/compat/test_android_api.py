@@ -15,6 +15,8 @@ from android_sms_gateway import client as asg_client
 from android_sms_gateway import domain, errors
 from android_sms_gateway.enums import HealthStatus, ProcessState
 
+from appliance.api import android as android_api
+from appliance.store import android as store_android
 from tests.api.conftest import Gateway, running, wait_for
 
 KEYS = {"full": ["send", "read"], "reader": ["read"], "sender": ["send"]}
@@ -313,6 +315,59 @@ async def test_refused_recipients_are_failed_in_request_order_and_remembered(
     assert [(r.phone_number, r.state) for r in again.recipients] == \
         [(r.phone_number, r.state) for r in done.recipients]
     assert sum(len(m.accepted) for m in gateway.fleet.modems) == 1
+
+
+async def test_a_failed_refusal_write_is_still_a_202_and_a_retry_saves_them(
+        gateway: Gateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The refusals are saved after the messages: when that write fails, the send (stored)
+    is still a 202 listing them, and a retry under the same id is the same message (not a
+    409 for the recipients it cannot find), which saves them."""
+    blocked = "+8613800138950"
+    await gateway.appliance.blacklist.add(blocked, "TD", "sms")
+    real = store_android.save_refusals
+
+    def failing(**kwargs: Any) -> None:
+        raise RuntimeError("disk full")
+    monkeypatch.setattr(store_android, "save_refusals", failing)
+    body = {"id": "lost-refusals", "phoneNumbers": [blocked, NUMBER, NUMBER],
+            "textMessage": {"text": "hi"}}
+    first = await gateway.client.post("/messages", headers=basic(gateway), json=body)
+    assert first.status_code == 202, first.text
+    assert [(r["phoneNumber"], r["state"]) for r in first.json()["recipients"]][::2] == \
+        [(blocked, "Failed"), (NUMBER, "Failed")]
+    assert "blacklisted" in first.json()["recipients"][0]["error"]
+    bare = await gateway.client.get("/messages/lost-refusals", headers=basic(gateway))
+    assert len(bare.json()["recipients"]) == 1  # nothing of the refusals stored
+    monkeypatch.setattr(store_android, "save_refusals", real)
+    again = await gateway.client.post("/messages", headers=basic(gateway), json=body)
+    assert again.status_code == 202, again.text
+    listed = await gateway.client.get("/messages/lost-refusals", headers=basic(gateway))
+    assert [(r["phoneNumber"], r["state"]) for r in listed.json()["recipients"]][::2] == \
+        [(blocked, "Failed"), (NUMBER, "Failed")]
+    assert listed.json()["recipients"][0]["error"] == android_api.UNRECORDED
+    other = {"id": "plain", "phoneNumbers": [NUMBER, OTHER], "textMessage": {"text": "ho"}}
+    assert (await gateway.client.post("/messages", headers=basic(gateway),
+                                      json=dict(other, phoneNumbers=[NUMBER]))).status_code == 202
+    # OTHER never was refused (not blacklisted, never sent "hi"): another message, a 409
+    conflict = await gateway.client.post("/messages", headers=basic(gateway), json=other)
+    assert conflict.status_code == 409, conflict.text
+
+
+async def test_a_retry_overtaken_by_the_first_requests_refusals_keeps_their_reasons(
+        gateway: Gateway) -> None:
+    """A retry that saved the refusals without their reasons is overwritten by the first
+    request's own write (replace), which knows them."""
+    app = gateway.appliance
+    now = app.dispatcher.now()
+    await app.store.write(lambda: store_android.save_refusals(
+        key_id=1, android_id="x", refused=[(0, NUMBER, "unknown")], now=now))
+    await app.store.write(lambda: store_android.save_refusals(
+        key_id=1, android_id="x", refused=[(0, NUMBER, "blacklisted: TD")], now=now,
+        replace=True))
+    await app.store.write(lambda: store_android.save_refusals(
+        key_id=1, android_id="x", refused=[(0, NUMBER, "again")], now=now))
+    got = await app.store.read(lambda: store_android.refusals_of(key_id=1, android_id="x"))
+    assert [r["error"] for r in got] == ["blacklisted: TD"]
 
 
 async def test_a_request_whose_every_recipient_is_blacklisted_stays_a_400(
