@@ -52,7 +52,13 @@ from typing import Any
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, JSONResponse, json
 
-from appliance.api.auth import Caller, authenticate_key, client_address, origin_of
+from appliance.api.auth import (
+    Caller,
+    authenticate_key,
+    client_address,
+    note_use,
+    origin_of,
+)
 from appliance.api.errors import ApiError
 from appliance.api.modems import health_facts
 from appliance.compat import android_api as aa
@@ -123,6 +129,7 @@ async def _caller(request: Request, scope: str) -> Caller:
         raise _Refused(401, "the login is not the name of this API key")
     if scope not in caller.scopes and "admin" not in caller.scopes:
         raise _Refused(403, f"the API key {caller.name!r} lacks the {scope!r} scope")
+    note_use(request, caller)
     request.ctx.caller = caller  # the audit trail names who changed what (api.audit_trail)
     return caller
 

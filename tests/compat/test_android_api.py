@@ -16,8 +16,9 @@ from android_sms_gateway import domain, errors
 from android_sms_gateway.enums import HealthStatus, ProcessState
 
 from appliance.api import android as android_api
+from appliance.api import auth
 from appliance.store import android as store_android
-from tests.api.conftest import Gateway, running, wait_for
+from tests.api.conftest import FakeClock, Gateway, running, wait_for
 
 KEYS = {"full": ["send", "read"], "reader": ["read"], "sender": ["send"]}
 NUMBER = "+8613800138000"
@@ -170,6 +171,19 @@ async def test_bad_auth_is_401_with_a_message(gateway: Gateway) -> None:
     with pytest.raises(errors.UnauthorizedError):
         await asyncio.to_thread(lambda: asg_client.APIClient(
             "full", "cg_wrong", base_url=gateway.base_url).__enter__().get_state("x"))
+
+
+async def test_only_admitted_requests_count_as_a_keys_use(gateway: Gateway) -> None:
+    """A request refused for its login name (401) or its scope (403) is no use of the key
+    (its last use, `KeyUses`); an admitted one is."""
+    uses = gateway.appliance.key_uses = auth.KeyUses(clock=FakeClock())
+    wrong = await gateway.client.get("/messages", headers=basic(gateway, login="someone"))
+    assert wrong.status_code == 401
+    scope = await gateway.client.get("/messages", headers=basic(gateway, "sender"))
+    assert scope.status_code == 403
+    assert uses.queued == 0
+    assert (await gateway.client.get("/messages", headers=basic(gateway))).status_code == 200
+    assert uses.queued == 1
 
 
 async def test_a_throttled_address_gets_429_with_retry_after(gateway: Gateway) -> None:
