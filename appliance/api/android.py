@@ -376,7 +376,7 @@ async def list_inbox(request: Request) -> HTTPResponse:
 
         def read() -> list[dict[str, Any]]:
             rows = store_inbox.list_messages(limit=q.limit, offset=q.offset,
-                                             received_from=q.start, received_to=q.end,
+                                             received_from=q.start, received_through=q.end,
                                              ascending=False)
             numbers = store_android.sim_numbers()
             return [aa.inbox_item(r, numbers.get(r["sim"])) for r in rows]

@@ -330,7 +330,8 @@ INBOX_TYPES = ("SMS", "DATA_SMS", "MMS", "MMS_DOWNLOADED")
 @dataclass(frozen=True)
 class AndroidListing:
     """A listing's query (`get_messages`: from, to, state, deviceId, limit, offset, sort;
-    `list_inbox_messages`: type, from, to, deviceId, includeAttachments, limit, offset)."""
+    `list_inbox_messages`: type, from, to, deviceId, includeAttachments, limit, offset).
+    `start` and `end` (from and to) are both inclusive, on either listing."""
 
     limit: int
     offset: int
