@@ -108,6 +108,16 @@ async def test_the_client_cancels_a_queued_message(tmp_path: Path) -> None:
         # Cancelling again is no error: it is cancelled.
         response = await gw.client.delete("/messages/held-1", headers=basic(gw))
         assert response.status_code == 204
+        # One recipient refused (a duplicate), the other cancelled: the message is Cancelled.
+        state = await call(gw, "send", domain.Message(
+            phone_numbers=[NUMBER, NUMBER], text_message=domain.TextMessage("neither"),
+            id="held-2"))
+        response = await gw.client.delete("/messages/held-2", headers=basic(gw))
+        assert response.status_code == 204
+        got = await call(gw, "get_state", "held-2")
+        assert got.state is ProcessState.Cancelled
+        assert [r.state for r in got.recipients] == \
+            [ProcessState.Cancelled, ProcessState.Failed]
         assert sum(len(m.accepted) for m in gw.fleet.modems) == 1
 
 
