@@ -323,34 +323,41 @@ messages are read in chunks until `limit` match, at most MAX_SCAN of them per re
 
 
 def _listed(caller: Caller, q: aa.AndroidListing) -> list[dict[str, Any]]:
-    """This key's Android messages for `get_messages()` (run inside Store.read)."""
-    def page(limit: int, offset: int) -> list[str]:
-        return store_android.android_ids(key_id=caller.key_id, created_from=q.start,
-                                          created_to=q.end, ascending=q.ascending,
-                                          limit=limit, offset=offset)
+    """This key's Android messages for `get_messages()` (run inside Store.read): a few
+    queries per page (its ids, their messages, refusals and events), not three a message;
+    with a `state` filter, the events only of those that match (the state needs none)."""
+    key_id = caller.key_id
 
-    def state_of(android_id: str) -> dict[str, Any]:
-        rows = store_android.messages_of(key_id=caller.key_id, android_id=android_id)
-        events = store_android.events_of([r["id"] for r in rows])
-        refused = store_android.refusals_of(key_id=caller.key_id, android_id=android_id)
-        return aa.message_state(android_id, rows, events, refused)
+    def page(limit: int, offset: int) -> list[str]:
+        return store_android.android_ids(key_id=key_id, created_from=q.start,
+                                         created_to=q.end, ascending=q.ascending,
+                                         limit=limit, offset=offset)
+
+    def found(ids: list[str]) -> tuple[dict[str, list], dict[str, list]]:
+        return (store_android.messages_of_many(key_id=key_id, android_ids=ids),
+                store_android.refusals_of_many(key_id=key_id, android_ids=ids))
+
+    def answers(ids: list[str], rows: dict[str, list], refused: dict[str, list],
+                ) -> list[dict[str, Any]]:
+        events = store_android.events_by_message([r["id"] for i in ids for r in rows[i]])
+        return [aa.message_state(i, rows[i], [e for r in rows[i] for e in events[r["id"]]],
+                                 refused[i]) for i in ids if rows[i]]
 
     if q.other_device:
         return []
     if q.state is None:
-        return [state_of(i) for i in page(q.limit, q.offset)]
+        ids = page(q.limit, q.offset)
+        return answers(ids, *found(ids))
     out: list[dict[str, Any]] = []
     skip, start = q.offset, 0
     while len(out) < q.limit and start < MAX_SCAN:
         ids = page(SCAN_CHUNK, start)
-        for android_id in ids:
-            state = state_of(android_id)
-            if state["state"] != q.state:
-                continue
-            if skip:
-                skip -= 1
-            elif len(out) < q.limit:
-                out.append(state)
+        rows, refused = found(ids)
+        matching = [i for i in ids if rows[i] and aa.message_state(
+            i, rows[i], [], refused[i])["state"] == q.state]  # the state needs no events
+        dropped = min(skip, len(matching))
+        skip -= dropped
+        out.extend(answers(matching[dropped:][:q.limit - len(out)], rows, refused))
         if len(ids) < SCAN_CHUNK:
             break
         start += SCAN_CHUNK
