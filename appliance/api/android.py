@@ -29,6 +29,12 @@ the message (`store.android.save_refusals`) and listed as Failed with its reason
 in `phoneNumbers`, in the 202 and every later GET. A request whose every recipient is left
 out stays refused, as before the app's shape was followed this far: 400 when all are
 blacklisted, the policy's status otherwise (nothing was stored to answer a GET from).
+The refusals are a second write after intake's (which has no place for another table's rows
+in its acceptance): should it fail, the send is still a 202 listing them (the failure is
+logged), and a retry under the same id finding no refusal stored takes the numbers beyond
+the stored messages for refused (when each is named twice, blacklisted or sent this text by
+another message; else 409) and saves them with UNRECORDED, which the first request's own
+write, when a retry overtook it, replaces with the reasons.
 
 DELETE cancels the recipients still queued and answers 204 once every recipient is
 Cancelled; when one has already left (Processed or beyond) it answers 409 with the message's
@@ -40,12 +46,19 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+from collections import Counter
 from typing import Any
 
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, JSONResponse, json
 
-from appliance.api.auth import Caller, authenticate_key, client_address, origin_of
+from appliance.api.auth import (
+    Caller,
+    authenticate_key,
+    client_address,
+    note_use,
+    origin_of,
+)
 from appliance.api.errors import ApiError
 from appliance.api.modems import health_facts
 from appliance.compat import android_api as aa
@@ -116,6 +129,7 @@ async def _caller(request: Request, scope: str) -> Caller:
         raise _Refused(401, "the login is not the name of this API key")
     if scope not in caller.scopes and "admin" not in caller.scopes:
         raise _Refused(403, f"the API key {caller.name!r} lacks the {scope!r} scope")
+    note_use(request, caller)
     request.ctx.caller = caller  # the audit trail names who changed what (api.audit_trail)
     return caller
 
@@ -139,7 +153,10 @@ async def _answer(request: Request, scope: str, serve: Any) -> HTTPResponse:
         return _refusal(500, "internal error (logged)")
 
 
-def _owner_state(request: Request, caller: Caller, android_id: str):
+def _owner_state(request: Request, caller: Caller, android_id: str,
+                 unsaved: list[dict[str, Any]] = ()):
+    """A loader of this key's Android message's answer; `unsaved` the refusals to list when
+    none are stored (their write failed)."""
     store = request.app.ctx.appliance.store
 
     async def load() -> dict[str, Any] | None:
@@ -149,22 +166,74 @@ def _owner_state(request: Request, caller: Caller, android_id: str):
                 return None
             events = store_android.events_of([r["id"] for r in rows])
             refused = store_android.refusals_of(key_id=caller.key_id, android_id=android_id)
-            return aa.message_state(android_id, rows, events, refused)
+            return aa.message_state(android_id, rows, events, refused or list(unsaved))
         return await store.read(read)
 
     return load
 
 
+UNRECORDED = ("left out when the message was accepted (blacklisted, a duplicate...); "
+              "the reason was not recorded")
+"""The error of a refused recipient found only by a retry: the first request's refusals were
+not saved (it failed, or the retry overtook it; that request overwrites this reason)."""
+
+
 def _same_send(earlier: list[dict[str, Any]], refused: list[dict[str, Any]],
-               send: aa.AndroidSend) -> bool:
+               send: aa.AndroidSend) -> list[tuple[int, str, str]] | None:
     """Whether a request under an id already used asks for what was stored: the same text to
-    the same numbers (as intake normalises them; those left out count too)."""
+    the same numbers (as intake normalises them; those left out count too). None if not;
+    else the refusals not stored yet, as (position, number, why) to save: when no refusal is
+    stored, the numbers beyond the stored messages were left out (the refusals are saved in
+    a second write, after the messages', which a retry may overtake or which may fail)."""
     try:
-        numbers = {normalize_number(n) for n in send.phone_numbers}
+        numbers = [normalize_number(n) for n in send.phone_numbers]
     except InvalidNumber:
+        return None
+    if not all(r["text"] == send.text for r in earlier):
+        return None
+    stored = [r["recipient"] for r in earlier]
+    if refused:
+        same = set(numbers) == set(stored) | {r["recipient"] for r in refused}
+        return [] if same else None
+    if Counter(stored) - Counter(numbers):  # a stored recipient the request does not name
+        return None
+    return aa.refused_in_order(numbers, stored, [(n, UNRECORDED) for n in numbers])
+
+
+async def _could_be_refused(appliance: Any, earlier: list[dict[str, Any]],
+                            missing: list[tuple[int, str, str]], send: aa.AndroidSend,
+                            key_id: int, android_id: str) -> bool:
+    """Whether every number of `missing` (beyond the stored messages, no refusal stored) can
+    have been left out: named twice in the request, blacklisted, or sent this text by another
+    message (a duplicate). If not, the request is another message under a used id."""
+    stored = {r["recipient"] for r in earlier}
+    left = [n for _, n, _ in missing if n not in stored]
+    block = appliance.dispatcher.recipient_block
+    if left and block is not None:
+        blocked = block.blocked_among(left)
+        left = [n for n in left if n not in blocked]
+    if not left:
+        return True
+    text = send.text
+    seen = await appliance.store.read(lambda: store_android.texted_before(
+        left, text, key_id=key_id, android_id=android_id))
+    return all(n in seen for n in left)
+
+
+async def _save_refusals(request: Request, key_id: int, android_id: str,
+                         refused: list[tuple[int, str, str]], *, replace: bool) -> bool:
+    """Save the refusals of an accepted message; a failure is logged, never the answer's
+    (its messages are stored: the send was accepted). True once saved."""
+    appliance = request.app.ctx.appliance
+    now = appliance.dispatcher.now()
+    try:
+        await appliance.store.write(lambda: store_android.save_refusals(
+            key_id=key_id, android_id=android_id, refused=refused, now=now, replace=replace))
+    except Exception:  # noqa: BLE001 - the messages are stored; a retry saves them again
+        log.exception("Android API: the refused recipients of message %r (key %s) could "
+                      "not be saved", android_id, key_id)
         return False
-    return (numbers == {r["recipient"] for r in earlier} | {r["recipient"] for r in refused}
-            and all(r["text"] == send.text for r in earlier))
+    return True
 
 
 async def _send(request: Request, caller: Caller) -> HTTPResponse:
@@ -187,10 +256,18 @@ async def _send(request: Request, caller: Caller) -> HTTPResponse:
     if earlier:  # a retry: answered from what is stored (a validUntil's ttl has moved on)
         refused = await appliance.store.read(
             lambda: store_android.refusals_of(key_id=key_id, android_id=android_id))
-        if not _same_send(earlier, refused, send):
+        missing = _same_send(earlier, refused, send)
+        if missing is None:
             raise aa.AndroidError(409, f"id {send.id!r} is already used by a different "
                                        "message from this key")
-        state = await _owner_state(request, caller, send.id)()
+        if missing and not await _could_be_refused(appliance, earlier, missing, send,
+                                                   key_id, android_id):
+            raise aa.AndroidError(409, f"id {send.id!r} is already used by a different "
+                                       "message from this key")
+        if missing:
+            await _save_refusals(request, key_id, android_id, missing, replace=False)
+        unsaved = [{"position": p, "recipient": n, "error": e} for p, n, e in missing]
+        state = await _owner_state(request, caller, send.id, unsaved)()
         return json(state, status=202)
     submit = SendRequest(
         to=send.phone_numbers, text=send.text, category=send.category, ttl=send.ttl,
@@ -213,13 +290,14 @@ async def _send(request: Request, caller: Caller) -> HTTPResponse:
     except IdempotencyConflict:
         raise aa.AndroidError(409, f"id {send.id!r} is already used by a different message "
                                    "from this key") from None
+    unsaved: list[dict[str, Any]] = []
     if accepted.rejected:  # listed as Failed recipients, now and in every later answer
         numbers = [normalize_number(n) for n in send.phone_numbers]  # intake took them all
         refused = aa.refused_in_order(numbers, accepted.recipients, accepted.rejected)
-        now = dispatcher.now()
-        await appliance.store.write(lambda: store_android.save_refusals(
-            key_id=key_id, android_id=android_id, refused=refused, now=now))
-    state = await _owner_state(request, caller, send.id)()
+        # replace: a retry that overtook this write saved them without their reasons
+        if not await _save_refusals(request, key_id, android_id, refused, replace=True):
+            unsaved = [{"position": p, "recipient": n, "error": e} for p, n, e in refused]
+    state = await _owner_state(request, caller, send.id, unsaved)()
     return json(state, status=202)
 
 
@@ -245,34 +323,41 @@ messages are read in chunks until `limit` match, at most MAX_SCAN of them per re
 
 
 def _listed(caller: Caller, q: aa.AndroidListing) -> list[dict[str, Any]]:
-    """This key's Android messages for `get_messages()` (run inside Store.read)."""
-    def page(limit: int, offset: int) -> list[str]:
-        return store_android.android_ids(key_id=caller.key_id, created_from=q.start,
-                                          created_to=q.end, ascending=q.ascending,
-                                          limit=limit, offset=offset)
+    """This key's Android messages for `get_messages()` (run inside Store.read): a few
+    queries per page (its ids, their messages, refusals and events), not three a message;
+    with a `state` filter, the events only of those that match (the state needs none)."""
+    key_id = caller.key_id
 
-    def state_of(android_id: str) -> dict[str, Any]:
-        rows = store_android.messages_of(key_id=caller.key_id, android_id=android_id)
-        events = store_android.events_of([r["id"] for r in rows])
-        refused = store_android.refusals_of(key_id=caller.key_id, android_id=android_id)
-        return aa.message_state(android_id, rows, events, refused)
+    def page(limit: int, offset: int) -> list[str]:
+        return store_android.android_ids(key_id=key_id, created_from=q.start,
+                                         created_to=q.end, ascending=q.ascending,
+                                         limit=limit, offset=offset)
+
+    def found(ids: list[str]) -> tuple[dict[str, list], dict[str, list]]:
+        return (store_android.messages_of_many(key_id=key_id, android_ids=ids),
+                store_android.refusals_of_many(key_id=key_id, android_ids=ids))
+
+    def answers(ids: list[str], rows: dict[str, list], refused: dict[str, list],
+                ) -> list[dict[str, Any]]:
+        events = store_android.events_by_message([r["id"] for i in ids for r in rows[i]])
+        return [aa.message_state(i, rows[i], [e for r in rows[i] for e in events[r["id"]]],
+                                 refused[i]) for i in ids if rows[i]]
 
     if q.other_device:
         return []
     if q.state is None:
-        return [state_of(i) for i in page(q.limit, q.offset)]
+        ids = page(q.limit, q.offset)
+        return answers(ids, *found(ids))
     out: list[dict[str, Any]] = []
     skip, start = q.offset, 0
     while len(out) < q.limit and start < MAX_SCAN:
         ids = page(SCAN_CHUNK, start)
-        for android_id in ids:
-            state = state_of(android_id)
-            if state["state"] != q.state:
-                continue
-            if skip:
-                skip -= 1
-            elif len(out) < q.limit:
-                out.append(state)
+        rows, refused = found(ids)
+        matching = [i for i in ids if rows[i] and aa.message_state(
+            i, rows[i], [], refused[i])["state"] == q.state]  # the state needs no events
+        dropped = min(skip, len(matching))
+        skip -= dropped
+        out.extend(answers(matching[dropped:][:q.limit - len(out)], rows, refused))
         if len(ids) < SCAN_CHUNK:
             break
         start += SCAN_CHUNK
@@ -298,7 +383,7 @@ async def list_inbox(request: Request) -> HTTPResponse:
 
         def read() -> list[dict[str, Any]]:
             rows = store_inbox.list_messages(limit=q.limit, offset=q.offset,
-                                             received_from=q.start, received_to=q.end,
+                                             received_from=q.start, received_through=q.end,
                                              ascending=False)
             numbers = store_android.sim_numbers()
             return [aa.inbox_item(r, numbers.get(r["sim"])) for r in rows]

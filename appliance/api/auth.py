@@ -38,9 +38,11 @@ every door that takes a key (JSON API, Kannel, playSMS...), after the key is ver
 - beyond its requests per minute: 429 `rate_limited` with Retry-After (`KeyRates`: a token
   bucket per key holding a minute's worth, refilled at the key's rate).
 
-A request admitted with a key records the key's last use (`cardgate apikey list`), at most
-once per key every KEY_USE_INTERVAL seconds, through the store's writer and never on the
-request's path: a failed write is logged, the request is served regardless (`KeyUses`).
+A request admitted with a key (by each door once the key, its login name where the door has
+one and its scope pass: `note_use`; a refused request is no use) records the key's last use
+(`cardgate apikey list`), at most once per key every KEY_USE_INTERVAL seconds, through the
+store's writer and never on the request's path: a failed write is logged, the request is
+served regardless (`KeyUses`).
 """
 
 from __future__ import annotations
@@ -418,8 +420,8 @@ async def authenticate_key(request: Request, key: str) -> Caller:
 
 
 def _within_limits(request: Request, caller: Caller) -> Caller:
-    """The caller, if its key may be used from here and now (its use is then recorded,
-    `KeyUses`); else 403 or 429."""
+    """The caller, if its key may be used from here and now; else 403 or 429. Its use is
+    recorded by the door once the request is admitted (`note_use`)."""
     limits = caller.limits
     if limits.allowed_from:
         address = client_address(request)
@@ -434,9 +436,14 @@ def _within_limits(request: Request, caller: Caller) -> Caller:
                            f"the API key {caller.name!r} is limited to "
                            f"{limits.rate_per_minute} requests per minute; retry in {wait} s",
                            headers={"Retry-After": str(wait)}, retry_after=wait)
+    return caller
+
+
+def note_use(request: Request, caller: Caller) -> None:
+    """Record the key's use (`KeyUses`): by each door once it has admitted the request (the
+    key, the login name where the door has one, the scope); a refused request is no use."""
     appliance = request.app.ctx.appliance
     appliance.key_uses.note(appliance.store, caller.key_id)
-    return caller
 
 
 def _failure(request: Request, message: str) -> ApiError:
@@ -472,6 +479,7 @@ async def authorize(request: Request, scope: str) -> Caller:
     error. For a handler whose need of a key depends on config (GET /metrics)."""
     caller = await authenticate(request)
     refuse_without(caller, scope)
+    note_use(request, caller)
     request.ctx.caller = caller
     return caller
 

@@ -30,7 +30,13 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
 from appliance.api import forms
-from appliance.api.auth import Caller, authenticate_key, client_address, origin_of
+from appliance.api.auth import (
+    Caller,
+    authenticate_key,
+    client_address,
+    note_use,
+    origin_of,
+)
 from appliance.api.errors import ApiError
 from appliance.compat import kannel_request as kr
 from appliance.dispatch.intake import (
@@ -89,6 +95,7 @@ async def _caller(request: Request, params: dict[str, bytes]) -> Caller:
         raise kr.Refusal(403, kr.AUTH_FAILED)
     if "send" not in caller.scopes and "admin" not in caller.scopes:
         raise kr.Refusal(403, kr.AUTH_FAILED)
+    note_use(request, caller)
     return caller
 
 

@@ -51,7 +51,13 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
 from appliance.api import forms
-from appliance.api.auth import Caller, authenticate_key, client_address, origin_of
+from appliance.api.auth import (
+    Caller,
+    authenticate_key,
+    client_address,
+    note_use,
+    origin_of,
+)
 from appliance.api.errors import ApiError
 from appliance.compat import playsms_ws as ws
 from appliance.dispatch.intake import (
@@ -123,6 +129,7 @@ async def _serve(request: Request, params: dict[str, str]) -> dict:
     scope = SCOPES[op]
     if scope not in caller.scopes and "admin" not in caller.scopes:
         raise ws.WsError(ws.AUTH_FAILED)
+    note_use(request, caller)
     if op == "pv":
         return await _pv(request, caller, params)
     query = ws.read_list(params)

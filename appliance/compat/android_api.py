@@ -22,7 +22,8 @@ The mapping (where the Android app has no answer of ours to copy):
 - `dataMessage` and `mmsMessage` are refused: a data SMS or an MMS is not a text we can send.
 - a recipient intake or the policy layer left out (blacklisted, a duplicate...) is listed at
   its place in `phoneNumbers` as Failed with the reason in `error`, as the app lists a
-  recipient it could not send to (the adapter keeps them: `store.android`); a request whose
+  recipient it could not send to (the adapter keeps them: `store.android`), and the message
+  is Cancelled all the same once its accepted recipients all are; a request whose
   every recipient is left out is refused (400 or the policy's status), as before.
 - `GET /health` is the app's health in the IETF health-check draft's shape (`health_answer`),
   from the facts of our `/api/v1/health`: checks gateway:started, modems:ready and
@@ -275,7 +276,12 @@ def message_state(android_id: str, rows: list[Mapping[str, Any]],
         name = STATE_OF.get(state)
         if name is not None and (name not in times or when < times[name]):
             times[name] = when
-    state = overall_state(r["state"] for r in recipients)
+    # Refused recipients are Failed each, but a message whose accepted recipients were all
+    # cancelled is Cancelled (a DELETE answered 204 for it): the app's rule.
+    if stored and all(item["state"] == "Cancelled" for item in stored):
+        state = "Cancelled"
+    else:
+        state = overall_state(r["state"] for r in recipients)
     return {"id": android_id, "state": state, "recipients": recipients,
             "states": {name: _iso(when) for name, when in sorted(times.items(),
                                                                   key=lambda kv: kv[1])},
@@ -330,7 +336,8 @@ INBOX_TYPES = ("SMS", "DATA_SMS", "MMS", "MMS_DOWNLOADED")
 @dataclass(frozen=True)
 class AndroidListing:
     """A listing's query (`get_messages`: from, to, state, deviceId, limit, offset, sort;
-    `list_inbox_messages`: type, from, to, deviceId, includeAttachments, limit, offset)."""
+    `list_inbox_messages`: type, from, to, deviceId, includeAttachments, limit, offset).
+    `start` and `end` (from and to) are both inclusive, on either listing."""
 
     limit: int
     offset: int

@@ -50,17 +50,39 @@ def messages_of(*, key_id: int, android_id: str) -> list[dict[str, Any]]:
 
 
 def save_refusals(*, key_id: int, android_id: str, refused: list[tuple[int, str, str]],
-                  now: datetime) -> None:
+                  now: datetime, replace: bool = False) -> None:
     """Remember the recipients of this key's Android message that were left out: each
-    (position in the request's phoneNumbers, number, why). Saving them again is harmless."""
+    (position in the request's phoneNumbers, number, why). Saving them again is harmless:
+    a position already saved keeps its row, or with `replace` takes this number and why."""
     if not refused:
         return
-    (AndroidRefusal
-     .insert_many([{"api_key_id": key_id, "android_id": android_id, "position": position,
-                    "recipient": number, "error": error, "created_at": now}
-                   for position, number, error in refused])
-     .on_conflict_ignore()
-     .execute())
+    insert = AndroidRefusal.insert_many(
+        [{"api_key_id": key_id, "android_id": android_id, "position": position,
+          "recipient": number, "error": error, "created_at": now}
+         for position, number, error in refused])
+    if replace:
+        insert = insert.on_conflict(
+            conflict_target=[AndroidRefusal.api_key_id, AndroidRefusal.android_id,
+                             AndroidRefusal.position],
+            preserve=[AndroidRefusal.recipient, AndroidRefusal.error])
+    else:
+        insert = insert.on_conflict_ignore()
+    insert.execute()
+
+
+def texted_before(numbers: list[str], text: str, *, key_id: int,
+                  android_id: str) -> set[str]:
+    """Which of `numbers` were sent `text` by another message than this key's Android message
+    (a refusal as a duplicate could have come from it): by the (recipient, id) index."""
+    if not numbers:
+        return set()
+    rows = (Message.select(Message.recipient)
+            .where(Message.recipient.in_(numbers) & (Message.text == text)
+                   & ~((Message.submitter_kind == "api_key")
+                       & (Message.submitter_id == str(key_id))
+                       & (Message.client_ref == id_ref(android_id))))
+            .distinct())
+    return {r.recipient for r in rows}
 
 
 def refusals_of(*, key_id: int, android_id: str) -> list[dict[str, Any]]:
@@ -77,19 +99,74 @@ def android_ids(*, key_id: int, created_from: datetime | None = None,
                 created_to: datetime | None = None, ascending: bool = False, limit: int,
                 offset: int = 0) -> list[str]:
     """The ids of this key's Android messages, newest first unless `ascending` (by their first
-    message), `offset` of them skipped: a range of the (submitter, client_ref) index."""
+    message), `offset` of them skipped (`created_from` and `created_to` inclusive).
+
+    One row per Android message: its first (client_ref_seq 0; a request's messages share
+    their created_at), found in the (submitter, client_ref, client_ref_seq) index, which
+    holds every column looked at but created_at, and sorted by id there: no GROUP BY over
+    every message of the key, no table row read unless a time bounds the listing."""
     m = Message
-    first = fn.MIN(m.id)
     where = [m.submitter_kind == "api_key", m.submitter_id == str(key_id),
+             m.client_ref_seq == 0,
              # not startswith: SQL's LIKE ignores case ("ANDROID:x" is a JSON API client_ref)
              fn.SUBSTR(m.client_ref, 1, len(ID_REF_PREFIX)) == ID_REF_PREFIX]
     if created_from is not None:
         where.append(m.created_at >= created_from)
     if created_to is not None:
         where.append(m.created_at <= created_to)
-    rows = (m.select(m.client_ref).where(*where).group_by(m.client_ref)
-            .order_by(first.asc() if ascending else first.desc()).limit(limit).offset(offset))
+    rows = (m.select(m.client_ref).where(*where)
+            .order_by(m.id.asc() if ascending else m.id.desc()).limit(limit).offset(offset))
     return [r.client_ref[len(ID_REF_PREFIX):] for r in rows]
+
+
+def messages_of_many(*, key_id: int, android_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """`messages_of` for several Android ids of this key in one query: id -> its messages."""
+    out: dict[str, list[dict[str, Any]]] = {i: [] for i in android_ids}
+    if not android_ids:
+        return out
+    rows = (Message
+            .select(Message.id, Message.recipient, Message.state, Message.error,
+                    Message.created_at, Message.text, Message.client_ref)
+            .where((Message.submitter_kind == "api_key")
+                   & (Message.submitter_id == str(key_id))
+                   & Message.client_ref.in_([id_ref(i) for i in android_ids]))
+            .order_by(Message.client_ref, Message.client_ref_seq))
+    for r in rows:
+        out[r.client_ref[len(ID_REF_PREFIX):]].append(
+            {"id": r.id, "recipient": r.recipient, "state": r.state, "error": r.error,
+             "created_at": r.created_at, "text": r.text})
+    return out
+
+
+def refusals_of_many(*, key_id: int,
+                     android_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """`refusals_of` for several Android ids of this key in one query: id -> its refusals."""
+    out: dict[str, list[dict[str, Any]]] = {i: [] for i in android_ids}
+    if not android_ids:
+        return out
+    rows = (AndroidRefusal
+            .select(AndroidRefusal.android_id, AndroidRefusal.position,
+                    AndroidRefusal.recipient, AndroidRefusal.error)
+            .where((AndroidRefusal.api_key_id == key_id)
+                   & AndroidRefusal.android_id.in_(android_ids))
+            .order_by(AndroidRefusal.android_id, AndroidRefusal.position))
+    for r in rows:
+        out[r.android_id].append({"position": r.position, "recipient": r.recipient,
+                                  "error": r.error})
+    return out
+
+
+def events_by_message(message_ids: list[int]) -> dict[int, list[tuple[str, datetime]]]:
+    """`events_of` for each of these messages in one query: message id -> its events."""
+    out: dict[int, list[tuple[str, datetime]]] = {i: [] for i in message_ids}
+    if not message_ids:
+        return out
+    rows = (MessageEvent.select(MessageEvent.message_id, MessageEvent.new_state,
+                                MessageEvent.at)
+            .where(MessageEvent.message.in_(message_ids)).order_by(MessageEvent.id))
+    for r in rows:
+        out[r.message_id].append((r.new_state, r.at))
+    return out
 
 
 def sim_numbers() -> dict[str, int]:
@@ -160,6 +237,7 @@ def delete_webhook(*, key_id: int, ref: str) -> bool:
     return True
 
 
-__all__ = ["ANDROID", "ID_REF_PREFIX", "android_ids", "delete_webhook", "events_of", "id_ref",
-           "messages_of", "refusals_of", "save_refusals", "save_webhook", "sim_by_number",
-           "sim_numbers", "webhooks_of"]
+__all__ = ["ANDROID", "ID_REF_PREFIX", "android_ids", "delete_webhook", "events_by_message",
+           "events_of", "id_ref", "messages_of", "messages_of_many", "refusals_of",
+           "refusals_of_many", "save_refusals", "save_webhook", "sim_by_number", "sim_numbers",
+           "texted_before", "webhooks_of"]

@@ -306,11 +306,13 @@ def contact_names(numbers: set[str]) -> dict[str, str]:
 def list_messages(*, since: int | None = None, before: int | None = None, limit: int = 100,
                   number: str | None = None, sim: str | None = None,
                   received_from: datetime | None = None, received_to: datetime | None = None,
-                  ascending: bool = True, offset: int = 0) -> list[dict[str, Any]]:
+                  received_through: datetime | None = None, ascending: bool = True,
+                  offset: int = 0) -> list[dict[str, Any]]:
     """Inbox messages by id (ids only grow): `since` and `before` are exclusive id bounds;
-    `received_from` inclusive and `received_to` exclusive bounds on the arrival time; `offset`
-    of them skipped (the Android API pages so). Each dict also has "contact": the contact's
-    name or None."""
+    `received_from` inclusive and `received_to` exclusive bounds on the arrival time (our
+    API's), `received_through` an inclusive one (the Android API's `to`); `offset` of them
+    skipped (the Android API pages so). Each dict also has "contact": the contact's name or
+    None."""
     query = InboxMessage.select()
     if since is not None:
         query = query.where(InboxMessage.id > since)
@@ -324,6 +326,8 @@ def list_messages(*, since: int | None = None, before: int | None = None, limit:
         query = query.where(InboxMessage.received_at >= received_from)
     if received_to is not None:
         query = query.where(InboxMessage.received_at < received_to)
+    if received_through is not None:
+        query = query.where(InboxMessage.received_at <= received_through)
     query = query.order_by(InboxMessage.id.asc() if ascending else InboxMessage.id.desc())
     if offset:
         query = query.offset(offset)

@@ -81,3 +81,12 @@ async def test_a_failed_write_is_logged_and_the_request_served(
         await wait_for(lambda: "could not record the use of API key" in caplog.text,
                        "the failed write's log line")
     assert await _last_used(gateway, "reader") is None
+
+
+async def test_a_request_refused_for_its_scope_is_no_use(gateway: Gateway) -> None:
+    """Only an admitted request counts: a key lacking the scope (403) was not used."""
+    uses = gateway.appliance.key_uses = auth.KeyUses(clock=FakeClock())
+    assert (await gateway.get(MODEMS, key="sender")).status_code == 403
+    await _settled(gateway)
+    assert uses.queued == 0
+    assert await _last_used(gateway, "sender") is None

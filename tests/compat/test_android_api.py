@@ -15,7 +15,10 @@ from android_sms_gateway import client as asg_client
 from android_sms_gateway import domain, errors
 from android_sms_gateway.enums import HealthStatus, ProcessState
 
-from tests.api.conftest import Gateway, running, wait_for
+from appliance.api import android as android_api
+from appliance.api import auth
+from appliance.store import android as store_android
+from tests.api.conftest import FakeClock, Gateway, running, wait_for
 
 KEYS = {"full": ["send", "read"], "reader": ["read"], "sender": ["send"]}
 NUMBER = "+8613800138000"
@@ -105,6 +108,16 @@ async def test_the_client_cancels_a_queued_message(tmp_path: Path) -> None:
         # Cancelling again is no error: it is cancelled.
         response = await gw.client.delete("/messages/held-1", headers=basic(gw))
         assert response.status_code == 204
+        # One recipient refused (a duplicate), the other cancelled: the message is Cancelled.
+        state = await call(gw, "send", domain.Message(
+            phone_numbers=[NUMBER, NUMBER], text_message=domain.TextMessage("neither"),
+            id="held-2"))
+        response = await gw.client.delete("/messages/held-2", headers=basic(gw))
+        assert response.status_code == 204
+        got = await call(gw, "get_state", "held-2")
+        assert got.state is ProcessState.Cancelled
+        assert [r.state for r in got.recipients] == \
+            [ProcessState.Cancelled, ProcessState.Failed]
         assert sum(len(m.accepted) for m in gw.fleet.modems) == 1
 
 
@@ -168,6 +181,19 @@ async def test_bad_auth_is_401_with_a_message(gateway: Gateway) -> None:
     with pytest.raises(errors.UnauthorizedError):
         await asyncio.to_thread(lambda: asg_client.APIClient(
             "full", "cg_wrong", base_url=gateway.base_url).__enter__().get_state("x"))
+
+
+async def test_only_admitted_requests_count_as_a_keys_use(gateway: Gateway) -> None:
+    """A request refused for its login name (401) or its scope (403) is no use of the key
+    (its last use, `KeyUses`); an admitted one is."""
+    uses = gateway.appliance.key_uses = auth.KeyUses(clock=FakeClock())
+    wrong = await gateway.client.get("/messages", headers=basic(gateway, login="someone"))
+    assert wrong.status_code == 401
+    scope = await gateway.client.get("/messages", headers=basic(gateway, "sender"))
+    assert scope.status_code == 403
+    assert uses.queued == 0
+    assert (await gateway.client.get("/messages", headers=basic(gateway))).status_code == 200
+    assert uses.queued == 1
 
 
 async def test_a_throttled_address_gets_429_with_retry_after(gateway: Gateway) -> None:
@@ -313,6 +339,59 @@ async def test_refused_recipients_are_failed_in_request_order_and_remembered(
     assert [(r.phone_number, r.state) for r in again.recipients] == \
         [(r.phone_number, r.state) for r in done.recipients]
     assert sum(len(m.accepted) for m in gateway.fleet.modems) == 1
+
+
+async def test_a_failed_refusal_write_is_still_a_202_and_a_retry_saves_them(
+        gateway: Gateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The refusals are saved after the messages: when that write fails, the send (stored)
+    is still a 202 listing them, and a retry under the same id is the same message (not a
+    409 for the recipients it cannot find), which saves them."""
+    blocked = "+8613800138950"
+    await gateway.appliance.blacklist.add(blocked, "TD", "sms")
+    real = store_android.save_refusals
+
+    def failing(**kwargs: Any) -> None:
+        raise RuntimeError("disk full")
+    monkeypatch.setattr(store_android, "save_refusals", failing)
+    body = {"id": "lost-refusals", "phoneNumbers": [blocked, NUMBER, NUMBER],
+            "textMessage": {"text": "hi"}}
+    first = await gateway.client.post("/messages", headers=basic(gateway), json=body)
+    assert first.status_code == 202, first.text
+    assert [(r["phoneNumber"], r["state"]) for r in first.json()["recipients"]][::2] == \
+        [(blocked, "Failed"), (NUMBER, "Failed")]
+    assert "blacklisted" in first.json()["recipients"][0]["error"]
+    bare = await gateway.client.get("/messages/lost-refusals", headers=basic(gateway))
+    assert len(bare.json()["recipients"]) == 1  # nothing of the refusals stored
+    monkeypatch.setattr(store_android, "save_refusals", real)
+    again = await gateway.client.post("/messages", headers=basic(gateway), json=body)
+    assert again.status_code == 202, again.text
+    listed = await gateway.client.get("/messages/lost-refusals", headers=basic(gateway))
+    assert [(r["phoneNumber"], r["state"]) for r in listed.json()["recipients"]][::2] == \
+        [(blocked, "Failed"), (NUMBER, "Failed")]
+    assert listed.json()["recipients"][0]["error"] == android_api.UNRECORDED
+    other = {"id": "plain", "phoneNumbers": [NUMBER, OTHER], "textMessage": {"text": "ho"}}
+    assert (await gateway.client.post("/messages", headers=basic(gateway),
+                                      json=dict(other, phoneNumbers=[NUMBER]))).status_code == 202
+    # OTHER never was refused (not blacklisted, never sent "hi"): another message, a 409
+    conflict = await gateway.client.post("/messages", headers=basic(gateway), json=other)
+    assert conflict.status_code == 409, conflict.text
+
+
+async def test_a_retry_overtaken_by_the_first_requests_refusals_keeps_their_reasons(
+        gateway: Gateway) -> None:
+    """A retry that saved the refusals without their reasons is overwritten by the first
+    request's own write (replace), which knows them."""
+    app = gateway.appliance
+    now = app.dispatcher.now()
+    await app.store.write(lambda: store_android.save_refusals(
+        key_id=1, android_id="x", refused=[(0, NUMBER, "unknown")], now=now))
+    await app.store.write(lambda: store_android.save_refusals(
+        key_id=1, android_id="x", refused=[(0, NUMBER, "blacklisted: TD")], now=now,
+        replace=True))
+    await app.store.write(lambda: store_android.save_refusals(
+        key_id=1, android_id="x", refused=[(0, NUMBER, "again")], now=now))
+    got = await app.store.read(lambda: store_android.refusals_of(key_id=1, android_id="x"))
+    assert [r["error"] for r in got] == ["blacklisted: TD"]
 
 
 async def test_a_request_whose_every_recipient_is_blacklisted_stays_a_400(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import Gateway
+from tests.api.conftest import Gateway, wait_for
 from tests.compat.test_android_api import basic
 
 
@@ -33,3 +33,23 @@ async def test_get_messages_lists_no_json_api_message_as_an_android_one(
     listed = await gateway.client.get("/messages", headers=basic(gateway))
     assert listed.status_code == 200
     assert listed.json() == [], listed.json()
+
+
+async def test_to_is_inclusive_on_the_inbox_as_on_messages(gateway: Gateway) -> None:
+    """`from` and `to` both take a message at that very time, on /inbox as on /messages."""
+    gateway.fleet.modems[0].inject_sms("+8613900139000", "at the edge")
+
+    async def listed() -> list | None:
+        got = (await gateway.client.get("/inbox", headers=basic(gateway))).json()
+        return got or None
+    [item] = await wait_for(listed, "the SMS in the inbox")
+    at = item["createdAt"]
+    edge = await gateway.client.get("/inbox", params={"from": at, "to": at},
+                                    headers=basic(gateway))
+    assert [m["id"] for m in edge.json()] == [item["id"]], edge.text
+    sent = await gateway.client.post("/messages", headers=basic(gateway), json={
+        "id": "edge", "phoneNumbers": ["+8613800138000"], "textMessage": {"text": "x"}})
+    created = sent.json()["createdAt"]
+    edge = await gateway.client.get("/messages", params={"from": created, "to": created},
+                                    headers=basic(gateway))
+    assert [m["id"] for m in edge.json()] == ["edge"], edge.text

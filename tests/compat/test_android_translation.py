@@ -89,6 +89,17 @@ def test_refused_recipients_take_their_place_in_the_request() -> None:
     assert answer["state"] == "Pending"
 
 
+def test_a_message_whose_accepted_recipients_were_all_cancelled_is_cancelled() -> None:
+    """Refusals stay Failed each, but do not outweigh the cancellation of the others."""
+    rows = [{"recipient": "+2", "state": "cancelled", "error": "", "created_at": NOW}]
+    refused = [{"position": 1, "recipient": "+2", "error": "duplicate"}]
+    answer = aa.message_state("m", rows, [], refused)
+    assert answer["state"] == "Cancelled"
+    assert [r["state"] for r in answer["recipients"]] == ["Cancelled", "Failed"]
+    rows.append({"recipient": "+3", "state": "failed", "error": "", "created_at": NOW})
+    assert aa.message_state("m", rows, [], refused)["state"] == "Failed"
+
+
 @pytest.mark.parametrize(("status", "problems", "ready", "android", "http"), [
     ("ok", [], 2, "pass", 200),
     ("degraded", ["SIM 8986 failing: no network"], 1, "warn", 200),
