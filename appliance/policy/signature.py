@@ -49,8 +49,9 @@ _OPEN = "【〖[［〔〘⟦"
 _CLOSE = "】〗]］〕〙⟧"
 _INNER = rf"[^{re.escape(_OPEN + _CLOSE)}\r\n]{{1,20}}"
 _MARK = rf"[{re.escape(_OPEN)}]{_INNER}[{re.escape(_CLOSE)}]"
-_HEAD = re.compile(rf"\s*({_MARK})")
-_TAIL = re.compile(rf"({_MARK})\s*\Z")
+_AROUND = r"[\s\u200b-\u200f\u2060\ufeff]*"  # white space and invisible format characters
+_HEAD = re.compile(rf"{_AROUND}({_MARK})")
+_TAIL = re.compile(rf"({_MARK}){_AROUND}\Z")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
@@ -93,6 +94,20 @@ def marks(text: str) -> tuple[Mark | None, Mark | None]:
     return head, tail
 
 
+def _stacked(text: str) -> list[Mark]:
+    """Every signature-like mark at the start and at the end of `text`, stacked ones too: in
+    "【ours】【forged】..." the forged one is a signature as much as the first."""
+    found: list[Mark] = []
+    pos, end = 0, len(text)
+    while (m := _HEAD.match(text, pos)) and Mark(0, 0, m.group(1)).looks_like_signature:
+        found.append(Mark(m.start(1), m.end(1), m.group(1)))
+        pos = m.end(1)
+    while (m := _TAIL.search(text, pos, end)) and Mark(0, 0, m.group(1)).looks_like_signature:
+        found.append(Mark(m.start(1), m.end(1), m.group(1)))
+        end = m.start(1)
+    return found
+
+
 def split_tail_mark(text: str) -> tuple[str, str]:
     """(`text` without its trailing signature-like mark, that mark or ""): what goes before an
     end-placed signature (the unsubscribe hint) goes between the two."""
@@ -122,8 +137,7 @@ def sign(text: str, rule: SignatureRule) -> tuple[str, str]:
     taken out). PolicyRefused ("signature_missing" / "signature_forged") when the rule says
     refuse."""
     mark = rule.mark
-    head, tail = marks(text)
-    found = [m for m in (head, tail) if m is not None]
+    found = _stacked(text)
     forged = [m for m in found if _fold(m.inner) != _fold(rule.name)]
     in_place = text.startswith(mark) if rule.placement == "start" else text.endswith(mark)
     if in_place and not forged:

@@ -41,6 +41,10 @@ END = SignatureRule("市政务中心", "end")
     (OURS, "您的验证码【某某银行】", "【市政务中心】您的验证码", "replaced"),
     (OURS, "【市政务中心】您的验证码【某某银行】", "【市政务中心】您的验证码", "replaced"),
     (END, "【某某银行】您的验证码", "您的验证码【市政务中心】", "replaced"),
+    # stacked behind ours, or behind an invisible character: forged all the same
+    (OURS, "【市政务中心】【某某银行】您的验证码", "【市政务中心】您的验证码", "replaced"),
+    (END, "您的验证码【某某银行】【市政务中心】", "您的验证码【市政务中心】", "replaced"),
+    (OURS, "\u200b【某某银行】您的验证码", "【市政务中心】\u200b您的验证码", "replaced"),
 ])
 def test_sign(rule: SignatureRule, text: str, want: str, what: str) -> None:
     assert sign(text, rule) == (want, what)
