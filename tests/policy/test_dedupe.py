@@ -201,6 +201,13 @@ async def test_same_text_after_normalising_is_a_duplicate_and_other_text_is_not(
     assert normalise("a\u0301  b\n") == "\u00e1 b"  # NFC, white space runs folded
 
 
+async def test_an_invisible_character_does_not_make_the_same_text_new(store):
+    dedupe = check(store)
+    await accept(store, dedupe, [A], at(7, 10), text="会议改到三点")
+    for text in ("会议\u200b改到三点", "\ufeff会议改到三点", "会议改\u00ad到三点\u2060"):
+        assert (await accept(store, dedupe, [A], at(7, 11), text=text))[0].rejected, text
+
+
 async def test_the_same_number_twice_in_one_request(store):
     d, _ = await accept(store, check(store), [A, "13800138000", B], at(7, 10))
     assert [r.recipient for r in d.rows] == [A, B]
