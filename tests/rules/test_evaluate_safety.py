@@ -129,7 +129,12 @@ UNSUB = [
     ("UNSUBSCRIBE", "unsubscribe", "unsubscribe"),
     ("订阅", "订阅", "resubscribe"),
     ("START", "start", "resubscribe"),
+    ("退订 with a full stop", "退订。", "unsubscribe"),
+    ("TD with an exclamation mark", "TD！", "unsubscribe"),
+    ("spaced out", "T D", "unsubscribe"),
+    ("in brackets", "【退订】", "unsubscribe"),
     ("TD inside a sentence", "TD谢谢", None),
+    ("TD and a word", "TD 谢谢", None),
     ("退订了吗", "退订了吗", None),
     ("other", "hello", None),
 ]

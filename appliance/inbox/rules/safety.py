@@ -107,18 +107,24 @@ class ReplyHistory:
         return len(self._times)
 
 
+_BARE = re.compile(r"[\s\W_]+")  # spaces, punctuation and symbols (not letters, digits, CJK)
+
+
 def keyword_set(words: Iterable[str]) -> frozenset[str]:
-    """Configured keywords in the form they are compared in."""
-    return frozenset(w for w in (normalize_text(x) for x in words) if w)
+    """Configured keywords in the form they are compared in (`unsubscribe_intent`)."""
+    return frozenset(w for w in (_BARE.sub("", normalize_text(x)) for x in words) if w)
 
 
 def unsubscribe_intent(normalized: str, unsubscribe: frozenset[str],
                        resubscribe: frozenset[str]) -> str | None:
     """"unsubscribe", "resubscribe" or None for a normalised text: whole-text matches only
-    ("TD" unsubscribes, "TD 谢谢" does not: a reply is not an order unless it is the word)."""
-    if normalized in unsubscribe:
+    ("TD" unsubscribes, "TD 谢谢" does not: a reply is not an order unless it is the word),
+    without its spaces and punctuation: "退订。", "T D" and "【退订】" are the word as a
+    handset's input method or a hurried reader writes it."""
+    bare = _BARE.sub("", normalized)
+    if bare in unsubscribe:
         return "unsubscribe"
-    if normalized in resubscribe:
+    if bare in resubscribe:
         return "resubscribe"
     return None
 
