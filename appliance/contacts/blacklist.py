@@ -103,12 +103,13 @@ class Blacklist:
                  reason, len(cancelled))
         return True, cancelled
 
-    async def remove(self, number: str) -> bool:
-        """Take `number` off the blacklist; True when it was on it. Messages cancelled when it
-        was added stay cancelled."""
+    async def remove(self, number: str, sources: tuple[str, ...] | None = None) -> bool:
+        """Take `number` off the blacklist (only an entry from one of `sources`, when given);
+        True when it was on it. Messages cancelled when it was added stay cancelled."""
         number = self.number(number)
-        removed = await self.store.write(lambda: blacklist_store.remove(number))
-        self._reasons.pop(number, None)  # after the commit: until then it is still listed
+        removed = await self.store.write(lambda: blacklist_store.remove(number, sources))
+        if removed:  # after the commit: until then it is still listed
+            self._reasons.pop(number, None)
         return removed
 
     async def _cancel_waiting(self, number: str, reason: str) -> list[int]:

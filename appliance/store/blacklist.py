@@ -47,9 +47,13 @@ def add(number: str, reason: str, source: str) -> bool:
     return True
 
 
-def remove(number: str) -> bool:
-    """Take `number` off the blacklist; True when it was on it."""
-    return BlacklistEntry.delete().where(BlacklistEntry.number == number).execute() > 0
+def remove(number: str, sources: tuple[str, ...] | None = None) -> bool:
+    """Take `number` off the blacklist (only an entry from one of `sources`, when given);
+    True when it was on it."""
+    where = BlacklistEntry.number == number
+    if sources is not None:
+        where &= BlacklistEntry.source.in_(sources)
+    return BlacklistEntry.delete().where(where).execute() > 0
 
 
 def contains(number: str) -> bool:

@@ -274,3 +274,20 @@ async def test_webhook_action_posts_to_a_local_receiver(tmp_path):
         entry = await wait_for(lambda: _find(log_entries(gw, number=CUSTOMER),
                                              action="webhook"), "the log entry")
         assert entry["outcome"] == "done" and "queued" in entry["detail"]
+
+
+async def test_a_resubscribe_does_not_undo_a_blacklisting_a_user_made(tmp_path):
+    """订阅/START undoes the number's own 退订; an entry an admin made (a complaint, a wrong
+    number) stays, and no confirmation goes to the number it keeps out."""
+    async with rules_gateway(tmp_path) as gw:
+        added = await gw.client.post("/api/v1/blacklist", headers=gw.auth("admin"),
+                                     json={"number": CUSTOMER, "reason": "投诉"})
+        assert added.status_code == 201, added.text
+        gw.fleet.modems[1].inject_sms(CUSTOMER, "订阅")
+        entries = await wait_for(lambda: _find(log_entries(gw, number=CUSTOMER),
+                                               action="resubscribe_reply"), "the log")
+        listed = (await gw.get("/api/v1/blacklist", key="admin")).json()
+        listed = listed.get("entries", listed.get("blacklist", []))
+        assert [(e["number"], e["source"]) for e in listed] == [(CUSTOMER, "api")]
+        assert entries["outcome"] == "blocked", str(entries)
+        assert sent_to(gw, CUSTOMER) == []

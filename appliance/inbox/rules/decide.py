@@ -172,7 +172,8 @@ class Decider:
             decision.steps.append(Step(
                 "send", None, BUILTIN, intent + "_reply", number, to=(number,), text=text,
                 via_sim=message.sim or None, client_ref=f"rules:{message.inbox_id}:{intent}",
-                ignore_blacklist=True))
+                # a 订阅 from a number a user blacklisted is not confirmed: it stays listed
+                ignore_blacklist=intent == "unsubscribe"))
 
     def _decide_action(self, decision: Decision, planned: Planned, now: datetime) -> None:
         message, action = decision.message, planned.action

@@ -279,7 +279,10 @@ class RulesEngine:
                         new = await self.blacklist.add(step.number, step.reason, source)
                         step.detail = ("added: " if new else "already listed: ") + step.reason
                     else:
-                        gone = await self.blacklist.remove(step.number)
+                        # The built-in 订阅/START undoes the number's own 退订/TD, never
+                        # an entry a user or a rule made (a complaint, a wrong number).
+                        gone = await self.blacklist.remove(
+                            step.number, ("sms",) if step.rule_id is None else None)
                         step.detail = "removed" if gone else "was not listed"
                     if step.rule_id is None:  # the recipient's own word: their consent too
                         await self._record_consent(step)
