@@ -29,6 +29,7 @@ from appliance.dispatch.intake import PolicyRefused
 from appliance.dispatch.rates import next_window_start, window_start
 from appliance.policy.layer import Check, Draft
 from appliance.store import ledger
+from appliance.store.acceptance import stored_under
 from appliance.store.accounts import holder_name
 from appliance.store.messages import with_changes
 from appliance.store.writer import Store
@@ -85,6 +86,11 @@ class QuotaCheck(Check):
         origin = draft.request.origin
         if origin.user_id is None and origin.department_id is None:
             return
+        request = draft.request
+        if request.client_ref is not None and len(draft.rows) <= await self.store.read(
+                lambda: stored_under(request.submitter_kind, request.submitter_id,
+                                     request.client_ref)):
+            return  # a retry, answered with what was stored (and counted) the first time
         start, end = month_bounds(draft.now, self.tz)
         per = max(draft.count.parts, 1)
         async with self._lock:

@@ -451,6 +451,14 @@ def _replay_differs(old: _Stored, req: NewMessage) -> str | None:
     return None
 
 
+def stored_under(submitter_kind: str, submitter_id: str, client_ref: str) -> int:
+    """How many messages are stored under this client_ref: a retry of that many recipients or
+    fewer is answered with them and stores nothing."""
+    return Message.select().where(
+        (Message.submitter_kind == submitter_kind) & (Message.submitter_id == submitter_id)
+        & (Message.client_ref == client_ref)).count()
+
+
 def _stored_by_client_ref(
     keys: Counter[tuple[str, str, str]],
 ) -> dict[tuple[str, str, str, int], _Stored]:

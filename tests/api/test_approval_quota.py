@@ -380,6 +380,18 @@ async def test_concurrent_requests_cannot_both_take_the_last_parts(tmp_path: Pat
         assert sorted(a.status_code for a in answers) == [202, 422, 422]
 
 
+async def test_a_retry_under_its_client_ref_is_answered_though_it_took_the_last_parts(
+        tmp_path: Path):
+    async with gateway(tmp_path) as gw:
+        await set_quota(gw, f"department:{DEPT}", 2)
+        body = {"to": TO[:2], "text": "x", "client_ref": "erp-42"}
+        first = await send(gw, "alice", **body)
+        again = await send(gw, "alice", **body)  # its answer was lost: the same ids
+        assert [m["id"] for m in again["messages"]] == [m["id"] for m in first["messages"]]
+        more = await gw.post("/api/v1/messages", key="alice", json={**body, "to": TO})
+        assert more.json()["error"]["code"] == "over_quota"  # a third recipient is new
+
+
 async def test_quota_and_ledger_input_is_checked(tmp_path: Path):
     async with gateway(tmp_path) as gw:
         cases = [
