@@ -311,11 +311,15 @@ async def list_all(request: Request) -> JSONResponse:
     raw_states = query.one(request, "state")
     if raw_states is not None:
         states = [s.strip() for s in raw_states.split(",") if s.strip()]
-        known = [s.value for s in MessageState]
+        known = [s.value for s in MessageState] + [PENDING_APPROVAL]
         wrong = [s for s in states if s not in known]
         if wrong or not states:
             raise query.bad("state", f"unknown state {(wrong or [''])[0][:40]!r} (known: "
                                      f"{', '.join(known)})")
+        # The state a listing shows for a message held for an open approval is stored `held`
+        # (see _shown_state): asking for the one is asking for the other.
+        states = list(dict.fromkeys(MessageState.HELD.value if s == PENDING_APPROVAL else s
+                                    for s in states))
     recipient = query.one(request, "to")
     if recipient is not None:
         try:

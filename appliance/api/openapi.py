@@ -600,7 +600,8 @@ def _paths() -> dict[str, dict[str, Any]]:
                         query("limit", {**INT, "minimum": 1, "maximum": 1000,
                                         "default": 100}),
                         query("order", {"type": "string", "enum": ["asc", "desc"]}),
-                        query("state", STR, "states, comma-separated"),
+                        query("state", STR, "states, comma-separated (`pending_approval`: "
+                              "held for an open approval)"),
                         query("to", {**STR, "maxLength": 64}, "the recipient"),
                         query("sim", {**STR, "maxLength": 22}, "the sending SIM's ICCID"),
                         query("client_ref", {**STR, "maxLength": 255}),

@@ -168,6 +168,12 @@ async def test_the_approval_cycle_through_the_json_api(tmp_path: Path):
         other = second["policy"]["approval"]["id"]
         waiting = check(await gw.get("/api/v1/messages", key="carol"), "/api/v1/messages")
         assert [m["state"] for m in waiting["messages"]] == ["pending_approval"]
+        # The state the listing shows is one it can be filtered by.
+        filtered = check(await gw.get("/api/v1/messages?state=pending_approval,queued",
+                                      key="carol"), "/api/v1/messages")
+        assert filtered["messages"] == waiting["messages"]
+        assert (await gw.get("/api/v1/messages?state=sent",
+                             key="carol")).json()["messages"] == []
         no_reason = await gw.post(f"/api/v1/approvals/{other}/reject", key="bob", json={})
         check(no_reason, REJECT)
         assert no_reason.status_code == 400
