@@ -35,7 +35,7 @@ bp = Blueprint("approvals", url_prefix="/api/v1")
 LIST_DEFAULT = 100
 LIST_MAX = 500
 STATUS = {"not_found": 404, "own_request": 403, "other_department": 403,
-          "already_decided": 409, "invalid_field": 400}
+          "already_decided": 409, "nothing_held": 409, "invalid_field": 400}
 
 
 def view(data: dict[str, Any]) -> dict[str, Any]:

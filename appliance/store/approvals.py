@@ -35,7 +35,7 @@ MAX_ABOVE = 1_000_000
 
 class ApprovalProblem(ValueError):
     """A decision that cannot be made: `code` (not_found, own_request, already_decided,
-    invalid_field), `field` when the request is at fault."""
+    nothing_held, invalid_field), `field` when the request is at fault."""
 
     def __init__(self, code: str, message: str, field: str | None = None):
         super().__init__(message)
@@ -288,8 +288,12 @@ def approve(approval_id: int, decider: Decider, now: datetime | None = None) -> 
     (held -> queued) in this same transaction (Dispatcher.release)."""
     now = now or utcnow()
     row = _pending(approval_id, decider)
+    held = [mid for mid, _, state in _messages(approval_id).tuples() if state == M.HELD.value]
+    if not held:  # every message cancelled meanwhile (DELETE, blacklist): nothing to release
+        raise ApprovalProblem("nothing_held", f"approval {approval_id} has no message left to "
+                                              f"send (all were cancelled); reject it to close it")
     _decide(row, "approved", decider, "", now)
-    return [mid for mid, _, state in _messages(approval_id).tuples() if state == M.HELD.value]
+    return held
 
 
 def reject(approval_id: int, decider: Decider, reason: Any,

@@ -209,6 +209,22 @@ async def test_the_approval_cycle_through_the_json_api(tmp_path: Path):
 
         await wait_for(both_queued, "two approval.decided webhook deliveries")
 
+        # A request whose every message was cancelled meanwhile: nothing to approve (409);
+        # rejecting it closes it.
+        gone = await send(gw, "alice", ["+8613800000009"], "已取消的通知")
+        gone_id = gone["policy"]["approval"]["id"]
+        cancelled = await gw.delete(f"/api/v1/messages/{gone['messages'][0]['id']}",
+                                    key="alice")
+        assert cancelled.status_code == 200, cancelled.text
+        empty = await gw.post(f"/api/v1/approvals/{gone_id}/approve", key="bob")
+        check(empty, APPROVE)
+        assert empty.status_code == 409
+        assert empty.json()["error"]["code"] == "nothing_held"
+        closed = await gw.post(f"/api/v1/approvals/{gone_id}/reject", key="bob",
+                               json={"reason": "withdrawn"})
+        assert closed.status_code == 200, closed.text
+        assert closed.json()["state"] == "rejected"
+
 
 async def test_a_users_other_key_cannot_decide_their_own_request(tmp_path: Path):
     # carol (an operator) submits with one key; promoted to approver by an admin, her other
