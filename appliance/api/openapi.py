@@ -811,8 +811,9 @@ def _paths() -> dict[str, dict[str, Any]]:
         "/api/v1/approvals/{approval_id}/approve": {"post": _optional_body(op(
             "Approve: its held messages are queued (never the approver's own request: 403 "
             "own_request; a department's approver decides that department's requests: 403 "
-            "other_department; every message cancelled meanwhile: 409 nothing_held, reject it "
-            "to close it)", "approve", (200, r("Approval"), "approved"), params=[APPROVAL_ID],
+            "other_department; every message cancelled or expired meanwhile: 409 nothing_held, "
+            "reject it to close it)", "approve", (200, r("Approval"), "approved"),
+            params=[APPROVAL_ID],
             body=obj({}, closed=True, description="nothing: no body, or {}"),
             errors=(404, 409)))},
         "/api/v1/approvals/{approval_id}/reject": {"post": op(

@@ -293,8 +293,8 @@ def _approval_error(request: Request, exc: ApprovalProblem) -> str:
         "other_department": "This request is another department's: its own approvers (or an "
                             "administrator) decide it.",
         "already_decided": "This request was decided already.",
-        "nothing_held": "Every message of this request was cancelled: there is nothing to "
-                        "approve. Reject it to close it.",
+        "nothing_held": "Every message of this request was cancelled or has expired: there "
+                        "is nothing to approve. Reject it to close it.",
         "invalid_field": "Give a reason for the rejection.",
     }
     return text(request, messages.get(exc.code, "The decision could not be made."))

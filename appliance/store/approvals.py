@@ -289,9 +289,10 @@ def approve(approval_id: int, decider: Decider, now: datetime | None = None) -> 
     now = now or utcnow()
     row = _pending(approval_id, decider)
     held = [mid for mid, _, state in _messages(approval_id).tuples() if state == M.HELD.value]
-    if not held:  # every message cancelled meanwhile (DELETE, blacklist): nothing to release
+    if not held:  # every message cancelled (DELETE, blacklist) or expired: nothing to release
         raise ApprovalProblem("nothing_held", f"approval {approval_id} has no message left to "
-                                              f"send (all were cancelled); reject it to close it")
+                                              f"send (all were cancelled or expired); reject it "
+                                              f"to close it")
     _decide(row, "approved", decider, "", now)
     return held
 

@@ -123,9 +123,12 @@ def test_held_for_approval_and_expired_is_expired_and_never_released(db: peewee.
     aid, ids = held(db, 1, expires_at=NOW + timedelta(hours=1))
     with db.atomic():
         assert expire_due(NOW + timedelta(hours=2)) == ids
+    # Nothing is left to release: approving it is refused, rejecting it closes it.
+    with db.atomic(), pytest.raises(ApprovalProblem) as refused:
+        approvals.approve(aid, Decider("bob", api_key_id=2), NOW)
+    assert refused.value.code == "nothing_held"
     with db.atomic():
-        assert queue.release_held(approvals.approve(aid, Decider("bob", api_key_id=2), NOW),
-                                  "approved by bob", NOW) == []
+        assert approvals.reject(aid, Decider("bob", api_key_id=2), "expired", NOW) == []
     assert Message.get_by_id(ids[0]).state == "expired"
 
 
