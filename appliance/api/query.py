@@ -7,11 +7,12 @@ Must not know: what any listing lists.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sanic import Request
 
 from appliance.api.errors import ApiError
+from appliance.wire_values import OutOfRange, utc_time, whole_number
 
 MAX_ID = 2**63 - 1
 
@@ -41,12 +42,13 @@ def integer(request: Request, name: str, low: int, high: int) -> int | None:
     raw = one(request, name)
     if raw is None:
         return None
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 19:
-        raise bad(name, f"must be a whole number from {low} to {high}, got {raw[:40]!r}")
-    value = int(raw)
-    if not low <= value <= high:
-        raise bad(name, f"must be a whole number from {low} to {high}, got {value}")
-    return value
+    try:
+        return whole_number(raw, low, high)
+    except OutOfRange as exc:
+        raise bad(name, f"must be a whole number from {low} to {high}, got {exc}") from None
+    except ValueError:
+        raise bad(name, f"must be a whole number from {low} to {high}, "
+                        f"got {raw[:40]!r}") from None
 
 
 def time(request: Request, name: str) -> datetime | None:
@@ -56,16 +58,11 @@ def time(request: Request, name: str) -> datetime | None:
     if len(raw) > 64:
         raise bad(name, "not an ISO 8601 time (too long)")
     try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except (ValueError, OverflowError):
-        raise bad(name, f"not an ISO 8601 time: {raw[:64]!r}") from None
-    # A time without an offset is UTC (times are stored in UTC).
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    try:  # the store converts to UTC: 9999-12-31T23:59-01:00 has no UTC time
-        return value.astimezone(UTC)
-    except (ValueError, OverflowError):
+        return utc_time(raw)
+    except OutOfRange:  # the store converts to UTC: 9999-12-31T23:59-01:00 has no UTC time
         raise bad(name, f"out of range in UTC: {raw[:64]!r}") from None
+    except ValueError:
+        raise bad(name, f"not an ISO 8601 time: {raw[:64]!r}") from None
 
 
 def order(request: Request, *, ascending_by_default: bool) -> bool:

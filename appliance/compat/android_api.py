@@ -42,6 +42,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from appliance.wire_values import OutOfRange, utc_time, whole_number
+
 STATE_OF = {"queued": "Pending", "sending": "Processed", "sent": "Sent", "ambiguous": "Sent",
             "delivered": "Delivered", "failed": "Failed", "expired": "Failed",
             "cancelled": "Cancelled"}
@@ -361,10 +363,10 @@ def _whole(args: Mapping[str, list[str]], name: str, low: int, high: int,
     raw = _one(args, name)
     if raw is None:
         return default
-    # ASCII digits only ("²".isdigit() is true, int("²") raises), and few of them
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18 or not low <= int(raw) <= high:
-        raise AndroidError(400, f"{name}: must be a whole number from {low} to {high}")
-    return int(raw)
+    try:
+        return whole_number(raw, low, high)
+    except ValueError:  # OutOfRange too: one answer for both
+        raise AndroidError(400, f"{name}: must be a whole number from {low} to {high}") from None
 
 
 def _time(args: Mapping[str, list[str]], name: str) -> datetime | None:
@@ -372,15 +374,11 @@ def _time(args: Mapping[str, list[str]], name: str) -> datetime | None:
     if raw is None:
         return None
     try:  # a '+' typed into a URL arrives as a space
-        value = datetime.fromisoformat(raw.strip().replace(" ", "+").replace("Z", "+00:00"))
+        return utc_time(raw.strip().replace(" ", "+"))
+    except OutOfRange:  # the store converts to UTC: 9999-12-31T23:59-01:00 has no UTC time
+        raise AndroidError(400, f"{name}: out of range in UTC: {raw[:64]!r}") from None
     except ValueError:
         raise AndroidError(400, f"{name}: not an RFC 3339 time: {raw[:64]!r}") from None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    try:  # the store converts to UTC: 9999-12-31T23:59-01:00 has no UTC time
-        return value.astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise AndroidError(400, f"{name}: out of range in UTC: {raw[:64]!r}") from None
 
 
 def _listing(args: Mapping[str, list[str]], known: set[str], device_id: str,
